@@ -1,0 +1,202 @@
+//! `moat check`: run messages through the whole filter pipeline offline — the stages an
+//! SMTP session would run, in order, stopping where a session would be refused — and print
+//! each decision with its report. The outcome stage is not run: checking teaches nothing.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{ConfigArgs, ensure_dir, report_load_errors};
+use crate::filter::assemble::assemble;
+use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::report;
+use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
+use crate::message::ParsedMessage;
+
+/// `moat check` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Config and data dir (kv state such as Bayes tokens is read from the data dir).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The client IP the message is taken to come from.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// The EHLO name the client is taken to give.
+    #[arg(long, default_value = "localhost")]
+    pub helo: String,
+    /// The envelope sender (default: the message's Return-Path, else its From address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+    /// An envelope recipient; repeat for several (default: the message's To addresses).
+    #[arg(long, value_name = "ADDRESS")]
+    pub rcpt: Vec<String>,
+    /// One JSON object per message per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Message files, or directories to walk for them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// The decision for one message and the stage it was taken at.
+struct Checked {
+    stage: Stage,
+    decision: crate::filter::Decision,
+}
+
+/// Runs the check.
+pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load()?;
+    ensure_dir(&config.server.data_dir)?;
+    let assembled = assemble(&config, &config.server.data_dir).await.context("cannot set up the filter pipeline")?;
+    report_load_errors(&assembled.load_errors);
+    let files = collect_files(&args.paths)?;
+    let mut failures = 0;
+    for (n, file) in files.iter().enumerate() {
+        match check_file(&assembled.pipeline, &args, file, n).await {
+            Ok(checked) => print_checked(&args, file, &checked, assembled.pipeline.thresholds()),
+            Err(error) => {
+                failures += 1;
+                if args.json {
+                    println!("{}", json!({ "file": file.display().to_string(), "error": format!("{error:#}") }));
+                } else {
+                    eprintln!("moat: {}: {error:#}", file.display());
+                }
+            }
+        }
+    }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_checked(args: &CheckArgs, file: &Path, checked: &Checked, thresholds: &crate::config::Thresholds) {
+    if args.json {
+        let mut value = report::to_json(&checked.decision);
+        value["file"] = json!(file.display().to_string());
+        value["stage"] = json!(checked.stage.as_str());
+        println!("{value}");
+    } else {
+        println!("== {} (decided at {})", file.display(), checked.stage.as_str());
+        print!("{}", report::render_text(&checked.decision, thresholds));
+    }
+}
+
+async fn check_file(pipeline: &Pipeline, args: &CheckArgs, file: &Path, n: usize) -> anyhow::Result<Checked> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let message = Arc::new(ParsedMessage::parse(raw)?);
+    let mut ctx = SessionContext {
+        id: Arc::from(format!("check-{n}")),
+        client: ClientInfo {
+            ip: args.ip,
+            port: 0,
+            reverse_dns: None,
+            helo: None,
+            tls: None,
+            authenticated_user: None,
+        },
+        mail_from: None,
+        rcpt_to: Vec::new(),
+        annotations: Vec::new(),
+    };
+    let mut results: Vec<PluginResult> = Vec::new();
+    let mut run = async |ctx: &mut SessionContext, input: StageInput| -> Option<Checked> {
+        let stage = input.stage();
+        let stage_results = pipeline.run_stage(ctx, &input).await;
+        let stage_decision = pipeline.decide(&stage_results);
+        results.extend(stage_results);
+        // As an SMTP session would: refuse before DATA on a reject or tempfail.
+        let refused = matches!(stage_decision.action, Action::Reject | Action::Tempfail);
+        (refused && stage != Stage::Data).then_some(Checked { stage, decision: stage_decision })
+    };
+    if let Some(refused) = run(&mut ctx, StageInput::Connect).await {
+        return Ok(refused);
+    }
+    ctx.client.helo = Some(args.helo.clone());
+    if let Some(refused) = run(&mut ctx, StageInput::Helo).await {
+        return Ok(refused);
+    }
+    ctx.mail_from = Some(args.from.clone().unwrap_or_else(|| envelope_sender(&message)));
+    if let Some(refused) = run(&mut ctx, StageInput::MailFrom).await {
+        return Ok(refused);
+    }
+    let recipients = if args.rcpt.is_empty() { envelope_recipients(&message) } else { args.rcpt.clone() };
+    for rcpt in recipients {
+        if let Some(refused) = run(&mut ctx, StageInput::RcptTo(rcpt.clone())).await {
+            return Ok(refused);
+        }
+        ctx.rcpt_to.push(rcpt);
+    }
+    run(&mut ctx, StageInput::Data(message)).await;
+    Ok(Checked { stage: Stage::Data, decision: pipeline.decide(&results) })
+}
+
+/// The address in Return-Path, else in From, else the null sender.
+fn envelope_sender(message: &ParsedMessage) -> String {
+    let from_header = |name| message.header(name).and_then(extract_address);
+    from_header("Return-Path").or_else(|| from_header("From")).unwrap_or_default()
+}
+
+/// The addresses in To, else `postmaster@localhost`.
+fn envelope_recipients(message: &ParsedMessage) -> Vec<String> {
+    let found: Vec<String> = message
+        .header_all("To")
+        .flat_map(|v| v.split(','))
+        .filter_map(extract_address)
+        .collect();
+    if found.is_empty() { vec!["postmaster@localhost".to_owned()] } else { found }
+}
+
+fn extract_address(text: &str) -> Option<String> {
+    let inner = match (text.rfind('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
+    let address = inner.trim();
+    (address.contains('@') && !address.contains(char::is_whitespace)).then(|| address.to_owned())
+}
+
+/// The files named, with directories walked (sorted, hidden entries skipped).
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files).with_context(|| format!("cannot read directory {}", path.display()))?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, files)?;
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extract_address;
+
+    #[test]
+    fn addresses_are_taken_from_angle_brackets_or_bare() {
+        assert_eq!(extract_address("Alice <alice@example.org>").as_deref(), Some("alice@example.org"));
+        assert_eq!(extract_address(" bob@example.test ").as_deref(), Some("bob@example.test"));
+        assert_eq!(extract_address("undisclosed-recipients:;"), None);
+    }
+}

@@ -1,0 +1,105 @@
+//! The `moat` command line: one file per command, dispatch here. Errors at this edge are
+//! `anyhow` with context saying what was being done.
+
+mod bench;
+mod check;
+mod config;
+mod plugin;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Moat, a filtering SMTP gateway with sandboxed WebAssembly filter plugins.
+#[derive(Debug, Parser)]
+#[command(name = "moat", version, about)]
+pub struct Cli {
+    /// Write logs as JSON lines (on stderr).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// `info` for the server, `warn` for one-shot commands (their output is the point).
+    pub fn default_log_level(&self) -> tracing::Level {
+        match self.command {
+            Command::Serve(_) => tracing::Level::INFO,
+            _ => tracing::Level::WARN,
+        }
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(serve::ServeArgs),
+    /// Run messages through the whole filter pipeline offline and explain each decision.
+    Check(check::CheckArgs),
+    /// Inspect and try plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Measure Moat's speed.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Where the configuration comes from, shared by the commands that read one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// The configuration file. Without it, the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory, overriding `server.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The configuration these arguments name.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default()?,
+        };
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs the command; the exit code says whether it succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Check(args) => check::run(args).await,
+        Command::Plugin(command) => plugin::run(command).await,
+        Command::Config(command) => config::run(command).await,
+        Command::Bench(command) => bench::run(command).await,
+    }
+}
+
+/// Creates the data directory if needed.
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+/// Prints why plugins failed to load; true if any did.
+fn report_load_errors(errors: &[crate::filter::LoadError]) -> bool {
+    for error in errors {
+        eprintln!("moat: plugin not loaded: {error}");
+    }
+    !errors.is_empty()
+}

@@ -1,0 +1,198 @@
+//! `moat plugin list` and `moat plugin test`: what is loaded, and how one plugin behaves on
+//! one message (verdict, time, peak memory, stderr).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{ConfigArgs, ensure_dir, report_load_errors};
+use crate::config::PluginSettings;
+use crate::filter::assemble::assemble;
+use crate::filter::loader::{LoadContext, load_file, read_side_settings};
+use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::{Pipeline, SessionContext, Stage};
+use crate::message::ParsedMessage;
+use crate::store::{FjallKv, KvQuota};
+
+/// `moat plugin ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum PluginCommand {
+    /// The plugins the configuration loads: version, stages, weights, limits.
+    List {
+        /// Config and data dir.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// One JSON object per plugin per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one plugin on one message and show its verdict at each stage it wants, the time
+    /// taken, its peak memory and its stderr. Uses a scratch data dir unless --data-dir.
+    Test {
+        /// The plugin component.
+        wasm: PathBuf,
+        /// The message.
+        message: PathBuf,
+        /// Plugin settings (default: NAME.toml beside the .wasm, if any).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// Config and data dir.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the plugin command.
+pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::List { config, json } => list(config, json).await,
+        PluginCommand::Test { wasm, message, settings, config, json } => test(wasm, message, settings, config, json).await,
+    }
+}
+
+async fn list(args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let config = args.load()?;
+    let scratch = tempfile::tempdir()?;
+    let data_dir = args.data_dir.as_deref().unwrap_or(scratch.path());
+    ensure_dir(data_dir)?;
+    let assembled = assemble(&config, data_dir).await?;
+    let failed = report_load_errors(&assembled.load_errors);
+    for p in assembled.pipeline.plugins() {
+        let stages: Vec<&str> = p.stages.iter().map(|s| s.as_str()).collect();
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "name": p.name, "plugin": p.info.name, "version": p.info.version, "sdk_version": p.info.sdk_version,
+                    "source": p.source.to_string(), "stages": stages, "weight": p.weights.weight,
+                    "time_budget_ms": p.time_budget.as_millis() as u64, "memory_limit": p.memory_limit,
+                    "on_error": p.on_error, "allow_hard_action": p.allow_hard_action,
+                })
+            );
+        } else {
+            println!(
+                "{:<16} {:<12} {:<10} weight {:<5} stages {:<24} budget {}ms  memory {}MiB  on_error {:?}  source {}",
+                p.name,
+                p.info.name,
+                p.info.version,
+                p.weights.weight,
+                stages.join(","),
+                p.time_budget.as_millis(),
+                p.memory_limit >> 20,
+                p.on_error,
+                p.source
+            );
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let mut config = args.load()?;
+    config.filter.bundled = Some(Vec::new());
+    let scratch = tempfile::tempdir()?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| scratch.path().to_owned());
+    ensure_dir(&data_dir)?;
+    let assembled = assemble(&config, &data_dir).await?;
+    let side = settings.unwrap_or_else(|| wasm.with_extension("toml"));
+    let plugin_settings = if side.exists() { read_side_settings(&side)? } else { PluginSettings::default() };
+    let name = wasm.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    let kv = FjallKv::new(assembled.database.clone());
+    let ctx = LoadContext {
+        engine: &assembled.engine,
+        services: &assembled.services,
+        kv: &kv,
+        kv_quota: KvQuota {
+            max_key_bytes: config.kv.max_key_bytes,
+            max_value_bytes: config.kv.max_value_bytes,
+            max_entries: config.kv.max_entries,
+        },
+        cache_dir: data_dir.join("plugin-cache"),
+    };
+    let plugin = Arc::new(load_file(&ctx, &config, &name, &wasm, plugin_settings).await?);
+    let raw = std::fs::read(&message).with_context(|| format!("cannot read {}", message.display()))?;
+    let parsed = Arc::new(ParsedMessage::parse(raw)?);
+    let pipeline = Pipeline::new(assembled.engine.clone(), vec![plugin.clone()], config.thresholds, 1);
+
+    let mut session = SessionContext {
+        id: Arc::from("plugin-test"),
+        client: ClientInfo {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            reverse_dns: None,
+            helo: Some("localhost".into()),
+            tls: None,
+            authenticated_user: None,
+        },
+        mail_from: Some(String::new()),
+        rcpt_to: vec!["postmaster@localhost".into()],
+        annotations: Vec::new(),
+    };
+    if !json {
+        println!(
+            "plugin {} {} (sdk {}), stages {:?}, default weight {}",
+            plugin.info.name, plugin.info.version, plugin.info.sdk_version, plugin.stages, plugin.info.default_weight
+        );
+    }
+    let mut failed = false;
+    for stage in [Stage::Connect, Stage::Helo, Stage::MailFrom, Stage::RcptTo, Stage::Data] {
+        if !plugin.wants(stage) {
+            continue;
+        }
+        let input = match stage {
+            Stage::Connect => StageInput::Connect,
+            Stage::Helo => StageInput::Helo,
+            Stage::MailFrom => StageInput::MailFrom,
+            Stage::RcptTo => StageInput::RcptTo("postmaster@localhost".into()),
+            _ => StageInput::Data(parsed.clone()),
+        };
+        let report = pipeline.call_stage(&plugin, &session, &input).await;
+        failed |= report.result.is_err();
+        let elapsed_us = report.elapsed.as_micros() as u64;
+        if json {
+            let verdict = match &report.result {
+                Ok(v) => json!({
+                    "symbols": v.symbols, "action": v.action, "annotations": v.annotations,
+                }),
+                Err(e) => json!({ "error": e.to_string(), "kind": e.kind() }),
+            };
+            println!(
+                "{}",
+                json!({ "stage": stage.as_str(), "verdict": verdict, "elapsed_us": elapsed_us, "peak_memory": report.peak_memory, "stderr": report.stderr })
+            );
+        } else {
+            println!("\nstage {}: {} µs, peak memory {} KiB", stage.as_str(), elapsed_us, report.peak_memory >> 10);
+            match &report.result {
+                Ok(v) => {
+                    for s in &v.symbols {
+                        println!("  {:<28} {:>8.2}  {}", s.name, s.score, s.detail);
+                    }
+                    if v.symbols.is_empty() {
+                        println!("  (no symbols)");
+                    }
+                    if let Some(action) = v.action {
+                        println!("  demands action {}", action.as_str());
+                    }
+                    for a in &v.annotations {
+                        println!("  annotation {} = {:?}", a.key, a.value.chars().take(80).collect::<String>());
+                    }
+                }
+                Err(e) => println!("  PLUGIN_FAILED ({}): {e}", e.kind()),
+            }
+            if !report.stderr.is_empty() {
+                println!("  stderr: {}", report.stderr);
+            }
+        }
+        if let Ok(v) = &report.result {
+            session.annotations.extend(v.annotations.iter().cloned());
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

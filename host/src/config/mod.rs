@@ -1,0 +1,144 @@
+//! The operator's configuration: one TOML file (serde, unknown keys refused), validated at
+//! load with every problem named by its key. Without `--config`, Moat runs on the embedded
+//! default (`embedded.toml`), the same schema as `examples/moat.toml`.
+
+mod capabilities;
+mod error;
+mod filter;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
+pub use error::{ConfigError, Problem};
+pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use units::{ByteSize, HumanDuration, UnitError};
+
+/// The embedded default configuration (`moat serve --dev`, `moat check` without `--config`).
+pub const EMBEDDED_DEFAULT: &str = include_str!("embedded.toml");
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: identity and storage.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[filter]`: the plugin runtime.
+    #[serde(default)]
+    pub filter: FilterConfig,
+    /// `[thresholds]`: score → action.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// `[plugin.NAME]`: per-plugin settings, weights and config.
+    #[serde(default)]
+    pub plugin: BTreeMap<String, PluginSettings>,
+    /// `[dns]`: the resolver behind the `dns` capability.
+    #[serde(default)]
+    pub dns: DnsConfig,
+    /// `[kv]`: quotas of the plugins' key-value namespaces.
+    #[serde(default)]
+    pub kv: KvConfig,
+    /// `[ocr]`: the engine behind the `ocr` capability.
+    #[serde(default)]
+    pub ocr: OcrConfig,
+}
+
+/// `[server]`: the gateway's identity and where it keeps its data.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `hostname = "moat.localhost"`: the name Moat gives in its banner and Received headers.
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    /// `data_dir = "moat-data"`: the queue, quarantine, plugin state and compiled-plugin
+    /// cache. A relative path is taken from the current directory. `--data-dir` overrides.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { hostname: default_hostname(), data_dir: default_data_dir() }
+    }
+}
+
+fn default_hostname() -> String {
+    "moat.localhost".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("moat-data")
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`. Relative `filter.plugin_dir` and
+    /// plugin `source` paths are taken from the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        if let Some(base) = path.parent() {
+            config.resolve_relative_to(base);
+        }
+        Ok(config)
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::parse(EMBEDDED_DEFAULT, "embedded default")
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { origin: origin.to_owned(), problems })
+        }
+    }
+
+    /// Every problem with this configuration, each naming its key; empty when valid.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = self.filter.problems();
+        problems.extend(self.thresholds.problems());
+        problems.extend(self.dns.problems());
+        for (name, settings) in &self.plugin {
+            if !crate::filter::is_valid_plugin_name(name) {
+                problems.push(Problem {
+                    key: format!("plugin.{name}"),
+                    reason: "plugin names are 1-64 characters of a-z, 0-9, '-' and '_'".into(),
+                });
+            }
+            problems.extend(settings.problems(&format!("plugin.{name}")));
+        }
+        if self.server.hostname.trim().is_empty() {
+            problems.push(Problem { key: "server.hostname".into(), reason: "must not be empty".into() });
+        }
+        problems
+    }
+
+    fn resolve_relative_to(&mut self, base: &Path) {
+        if let Some(dir) = &self.filter.plugin_dir
+            && dir.is_relative()
+        {
+            self.filter.plugin_dir = Some(base.join(dir));
+        }
+        for settings in self.plugin.values_mut() {
+            if let Some(source) = &settings.source
+                && !source.starts_with(crate::filter::BUNDLED_PREFIX)
+                && Path::new(source).is_relative()
+            {
+                settings.source = Some(base.join(source).display().to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! Putting the filter side together from a config: engine, services, storage and the
+//! loaded plugin set, as `moat serve`, `moat check` and the benchmarks need it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::engine::{EngineSettings, FilterEngine};
+use super::error::LoadError;
+use super::host::{Clock, Services};
+use super::loader::{LoadContext, load_all};
+use super::pipeline::Pipeline;
+use crate::config::{Config, MAX_PLUGIN_MEMORY};
+use crate::dns::{Resolver, ResolverSettings};
+use crate::store::{Database, FjallKv, KvQuota};
+
+/// The assembled filter side.
+pub struct Assembled {
+    /// The pipeline over the plugins that loaded.
+    pub pipeline: Pipeline,
+    /// The plugins that did not load, and why.
+    pub load_errors: Vec<LoadError>,
+    /// The engine (shared with the pipeline), for loading single plugins later.
+    pub engine: Arc<FilterEngine>,
+    /// The services plugins use.
+    pub services: Services,
+    /// The database under the data dir.
+    pub database: Database,
+}
+
+/// Why the filter side could not be assembled at all.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    /// The wasmtime engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] super::engine::EngineError),
+    /// The data directory's database could not be opened.
+    #[error("cannot open the data directory {dir}: {reason}")]
+    Database {
+        /// The directory.
+        dir: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The services of `config`: the resolver (a warning and `None` if it cannot be set up),
+/// the OCR engine and the clock.
+pub fn services(config: &Config) -> Services {
+    let settings = ResolverSettings {
+        nameservers: config.dns.nameservers.clone(),
+        timeout: config.dns.timeout.0,
+        attempts: config.dns.attempts,
+        cache_size: config.dns.cache_size,
+        ..ResolverSettings::default()
+    };
+    let resolver = match Resolver::new(&settings) {
+        Ok(resolver) => Some(resolver),
+        Err(error) => {
+            tracing::warn!(%error, "DNS resolver unavailable; plugin lookups will fail");
+            None
+        }
+    };
+    Services { resolver, ocr: crate::ocr::engine_from_config(&config.ocr), clock: Clock::default() }
+}
+
+/// Opens the data dir and loads the plugin set of `config`.
+pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, AssembleError> {
+    let max_memory = config
+        .plugin
+        .values()
+        .filter_map(|s| s.memory_limit.map(|m| m.0))
+        .chain([config.filter.memory_limit.0])
+        .max()
+        .unwrap_or(MAX_PLUGIN_MEMORY)
+        .min(MAX_PLUGIN_MEMORY);
+    let engine = Arc::new(FilterEngine::new(&EngineSettings {
+        max_concurrent_calls: config.filter.max_concurrent_calls,
+        max_memory,
+    })?);
+    let database = Database::open(data_dir)
+        .map_err(|e| AssembleError::Database { dir: data_dir.display().to_string(), reason: e.to_string() })?;
+    let services = services(config);
+    let kv = FjallKv::new(database.clone());
+    let ctx = LoadContext {
+        engine: &engine,
+        services: &services,
+        kv: &kv,
+        kv_quota: KvQuota {
+            max_key_bytes: config.kv.max_key_bytes,
+            max_value_bytes: config.kv.max_value_bytes,
+            max_entries: config.kv.max_entries,
+        },
+        cache_dir: data_dir.join("plugin-cache"),
+    };
+    let outcome = load_all(&ctx, config).await;
+    let pipeline = Pipeline::new(engine.clone(), outcome.plugins, config.thresholds, config.filter.max_concurrent_calls);
+    Ok(Assembled { pipeline, load_errors: outcome.errors, engine, services, database })
+}

@@ -1,0 +1,45 @@
+//! The plugins shipped inside the `moat` binary, built by `host/build.rs` from `plugins/`.
+
+use super::Capability;
+
+/// A plugin embedded in the binary.
+#[derive(Debug)]
+pub struct BundledPlugin {
+    /// Its name (`source = "bundled:NAME"`).
+    pub name: &'static str,
+    /// The component.
+    pub wasm: &'static [u8],
+    /// The capabilities it needs, granted unless the operator says otherwise.
+    pub capabilities: &'static [Capability],
+}
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+/// The capabilities each bundled plugin needs.
+fn capabilities(name: &str) -> &'static [Capability] {
+    match name {
+        "headers" => &[],
+        _ => &[],
+    }
+}
+
+static ALL: std::sync::LazyLock<Vec<BundledPlugin>> = std::sync::LazyLock::new(|| {
+    generated::WASM.iter().map(|(name, wasm)| BundledPlugin { name, wasm, capabilities: capabilities(name) }).collect()
+});
+
+/// Every bundled plugin, in name order.
+pub fn all() -> &'static [BundledPlugin] {
+    &ALL
+}
+
+/// The bundled plugin called `name`.
+pub fn find(name: &str) -> Option<&'static BundledPlugin> {
+    all().iter().find(|p| p.name == name)
+}
+
+/// The names of the bundled plugins, comma-separated, for error messages.
+pub fn names() -> String {
+    all().iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,50 @@
+//! `kv`: the plugin's own namespace in the gateway's key-value store.
+
+use crate::filter::bindings::moat::filter::kv::{Host, KvError as WitKvError};
+use crate::filter::store::StoreState;
+use crate::store::{KvError, KvNamespace};
+
+fn map_error(plugin: &str, error: KvError) -> WitKvError {
+    match error {
+        KvError::QuotaExceeded { .. } => WitKvError::QuotaExceeded,
+        KvError::NotACounter { .. } => WitKvError::NotACounter,
+        other => {
+            tracing::warn!(plugin, error = %other, "kv storage error");
+            WitKvError::Storage
+        }
+    }
+}
+
+impl StoreState {
+    fn with_kv<T>(&self, op: impl FnOnce(&dyn KvNamespace) -> Result<T, KvError>) -> Result<T, WitKvError> {
+        let namespace = self.host.kv.as_deref().ok_or(WitKvError::Denied)?;
+        op(namespace).map_err(|e| map_error(&self.host.name, e))
+    }
+}
+
+impl Host for StoreState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.get(&key)))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), WitKvError>> {
+        Ok(self.with_kv(|kv| kv.set(&key, &value)))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), WitKvError>> {
+        Ok(self.with_kv(|kv| kv.delete(&key)))
+    }
+
+    fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.increment(&key, delta)))
+    }
+
+    fn scan_prefix(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<(String, Vec<u8>)>, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.scan_prefix(&prefix, start_after.as_deref(), limit as usize)))
+    }
+}

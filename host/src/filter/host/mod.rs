@@ -1,0 +1,51 @@
+//! The host side of the plugins' imports, one file per WIT interface. Each function
+//! returns `wasmtime::Result<Result<T, WitError>>`: the outer error traps the plugin (a
+//! host bug it must not survive), the inner one is the WIT error the plugin handles —
+//! including `denied` when the operator did not grant the capability.
+
+mod clock;
+mod config;
+mod dns;
+mod kv;
+mod log;
+mod message;
+mod ocr;
+
+use std::sync::Arc;
+
+pub use clock::Clock;
+
+use crate::dns::Resolver;
+use crate::ocr::OcrEngine;
+use crate::store::KvNamespace;
+
+/// Services shared by every plugin of the gateway.
+#[derive(Clone)]
+pub struct Services {
+    /// The shared DNS resolver; `None` when it could not be set up (lookups then fail
+    /// with `server-failure`).
+    pub resolver: Option<Resolver>,
+    /// The OCR engine.
+    pub ocr: Arc<dyn OcrEngine>,
+    /// The clock plugins see.
+    pub clock: Clock,
+}
+
+/// What one plugin may use: its grants, its kv namespace and its config, built at load
+/// and shared by all its calls.
+pub struct PluginHost {
+    /// The plugin's instance name (log lines, kv namespace).
+    pub name: String,
+    /// The gateway's services.
+    pub services: Services,
+    /// Whether `dns` is granted.
+    pub dns_granted: bool,
+    /// The plugin's kv namespace, present exactly when `kv` is granted.
+    pub kv: Option<Arc<dyn KvNamespace>>,
+    /// Whether `ocr` is granted.
+    pub ocr_granted: bool,
+    /// The plugin's config table.
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl super::bindings::moat::filter::types::Host for super::store::StoreState {}

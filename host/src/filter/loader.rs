@@ -1,0 +1,289 @@
+//! Finding, compiling and linking plugins: the bundled ones, a plugin directory
+//! (`NAME.wasm` with an optional `NAME.toml` beside it) and extra instances defined in the
+//! config (`[plugin.NAME] source = ...`). Compiled code is cached on disk keyed by the
+//! component's digest and the engine's compatibility hash, so a restart loads in
+//! milliseconds. One plugin failing to load is reported; the others load.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::PluginPre;
+use super::bundled::{self, BundledPlugin};
+use super::combine::PluginWeights;
+use super::engine::FilterEngine;
+use super::error::LoadError;
+use super::host::{PluginHost, Services};
+use super::pipeline::describe;
+use super::plugin::{CallLimits, LoadedPlugin, PluginHealth, PluginSource};
+use super::{BUNDLED_PREFIX, Capability};
+use crate::config::{Config, PluginSettings};
+use crate::store::{KvBackend, KvQuota, QuotaNamespace};
+
+/// What loading needs besides the config.
+pub struct LoadContext<'a> {
+    /// The engine to compile for.
+    pub engine: &'a FilterEngine,
+    /// Services the plugins' capabilities use.
+    pub services: &'a Services,
+    /// Where plugins' kv namespaces live.
+    pub kv: &'a dyn KvBackend,
+    /// Quotas of each namespace.
+    pub kv_quota: KvQuota,
+    /// Where compiled plugins are cached.
+    pub cache_dir: PathBuf,
+}
+
+/// The result of loading a plugin set.
+pub struct LoadOutcome {
+    /// The plugins that loaded, in call order.
+    pub plugins: Vec<Arc<LoadedPlugin>>,
+    /// The ones that did not, and why.
+    pub errors: Vec<LoadError>,
+}
+
+/// Where a candidate plugin's code is.
+enum Code {
+    Bundled(&'static BundledPlugin),
+    File(PathBuf),
+}
+
+struct Candidate {
+    name: String,
+    code: Code,
+    /// Settings from the file beside the plugin, or the bundled defaults.
+    base: PluginSettings,
+}
+
+/// Loads every plugin the config asks for.
+pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
+    let mut errors = Vec::new();
+    let candidates = candidates(config, &mut errors);
+    let mut plugins = Vec::new();
+    for candidate in candidates {
+        let operator = config.plugin.get(&candidate.name).cloned().unwrap_or_default();
+        let settings = operator.over(&candidate.base);
+        if settings.enabled == Some(false) {
+            continue;
+        }
+        match load_one(ctx, config, &candidate.name, &candidate.code, settings).await {
+            Ok(plugin) => plugins.push(Arc::new(plugin)),
+            Err(error) => errors.push(error),
+        }
+    }
+    order(&mut plugins, &config.filter.order);
+    LoadOutcome { plugins, errors }
+}
+
+/// Loads one .wasm file as plugin `name` with `settings` (for `moat plugin test`).
+pub async fn load_file(ctx: &LoadContext<'_>, config: &Config, name: &str, path: &Path, settings: PluginSettings) -> Result<LoadedPlugin, LoadError> {
+    load_one(ctx, config, name, &Code::File(path.to_owned()), settings).await
+}
+
+fn bundled_defaults(plugin: &BundledPlugin) -> PluginSettings {
+    PluginSettings { capabilities: Some(plugin.capabilities.to_vec()), allow_hard_action: Some(true), ..PluginSettings::default() }
+}
+
+fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
+    let mut found: BTreeMap<String, Candidate> = BTreeMap::new();
+    let bundled_names: Vec<String> = match &config.filter.bundled {
+        Some(names) => names.clone(),
+        None => bundled::all().iter().map(|p| p.name.to_owned()).collect(),
+    };
+    for name in bundled_names {
+        match bundled::find(&name) {
+            Some(plugin) => {
+                found.insert(name.clone(), Candidate { name, code: Code::Bundled(plugin), base: bundled_defaults(plugin) });
+            }
+            None => errors.push(LoadError::UnknownBundled { name, available: bundled::names() }),
+        }
+    }
+    if let Some(dir) = &config.filter.plugin_dir {
+        match plugin_dir_candidates(dir) {
+            Ok(list) => {
+                for candidate in list {
+                    match candidate {
+                        Ok(c) => {
+                            found.insert(c.name.clone(), c);
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    for (name, settings) in &config.plugin {
+        let Some(source) = &settings.source else { continue };
+        let code = match source.strip_prefix(BUNDLED_PREFIX) {
+            Some(bundled_name) => match bundled::find(bundled_name) {
+                Some(plugin) => Code::Bundled(plugin),
+                None => {
+                    errors.push(LoadError::UnknownBundled { name: bundled_name.to_owned(), available: bundled::names() });
+                    continue;
+                }
+            },
+            None => Code::File(PathBuf::from(source)),
+        };
+        let base = match &code {
+            Code::Bundled(plugin) => bundled_defaults(plugin),
+            Code::File(_) => PluginSettings::default(),
+        };
+        found.insert(name.clone(), Candidate { name: name.clone(), code, base });
+    }
+    found.into_values().collect()
+}
+
+fn plugin_dir_candidates(dir: &Path) -> Result<Vec<Result<Candidate, LoadError>>, LoadError> {
+    let read_error = |source| LoadError::Read { path: dir.to_owned(), source };
+    let mut wasm_files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_error)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    wasm_files.sort();
+    Ok(wasm_files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if !super::is_valid_plugin_name(&name) {
+                return Err(LoadError::Settings {
+                    path: path.clone(),
+                    reason: "plugin file names must be 1-64 characters of a-z, 0-9, '-' and '_' before .wasm".into(),
+                });
+            }
+            let side = path.with_extension("toml");
+            let base = if side.exists() { read_side_settings(&side)? } else { PluginSettings::default() };
+            Ok(Candidate { name, code: Code::File(path), base })
+        })
+        .collect())
+}
+
+/// Reads the settings file beside a plugin.
+pub fn read_side_settings(path: &Path) -> Result<PluginSettings, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let settings: PluginSettings =
+        toml::from_str(&text).map_err(|e| LoadError::Settings { path: path.to_owned(), reason: e.to_string() })?;
+    let problems = settings.problems("");
+    if !problems.is_empty() {
+        let reason = problems.iter().map(|p| format!("{}: {}", p.key.trim_start_matches('.'), p.reason)).collect::<Vec<_>>().join("; ");
+        return Err(LoadError::Settings { path: path.to_owned(), reason });
+    }
+    Ok(settings)
+}
+
+async fn load_one(ctx: &LoadContext<'_>, config: &Config, name: &str, code: &Code, settings: PluginSettings) -> Result<LoadedPlugin, LoadError> {
+    let (bytes, source): (std::borrow::Cow<'static, [u8]>, PluginSource) = match code {
+        Code::Bundled(plugin) => (plugin.wasm.into(), PluginSource::Bundled(plugin.name)),
+        Code::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+            (bytes.into(), PluginSource::File(path.clone()))
+        }
+    };
+    let component = compile(ctx.engine, name, &bytes, &ctx.cache_dir)?;
+    let instance_pre = ctx
+        .engine
+        .linker()
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Link { plugin: name.to_owned(), reason: format!("{e:#}") })?;
+    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link { plugin: name.to_owned(), reason: format!("{e:#}") })?;
+
+    let capabilities = settings.capabilities.clone().unwrap_or_default();
+    let kv = if capabilities.contains(&Capability::Kv) {
+        let namespace = ctx.kv.namespace(name).map_err(|e| LoadError::Kv { plugin: name.to_owned(), reason: e.to_string() })?;
+        let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(|e| LoadError::Kv { plugin: name.to_owned(), reason: e.to_string() })?;
+        Some(Arc::new(quota) as Arc<dyn crate::store::KvNamespace>)
+    } else {
+        None
+    };
+    let plugin_config = match &settings.config {
+        Some(table) => match serde_json::to_value(table) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+        None => serde_json::Map::new(),
+    };
+    let host = Arc::new(PluginHost {
+        name: name.to_owned(),
+        services: ctx.services.clone(),
+        dns_granted: capabilities.contains(&Capability::Dns),
+        kv,
+        ocr_granted: capabilities.contains(&Capability::Ocr),
+        config: plugin_config,
+    });
+    let limits = CallLimits {
+        time_budget: settings.time_budget.unwrap_or(config.filter.time_budget).0,
+        memory_limit: settings.memory_limit.unwrap_or(config.filter.memory_limit).0,
+    };
+    let info = describe(ctx.engine, &pre, host.clone(), limits)
+        .await
+        .map_err(|reason| LoadError::Describe { plugin: name.to_owned(), reason })?;
+    let stages = match &settings.stages {
+        Some(allowed) => info.stages.iter().copied().filter(|s| allowed.contains(s)).collect(),
+        None => info.stages.clone(),
+    };
+    let weights = PluginWeights {
+        weight: settings.weight.unwrap_or(info.default_weight),
+        symbols: settings.symbols.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    };
+    tracing::info!(plugin = name, source = %source, version = %info.version, "plugin loaded");
+    Ok(LoadedPlugin {
+        name: name.to_owned(),
+        info,
+        source,
+        stages,
+        time_budget: limits.time_budget,
+        memory_limit: limits.memory_limit,
+        on_error: settings.on_error.unwrap_or(config.filter.on_error),
+        allow_hard_action: settings.allow_hard_action.unwrap_or(false),
+        weights,
+        host,
+        pre,
+        health: PluginHealth::new(
+            config.filter.failure_threshold,
+            config.filter.failure_window.0,
+            config.filter.disable_for.0,
+        ),
+    })
+}
+
+/// Compiles `bytes`, or loads the cached compilation.
+fn compile(engine: &FilterEngine, name: &str, bytes: &[u8], cache_dir: &Path) -> Result<Component, LoadError> {
+    let compile_error = |e: wasmtime::Error| LoadError::Compile { plugin: name.to_owned(), reason: format!("{e:#}") };
+    let path = cache_dir.join(format!("{}.cwasm", cache_key(engine, bytes)));
+    if path.exists() {
+        // SAFETY: the cache directory is Moat's own (under its data dir) and only ever
+        // holds files Moat wrote from `precompile_component` and renamed into place
+        // atomically; the key covers the engine's compatibility hash.
+        match unsafe { Component::deserialize_file(engine.engine(), &path) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::debug!(plugin = name, error = %e, "stale compiled-plugin cache entry, recompiling"),
+        }
+    }
+    let compiled = engine.engine().precompile_component(bytes).map_err(compile_error)?;
+    let cache_error = |source| LoadError::Cache { path: path.clone(), source };
+    std::fs::create_dir_all(cache_dir).map_err(cache_error)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &compiled).map_err(cache_error)?;
+    std::fs::rename(&tmp, &path).map_err(cache_error)?;
+    // SAFETY: `compiled` was produced by `precompile_component` of this very engine.
+    unsafe { Component::deserialize(engine.engine(), &compiled) }.map_err(compile_error)
+}
+
+fn cache_key(engine: &FilterEngine, bytes: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.engine().precompile_compatibility_hash().hash(&mut hasher);
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{hex}-{:016x}", hasher.finish())
+}
+
+/// Puts the plugins named in `order` first, in that order; the rest keep name order.
+fn order(plugins: &mut [Arc<LoadedPlugin>], order: &[String]) {
+    plugins.sort_by_key(|p| (order.iter().position(|n| *n == p.name).unwrap_or(usize::MAX), p.name.clone()));
+}

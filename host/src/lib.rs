@@ -1,0 +1,30 @@
+//! Moat: an SMTP filtering gateway whose filters are sandboxed WebAssembly plugins.
+//!
+//! # Layout
+//!
+//! * `config`: the operator's TOML configuration, validated with errors naming the key.
+//! * `message`: a received message parsed once and shared by every plugin.
+//! * `filter`: the plugin runtime (wasmtime engine, loader, per-call sandboxes, host
+//!   capabilities), verdict validation, and `combine`, which turns verdicts into a decision
+//!   with a report explaining every point of the score.
+//! * `dns`: the shared caching resolver behind the plugins' `dns` capability.
+//! * `store`: the fjall database under the data dir and the kv storage trait.
+//! * `ocr`: OCR engines behind the plugins' `ocr` capability.
+//! * `cli`: the `moat` commands; `telemetry`: log setup (binary only).
+//!
+//! docs/ARCHITECTURE.md has the system picture.
+
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod filter;
+pub mod message;
+pub mod ocr;
+pub mod store;
+pub mod telemetry;
+
+/// Paths of the test and example guests built by `build.rs`, for tests.
+#[doc(hidden)]
+pub mod test_guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}

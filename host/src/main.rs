@@ -1,0 +1,22 @@
+//! The `moat` binary: parse the command line, set up logging, run the command.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = moat::cli::Cli::parse();
+    moat::telemetry::init(cli.log_json, cli.default_log_level());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("moat: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(moat::cli::run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("moat: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

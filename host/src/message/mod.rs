@@ -1,0 +1,225 @@
+//! A received message, parsed once (mail-parser) and shared by every plugin that looks at
+//! it. The parts plugins ask for — decoded headers, body text, URLs — are computed on first
+//! use and kept, so ten plugins reading the body text cost one conversion.
+
+mod text;
+
+use std::sync::{Arc, OnceLock};
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// A header field with its value decoded to text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderField {
+    /// The name as written.
+    pub name: String,
+    /// The unfolded, decoded value.
+    pub value: String,
+}
+
+/// A non-text MIME part: attachment or inline image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    /// The part's index among attachments (what `attachment_bytes` takes).
+    pub index: u32,
+    /// File name, if the part has one.
+    pub name: Option<String>,
+    /// Lower-case media type, e.g. `image/png`.
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: u64,
+    /// Content-ID without angle brackets.
+    pub content_id: Option<String>,
+}
+
+/// A message parsed once; cheap to share through [`MessageHandle`].
+pub struct ParsedMessage {
+    parsed: mail_parser::Message<'static>,
+    headers: OnceLock<Vec<HeaderField>>,
+    body_text: OnceLock<String>,
+    urls: OnceLock<Vec<String>>,
+}
+
+/// The handle plugins receive for the `message` resource: the parsed message behind an `Arc`.
+pub type MessageHandle = Arc<ParsedMessage>;
+
+/// Why bytes could not be taken as a message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// The input is empty or has no header section.
+    #[error("not an RFC 5322 message: no header section found")]
+    NoHeaders,
+}
+
+impl ParsedMessage {
+    /// Parses `raw` (the message as received, CRLF or LF line ends).
+    pub fn parse(raw: Vec<u8>) -> Result<Self, MessageError> {
+        let parsed = MessageParser::default()
+            .parse(raw.as_slice())
+            .ok_or(MessageError::NoHeaders)?
+            .into_owned();
+        if parsed.headers().is_empty() {
+            return Err(MessageError::NoHeaders);
+        }
+        Ok(Self {
+            parsed,
+            headers: OnceLock::new(),
+            body_text: OnceLock::new(),
+            urls: OnceLock::new(),
+        })
+    }
+
+    /// The message as received.
+    pub fn raw(&self) -> &[u8] {
+        self.parsed.raw_message()
+    }
+
+    /// Every header field, decoded, in message order.
+    pub fn headers(&self) -> &[HeaderField] {
+        self.headers.get_or_init(|| {
+            let raw = self.raw();
+            self.parsed
+                .headers()
+                .iter()
+                .map(|h| HeaderField { name: h.name().to_owned(), value: text::header_value(h, raw) })
+                .collect()
+        })
+    }
+
+    /// Every value of the header `name` (case-insensitive), in order.
+    pub fn header_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.headers().iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+
+    /// The first value of the header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_all(name).next()
+    }
+
+    /// The decoded text/plain body parts.
+    pub fn text_parts(&self) -> Vec<String> {
+        self.parsed
+            .text_bodies()
+            .filter(|p| matches!(p.body, mail_parser::PartType::Text(_)))
+            .filter_map(|p| p.text_contents().map(str::to_owned))
+            .collect()
+    }
+
+    /// The text/html body parts converted to plain text.
+    pub fn html_parts(&self) -> Vec<String> {
+        self.parsed
+            .html_bodies()
+            .filter_map(|p| match &p.body {
+                mail_parser::PartType::Html(html) => Some(mail_parser::decoders::html::html_to_text(html)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The readable text of the message: for each body part its plain version, or its HTML
+    /// converted to text where it has no plain version; parts separated by a blank line.
+    pub fn body_text(&self) -> &str {
+        self.body_text.get_or_init(|| {
+            (0..self.parsed.text_body_count())
+                .filter_map(|i| self.parsed.body_text(i))
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+    }
+
+    /// The distinct http(s) URLs in the text and HTML parts, in order of appearance.
+    pub fn urls(&self) -> &[String] {
+        self.urls.get_or_init(|| {
+            let mut sources: Vec<String> = self.parsed.text_bodies().filter_map(|p| p.text_contents().map(str::to_owned)).collect();
+            sources.extend(self.parsed.html_bodies().filter_map(|p| p.text_contents().map(str::to_owned)));
+            text::find_urls(sources.iter().map(String::as_str))
+        })
+    }
+
+    /// The attachments and inline images.
+    pub fn attachments(&self) -> Vec<AttachmentInfo> {
+        self.parsed
+            .attachments()
+            .enumerate()
+            .map(|(index, part)| AttachmentInfo {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                name: part.attachment_name().map(str::to_owned),
+                content_type: part
+                    .content_type()
+                    .map(|ct| match ct.subtype() {
+                        Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+                        None => ct.ctype().to_ascii_lowercase(),
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                size: part.contents().len() as u64,
+                content_id: part.content_id().map(|id| id.trim_matches(['<', '>']).to_owned()),
+            })
+            .collect()
+    }
+
+    /// The decoded bytes of attachment `index`.
+    pub fn attachment_bytes(&self, index: u32) -> Option<&[u8]> {
+        self.parsed.attachments().nth(index as usize).map(|p| p.contents())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MULTIPART: &str = "From: Alice <alice@example.org>\r\nTo: bob@example.test\r\n\
+Subject: =?utf-8?q?caf=C3=A9?= menu\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+--b2\r\nContent-Type: text/plain\r\n\r\nSee https://example.org/menu today.\r\n\
+--b2\r\nContent-Type: text/html\r\n\r\n<p>See <a href=\"https://example.org/menu\">the menu</a> or https://cafe.example/x</p>\r\n\
+--b2--\r\n--b1\r\nContent-Type: image/png; name=\"pic.png\"\r\nContent-ID: <pic1>\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b1--\r\n";
+
+    fn parsed() -> ParsedMessage {
+        ParsedMessage::parse(MULTIPART.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn headers_are_decoded_and_found_case_insensitively() {
+        let m = parsed();
+        assert_eq!(m.header("subject"), Some("café menu"));
+        assert_eq!(m.header("FROM"), Some("Alice <alice@example.org>"));
+        assert_eq!(m.header("X-Missing"), None);
+        assert_eq!(m.headers().len(), 5);
+    }
+
+    #[test]
+    fn body_text_prefers_the_plain_alternative() {
+        let m = parsed();
+        assert_eq!(m.body_text().trim(), "See https://example.org/menu today.");
+        assert_eq!(m.text_parts().len(), 1);
+        assert!(m.html_parts()[0].contains("the menu"));
+    }
+
+    #[test]
+    fn urls_are_collected_once_each_in_order() {
+        assert_eq!(m_urls(), vec!["https://example.org/menu", "https://cafe.example/x"]);
+    }
+
+    fn m_urls() -> Vec<String> {
+        parsed().urls().to_vec()
+    }
+
+    #[test]
+    fn attachments_list_inline_images_with_their_content_id() {
+        let m = parsed();
+        let a = m.attachments();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].content_type, "image/png");
+        assert_eq!(a[0].name.as_deref(), Some("pic.png"));
+        assert_eq!(a[0].content_id.as_deref(), Some("pic1"));
+        assert_eq!(m.attachment_bytes(0).map(<[u8]>::len), Some(8));
+        assert!(m.attachment_bytes(1).is_none());
+    }
+
+    #[test]
+    fn garbage_is_not_a_message() {
+        assert!(ParsedMessage::parse(Vec::new()).is_err());
+    }
+}

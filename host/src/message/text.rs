@@ -1,0 +1,91 @@
+//! Text helpers for the parsed message: header values as text, URL extraction.
+
+use mail_parser::{Address, Header, HeaderValue};
+
+/// At most this many URLs are collected from one message.
+const MAX_URLS: usize = 1000;
+
+/// A header's value as one line of decoded text.
+pub(super) fn header_value(header: &Header<'_>, raw: &[u8]) -> String {
+    match &header.value {
+        HeaderValue::Text(text) => text.to_string(),
+        HeaderValue::TextList(list) => list.join(", "),
+        HeaderValue::Address(address) => format_address(address),
+        _ => {
+            let start = header.offset_start as usize;
+            let end = (header.offset_end as usize).min(raw.len());
+            let value = raw.get(start..end).unwrap_or_default();
+            unfold(&String::from_utf8_lossy(value))
+        }
+    }
+}
+
+fn format_address(address: &Address<'_>) -> String {
+    let one = |a: &mail_parser::Addr<'_>| match (&a.name, &a.address) {
+        (Some(name), Some(addr)) => format!("{name} <{addr}>"),
+        (None, Some(addr)) => addr.to_string(),
+        (Some(name), None) => name.to_string(),
+        (None, None) => String::new(),
+    };
+    match address {
+        Address::List(list) => list.iter().map(one).collect::<Vec<_>>().join(", "),
+        Address::Group(groups) => groups
+            .iter()
+            .map(|g| {
+                let members = g.addresses.iter().map(one).collect::<Vec<_>>().join(", ");
+                format!("{}: {members};", g.name.as_deref().unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn unfold(value: &str) -> String {
+    value.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The distinct http(s) URLs in `texts`, in order of first appearance.
+pub(super) fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for text in texts {
+        let lower = text.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find("http").map(|p| p + from) {
+            from = pos + 4;
+            let rest = &lower[pos..];
+            if !(rest.starts_with("http://") || rest.starts_with("https://")) {
+                continue;
+            }
+            let len = text[pos..]
+                .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
+                .unwrap_or(text.len() - pos);
+            let url = text[pos..pos + len].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+            from = pos + len;
+            if url.len() > "https://".len() && !urls.iter().any(|u| u == url) {
+                urls.push(url.to_owned());
+                if urls.len() == MAX_URLS {
+                    return urls;
+                }
+            }
+        }
+    }
+    urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_stop_at_delimiters_and_trailing_punctuation() {
+        let urls = find_urls(
+            ["Go to https://a.example/x?y=1. Or <http://b.example/>, \"HTTPS://C.example\" and http:// alone"].into_iter(),
+        );
+        assert_eq!(urls, vec!["https://a.example/x?y=1", "http://b.example/", "HTTPS://C.example"]);
+    }
+
+    #[test]
+    fn unfolding_joins_continuation_lines() {
+        assert_eq!(unfold(" a\r\n\tb\r\n"), "a b");
+    }
+}

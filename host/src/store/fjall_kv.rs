@@ -1,0 +1,256 @@
+//! [`FjallKv`]: the embedded kv backend, one fjall keyspace per plugin namespace.
+//!
+//! Layout: the namespace `NAME` is the keyspace `kv.NAME` (fjall 3 takes any characters in
+//! a keyspace name, so plugin names are used as they are, without an escaping that could
+//! make two names collide). Every key is stored behind one tag byte, `k`: lsm-tree keys
+//! may not be empty, plugin keys may; the tag keeps the order of keys.
+//!
+//! Durability: writes are not synced to disk one by one. kv holds learnt state (token
+//! counts, reputation), not mail: when a write returns it is in the journal in the
+//! operating system's buffers, so it survives the process crashing, but the last moments of
+//! learning may be lost if the machine fails before the next sync (any
+//! [`Database::sync`](super::Database::sync), such as the queue's, covers kv too). The
+//! journal keeps the store consistent either way: recovery replays whole writes only.
+//!
+//! Atomicity: each namespace has a write lock; `set`, `delete` and the read-modify-write
+//! of `increment` take it, so an increment never loses a concurrent write. Reads take no
+//! lock.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use fjall::Keyspace;
+use tracing::debug;
+
+use super::kv::{KvBackend, KvError, KvNamespace, QuotaLimit, decode_counter};
+use super::{Database, MAX_KEYSPACE_NAME_BYTES, StoreError};
+
+/// The keyspace of namespace `NAME` is `kv.NAME`.
+const KEYSPACE_PREFIX: &str = "kv.";
+
+/// The byte before every stored key.
+const KEY_TAG: u8 = b'k';
+
+/// The longest key lsm-tree stores, in bytes, less the tag.
+const MAX_KEY_BYTES: usize = u16::MAX as usize - 1;
+
+/// The kv backend on the gateway's fjall [`Database`]. Namespaces opened are kept, so
+/// opening a name twice gives the same handle (and the same write lock).
+pub struct FjallKv {
+    db: Database,
+    open: Mutex<HashMap<String, Arc<FjallNamespace>>>,
+}
+
+impl FjallKv {
+    /// The backend on `db`; namespaces are created in it as they are first opened.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for FjallKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FjallKv")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KvBackend for FjallKv {
+    fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(namespace) = open.get(name) {
+            return Ok(Arc::clone(namespace) as Arc<dyn KvNamespace>);
+        }
+        if name.is_empty() {
+            return Err(KvError::InvalidNamespace {
+                name: name.to_owned(),
+                reason: "it is empty".to_owned(),
+            });
+        }
+        let keyspace_name = format!("{KEYSPACE_PREFIX}{name}");
+        let keyspace = self
+            .db
+            .keyspace(&keyspace_name)
+            .map_err(|error| match error {
+                StoreError::InvalidKeyspaceName { .. } => KvError::InvalidNamespace {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "it is {} bytes, at most {} fit",
+                        name.len(),
+                        MAX_KEYSPACE_NAME_BYTES - KEYSPACE_PREFIX.len()
+                    ),
+                },
+                other => KvError::Storage {
+                    namespace: name.to_owned(),
+                    operation: "open",
+                    source: Box::new(other),
+                },
+            })?;
+        debug!(
+            namespace = name,
+            keyspace = keyspace_name,
+            "kv namespace opened"
+        );
+        let namespace = Arc::new(FjallNamespace {
+            name: name.to_owned(),
+            keyspace,
+            writes: Mutex::new(()),
+        });
+        open.insert(name.to_owned(), Arc::clone(&namespace));
+        Ok(namespace)
+    }
+}
+
+/// One plugin's namespace: a fjall keyspace and the lock its writes take.
+struct FjallNamespace {
+    name: String,
+    keyspace: Keyspace,
+    writes: Mutex<()>,
+}
+
+impl FjallNamespace {
+    /// `key` as stored: the tag, then the key's bytes.
+    fn stored_key(&self, key: &str) -> Result<Vec<u8>, KvError> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::KeyBytes,
+                actual: key.len() as u64,
+                max: MAX_KEY_BYTES as u64,
+            });
+        }
+        Ok(tagged(key))
+    }
+
+    fn storage(
+        &self,
+        operation: &'static str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> KvError {
+        KvError::Storage {
+            namespace: self.name.clone(),
+            operation,
+            source: Box::new(error),
+        }
+    }
+
+    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data, so a panic while holding it left nothing half-done.
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl KvNamespace for FjallNamespace {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let Ok(stored) = self.stored_key(key) else {
+            return Ok(None); // too long to have been stored
+        };
+        let value = self
+            .keyspace
+            .get(stored)
+            .map_err(|e| self.storage("get", e))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn contains(&self, key: &str) -> Result<bool, KvError> {
+        let Ok(stored) = self.stored_key(key) else {
+            return Ok(false);
+        };
+        self.keyspace
+            .contains_key(stored)
+            .map_err(|e| self.storage("get", e))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let stored = self.stored_key(key)?;
+        if u32::try_from(value.len()).is_err() {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::ValueBytes,
+                actual: value.len() as u64,
+                max: u64::from(u32::MAX),
+            });
+        }
+        let _writing = self.lock_writes();
+        self.keyspace
+            .insert(stored, value)
+            .map_err(|e| self.storage("set", e))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        let Ok(stored) = self.stored_key(key) else {
+            return Ok(()); // too long to have been stored
+        };
+        let _writing = self.lock_writes();
+        self.keyspace
+            .remove(stored)
+            .map_err(|e| self.storage("delete", e))
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        let stored = self.stored_key(key)?;
+        let _writing = self.lock_writes();
+        let current = self
+            .keyspace
+            .get(&stored)
+            .map_err(|e| self.storage("increment", e))?;
+        let value = decode_counter(key, current.as_deref())?.saturating_add(delta);
+        self.keyspace
+            .insert(stored, value.to_le_bytes())
+            .map_err(|e| self.storage("increment", e))?;
+        Ok(value)
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let stored_prefix = tagged(prefix);
+        // Start at the prefix, or just after `start_after` if that is further on.
+        let lower = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(tagged(after)),
+            _ => Bound::Included(stored_prefix.clone()),
+        };
+        let mut entries = Vec::new();
+        for guard in self.keyspace.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+            let (stored, value) = guard.into_inner().map_err(|e| self.storage("scan", e))?;
+            if !stored.starts_with(&stored_prefix) {
+                break; // keys are ordered: past the prefix, nothing more matches
+            }
+            let key = stored.get(1..).unwrap_or_default().to_vec();
+            let key = String::from_utf8(key).map_err(|e| self.storage("scan", e))?;
+            entries.push((key, value.to_vec()));
+            if entries.len() == limit {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    fn len(&self) -> Result<u64, KvError> {
+        let count = self.keyspace.len().map_err(|e| self.storage("count", e))?;
+        Ok(count as u64)
+    }
+
+    fn is_empty(&self) -> Result<bool, KvError> {
+        self.keyspace
+            .is_empty()
+            .map_err(|e| self.storage("count", e))
+    }
+}
+
+/// `key` behind the tag byte.
+fn tagged(key: &str) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(1 + key.len());
+    stored.push(KEY_TAG);
+    stored.extend_from_slice(key.as_bytes());
+    stored
+}

@@ -1,0 +1,170 @@
+//! The storage the plugins' `kv` capability stands on: per-plugin namespaces of byte
+//! values under string keys.
+//!
+//! These traits name no storage engine: fjall is the embedded backend
+//! ([`FjallKv`](super::FjallKv)), and a shared one (Redis, Valkey) can implement the same
+//! traits so that several gateways share what their plugins learn. Calls block (disk or
+//! network I/O); from async code, make them through `spawn_blocking`.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A store of plugin namespaces.
+pub trait KvBackend: Send + Sync + 'static {
+    /// Opens (creating if needed) the namespace of one plugin. No namespace sees another's
+    /// keys. Opening the same name again gives a handle on the same namespace.
+    fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError>;
+}
+
+/// One plugin's keys and values. Keys are ordered by their bytes; a missing key and a
+/// deleted key are the same thing.
+pub trait KvNamespace: Send + Sync {
+    /// The value stored under `key`, or `None`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+
+    /// Whether `key` holds a value. The default reads the value; backends answer it more
+    /// cheaply where they can.
+    fn contains(&self, key: &str) -> Result<bool, KvError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+
+    /// Removes `key`; removing a missing key is not an error.
+    fn delete(&self, key: &str) -> Result<(), KvError>;
+
+    /// Adds `delta` to the counter under `key` (a missing key counts as 0) and returns the
+    /// new value, atomically with respect to every other write to the namespace. Counters
+    /// are stored as 8-byte little-endian signed integers and saturate at `i64::MIN` and
+    /// `i64::MAX` instead of wrapping.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+
+    /// Up to `limit` entries whose keys start with `prefix`, in key order, starting after
+    /// the key `start_after` when given (for paging: pass the last key of the previous
+    /// page).
+    fn scan_prefix(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError>;
+
+    /// The number of keys in the namespace (used by quotas; may scan the namespace).
+    fn len(&self) -> Result<u64, KvError>;
+
+    /// Whether the namespace holds no keys.
+    fn is_empty(&self) -> Result<bool, KvError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+/// Why a kv call failed. Every failed call left the namespace as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// The key or value is larger than the quota allows, or the namespace already holds
+    /// the most keys it may.
+    #[error("kv quota exceeded: {limit} would be {actual}, at most {max}")]
+    QuotaExceeded {
+        /// Which limit.
+        limit: QuotaLimit,
+        /// What the call would have made it.
+        actual: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// `increment` on a value that is not an 8-byte little-endian integer.
+    #[error("kv key {key:?} holds {len} bytes, not an 8-byte counter")]
+    NotACounter {
+        /// The key incremented.
+        key: String,
+        /// The length of the value found there.
+        len: usize,
+    },
+    /// The storage failed (disk or network error, corrupt data); the operation did not
+    /// happen.
+    #[error("kv storage failed to {operation} in namespace {namespace:?}: {source}")]
+    Storage {
+        /// The namespace.
+        namespace: String,
+        /// What was being done ("get", "set", "open", …).
+        operation: &'static str,
+        /// The backend's reason.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A namespace name the backend cannot take (empty, or too long).
+    #[error("invalid kv namespace name {name:?}: {reason}")]
+    InvalidNamespace {
+        /// The name asked for.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+}
+
+/// The quota limits a write can exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaLimit {
+    /// The size of a key, in bytes.
+    KeyBytes,
+    /// The size of a value, in bytes.
+    ValueBytes,
+    /// The number of keys in the namespace.
+    Entries,
+}
+
+impl fmt::Display for QuotaLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::KeyBytes => "key size in bytes",
+            Self::ValueBytes => "value size in bytes",
+            Self::Entries => "number of keys",
+        })
+    }
+}
+
+/// The counter a stored value holds: `None` if the key is missing (counts as 0), an
+/// error if the value is not 8 bytes.
+pub(crate) fn decode_counter(key: &str, value: Option<&[u8]>) -> Result<i64, KvError> {
+    let Some(bytes) = value else {
+        return Ok(0);
+    };
+    let array: [u8; 8] = bytes.try_into().map_err(|_| KvError::NotACounter {
+        key: key.to_owned(),
+        len: bytes.len(),
+    })?;
+    Ok(i64::from_le_bytes(array))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_8_byte_little_endian() {
+        assert_eq!(decode_counter("k", None).ok(), Some(0));
+        assert_eq!(decode_counter("k", Some(&5i64.to_le_bytes())).ok(), Some(5));
+        assert_eq!(
+            decode_counter("k", Some(&(-2i64).to_le_bytes())).ok(),
+            Some(-2)
+        );
+        assert!(matches!(
+            decode_counter("k", Some(b"12")),
+            Err(KvError::NotACounter { len: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn quota_errors_name_the_limit() {
+        let error = KvError::QuotaExceeded {
+            limit: QuotaLimit::KeyBytes,
+            actual: 300,
+            max: 256,
+        };
+        assert_eq!(
+            error.to_string(),
+            "kv quota exceeded: key size in bytes would be 300, at most 256"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Local persistent storage: the gateway's one fjall database, and the key-value storage
+//! the plugins' `kv` capability (`wit/kv.wit`) stands on.
+//!
+//! One [`Database`] per data directory holds every keyspace the gateway uses (the queue's,
+//! the plugins' kv namespaces). It is opened once; clones are cheap handles on it.
+//!
+//! The kv capability does not see fjall: it is written against [`KvBackend`] and
+//! [`KvNamespace`], whose signatures hold only plain Rust types, so a shared backend (Redis
+//! or Valkey, for several gateways learning together) can stand in for the embedded
+//! [`FjallKv`] without a plugin noticing. [`QuotaNamespace`] enforces the operator's
+//! [`KvQuota`] over any backend.
+//!
+//! * `error`: [`StoreError`], why the database could not be opened or used.
+//! * `kv`: the storage traits and [`KvError`].
+//! * `fjall_kv`: [`FjallKv`], the embedded backend.
+//! * `quota`: [`KvQuota`] and [`QuotaNamespace`].
+
+mod error;
+mod fjall_kv;
+mod kv;
+mod quota;
+
+#[cfg(test)]
+mod fjall_kv_tests;
+
+use std::path::{Path, PathBuf};
+
+use fjall::{Keyspace, KeyspaceCreateOptions, PersistMode};
+use tracing::info;
+
+pub use error::StoreError;
+pub use fjall_kv::FjallKv;
+pub use kv::{KvBackend, KvError, KvNamespace, QuotaLimit};
+pub use quota::{KvQuota, QuotaNamespace};
+
+/// The longest keyspace name fjall accepts, in bytes (names must not be empty either).
+pub(crate) const MAX_KEYSPACE_NAME_BYTES: usize = 255;
+
+/// The gateway's fjall database: every keyspace of one data directory. Cheap to clone;
+/// clones share the database. Calls on it and its keyspaces block (disk I/O): from async
+/// code, make them through `spawn_blocking` when they may be slow.
+///
+/// Writes reach the journal in the operating system's buffers when they return, so they
+/// survive the process crashing; they are on disk (and survive the machine failing) only
+/// after [`Database::sync`], which covers every keyspace at once.
+#[derive(Clone)]
+pub struct Database {
+    db: fjall::Database,
+    dir: PathBuf,
+}
+
+impl Database {
+    /// Opens the database in `dir`, creating the directory and the database if needed, and
+    /// recovering from the journal after a crash. One process at a time may hold it open.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = fjall::Database::builder(dir)
+            .open()
+            .map_err(|source| StoreError::Open {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        info!(dir = %dir.display(), keyspaces = db.keyspace_count(), "database opened");
+        Ok(Self {
+            db,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory the database lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens the keyspace `name` (1 to 255 bytes, any characters), creating it with
+    /// default options if it does not exist yet.
+    pub(crate) fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
+        if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_BYTES {
+            return Err(StoreError::InvalidKeyspaceName {
+                name: name.to_owned(),
+            });
+        }
+        self.db
+            .keyspace(name, KeyspaceCreateOptions::default)
+            .map_err(|source| StoreError::Keyspace {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Forces every write made so far, in every keyspace, onto the disk (fsync).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|source| StoreError::Sync { source })
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_creating_the_directory_and_keeps_data_across_reopening() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("nested").join("db");
+        {
+            let db = Database::open(&dir).expect("open new database");
+            assert_eq!(db.dir(), dir);
+            let keyspace = db.keyspace("queue").expect("keyspace");
+            keyspace.insert("id-1", "message").expect("insert");
+            db.sync().expect("sync");
+        }
+        let db = Database::open(&dir).expect("reopen database");
+        let keyspace = db.keyspace("queue").expect("keyspace");
+        let value = keyspace.get("id-1").expect("get");
+        assert_eq!(value.as_deref(), Some(&b"message"[..]));
+    }
+
+    #[test]
+    fn keyspace_names_must_be_1_to_255_bytes() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let db = Database::open(tmp.path()).expect("open database");
+        assert!(matches!(
+            db.keyspace(""),
+            Err(StoreError::InvalidKeyspaceName { .. })
+        ));
+        assert!(matches!(
+            db.keyspace(&"x".repeat(256)),
+            Err(StoreError::InvalidKeyspaceName { .. })
+        ));
+        assert!(db.keyspace(&"x".repeat(255)).is_ok());
+        assert!(db.keyspace("kv.any-name_with/odd:chars é").is_ok());
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_fails() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let _db = Database::open(tmp.path()).expect("open database");
+        let second = Database::open(tmp.path());
+        assert!(matches!(second, Err(StoreError::Open { .. })), "{second:?}");
+    }
+}

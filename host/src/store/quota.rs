@@ -1,0 +1,338 @@
+//! Quotas on a plugin's kv namespace: key size, value size, number of keys, enforced over
+//! any backend by [`QuotaNamespace`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::kv::{KvError, KvNamespace, QuotaLimit};
+
+/// The counter's size: what `increment` stores.
+const COUNTER_BYTES: usize = 8;
+
+/// The bounds one plugin's namespace is held to (`[kv]` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    /// The longest key, in bytes.
+    pub max_key_bytes: usize,
+    /// The largest value, in bytes.
+    pub max_value_bytes: usize,
+    /// The most keys the namespace may hold.
+    pub max_entries: u64,
+}
+
+impl Default for KvQuota {
+    /// 256-byte keys, 64 KiB values, a million keys.
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 256,
+            max_value_bytes: 64 << 10,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
+/// A namespace held to a [`KvQuota`], over any backend's namespace.
+///
+/// Writes that create or replace a value check the key and value sizes; writes that would
+/// add a key check the count. The count of keys is read from the backend once, when the
+/// wrapper is made, then kept in memory: adjusted when a write adds a key or a delete
+/// removes one. It is exact as long as this wrapper is the only writer, that is within one
+/// process, with one wrapper per namespace (keep it and share it; do not make a second).
+/// With a backend shared by several gateways each counts its own additions, so the limit
+/// is approximate there.
+///
+/// Keys over the key-size limit can still be read and deleted (the quota may have been
+/// lowered since they were written).
+pub struct QuotaNamespace {
+    inner: Arc<dyn KvNamespace>,
+    quota: KvQuota,
+    entries: AtomicU64,
+    /// Held while a write checks whether its key exists and then writes, so the count
+    /// follows the writes exactly.
+    writes: Mutex<()>,
+}
+
+impl QuotaNamespace {
+    /// Holds `inner` to `quota`, counting its keys now (which may scan the namespace).
+    pub fn new(inner: Arc<dyn KvNamespace>, quota: KvQuota) -> Result<Self, KvError> {
+        let entries = inner.len()?;
+        Ok(Self {
+            inner,
+            quota,
+            entries: AtomicU64::new(entries),
+            writes: Mutex::new(()),
+        })
+    }
+
+    /// The number of keys as this wrapper counts them.
+    pub fn entries(&self) -> u64 {
+        self.entries.load(Ordering::Acquire)
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), KvError> {
+        check(QuotaLimit::KeyBytes, key.len(), self.quota.max_key_bytes)
+    }
+
+    fn check_value(&self, len: usize) -> Result<(), KvError> {
+        check(QuotaLimit::ValueBytes, len, self.quota.max_value_bytes)
+    }
+
+    /// Refuses adding a key when the namespace is full.
+    fn check_room(&self) -> Result<(), KvError> {
+        let entries = self.entries();
+        if entries >= self.quota.max_entries {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::Entries,
+                actual: entries.saturating_add(1),
+                max: self.quota.max_entries,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `write`, which adds `key` if it is missing, keeping the count: refused when
+    /// the key is new and the namespace is full.
+    fn write_counted<T>(
+        &self,
+        key: &str,
+        write: impl FnOnce(&dyn KvNamespace) -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let is_new = !self.inner.contains(key)?;
+        if is_new {
+            self.check_room()?;
+        }
+        let result = write(self.inner.as_ref())?;
+        if is_new {
+            self.entries.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(result)
+    }
+}
+
+impl KvNamespace for QuotaNamespace {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.inner.get(key)
+    }
+
+    fn contains(&self, key: &str) -> Result<bool, KvError> {
+        self.inner.contains(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.check_key(key)?;
+        self.check_value(value.len())?;
+        self.write_counted(key, |inner| inner.set(key, value))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let existed = self.inner.contains(key)?;
+        self.inner.delete(key)?;
+        if existed {
+            // Never below zero, even if the backend changed behind our back.
+            let _ = self
+                .entries
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(1))
+                });
+        }
+        Ok(())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.check_key(key)?;
+        self.check_value(COUNTER_BYTES)?;
+        self.write_counted(key, |inner| inner.increment(key, delta))
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        self.inner.scan_prefix(prefix, start_after, limit)
+    }
+
+    fn len(&self) -> Result<u64, KvError> {
+        Ok(self.entries())
+    }
+}
+
+impl std::fmt::Debug for QuotaNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuotaNamespace")
+            .field("quota", &self.quota)
+            .field("entries", &self.entries())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Refuses `actual` over `max`.
+fn check(limit: QuotaLimit, actual: usize, max: usize) -> Result<(), KvError> {
+    if actual > max {
+        return Err(KvError::QuotaExceeded {
+            limit,
+            actual: actual as u64,
+            max: max as u64,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Database, FjallKv, KvBackend};
+
+    struct Fixture {
+        _tmp: tempfile::TempDir,
+        backend: FjallKv,
+    }
+
+    fn fixture() -> Fixture {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let db = Database::open(tmp.path()).expect("open database");
+        Fixture {
+            _tmp: tmp,
+            backend: FjallKv::new(db),
+        }
+    }
+
+    fn small_quota() -> KvQuota {
+        KvQuota {
+            max_key_bytes: 8,
+            max_value_bytes: 16,
+            max_entries: 3,
+        }
+    }
+
+    fn limited(fixture: &Fixture, quota: KvQuota) -> QuotaNamespace {
+        let inner = fixture.backend.namespace("plugin").expect("namespace");
+        QuotaNamespace::new(inner, quota).expect("quota wrapper")
+    }
+
+    fn exceeded(result: Result<impl std::fmt::Debug, KvError>) -> (QuotaLimit, u64, u64) {
+        match result {
+            Err(KvError::QuotaExceeded { limit, actual, max }) => (limit, actual, max),
+            other => panic!("expected a quota error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_256_bytes_64_kib_a_million_keys() {
+        let quota = KvQuota::default();
+        assert_eq!(quota.max_key_bytes, 256);
+        assert_eq!(quota.max_value_bytes, 65536);
+        assert_eq!(quota.max_entries, 1_000_000);
+    }
+
+    #[test]
+    fn a_key_too_long_is_refused() {
+        let fixture = fixture();
+        let ns = limited(&fixture, small_quota());
+        assert_eq!(
+            exceeded(ns.set("123456789", b"v")),
+            (QuotaLimit::KeyBytes, 9, 8)
+        );
+        assert_eq!(
+            exceeded(ns.increment("123456789", 1)),
+            (QuotaLimit::KeyBytes, 9, 8)
+        );
+        ns.set("12345678", b"v")
+            .expect("a key of exactly the limit fits");
+        assert_eq!(ns.len().ok(), Some(1));
+    }
+
+    #[test]
+    fn a_value_too_big_is_refused_and_nothing_is_written() {
+        let fixture = fixture();
+        let ns = limited(&fixture, small_quota());
+        ns.set("k", b"old").expect("set");
+        assert_eq!(
+            exceeded(ns.set("k", &[0u8; 17])),
+            (QuotaLimit::ValueBytes, 17, 16)
+        );
+        assert_eq!(ns.get("k").expect("get").as_deref(), Some(&b"old"[..]));
+        ns.set("k", &[0u8; 16])
+            .expect("a value of exactly the limit fits");
+    }
+
+    #[test]
+    fn a_full_namespace_refuses_new_keys_but_not_replacements() {
+        let fixture = fixture();
+        let ns = limited(&fixture, small_quota());
+        for key in ["a", "b", "c"] {
+            ns.set(key, b"v").expect("room for three");
+        }
+        assert_eq!(exceeded(ns.set("d", b"v")), (QuotaLimit::Entries, 4, 3));
+        assert_eq!(exceeded(ns.increment("d", 1)), (QuotaLimit::Entries, 4, 3));
+        assert_eq!(ns.get("d").expect("get"), None);
+        ns.set("a", b"replaced").expect("replacing takes no room");
+        ns.delete("missing").expect("deleting a missing key");
+        assert_eq!(ns.len().ok(), Some(3));
+        ns.delete("b").expect("delete");
+        assert_eq!(ns.len().ok(), Some(2));
+        ns.increment("d", 1).expect("room again after a delete");
+        assert_eq!(ns.len().ok(), Some(3));
+    }
+
+    #[test]
+    fn the_count_starts_from_what_is_stored() {
+        let fixture = fixture();
+        {
+            let ns = limited(&fixture, small_quota());
+            ns.set("a", b"v").expect("set");
+            ns.set("b", b"v").expect("set");
+        }
+        let ns = limited(&fixture, small_quota());
+        assert_eq!(ns.entries(), 2);
+        ns.set("c", b"v").expect("set");
+        assert!(ns.set("d", b"v").is_err());
+    }
+
+    #[test]
+    fn keys_over_a_lowered_limit_can_be_read_and_deleted() {
+        let fixture = fixture();
+        let roomy = limited(&fixture, KvQuota::default());
+        roomy.set("a-long-key", b"v").expect("set");
+        drop(roomy);
+        let strict = limited(&fixture, small_quota());
+        assert_eq!(
+            strict.get("a-long-key").expect("get").as_deref(),
+            Some(&b"v"[..])
+        );
+        strict.delete("a-long-key").expect("delete");
+        assert_eq!(strict.entries(), 0);
+    }
+
+    #[test]
+    fn concurrent_writers_keep_the_count_exact() {
+        let fixture = fixture();
+        let ns = Arc::new(limited(
+            &fixture,
+            KvQuota {
+                max_entries: 50,
+                ..KvQuota::default()
+            },
+        ));
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let ns = Arc::clone(&ns);
+                scope.spawn(move || {
+                    for i in 0..20 {
+                        // Every thread writes the same 40 keys, so most writes replace.
+                        let key = format!("key-{}", (i + thread) % 40);
+                        // Either may find the namespace full: only the count matters.
+                        let _ = ns.increment(&key, 1);
+                        let _ = ns.set(&format!("t{thread}-{i}"), b"v");
+                    }
+                });
+            }
+        });
+        let stored = ns.inner.len().expect("count stored keys");
+        assert_eq!(ns.entries(), stored);
+        assert_eq!(stored, 50);
+    }
+}
