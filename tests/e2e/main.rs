@@ -1,1 +1,33 @@
-//! e2e
+//! End-to-end tests: the real `moat` binary, real .wasm plugins, real messages.
+//! One test binary of `mod` lines; helpers live in `moat-test-support`.
+
+mod cli;
+mod plugin_faults;
+mod sdk_example;
+
+use std::path::Path;
+use std::time::Duration;
+
+use moat_test_support::{Finished, run_in};
+
+/// The binary under test.
+const MOAT: &str = env!("CARGO_BIN_EXE_moat");
+
+/// A one-shot command's time limit (generous: debug builds compile plugins slowly).
+const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// The GTUBE test string, which any content filter flags.
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+/// Runs `moat ARGS` in `dir`.
+fn moat(dir: &Path, args: &[&str]) -> Finished {
+    run_in(MOAT, dir, args, COMMAND_LIMIT)
+}
+
+/// A well-formed message with this subject and body.
+fn message(subject: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "From: Alice <alice@example.org>\r\nTo: bob@example.test\r\nSubject: {subject}\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@example.org>\r\n{extra_headers}\r\n{body}\r\n"
+    )
+}

@@ -1,1 +1,180 @@
-//! support
+//! Test harness for Moat's end-to-end tests: run the real `moat` binary (as a one-shot
+//! command, or as a server read until its ready line and killed on drop), find fixtures,
+//! and fail with the child's output when something goes wrong. Every wait has a deadline.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The workspace root (the folder holding host/, sdk/, tests/).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+}
+
+/// The shared test data beside the workspace (`../shared`: corpus, tools).
+pub fn shared_dir() -> PathBuf {
+    workspace_root().join("../shared")
+}
+
+/// A message from the shared corpus, e.g. `corpus_file("mail/test/spam")` picks the first
+/// file of that folder in name order.
+pub fn first_corpus_file(folder: &str) -> PathBuf {
+    let dir = shared_dir().join("corpus").join(folder);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus folder {} is missing: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files.into_iter().next().unwrap_or_else(|| panic!("corpus folder {} is empty", dir.display()))
+}
+
+/// A scratch directory for one test, removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("moat-test-").tempdir().expect("create a temp dir")
+}
+
+/// The output of a finished command, with helpers that fail readably.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit status, stdout and stderr.
+    pub output: Output,
+}
+
+impl Finished {
+    /// Standard output as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// Standard error as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Panics (showing both streams) unless the command succeeded.
+    pub fn assert_success(&self) -> &Self {
+        assert!(self.output.status.success(), "command failed ({}):\nstdout:\n{}\nstderr:\n{}", self.output.status, self.stdout(), self.stderr());
+        self
+    }
+
+    /// Panics (showing both streams) unless the command failed.
+    pub fn assert_failure(&self) -> &Self {
+        assert!(!self.output.status.success(), "command unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    /// Each stdout line parsed as JSON; panics on a line that is not JSON.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr:\n{}", self.stderr())))
+            .collect()
+    }
+}
+
+/// Runs `bin` with `args` in `dir`, killing it if it runs past `limit`.
+pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished {
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{bin} {args:?} ran past {limit:?}; stderr so far:\n{}", String::from_utf8_lossy(&stderr.join().unwrap_or_default()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Finished {
+        output: Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() },
+    }
+}
+
+fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// A `moat serve` child: started, read until its ready line, killed on drop.
+pub struct Server {
+    child: Child,
+    /// The ready line it printed (`moat ready ...`).
+    pub ready_line: String,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Server {
+    /// Starts `bin` with `args` in `dir` and waits up to `limit` for the ready line.
+    pub fn start(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Server {
+        let mut child = Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("moat ready") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        match rx.recv_timeout(limit) {
+            Ok(ready_line) => Server { child, ready_line, stderr },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("moat printed no ready line within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&stderr.join().unwrap_or_default()));
+            }
+        }
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status and stderr.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for moat") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().expect("wait for moat");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(Vec::new));
+        (status, String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
