@@ -26,17 +26,32 @@ enum Kind {
 }
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_owned();
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ lives in the workspace root")
+        .to_owned();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for watched in ["plugins", "sdk", "wit", "examples", "tests/plugins", "Cargo.lock"] {
+    for watched in [
+        "plugins",
+        "sdk",
+        "wit",
+        "examples",
+        "tests/plugins",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=MOAT_SKIP_GUEST_BUILD");
 
     let guests = find_guests(&root);
     let skip = env::var("MOAT_SKIP_GUEST_BUILD").is_ok_and(|v| v == "1");
-    let artifacts = if skip { None } else { Some(build(&root, &out_dir, &guests)) };
+    let artifacts = if skip {
+        None
+    } else {
+        Some(build(&root, &out_dir, &guests))
+    };
 
     let mut bundled = String::from("pub(super) static WASM: &[(&str, &[u8])] = &[\n");
     let mut paths = String::new();
@@ -47,16 +62,29 @@ fn main() {
             Kind::Bundled => {
                 if let Some(path) = &path {
                     let name = guest.package.trim_start_matches("moat-plugin-");
-                    let _ = writeln!(bundled, "    ({name:?}, include_bytes!({:?})),", path.display().to_string());
+                    let _ = writeln!(
+                        bundled,
+                        "    ({name:?}, include_bytes!({:?})),",
+                        path.display().to_string()
+                    );
                 }
             }
             Kind::Example | Kind::Test => {
-                let constant = guest.package.trim_start_matches("moat-").replace('-', "_").to_uppercase();
+                let constant = guest
+                    .package
+                    .trim_start_matches("moat-")
+                    .replace('-', "_")
+                    .to_uppercase();
                 let value = path.map_or_else(
                     || "guest not built: MOAT_SKIP_GUEST_BUILD=1 was set".to_owned(),
                     |p| p.display().to_string(),
                 );
-                let _ = writeln!(paths, "/// The component of `{}` ({}).\npub const {constant}: &str = {value:?};", guest.package, guest.dir.display());
+                let _ = writeln!(
+                    paths,
+                    "/// The component of `{}` ({}).\npub const {constant}: &str = {value:?};",
+                    guest.package,
+                    guest.dir.display()
+                );
             }
         }
     }
@@ -67,18 +95,37 @@ fn main() {
 
 fn find_guests(root: &Path) -> Vec<Guest> {
     let mut guests = Vec::new();
-    for (dir, kind) in [("plugins", Kind::Bundled), ("examples", Kind::Example), ("tests/plugins", Kind::Test)] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
-        let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("Cargo.toml").exists()).collect();
+    for (dir, kind) in [
+        ("plugins", Kind::Bundled),
+        ("examples", Kind::Example),
+        ("tests/plugins", Kind::Test),
+    ] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("Cargo.toml").exists())
+            .collect();
         dirs.sort();
         for dir in dirs {
-            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("read guest Cargo.toml");
+            let manifest =
+                std::fs::read_to_string(dir.join("Cargo.toml")).expect("read guest Cargo.toml");
             let package = manifest
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("name = \"")
+                        .and_then(|r| r.strip_suffix('"'))
+                })
                 .unwrap_or_else(|| panic!("{}: no package name", dir.display()))
                 .to_owned();
-            guests.push(Guest { package, kind, dir: dir.strip_prefix(root).unwrap_or(&dir).to_owned() });
+            guests.push(Guest {
+                package,
+                kind,
+                dir: dir.strip_prefix(root).unwrap_or(&dir).to_owned(),
+            });
         }
     }
     guests
@@ -90,8 +137,14 @@ fn build(root: &Path, out_dir: &Path, guests: &[Guest]) -> PathBuf {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    if !Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists() {
-        panic!("error: the `{TARGET}` target is not installed; the plugins are built for it.\n  consider: rustup target add {TARGET}");
+    if !Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(TARGET)
+        .exists()
+    {
+        panic!(
+            "error: the `{TARGET}` target is not installed; the plugins are built for it.\n  consider: rustup target add {TARGET}"
+        );
     }
     // One target dir for guests, shared by every host profile (debug, release, clippy).
     let target_dir = env::var_os("CARGO_TARGET_DIR")
@@ -101,7 +154,14 @@ fn build(root: &Path, out_dir: &Path, guests: &[Guest]) -> PathBuf {
         .join("guests");
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root)
-        .args(["build", "--locked", "--profile", PROFILE, "--target", TARGET])
+        .args([
+            "build",
+            "--locked",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
@@ -112,6 +172,9 @@ fn build(root: &Path, out_dir: &Path, guests: &[Guest]) -> PathBuf {
         cmd.args(["-p", &guest.package]);
     }
     let status = cmd.status().expect("run cargo for the wasm guests");
-    assert!(status.success(), "building the wasm guests failed (see the cargo output above)");
+    assert!(
+        status.success(),
+        "building the wasm guests failed (see the cargo output above)"
+    );
     target_dir.join(TARGET).join(PROFILE)
 }

@@ -10,13 +10,27 @@ use crate::{GTUBE, MOAT, message, moat};
 fn check_explains_each_symbol_of_a_corpus_message() {
     let dir = scratch();
     let spam = first_corpus_file("mail/test/spam");
-    let out = moat(dir.path(), &["check", "--data-dir", "data", spam.to_str().unwrap()]);
+    let out = moat(
+        dir.path(),
+        &["check", "--data-dir", "data", spam.to_str().unwrap()],
+    );
     out.assert_success();
     let text = out.stdout();
     assert!(text.contains(&format!("== {}", spam.display())), "{text}");
     assert!(text.contains("action: "), "{text}");
-    for column in ["plugin", "stage", "symbol", "score", "weight", "contribution", "detail"] {
-        assert!(text.contains(column), "report header lacks {column}: {text}");
+    for column in [
+        "plugin",
+        "stage",
+        "symbol",
+        "score",
+        "weight",
+        "contribution",
+        "detail",
+    ] {
+        assert!(
+            text.contains(column),
+            "report header lacks {column}: {text}"
+        );
     }
 }
 
@@ -24,38 +38,74 @@ fn check_explains_each_symbol_of_a_corpus_message() {
 fn check_json_over_a_corpus_folder_gives_one_consistent_object_per_message() {
     let dir = scratch();
     let folder = shared_dir().join("corpus/mail/test/spam");
-    let out = moat(dir.path(), &["check", "--json", "--data-dir", "data", folder.to_str().unwrap()]);
+    let out = moat(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--data-dir",
+            "data",
+            folder.to_str().unwrap(),
+        ],
+    );
     out.assert_success();
     let lines = out.json_lines();
     let expected = std::fs::read_dir(&folder).unwrap().count();
     assert_eq!(lines.len(), expected, "one JSON object per message");
     let mut symbols_seen = 0;
     for value in &lines {
-        assert!(value["file"].is_string() && value["action"].is_string(), "{value}");
+        assert!(
+            value["file"].is_string() && value["action"].is_string(),
+            "{value}"
+        );
         let score = value["score"].as_f64().unwrap();
         let symbols = value["symbols"].as_array().unwrap();
-        let sum: f64 = symbols.iter().map(|s| s["contribution"].as_f64().unwrap()).sum();
-        assert!((sum - score).abs() < 1e-9, "score {score} is not the sum of contributions {sum}: {value}");
+        let sum: f64 = symbols
+            .iter()
+            .map(|s| s["contribution"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (sum - score).abs() < 1e-9,
+            "score {score} is not the sum of contributions {sum}: {value}"
+        );
         for s in symbols {
             assert!(s["plugin"].is_string() && s["name"].is_string(), "{s}");
-            let (sc, w, c) = (s["score"].as_f64().unwrap(), s["weight"].as_f64().unwrap(), s["contribution"].as_f64().unwrap());
-            assert!((sc * w - c).abs() < 1e-9, "contribution is not weight × score: {s}");
+            let (sc, w, c) = (
+                s["score"].as_f64().unwrap(),
+                s["weight"].as_f64().unwrap(),
+                s["contribution"].as_f64().unwrap(),
+            );
+            assert!(
+                (sc * w - c).abs() < 1e-9,
+                "contribution is not weight × score: {s}"
+            );
             symbols_seen += 1;
         }
     }
-    assert!(symbols_seen > 0, "the bundled plugins found nothing in {expected} spam messages");
+    assert!(
+        symbols_seen > 0,
+        "the bundled plugins found nothing in {expected} spam messages"
+    );
 }
 
 #[test]
 fn gtube_is_rejected_by_the_bundled_plugins_hard_action() {
     let dir = scratch();
     std::fs::write(dir.path().join("gtube.eml"), message("test", "", GTUBE)).unwrap();
-    let out = moat(dir.path(), &["check", "--json", "--data-dir", "data", "gtube.eml"]);
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--data-dir", "data", "gtube.eml"],
+    );
     out.assert_success();
     let value = &out.json_lines()[0];
     assert_eq!(value["action"], "reject", "{value}");
     assert_eq!(value["reason"]["by"], "hard_action", "{value}");
-    let gtube = value["symbols"].as_array().unwrap().iter().find(|s| s["name"] == "GTUBE").expect("GTUBE symbol");
+    let gtube = value["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "GTUBE")
+        .expect("GTUBE symbol");
     assert_eq!(gtube["plugin"], "headers");
 }
 
@@ -63,9 +113,19 @@ fn gtube_is_rejected_by_the_bundled_plugins_hard_action() {
 fn a_file_that_is_not_a_message_is_reported_and_fails_the_run() {
     let dir = scratch();
     std::fs::write(dir.path().join("empty.eml"), "").unwrap();
-    let out = moat(dir.path(), &["check", "--json", "--data-dir", "data", "empty.eml"]);
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--data-dir", "data", "empty.eml"],
+    );
     out.assert_failure();
-    assert!(out.json_lines()[0]["error"].as_str().unwrap().contains("not an RFC 5322 message"), "{}", out.stdout());
+    assert!(
+        out.json_lines()[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an RFC 5322 message"),
+        "{}",
+        out.stdout()
+    );
 }
 
 #[test]
@@ -80,15 +140,32 @@ fn config_check_accepts_the_documented_example() {
 #[test]
 fn config_check_names_the_bad_key() {
     let dir = scratch();
-    std::fs::write(dir.path().join("bad.toml"), "[thresholds]\ntag = 12.0\nquarantine = 10.0\n[filter]\ntime_budjet = \"1s\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[thresholds]\ntag = 12.0\nquarantine = 10.0\n[filter]\ntime_budjet = \"1s\"\n",
+    )
+    .unwrap();
     let out = moat(dir.path(), &["config", "check", "bad.toml"]);
     out.assert_failure();
-    assert!(out.stderr().contains("unknown field `time_budjet`"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("unknown field `time_budjet`"),
+        "{}",
+        out.stderr()
+    );
 
-    std::fs::write(dir.path().join("order.toml"), "[thresholds]\ntag = 12.0\nquarantine = 10.0\n").unwrap();
+    std::fs::write(
+        dir.path().join("order.toml"),
+        "[thresholds]\ntag = 12.0\nquarantine = 10.0\n",
+    )
+    .unwrap();
     let out = moat(dir.path(), &["config", "check", "order.toml"]);
     out.assert_failure();
-    assert!(out.stderr().contains("thresholds.quarantine: must not be below thresholds.tag"), "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("thresholds.quarantine: must not be below thresholds.tag"),
+        "{}",
+        out.stderr()
+    );
 }
 
 #[test]
@@ -97,18 +174,40 @@ fn plugin_list_shows_the_bundled_plugins() {
     let out = moat(dir.path(), &["plugin", "list", "--json"]);
     out.assert_success();
     let plugins = out.json_lines();
-    let headers = plugins.iter().find(|p| p["name"] == "headers").expect("bundled headers plugin listed");
+    let headers = plugins
+        .iter()
+        .find(|p| p["name"] == "headers")
+        .expect("bundled headers plugin listed");
     assert_eq!(headers["source"], "bundled:headers");
-    assert!(headers["stages"].as_array().unwrap().iter().any(|s| s == "data"), "{headers}");
+    assert!(
+        headers["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "data"),
+        "{headers}"
+    );
     assert!(headers["version"].as_str().is_some_and(|v| !v.is_empty()));
 }
 
 #[test]
 fn serve_dev_starts_on_the_embedded_default_and_stops_on_sigterm() {
     let dir = scratch();
-    let server = Server::start(MOAT, dir.path(), &["serve", "--dev"], Duration::from_secs(120));
-    assert!(server.ready_line.contains("headers"), "{}", server.ready_line);
-    assert!(dir.path().join("moat-data").is_dir(), "data lives under ./moat-data by default");
+    let server = Server::start(
+        MOAT,
+        dir.path(),
+        &["serve", "--dev"],
+        Duration::from_secs(120),
+    );
+    assert!(
+        server.ready_line.contains("headers"),
+        "{}",
+        server.ready_line
+    );
+    assert!(
+        dir.path().join("moat-data").is_dir(),
+        "data lives under ./moat-data by default"
+    );
     let (status, stderr) = server.stop();
     assert!(status.success(), "moat exited with {status}: {stderr}");
 }

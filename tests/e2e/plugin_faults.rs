@@ -32,7 +32,10 @@ fn failed_kind(value: &serde_json::Value) -> Option<String> {
 }
 
 fn has_gtube_from_headers(value: &serde_json::Value) -> bool {
-    value["symbols"].as_array().is_some_and(|a| a.iter().any(|s| s["plugin"] == "headers" && s["name"] == "GTUBE"))
+    value["symbols"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|s| s["plugin"] == "headers" && s["name"] == "GTUBE")
+    })
 }
 
 #[test]
@@ -47,12 +50,25 @@ fn each_misbehaviour_is_a_plugin_failure_of_its_own_kind() {
         ("invalid-verdict", "invalid-verdict"),
     ] {
         let config = config(dir.path(), mode, 100);
-        let out = moat(dir.path(), &["check", "--json", "--config", &config, "gtube.eml"]);
+        let out = moat(
+            dir.path(),
+            &["check", "--json", "--config", &config, "gtube.eml"],
+        );
         out.assert_success();
         let value = &out.json_lines()[0];
-        assert_eq!(failed_kind(value).as_deref(), Some(kind), "mode {mode}: {value}");
-        assert!(has_gtube_from_headers(value), "mode {mode}: the other plugin's verdict is intact: {value}");
-        assert_eq!(value["action"], "reject", "mode {mode}: on_error skip keeps the decision: {value}");
+        assert_eq!(
+            failed_kind(value).as_deref(),
+            Some(kind),
+            "mode {mode}: {value}"
+        );
+        assert!(
+            has_gtube_from_headers(value),
+            "mode {mode}: the other plugin's verdict is intact: {value}"
+        );
+        assert_eq!(
+            value["action"], "reject",
+            "mode {mode}: on_error skip keeps the decision: {value}"
+        );
     }
 }
 
@@ -61,11 +77,21 @@ fn a_well_behaved_run_of_the_same_guest_answers_normally() {
     let dir = scratch();
     std::fs::write(dir.path().join("ok.eml"), message("hello", "", "hi")).unwrap();
     let config = config(dir.path(), "none", 100);
-    let out = moat(dir.path(), &["check", "--json", "--config", &config, "ok.eml"]);
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", &config, "ok.eml"],
+    );
     out.assert_success();
     let value = &out.json_lines()[0];
     assert_eq!(failed_kind(value), None, "{value}");
-    assert!(value["symbols"].as_array().unwrap().iter().any(|s| s["name"] == "MISBEHAVE_OK"), "{value}");
+    assert!(
+        value["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "MISBEHAVE_OK"),
+        "{value}"
+    );
 }
 
 #[test]
@@ -73,14 +99,30 @@ fn many_messages_with_one_misbehaving_plugin_all_complete_with_other_verdicts_in
     let dir = scratch();
     let messages = dir.path().join("messages");
     std::fs::create_dir(&messages).unwrap();
-    let modes = ["none", "panic", "invalid-verdict", "stack-overflow", "memory-bomb", "none", "loop", "panic"];
+    let modes = [
+        "none",
+        "panic",
+        "invalid-verdict",
+        "stack-overflow",
+        "memory-bomb",
+        "none",
+        "loop",
+        "panic",
+    ];
     for i in 0..40 {
         let mode = modes[i % modes.len()];
         let body = format!("message {i}\r\n{GTUBE}");
-        std::fs::write(messages.join(format!("{i:03}.eml")), message(&format!("m{i}"), &format!("X-Misbehave: {mode}\r\n"), &body)).unwrap();
+        std::fs::write(
+            messages.join(format!("{i:03}.eml")),
+            message(&format!("m{i}"), &format!("X-Misbehave: {mode}\r\n"), &body),
+        )
+        .unwrap();
     }
     let config = config(dir.path(), "none", 1000);
-    let out = moat(dir.path(), &["check", "--json", "--config", &config, "messages"]);
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", &config, "messages"],
+    );
     out.assert_success();
     let lines = out.json_lines();
     assert_eq!(lines.len(), 40);
@@ -92,7 +134,11 @@ fn many_messages_with_one_misbehaving_plugin_all_complete_with_other_verdicts_in
             "memory-bomb" => Some("memory"),
             other => Some(other),
         };
-        assert_eq!(failed_kind(value).as_deref(), expected, "message {i}: {value}");
+        assert_eq!(
+            failed_kind(value).as_deref(),
+            expected,
+            "message {i}: {value}"
+        );
     }
 }
 
@@ -105,22 +151,47 @@ fn a_plugin_that_keeps_failing_is_switched_off() {
         std::fs::write(messages.join(format!("{i}.eml")), message("x", "", "hello")).unwrap();
     }
     let config = config(dir.path(), "panic", 3);
-    let out = moat(dir.path(), &["check", "--json", "--config", &config, "messages"]);
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", &config, "messages"],
+    );
     out.assert_success();
     let kinds: Vec<Option<String>> = out.json_lines().iter().map(failed_kind).collect();
     let panic = Some("panic".to_owned());
     let disabled = Some("disabled".to_owned());
-    assert_eq!(kinds, vec![panic.clone(), panic.clone(), panic, disabled.clone(), disabled.clone(), disabled]);
-    assert!(out.stderr().contains("plugin switched off after repeated failures"), "{}", out.stderr());
+    assert_eq!(
+        kinds,
+        vec![
+            panic.clone(),
+            panic.clone(),
+            panic,
+            disabled.clone(),
+            disabled.clone(),
+            disabled
+        ]
+    );
+    assert!(
+        out.stderr()
+            .contains("plugin switched off after repeated failures"),
+        "{}",
+        out.stderr()
+    );
 }
 
 #[test]
 fn plugin_test_shows_the_failure_kind_and_the_plugins_stderr() {
     let dir = scratch();
-    std::fs::write(dir.path().join("m.eml"), message("x", "X-Misbehave: panic\r\n", "hello")).unwrap();
+    std::fs::write(
+        dir.path().join("m.eml"),
+        message("x", "X-Misbehave: panic\r\n", "hello"),
+    )
+    .unwrap();
     let out = moat(dir.path(), &["plugin", "test", TEST_MISBEHAVE, "m.eml"]);
     out.assert_failure();
     let text = out.stdout();
     assert!(text.contains("PLUGIN_FAILED (panic)"), "{text}");
-    assert!(text.contains("misbehave plugin panicked on purpose"), "stderr is shown: {text}");
+    assert!(
+        text.contains("misbehave plugin panicked on purpose"),
+        "stderr is shown: {text}"
+    );
 }

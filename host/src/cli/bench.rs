@@ -48,10 +48,18 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     let mut config = Config::embedded_default()?;
     config.filter.bundled = Some(Vec::new());
     for i in 1..=args.plugins {
-        config.plugin.insert(format!("headers-{i}"), PluginSettings { source: Some("bundled:headers".into()), ..PluginSettings::default() });
+        config.plugin.insert(
+            format!("headers-{i}"),
+            PluginSettings {
+                source: Some("bundled:headers".into()),
+                ..PluginSettings::default()
+            },
+        );
     }
     let scratch = tempfile::tempdir()?;
-    let assembled = assemble(&config, scratch.path()).await.context("cannot set up the pipeline")?;
+    let assembled = assemble(&config, scratch.path())
+        .await
+        .context("cannot set up the pipeline")?;
     if report_load_errors(&assembled.load_errors) {
         return Ok(ExitCode::FAILURE);
     }
@@ -61,11 +69,20 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         "pipeline: {} plugins chained (bundled headers), fresh sandbox per plugin per message, {} in flight, {workers} worker threads",
         args.plugins, args.concurrency
     );
-    println!("{:>8}  {:>10}  {:>12}  {:>10}  {:>10}  {:>14}", "size", "messages", "messages/s", "p50 µs", "p99 µs", "µs/plugin call");
+    println!(
+        "{:>8}  {:>10}  {:>12}  {:>10}  {:>10}  {:>14}",
+        "size", "messages", "messages/s", "p50 µs", "p99 µs", "µs/plugin call"
+    );
     for size in &args.sizes {
         let bytes = parse_size(size)?;
         let message = Arc::new(synthetic_message(bytes));
-        let result = measure(&pipeline, &message, args.concurrency, Duration::from_secs(args.seconds)).await?;
+        let result = measure(
+            &pipeline,
+            &message,
+            args.concurrency,
+            Duration::from_secs(args.seconds),
+        )
+        .await?;
         let per_call = result.p50.as_secs_f64() * 1e6 / args.plugins.max(1) as f64;
         println!(
             "{:>8}  {:>10}  {:>12.0}  {:>10.0}  {:>10.0}  {:>14.1}",
@@ -87,7 +104,12 @@ struct Measured {
     p99: Duration,
 }
 
-async fn measure(pipeline: &Arc<crate::filter::Pipeline>, raw: &Arc<Vec<u8>>, concurrency: usize, duration: Duration) -> anyhow::Result<Measured> {
+async fn measure(
+    pipeline: &Arc<crate::filter::Pipeline>,
+    raw: &Arc<Vec<u8>>,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
     // Warm-up: compile caches, pool slots, page faults.
     for _ in 0..50 {
         one_message(pipeline, raw).await?;
@@ -112,8 +134,18 @@ async fn measure(pipeline: &Arc<crate::filter::Pipeline>, raw: &Arc<Vec<u8>>, co
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    Ok(Measured { messages: latencies.len(), elapsed, p50: at(0.5), p99: at(0.99) })
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(Measured {
+        messages: latencies.len(),
+        elapsed,
+        p50: at(0.5),
+        p99: at(0.99),
+    })
 }
 
 /// Parses the message and runs the data stage; fails if any plugin failed.
@@ -134,10 +166,15 @@ async fn one_message(pipeline: &crate::filter::Pipeline, raw: &[u8]) -> anyhow::
         rcpt_to: vec!["user@example.test".into()],
         annotations: Vec::new(),
     };
-    let results = pipeline.run_stage(&mut ctx, &StageInput::Data(message)).await;
+    let results = pipeline
+        .run_stage(&mut ctx, &StageInput::Data(message))
+        .await;
     for result in &results {
         if let PluginOutcome::Failed { error, .. } = &result.outcome {
-            anyhow::bail!("plugin {} failed during the benchmark: {error}", result.plugin);
+            anyhow::bail!(
+                "plugin {} failed during the benchmark: {error}",
+                result.plugin
+            );
         }
     }
     Ok(started.elapsed())
@@ -152,7 +189,9 @@ fn parse_size(text: &str) -> anyhow::Result<usize> {
             None => (lower.as_str(), 1),
         },
     };
-    let n: usize = digits.parse().with_context(|| format!("`{text}` is not a size such as 2k, 50k or 1m"))?;
+    let n: usize = digits
+        .parse()
+        .with_context(|| format!("`{text}` is not a size such as 2k, 50k or 1m"))?;
     Ok(n * factor)
 }
 
@@ -163,7 +202,10 @@ fn synthetic_message(size: usize) -> Vec<u8> {
 From: Sender <sender@example.org>\r\nTo: User <user@example.test>\r\nSubject: Quarterly report and meeting notes\r\n\
 Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <bench.1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
     );
-    let words = ["the", "meeting", "notes", "attached", "project", "report", "budget", "review", "schedule", "next", "week", "thanks"];
+    let words = [
+        "the", "meeting", "notes", "attached", "project", "report", "budget", "review", "schedule",
+        "next", "week", "thanks",
+    ];
     let mut i = 0;
     while text.len() < size {
         let _ = write!(text, "{} ", words[i % words.len()]);

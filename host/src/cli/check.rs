@@ -53,7 +53,9 @@ struct Checked {
 pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     ensure_dir(&config.server.data_dir)?;
-    let assembled = assemble(&config, &config.server.data_dir).await.context("cannot set up the filter pipeline")?;
+    let assembled = assemble(&config, &config.server.data_dir)
+        .await
+        .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
     let files = collect_files(&args.paths)?;
     let mut failures = 0;
@@ -63,29 +65,50 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Err(error) => {
                 failures += 1;
                 if args.json {
-                    println!("{}", json!({ "file": file.display().to_string(), "error": format!("{error:#}") }));
+                    println!(
+                        "{}",
+                        json!({ "file": file.display().to_string(), "error": format!("{error:#}") })
+                    );
                 } else {
                     eprintln!("moat: {}: {error:#}", file.display());
                 }
             }
         }
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn print_checked(args: &CheckArgs, file: &Path, checked: &Checked, thresholds: &crate::config::Thresholds) {
+fn print_checked(
+    args: &CheckArgs,
+    file: &Path,
+    checked: &Checked,
+    thresholds: &crate::config::Thresholds,
+) {
     if args.json {
         let mut value = report::to_json(&checked.decision);
         value["file"] = json!(file.display().to_string());
         value["stage"] = json!(checked.stage.as_str());
         println!("{value}");
     } else {
-        println!("== {} (decided at {})", file.display(), checked.stage.as_str());
+        println!(
+            "== {} (decided at {})",
+            file.display(),
+            checked.stage.as_str()
+        );
         print!("{}", report::render_text(&checked.decision, thresholds));
     }
 }
 
-async fn check_file(pipeline: &Pipeline, args: &CheckArgs, file: &Path, n: usize) -> anyhow::Result<Checked> {
+async fn check_file(
+    pipeline: &Pipeline,
+    args: &CheckArgs,
+    file: &Path,
+    n: usize,
+) -> anyhow::Result<Checked> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let message = Arc::new(ParsedMessage::parse(raw)?);
     let mut ctx = SessionContext {
@@ -110,7 +133,10 @@ async fn check_file(pipeline: &Pipeline, args: &CheckArgs, file: &Path, n: usize
         results.extend(stage_results);
         // As an SMTP session would: refuse before DATA on a reject or tempfail.
         let refused = matches!(stage_decision.action, Action::Reject | Action::Tempfail);
-        (refused && stage != Stage::Data).then_some(Checked { stage, decision: stage_decision })
+        (refused && stage != Stage::Data).then_some(Checked {
+            stage,
+            decision: stage_decision,
+        })
     };
     if let Some(refused) = run(&mut ctx, StageInput::Connect).await {
         return Ok(refused);
@@ -119,11 +145,19 @@ async fn check_file(pipeline: &Pipeline, args: &CheckArgs, file: &Path, n: usize
     if let Some(refused) = run(&mut ctx, StageInput::Helo).await {
         return Ok(refused);
     }
-    ctx.mail_from = Some(args.from.clone().unwrap_or_else(|| envelope_sender(&message)));
+    ctx.mail_from = Some(
+        args.from
+            .clone()
+            .unwrap_or_else(|| envelope_sender(&message)),
+    );
     if let Some(refused) = run(&mut ctx, StageInput::MailFrom).await {
         return Ok(refused);
     }
-    let recipients = if args.rcpt.is_empty() { envelope_recipients(&message) } else { args.rcpt.clone() };
+    let recipients = if args.rcpt.is_empty() {
+        envelope_recipients(&message)
+    } else {
+        args.rcpt.clone()
+    };
     for rcpt in recipients {
         if let Some(refused) = run(&mut ctx, StageInput::RcptTo(rcpt.clone())).await {
             return Ok(refused);
@@ -131,13 +165,18 @@ async fn check_file(pipeline: &Pipeline, args: &CheckArgs, file: &Path, n: usize
         ctx.rcpt_to.push(rcpt);
     }
     run(&mut ctx, StageInput::Data(message)).await;
-    Ok(Checked { stage: Stage::Data, decision: pipeline.decide(&results) })
+    Ok(Checked {
+        stage: Stage::Data,
+        decision: pipeline.decide(&results),
+    })
 }
 
 /// The address in Return-Path, else in From, else the null sender.
 fn envelope_sender(message: &ParsedMessage) -> String {
     let from_header = |name| message.header(name).and_then(extract_address);
-    from_header("Return-Path").or_else(|| from_header("From")).unwrap_or_default()
+    from_header("Return-Path")
+        .or_else(|| from_header("From"))
+        .unwrap_or_default()
 }
 
 /// The addresses in To, else `postmaster@localhost`.
@@ -147,7 +186,11 @@ fn envelope_recipients(message: &ParsedMessage) -> Vec<String> {
         .flat_map(|v| v.split(','))
         .filter_map(extract_address)
         .collect();
-    if found.is_empty() { vec!["postmaster@localhost".to_owned()] } else { found }
+    if found.is_empty() {
+        vec!["postmaster@localhost".to_owned()]
+    } else {
+        found
+    }
 }
 
 fn extract_address(text: &str) -> Option<String> {
@@ -164,7 +207,8 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut files).with_context(|| format!("cannot read directory {}", path.display()))?;
+            walk(path, &mut files)
+                .with_context(|| format!("cannot read directory {}", path.display()))?;
         } else {
             files.push(path.clone());
         }
@@ -176,7 +220,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     entries.sort();
     for entry in entries {
@@ -195,8 +242,14 @@ mod tests {
 
     #[test]
     fn addresses_are_taken_from_angle_brackets_or_bare() {
-        assert_eq!(extract_address("Alice <alice@example.org>").as_deref(), Some("alice@example.org"));
-        assert_eq!(extract_address(" bob@example.test ").as_deref(), Some("bob@example.test"));
+        assert_eq!(
+            extract_address("Alice <alice@example.org>").as_deref(),
+            Some("alice@example.org")
+        );
+        assert_eq!(
+            extract_address(" bob@example.test ").as_deref(),
+            Some("bob@example.test")
+        );
         assert_eq!(extract_address("undisclosed-recipients:;"), None);
     }
 }

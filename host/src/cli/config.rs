@@ -38,11 +38,23 @@ pub(super) async fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     if report_load_errors(&assembled.load_errors) {
         return Ok(ExitCode::FAILURE);
     }
-    let name = file.map_or_else(|| "embedded default".to_owned(), |p| p.display().to_string());
-    println!("{name}: ok ({} plugins: {})", assembled.pipeline.plugins().len(), plugin_names(&assembled.pipeline));
+    let name = file.map_or_else(
+        || "embedded default".to_owned(),
+        |p| p.display().to_string(),
+    );
+    println!(
+        "{name}: ok ({} plugins: {})",
+        assembled.pipeline.plugins().len(),
+        plugin_names(&assembled.pipeline)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn plugin_names(pipeline: &crate::filter::Pipeline) -> String {
-    pipeline.plugins().iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+    pipeline
+        .plugins()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

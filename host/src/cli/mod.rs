@@ -93,7 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Creates the data directory if needed.
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 /// Prints why plugins failed to load; true if any did.

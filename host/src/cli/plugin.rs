@@ -53,7 +53,13 @@ pub enum PluginCommand {
 pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::List { config, json } => list(config, json).await,
-        PluginCommand::Test { wasm, message, settings, config, json } => test(wasm, message, settings, config, json).await,
+        PluginCommand::Test {
+            wasm,
+            message,
+            settings,
+            config,
+            json,
+        } => test(wasm, message, settings, config, json).await,
     }
 }
 
@@ -91,19 +97,39 @@ async fn list(args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
+async fn test(
+    wasm: PathBuf,
+    message: PathBuf,
+    settings: Option<PathBuf>,
+    args: ConfigArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let mut config = args.load()?;
     config.filter.bundled = Some(Vec::new());
     let scratch = tempfile::tempdir()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| scratch.path().to_owned());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_owned());
     ensure_dir(&data_dir)?;
     let assembled = assemble(&config, &data_dir).await?;
     let side = settings.unwrap_or_else(|| wasm.with_extension("toml"));
-    let plugin_settings = if side.exists() { read_side_settings(&side)? } else { PluginSettings::default() };
-    let name = wasm.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    let plugin_settings = if side.exists() {
+        read_side_settings(&side)?
+    } else {
+        PluginSettings::default()
+    };
+    let name = wasm
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
     let kv = FjallKv::new(assembled.database.clone());
     let ctx = LoadContext {
         engine: &assembled.engine,
@@ -117,9 +143,15 @@ async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: 
         cache_dir: data_dir.join("plugin-cache"),
     };
     let plugin = Arc::new(load_file(&ctx, &config, &name, &wasm, plugin_settings).await?);
-    let raw = std::fs::read(&message).with_context(|| format!("cannot read {}", message.display()))?;
+    let raw =
+        std::fs::read(&message).with_context(|| format!("cannot read {}", message.display()))?;
     let parsed = Arc::new(ParsedMessage::parse(raw)?);
-    let pipeline = Pipeline::new(assembled.engine.clone(), vec![plugin.clone()], config.thresholds, 1);
+    let pipeline = Pipeline::new(
+        assembled.engine.clone(),
+        vec![plugin.clone()],
+        config.thresholds,
+        1,
+    );
 
     let mut session = SessionContext {
         id: Arc::from("plugin-test"),
@@ -138,11 +170,21 @@ async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: 
     if !json {
         println!(
             "plugin {} {} (sdk {}), stages {:?}, default weight {}",
-            plugin.info.name, plugin.info.version, plugin.info.sdk_version, plugin.stages, plugin.info.default_weight
+            plugin.info.name,
+            plugin.info.version,
+            plugin.info.sdk_version,
+            plugin.stages,
+            plugin.info.default_weight
         );
     }
     let mut failed = false;
-    for stage in [Stage::Connect, Stage::Helo, Stage::MailFrom, Stage::RcptTo, Stage::Data] {
+    for stage in [
+        Stage::Connect,
+        Stage::Helo,
+        Stage::MailFrom,
+        Stage::RcptTo,
+        Stage::Data,
+    ] {
         if !plugin.wants(stage) {
             continue;
         }
@@ -168,7 +210,12 @@ async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: 
                 json!({ "stage": stage.as_str(), "verdict": verdict, "elapsed_us": elapsed_us, "peak_memory": report.peak_memory, "stderr": report.stderr })
             );
         } else {
-            println!("\nstage {}: {} µs, peak memory {} KiB", stage.as_str(), elapsed_us, report.peak_memory >> 10);
+            println!(
+                "\nstage {}: {} µs, peak memory {} KiB",
+                stage.as_str(),
+                elapsed_us,
+                report.peak_memory >> 10
+            );
             match &report.result {
                 Ok(v) => {
                     for s in &v.symbols {
@@ -181,7 +228,11 @@ async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: 
                         println!("  demands action {}", action.as_str());
                     }
                     for a in &v.annotations {
-                        println!("  annotation {} = {:?}", a.key, a.value.chars().take(80).collect::<String>());
+                        println!(
+                            "  annotation {} = {:?}",
+                            a.key,
+                            a.value.chars().take(80).collect::<String>()
+                        );
                     }
                 }
                 Err(e) => println!("  PLUGIN_FAILED ({}): {e}", e.kind()),
@@ -194,5 +245,9 @@ async fn test(wasm: PathBuf, message: PathBuf, settings: Option<PathBuf>, args: 
             session.annotations.extend(v.annotations.iter().cloned());
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

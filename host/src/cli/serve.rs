@@ -26,13 +26,22 @@ pub struct ServeArgs {
 /// Runs the gateway.
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !args.dev && args.config.config.is_none() {
-        anyhow::bail!("say which configuration to run: --config FILE, or --dev for the embedded default");
+        anyhow::bail!(
+            "say which configuration to run: --config FILE, or --dev for the embedded default"
+        );
     }
     let config = args.config.load()?;
     ensure_dir(&config.server.data_dir)?;
-    let assembled = assemble(&config, &config.server.data_dir).await.context("cannot start the filter pipeline")?;
+    let assembled = assemble(&config, &config.server.data_dir)
+        .await
+        .context("cannot start the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
-    let names: Vec<&str> = assembled.pipeline.plugins().iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = assembled
+        .pipeline
+        .plugins()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     tracing::info!(data_dir = %config.server.data_dir.display(), plugins = ?names, "filter pipeline ready");
     println!("moat ready plugins={}", names.join(","));
     wait_for_shutdown().await?;
@@ -41,7 +50,8 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn wait_for_shutdown() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
         _ = term.recv() => {}

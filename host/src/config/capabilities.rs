@@ -52,7 +52,10 @@ impl DnsConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.timeout.0.is_zero() {
-            problems.push(Problem { key: "dns.timeout".into(), reason: "must be more than 0s".into() });
+            problems.push(Problem {
+                key: "dns.timeout".into(),
+                reason: "must be more than 0s".into(),
+            });
         }
         if !(1..=10).contains(&self.attempts) {
             problems.push(Problem {

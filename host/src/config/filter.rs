@@ -113,7 +113,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { tag: default_tag(), quarantine: default_quarantine(), reject: default_reject() }
+        Self {
+            tag: default_tag(),
+            quarantine: default_quarantine(),
+            reject: default_reject(),
+        }
     }
 }
 
@@ -209,7 +213,10 @@ impl PluginSettings {
     pub fn problems(&self, prefix: &str) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut problem = |key: &str, reason: String| {
-            problems.push(Problem { key: format!("{prefix}.{key}"), reason });
+            problems.push(Problem {
+                key: format!("{prefix}.{key}"),
+                reason,
+            });
         };
         if let Some(w) = self.weight
             && !w.is_finite()
@@ -218,26 +225,41 @@ impl PluginSettings {
         }
         for (name, w) in &self.symbols {
             if !crate::filter::is_valid_symbol_name(name) {
-                problem(&format!("symbols.{name}"), "symbol names are 1-64 characters of A-Z, 0-9 and _".into());
+                problem(
+                    &format!("symbols.{name}"),
+                    "symbol names are 1-64 characters of A-Z, 0-9 and _".into(),
+                );
             }
             if !w.is_finite() {
-                problem(&format!("symbols.{name}"), format!("must be a finite number, not {w}"));
+                problem(
+                    &format!("symbols.{name}"),
+                    format!("must be a finite number, not {w}"),
+                );
             }
         }
         if let Some(limit) = self.memory_limit
             && !(MIN_PLUGIN_MEMORY..=MAX_PLUGIN_MEMORY).contains(&limit.0)
         {
-            problem("memory_limit", format!("must be between 2MiB and 256MiB, not {limit}"));
+            problem(
+                "memory_limit",
+                format!("must be between 2MiB and 256MiB, not {limit}"),
+            );
         }
         if let Some(budget) = self.time_budget
             && !(10..=60_000).contains(&budget.0.as_millis())
         {
-            problem("time_budget", format!("must be between 10ms and 60s, not {budget}"));
+            problem(
+                "time_budget",
+                format!("must be between 10ms and 60s, not {budget}"),
+            );
         }
         if let Some(source) = &self.source
             && source.trim().is_empty()
         {
-            problem("source", "must be \"bundled:NAME\" or the path of a .wasm file".into());
+            problem(
+                "source",
+                "must be \"bundled:NAME\" or the path of a .wasm file".into(),
+            );
         }
         problems
     }
@@ -263,7 +285,10 @@ impl FilterConfig {
         if !(1..=10_000).contains(&self.max_concurrent_calls) {
             problems.push(Problem {
                 key: "filter.max_concurrent_calls".into(),
-                reason: format!("must be between 1 and 10000, not {}", self.max_concurrent_calls),
+                reason: format!(
+                    "must be between 1 and 10000, not {}",
+                    self.max_concurrent_calls
+                ),
             });
         }
         if self.failure_threshold == 0 {
@@ -280,7 +305,11 @@ impl Thresholds {
     /// Problems with the thresholds: each finite, and `tag ≤ quarantine ≤ reject`.
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        for (key, value) in [("tag", self.tag), ("quarantine", self.quarantine), ("reject", self.reject)] {
+        for (key, value) in [
+            ("tag", self.tag),
+            ("quarantine", self.quarantine),
+            ("reject", self.reject),
+        ] {
             if !value.is_finite() {
                 problems.push(Problem {
                     key: format!("thresholds.{key}"),
@@ -291,13 +320,19 @@ impl Thresholds {
         if self.tag > self.quarantine {
             problems.push(Problem {
                 key: "thresholds.quarantine".into(),
-                reason: format!("must not be below thresholds.tag ({} < {})", self.quarantine, self.tag),
+                reason: format!(
+                    "must not be below thresholds.tag ({} < {})",
+                    self.quarantine, self.tag
+                ),
             });
         }
         if self.quarantine > self.reject {
             problems.push(Problem {
                 key: "thresholds.reject".into(),
-                reason: format!("must not be below thresholds.quarantine ({} < {})", self.reject, self.quarantine),
+                reason: format!(
+                    "must not be below thresholds.quarantine ({} < {})",
+                    self.reject, self.quarantine
+                ),
             });
         }
         problems

@@ -62,7 +62,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { hostname: default_hostname(), data_dir: default_data_dir() }
+        Self {
+            hostname: default_hostname(),
+            data_dir: default_data_dir(),
+        }
     }
 }
 
@@ -77,8 +80,10 @@ impl Config {
     /// Reads, parses and validates the file at `path`. Relative `filter.plugin_dir` and
     /// plugin `source` paths are taken from the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut config = Self::parse(&text, &path.display().to_string())?;
         if let Some(base) = path.parent() {
             config.resolve_relative_to(base);
@@ -93,13 +98,18 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError::Invalid { origin: origin.to_owned(), problems })
+            Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                problems,
+            })
         }
     }
 
@@ -118,7 +128,10 @@ impl Config {
             problems.extend(settings.problems(&format!("plugin.{name}")));
         }
         if self.server.hostname.trim().is_empty() {
-            problems.push(Problem { key: "server.hostname".into(), reason: "must not be empty".into() });
+            problems.push(Problem {
+                key: "server.hostname".into(),
+                reason: "must not be empty".into(),
+            });
         }
         problems
     }

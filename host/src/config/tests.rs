@@ -20,15 +20,24 @@ fn the_embedded_default_loads() {
 fn the_documented_example_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/moat.toml");
     let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert!(config.plugin.contains_key("headers"), "examples/moat.toml documents the bundled plugin's section");
+    assert!(
+        config.plugin.contains_key("headers"),
+        "examples/moat.toml documents the bundled plugin's section"
+    );
 }
 
 #[test]
 fn invalid_configs_fail_with_the_reviewed_message() {
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(tests_dir().join("invalid")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(tests_dir().join("invalid"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    for toml in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for toml in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         let name = toml.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(toml).unwrap();
         let error = Config::parse(&text, &name).expect_err(&name);
@@ -36,8 +45,15 @@ fn invalid_configs_fail_with_the_reviewed_message() {
         if std::env::var_os("MOAT_BLESS").is_some() {
             std::fs::write(toml.with_extension("err"), format!("{error}\n")).unwrap();
         }
-        let expected = std::fs::read_to_string(toml.with_extension("err")).unwrap_or_else(|_| panic!("{name} has no .err file"));
-        assert!(matches!(error, ConfigError::Parse { .. } | ConfigError::Invalid { .. }), "{name}");
+        let expected = std::fs::read_to_string(toml.with_extension("err"))
+            .unwrap_or_else(|_| panic!("{name} has no .err file"));
+        assert!(
+            matches!(
+                error,
+                ConfigError::Parse { .. } | ConfigError::Invalid { .. }
+            ),
+            "{name}"
+        );
         assert_eq!(error.to_string().trim_end(), expected.trim_end(), "{name}");
         checked += 1;
     }
@@ -47,15 +63,25 @@ fn invalid_configs_fail_with_the_reviewed_message() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let text = "[thresholds]\ntag = 20.0\nquarantine = 10.0\nreject = 5.0\n[filter]\nmemory_limit = \"1MiB\"\n";
-    let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, "t") else { panic!("expected Invalid") };
+    let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, "t") else {
+        panic!("expected Invalid")
+    };
     let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
-    assert_eq!(keys, ["filter.memory_limit", "thresholds.quarantine", "thresholds.reject"]);
+    assert_eq!(
+        keys,
+        [
+            "filter.memory_limit",
+            "thresholds.quarantine",
+            "thresholds.reject"
+        ]
+    );
 }
 
 #[test]
 fn plugin_settings_from_moat_toml_win_over_the_side_file_key_by_key() {
     let side: super::PluginSettings = toml::from_str("weight = 2.0\non_error = \"tempfail\"\n[symbols]\nA = 1.0\nB = 1.0\n[config]\nx = 1\ny = 2").unwrap();
-    let operator: super::PluginSettings = toml::from_str("weight = 3.0\n[symbols]\nB = 5.0\n[config]\ny = 9").unwrap();
+    let operator: super::PluginSettings =
+        toml::from_str("weight = 3.0\n[symbols]\nB = 5.0\n[config]\ny = 9").unwrap();
     let merged = operator.over(&side);
     assert_eq!(merged.weight, Some(3.0));
     assert_eq!(merged.on_error, Some(crate::filter::OnError::Tempfail));

@@ -131,10 +131,20 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print_back() {
-        for (text, secs) in [("250ms", 0.25), ("30s", 30.0), ("15m", 900.0), ("48h", 172_800.0), ("7d", 604_800.0)] {
+        for (text, secs) in [
+            ("250ms", 0.25),
+            ("30s", 30.0),
+            ("15m", 900.0),
+            ("48h", 172_800.0),
+            ("7d", 604_800.0),
+        ] {
             let d: HumanDuration = text.parse().unwrap();
             assert_eq!(d.0.as_secs_f64(), secs, "{text}");
-            assert_eq!(d.to_string().parse::<HumanDuration>().unwrap(), d, "{text} prints back as {d}");
+            assert_eq!(
+                d.to_string().parse::<HumanDuration>().unwrap(),
+                d,
+                "{text} prints back as {d}"
+            );
         }
     }
 

@@ -60,7 +60,11 @@ pub fn services(config: &Config) -> Services {
             None
         }
     };
-    Services { resolver, ocr: crate::ocr::engine_from_config(&config.ocr), clock: Clock::default() }
+    Services {
+        resolver,
+        ocr: crate::ocr::engine_from_config(&config.ocr),
+        clock: Clock::default(),
+    }
 }
 
 /// Opens the data dir and loads the plugin set of `config`.
@@ -77,8 +81,10 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         max_concurrent_calls: config.filter.max_concurrent_calls,
         max_memory,
     })?);
-    let database = Database::open(data_dir)
-        .map_err(|e| AssembleError::Database { dir: data_dir.display().to_string(), reason: e.to_string() })?;
+    let database = Database::open(data_dir).map_err(|e| AssembleError::Database {
+        dir: data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let services = services(config);
     let kv = FjallKv::new(database.clone());
     let ctx = LoadContext {
@@ -93,6 +99,17 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         cache_dir: data_dir.join("plugin-cache"),
     };
     let outcome = load_all(&ctx, config).await;
-    let pipeline = Pipeline::new(engine.clone(), outcome.plugins, config.thresholds, config.filter.max_concurrent_calls);
-    Ok(Assembled { pipeline, load_errors: outcome.errors, engine, services, database })
+    let pipeline = Pipeline::new(
+        engine.clone(),
+        outcome.plugins,
+        config.thresholds,
+        config.filter.max_concurrent_calls,
+    );
+    Ok(Assembled {
+        pipeline,
+        load_errors: outcome.errors,
+        engine,
+        services,
+        database,
+    })
 }

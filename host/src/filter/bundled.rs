@@ -26,7 +26,14 @@ fn capabilities(name: &str) -> &'static [Capability] {
 }
 
 static ALL: std::sync::LazyLock<Vec<BundledPlugin>> = std::sync::LazyLock::new(|| {
-    generated::WASM.iter().map(|(name, wasm)| BundledPlugin { name, wasm, capabilities: capabilities(name) }).collect()
+    generated::WASM
+        .iter()
+        .map(|(name, wasm)| BundledPlugin {
+            name,
+            wasm,
+            capabilities: capabilities(name),
+        })
+        .collect()
 });
 
 /// Every bundled plugin, in name order.

@@ -163,7 +163,11 @@ pub fn action_for_score(score: f64, thresholds: &Thresholds) -> Action {
 }
 
 /// Combines every plugin result so far into a decision.
-pub fn combine(results: &[PluginResult], weights: &WeightTable, thresholds: &Thresholds) -> Decision {
+pub fn combine(
+    results: &[PluginResult],
+    weights: &WeightTable,
+    thresholds: &Thresholds,
+) -> Decision {
     let mut report = Vec::new();
     let mut hard_actions = Vec::new();
     let mut tempfailing_plugin = None;
@@ -181,12 +185,19 @@ pub fn combine(results: &[PluginResult], weights: &WeightTable, thresholds: &Thr
             });
         };
         match &result.outcome {
-            PluginOutcome::Answered { verdict, hard_action_allowed } => {
+            PluginOutcome::Answered {
+                verdict,
+                hard_action_allowed,
+            } => {
                 for symbol in &verdict.symbols {
                     line(&symbol.name, symbol.score, symbol.detail.clone());
                 }
                 if let Some(action) = verdict.action {
-                    hard_actions.push(HardAction { plugin: result.plugin.clone(), action, honoured: *hard_action_allowed });
+                    hard_actions.push(HardAction {
+                        plugin: result.plugin.clone(),
+                        action,
+                        honoured: *hard_action_allowed,
+                    });
                 }
             }
             PluginOutcome::Failed { error, on_error } => {
@@ -200,15 +211,27 @@ pub fn combine(results: &[PluginResult], weights: &WeightTable, thresholds: &Thr
     let score: f64 = report.iter().map(|l| l.contribution).sum();
     report.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
 
-    let decisive = hard_actions.iter().filter(|h| h.honoured).max_by_key(|h| h.action.severity());
+    let decisive = hard_actions
+        .iter()
+        .filter(|h| h.honoured)
+        .max_by_key(|h| h.action.severity());
     let (action, reason) = match (decisive, tempfailing_plugin) {
-        (Some(hard), failed) if failed.is_none() || hard.action == Action::Reject => {
-            (hard.action, DecisionReason::HardAction { plugin: hard.plugin.clone() })
-        }
+        (Some(hard), failed) if failed.is_none() || hard.action == Action::Reject => (
+            hard.action,
+            DecisionReason::HardAction {
+                plugin: hard.plugin.clone(),
+            },
+        ),
         (_, Some(plugin)) => (Action::Tempfail, DecisionReason::PluginFailure { plugin }),
         (_, None) => (action_for_score(score, thresholds), DecisionReason::Score),
     };
-    Decision { action, score, reason, report, hard_actions }
+    Decision {
+        action,
+        score,
+        reason,
+        report,
+        hard_actions,
+    }
 }
 
 #[cfg(test)]
@@ -216,13 +239,25 @@ mod tests {
     use super::*;
     use crate::filter::verdict::Symbol;
 
-    fn answered(plugin: &str, symbols: &[(&str, f64)], action: Option<Action>, allowed: bool) -> PluginResult {
+    fn answered(
+        plugin: &str,
+        symbols: &[(&str, f64)],
+        action: Option<Action>,
+        allowed: bool,
+    ) -> PluginResult {
         PluginResult {
             plugin: plugin.into(),
             stage: Stage::Data,
             outcome: PluginOutcome::Answered {
                 verdict: Verdict {
-                    symbols: symbols.iter().map(|(n, s)| Symbol { name: (*n).into(), score: *s, detail: String::new() }).collect(),
+                    symbols: symbols
+                        .iter()
+                        .map(|(n, s)| Symbol {
+                            name: (*n).into(),
+                            score: *s,
+                            detail: String::new(),
+                        })
+                        .collect(),
                     action,
                     annotations: Vec::new(),
                 },
@@ -235,7 +270,10 @@ mod tests {
         PluginResult {
             plugin: plugin.into(),
             stage: Stage::Data,
-            outcome: PluginOutcome::Failed { error: PluginError::StackOverflow, on_error },
+            outcome: PluginOutcome::Failed {
+                error: PluginError::StackOverflow,
+                on_error,
+            },
         }
     }
 
@@ -243,7 +281,10 @@ mod tests {
         let mut table = WeightTable::default();
         table.insert(
             "a",
-            PluginWeights { weight: 2.0, symbols: [("SPECIAL".to_owned(), 0.5)].into_iter().collect() },
+            PluginWeights {
+                weight: 2.0,
+                symbols: [("SPECIAL".to_owned(), 0.5)].into_iter().collect(),
+            },
         );
         table
     }
@@ -251,7 +292,10 @@ mod tests {
     #[test]
     fn score_is_the_weighted_sum_and_the_report_explains_each_point() {
         let d = combine(
-            &[answered("a", &[("PLAIN", 3.0), ("SPECIAL", 4.0)], None, false), answered("b", &[("OTHER", -1.0)], None, false)],
+            &[
+                answered("a", &[("PLAIN", 3.0), ("SPECIAL", 4.0)], None, false),
+                answered("b", &[("OTHER", -1.0)], None, false),
+            ],
             &weights(),
             &Thresholds::default(),
         );
@@ -261,13 +305,27 @@ mod tests {
         let plain = d.report.iter().find(|l| l.name == "PLAIN").unwrap();
         assert_eq!((plain.weight, plain.contribution), (2.0, 6.0));
         assert_eq!(d.report[0].name, "PLAIN", "largest contribution first");
-        assert_eq!(d.report.iter().map(|l| l.contribution).sum::<f64>(), d.score);
+        assert_eq!(
+            d.report.iter().map(|l| l.contribution).sum::<f64>(),
+            d.score
+        );
     }
 
     #[test]
     fn thresholds_map_scores_to_actions_at_their_boundaries() {
-        let t = Thresholds { tag: 5.0, quarantine: 10.0, reject: 15.0 };
-        for (score, action) in [(-3.0, Action::Accept), (4.99, Action::Accept), (5.0, Action::Tag), (10.0, Action::Quarantine), (15.0, Action::Reject), (99.0, Action::Reject)] {
+        let t = Thresholds {
+            tag: 5.0,
+            quarantine: 10.0,
+            reject: 15.0,
+        };
+        for (score, action) in [
+            (-3.0, Action::Accept),
+            (4.99, Action::Accept),
+            (5.0, Action::Tag),
+            (10.0, Action::Quarantine),
+            (15.0, Action::Reject),
+            (99.0, Action::Reject),
+        ] {
             assert_eq!(action_for_score(score, &t), action, "{score}");
         }
     }
@@ -275,44 +333,91 @@ mod tests {
     #[test]
     fn hard_actions_decide_only_where_allowed_and_the_most_severe_wins() {
         let t = Thresholds::default();
-        let ignored = combine(&[answered("x", &[], Some(Action::Reject), false)], &weights(), &t);
+        let ignored = combine(
+            &[answered("x", &[], Some(Action::Reject), false)],
+            &weights(),
+            &t,
+        );
         assert_eq!(ignored.action, Action::Accept);
         assert!(!ignored.hard_actions[0].honoured);
 
         let d = combine(
-            &[answered("x", &[], Some(Action::Quarantine), true), answered("y", &[], Some(Action::Reject), true)],
+            &[
+                answered("x", &[], Some(Action::Quarantine), true),
+                answered("y", &[], Some(Action::Reject), true),
+            ],
             &weights(),
             &t,
         );
         assert_eq!(d.action, Action::Reject);
         assert_eq!(d.reason, DecisionReason::HardAction { plugin: "y".into() });
 
-        let whitelisted = combine(&[answered("x", &[("SPAMMY", 100.0)], Some(Action::Accept), true)], &weights(), &t);
+        let whitelisted = combine(
+            &[answered(
+                "x",
+                &[("SPAMMY", 100.0)],
+                Some(Action::Accept),
+                true,
+            )],
+            &weights(),
+            &t,
+        );
         assert_eq!(whitelisted.action, Action::Accept);
     }
 
     #[test]
     fn failures_are_reported_and_tempfail_policy_applies() {
         let t = Thresholds::default();
-        let skip = combine(&[failed("f", OnError::Skip), answered("b", &[("S", 1.0)], None, false)], &weights(), &t);
+        let skip = combine(
+            &[
+                failed("f", OnError::Skip),
+                answered("b", &[("S", 1.0)], None, false),
+            ],
+            &weights(),
+            &t,
+        );
         assert_eq!(skip.action, Action::Accept);
-        let line = skip.report.iter().find(|l| l.name == PLUGIN_FAILED).unwrap();
+        let line = skip
+            .report
+            .iter()
+            .find(|l| l.name == PLUGIN_FAILED)
+            .unwrap();
         assert_eq!((line.plugin.as_str(), line.contribution), ("f", 0.0));
         assert!(line.detail.starts_with("stack-overflow"));
 
         let tempfail = combine(&[failed("f", OnError::Tempfail)], &weights(), &t);
         assert_eq!(tempfail.action, Action::Tempfail);
-        assert_eq!(tempfail.reason, DecisionReason::PluginFailure { plugin: "f".into() });
+        assert_eq!(
+            tempfail.reason,
+            DecisionReason::PluginFailure { plugin: "f".into() }
+        );
 
-        let hard_reject_wins = combine(&[failed("f", OnError::Tempfail), answered("g", &[], Some(Action::Reject), true)], &weights(), &t);
+        let hard_reject_wins = combine(
+            &[
+                failed("f", OnError::Tempfail),
+                answered("g", &[], Some(Action::Reject), true),
+            ],
+            &weights(),
+            &t,
+        );
         assert_eq!(hard_reject_wins.action, Action::Reject);
     }
 
     #[test]
     fn plugin_failed_can_be_weighted_by_the_operator() {
         let mut table = WeightTable::default();
-        table.insert("f", PluginWeights { weight: 1.0, symbols: [(PLUGIN_FAILED.to_owned(), 3.0)].into_iter().collect() });
-        let d = combine(&[failed("f", OnError::Skip)], &table, &Thresholds::default());
+        table.insert(
+            "f",
+            PluginWeights {
+                weight: 1.0,
+                symbols: [(PLUGIN_FAILED.to_owned(), 3.0)].into_iter().collect(),
+            },
+        );
+        let d = combine(
+            &[failed("f", OnError::Skip)],
+            &table,
+            &Thresholds::default(),
+        );
         assert_eq!(d.score, 3.0);
     }
 }

@@ -52,7 +52,9 @@ impl FilterEngine {
     /// Builds the engine, links the host capabilities and starts the epoch ticker (a thread
     /// that ends when the engine is dropped).
     pub fn new(settings: &EngineSettings) -> Result<Self, EngineError> {
-        let error = |e: wasmtime::Error| EngineError { reason: format!("{e:#}") };
+        let error = |e: wasmtime::Error| EngineError {
+            reason: format!("{e:#}"),
+        };
         let slots = settings.max_concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
@@ -88,7 +90,9 @@ impl FilterEngine {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
-            .map_err(|e| EngineError { reason: format!("cannot start the epoch thread: {e}") })?;
+            .map_err(|e| EngineError {
+                reason: format!("cannot start the epoch thread: {e}"),
+            })?;
 
         Ok(Self { engine, linker })
     }

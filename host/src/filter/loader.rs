@@ -65,7 +65,11 @@ pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
     let candidates = candidates(config, &mut errors);
     let mut plugins = Vec::new();
     for candidate in candidates {
-        let operator = config.plugin.get(&candidate.name).cloned().unwrap_or_default();
+        let operator = config
+            .plugin
+            .get(&candidate.name)
+            .cloned()
+            .unwrap_or_default();
         let settings = operator.over(&candidate.base);
         if settings.enabled == Some(false) {
             continue;
@@ -80,12 +84,22 @@ pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
 }
 
 /// Loads one .wasm file as plugin `name` with `settings` (for `moat plugin test`).
-pub async fn load_file(ctx: &LoadContext<'_>, config: &Config, name: &str, path: &Path, settings: PluginSettings) -> Result<LoadedPlugin, LoadError> {
+pub async fn load_file(
+    ctx: &LoadContext<'_>,
+    config: &Config,
+    name: &str,
+    path: &Path,
+    settings: PluginSettings,
+) -> Result<LoadedPlugin, LoadError> {
     load_one(ctx, config, name, &Code::File(path.to_owned()), settings).await
 }
 
 fn bundled_defaults(plugin: &BundledPlugin) -> PluginSettings {
-    PluginSettings { capabilities: Some(plugin.capabilities.to_vec()), allow_hard_action: Some(true), ..PluginSettings::default() }
+    PluginSettings {
+        capabilities: Some(plugin.capabilities.to_vec()),
+        allow_hard_action: Some(true),
+        ..PluginSettings::default()
+    }
 }
 
 fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
@@ -97,9 +111,19 @@ fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
     for name in bundled_names {
         match bundled::find(&name) {
             Some(plugin) => {
-                found.insert(name.clone(), Candidate { name, code: Code::Bundled(plugin), base: bundled_defaults(plugin) });
+                found.insert(
+                    name.clone(),
+                    Candidate {
+                        name,
+                        code: Code::Bundled(plugin),
+                        base: bundled_defaults(plugin),
+                    },
+                );
             }
-            None => errors.push(LoadError::UnknownBundled { name, available: bundled::names() }),
+            None => errors.push(LoadError::UnknownBundled {
+                name,
+                available: bundled::names(),
+            }),
         }
     }
     if let Some(dir) = &config.filter.plugin_dir {
@@ -118,12 +142,17 @@ fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
         }
     }
     for (name, settings) in &config.plugin {
-        let Some(source) = &settings.source else { continue };
+        let Some(source) = &settings.source else {
+            continue;
+        };
         let code = match source.strip_prefix(BUNDLED_PREFIX) {
             Some(bundled_name) => match bundled::find(bundled_name) {
                 Some(plugin) => Code::Bundled(plugin),
                 None => {
-                    errors.push(LoadError::UnknownBundled { name: bundled_name.to_owned(), available: bundled::names() });
+                    errors.push(LoadError::UnknownBundled {
+                        name: bundled_name.to_owned(),
+                        available: bundled::names(),
+                    });
                     continue;
                 }
             },
@@ -133,13 +162,23 @@ fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
             Code::Bundled(plugin) => bundled_defaults(plugin),
             Code::File(_) => PluginSettings::default(),
         };
-        found.insert(name.clone(), Candidate { name: name.clone(), code, base });
+        found.insert(
+            name.clone(),
+            Candidate {
+                name: name.clone(),
+                code,
+                base,
+            },
+        );
     }
     found.into_values().collect()
 }
 
 fn plugin_dir_candidates(dir: &Path) -> Result<Vec<Result<Candidate, LoadError>>, LoadError> {
-    let read_error = |source| LoadError::Read { path: dir.to_owned(), source };
+    let read_error = |source| LoadError::Read {
+        path: dir.to_owned(),
+        source,
+    };
     let mut wasm_files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_error)?
         .filter_map(Result::ok)
@@ -166,22 +205,43 @@ fn plugin_dir_candidates(dir: &Path) -> Result<Vec<Result<Candidate, LoadError>>
 
 /// Reads the settings file beside a plugin.
 pub fn read_side_settings(path: &Path) -> Result<PluginSettings, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-    let settings: PluginSettings =
-        toml::from_str(&text).map_err(|e| LoadError::Settings { path: path.to_owned(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let settings: PluginSettings = toml::from_str(&text).map_err(|e| LoadError::Settings {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     let problems = settings.problems("");
     if !problems.is_empty() {
-        let reason = problems.iter().map(|p| format!("{}: {}", p.key.trim_start_matches('.'), p.reason)).collect::<Vec<_>>().join("; ");
-        return Err(LoadError::Settings { path: path.to_owned(), reason });
+        let reason = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.key.trim_start_matches('.'), p.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(LoadError::Settings {
+            path: path.to_owned(),
+            reason,
+        });
     }
     Ok(settings)
 }
 
-async fn load_one(ctx: &LoadContext<'_>, config: &Config, name: &str, code: &Code, settings: PluginSettings) -> Result<LoadedPlugin, LoadError> {
+async fn load_one(
+    ctx: &LoadContext<'_>,
+    config: &Config,
+    name: &str,
+    code: &Code,
+    settings: PluginSettings,
+) -> Result<LoadedPlugin, LoadError> {
     let (bytes, source): (std::borrow::Cow<'static, [u8]>, PluginSource) = match code {
         Code::Bundled(plugin) => (plugin.wasm.into(), PluginSource::Bundled(plugin.name)),
         Code::File(path) => {
-            let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+            let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?;
             (bytes.into(), PluginSource::File(path.clone()))
         }
     };
@@ -190,13 +250,25 @@ async fn load_one(ctx: &LoadContext<'_>, config: &Config, name: &str, code: &Cod
         .engine
         .linker()
         .instantiate_pre(&component)
-        .map_err(|e| LoadError::Link { plugin: name.to_owned(), reason: format!("{e:#}") })?;
-    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link { plugin: name.to_owned(), reason: format!("{e:#}") })?;
+        .map_err(|e| LoadError::Link {
+            plugin: name.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
+    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link {
+        plugin: name.to_owned(),
+        reason: format!("{e:#}"),
+    })?;
 
     let capabilities = settings.capabilities.clone().unwrap_or_default();
     let kv = if capabilities.contains(&Capability::Kv) {
-        let namespace = ctx.kv.namespace(name).map_err(|e| LoadError::Kv { plugin: name.to_owned(), reason: e.to_string() })?;
-        let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(|e| LoadError::Kv { plugin: name.to_owned(), reason: e.to_string() })?;
+        let namespace = ctx.kv.namespace(name).map_err(|e| LoadError::Kv {
+            plugin: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(|e| LoadError::Kv {
+            plugin: name.to_owned(),
+            reason: e.to_string(),
+        })?;
         Some(Arc::new(quota) as Arc<dyn crate::store::KvNamespace>)
     } else {
         None
@@ -218,18 +290,33 @@ async fn load_one(ctx: &LoadContext<'_>, config: &Config, name: &str, code: &Cod
     });
     let limits = CallLimits {
         time_budget: settings.time_budget.unwrap_or(config.filter.time_budget).0,
-        memory_limit: settings.memory_limit.unwrap_or(config.filter.memory_limit).0,
+        memory_limit: settings
+            .memory_limit
+            .unwrap_or(config.filter.memory_limit)
+            .0,
     };
     let info = describe(ctx.engine, &pre, host.clone(), limits)
         .await
-        .map_err(|reason| LoadError::Describe { plugin: name.to_owned(), reason })?;
+        .map_err(|reason| LoadError::Describe {
+            plugin: name.to_owned(),
+            reason,
+        })?;
     let stages = match &settings.stages {
-        Some(allowed) => info.stages.iter().copied().filter(|s| allowed.contains(s)).collect(),
+        Some(allowed) => info
+            .stages
+            .iter()
+            .copied()
+            .filter(|s| allowed.contains(s))
+            .collect(),
         None => info.stages.clone(),
     };
     let weights = PluginWeights {
         weight: settings.weight.unwrap_or(info.default_weight),
-        symbols: settings.symbols.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        symbols: settings
+            .symbols
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
     };
     tracing::info!(plugin = name, source = %source, version = %info.version, "plugin loaded");
     Ok(LoadedPlugin {
@@ -253,8 +340,16 @@ async fn load_one(ctx: &LoadContext<'_>, config: &Config, name: &str, code: &Cod
 }
 
 /// Compiles `bytes`, or loads the cached compilation.
-fn compile(engine: &FilterEngine, name: &str, bytes: &[u8], cache_dir: &Path) -> Result<Component, LoadError> {
-    let compile_error = |e: wasmtime::Error| LoadError::Compile { plugin: name.to_owned(), reason: format!("{e:#}") };
+fn compile(
+    engine: &FilterEngine,
+    name: &str,
+    bytes: &[u8],
+    cache_dir: &Path,
+) -> Result<Component, LoadError> {
+    let compile_error = |e: wasmtime::Error| LoadError::Compile {
+        plugin: name.to_owned(),
+        reason: format!("{e:#}"),
+    };
     let path = cache_dir.join(format!("{}.cwasm", cache_key(engine, bytes)));
     if path.exists() {
         // SAFETY: the cache directory is Moat's own (under its data dir) and only ever
@@ -262,11 +357,19 @@ fn compile(engine: &FilterEngine, name: &str, bytes: &[u8], cache_dir: &Path) ->
         // atomically; the key covers the engine's compatibility hash.
         match unsafe { Component::deserialize_file(engine.engine(), &path) } {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::debug!(plugin = name, error = %e, "stale compiled-plugin cache entry, recompiling"),
+            Err(e) => {
+                tracing::debug!(plugin = name, error = %e, "stale compiled-plugin cache entry, recompiling")
+            }
         }
     }
-    let compiled = engine.engine().precompile_component(bytes).map_err(compile_error)?;
-    let cache_error = |source| LoadError::Cache { path: path.clone(), source };
+    let compiled = engine
+        .engine()
+        .precompile_component(bytes)
+        .map_err(compile_error)?;
+    let cache_error = |source| LoadError::Cache {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(cache_dir).map_err(cache_error)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &compiled).map_err(cache_error)?;
@@ -277,7 +380,10 @@ fn compile(engine: &FilterEngine, name: &str, bytes: &[u8], cache_dir: &Path) ->
 
 fn cache_key(engine: &FilterEngine, bytes: &[u8]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.engine().precompile_compatibility_hash().hash(&mut hasher);
+    engine
+        .engine()
+        .precompile_compatibility_hash()
+        .hash(&mut hasher);
     let digest = Sha256::digest(bytes);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("{hex}-{:016x}", hasher.finish())
@@ -285,5 +391,13 @@ fn cache_key(engine: &FilterEngine, bytes: &[u8]) -> String {
 
 /// Puts the plugins named in `order` first, in that order; the rest keep name order.
 fn order(plugins: &mut [Arc<LoadedPlugin>], order: &[String]) {
-    plugins.sort_by_key(|p| (order.iter().position(|n| *n == p.name).unwrap_or(usize::MAX), p.name.clone()));
+    plugins.sort_by_key(|p| {
+        (
+            order
+                .iter()
+                .position(|n| *n == p.name)
+                .unwrap_or(usize::MAX),
+            p.name.clone(),
+        )
+    });
 }

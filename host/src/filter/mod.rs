@@ -54,7 +54,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage in conversation order.
-    pub const ALL: [Stage; 6] = [Stage::Connect, Stage::Helo, Stage::MailFrom, Stage::RcptTo, Stage::Data, Stage::Outcome];
+    pub const ALL: [Stage; 6] = [
+        Stage::Connect,
+        Stage::Helo,
+        Stage::MailFrom,
+        Stage::RcptTo,
+        Stage::Data,
+        Stage::Outcome,
+    ];
 
     /// The name used in config files and reports.
     pub fn as_str(self) -> &'static str {
@@ -95,11 +102,16 @@ pub enum OnError {
 
 /// Symbol names: 1 to 64 characters of `A-Z`, `0-9` and `_`.
 pub fn is_valid_symbol_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Plugin names: 1 to 64 characters of `a-z`, `0-9`, `-` and `_`.
 pub fn is_valid_plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }

@@ -10,17 +10,17 @@ use tokio::sync::Semaphore;
 use wasmtime::component::Resource;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::Stage;
+use super::bindings::PluginPre;
 use super::bindings::exports::moat::filter::filter::Guest;
 use super::bindings::moat::filter::types as wit;
 use super::combine::{self, Decision, PluginOutcome, PluginResult, WeightTable};
 use super::engine::FilterEngine;
 use super::error::PluginError;
-use super::bindings::PluginPre;
 use super::host::PluginHost;
 use super::plugin::{CallLimits, LoadedPlugin, PluginInfo};
 use super::store::{MemoryLimitExceeded, StoreState};
 use super::verdict::{Annotation, Verdict};
-use super::Stage;
 use crate::config::Thresholds;
 use crate::message::MessageHandle;
 
@@ -74,14 +74,23 @@ impl SessionContext {
                 port: self.client.port,
                 reverse_dns: self.client.reverse_dns.clone(),
                 helo: self.client.helo.clone(),
-                tls: self.client.tls.as_ref().map(|t| wit::TlsInfo { version: t.version.clone(), cipher: t.cipher.clone() }),
+                tls: self.client.tls.as_ref().map(|t| wit::TlsInfo {
+                    version: t.version.clone(),
+                    cipher: t.cipher.clone(),
+                }),
                 authenticated_user: self.client.authenticated_user.clone(),
             },
-            envelope: wit::Envelope { mail_from: self.mail_from.clone(), rcpt_to: self.rcpt_to.clone() },
+            envelope: wit::Envelope {
+                mail_from: self.mail_from.clone(),
+                rcpt_to: self.rcpt_to.clone(),
+            },
             annotations: self
                 .annotations
                 .iter()
-                .map(|a| wit::Annotation { key: a.key.clone(), value: a.value.clone() })
+                .map(|a| wit::Annotation {
+                    key: a.key.clone(),
+                    value: a.value.clone(),
+                })
                 .collect(),
         }
     }
@@ -151,7 +160,13 @@ impl Pipeline {
             weights.insert(&plugin.name, plugin.weights.clone());
         }
         let slots = Arc::new(Semaphore::new(max_concurrent_calls.max(1) as usize));
-        Self { engine, plugins, weights, thresholds, slots }
+        Self {
+            engine,
+            plugins,
+            weights,
+            thresholds,
+            slots,
+        }
     }
 
     /// The plugins, in call order.
@@ -166,7 +181,11 @@ impl Pipeline {
 
     /// Runs every plugin that wants `input`'s stage, in order; annotations they return are
     /// added to `ctx` for the plugins after them.
-    pub async fn run_stage(&self, ctx: &mut SessionContext, input: &StageInput) -> Vec<PluginResult> {
+    pub async fn run_stage(
+        &self,
+        ctx: &mut SessionContext,
+        input: &StageInput,
+    ) -> Vec<PluginResult> {
         let stage = input.stage();
         let mut results = Vec::new();
         for plugin in self.plugins.iter().filter(|p| p.wants(stage)) {
@@ -174,11 +193,21 @@ impl Pipeline {
             let outcome = match report.result {
                 Ok(verdict) => {
                     ctx.annotations.extend(verdict.annotations.iter().cloned());
-                    PluginOutcome::Answered { verdict, hard_action_allowed: plugin.allow_hard_action }
+                    PluginOutcome::Answered {
+                        verdict,
+                        hard_action_allowed: plugin.allow_hard_action,
+                    }
                 }
-                Err(error) => PluginOutcome::Failed { error, on_error: plugin.on_error },
+                Err(error) => PluginOutcome::Failed {
+                    error,
+                    on_error: plugin.on_error,
+                },
             };
-            results.push(PluginResult { plugin: plugin.name.clone(), stage, outcome });
+            results.push(PluginResult {
+                plugin: plugin.name.clone(),
+                stage,
+                outcome,
+            });
         }
         results
     }
@@ -190,7 +219,12 @@ impl Pipeline {
 
     /// Tells the plugins that want the outcome stage what was decided. Their failures are
     /// logged; they cannot change the decision.
-    pub async fn run_outcome(&self, ctx: &SessionContext, decision: &Decision, message: Option<&MessageHandle>) {
+    pub async fn run_outcome(
+        &self,
+        ctx: &SessionContext,
+        decision: &Decision,
+        message: Option<&MessageHandle>,
+    ) {
         let wit_decision = wit::Decision {
             action: decision.action.into(),
             score: decision.score,
@@ -218,9 +252,14 @@ impl Pipeline {
                             None => None,
                         };
                         let rep = message.as_ref().map(Resource::rep);
-                        let result = guest.call_on_outcome(&mut *store, &session, &decision, message).await;
+                        let result = guest
+                            .call_on_outcome(&mut *store, &session, &decision, message)
+                            .await;
                         if let Some(rep) = rep {
-                            store.data_mut().table().delete(Resource::<MessageHandle>::new_own(rep))?;
+                            store
+                                .data_mut()
+                                .table()
+                                .delete(Resource::<MessageHandle>::new_own(rep))?;
                         }
                         result
                     })
@@ -230,7 +269,12 @@ impl Pipeline {
     }
 
     /// Calls one plugin at one stage; used by `run_stage` and `moat plugin test`.
-    pub async fn call_stage(&self, plugin: &LoadedPlugin, ctx: &SessionContext, input: &StageInput) -> CallReport<Verdict> {
+    pub async fn call_stage(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &SessionContext,
+        input: &StageInput,
+    ) -> CallReport<Verdict> {
         let session = ctx.to_wit();
         let input = input.clone();
         let report = self
@@ -239,27 +283,47 @@ impl Pipeline {
                     match input {
                         StageInput::Connect => guest.call_on_connect(&mut *store, &session).await,
                         StageInput::Helo => guest.call_on_helo(&mut *store, &session).await,
-                        StageInput::MailFrom => guest.call_on_mail_from(&mut *store, &session).await,
-                        StageInput::RcptTo(rcpt) => guest.call_on_rcpt_to(&mut *store, &session, &rcpt).await,
+                        StageInput::MailFrom => {
+                            guest.call_on_mail_from(&mut *store, &session).await
+                        }
+                        StageInput::RcptTo(rcpt) => {
+                            guest.call_on_rcpt_to(&mut *store, &session, &rcpt).await
+                        }
                         StageInput::Data(message) => {
                             let resource = store.data_mut().table().push(message)?;
                             let rep = resource.rep();
                             let result = guest.call_on_data(&mut *store, &session, resource).await;
-                            store.data_mut().table().delete(Resource::<MessageHandle>::new_own(rep))?;
+                            store
+                                .data_mut()
+                                .table()
+                                .delete(Resource::<MessageHandle>::new_own(rep))?;
                             result
                         }
                     }
                 })
             })
             .await;
-        let result = report.result.and_then(|verdict| Verdict::from_wit(verdict).map_err(|reason| PluginError::InvalidVerdict { reason }));
+        let result = report.result.and_then(|verdict| {
+            Verdict::from_wit(verdict).map_err(|reason| PluginError::InvalidVerdict { reason })
+        });
         if let Err(error) = &result {
             self.note_failure(plugin, &ctx.id, error, &report.stderr);
         }
-        CallReport { result, elapsed: report.elapsed, peak_memory: report.peak_memory, stderr: report.stderr }
+        CallReport {
+            result,
+            elapsed: report.elapsed,
+            peak_memory: report.peak_memory,
+            stderr: report.stderr,
+        }
     }
 
-    fn note_failure(&self, plugin: &LoadedPlugin, session_id: &str, error: &PluginError, stderr: &str) {
+    fn note_failure(
+        &self,
+        plugin: &LoadedPlugin,
+        session_id: &str,
+        error: &PluginError,
+        stderr: &str,
+    ) {
         if matches!(error, PluginError::Disabled { .. }) {
             return;
         }
@@ -271,20 +335,44 @@ impl Pipeline {
 
     /// Runs `body` against a fresh instance of `plugin`: waits for a pool slot, applies the
     /// deadline and memory cap, and classifies any failure.
-    async fn call<T, F>(&self, plugin: &LoadedPlugin, session_id: &Arc<str>, body: F) -> CallReport<T>
+    async fn call<T, F>(
+        &self,
+        plugin: &LoadedPlugin,
+        session_id: &Arc<str>,
+        body: F,
+    ) -> CallReport<T>
     where
-        F: for<'a> FnOnce(&'a Guest, &'a mut Store<StoreState>) -> BoxFuture<'a, wasmtime::Result<T>>,
+        F: for<'a> FnOnce(
+            &'a Guest,
+            &'a mut Store<StoreState>,
+        ) -> BoxFuture<'a, wasmtime::Result<T>>,
     {
         let started = Instant::now();
-        let report = |result, peak_memory, stderr| CallReport { result, elapsed: started.elapsed(), peak_memory, stderr };
+        let report = |result, peak_memory, stderr| CallReport {
+            result,
+            elapsed: started.elapsed(),
+            peak_memory,
+            stderr,
+        };
         if let Err(error) = plugin.health.check(started) {
             return report(Err(error), 0, String::new());
         }
         let Ok(_slot) = self.slots.acquire().await else {
-            return report(Err(PluginError::Instantiate { reason: "the plugin pool is closed".into() }), 0, String::new());
+            return report(
+                Err(PluginError::Instantiate {
+                    reason: "the plugin pool is closed".into(),
+                }),
+                0,
+                String::new(),
+            );
         };
         let limits = plugin.limits();
-        let mut store = new_store(&self.engine, plugin.host.clone(), limits, session_id.clone());
+        let mut store = new_store(
+            &self.engine,
+            plugin.host.clone(),
+            limits,
+            session_id.clone(),
+        );
         let budget = limits.time_budget;
         // Belt and braces: the epoch deadline only fires while wasm runs; this also bounds
         // time spent awaiting host calls.
@@ -297,7 +385,9 @@ impl Pipeline {
         let result = match tokio::time::timeout(outer_limit, run).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(classify(&error, limits, &store.data().stderr_text())),
-            Err(_) => Err(PluginError::Timeout { budget_ms: budget.as_millis() as u64 }),
+            Err(_) => Err(PluginError::Timeout {
+                budget_ms: budget.as_millis() as u64,
+            }),
         };
         let state = store.data();
         report(result, state.limiter.peak(), state.stderr_text())
@@ -308,14 +398,23 @@ impl Pipeline {
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A fresh store for one call, with the memory cap and wall-clock deadline of `limits`.
-pub fn new_store(engine: &FilterEngine, host: Arc<PluginHost>, limits: CallLimits, session_id: Arc<str>) -> Store<StoreState> {
+pub fn new_store(
+    engine: &FilterEngine,
+    host: Arc<PluginHost>,
+    limits: CallLimits,
+    session_id: Arc<str>,
+) -> Store<StoreState> {
     let state = StoreState::new(host, session_id, limits.memory_limit as usize);
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
     let (start, budget) = (Instant::now(), limits.time_budget);
     store.epoch_deadline_callback(move |_| {
-        if start.elapsed() > budget { Err(Trap::Interrupt.into()) } else { Ok(UpdateDeadline::Yield(1)) }
+        if start.elapsed() > budget {
+            Err(Trap::Interrupt.into())
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
     });
     store
 }
@@ -323,19 +422,28 @@ pub fn new_store(engine: &FilterEngine, host: Arc<PluginHost>, limits: CallLimit
 /// Turns what a failed call returned into the failure kind an operator reads.
 pub fn classify(error: &wasmtime::Error, limits: CallLimits, stderr: &str) -> PluginError {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
-        return PluginError::MemoryExceeded { limit: exceeded.limit, requested: exceeded.requested };
+        return PluginError::MemoryExceeded {
+            limit: exceeded.limit,
+            requested: exceeded.requested,
+        };
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PluginError::Timeout { budget_ms: limits.time_budget.as_millis() as u64 },
+        Some(Trap::Interrupt) => PluginError::Timeout {
+            budget_ms: limits.time_budget.as_millis() as u64,
+        },
         Some(Trap::StackOverflow) => PluginError::StackOverflow,
         Some(Trap::UnreachableCodeReached) => PluginError::Panic {
-            message: stderr
-                .lines()
-                .find(|l| l.contains("panicked"))
-                .map_or_else(|| "unreachable code reached (no panic message on stderr)".to_owned(), str::to_owned),
+            message: stderr.lines().find(|l| l.contains("panicked")).map_or_else(
+                || "unreachable code reached (no panic message on stderr)".to_owned(),
+                str::to_owned,
+            ),
         },
-        Some(trap) => PluginError::Trap { trap: trap.to_string() },
-        None => PluginError::Trap { trap: format!("{:#}", error.root_cause()) },
+        Some(trap) => PluginError::Trap {
+            trap: trap.to_string(),
+        },
+        None => PluginError::Trap {
+            trap: format!("{:#}", error.root_cause()),
+        },
     }
 }
 
@@ -349,7 +457,10 @@ pub async fn describe(
     let mut store = new_store(engine, host, limits, Arc::from("describe"));
     let info = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        instance.moat_filter_filter().call_describe(&mut store).await
+        instance
+            .moat_filter_filter()
+            .call_describe(&mut store)
+            .await
     }
     .await
     .map_err(|e| classify(&e, limits, &store.data().stderr_text()).to_string())?;
@@ -366,7 +477,10 @@ pub async fn describe(
         })
         .collect();
     if !info.default_weight.is_finite() {
-        return Err(format!("default weight {} is not a finite number", info.default_weight));
+        return Err(format!(
+            "default weight {} is not a finite number",
+            info.default_weight
+        ));
     }
     Ok(PluginInfo {
         name: info.name,

@@ -85,7 +85,10 @@ pub struct CallLimits {
 impl LoadedPlugin {
     /// The limits of each call of this plugin.
     pub fn limits(&self) -> CallLimits {
-        CallLimits { time_budget: self.time_budget, memory_limit: self.memory_limit }
+        CallLimits {
+            time_budget: self.time_budget,
+            memory_limit: self.memory_limit,
+        }
     }
 
     /// Whether the plugin runs at `stage`.
@@ -113,19 +116,28 @@ struct HealthState {
 impl PluginHealth {
     /// `threshold` failures within `window` switch the plugin off for `disable_for`.
     pub fn new(threshold: u32, window: Duration, disable_for: Duration) -> Self {
-        Self { threshold: threshold.max(1) as usize, window, disable_for, state: Mutex::new(HealthState::default()) }
+        Self {
+            threshold: threshold.max(1) as usize,
+            window,
+            disable_for,
+            state: Mutex::new(HealthState::default()),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, HealthState> {
         // A poisoned lock only means another thread panicked mid-update of counters.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `Err(Disabled)` while the plugin is switched off.
     pub fn check(&self, now: Instant) -> Result<(), PluginError> {
         let mut state = self.state();
         match state.disabled_until {
-            Some(until) if until > now => Err(PluginError::Disabled { remaining_secs: (until - now).as_secs().max(1) }),
+            Some(until) if until > now => Err(PluginError::Disabled {
+                remaining_secs: (until - now).as_secs().max(1),
+            }),
             Some(_) => {
                 state.disabled_until = None;
                 state.failures.clear();
@@ -139,7 +151,11 @@ impl PluginHealth {
     pub fn record_failure(&self, now: Instant) -> bool {
         let mut state = self.state();
         state.failures.push_back(now);
-        while state.failures.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+        while state
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
             state.failures.pop_front();
         }
         if state.failures.len() >= self.threshold && state.disabled_until.is_none() {
@@ -162,8 +178,17 @@ mod tests {
         assert!(!health.record_failure(t0 + Duration::from_secs(1)));
         assert!(health.check(t0 + Duration::from_secs(2)).is_ok());
         assert!(health.record_failure(t0 + Duration::from_secs(2)));
-        assert_eq!(health.check(t0 + Duration::from_secs(3)).unwrap_err().kind(), "disabled");
-        assert!(health.check(t0 + Duration::from_secs(303)).is_ok(), "back after disable_for");
+        assert_eq!(
+            health
+                .check(t0 + Duration::from_secs(3))
+                .unwrap_err()
+                .kind(),
+            "disabled"
+        );
+        assert!(
+            health.check(t0 + Duration::from_secs(303)).is_ok(),
+            "back after disable_for"
+        );
     }
 
     #[test]

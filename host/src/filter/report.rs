@@ -17,14 +17,33 @@ pub fn render_text(decision: &Decision, thresholds: &Thresholds) -> String {
             thresholds.tag, thresholds.quarantine, thresholds.reject
         ),
         DecisionReason::HardAction { plugin } => format!("by hard action of plugin {plugin}"),
-        DecisionReason::PluginFailure { plugin } => format!("because plugin {plugin} failed and its on_error is tempfail"),
+        DecisionReason::PluginFailure { plugin } => {
+            format!("because plugin {plugin} failed and its on_error is tempfail")
+        }
     };
-    let _ = writeln!(out, "action: {}  score: {:.2}  {reason}", decision.action.as_str(), decision.score);
+    let _ = writeln!(
+        out,
+        "action: {}  score: {:.2}  {reason}",
+        decision.action.as_str(),
+        decision.score
+    );
     if decision.report.is_empty() {
         let _ = writeln!(out, "  (no symbols)");
     } else {
-        let plugin_w = decision.report.iter().map(|l| l.plugin.len()).max().unwrap_or(6).max(6);
-        let name_w = decision.report.iter().map(|l| l.name.len()).max().unwrap_or(6).max(6);
+        let plugin_w = decision
+            .report
+            .iter()
+            .map(|l| l.plugin.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let name_w = decision
+            .report
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let _ = writeln!(
             out,
             "  {:<plugin_w$}  {:<9}  {:<name_w$}  {:>8}  {:>7}  {:>12}  detail",
@@ -45,8 +64,17 @@ pub fn render_text(decision: &Decision, thresholds: &Thresholds) -> String {
         }
     }
     for hard in &decision.hard_actions {
-        let state = if hard.honoured { "honoured" } else { "ignored: allow_hard_action is off" };
-        let _ = writeln!(out, "  hard action {} from {} ({state})", hard.action.as_str(), hard.plugin);
+        let state = if hard.honoured {
+            "honoured"
+        } else {
+            "ignored: allow_hard_action is off"
+        };
+        let _ = writeln!(
+            out,
+            "  hard action {} from {} ({state})",
+            hard.action.as_str(),
+            hard.plugin
+        );
     }
     out
 }
@@ -66,9 +94,9 @@ pub fn to_json(decision: &Decision) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Stage;
     use crate::filter::combine::{PluginOutcome, PluginResult, WeightTable, combine};
     use crate::filter::verdict::{Action, Symbol, Verdict};
-    use crate::filter::Stage;
 
     fn decision() -> Decision {
         let result = PluginResult {
@@ -76,7 +104,11 @@ mod tests {
             stage: Stage::Data,
             outcome: PluginOutcome::Answered {
                 verdict: Verdict {
-                    symbols: vec![Symbol { name: "MISSING_DATE".into(), score: 1.5, detail: "no Date header".into() }],
+                    symbols: vec![Symbol {
+                        name: "MISSING_DATE".into(),
+                        score: 1.5,
+                        detail: "no Date header".into(),
+                    }],
                     action: Some(Action::Reject),
                     annotations: Vec::new(),
                 },
@@ -94,7 +126,10 @@ mod tests {
         for cell in ["headers", "data", "1.50", "1.00", "no Date header"] {
             assert!(row.contains(cell), "{row}");
         }
-        assert!(text.contains("hard action reject from headers (ignored"), "{text}");
+        assert!(
+            text.contains("hard action reject from headers (ignored"),
+            "{text}"
+        );
     }
 
     #[test]

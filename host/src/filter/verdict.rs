@@ -117,25 +117,45 @@ impl Verdict {
     /// Checks a verdict as the plugin returned it; the error says what breaks the contract.
     pub fn from_wit(verdict: wit::Verdict) -> Result<Self, String> {
         if verdict.symbols.len() > MAX_SYMBOLS {
-            return Err(format!("{} symbols (at most {MAX_SYMBOLS})", verdict.symbols.len()));
+            return Err(format!(
+                "{} symbols (at most {MAX_SYMBOLS})",
+                verdict.symbols.len()
+            ));
         }
         if verdict.annotations.len() > MAX_ANNOTATIONS {
-            return Err(format!("{} annotations (at most {MAX_ANNOTATIONS})", verdict.annotations.len()));
+            return Err(format!(
+                "{} annotations (at most {MAX_ANNOTATIONS})",
+                verdict.annotations.len()
+            ));
         }
         let symbols = verdict
             .symbols
             .into_iter()
             .map(|s| {
                 if !is_valid_symbol_name(&s.name) {
-                    return Err(format!("symbol name {:?} is not 1-64 characters of A-Z, 0-9 and _", truncate(&s.name, 80)));
+                    return Err(format!(
+                        "symbol name {:?} is not 1-64 characters of A-Z, 0-9 and _",
+                        truncate(&s.name, 80)
+                    ));
                 }
                 if !s.score.is_finite() {
-                    return Err(format!("symbol {} has a score that is not a finite number ({})", s.name, s.score));
+                    return Err(format!(
+                        "symbol {} has a score that is not a finite number ({})",
+                        s.name, s.score
+                    ));
                 }
                 if s.detail.len() > MAX_DETAIL_BYTES {
-                    return Err(format!("symbol {} has a detail of {} bytes (at most {MAX_DETAIL_BYTES})", s.name, s.detail.len()));
+                    return Err(format!(
+                        "symbol {} has a detail of {} bytes (at most {MAX_DETAIL_BYTES})",
+                        s.name,
+                        s.detail.len()
+                    ));
                 }
-                Ok(Symbol { name: s.name, score: s.score, detail: s.detail })
+                Ok(Symbol {
+                    name: s.name,
+                    score: s.score,
+                    detail: s.detail,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let annotations = verdict
@@ -143,17 +163,33 @@ impl Verdict {
             .into_iter()
             .map(|a| {
                 let key_ok = (1..=MAX_ANNOTATION_KEY_BYTES).contains(&a.key.len())
-                    && a.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                    && a.key
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
                 if !key_ok {
-                    return Err(format!("annotation key {:?} is not 1-64 characters of a-z, 0-9 and -", truncate(&a.key, 80)));
+                    return Err(format!(
+                        "annotation key {:?} is not 1-64 characters of a-z, 0-9 and -",
+                        truncate(&a.key, 80)
+                    ));
                 }
                 if a.value.len() > MAX_ANNOTATION_VALUE_BYTES {
-                    return Err(format!("annotation {} is {} bytes (at most {MAX_ANNOTATION_VALUE_BYTES})", a.key, a.value.len()));
+                    return Err(format!(
+                        "annotation {} is {} bytes (at most {MAX_ANNOTATION_VALUE_BYTES})",
+                        a.key,
+                        a.value.len()
+                    ));
                 }
-                Ok(Annotation { key: a.key, value: a.value })
+                Ok(Annotation {
+                    key: a.key,
+                    value: a.value,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { symbols, action: verdict.action.map(Action::from), annotations })
+        Ok(Self {
+            symbols,
+            action: verdict.action.map(Action::from),
+            annotations,
+        })
     }
 }
 
@@ -169,18 +205,29 @@ mod tests {
     use super::*;
 
     fn symbol(name: &str, score: f64) -> wit::Symbol {
-        wit::Symbol { name: name.into(), score, detail: String::new() }
+        wit::Symbol {
+            name: name.into(),
+            score,
+            detail: String::new(),
+        }
     }
 
     fn verdict(symbols: Vec<wit::Symbol>) -> wit::Verdict {
-        wit::Verdict { symbols, action: None, annotations: Vec::new() }
+        wit::Verdict {
+            symbols,
+            action: None,
+            annotations: Vec::new(),
+        }
     }
 
     #[test]
     fn a_good_verdict_passes_unchanged() {
         let mut v = verdict(vec![symbol("GTUBE", 100.0)]);
         v.action = Some(wit::Action::Reject);
-        v.annotations.push(wit::Annotation { key: "ocr-text".into(), value: "hi".into() });
+        v.annotations.push(wit::Annotation {
+            key: "ocr-text".into(),
+            value: "hi".into(),
+        });
         let v = Verdict::from_wit(v).unwrap();
         assert_eq!(v.symbols[0].name, "GTUBE");
         assert_eq!(v.action, Some(Action::Reject));
@@ -189,16 +236,29 @@ mod tests {
 
     #[test]
     fn bad_names_scores_and_sizes_are_refused() {
-        for bad in [symbol("lower", 1.0), symbol("", 1.0), symbol("SPACE NAME", 1.0), symbol("NAN", f64::NAN), symbol("INF", f64::INFINITY)] {
+        for bad in [
+            symbol("lower", 1.0),
+            symbol("", 1.0),
+            symbol("SPACE NAME", 1.0),
+            symbol("NAN", f64::NAN),
+            symbol("INF", f64::INFINITY),
+        ] {
             assert!(Verdict::from_wit(verdict(vec![bad])).is_err());
         }
         let too_many = (0..=MAX_SYMBOLS).map(|_| symbol("A", 1.0)).collect();
-        assert!(Verdict::from_wit(verdict(too_many)).unwrap_err().contains("symbols"));
+        assert!(
+            Verdict::from_wit(verdict(too_many))
+                .unwrap_err()
+                .contains("symbols")
+        );
         let mut long = symbol("A", 1.0);
         long.detail = "x".repeat(MAX_DETAIL_BYTES + 1);
         assert!(Verdict::from_wit(verdict(vec![long])).is_err());
         let mut bad_key = verdict(vec![]);
-        bad_key.annotations.push(wit::Annotation { key: "Bad Key".into(), value: String::new() });
+        bad_key.annotations.push(wit::Annotation {
+            key: "Bad Key".into(),
+            value: String::new(),
+        });
         assert!(Verdict::from_wit(bad_key).is_err());
     }
 }

@@ -81,14 +81,20 @@ impl ParsedMessage {
             self.parsed
                 .headers()
                 .iter()
-                .map(|h| HeaderField { name: h.name().to_owned(), value: text::header_value(h, raw) })
+                .map(|h| HeaderField {
+                    name: h.name().to_owned(),
+                    value: text::header_value(h, raw),
+                })
                 .collect()
         })
     }
 
     /// Every value of the header `name` (case-insensitive), in order.
     pub fn header_all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.headers().iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+        self.headers()
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
     }
 
     /// The first value of the header `name` (case-insensitive).
@@ -110,7 +116,9 @@ impl ParsedMessage {
         self.parsed
             .html_bodies()
             .filter_map(|p| match &p.body {
-                mail_parser::PartType::Html(html) => Some(mail_parser::decoders::html::html_to_text(html)),
+                mail_parser::PartType::Html(html) => {
+                    Some(mail_parser::decoders::html::html_to_text(html))
+                }
                 _ => None,
             })
             .collect()
@@ -130,8 +138,16 @@ impl ParsedMessage {
     /// The distinct http(s) URLs in the text and HTML parts, in order of appearance.
     pub fn urls(&self) -> &[String] {
         self.urls.get_or_init(|| {
-            let mut sources: Vec<String> = self.parsed.text_bodies().filter_map(|p| p.text_contents().map(str::to_owned)).collect();
-            sources.extend(self.parsed.html_bodies().filter_map(|p| p.text_contents().map(str::to_owned)));
+            let mut sources: Vec<String> = self
+                .parsed
+                .text_bodies()
+                .filter_map(|p| p.text_contents().map(str::to_owned))
+                .collect();
+            sources.extend(
+                self.parsed
+                    .html_bodies()
+                    .filter_map(|p| p.text_contents().map(str::to_owned)),
+            );
             text::find_urls(sources.iter().map(String::as_str))
         })
     }
@@ -152,14 +168,19 @@ impl ParsedMessage {
                     })
                     .unwrap_or_else(|| "application/octet-stream".into()),
                 size: part.contents().len() as u64,
-                content_id: part.content_id().map(|id| id.trim_matches(['<', '>']).to_owned()),
+                content_id: part
+                    .content_id()
+                    .map(|id| id.trim_matches(['<', '>']).to_owned()),
             })
             .collect()
     }
 
     /// The decoded bytes of attachment `index`.
     pub fn attachment_bytes(&self, index: u32) -> Option<&[u8]> {
-        self.parsed.attachments().nth(index as usize).map(|p| p.contents())
+        self.parsed
+            .attachments()
+            .nth(index as usize)
+            .map(|p| p.contents())
     }
 }
 
@@ -199,7 +220,10 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b1--\r\n";
 
     #[test]
     fn urls_are_collected_once_each_in_order() {
-        assert_eq!(m_urls(), vec!["https://example.org/menu", "https://cafe.example/x"]);
+        assert_eq!(
+            m_urls(),
+            vec!["https://example.org/menu", "https://cafe.example/x"]
+        );
     }
 
     fn m_urls() -> Vec<String> {

@@ -41,7 +41,12 @@ fn format_address(address: &Address<'_>) -> String {
 }
 
 fn unfold(value: &str) -> String {
-    value.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+    value
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The distinct http(s) URLs in `texts`, in order of first appearance.
@@ -81,7 +86,14 @@ mod tests {
         let urls = find_urls(
             ["Go to https://a.example/x?y=1. Or <http://b.example/>, \"HTTPS://C.example\" and http:// alone"].into_iter(),
         );
-        assert_eq!(urls, vec!["https://a.example/x?y=1", "http://b.example/", "HTTPS://C.example"]);
+        assert_eq!(
+            urls,
+            vec![
+                "https://a.example/x?y=1",
+                "http://b.example/",
+                "HTTPS://C.example"
+            ]
+        );
     }
 
     #[test]

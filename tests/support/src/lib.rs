@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (the folder holding host/, sdk/, tests/).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 /// The shared test data beside the workspace (`../shared`: corpus, tools).
@@ -28,12 +31,18 @@ pub fn first_corpus_file(folder: &str) -> PathBuf {
         .map(|e| e.path())
         .collect();
     files.sort();
-    files.into_iter().next().unwrap_or_else(|| panic!("corpus folder {} is empty", dir.display()))
+    files
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("corpus folder {} is empty", dir.display()))
 }
 
 /// A scratch directory for one test, removed when dropped.
 pub fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("moat-test-").tempdir().expect("create a temp dir")
+    tempfile::Builder::new()
+        .prefix("moat-test-")
+        .tempdir()
+        .expect("create a temp dir")
 }
 
 /// The output of a finished command, with helpers that fail readably.
@@ -56,13 +65,24 @@ impl Finished {
 
     /// Panics (showing both streams) unless the command succeeded.
     pub fn assert_success(&self) -> &Self {
-        assert!(self.output.status.success(), "command failed ({}):\nstdout:\n{}\nstderr:\n{}", self.output.status, self.stdout(), self.stderr());
+        assert!(
+            self.output.status.success(),
+            "command failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
     /// Panics (showing both streams) unless the command failed.
     pub fn assert_failure(&self) -> &Self {
-        assert!(!self.output.status.success(), "command unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert!(
+            !self.output.status.success(),
+            "command unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
@@ -71,7 +91,10 @@ impl Finished {
         self.stdout()
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr:\n{}", self.stderr())))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr:\n{}", self.stderr()))
+            })
             .collect()
     }
 }
@@ -96,12 +119,19 @@ pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{bin} {args:?} ran past {limit:?}; stderr so far:\n{}", String::from_utf8_lossy(&stderr.join().unwrap_or_default()));
+            panic!(
+                "{bin} {args:?} ran past {limit:?}; stderr so far:\n{}",
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     Finished {
-        output: Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() },
+        output: Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        },
     }
 }
 
@@ -143,11 +173,18 @@ impl Server {
             }
         });
         match rx.recv_timeout(limit) {
-            Ok(ready_line) => Server { child, ready_line, stderr },
+            Ok(ready_line) => Server {
+                child,
+                ready_line,
+                stderr,
+            },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("moat printed no ready line within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&stderr.join().unwrap_or_default()));
+                panic!(
+                    "moat printed no ready line within {limit:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+                );
             }
         }
     }
@@ -168,7 +205,10 @@ impl Server {
             std::thread::sleep(Duration::from_millis(10));
         };
         let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(Vec::new));
-        (status, String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned())
+        (
+            status,
+            String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
+        )
     }
 }
 

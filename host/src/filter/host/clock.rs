@@ -20,7 +20,9 @@ impl Clock {
 
     /// Milliseconds since the Unix epoch.
     pub fn now_millis(&self) -> u64 {
-        let system = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         system.saturating_add(self.offset_ms).max(0) as u64
     }
 }

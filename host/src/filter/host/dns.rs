@@ -37,7 +37,10 @@ impl Host for StoreState {
         Ok(resolver.lookup(&q.name, kind(q.kind)).await.map_err(error))
     }
 
-    async fn lookup_all(&mut self, qs: Vec<Question>) -> wasmtime::Result<Vec<Result<Vec<String>, DnsError>>> {
+    async fn lookup_all(
+        &mut self,
+        qs: Vec<Question>,
+    ) -> wasmtime::Result<Vec<Result<Vec<String>, DnsError>>> {
         if !self.host.dns_granted {
             return Ok(qs.iter().map(|_| Err(DnsError::Denied)).collect());
         }
@@ -47,7 +50,13 @@ impl Host for StoreState {
         let Some(resolver) = self.host.services.resolver.clone() else {
             return Ok(qs.iter().map(|_| Err(DnsError::ServerFailure)).collect());
         };
-        let questions: Vec<(String, RecordKind)> = qs.into_iter().map(|q| (q.name, kind(q.kind))).collect();
-        Ok(resolver.lookup_all(&questions).await.into_iter().map(|r| r.map_err(error)).collect())
+        let questions: Vec<(String, RecordKind)> =
+            qs.into_iter().map(|q| (q.name, kind(q.kind))).collect();
+        Ok(resolver
+            .lookup_all(&questions)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(error))
+            .collect())
     }
 }

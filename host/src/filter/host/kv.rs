@@ -16,7 +16,10 @@ fn map_error(plugin: &str, error: KvError) -> WitKvError {
 }
 
 impl StoreState {
-    fn with_kv<T>(&self, op: impl FnOnce(&dyn KvNamespace) -> Result<T, KvError>) -> Result<T, WitKvError> {
+    fn with_kv<T>(
+        &self,
+        op: impl FnOnce(&dyn KvNamespace) -> Result<T, KvError>,
+    ) -> Result<T, WitKvError> {
         let namespace = self.host.kv.as_deref().ok_or(WitKvError::Denied)?;
         op(namespace).map_err(|e| map_error(&self.host.name, e))
     }

@@ -10,7 +10,10 @@ impl Host for StoreState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let mut message = message;
         if message.len() > MAX_LOG_BYTES {
-            let cut = (0..=MAX_LOG_BYTES).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=MAX_LOG_BYTES)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
             message.truncate(cut);
         }
         let plugin = self.host.name.as_str();

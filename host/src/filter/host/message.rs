@@ -17,15 +17,33 @@ impl Host for StoreState {}
 impl HostMessage for StoreState {
     fn headers(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<Header>> {
         let m = self.message(&this)?;
-        Ok(m.headers().iter().map(|h| Header { name: h.name.clone(), value: h.value.clone() }).collect())
+        Ok(m.headers()
+            .iter()
+            .map(|h| Header {
+                name: h.name.clone(),
+                value: h.value.clone(),
+            })
+            .collect())
     }
 
-    fn header(&mut self, this: Resource<MessageHandle>, name: String) -> wasmtime::Result<Option<String>> {
+    fn header(
+        &mut self,
+        this: Resource<MessageHandle>,
+        name: String,
+    ) -> wasmtime::Result<Option<String>> {
         Ok(self.message(&this)?.header(&name).map(str::to_owned))
     }
 
-    fn header_all(&mut self, this: Resource<MessageHandle>, name: String) -> wasmtime::Result<Vec<String>> {
-        Ok(self.message(&this)?.header_all(&name).map(str::to_owned).collect())
+    fn header_all(
+        &mut self,
+        this: Resource<MessageHandle>,
+        name: String,
+    ) -> wasmtime::Result<Vec<String>> {
+        Ok(self
+            .message(&this)?
+            .header_all(&name)
+            .map(str::to_owned)
+            .collect())
     }
 
     fn text_parts(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<String>> {
@@ -44,7 +62,10 @@ impl HostMessage for StoreState {
         Ok(self.message(&this)?.urls().to_vec())
     }
 
-    fn attachments(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<AttachmentInfo>> {
+    fn attachments(
+        &mut self,
+        this: Resource<MessageHandle>,
+    ) -> wasmtime::Result<Vec<AttachmentInfo>> {
         Ok(self
             .message(&this)?
             .attachments()
@@ -59,8 +80,15 @@ impl HostMessage for StoreState {
             .collect())
     }
 
-    fn attachment_bytes(&mut self, this: Resource<MessageHandle>, index: u32) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.message(&this)?.attachment_bytes(index).map(<[u8]>::to_vec))
+    fn attachment_bytes(
+        &mut self,
+        this: Resource<MessageHandle>,
+        index: u32,
+    ) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self
+            .message(&this)?
+            .attachment_bytes(index)
+            .map(<[u8]>::to_vec))
     }
 
     fn raw(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<u8>> {

@@ -1,0 +1,129 @@
+//! The symbols this plugin emits, their default scores, and the operator's overrides from
+//! the config table `scores`.
+
+use std::collections::BTreeMap;
+
+/// The body contains the GTUBE anti-spam test string.
+pub(crate) const GTUBE: &str = "GTUBE";
+/// No `From` header.
+pub(crate) const MISSING_FROM: &str = "MISSING_FROM";
+/// More than one `From` header.
+pub(crate) const MULTIPLE_FROM: &str = "MULTIPLE_FROM";
+/// No `Date` header.
+pub(crate) const MISSING_DATE: &str = "MISSING_DATE";
+/// A `Date` header that is not an RFC 5322 date.
+pub(crate) const INVALID_DATE: &str = "INVALID_DATE";
+/// A `Date` header well ahead of the gateway's clock.
+pub(crate) const DATE_IN_FUTURE: &str = "DATE_IN_FUTURE";
+/// No (or an empty) `Message-ID` header.
+pub(crate) const MISSING_MESSAGE_ID: &str = "MISSING_MESSAGE_ID";
+/// No `Subject` header.
+pub(crate) const MISSING_SUBJECT: &str = "MISSING_SUBJECT";
+/// A `Subject` header with nothing but blanks.
+pub(crate) const EMPTY_SUBJECT: &str = "EMPTY_SUBJECT";
+/// A subject written in capitals only.
+pub(crate) const SUBJECT_ALL_CAPS: &str = "SUBJECT_ALL_CAPS";
+/// `Reply-To` points to another domain than `From`.
+pub(crate) const FROM_REPLYTO_DIFFERENT_DOMAIN: &str = "FROM_REPLYTO_DIFFERENT_DOMAIN";
+/// An HTML part and no plain-text part.
+pub(crate) const HTML_ONLY: &str = "HTML_ONLY";
+/// No `To` header.
+pub(crate) const MISSING_TO: &str = "MISSING_TO";
+/// A `To` header without any address (e.g. `undisclosed-recipients:;`).
+pub(crate) const TO_UNDISCLOSED: &str = "TO_UNDISCLOSED";
+/// Very many addresses in `To`.
+pub(crate) const MANY_RECIPIENTS_IN_TO: &str = "MANY_RECIPIENTS_IN_TO";
+
+/// Every symbol with its default score (positive: spammy).
+pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
+    (GTUBE, 100.0),
+    (MISSING_FROM, 2.0),
+    (MULTIPLE_FROM, 8.0),
+    (MISSING_DATE, 1.0),
+    (INVALID_DATE, 1.5),
+    (DATE_IN_FUTURE, 4.0),
+    (MISSING_MESSAGE_ID, 2.5),
+    (MISSING_SUBJECT, 2.0),
+    (EMPTY_SUBJECT, 1.0),
+    (SUBJECT_ALL_CAPS, 3.0),
+    (FROM_REPLYTO_DIFFERENT_DOMAIN, 1.0),
+    (HTML_ONLY, 0.5),
+    (MISSING_TO, 2.0),
+    (TO_UNDISCLOSED, 2.0),
+    (MANY_RECIPIENTS_IN_TO, 1.5),
+];
+
+/// The symbols whose finding also demands that the message be rejected (honoured only
+/// where the operator set `allow_hard_action = true`).
+pub(crate) const REJECTING: &[&str] = &[GTUBE];
+
+/// The score of each symbol: the default, unless the operator's `scores` table overrides it.
+#[derive(Debug, Default)]
+pub(crate) struct Scores {
+    overrides: BTreeMap<String, f64>,
+}
+
+impl Scores {
+    /// Scores with these overrides (symbol name → score); unknown names are kept but
+    /// never used, see [`Scores::unknown_symbols`].
+    pub(crate) fn with_overrides(overrides: BTreeMap<String, f64>) -> Self {
+        Self { overrides }
+    }
+
+    /// The score of `symbol`.
+    pub(crate) fn score(&self, symbol: &str) -> f64 {
+        self.overrides
+            .get(symbol)
+            .copied()
+            .or_else(|| default_score(symbol))
+            .unwrap_or(0.0)
+    }
+
+    /// Overridden names that are not symbols of this plugin (typos, worth a warning).
+    pub(crate) fn unknown_symbols(&self) -> Vec<&str> {
+        self.overrides
+            .keys()
+            .map(String::as_str)
+            .filter(|name| default_score(name).is_none())
+            .collect()
+    }
+}
+
+fn default_score(symbol: &str) -> Option<f64> {
+    DEFAULT_SCORES
+        .iter()
+        .find(|(name, _)| *name == symbol)
+        .map(|&(_, score)| score)
+}
+
+#[cfg(test)]
+mod tests {
+    use moat_sdk::Symbol;
+
+    use super::*;
+
+    #[test]
+    fn every_symbol_name_is_valid_and_listed_once() {
+        for (index, (name, score)) in DEFAULT_SCORES.iter().enumerate() {
+            assert!(Symbol::is_valid_name(name), "{name}");
+            assert!(score.is_finite(), "{name}");
+            assert!(
+                DEFAULT_SCORES[index + 1..]
+                    .iter()
+                    .all(|(other, _)| other != name),
+                "{name} listed twice"
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let scores = Scores::with_overrides(BTreeMap::from([
+            (MISSING_DATE.to_owned(), 0.0),
+            ("NO_SUCH_SYMBOL".to_owned(), 5.0),
+        ]));
+        assert_eq!(scores.score(MISSING_DATE), 0.0);
+        assert_eq!(scores.score(GTUBE), 100.0);
+        assert_eq!(scores.unknown_symbols(), ["NO_SUCH_SYMBOL"]);
+    }
+}

@@ -1,0 +1,115 @@
+//! A persistent key-value namespace of the plugin's own: counts, history, token tables.
+//! Requires the `kv` capability.
+//!
+//! Every call to a plugin runs in a fresh sandbox, so this is the only place state
+//! survives between messages. No plugin sees another's keys; writes are durable across
+//! restarts; the operator's quotas bound key size, value size and the number of keys.
+//!
+//! ```no_run
+//! use moat_sdk::kv;
+//!
+//! # fn count(sender_domain: &str) -> Result<(), kv::KvError> {
+//! let seen = kv::increment(&format!("seen:{sender_domain}"), 1)?;
+//! if seen == 1 {
+//!     kv::set(&format!("first-seen:{sender_domain}"), &moat_sdk::clock::now_millis().to_le_bytes())?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+
+use crate::bindings::moat::filter::kv as wit;
+
+/// Why a kv call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KvError {
+    /// The key exceeds the key-size quota, the value the value-size quota, or the namespace
+    /// holds its maximum number of keys.
+    QuotaExceeded,
+    /// [`increment`] or [`get_i64`] on a value that is not an 8-byte little-endian signed
+    /// integer.
+    NotACounter,
+    /// The store failed (disk error); the operation did not happen.
+    Storage,
+    /// The operator did not grant this plugin the `kv` capability.
+    Denied,
+}
+
+impl KvError {
+    fn from_wit(error: wit::KvError) -> Self {
+        match error {
+            wit::KvError::QuotaExceeded => Self::QuotaExceeded,
+            wit::KvError::NotACounter => Self::NotACounter,
+            wit::KvError::Storage => Self::Storage,
+            wit::KvError::Denied => Self::Denied,
+        }
+    }
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::QuotaExceeded => "kv quota exceeded",
+            Self::NotACounter => "kv value is not a counter",
+            Self::Storage => "kv storage failed",
+            Self::Denied => "the plugin was not granted the kv capability",
+        })
+    }
+}
+
+impl std::error::Error for KvError {}
+
+/// The value stored under `key`, or `None`.
+pub fn get(key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    wit::get(key).map_err(KvError::from_wit)
+}
+
+/// Stores `value` under `key`, replacing any previous value.
+pub fn set(key: &str, value: &[u8]) -> Result<(), KvError> {
+    wit::set(key, value).map_err(KvError::from_wit)
+}
+
+/// Removes `key`; removing a missing key is not an error.
+pub fn delete(key: &str) -> Result<(), KvError> {
+    wit::delete(key).map_err(KvError::from_wit)
+}
+
+/// Adds `delta` (which may be negative) to the counter under `key` atomically and returns
+/// the new value. A missing key counts as 0. Counters are stored as 8-byte little-endian
+/// signed integers, so [`get_i64`] reads them back.
+pub fn increment(key: &str, delta: i64) -> Result<i64, KvError> {
+    wit::increment(key, delta).map_err(KvError::from_wit)
+}
+
+/// The counter under `key` (as written by [`increment`]), or `None` if the key is not set.
+pub fn get_i64(key: &str) -> Result<Option<i64>, KvError> {
+    get(key)?.map(|bytes| decode_counter(&bytes)).transpose()
+}
+
+/// Up to `limit` entries whose keys start with `prefix`, in key order. To page through
+/// more, pass the last key you got as `start_after`.
+pub fn scan_prefix(
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+    wit::scan_prefix(prefix, start_after, limit).map_err(KvError::from_wit)
+}
+
+fn decode_counter(bytes: &[u8]) -> Result<i64, KvError> {
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| KvError::NotACounter)?;
+    Ok(i64::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_counters() {
+        assert_eq!(decode_counter(&(-5i64).to_le_bytes()), Ok(-5));
+        assert_eq!(decode_counter(b"short"), Err(KvError::NotACounter));
+    }
+}

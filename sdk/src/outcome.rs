@@ -1,0 +1,125 @@
+//! What plugins that learn are told: the gateway's decision on a message (outcome stage)
+//! and the operator's classification of a message (`moat learn`).
+
+use crate::bindings::moat::filter::types as wit;
+use crate::verdict::Action;
+
+/// The combined decision on a message, handed to [`Plugin::on_outcome`](crate::Plugin::on_outcome)
+/// so reputation and auto-learning plugins can update themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The action taken.
+    pub action: Action,
+    /// The total score.
+    pub score: f64,
+    /// Every symbol of every plugin and what it contributed.
+    pub symbols: Vec<ScoredSymbol>,
+}
+
+impl Decision {
+    pub(crate) fn from_wit(decision: wit::Decision) -> Self {
+        Self {
+            action: Action::from_wit(decision.action),
+            score: decision.score,
+            symbols: decision
+                .symbols
+                .into_iter()
+                .map(|symbol| ScoredSymbol {
+                    plugin: symbol.plugin,
+                    name: symbol.name,
+                    score: symbol.score,
+                    weight: symbol.weight,
+                    contribution: symbol.contribution,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One symbol as it entered the final score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredSymbol {
+    /// The plugin that produced it.
+    pub plugin: String,
+    /// The symbol's name.
+    pub name: String,
+    /// The plugin's score for it.
+    pub score: f64,
+    /// The weight the operator's configuration gave it.
+    pub weight: f64,
+    /// `weight × score`: what it added to the total.
+    pub contribution: f64,
+}
+
+/// The class a message is learnt as by plugins that train (Bayes, reputation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Label {
+    /// Unwanted mail.
+    Spam,
+    /// Wanted mail.
+    Ham,
+}
+
+impl Label {
+    pub(crate) fn from_wit(label: wit::Label) -> Self {
+        match label {
+            wit::Label::Spam => Self::Spam,
+            wit::Label::Ham => Self::Ham,
+        }
+    }
+}
+
+/// What a [`Plugin::learn`](crate::Plugin::learn) call did, reported back to the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LearnOutcome {
+    /// The message was learnt (or, when forgetting, unlearnt).
+    Done,
+    /// Nothing changed: the message was already learnt with that label (or, when
+    /// forgetting, was never learnt).
+    Unchanged,
+    /// The plugin does not learn. The default answer of [`Plugin::learn`](crate::Plugin::learn).
+    Unsupported,
+}
+
+impl LearnOutcome {
+    pub(crate) fn into_wit(self) -> wit::LearnOutcome {
+        match self {
+            Self::Done => wit::LearnOutcome::Done,
+            Self::Unchanged => wit::LearnOutcome::Unchanged,
+            Self::Unsupported => wit::LearnOutcome::Unsupported,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_decision() {
+        let decision = Decision::from_wit(wit::Decision {
+            action: wit::Action::Tag,
+            score: 6.5,
+            symbols: vec![wit::ScoredSymbol {
+                plugin: "headers".to_owned(),
+                name: "MISSING_DATE".to_owned(),
+                score: 1.0,
+                weight: 2.0,
+                contribution: 2.0,
+            }],
+        });
+        assert_eq!(decision.action, Action::Tag);
+        assert_eq!(decision.score, 6.5);
+        assert_eq!(decision.symbols[0].plugin, "headers");
+        assert_eq!(decision.symbols[0].contribution, 2.0);
+    }
+
+    #[test]
+    fn converts_label_and_outcome() {
+        assert_eq!(Label::from_wit(wit::Label::Ham), Label::Ham);
+        assert_eq!(
+            LearnOutcome::Unchanged.into_wit(),
+            wit::LearnOutcome::Unchanged
+        );
+    }
+}

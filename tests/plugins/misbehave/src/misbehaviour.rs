@@ -1,0 +1,41 @@
+//! The misbehaviours themselves. Each is written so the optimizer cannot remove or
+//! shorten it.
+
+use std::hint::black_box;
+
+/// Spins forever.
+pub(crate) fn spin_forever() -> ! {
+    let mut counter = 0_u64;
+    loop {
+        counter = black_box(counter).wrapping_add(1);
+    }
+}
+
+/// Allocates 1 MiB chunks forever, writing to every page of each so the memory is really
+/// committed, until the sandbox's memory limit stops it.
+pub(crate) fn exhaust_memory() -> ! {
+    const CHUNK: usize = 1 << 20;
+    const PAGE: usize = 4096;
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0_u8; CHUNK];
+        for page in chunk.iter_mut().step_by(PAGE) {
+            *page = black_box(0xA5);
+        }
+        hoard.push(black_box(chunk));
+    }
+}
+
+/// Recurses until the wasm call stack is exhausted. The result of each call goes through
+/// an opaque `black_box` before it is combined, so the recursion is neither a tail call
+/// nor an accumulator the optimizer could turn into a loop, and the end condition is
+/// opaque too. Frames keep nothing in linear memory beyond a few bytes, so the engine's
+/// call-stack limit trips long before the guest's own shadow stack in linear memory runs
+/// out (which would look like an out-of-bounds access instead).
+pub(crate) fn overflow_stack(depth: u64) -> u64 {
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
+    let below = overflow_stack(depth + 1);
+    black_box(below) ^ depth
+}
