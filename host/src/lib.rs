@@ -10,6 +10,9 @@
 //! * `dns`: the shared caching resolver behind the plugins' `dns` capability.
 //! * `store`: the fjall database under the data dir and the kv storage trait.
 //! * `ocr`: OCR engines behind the plugins' `ocr` capability.
+//! * `smtp`: listeners, sessions (a typed phase per step of the conversation), the sans-IO
+//!   protocol layer, replies, STARTTLS and relay control.
+//! * `queue`: the durable message queue in fjall (250 only after fsync, group commit).
 //! * `cli`: the `moat` commands; `telemetry`: log setup (binary only).
 //!
 //! docs/ARCHITECTURE.md has the system picture.
@@ -20,6 +23,8 @@ pub mod dns;
 pub mod filter;
 pub mod message;
 pub mod ocr;
+pub mod queue;
+pub mod smtp;
 pub mod store;
 pub mod telemetry;
 

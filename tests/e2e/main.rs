@@ -1,11 +1,17 @@
 //! End-to-end tests: the real `moat` binary, real .wasm plugins, real messages.
 //! One test binary of `mod` lines; helpers live in `moat-test-support`.
 
-#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its location")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed test, with its location"
+)]
 
 mod cli;
+mod gateway;
 mod plugin_faults;
 mod sdk_example;
+mod smtp_basics;
+mod smtp_policy;
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod config;
 mod plugin;
+mod queue;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,9 @@ pub enum Command {
     /// Check a configuration file.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Look into the queue.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
     /// Measure Moat's speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -87,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args).await,
         Command::Plugin(command) => plugin::run(command).await,
         Command::Config(command) => config::run(command).await,
+        Command::Queue(command) => queue::run(command).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

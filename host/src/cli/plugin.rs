@@ -140,7 +140,11 @@ async fn test(
             max_value_bytes: config.kv.max_value_bytes,
             max_entries: config.kv.max_entries,
         },
-        cache_dir: data_dir.join("plugin-cache"),
+        cache_dir: config
+            .filter
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("plugin-cache")),
     };
     let plugin = Arc::new(load_file(&ctx, &config, &name, &wasm, plugin_settings).await?);
     let raw =

@@ -1,21 +1,32 @@
-//! `moat serve`: run the gateway until interrupted.
-//!
-//! The SMTP listeners arrive with the inbound-SMTP work; today `serve` assembles the
-//! filter side (engine, data dir, plugins), reports what loaded, prints the ready line and
-//! waits for SIGINT/SIGTERM.
+//! `moat serve`: run the gateway until SIGINT/SIGTERM, then stop accepting, answer open
+//! sessions `421 4.3.2` at their next read, and wait for messages being processed.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::filter::assemble::assemble;
+use crate::queue::Queue;
+use crate::smtp::relay::RelayPolicy;
+use crate::smtp::session::SessionParams;
+use crate::smtp::{listener, tls};
+
+/// How long shutdown waits for sessions to finish what they are doing.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// `moat serve` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Run on the embedded default: loopback only, data under ./moat-data (or --data-dir),
-    /// the bundled plugins on. Ignored with --config.
+    /// Development mode: without --config, run on the embedded default (loopback only,
+    /// data under ./moat-data or --data-dir, the bundled plugins on); with or without it,
+    /// make a self-signed certificate for STARTTLS when none is configured.
     #[arg(long)]
     pub dev: bool,
     /// Config and data dir.
@@ -31,30 +42,91 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let config = args.config.load()?;
-    ensure_dir(&config.server.data_dir)?;
-    let assembled = assemble(&config, &config.server.data_dir)
+    if config.listener.is_empty() {
+        anyhow::bail!("the configuration has no [[listener]]: nothing to serve");
+    }
+    let data_dir = config.server.data_dir.clone();
+    ensure_dir(&data_dir)?;
+    let dev_tls_dir = args.dev.then(|| data_dir.join("tls"));
+    let tls = tls::server_config(&config.tls, &config.server.hostname, dev_tls_dir.as_deref())?;
+    let assembled = assemble(&config, &data_dir)
         .await
         .context("cannot start the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
-    let names: Vec<&str> = assembled
+    let queue = Queue::open(assembled.database.clone()).context("cannot open the queue")?;
+    let plugins: Vec<String> = assembled
         .pipeline
         .plugins()
         .iter()
-        .map(|p| p.name.as_str())
+        .map(|p| p.name.clone())
         .collect();
-    tracing::info!(data_dir = %config.server.data_dir.display(), plugins = ?names, "filter pipeline ready");
-    println!("moat ready plugins={}", names.join(","));
-    wait_for_shutdown().await?;
+    let params = Arc::new(SessionParams {
+        hostname: config.server.hostname.clone(),
+        smtp: config.smtp.clone(),
+        relay: RelayPolicy::from_config(&config.relay),
+        tls: tls.map(tokio_rustls::TlsAcceptor::from),
+        pipeline: Arc::new(assembled.pipeline),
+        queue,
+        sessions: AtomicU64::new(1),
+    });
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let mut ready = String::from("moat ready");
+    let mut accept_loops = Vec::new();
+    for listener_config in &config.listener {
+        let socket = TcpListener::bind(listener_config.address)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (listener {})",
+                    listener_config.address, listener_config.name
+                )
+            })?;
+        let address = socket.local_addr()?;
+        tracing::info!(listener = %listener_config.name, %address, "listening");
+        ready.push_str(&format!(" {}={address}", listener_config.name));
+        accept_loops.push(tokio::spawn(listener::serve(
+            socket,
+            listener_config.clone(),
+            params.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        )));
+    }
+    tracing::info!(plugins = ?plugins, data_dir = %data_dir.display(), tls = params.tls.is_some(), "moat ready");
+    println!("{ready} plugins={}", plugins.join(","));
+
+    wait_for_signal().await?;
     tracing::info!("shutting down");
+    shutdown.cancel();
+    for accept_loop in accept_loops {
+        let _ = accept_loop.await;
+    }
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            sessions = tracker.len(),
+            "sessions still open after the grace period"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_shutdown() -> anyhow::Result<()> {
+async fn wait_for_signal() -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
-        _ = term.recv() => {}
+    let mut hangup_ignored = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => return result.context("cannot watch SIGINT"),
+            _ = term.recv() => return Ok(()),
+            // Reloading on SIGHUP comes with hot reload; until then it must not kill us.
+            _ = hangup_ignored.recv() => tracing::info!("SIGHUP received; reload is not implemented yet"),
+        }
     }
-    Ok(())
 }

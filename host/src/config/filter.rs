@@ -18,6 +18,11 @@ pub struct FilterConfig {
     /// an optional `NAME.toml` beside it). Unset: only the bundled plugins run.
     #[serde(default)]
     pub plugin_dir: Option<PathBuf>,
+    /// `cache_dir = "/var/cache/moat"`: where compiled plugins are kept. Unset:
+    /// `plugin-cache` under the data dir. Only Moat may write there: what it loads from
+    /// this directory runs as native code.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
     /// `bundled = ["headers"]`: the bundled plugins to run. Unset: all of them.
     #[serde(default)]
     pub bundled: Option<Vec<String>>,
@@ -57,6 +62,7 @@ impl Default for FilterConfig {
     fn default() -> Self {
         Self {
             plugin_dir: None,
+            cache_dir: None,
             bundled: None,
             order: Vec::new(),
             time_budget: default_time_budget(),

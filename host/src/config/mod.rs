@@ -5,6 +5,7 @@
 mod capabilities;
 mod error;
 mod filter;
+mod smtp;
 mod units;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use smtp::{BareLineEndingPolicy, ListenerConfig, RelayConfig, SmtpConfig, TlsConfig};
 pub use units::{ByteSize, HumanDuration, UnitError};
 
 /// The embedded default configuration (`moat serve --dev`, `moat check` without `--config`).
@@ -27,6 +29,18 @@ pub struct Config {
     /// `[server]`: identity and storage.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[[listener]]`: the SMTP listeners. None: `moat serve` has nothing to serve.
+    #[serde(default)]
+    pub listener: Vec<ListenerConfig>,
+    /// `[smtp]`: session limits and timeouts.
+    #[serde(default)]
+    pub smtp: SmtpConfig,
+    /// `[tls]`: the STARTTLS certificate.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// `[relay]`: the protected domains.
+    #[serde(default)]
+    pub relay: RelayConfig,
     /// `[filter]`: the plugin runtime.
     #[serde(default)]
     pub filter: FilterConfig,
@@ -115,7 +129,10 @@ impl Config {
 
     /// Every problem with this configuration, each naming its key; empty when valid.
     pub fn problems(&self) -> Vec<Problem> {
-        let mut problems = self.filter.problems();
+        let mut problems = smtp::listener_problems(&self.listener);
+        problems.extend(self.smtp.problems());
+        problems.extend(self.relay.problems());
+        problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
         problems.extend(self.dns.problems());
         for (name, settings) in &self.plugin {
@@ -137,10 +154,21 @@ impl Config {
     }
 
     fn resolve_relative_to(&mut self, base: &Path) {
-        if let Some(dir) = &self.filter.plugin_dir
-            && dir.is_relative()
+        for path in [&mut self.tls.certificate, &mut self.tls.key]
+            .into_iter()
+            .flatten()
         {
-            self.filter.plugin_dir = Some(base.join(dir));
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+        for dir in [&mut self.filter.plugin_dir, &mut self.filter.cache_dir]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
         }
         for settings in self.plugin.values_mut() {
             if let Some(source) = &settings.source

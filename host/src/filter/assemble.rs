@@ -96,7 +96,11 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
             max_value_bytes: config.kv.max_value_bytes,
             max_entries: config.kv.max_entries,
         },
-        cache_dir: data_dir.join("plugin-cache"),
+        cache_dir: config
+            .filter
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("plugin-cache")),
     };
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(

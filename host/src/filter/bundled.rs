@@ -17,12 +17,15 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
 
-/// The capabilities each bundled plugin needs.
+/// The capabilities each bundled plugin needs, granted unless the operator says otherwise.
+/// A bundled plugin not named here needs none.
+const CAPABILITIES: &[(&str, &[Capability])] = &[];
+
 fn capabilities(name: &str) -> &'static [Capability] {
-    match name {
-        "headers" => &[],
-        _ => &[],
-    }
+    CAPABILITIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(&[], |(_, caps)| caps)
 }
 
 static ALL: std::sync::LazyLock<Vec<BundledPlugin>> = std::sync::LazyLock::new(|| {

@@ -2,6 +2,7 @@
 //! it. The parts plugins ask for — decoded headers, body text, URLs — are computed on first
 //! use and kept, so ten plugins reading the body text cost one conversion.
 
+pub mod headers;
 mod text;
 
 use std::sync::{Arc, OnceLock};

@@ -15,6 +15,15 @@ pub enum StoreError {
         #[source]
         source: fjall::Error,
     },
+    /// Another process (a running `moat serve`, say) holds the database in `dir`.
+    #[error(
+        "the data directory {} is in use by another moat process; stop it or pass --data-dir",
+        dir.display()
+    )]
+    InUse {
+        /// The data directory.
+        dir: PathBuf,
+    },
     /// A keyspace name fjall cannot take: empty, or longer than 255 bytes.
     #[error("invalid keyspace name {name:?}: it must be 1 to 255 bytes")]
     InvalidKeyspaceName {

@@ -25,7 +25,7 @@ mod fjall_kv_tests;
 
 use std::path::{Path, PathBuf};
 
-use fjall::{Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use tracing::info;
 
 pub use error::StoreError;
@@ -55,9 +55,14 @@ impl Database {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = fjall::Database::builder(dir)
             .open()
-            .map_err(|source| StoreError::Open {
-                dir: dir.to_path_buf(),
-                source,
+            .map_err(|source| match source {
+                fjall::Error::Locked => StoreError::InUse {
+                    dir: dir.to_path_buf(),
+                },
+                source => StoreError::Open {
+                    dir: dir.to_path_buf(),
+                    source,
+                },
             })?;
         info!(dir = %dir.display(), keyspaces = db.keyspace_count(), "database opened");
         Ok(Self {
@@ -74,17 +79,38 @@ impl Database {
     /// Opens the keyspace `name` (1 to 255 bytes, any characters), creating it with
     /// default options if it does not exist yet.
     pub(crate) fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
+        self.keyspace_with(name, KeyspaceCreateOptions::default)
+    }
+
+    /// Opens the keyspace `name` (1 to 255 bytes), creating it with `options` if it does
+    /// not exist yet. An existing keyspace keeps the options it was created with: fjall
+    /// stores them with the keyspace (the queue's message bodies use this for key-value
+    /// separation).
+    pub(crate) fn keyspace_with(
+        &self,
+        name: &str,
+        options: impl FnOnce() -> KeyspaceCreateOptions,
+    ) -> Result<Keyspace, StoreError> {
         if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_BYTES {
             return Err(StoreError::InvalidKeyspaceName {
                 name: name.to_owned(),
             });
         }
         self.db
-            .keyspace(name, KeyspaceCreateOptions::default)
+            .keyspace(name, options)
             .map_err(|source| StoreError::Keyspace {
                 name: name.to_owned(),
                 source,
             })
+    }
+
+    /// A write batch across keyspaces whose commit is atomic and durable: `commit` writes
+    /// the batch to the journal, forces the journal onto the disk (fsync), and only then
+    /// makes the writes visible to readers. A batch whose write or fsync fails is never
+    /// visible, and fjall then refuses every later write (`fjall::Error::Poisoned`) until
+    /// the database is reopened.
+    pub(crate) fn durable_batch(&self) -> OwnedWriteBatch {
+        self.db.batch().durability(Some(PersistMode::SyncAll))
     }
 
     /// Forces every write made so far, in every keyspace, onto the disk (fsync).
@@ -145,6 +171,9 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let _db = Database::open(tmp.path()).expect("open database");
         let second = Database::open(tmp.path());
-        assert!(matches!(second, Err(StoreError::Open { .. })), "{second:?}");
+        assert!(
+            matches!(second, Err(StoreError::InUse { .. })),
+            "{second:?}"
+        );
     }
 }

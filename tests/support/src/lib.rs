@@ -218,3 +218,94 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The addresses in a `moat ready name=addr ...` line, by listener name.
+pub fn ready_addresses(
+    ready_line: &str,
+) -> std::collections::HashMap<String, std::net::SocketAddr> {
+    ready_line
+        .split_whitespace()
+        .filter_map(|field| field.split_once('='))
+        .filter_map(|(name, value)| value.parse().ok().map(|addr| (name.to_owned(), addr)))
+        .collect()
+}
+
+/// A raw SMTP connection for protocol tests: send exact bytes, read replies.
+pub struct RawSmtp {
+    stream: std::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+/// One SMTP reply: its code and its lines' texts joined by newlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpReply {
+    /// The three-digit code.
+    pub code: u16,
+    /// The text of every line (after the code and separator).
+    pub text: String,
+}
+
+impl RawSmtp {
+    /// Connects to `addr`; every read waits at most 30 s.
+    pub fn connect(addr: std::net::SocketAddr) -> RawSmtp {
+        let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .expect("connect to moat");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("set a read timeout");
+        RawSmtp {
+            stream,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Sends `bytes` as they are.
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write as _;
+        self.stream.write_all(bytes).expect("write to moat");
+    }
+
+    /// Reads one (possibly multi-line) reply; `None` if the server closed the connection.
+    pub fn reply(&mut self) -> Option<SmtpReply> {
+        let mut text = Vec::new();
+        loop {
+            let line = self.line()?;
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_else(|| panic!("not an SMTP reply line: {line:?}"));
+            text.push(line.get(4..).unwrap_or_default().to_owned());
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Some(SmtpReply {
+                    code,
+                    text: text.join("\n"),
+                });
+            }
+        }
+    }
+
+    /// Sends a command line (CRLF added) and reads its reply.
+    pub fn command(&mut self, line: &str) -> SmtpReply {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+            .unwrap_or_else(|| panic!("connection closed after {line:?}"))
+    }
+
+    fn line(&mut self) -> Option<String> {
+        use std::io::Read as _;
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
+                self.buffer.drain(..end + 2);
+                return Some(line);
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("reading from moat: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `[[listener]]`, `[smtp]`, `[tls]` and `[relay]`: where Moat listens, the limits of a
+//! session, its certificate, and which recipients it accepts mail for.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Problem;
+use super::units::{ByteSize, HumanDuration};
+
+/// `[[listener]]`: one SMTP listening socket.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// `name = "mx"`: a name for logs and the ready line.
+    pub name: String,
+    /// `address = "0.0.0.0:25"`: where to listen (port 0 picks a free port; the ready line
+    /// says which).
+    pub address: SocketAddr,
+    /// `max_connections = 1000`: open sessions on this listener; more are answered 421.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// `max_connections_per_ip = 20`: open sessions from one client address.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+}
+
+fn default_max_connections() -> usize {
+    1000
+}
+fn default_max_connections_per_ip() -> usize {
+    20
+}
+
+/// What a bare CR or LF in message data gets.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BareLineEndingPolicy {
+    /// Refuse the message (550 5.6.11): the SMTP-smuggling-safe default.
+    #[default]
+    Reject,
+    /// Turn it into CRLF and accept the message.
+    Normalize,
+}
+
+/// `[smtp]`: limits and timeouts of every session.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `max_message_size = "25MiB"`: announced in SIZE and enforced while reading.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: ByteSize,
+    /// `max_recipients = 100`: recipients per message (RFC 5321 §4.5.3.1.8 asks for at
+    /// least 100).
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+    /// `max_commands = 1000`: commands per session before it is closed.
+    #[serde(default = "default_max_commands")]
+    pub max_commands: usize,
+    /// `max_errors = 10`: protocol errors per session before it is closed.
+    #[serde(default = "default_max_errors")]
+    pub max_errors: usize,
+    /// `max_line_length = 2048`: the longest command line.
+    #[serde(default = "default_max_line_length")]
+    pub max_line_length: usize,
+    /// `command_timeout = "5m"`: idle time allowed between commands (RFC 5321 §4.5.3.2).
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout: HumanDuration,
+    /// `data_timeout = "10m"`: idle time allowed while receiving message data.
+    #[serde(default = "default_data_timeout")]
+    pub data_timeout: HumanDuration,
+    /// `greeting_delay = "0s"`: how long to wait before the greeting; a client that talks
+    /// in that time is refused (postscreen's pregreet test). Talk before the greeting is
+    /// refused even at 0s when it is already there.
+    #[serde(default = "default_greeting_delay")]
+    pub greeting_delay: HumanDuration,
+    /// `bare_line_endings = "reject"`: `reject` or `normalize` a bare CR or LF in data.
+    #[serde(default)]
+    pub bare_line_endings: BareLineEndingPolicy,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            max_message_size: default_max_message_size(),
+            max_recipients: default_max_recipients(),
+            max_commands: default_max_commands(),
+            max_errors: default_max_errors(),
+            max_line_length: default_max_line_length(),
+            command_timeout: default_command_timeout(),
+            data_timeout: default_data_timeout(),
+            greeting_delay: default_greeting_delay(),
+            bare_line_endings: BareLineEndingPolicy::default(),
+        }
+    }
+}
+
+fn default_max_message_size() -> ByteSize {
+    ByteSize(25 << 20)
+}
+fn default_max_recipients() -> usize {
+    100
+}
+fn default_max_commands() -> usize {
+    1000
+}
+fn default_max_errors() -> usize {
+    10
+}
+fn default_max_line_length() -> usize {
+    2048
+}
+fn default_command_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
+}
+fn default_data_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(600))
+}
+fn default_greeting_delay() -> HumanDuration {
+    HumanDuration(std::time::Duration::ZERO)
+}
+
+/// `[tls]`: the certificate offered with STARTTLS.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// `certificate = "/etc/moat/cert.pem"`: PEM certificate chain. Unset: no STARTTLS,
+    /// except under `moat serve --dev`, which makes a self-signed one.
+    #[serde(default)]
+    pub certificate: Option<PathBuf>,
+    /// `key = "/etc/moat/key.pem"`: PEM private key of the certificate.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// `[relay]`: the domains Moat is the MX for. Mail to any other domain is refused
+/// (550 5.7.1): Moat is never an open relay.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// `domains = ["example.org"]`: the protected domains (case-insensitive, exact).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// `[relay.recipients] "example.org" = ["alice", "bob"]`: where a domain has a list,
+    /// only these local parts are accepted (550 5.1.1 otherwise); domains without a list
+    /// accept any local part.
+    #[serde(default)]
+    pub recipients: BTreeMap<String, Vec<String>>,
+}
+
+impl SmtpConfig {
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, reason: String| {
+            if !ok {
+                problems.push(Problem {
+                    key: format!("smtp.{key}"),
+                    reason,
+                });
+            }
+        };
+        check(
+            self.max_message_size.0 >= 1024,
+            "max_message_size",
+            format!("must be at least 1KiB, not {}", self.max_message_size),
+        );
+        check(
+            self.max_recipients >= 1,
+            "max_recipients",
+            "must be at least 1".into(),
+        );
+        check(
+            self.max_commands >= 10,
+            "max_commands",
+            "must be at least 10".into(),
+        );
+        check(
+            self.max_line_length >= 512,
+            "max_line_length",
+            format!(
+                "must be at least 512 (RFC 5321), not {}",
+                self.max_line_length
+            ),
+        );
+        check(
+            !self.command_timeout.0.is_zero(),
+            "command_timeout",
+            "must be more than 0s".into(),
+        );
+        check(
+            !self.data_timeout.0.is_zero(),
+            "data_timeout",
+            "must be more than 0s".into(),
+        );
+        problems
+    }
+}
+
+impl RelayConfig {
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for (i, domain) in self.domains.iter().enumerate() {
+            if domain.is_empty() || domain.contains(['@', ' ', '<', '>']) {
+                problems.push(Problem {
+                    key: format!("relay.domains[{i}]"),
+                    reason: format!("`{domain}` is not a domain name"),
+                });
+            }
+        }
+        for domain in self.recipients.keys() {
+            if !self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+                problems.push(Problem {
+                    key: format!("relay.recipients.{domain}"),
+                    reason: "lists recipients of a domain that is not in relay.domains".into(),
+                });
+            }
+        }
+        problems
+    }
+}
+
+pub(super) fn listener_problems(listeners: &[ListenerConfig]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, l) in listeners.iter().enumerate() {
+        if l.name.is_empty() {
+            problems.push(Problem {
+                key: format!("listener[{i}].name"),
+                reason: "must not be empty".into(),
+            });
+        }
+        if listeners[..i].iter().any(|other| other.name == l.name) {
+            problems.push(Problem {
+                key: format!("listener[{i}].name"),
+                reason: format!("`{}` is used by another listener", l.name),
+            });
+        }
+        if l.max_connections == 0 || l.max_connections_per_ip == 0 {
+            problems.push(Problem {
+                key: format!("listener[{i}]"),
+                reason: "connection limits must be at least 1".into(),
+            });
+        }
+    }
+    problems
+}

@@ -1,0 +1,314 @@
+//! The durable message queue: where an accepted message lives until every recipient has a
+//! final state.
+//!
+//! A message answered `250` is on disk: [`Queue::enqueue`] writes its bytes, its envelope
+//! and its due-index entry in ONE atomic fjall batch, fsyncs the journal, and only then
+//! returns. Sessions enqueueing at the same moment share that fsync (`commit`: group
+//! commit), so throughput does not fall to the disk's fsync rate.
+//!
+//! Four keyspaces of the gateway's one database (`store::Database`):
+//!
+//! * `queue.messages`: id → the raw message, queued or quarantined, with fjall's key-value
+//!   separation so large bodies sit in blob files and compaction moves only small pointers;
+//! * `queue.envelopes`: id → [`QueuedEnvelope`] (JSON), sender, recipients with their
+//!   states, attempts, next attempt;
+//! * `queue.due`: big-endian next-attempt millis ++ id → nothing; a range scan from the
+//!   start yields what is due, soonest first ([`Queue::due`]);
+//! * `queue.quarantine`: id → [`QuarantinedMessage`] (JSON) for messages held by the
+//!   filters' decision; they have no envelope or due entry until released.
+//!
+//! Files: `id` ([`QueueId`]), `keys` (key encodings), `record` (the serde records),
+//! `commit` (the group committer), `quarantine` (quarantine operations), `error`
+//! ([`QueueError`]). Delivery, retries and deletion
+//! are not here; whoever changes an envelope's `next_attempt_ms` must move its due entry in
+//! the same batch, and nothing may be deleted before [`QueuedEnvelope::is_complete`].
+
+mod commit;
+mod error;
+mod id;
+mod keys;
+mod quarantine;
+mod record;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+
+use fjall::{Keyspace, KeyspaceCreateOptions, KvSeparationOptions};
+use tracing::info;
+
+pub use commit::CommitStats;
+pub use error::QueueError;
+pub use id::{ParseQueueIdError, QueueId};
+pub use quarantine::QuarantinedMessage;
+pub use record::{NewMessage, QueuedEnvelope, RecipientRecord, RecipientState};
+
+use crate::store::Database;
+use commit::{Committer, Entry, Placement};
+
+/// The keyspace of message bytes.
+const MESSAGES: &str = "queue.messages";
+/// The keyspace of envelopes.
+const ENVELOPES: &str = "queue.envelopes";
+/// The keyspace of the due index.
+const DUE: &str = "queue.due";
+/// The keyspace of quarantine records.
+const QUARANTINE: &str = "queue.quarantine";
+
+/// The largest message the queue stores: fjall's limit for one value (4 GiB - 1).
+const MAX_MESSAGE_BYTES: u64 = u32::MAX as u64;
+
+/// The queue: a cheap-to-clone handle on the queue's keyspaces and its group committer.
+///
+/// Open one per process (two would each commit on their own and share no fsyncs). The
+/// committer stops when the last clone is dropped, after answering every message already
+/// handed to it; that drop waits for the batch in progress.
+///
+/// The reading methods block on disk I/O (no fsync): from async code, call them through
+/// `tokio::task::spawn_blocking`. [`Queue::enqueue`] is async and never blocks the caller's
+/// thread.
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keyspaces: Keyspaces,
+    committer: Committer,
+}
+
+/// Handles on the queue's keyspaces.
+#[derive(Clone)]
+struct Keyspaces {
+    messages: Keyspace,
+    envelopes: Keyspace,
+    due: Keyspace,
+    quarantine: Keyspace,
+}
+
+impl Queue {
+    /// Opens (creating if needed) the queue's keyspaces in `db` and starts the committer
+    /// thread. Blocks on disk I/O: call it at startup, or through `spawn_blocking`.
+    pub fn open(db: Database) -> Result<Self, QueueError> {
+        let open = |name, options: fn() -> KeyspaceCreateOptions| {
+            db.keyspace_with(name, options)
+                .map_err(|source| QueueError::Open { source })
+        };
+        let keyspaces = Keyspaces {
+            messages: open(MESSAGES, || {
+                KeyspaceCreateOptions::default()
+                    .with_kv_separation(Some(KvSeparationOptions::default()))
+            })?,
+            envelopes: open(ENVELOPES, KeyspaceCreateOptions::default)?,
+            due: open(DUE, KeyspaceCreateOptions::default)?,
+            quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
+        };
+        let committer = Committer::start(db, keyspaces.clone())?;
+        info!(
+            messages = keyspaces.envelopes.approximate_len(),
+            "queue opened"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keyspaces,
+                committer,
+            }),
+        })
+    }
+
+    /// Queues `message` (the raw bytes as received) with `envelope`, and returns its new id
+    /// once the message, its envelope (every recipient pending, no attempt yet) and its
+    /// due entry (due now) are on disk, fsynced in one atomic batch. Only then may SMTP
+    /// answer `250`.
+    ///
+    /// On [`QueueError::DiskFull`] answer `452 4.3.1`, on any other error `451 4.3.0`;
+    /// nothing of the message is then visible in the queue. If the future is dropped after
+    /// the message was handed to the committer, the message may still be queued.
+    pub async fn enqueue(
+        &self,
+        envelope: NewMessage,
+        message: Vec<u8>,
+    ) -> Result<QueueId, QueueError> {
+        let record = accept(envelope, &message)?;
+        let id = record.id;
+        let encoded = encode(&record)?;
+        self.inner
+            .committer
+            .commit(Entry {
+                id,
+                placement: Placement::Queue {
+                    envelope: encoded,
+                    next_attempt_ms: record.next_attempt_ms,
+                },
+                message,
+            })
+            .await?;
+        info!(
+            queue_id = %id,
+            rcpts = record.recipients.len(),
+            size = record.size,
+            "message queued"
+        );
+        Ok(id)
+    }
+
+    /// The envelope of `id`, or `None` if no such message is queued.
+    pub fn envelope(&self, id: &QueueId) -> Result<Option<QueuedEnvelope>, QueueError> {
+        let Some(value) = self.get(&self.inner.keyspaces.envelopes, ENVELOPES, id)? else {
+            return Ok(None);
+        };
+        decode(&value, ENVELOPES, id).map(Some)
+    }
+
+    /// The raw bytes of message `id` as stored, queued or quarantined, or `None` if there
+    /// is no such message.
+    pub fn message(&self, id: &QueueId) -> Result<Option<Vec<u8>>, QueueError> {
+        Ok(self
+            .get(&self.inner.keyspaces.messages, MESSAGES, id)?
+            .map(|value| value.to_vec()))
+    }
+
+    /// The ids of every queued message, oldest first (for `moat queue list` and tests).
+    /// Reads every envelope key.
+    pub fn ids(&self) -> Result<Vec<QueueId>, QueueError> {
+        ids_in(&self.inner.keyspaces.envelopes, ENVELOPES)
+    }
+
+    /// How many messages are queued. Counts the envelope keys, so it takes time in
+    /// proportion to the queue's length.
+    pub fn len(&self) -> Result<u64, QueueError> {
+        let len = self
+            .inner
+            .keyspaces
+            .envelopes
+            .len()
+            .map_err(|source| QueueError::Read {
+                keyspace: ENVELOPES,
+                source,
+            })?;
+        Ok(u64::try_from(len).unwrap_or(u64::MAX))
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> Result<bool, QueueError> {
+        self.inner
+            .keyspaces
+            .envelopes
+            .is_empty()
+            .map_err(|source| QueueError::Read {
+                keyspace: ENVELOPES,
+                source,
+            })
+    }
+
+    /// Up to `limit` messages whose next attempt is due at or before `now_ms` (unix
+    /// milliseconds), soonest first, ties oldest first. Reads only the due index, from its
+    /// start to the first entry not yet due.
+    pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<QueueId>, QueueError> {
+        self.inner
+            .keyspaces
+            .due
+            .range(..=keys::due_bound(now_ms))
+            .take(limit)
+            .map(|guard| {
+                let key = guard.key().map_err(|source| QueueError::Read {
+                    keyspace: DUE,
+                    source,
+                })?;
+                keys::parse_due_key(&key)
+                    .map(|(_, id)| id)
+                    .ok_or(QueueError::CorruptKey {
+                        keyspace: DUE,
+                        len: key.len(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The group committer's counters: batches committed (= fsyncs) and the messages in
+    /// them. `messages / batches` is how many sessions shared each fsync.
+    pub fn stats(&self) -> CommitStats {
+        self.inner.committer.stats()
+    }
+
+    fn get(
+        &self,
+        keyspace: &Keyspace,
+        name: &'static str,
+        id: &QueueId,
+    ) -> Result<Option<fjall::Slice>, QueueError> {
+        keyspace
+            .get(keys::id_key(id))
+            .map_err(|source| QueueError::Read {
+                keyspace: name,
+                source,
+            })
+    }
+}
+
+/// The envelope of a message accepted now: checked, given its id, every recipient pending,
+/// due at once.
+fn accept(envelope: NewMessage, message: &[u8]) -> Result<QueuedEnvelope, QueueError> {
+    if envelope.recipients.is_empty() {
+        return Err(QueueError::NoRecipients);
+    }
+    let size = u64::try_from(message.len()).unwrap_or(u64::MAX);
+    if size > MAX_MESSAGE_BYTES {
+        return Err(QueueError::TooLarge {
+            size,
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    let id = QueueId::generate();
+    Ok(QueuedEnvelope::accepted(
+        id,
+        id.timestamp_ms(),
+        envelope,
+        size,
+    ))
+}
+
+/// `record` as stored: JSON.
+fn encode<T: serde::Serialize>(record: &T) -> Result<Vec<u8>, QueueError> {
+    serde_json::to_vec(record).map_err(|source| QueueError::Encode { source })
+}
+
+/// The record of `id` stored in `keyspace`, decoded.
+fn decode<T: serde::de::DeserializeOwned>(
+    value: &[u8],
+    keyspace: &'static str,
+    id: &QueueId,
+) -> Result<T, QueueError> {
+    serde_json::from_slice(value).map_err(|source| QueueError::CorruptRecord {
+        keyspace,
+        queue_id: *id,
+        source,
+    })
+}
+
+/// Every key of `keyspace` (named `name`) as a queue id, in order.
+fn ids_in(keyspace: &Keyspace, name: &'static str) -> Result<Vec<QueueId>, QueueError> {
+    keyspace
+        .iter()
+        .map(|guard| {
+            let key = guard.key().map_err(|source| QueueError::Read {
+                keyspace: name,
+                source,
+            })?;
+            QueueId::from_slice(&key).ok_or(QueueError::CorruptKey {
+                keyspace: name,
+                len: key.len(),
+            })
+        })
+        .collect()
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

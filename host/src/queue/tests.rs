@@ -1,0 +1,278 @@
+//! The queue against a real fjall database in a temporary directory.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Barrier;
+
+use super::*;
+
+fn open(dir: &Path) -> Queue {
+    Queue::open(Database::open(dir).expect("open database")).expect("open queue")
+}
+
+fn new_message(recipients: &[&str]) -> NewMessage {
+    NewMessage {
+        mail_from: "sender@example.net".into(),
+        recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+        client_ip: "192.0.2.7".into(),
+        helo: "mail.example.net".into(),
+        authenticated_user: Some("alice".into()),
+        smtputf8: true,
+        eight_bit_mime: false,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+/// Bytes that would break a text round trip: CRLF, a lone dot line, NUL, 8-bit, and (for
+/// `len` past fjall's separation threshold) enough to be stored as a blob.
+fn awkward_message(len: usize) -> Vec<u8> {
+    let mut bytes = b"Subject: t\r\n\r\nline\r\n.\r\n\0\xff\xfe\r\n".to_vec();
+    bytes.extend((0..len).map(|i| (i * 31 % 256) as u8));
+    bytes
+}
+
+#[tokio::test]
+async fn an_enqueued_message_survives_reopening_byte_for_byte() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let small = awkward_message(10);
+    let large = awkward_message(300_000);
+    let (small_id, large_id, envelope) = {
+        let queue = open(tmp.path());
+        let before = now_ms();
+        let small_id = queue
+            .enqueue(new_message(&["a@example.org"]), small.clone())
+            .await
+            .expect("enqueue small");
+        let large_id = queue
+            .enqueue(
+                new_message(&["a@example.org", "b@example.org"]),
+                large.clone(),
+            )
+            .await
+            .expect("enqueue large");
+        let envelope = queue.envelope(&large_id).expect("read").expect("envelope");
+        assert!(envelope.received_at_ms >= before && envelope.received_at_ms <= now_ms());
+        assert!(queue.inner.keyspaces.messages.is_kv_separated());
+        (small_id, large_id, envelope)
+    };
+
+    let queue = open(tmp.path());
+    assert_eq!(queue.message(&small_id).expect("read"), Some(small));
+    assert_eq!(queue.message(&large_id).expect("read"), Some(large.clone()));
+    assert_eq!(
+        queue.envelope(&large_id).expect("read"),
+        Some(envelope.clone())
+    );
+    assert_eq!(queue.ids().expect("ids"), vec![small_id, large_id]);
+    assert_eq!(queue.len().expect("len"), 2);
+    assert!(!queue.is_empty().expect("is_empty"));
+
+    assert_eq!(envelope.id, large_id);
+    assert_eq!(envelope.received_at_ms, large_id.timestamp_ms());
+    assert_eq!(envelope.next_attempt_ms, envelope.received_at_ms);
+    assert_eq!(envelope.mail_from, "sender@example.net");
+    assert_eq!(envelope.client_ip, "192.0.2.7");
+    assert_eq!(envelope.helo, "mail.example.net");
+    assert_eq!(envelope.authenticated_user.as_deref(), Some("alice"));
+    assert!(envelope.smtputf8 && !envelope.eight_bit_mime && !envelope.held);
+    assert_eq!(envelope.size, large.len() as u64);
+    assert_eq!(envelope.attempts, 0);
+    assert_eq!(
+        envelope.recipients,
+        vec![
+            RecipientRecord {
+                address: "a@example.org".into(),
+                state: RecipientState::Pending
+            },
+            RecipientRecord {
+                address: "b@example.org".into(),
+                state: RecipientState::Pending
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_read_as_none_and_an_empty_queue_is_empty() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let id = QueueId::generate();
+    assert_eq!(queue.envelope(&id).expect("read"), None);
+    assert_eq!(queue.message(&id).expect("read"), None);
+    assert_eq!(queue.ids().expect("ids"), Vec::new());
+    assert_eq!(queue.len().expect("len"), 0);
+    assert!(queue.is_empty().expect("is_empty"));
+    assert_eq!(queue.due(u64::MAX, 10).expect("due"), Vec::new());
+    assert_eq!(queue.stats(), CommitStats::default());
+}
+
+#[tokio::test]
+async fn a_message_without_recipients_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let refused = queue.enqueue(new_message(&[]), b"x".to_vec()).await;
+    assert!(
+        matches!(refused, Err(QueueError::NoRecipients)),
+        "{refused:?}"
+    );
+    assert_eq!(queue.len().expect("len"), 0);
+    assert_eq!(queue.stats().batches, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_all_succeed_and_share_fsyncs() {
+    const MESSAGES: usize = 200;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let start = Arc::new(Barrier::new(MESSAGES));
+    let tasks: Vec<_> = (0..MESSAGES)
+        .map(|n| {
+            let queue = queue.clone();
+            let start = Arc::clone(&start);
+            tokio::spawn(async move {
+                let body = format!("Subject: {n}\r\n\r\nmessage {n}\r\n").into_bytes();
+                start.wait().await;
+                let id = queue
+                    .enqueue(new_message(&["a@example.org"]), body.clone())
+                    .await?;
+                Ok::<_, QueueError>((id, body))
+            })
+        })
+        .collect();
+
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let (id, body) = task.await.expect("task").expect("enqueue");
+        assert_eq!(queue.message(&id).expect("read"), Some(body));
+        assert!(ids.insert(id), "duplicate id {id}");
+    }
+    let stats = queue.stats();
+    println!(
+        "{} messages committed in {} batches (fsyncs)",
+        stats.messages, stats.batches
+    );
+    assert_eq!(ids.len(), MESSAGES);
+    assert_eq!(stats.messages, MESSAGES as u64);
+    assert!(stats.batches < stats.messages, "{stats:?}");
+    assert_eq!(queue.len().expect("len"), MESSAGES as u64);
+    let mut sorted: Vec<_> = ids.into_iter().collect();
+    sorted.sort();
+    assert_eq!(queue.ids().expect("ids"), sorted);
+}
+
+#[tokio::test]
+async fn due_lists_enqueued_messages_oldest_first_and_respects_now() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body = format!("message {n}").into_bytes();
+        ids.push(
+            queue
+                .enqueue(new_message(&["a@example.org"]), body)
+                .await
+                .expect("enqueue"),
+        );
+    }
+    let first_ms = ids[0].timestamp_ms();
+    assert_eq!(queue.due(first_ms - 1, 10).expect("due"), Vec::new());
+    assert_eq!(queue.due(first_ms, 10).expect("due").first(), Some(&ids[0]));
+    assert_eq!(queue.due(now_ms(), 10).expect("due"), ids);
+    assert_eq!(queue.due(now_ms(), 2).expect("due"), ids[..2]);
+    assert_eq!(queue.due(now_ms(), 0).expect("due"), Vec::new());
+}
+
+#[tokio::test]
+async fn due_orders_by_next_attempt_time_not_by_id() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let (old, middle, young) = (
+        QueueId::generate(),
+        QueueId::generate(),
+        QueueId::generate(),
+    );
+    // Retries give older messages later attempts than younger ones.
+    let due = &queue.inner.keyspaces.due;
+    for (at, id) in [
+        (3_000, &old),
+        (1_000, &young),
+        (2_000, &middle),
+        (2_000, &old),
+    ] {
+        due.insert(keys::due_key(at, id), Vec::new())
+            .expect("insert due entry");
+    }
+    assert_eq!(queue.due(999, 10).expect("due"), Vec::new());
+    assert_eq!(queue.due(1_000, 10).expect("due"), vec![young]);
+    assert_eq!(queue.due(2_500, 10).expect("due"), vec![young, old, middle]);
+    assert_eq!(
+        queue.due(u64::MAX, 10).expect("due"),
+        vec![young, old, middle, old]
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_stops_the_committer_and_releases_the_database() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let clone = queue.clone();
+    let id = clone
+        .enqueue(new_message(&["a@example.org"]), b"body".to_vec())
+        .await
+        .expect("enqueue");
+    drop(queue);
+    assert_eq!(clone.message(&id).expect("read"), Some(b"body".to_vec()));
+    drop(clone);
+    // The committer thread held the database; reopening proves it is gone.
+    let reopened = open(tmp.path());
+    assert_eq!(reopened.ids().expect("ids"), vec![id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_message_survives_reopening_and_is_never_due() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let body = awkward_message(5_000);
+    let report = r#"{"action":"quarantine","score":12.5}"#.to_owned();
+    let (held, queued) = {
+        let queue = open(tmp.path());
+        let (held, queued) = tokio::join!(
+            queue.quarantine(
+                new_message(&["a@example.org"]),
+                body.clone(),
+                report.clone()
+            ),
+            queue.enqueue(new_message(&["b@example.org"]), b"queued".to_vec()),
+        );
+        (held.expect("quarantine"), queued.expect("enqueue"))
+    };
+
+    let queue = open(tmp.path());
+    let record = queue.quarantined(&held).expect("read").expect("record");
+    assert_eq!(record.report, report);
+    assert_eq!(record.envelope.id, held);
+    assert_eq!(record.envelope.recipients[0].address, "a@example.org");
+    assert_eq!(record.envelope.size, body.len() as u64);
+    assert_eq!(queue.message(&held).expect("read"), Some(body));
+    assert_eq!(queue.quarantined_ids().expect("ids"), vec![held]);
+
+    assert_eq!(queue.envelope(&held).expect("read"), None);
+    assert_eq!(queue.quarantined(&queued).expect("read"), None);
+    assert_eq!(queue.ids().expect("ids"), vec![queued]);
+    assert_eq!(queue.due(u64::MAX, 10).expect("due"), vec![queued]);
+}
+
+#[test]
+fn the_queue_and_its_errors_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Queue>();
+    send_sync::<QueueError>();
+}

@@ -1,0 +1,126 @@
+//! The accept loop of one listener: caps on open sessions (in all and per client address,
+//! answered 421 4.7.0 beyond them), back-off when accepting fails (e.g. out of file
+//! descriptors) instead of dying, one task per session, and no session's error ever
+//! reaching the loop.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::reply::Reply;
+use super::session::{self, SessionParams};
+use crate::config::ListenerConfig;
+
+/// Open sessions per client address; a slot is given back when its guard drops.
+#[derive(Debug, Default)]
+struct PerClient {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+struct PerClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn try_take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PerClientSlot> {
+        let mut open = self.lock();
+        let count = open.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PerClientSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.lock();
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `shutdown` is cancelled; each session runs as a
+/// task on `tracker` so the caller can wait for them to finish.
+pub async fn serve(
+    listener: TcpListener,
+    config: ListenerConfig,
+    params: Arc<SessionParams>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let total = Arc::new(Semaphore::new(config.max_connections));
+    let per_client = Arc::new(PerClient::default());
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::from_millis(100);
+                pair
+            }
+            Err(error) => {
+                tracing::warn!(listener = %config.name, %error, backoff_ms = backoff.as_millis() as u64, "accept failed");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(64));
+                continue;
+            }
+        };
+        let Ok(total_slot) = total.clone().try_acquire_owned() else {
+            refuse(stream, Reply::too_many_connections(false), &tracker);
+            continue;
+        };
+        let Some(client_slot) = per_client.try_take(peer.ip(), config.max_connections_per_ip)
+        else {
+            refuse(stream, Reply::too_many_connections(true), &tracker);
+            continue;
+        };
+        let params = params.clone();
+        let shutdown = shutdown.clone();
+        let listener_name = config.name.clone();
+        tracker.spawn(async move {
+            session::run(stream, peer, listener_name, params, shutdown).await;
+            drop((total_slot, client_slot));
+        });
+    }
+}
+
+/// Answers `reply` and closes, without holding up the accept loop.
+fn refuse(mut stream: TcpStream, reply: Reply, tracker: &TaskTracker) {
+    tracker.spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            stream.write_all(reply.to_wire().as_bytes()),
+        )
+        .await;
+        let _ = stream.shutdown().await;
+    });
+}

@@ -1,0 +1,16 @@
+//! The SMTP side: listeners, sessions, the sans-IO protocol layer, replies, TLS and relay
+//! control.
+//!
+//! * `listener`: the accept loop of each configured listener (connection caps, back-off).
+//! * `session`: one conversation — read loop, phases, one handler per command, the data
+//!   path to the filters and the queue.
+//! * `proto`: command parsing and the line/DATA/BDAT receivers; no I/O, fuzzed.
+//! * `reply`: every reply Moat sends, with its enhanced status code.
+//! * `tls`: the STARTTLS configuration; `relay`: which recipients are accepted.
+
+pub mod listener;
+pub mod proto;
+pub mod relay;
+pub mod reply;
+pub mod session;
+pub mod tls;

@@ -1,0 +1,58 @@
+//! The SMTP protocol without I/O: command parsing and the byte-stream receivers the session
+//! feeds with whatever the socket delivers. Nothing here reads a socket, knows the time, or
+//! writes a reply, so every part is tested with plain bytes and fuzzed (`host/fuzz`).
+//!
+//! * [`parse_command`]: one command line to a [`Command`] or a [`CommandError`] naming the
+//!   reply it deserves; paths ([`ReversePath`], [`ForwardPath`], [`Mailbox`]) and ESMTP
+//!   parameters ([`MailParams`], [`RcptParams`]) are validated on the way.
+//! * [`LineReceiver`], [`DataReceiver`], [`BdatReceiver`]: split the input into command lines,
+//!   DATA content (dot-unstuffed, ended only by `<CRLF>.<CRLF>`) and BDAT chunks, each with a
+//!   hard limit and each saying how many bytes it consumed so pipelined input goes on to the
+//!   next receiver.
+//!
+//! A session drives them like this:
+//!
+//! ```ignore
+//! let mut input = &read_buffer[..read];
+//! loop {
+//!     match &mut receiver {
+//!         Receiver::Line(lines) => {
+//!             let (used, event) = lines.ingest(input);
+//!             input = &input[used..];
+//!             match event {
+//!                 None => break, // all consumed: read more
+//!                 Some(LineEvent::Line(line)) => match parse_command(&line) {
+//!                     Ok(Command::Data) => { /* 354, then */ receiver = Receiver::Data(DataReceiver::new(max, policy)) }
+//!                     Ok(Command::StartTls) => { /* 220, drop `input`, upgrade */ }
+//!                     other => { /* reply */ }
+//!                 },
+//!                 Some(LineEvent::TooLong | LineEvent::ContainsNul) => { /* 500 5.5.2 */ }
+//!             }
+//!         }
+//!         Receiver::Data(data) => {
+//!             let (used, end) = data.ingest(input);
+//!             input = &input[used..];
+//!             let Some(end) = end else { break };
+//!             // queue or refuse, reply, then back to Receiver::Line for what follows
+//!         }
+//!     }
+//! }
+//! ```
+
+mod address;
+mod command;
+mod domain;
+mod params;
+mod receiver;
+
+pub use address::{AddressError, ForwardPath, Mailbox, ReversePath};
+pub use command::{Command, CommandError, ParseContext, parse_command, parse_command_with};
+pub use domain::DomainError;
+pub use params::{Body, MailParams, RcptParams};
+pub use receiver::{
+    BareLfPolicy, BdatEnd, BdatReceiver, DataEnd, DataReceiver, LineEvent, LineReceiver,
+    MessageData,
+};
+
+#[cfg(test)]
+mod tests;

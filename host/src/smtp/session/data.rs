@@ -1,0 +1,199 @@
+//! The end of a message: parse it once, run the data stage, decide, and act on the
+//! decision — refuse it, or put it on disk (queue or quarantine) and only then answer 250.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::Session;
+use crate::filter::pipeline::StageInput;
+use crate::filter::{Action, Decision};
+use crate::message::ParsedMessage;
+use crate::message::headers::{ReceivedFields, received, spam_headers, top_symbols};
+use crate::queue::{NewMessage, QueueError};
+use crate::smtp::proto::{Body, MessageData};
+use crate::smtp::reply::Reply;
+
+impl Session {
+    /// Filters a complete message and answers for it.
+    pub(super) async fn finish_message(&mut self, data: MessageData) -> Reply {
+        let Some(transaction) = self.phase.take_transaction() else {
+            return Reply::bad_sequence("no transaction open");
+        };
+        self.messages += 1;
+        let reply = self.filter_and_store(data, &transaction).await;
+        self.ctx.annotations.truncate(self.session_annotations);
+        reply
+    }
+
+    async fn filter_and_store(
+        &mut self,
+        data: MessageData,
+        transaction: &super::state::Transaction,
+    ) -> Reply {
+        if data.has_nul {
+            return Reply::nul_in_data();
+        }
+        let Ok(message) = ParsedMessage::parse(data.bytes) else {
+            return Reply::not_a_message();
+        };
+        let message = Arc::new(message);
+        let results = self
+            .params
+            .pipeline
+            .run_stage(&mut self.ctx, &StageInput::Data(message.clone()))
+            .await;
+        let decision = self
+            .params
+            .pipeline
+            .decide(&self.results_with(&transaction.results, &results));
+        tracing::info!(
+            action = decision.action.as_str(),
+            score = decision.score,
+            symbols = %top_symbols(&decision, 5),
+            from = %transaction.from,
+            rcpts = transaction.recipients.len(),
+            "message filtered"
+        );
+        let reply = self.apply_decision(&decision, &message, transaction).await;
+        self.learn_outcome(decision, message);
+        reply
+    }
+
+    async fn apply_decision(
+        &self,
+        decision: &Decision,
+        message: &ParsedMessage,
+        transaction: &super::state::Transaction,
+    ) -> Reply {
+        match decision.action {
+            Action::Reject => Reply::message_rejected(&top_symbols(decision, 3)),
+            Action::Tempfail => Reply::message_tempfail(),
+            Action::Accept | Action::Tag | Action::Quarantine => {
+                let stored = self.stored_bytes(decision, message, transaction);
+                let envelope = NewMessage {
+                    mail_from: transaction
+                        .from
+                        .mailbox()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    recipients: transaction.recipients.clone(),
+                    client_ip: self.ctx.client.ip.to_string(),
+                    helo: self.ctx.client.helo.clone().unwrap_or_default(),
+                    authenticated_user: self.ctx.client.authenticated_user.clone(),
+                    smtputf8: transaction.params.smtputf8,
+                    eight_bit_mime: matches!(
+                        transaction.params.body,
+                        Some(Body::EightBitMime | Body::BinaryMime)
+                    ),
+                };
+                let stored = if decision.action == Action::Quarantine {
+                    self.params
+                        .queue
+                        .quarantine(
+                            envelope,
+                            stored,
+                            crate::filter::report::to_json(decision).to_string(),
+                        )
+                        .await
+                } else {
+                    self.params.queue.enqueue(envelope, stored).await
+                };
+                match stored {
+                    Ok(id) => Reply::queued(&id.to_string()),
+                    Err(QueueError::DiskFull { .. }) => {
+                        tracing::error!("queue full: message refused with 452");
+                        Reply::storage_full()
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "queue write failed: message refused with 451");
+                        Reply::local_error()
+                    }
+                }
+            }
+        }
+    }
+
+    /// The message as it goes on disk: our Received field, the spam verdict when tagged,
+    /// then the message exactly as received.
+    fn stored_bytes(
+        &self,
+        decision: &Decision,
+        message: &ParsedMessage,
+        transaction: &super::state::Transaction,
+    ) -> Vec<u8> {
+        let protocol = match (
+            self.tls_active,
+            self.ctx.client.authenticated_user.is_some(),
+        ) {
+            (true, true) => "ESMTPSA",
+            (true, false) => "ESMTPS",
+            (false, true) => "ESMTPA",
+            (false, false) => "ESMTP",
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let id = format!("{}.{}", self.id, self.messages);
+        let single =
+            (transaction.recipients.len() == 1).then(|| transaction.recipients[0].as_str());
+        let mut out = received(&ReceivedFields {
+            client: &self.ctx.client,
+            hostname: &self.params.hostname,
+            protocol,
+            id: &id,
+            single_recipient: single,
+            now,
+        })
+        .into_bytes();
+        if decision.action == Action::Tag {
+            out.extend_from_slice(spam_headers(decision).as_bytes());
+        }
+        out.extend_from_slice(message.raw());
+        out
+    }
+
+    /// Runs the outcome stage in the background: learning must not delay the reply.
+    fn learn_outcome(&self, decision: Decision, message: Arc<ParsedMessage>) {
+        let pipeline = self.params.pipeline.clone();
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            pipeline.run_outcome(&ctx, &decision, Some(&message)).await;
+        });
+    }
+}
+
+/// Turns every CR or LF that is not part of a CRLF pair into CRLF.
+pub(super) fn normalize_line_endings(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 64);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+            }
+            b'\r' | b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_line_endings;
+
+    #[test]
+    fn bare_cr_and_lf_become_crlf_and_crlf_stays() {
+        assert_eq!(
+            normalize_line_endings(b"a\nb\rc\r\nd\n\re"),
+            b"a\r\nb\r\nc\r\nd\r\n\r\ne"
+        );
+    }
+}

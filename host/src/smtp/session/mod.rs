@@ -1,0 +1,442 @@
+//! One SMTP session: the read loop (idle timeouts, shutdown answered 421), the receivers
+//! that turn bytes into commands and messages, and dispatch to one handler per command.
+//! STARTTLS changes the stream type and starts the conversation over: the phase is reset
+//! and any input the client pipelined after STARTTLS is discarded (RFC 3207 §4.2), so no
+//! command can be smuggled across the TLS boundary.
+
+mod commands;
+mod data;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use self::state::Phase;
+use super::proto::{
+    BareLfPolicy, BdatEnd, BdatReceiver, DataEnd, DataReceiver, LineEvent, LineReceiver,
+};
+use super::relay::RelayPolicy;
+use super::reply::Reply;
+use crate::config::{BareLineEndingPolicy, SmtpConfig};
+use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::{Action, Pipeline, PluginResult, SessionContext};
+use crate::queue::Queue;
+
+/// What every session of a gateway shares.
+pub struct SessionParams {
+    /// The name in the banner and Received headers.
+    pub hostname: String,
+    /// Limits and timeouts.
+    pub smtp: SmtpConfig,
+    /// Which recipients are accepted.
+    pub relay: RelayPolicy,
+    /// The STARTTLS acceptor, if TLS is configured.
+    pub tls: Option<TlsAcceptor>,
+    /// The filter pipeline.
+    pub pipeline: Arc<Pipeline>,
+    /// The durable queue.
+    pub queue: Queue,
+    /// Counter for session ids.
+    pub sessions: AtomicU64,
+}
+
+/// What the conversation asks of the connection next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Keep reading.
+    Continue,
+    /// Reply sent; switch to TLS.
+    StartTls,
+    /// Reply sent; close.
+    Close,
+}
+
+/// What bytes from the client are currently taken as.
+enum Mode {
+    /// Command lines.
+    Command(LineReceiver),
+    /// Message data after DATA.
+    Data(DataReceiver),
+    /// A BDAT chunk.
+    Bdat(BdatChunk),
+}
+
+/// A BDAT chunk being read.
+struct BdatChunk {
+    receiver: BdatReceiver,
+    /// False when the BDAT was out of sequence: its bytes are read and dropped, then it is
+    /// refused.
+    in_sequence: bool,
+    /// Whether it is the message's last chunk.
+    last: bool,
+}
+
+/// One session's state.
+struct Session {
+    params: Arc<SessionParams>,
+    id: Arc<str>,
+    ctx: SessionContext,
+    /// Results of the connect and helo stages, which count for every message.
+    session_results: Vec<PluginResult>,
+    /// How many of `ctx.annotations` belong to the session rather than a transaction.
+    session_annotations: usize,
+    phase: Phase,
+    tls_active: bool,
+    /// The filters refused the connection: only QUIT is answered normally.
+    refused: bool,
+    commands: usize,
+    errors: usize,
+    messages: u64,
+    out: Vec<u8>,
+}
+
+/// Runs a session on an accepted connection until it ends.
+pub async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: String,
+    params: Arc<SessionParams>,
+    shutdown: CancellationToken,
+) {
+    let n = params.sessions.fetch_add(1, Ordering::Relaxed);
+    let id: Arc<str> = Arc::from(format!("{n:x}"));
+    let span = tracing::info_span!("smtp.session", session_id = %id, client_ip = %peer.ip(), listener = %listener);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let mut session = Session::new(params, id, peer);
+        session.serve(stream, shutdown).await;
+        tracing::debug!(messages = session.messages, "session closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+impl Session {
+    fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr) -> Self {
+        let ctx = SessionContext {
+            id: id.clone(),
+            client: ClientInfo {
+                ip: peer.ip(),
+                port: peer.port(),
+                reverse_dns: None,
+                helo: None,
+                tls: None,
+                authenticated_user: None,
+            },
+            mail_from: None,
+            rcpt_to: Vec::new(),
+            annotations: Vec::new(),
+        };
+        Self {
+            params,
+            id,
+            ctx,
+            session_results: Vec::new(),
+            session_annotations: 0,
+            phase: Phase::Greeting,
+            tls_active: false,
+            refused: false,
+            commands: 0,
+            errors: 0,
+            messages: 0,
+            out: Vec::new(),
+        }
+    }
+
+    async fn serve(&mut self, mut stream: TcpStream, shutdown: CancellationToken) {
+        if self.talked_before_greeting(&mut stream).await {
+            tracing::info!("client talked before the greeting");
+            let _ = stream
+                .write_all(Reply::pregreet().to_wire().as_bytes())
+                .await;
+            return;
+        }
+        if self.greet().await == Next::Close {
+            let _ = stream.write_all(&self.out).await;
+            return;
+        }
+        let mut pending = Vec::new();
+        match self.converse(&mut stream, &mut pending, &shutdown).await {
+            Next::StartTls => {}
+            Next::Close | Next::Continue => return,
+        }
+        let Some(acceptor) = self.params.tls.clone() else {
+            return;
+        };
+        let handshake =
+            tokio::time::timeout(self.params.smtp.command_timeout.0, acceptor.accept(stream)).await;
+        let mut tls = match handshake {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                tracing::info!(%error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!("TLS handshake timed out");
+                return;
+            }
+        };
+        let info = super::tls::session_info(tls.get_ref().1);
+        tracing::debug!(version = %info.version, cipher = %info.cipher, "TLS established");
+        self.ctx.client.tls = Some(info);
+        self.tls_active = true;
+        // RFC 3207 §4.2: forget everything learnt before TLS; the client greets again.
+        self.phase = Phase::Greeting;
+        self.ctx.client.helo = None;
+        pending.clear();
+        let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
+        let _ = tls.shutdown().await;
+    }
+
+    /// Postscreen's pregreet test: wait `greeting_delay` and see whether the client spoke.
+    async fn talked_before_greeting(&self, stream: &mut TcpStream) -> bool {
+        let delay = self.params.smtp.greeting_delay.0;
+        if delay.is_zero() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(tokio::time::timeout(delay, stream.peek(&mut probe)).await, Ok(Ok(n)) if n > 0)
+    }
+
+    /// Runs the connect stage and queues the greeting (or the refusal).
+    async fn greet(&mut self) -> Next {
+        let results = self
+            .params
+            .pipeline
+            .run_stage(&mut self.ctx, &StageInput::Connect)
+            .await;
+        let decision = self.params.pipeline.decide(&results);
+        self.session_results = results;
+        self.session_annotations = self.ctx.annotations.len();
+        match decision.action {
+            Action::Reject => {
+                tracing::info!(score = decision.score, "connection rejected by filters");
+                self.refused = true;
+                self.reply(Reply::rejected_at_connect(
+                    &crate::message::headers::top_symbols(&decision, 3),
+                ));
+                Next::Continue
+            }
+            Action::Tempfail => {
+                self.reply(Reply::tempfail_at_connect());
+                Next::Close
+            }
+            _ => {
+                self.reply(Reply::greeting(&self.params.hostname));
+                Next::Continue
+            }
+        }
+    }
+
+    /// Queues a reply; replies are written when the client's input is used up, so
+    /// pipelined commands get their replies in one write (RFC 2920).
+    fn reply(&mut self, reply: Reply) {
+        tracing::debug!(code = reply.code, "reply");
+        self.out.extend_from_slice(reply.to_wire().as_bytes());
+    }
+
+    async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            stream.write_all(&self.out).await?;
+            stream.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// The read loop: feed input through the current receiver, act on what comes out,
+    /// answer, read more.
+    async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        pending: &mut Vec<u8>,
+        shutdown: &CancellationToken,
+    ) -> Next {
+        let smtp = &self.params.smtp;
+        let mut mode = Mode::Command(LineReceiver::new(smtp.max_line_length));
+        let mut read_buf = vec![0u8; 64 << 10];
+        loop {
+            while !pending.is_empty() {
+                let (consumed, next) = self.ingest(&mut mode, pending).await;
+                pending.drain(..consumed);
+                match next {
+                    Next::Continue => {}
+                    Next::StartTls => {
+                        pending.clear();
+                        return if self.flush(stream).await.is_ok() {
+                            Next::StartTls
+                        } else {
+                            Next::Close
+                        };
+                    }
+                    Next::Close => {
+                        let _ = self.flush(stream).await;
+                        return Next::Close;
+                    }
+                }
+            }
+            if self.flush(stream).await.is_err() {
+                return Next::Close;
+            }
+            let timeout = match mode {
+                Mode::Command(_) => self.params.smtp.command_timeout.0,
+                _ => self.params.smtp.data_timeout.0,
+            };
+            tokio::select! {
+                read = tokio::time::timeout(timeout, stream.read(&mut read_buf)) => match read {
+                    Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
+                    Ok(Ok(n)) => pending.extend_from_slice(&read_buf[..n]),
+                    Err(_) => {
+                        self.reply(Reply::idle_timeout(&self.params.hostname));
+                        let _ = self.flush(stream).await;
+                        return Next::Close;
+                    }
+                },
+                () = shutdown.cancelled() => {
+                    self.reply(Reply::shutting_down(&self.params.hostname));
+                    let _ = self.flush(stream).await;
+                    return Next::Close;
+                }
+            }
+        }
+    }
+
+    /// Feeds `input` to the current receiver; returns the bytes consumed and what next.
+    async fn ingest(&mut self, mode: &mut Mode, input: &[u8]) -> (usize, Next) {
+        match mode {
+            Mode::Command(receiver) => {
+                let (consumed, event) = receiver.ingest(input);
+                let next = match event {
+                    None => Next::Continue,
+                    Some(LineEvent::Line(line)) => self.command(&line, mode).await,
+                    Some(LineEvent::TooLong) => self.client_error(Reply::line_too_long()),
+                    Some(LineEvent::ContainsNul) => self.client_error(Reply::nul_in_command()),
+                };
+                (consumed, next)
+            }
+            Mode::Data(receiver) => {
+                let (consumed, end) = receiver.ingest(input);
+                let Some(end) = end else {
+                    return (consumed, Next::Continue);
+                };
+                *mode = self.command_mode();
+                let reply = match end {
+                    DataEnd::Complete(message) => self.finish_message(message).await,
+                    DataEnd::TooLarge => self.abort_message(Reply::message_too_large(
+                        self.params.smtp.max_message_size.0,
+                    )),
+                    DataEnd::BareLineEnding => self.abort_message(Reply::bare_line_ending()),
+                };
+                self.reply(reply);
+                (consumed, Next::Continue)
+            }
+            Mode::Bdat(chunk) => {
+                let (consumed, end) = chunk.receiver.ingest(input);
+                let Some(end) = end else {
+                    return (consumed, Next::Continue);
+                };
+                let Mode::Bdat(chunk) = std::mem::replace(mode, self.command_mode()) else {
+                    return (consumed, Next::Continue);
+                };
+                let reply = self.bdat_chunk(chunk, end).await;
+                self.reply(reply);
+                (consumed, Next::Continue)
+            }
+        }
+    }
+
+    fn command_mode(&self) -> Mode {
+        Mode::Command(LineReceiver::new(self.params.smtp.max_line_length))
+    }
+
+    fn data_mode(&self) -> Mode {
+        let policy = match self.params.smtp.bare_line_endings {
+            BareLineEndingPolicy::Reject => BareLfPolicy::Reject,
+            BareLineEndingPolicy::Normalize => BareLfPolicy::Normalize,
+        };
+        Mode::Data(DataReceiver::new(
+            self.params.smtp.max_message_size.0,
+            policy,
+        ))
+    }
+
+    /// Counts a client error, replies, and closes the session after too many.
+    fn client_error(&mut self, reply: Reply) -> Next {
+        self.errors += 1;
+        self.reply(reply);
+        if self.errors >= self.params.smtp.max_errors {
+            self.reply(Reply::too_many_errors());
+            return Next::Close;
+        }
+        Next::Continue
+    }
+
+    /// Ends the transaction with an error reply.
+    fn abort_message(&mut self, reply: Reply) -> Reply {
+        self.phase.reset();
+        self.ctx.annotations.truncate(self.session_annotations);
+        reply
+    }
+
+    /// The stage results so far for a decision: the session's and the transaction's.
+    fn results_with(
+        &self,
+        transaction: &[PluginResult],
+        stage: &[PluginResult],
+    ) -> Vec<PluginResult> {
+        self.session_results
+            .iter()
+            .chain(transaction)
+            .chain(stage)
+            .cloned()
+            .collect()
+    }
+
+    /// Acts on the end of a BDAT chunk: keeps the receiver for the next chunk, or finishes
+    /// (or refuses) the message after the last one.
+    async fn bdat_chunk(&mut self, chunk: BdatChunk, end: BdatEnd) -> Reply {
+        let BdatChunk {
+            receiver,
+            in_sequence,
+            last,
+        } = chunk;
+        if !in_sequence {
+            return self.abort_message(Reply::bad_sequence(
+                "send MAIL FROM and RCPT TO before BDAT",
+            ));
+        }
+        match end {
+            BdatEnd::Chunk { total } => {
+                if let Phase::Transaction(t) = &mut self.phase {
+                    t.bdat = Some(receiver);
+                }
+                Reply::chunk_ok(total)
+            }
+            BdatEnd::TooLarge => {
+                let reply = Reply::message_too_large(self.params.smtp.max_message_size.0);
+                // Later chunks of this message are still read and refused until LAST.
+                match &mut self.phase {
+                    Phase::Transaction(t) if !last => t.bdat = Some(receiver),
+                    _ => return self.abort_message(reply),
+                }
+                reply
+            }
+            BdatEnd::Complete(mut message) => {
+                if message.has_bare_line_ending {
+                    if self.params.smtp.bare_line_endings == BareLineEndingPolicy::Reject {
+                        return self.abort_message(Reply::bare_line_ending());
+                    }
+                    message.bytes = data::normalize_line_endings(&message.bytes);
+                }
+                self.finish_message(message).await
+            }
+        }
+    }
+}

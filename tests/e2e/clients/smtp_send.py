@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Send one message with Python's smtplib (a real SMTP client) and print, as JSON lines,
+each step's reply: {"step": "...", "code": N, "text": "..."}. Used by Moat's e2e tests.
+
+usage: smtp_send.py HOST PORT --from A --rcpt B [--rcpt C] --file MSG
+                    [--starttls] [--ehlo NAME] [--mail-option OPT ...] [--bdat]
+"""
+import argparse
+import json
+import ssl
+import smtplib
+import sys
+
+
+def emit(step, code, text):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    print(json.dumps({"step": step, "code": code, "text": text}), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--from", dest="sender", required=True)
+    p.add_argument("--rcpt", action="append", required=True)
+    p.add_argument("--file", required=True)
+    p.add_argument("--starttls", action="store_true")
+    p.add_argument("--ehlo", default="client.example")
+    p.add_argument("--mail-option", action="append", default=[])
+    a = p.parse_args()
+    with open(a.file, "rb") as f:
+        body = f.read()
+    s = smtplib.SMTP(a.host, a.port, timeout=60)
+    code, text = s.ehlo(a.ehlo)
+    emit("ehlo", code, text)
+    if a.starttls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        code, text = s.starttls(context=ctx)
+        emit("starttls", code, text)
+        code, text = s.ehlo(a.ehlo)
+        emit("ehlo", code, text)
+    code, text = s.mail(a.sender, a.mail_option)
+    emit("mail", code, text)
+    accepted = 0
+    for r in a.rcpt:
+        code, text = s.rcpt(r)
+        emit("rcpt", code, text)
+        accepted += code == 250
+    if accepted:
+        try:
+            code, text = s.data(body)
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+        emit("data", code, text)
+    s.quit()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+//! A running `moat serve` for SMTP tests: a config in a scratch dir (listeners on port 0,
+//! data under it, the compiled-plugin cache shared between tests), its addresses from the
+//! ready line, and the queue read back after it stops.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use moat_test_support::{Finished, Server, ready_addresses, run_in, scratch, workspace_root};
+use tempfile::TempDir;
+
+use crate::{MOAT, moat};
+
+/// A gateway under test.
+pub(crate) struct Gateway {
+    pub(crate) dir: TempDir,
+    server: Option<Server>,
+    addresses: std::collections::HashMap<String, SocketAddr>,
+}
+
+/// The config every SMTP test starts from; `listener_extra` adds keys to the mx listener,
+/// `extra` adds tables (not [server], [relay] or [filter], which are here).
+pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
+    let cache = workspace_root().join("target/e2e-plugin-cache");
+    format!(
+        "[server]\nhostname = \"mx.test\"\ndata_dir = \"data\"\n\
+[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\n{listener_extra}\
+[relay]\ndomains = [\"example.test\", \"localhost\"]\n\
+[filter]\ncache_dir = {:?}\n{extra}",
+        cache.display().to_string()
+    )
+}
+
+impl Gateway {
+    /// Starts `moat serve --dev --config` on `base_config("", extra)`.
+    pub(crate) fn start(extra: &str) -> Gateway {
+        Self::start_with("", extra)
+    }
+
+    /// Starts `moat serve --dev --config` on `base_config(listener_extra, extra)`.
+    pub(crate) fn start_with(listener_extra: &str, extra: &str) -> Gateway {
+        let dir = scratch();
+        std::fs::write(
+            dir.path().join("moat.toml"),
+            base_config(listener_extra, extra),
+        )
+        .unwrap();
+        let server = Server::start(
+            MOAT,
+            dir.path(),
+            &["serve", "--dev", "--config", "moat.toml"],
+            Duration::from_secs(120),
+        );
+        let addresses = ready_addresses(&server.ready_line);
+        Gateway {
+            dir,
+            server: Some(server),
+            addresses,
+        }
+    }
+
+    /// The address of listener `name`.
+    pub(crate) fn addr(&self, name: &str) -> SocketAddr {
+        self.addresses[name]
+    }
+
+    /// The MX listener.
+    pub(crate) fn mx(&self) -> SocketAddr {
+        self.addr("mx")
+    }
+
+    /// The gateway process id, for tests that kill it.
+    pub(crate) fn server(&mut self) -> &mut Server {
+        self.server.as_mut().unwrap()
+    }
+
+    /// Stops the gateway (SIGTERM) and returns its stderr.
+    pub(crate) fn stop(&mut self) -> String {
+        let (status, stderr) = self.server.take().unwrap().stop();
+        assert!(status.success(), "moat exited with {status}: {stderr}");
+        stderr
+    }
+
+    /// The ids in the queue (the gateway must be stopped).
+    pub(crate) fn queue_ids(&self) -> Vec<String> {
+        let out = moat(
+            self.dir.path(),
+            &["queue", "list", "--json", "--config", "moat.toml"],
+        );
+        out.assert_success();
+        out.json_lines()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A queued message's bytes as stored (the gateway must be stopped).
+    pub(crate) fn queued_message(&self, id: &str) -> Vec<u8> {
+        let out = moat(
+            self.dir.path(),
+            &["queue", "show", id, "--raw", "--config", "moat.toml"],
+        );
+        out.assert_success();
+        out.output.stdout.clone()
+    }
+
+    /// Sends `message` with Python's smtplib; returns each step's reply.
+    pub(crate) fn smtplib(
+        &self,
+        listener: &str,
+        message: &[u8],
+        args: &[&str],
+    ) -> Vec<serde_json::Value> {
+        let file = self
+            .dir
+            .path()
+            .join(format!("msg-{}.eml", std::process::id() ^ rand_suffix()));
+        std::fs::write(&file, message).unwrap();
+        let addr = self.addr(listener);
+        let script = workspace_root().join("tests/e2e/clients/smtp_send.py");
+        let mut full: Vec<String> = vec![
+            script.display().to_string(),
+            addr.ip().to_string(),
+            addr.port().to_string(),
+            "--file".into(),
+            file.display().to_string(),
+        ];
+        full.extend(args.iter().map(|s| (*s).to_owned()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        let out = run_in("python3", self.dir.path(), &refs, Duration::from_secs(120));
+        out.assert_success();
+        out.json_lines()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        drop(self.server.take());
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+/// The reply of `step` (the last one of that name).
+pub(crate) fn step<'a>(steps: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    steps
+        .iter()
+        .rev()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no {name} step in {steps:?}"))
+}
+
+/// The queue id in a `250 2.0.0 OK: queued as ID` reply.
+pub(crate) fn queued_id(text: &str) -> String {
+    text.rsplit(' ').next().unwrap().trim().to_owned()
+}
+
+/// Runs `swaks` with `args` against `addr`.
+pub(crate) fn swaks(dir: &Path, addr: SocketAddr, args: &[&str]) -> Finished {
+    let server = format!("{}:{}", addr.ip(), addr.port());
+    let mut full = vec!["--server", &server, "--timeout", "60"];
+    full.extend_from_slice(args);
+    run_in("swaks", dir, &full, Duration::from_secs(120))
+}

@@ -1,0 +1,196 @@
+//! Real clients deliver to the real gateway: smtplib (plain and STARTTLS), swaks with
+//! pipelining, BDAT, 8-bit and SMTPUTF8; the queue holds each message byte-identical apart
+//! from the headers Moat adds.
+
+use moat_test_support::RawSmtp;
+
+use crate::gateway::{Gateway, queued_id, step, swaks};
+use crate::{GTUBE, message};
+
+/// The stored message is `Received: ...` (folded) followed by exactly what was sent.
+fn assert_stored_as_sent(stored: &[u8], sent: &[u8]) {
+    assert!(
+        stored.starts_with(b"Received: from "),
+        "{}",
+        String::from_utf8_lossy(stored)
+    );
+    assert!(
+        stored.ends_with(sent),
+        "stored message does not end with the message as sent:\n{}",
+        String::from_utf8_lossy(stored)
+    );
+    let added = &stored[..stored.len() - sent.len()];
+    let text = String::from_utf8_lossy(added);
+    assert!(
+        text.lines().skip(1).all(|l| l.starts_with('\t')),
+        "only the folded Received field is added: {text}"
+    );
+}
+
+#[test]
+fn smtplib_plain_message_is_queued_byte_identical_apart_from_received() {
+    let mut gw = Gateway::start("");
+    let sent = message("hello", "", "Plain body.\r\nSecond line.");
+    let steps = gw.smtplib(
+        "mx",
+        sent.as_bytes(),
+        &["--from", "alice@example.org", "--rcpt", "bob@example.test"],
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    let id = queued_id(data["text"].as_str().unwrap());
+    gw.stop();
+    assert_eq!(gw.queue_ids(), vec![id.clone()]);
+    let stored = gw.queued_message(&id);
+    assert_stored_as_sent(&stored, sent.as_bytes());
+    let text = String::from_utf8_lossy(&stored);
+    assert!(text.contains("by mx.test (Moat) with ESMTP\r\n"), "{text}");
+    assert!(text.contains("for <bob@example.test>"), "{text}");
+}
+
+#[test]
+fn smtplib_starttls_is_recorded_in_the_received_field() {
+    let mut gw = Gateway::start("");
+    let sent = message("tls", "", "Over TLS.");
+    let steps = gw.smtplib(
+        "mx",
+        sent.as_bytes(),
+        &[
+            "--starttls",
+            "--from",
+            "alice@example.org",
+            "--rcpt",
+            "bob@example.test",
+        ],
+    );
+    assert_eq!(step(&steps, "starttls")["code"], 220, "{steps:?}");
+    let ehlo_after = step(&steps, "ehlo")["text"].as_str().unwrap();
+    assert!(
+        !ehlo_after.contains("STARTTLS"),
+        "STARTTLS is not offered again inside TLS: {ehlo_after}"
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    let id = queued_id(data["text"].as_str().unwrap());
+    gw.stop();
+    let stored = gw.queued_message(&id);
+    assert_stored_as_sent(&stored, sent.as_bytes());
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        text.contains("with ESMTPS") && text.contains("version=TLSv1.3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn eight_bit_and_smtputf8_messages_are_accepted_unchanged() {
+    let mut gw = Gateway::start("");
+    let sent = message(
+        "Grüße",
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
+        "Schöne Grüße, ünïcödé.",
+    );
+    let steps = gw.smtplib(
+        "mx",
+        sent.as_bytes(),
+        &[
+            "--from",
+            "jürgen@example.org",
+            "--rcpt",
+            "ünïcode@example.test",
+            "--mail-option",
+            "SMTPUTF8",
+            "--mail-option",
+            "BODY=8BITMIME",
+        ],
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    let id = queued_id(data["text"].as_str().unwrap());
+    gw.stop();
+    assert_stored_as_sent(&gw.queued_message(&id), sent.as_bytes());
+}
+
+#[test]
+fn swaks_with_pipelining_delivers() {
+    let mut gw = Gateway::start("");
+    let out = swaks(
+        gw.dir.path(),
+        gw.mx(),
+        &[
+            "--pipeline",
+            "--from",
+            "alice@example.org",
+            "--to",
+            "bob@example.test",
+            "--header",
+            "Subject: swaks pipelined",
+            "--body",
+            "piped",
+        ],
+    );
+    out.assert_success();
+    assert!(
+        out.stdout().contains("<** ") == false,
+        "swaks saw an error: {}",
+        out.stdout()
+    );
+    gw.stop();
+    assert_eq!(gw.queue_ids().len(), 1);
+}
+
+#[test]
+fn bdat_chunks_make_one_message_and_pipelined_commands_after_them_work() {
+    let mut gw = Gateway::start("");
+    let sent = message("chunked", "", "first part, second part");
+    let (a, b) = sent.as_bytes().split_at(40);
+    let mut smtp = RawSmtp::connect(gw.mx());
+    assert_eq!(smtp.reply().unwrap().code, 220);
+    assert!(
+        smtp.command("EHLO client.example")
+            .text
+            .contains("CHUNKING")
+    );
+    let mut pipelined = format!(
+        "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.test>\r\nBDAT {}\r\n",
+        a.len()
+    )
+    .into_bytes();
+    pipelined.extend_from_slice(a);
+    pipelined.extend_from_slice(format!("BDAT {} LAST\r\n", b.len()).as_bytes());
+    pipelined.extend_from_slice(b);
+    pipelined.extend_from_slice(b"NOOP\r\n");
+    smtp.send(&pipelined);
+    let codes: Vec<u16> = (0..5).map(|_| smtp.reply().unwrap().code).collect();
+    assert_eq!(
+        codes,
+        [250, 250, 250, 250, 250],
+        "MAIL, RCPT, chunk, last chunk, NOOP"
+    );
+    assert_eq!(smtp.command("QUIT").code, 221);
+    gw.stop();
+    let ids = gw.queue_ids();
+    assert_eq!(ids.len(), 1);
+    assert_stored_as_sent(&gw.queued_message(&ids[0]), sent.as_bytes());
+}
+
+#[test]
+fn gtube_is_rejected_at_data_with_the_top_symbols_on_every_listener() {
+    let mut gw = Gateway::start("[[listener]]\nname = \"backup\"\naddress = \"127.0.0.1:0\"\n");
+    for listener in ["mx", "backup"] {
+        let steps = gw.smtplib(
+            listener,
+            message("t", "", GTUBE).as_bytes(),
+            &["--from", "a@example.org", "--rcpt", "b@example.test"],
+        );
+        let data = step(&steps, "data");
+        assert_eq!(data["code"], 550, "{listener}: {steps:?}");
+        assert!(
+            data["text"].as_str().unwrap().starts_with("5.7.1")
+                && data["text"].as_str().unwrap().contains("GTUBE"),
+            "{data}"
+        );
+    }
+    gw.stop();
+    assert!(gw.queue_ids().is_empty());
+}
