@@ -69,9 +69,9 @@ impl Gateway {
         self.addr("mx")
     }
 
-    /// The gateway process id, for tests that kill it.
-    pub(crate) fn server(&mut self) -> &mut Server {
-        self.server.as_mut().unwrap()
+    /// Kills the gateway with SIGKILL, as a crash would.
+    pub(crate) fn crash(&mut self) {
+        self.server.take().unwrap().kill();
     }
 
     /// Stops the gateway (SIGTERM) and returns its stderr.

@@ -7,6 +7,7 @@
 )]
 
 mod cli;
+mod durability;
 mod gateway;
 mod plugin_faults;
 mod sdk_example;

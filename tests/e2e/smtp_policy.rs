@@ -165,47 +165,20 @@ fn a_client_that_talks_before_the_greeting_is_refused() {
     assert_eq!(patient.reply().unwrap().code, 220);
 }
 
-/// Python: EHLO, then `STARTTLS` and an injected `MAIL` in one write; after the
-/// handshake, `RCPT` must get 503 (no transaction), proving the MAIL was discarded.
-const STARTTLS_INJECTION: &str = r#"
-import socket, ssl, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
-f = s.makefile("rb")
-def reply():
-    lines = []
-    while True:
-        line = f.readline().decode()
-        lines.append(line.strip())
-        if line[3:4] != "-":
-            return lines
-reply()
-s.sendall(b"EHLO client.example
-"); reply()
-s.sendall(b"STARTTLS
-MAIL FROM:<injected@example.org>
-")
-print(reply()[-1][:3])
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-t = ctx.wrap_socket(s, server_hostname="mx.test")
-f = t.makefile("rb")
-t.sendall(b"RCPT TO:<b@example.test>
-")
-print(reply()[-1][:3])
-t.sendall(b"EHLO client.example
-MAIL FROM:<a@example.org>
-RCPT TO:<b@example.test>
-")
-print(reply()[-1][:3], reply()[-1][:3], reply()[-1][:3])
-"#;
-
 #[test]
 fn starttls_discards_commands_pipelined_before_the_handshake() {
     let gw = Gateway::start("");
     let addr = gw.mx();
+    let script =
+        moat_test_support::workspace_root().join("tests/e2e/clients/starttls_injection.py");
     let out = moat_test_support::run_in(
         "python3",
         gw.dir.path(),
-        &["-c", STARTTLS_INJECTION, &addr.ip().to_string(), &addr.port().to_string()],
+        &[
+            &script.display().to_string(),
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ],
         Duration::from_secs(60),
     );
     out.assert_success();

@@ -3,9 +3,8 @@
 
 use crate::input::Settings;
 use crate::proto::{
-    BareLfPolicy, BdatEnd, BdatReceiver, Command, CommandError, DataEnd, DataReceiver,
-    ForwardPath, LineEvent, LineReceiver, Mailbox, MessageData, ParseContext, ReversePath,
-    parse_command_with,
+    BareLfPolicy, BdatEnd, BdatReceiver, Command, CommandError, DataEnd, DataReceiver, ForwardPath,
+    LineEvent, LineReceiver, Mailbox, MessageData, ParseContext, ReversePath, parse_command_with,
 };
 use crate::reference::{Outcome, decode_data};
 
@@ -65,7 +64,10 @@ impl Driver {
         if let Mode::Data = driver.mode {
             let normalize = settings.policy == BareLfPolicy::Normalize;
             let expected = decode_data(&driver.data_raw, settings.max_size, normalize);
-            assert_eq!(expected, None, "input holds an end of data the receiver missed");
+            assert_eq!(
+                expected, None,
+                "input holds an end of data the receiver missed"
+            );
         }
         driver.events
     }
@@ -91,11 +93,18 @@ impl Driver {
         let Some(event) = event else {
             return (used, false);
         };
-        assert_eq!(input.get(used.wrapping_sub(1)), Some(&b'\n'), "line ended without LF");
+        assert_eq!(
+            input.get(used.wrapping_sub(1)),
+            Some(&b'\n'),
+            "line ended without LF"
+        );
         match event {
             LineEvent::Line(line) => {
                 assert!(line.len() <= self.settings.max_line, "line over the limit");
-                assert!(!line.contains(&b'\n') && !line.contains(&0), "LF or NUL in a line");
+                assert!(
+                    !line.contains(&b'\n') && !line.contains(&0),
+                    "LF or NUL in a line"
+                );
                 self.command(&line);
             }
             other => self.events.push(Event::BadLine(other)),
@@ -137,7 +146,8 @@ impl Driver {
 
     fn feed_data(&mut self, input: &[u8]) -> (usize, bool) {
         let (used, end) = self.data.ingest(input);
-        self.data_raw.extend_from_slice(&input[..used.min(input.len())]);
+        self.data_raw
+            .extend_from_slice(&input[..used.min(input.len())]);
         let Some(end) = end else {
             return (used, false);
         };
@@ -152,7 +162,11 @@ impl Driver {
             DataEnd::TooLarge => Outcome::TooLarge,
             DataEnd::BareLineEnding => Outcome::BareLineEnding,
         };
-        assert_eq!(expected, Some((self.data_raw.len(), actual)), "DATA disagrees with the model");
+        assert_eq!(
+            expected,
+            Some((self.data_raw.len(), actual)),
+            "DATA disagrees with the model"
+        );
         self.events.push(Event::Data(end));
         self.mode = Mode::Line;
         (used, true)
@@ -160,10 +174,14 @@ impl Driver {
 
     fn feed_bdat(&mut self, input: &[u8]) -> (usize, bool) {
         let (used, end) = self.bdat.ingest(input);
-        assert!(used as u64 <= self.bdat_left, "BDAT consumed past its chunk");
+        assert!(
+            used as u64 <= self.bdat_left,
+            "BDAT consumed past its chunk"
+        );
         self.bdat_left -= used as u64;
         if self.bdat_total <= self.settings.max_size {
-            self.bdat_content.extend_from_slice(&input[..used.min(input.len())]);
+            self.bdat_content
+                .extend_from_slice(&input[..used.min(input.len())]);
         }
         let Some(end) = end else {
             return (used, false);
@@ -180,7 +198,10 @@ impl Driver {
                 assert!(!over, "message accepted past the limit");
                 assert_eq!(message.bytes, self.bdat_content, "BDAT content differs");
                 check_flags(message);
-                assert_eq!(message.has_bare_line_ending, has_bare_line_ending(&message.bytes));
+                assert_eq!(
+                    message.has_bare_line_ending,
+                    has_bare_line_ending(&message.bytes)
+                );
             }
         }
         if self.bdat_last {

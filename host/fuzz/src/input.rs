@@ -32,6 +32,7 @@ impl Settings {
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz:=-<>,; \r\n.@\"\\[]";
 
 /// SMTP fragments: one input byte picks one, so short inputs make whole conversations.
+#[rustfmt::skip]
 const TOKENS: &[&[u8]] = &[
     b"EHLO ", b"HELO ", b"MAIL FROM:", b"RCPT TO:", b"DATA", b"BDAT ", b" LAST", b"RSET",
     b"NOOP", b"QUIT", b"VRFY ", b"HELP", b"STARTTLS", b"AUTH PLAIN ", b"AGFiYw==",

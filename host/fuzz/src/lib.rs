@@ -20,6 +20,10 @@
 pub mod proto;
 
 #[path = "../../src/smtp/proto/tests/reference.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "`cargo test` also compiles it inside proto's own tests"
+)]
 mod reference;
 
 mod driver;

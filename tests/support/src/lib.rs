@@ -309,3 +309,11 @@ impl RawSmtp {
         }
     }
 }
+
+impl Server {
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
