@@ -12,6 +12,7 @@ mod gateway;
 mod plugin_faults;
 mod sdk_example;
 mod smtp_basics;
+mod smtp_filters;
 mod smtp_policy;
 
 use std::path::Path;

@@ -96,6 +96,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The address of listener `name` in a `moat ready name=addr ...` line.
+fn ready_address(line: &str, name: &str) -> Option<std::net::SocketAddr> {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+}
+
 /// Creates the data directory if needed.
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)

@@ -10,7 +10,7 @@
 //!   hard limit and each saying how many bytes it consumed so pipelined input goes on to the
 //!   next receiver.
 //!
-//! A session drives them like this:
+//! A session drives them like this, handing what one receiver leaves to the next:
 //!
 //! ```ignore
 //! let mut input = &read_buffer[..read];
@@ -22,18 +22,21 @@
 //!             match event {
 //!                 None => break, // all consumed: read more
 //!                 Some(LineEvent::Line(line)) => match parse_command(&line) {
-//!                     Ok(Command::Data) => { /* 354, then */ receiver = Receiver::Data(DataReceiver::new(max, policy)) }
-//!                     Ok(Command::StartTls) => { /* 220, drop `input`, upgrade */ }
-//!                     other => { /* reply */ }
+//!                     // after the 354 reply:
+//!                     Ok(Command::Data) => receiver = Receiver::Data(DataReceiver::new(max, lf)),
+//!                     // after the 220 reply: drop `input`, upgrade, start afresh
+//!                     Ok(Command::StartTls) => return Next::StartTls,
+//!                     other => reply_to(other),
 //!                 },
-//!                 Some(LineEvent::TooLong | LineEvent::ContainsNul) => { /* 500 5.5.2 */ }
+//!                 Some(LineEvent::TooLong | LineEvent::ContainsNul) => reply_500(),
 //!             }
 //!         }
 //!         Receiver::Data(data) => {
 //!             let (used, end) = data.ingest(input);
 //!             input = &input[used..];
 //!             let Some(end) = end else { break };
-//!             // queue or refuse, reply, then back to Receiver::Line for what follows
+//!             reply_to_message(end); // queue or refuse
+//!             receiver = Receiver::Line(LineReceiver::new(max_line));
 //!         }
 //!     }
 //! }

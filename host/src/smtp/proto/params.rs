@@ -248,10 +248,9 @@ fn parse_xtext(
     let mut bytes = value.iter();
     while let Some(&byte) = bytes.next() {
         let ok = match byte {
-            b'+' => {
-                let hex = (bytes.next(), bytes.next());
-                matches!(hex, (Some(high), Some(low)) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit())
-            }
+            b'+' => [bytes.next(), bytes.next()]
+                .iter()
+                .all(|digit| digit.is_some_and(u8::is_ascii_hexdigit)),
             b'=' => false,
             33..=126 => true,
             0x80.. => smtputf8,

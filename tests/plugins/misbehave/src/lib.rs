@@ -4,11 +4,19 @@
 //! The mode comes from the config key `mode` and may be overridden per message by the
 //! header `X-Misbehave: MODE`: `none`, `loop`, `memory-bomb`, `panic`, `stack-overflow` or
 //! `invalid-verdict`. An unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
+//!
+//! It also lets tests drive decisions before DATA: with config `act_at = "STAGE"`
+//! (`connect`, `helo`, `mail_from`, `rcpt_to`) and `act = "reject"` or `"tempfail"`, it
+//! demands that action at that stage. And it counts the outcome calls it gets in kv
+//! (when granted), reporting the count in `MISBEHAVE_OK`'s detail, so tests can see the
+//! outcome stage ran.
 
 mod misbehaviour;
 mod mode;
 
-use moat_sdk::{Message, Plugin, PluginInfo, Session, Stage, Verdict, config, log};
+use moat_sdk::{
+    Action, Decision, Message, Plugin, PluginInfo, Session, Stage, Verdict, config, kv, log,
+};
 
 use crate::mode::Mode;
 
@@ -17,7 +25,38 @@ pub struct Misbehave;
 
 impl Plugin for Misbehave {
     fn describe() -> PluginInfo {
-        PluginInfo::new("misbehave", env!("CARGO_PKG_VERSION"), [Stage::Data])
+        PluginInfo::new(
+            "misbehave",
+            env!("CARGO_PKG_VERSION"),
+            [
+                Stage::Connect,
+                Stage::Helo,
+                Stage::MailFrom,
+                Stage::RcptTo,
+                Stage::Data,
+                Stage::Outcome,
+            ],
+        )
+    }
+
+    fn on_connect(_session: &Session) -> Verdict {
+        act_at("connect")
+    }
+
+    fn on_helo(_session: &Session) -> Verdict {
+        act_at("helo")
+    }
+
+    fn on_mail_from(_session: &Session) -> Verdict {
+        act_at("mail_from")
+    }
+
+    fn on_rcpt_to(_session: &Session, _recipient: &str) -> Verdict {
+        act_at("rcpt_to")
+    }
+
+    fn on_outcome(_session: &Session, _decision: &Decision, _message: Option<&Message>) {
+        let _ = kv::increment("outcomes", 1);
     }
 
     fn on_data(_session: &Session, message: &Message) -> Verdict {
@@ -25,7 +64,14 @@ impl Plugin for Misbehave {
         let configured = configured_mode();
         let name = mode::effective_mode_name(header.as_deref(), configured.as_deref());
         match Mode::parse(name) {
-            Some(Mode::None) => Verdict::new().symbol("MISBEHAVE_OK", 0.0, "behaved"),
+            Some(Mode::None) => {
+                let outcomes = kv::get_i64("outcomes").ok().flatten().unwrap_or(0);
+                Verdict::new().symbol(
+                    "MISBEHAVE_OK",
+                    0.0,
+                    format!("behaved; outcomes seen: {outcomes}"),
+                )
+            }
             Some(Mode::Loop) => misbehaviour::spin_forever(),
             Some(Mode::MemoryBomb) => misbehaviour::exhaust_memory(),
             Some(Mode::Panic) => panic!("misbehave plugin panicked on purpose"),
@@ -43,6 +89,26 @@ impl Plugin for Misbehave {
             ),
         }
     }
+}
+
+/// The action configured for `stage` (`act_at`/`act`), as a verdict.
+fn act_at(stage: &str) -> Verdict {
+    let at: Option<String> = config::get("act_at").ok().flatten();
+    if at.as_deref() != Some(stage) {
+        return Verdict::new();
+    }
+    let act: Option<String> = config::get("act").ok().flatten();
+    let action = match act.as_deref() {
+        Some("tempfail") => Action::Tempfail,
+        _ => Action::Reject,
+    };
+    Verdict::new()
+        .symbol(
+            "MISBEHAVE_ACT",
+            100.0,
+            format!("configured to act at {stage}"),
+        )
+        .action(action)
 }
 
 /// The `mode` of the plugin's config, if set and a string.

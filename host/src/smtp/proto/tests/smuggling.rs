@@ -40,7 +40,7 @@ fn conversation(fake_end: &[u8], crlf_before: bool) -> (Vec<u8>, Vec<u8>) {
     content.extend_from_slice(fake_end);
     content.extend_from_slice(SMUGGLED);
     let mut raw = content.clone();
-    raw.extend_from_slice(REAL_END.get(2..).unwrap_or_default());
+    raw.extend_from_slice(&REAL_END[2..]);
     let mut input = ENVELOPE.to_vec();
     input.extend_from_slice(&raw);
     input.extend_from_slice(b"QUIT\r\n");

@@ -10,19 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
-use super::report_load_errors;
+use super::super::report_load_errors;
 use crate::config::{Config, PluginSettings};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{ClientInfo, StageInput};
 use crate::filter::{PluginOutcome, SessionContext};
 use crate::message::ParsedMessage;
-
-/// `moat bench ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
-    /// Throughput of the data stage with N plugins chained, over messages of given sizes.
-    Pipeline(PipelineArgs),
-}
 
 /// `moat bench pipeline` arguments.
 #[derive(Debug, clap::Args)]
@@ -43,8 +36,7 @@ pub struct PipelineArgs {
 }
 
 /// Runs the benchmark.
-pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Pipeline(args) = command;
+pub(super) async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::embedded_default()?;
     config.filter.bundled = Some(Vec::new());
     for i in 1..=args.plugins {

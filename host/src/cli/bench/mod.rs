@@ -1,0 +1,24 @@
+//! `moat bench`: benchmarks that print figures (they judge nothing; compare runs).
+
+mod pipeline;
+mod smtp;
+
+use std::process::ExitCode;
+
+/// `moat bench ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Throughput of the data stage with N plugins chained, over messages of given sizes.
+    Pipeline(pipeline::PipelineArgs),
+    /// Durable acceptance over SMTP on loopback: messages/s and reply latency for several
+    /// sizes and session counts, with and without the bundled plugins.
+    Smtp(smtp::SmtpArgs),
+}
+
+/// Runs the benchmark.
+pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Pipeline(args) => pipeline::run(args).await,
+        BenchCommand::Smtp(args) => smtp::run(args).await,
+    }
+}
