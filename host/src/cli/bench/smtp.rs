@@ -4,7 +4,6 @@
 //! data (the durable 250), and how many fsyncs the queue did per second meanwhile.
 //! With `--smtp-source`, Postfix's `smtp-source` is timed against the same server too.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -305,11 +304,7 @@ fn synthetic_message(size: usize) -> Vec<u8> {
 Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <load@example.org>\r\n\r\n",
     );
     while text.len() + 2 < size {
-        let _ = write!(
-            text,
-            "{}\r\n",
-            "the quick brown fox jumps over the lazy dog and keeps running far away"
-        );
+        text.push_str("the quick brown fox jumps over the lazy dog and keeps running far away\r\n");
     }
     text.into_bytes()
 }

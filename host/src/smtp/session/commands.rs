@@ -145,7 +145,7 @@ impl Session {
         }
         let mut transaction = Transaction::new(from, params);
         transaction.results = results;
-        self.phase = Phase::Transaction(transaction);
+        self.phase = Phase::Transaction(Box::new(transaction));
         self.reply(Reply::sender_ok());
         Next::Continue
     }

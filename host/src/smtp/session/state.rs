@@ -43,7 +43,7 @@ pub(super) enum Phase {
     /// Greeted, no transaction.
     Ready,
     /// MAIL FROM accepted (recipients may have been too, when non-empty).
-    Transaction(Transaction),
+    Transaction(Box<Transaction>),
 }
 
 impl Phase {
@@ -83,7 +83,7 @@ impl Phase {
     /// Takes the open transaction, leaving `Ready`.
     pub(super) fn take_transaction(&mut self) -> Option<Transaction> {
         match std::mem::replace(self, Phase::Ready) {
-            Phase::Transaction(t) => Some(t),
+            Phase::Transaction(t) => Some(*t),
             other => {
                 *self = other;
                 None
@@ -101,7 +101,7 @@ mod tests {
         t.recipients = (0..recipients)
             .map(|i| format!("r{i}@example.test"))
             .collect();
-        Phase::Transaction(t)
+        Phase::Transaction(Box::new(t))
     }
 
     #[test]
