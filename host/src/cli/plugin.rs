@@ -11,12 +11,12 @@ use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::config::PluginSettings;
-use crate::filter::assemble::assemble;
-use crate::filter::loader::{LoadContext, load_file, read_side_settings};
+use crate::filter::assemble::{assemble, load_context};
+use crate::filter::loader::{load_file, read_side_settings};
 use crate::filter::pipeline::{ClientInfo, StageInput};
 use crate::filter::{Pipeline, SessionContext, Stage};
 use crate::message::ParsedMessage;
-use crate::store::{FjallKv, KvQuota};
+use crate::store::FjallKv;
 
 /// `moat plugin ...`
 #[derive(Debug, clap::Subcommand)]
@@ -131,21 +131,13 @@ async fn test(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
     let kv = FjallKv::new(assembled.database.clone());
-    let ctx = LoadContext {
-        engine: &assembled.engine,
-        services: &assembled.services,
-        kv: &kv,
-        kv_quota: KvQuota {
-            max_key_bytes: config.kv.max_key_bytes,
-            max_value_bytes: config.kv.max_value_bytes,
-            max_entries: config.kv.max_entries,
-        },
-        cache_dir: config
-            .filter
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("plugin-cache")),
-    };
+    let ctx = load_context(
+        &assembled.engine,
+        &assembled.services,
+        &kv,
+        &config,
+        &data_dir,
+    );
     let plugin = Arc::new(load_file(&ctx, &config, &name, &wasm, plugin_settings).await?);
     let raw =
         std::fs::read(&message).with_context(|| format!("cannot read {}", message.display()))?;

@@ -67,6 +67,31 @@ pub fn services(config: &Config) -> Services {
     }
 }
 
+/// What loading a plugin needs, for the config and data dir given.
+pub fn load_context<'a>(
+    engine: &'a FilterEngine,
+    services: &'a Services,
+    kv: &'a FjallKv,
+    config: &Config,
+    data_dir: &Path,
+) -> LoadContext<'a> {
+    LoadContext {
+        engine,
+        services,
+        kv,
+        kv_quota: KvQuota {
+            max_key_bytes: config.kv.max_key_bytes,
+            max_value_bytes: config.kv.max_value_bytes,
+            max_entries: config.kv.max_entries,
+        },
+        cache_dir: config
+            .filter
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("plugin-cache")),
+    }
+}
+
 /// Opens the data dir and loads the plugin set of `config`.
 pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, AssembleError> {
     let max_memory = config
@@ -87,21 +112,7 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
     })?;
     let services = services(config);
     let kv = FjallKv::new(database.clone());
-    let ctx = LoadContext {
-        engine: &engine,
-        services: &services,
-        kv: &kv,
-        kv_quota: KvQuota {
-            max_key_bytes: config.kv.max_key_bytes,
-            max_value_bytes: config.kv.max_value_bytes,
-            max_entries: config.kv.max_entries,
-        },
-        cache_dir: config
-            .filter
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("plugin-cache")),
-    };
+    let ctx = load_context(&engine, &services, &kv, config, data_dir);
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(
         engine.clone(),

@@ -101,14 +101,7 @@ impl Finished {
 
 /// Runs `bin` with `args` in `dir`, killing it if it runs past `limit`.
 pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished {
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let mut child = spawn_piped(bin, dir, args);
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + limit;
@@ -135,6 +128,18 @@ pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished
     }
 }
 
+/// Starts `bin` in `dir` with no stdin and both outputs piped.
+fn spawn_piped(bin: &str, dir: &Path, args: &[&str]) -> Child {
+    Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+}
+
 fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -154,14 +159,7 @@ pub struct Server {
 impl Server {
     /// Starts `bin` with `args` in `dir` and waits up to `limit` for the ready line.
     pub fn start(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Server {
-        let mut child = Command::new(bin)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let mut child = spawn_piped(bin, dir, args);
         let stderr = drain(child.stderr.take().expect("piped stderr"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();

@@ -89,18 +89,10 @@ impl Session {
         self.phase = Phase::Greeting;
         self.ctx.annotations.truncate(self.session_annotations);
         self.ctx.client.helo = Some(name.clone());
-        let results = self
-            .params
-            .pipeline
-            .run_stage(&mut self.ctx, &StageInput::Helo)
-            .await;
-        let decision = self
-            .params
-            .pipeline
-            .decide(&self.results_with(&[], &results));
-        if let Some(reply) = refusal_before_data(&decision) {
-            return self.client_error(reply);
-        }
+        let results = match self.run_stage_before_data(StageInput::Helo, &[]).await {
+            Ok(results) => results,
+            Err(reply) => return self.client_error(reply),
+        };
         // HELO-stage results count for every message of the session; a repeated EHLO
         // replaces those of the previous one.
         self.session_results
@@ -130,19 +122,13 @@ impl Session {
         }
         self.ctx.mail_from = Some(from.mailbox().map(ToString::to_string).unwrap_or_default());
         self.ctx.rcpt_to.clear();
-        let results = self
-            .params
-            .pipeline
-            .run_stage(&mut self.ctx, &StageInput::MailFrom)
-            .await;
-        let decision = self
-            .params
-            .pipeline
-            .decide(&self.results_with(&[], &results));
-        if let Some(reply) = refusal_before_data(&decision) {
-            self.ctx.annotations.truncate(self.session_annotations);
-            return self.client_error(reply);
-        }
+        let results = match self.run_stage_before_data(StageInput::MailFrom, &[]).await {
+            Ok(results) => results,
+            Err(reply) => {
+                self.ctx.annotations.truncate(self.session_annotations);
+                return self.client_error(reply);
+            }
+        };
         let mut transaction = Transaction::new(from, params);
         transaction.results = results;
         self.phase = Phase::Transaction(Box::new(transaction));
@@ -178,22 +164,18 @@ impl Session {
                 mailbox.to_string()
             }
         };
-        let results = self
-            .params
-            .pipeline
-            .run_stage(&mut self.ctx, &StageInput::RcptTo(address.clone()))
-            .await;
         let transaction_results: Vec<PluginResult> = match &self.phase {
             Phase::Transaction(t) => t.results.clone(),
             _ => Vec::new(),
         };
-        let decision = self
-            .params
-            .pipeline
-            .decide(&self.results_with(&transaction_results, &results));
-        if let Some(reply) = refusal_before_data(&decision) {
-            return self.client_error(reply);
-        }
+        let input = StageInput::RcptTo(address.clone());
+        let results = match self
+            .run_stage_before_data(input, &transaction_results)
+            .await
+        {
+            Ok(results) => results,
+            Err(reply) => return self.client_error(reply),
+        };
         if let Ok(t) = self.phase.transaction_for_rcpt() {
             t.recipients.push(address.clone());
             t.results.extend(results);
@@ -201,6 +183,24 @@ impl Session {
         self.ctx.rcpt_to.push(address);
         self.reply(Reply::recipient_ok());
         Next::Continue
+    }
+
+    /// Runs a stage before DATA and decides on everything so far (the session's results,
+    /// `transaction` and this stage's): the stage's results, or the refusal to answer.
+    async fn run_stage_before_data(
+        &mut self,
+        input: StageInput,
+        transaction: &[PluginResult],
+    ) -> Result<Vec<PluginResult>, Reply> {
+        let results = self.params.pipeline.run_stage(&mut self.ctx, &input).await;
+        let decision = self
+            .params
+            .pipeline
+            .decide(&self.results_with(transaction, &results));
+        match refusal_before_data(&decision) {
+            Some(reply) => Err(reply),
+            None => Ok(results),
+        }
     }
 
     fn handle_data(&mut self, mode: &mut Mode) -> Next {
