@@ -113,6 +113,13 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "sessions still open after the grace period"
         );
     }
+    let stats = params.queue.stats();
+    tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
+    // A stable last line, as the ready line is first: benchmarks read the fsync count.
+    println!(
+        "moat stopped messages={} fsyncs={}",
+        stats.messages, stats.batches
+    );
     Ok(ExitCode::SUCCESS)
 }
 

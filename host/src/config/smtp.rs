@@ -56,7 +56,9 @@ pub struct SmtpConfig {
     /// least 100).
     #[serde(default = "default_max_recipients")]
     pub max_recipients: usize,
-    /// `max_commands = 1000`: commands per session before it is closed.
+    /// `max_commands = 1000`: commands a session may send without completing a message
+    /// (the count restarts at each end of data), so a client reusing its connection for
+    /// many messages is never cut off, while one that only chatters is.
     #[serde(default = "default_max_commands")]
     pub max_commands: usize,
     /// `max_errors = 10`: protocol errors per session before it is closed.

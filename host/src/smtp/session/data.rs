@@ -20,6 +20,7 @@ impl Session {
             return Reply::bad_sequence("no transaction open");
         };
         self.messages += 1;
+        self.commands = 0;
         let reply = self.filter_and_store(data, &transaction).await;
         self.ctx.annotations.truncate(self.session_annotations);
         reply
