@@ -14,6 +14,49 @@ pub struct Decision {
     pub score: f64,
     /// Every symbol of every plugin and what it contributed.
     pub symbols: Vec<ScoredSymbol>,
+    /// The thresholds the score was held against.
+    pub thresholds: Thresholds,
+}
+
+/// The operator's score thresholds (`tag <= quarantine <= reject`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// From this score on, a message is tagged.
+    pub tag: f64,
+    /// From this score on, a message is quarantined.
+    pub quarantine: f64,
+    /// From this score on, a message is rejected.
+    pub reject: f64,
+}
+
+impl Thresholds {
+    /// The action these thresholds give `score`.
+    pub fn action_for(&self, score: f64) -> Action {
+        if score >= self.reject {
+            Action::Reject
+        } else if score >= self.quarantine {
+            Action::Quarantine
+        } else if score >= self.tag {
+            Action::Tag
+        } else {
+            Action::Accept
+        }
+    }
+}
+
+impl Decision {
+    /// The score without the symbols of `plugin`: what the other plugins said. A plugin
+    /// that learns from decisions compares `thresholds.action_for(score_without(me))`
+    /// with the action, so it never learns from its own vote alone.
+    pub fn score_without(&self, plugin: &str) -> f64 {
+        self.score
+            - self
+                .symbols
+                .iter()
+                .filter(|s| s.plugin == plugin)
+                .map(|s| s.contribution)
+                .sum::<f64>()
+    }
 }
 
 impl Decision {
@@ -32,6 +75,11 @@ impl Decision {
                     contribution: symbol.contribution,
                 })
                 .collect(),
+            thresholds: Thresholds {
+                tag: decision.thresholds.tag,
+                quarantine: decision.thresholds.quarantine,
+                reject: decision.thresholds.reject,
+            },
         }
     }
 }
@@ -107,11 +155,24 @@ mod tests {
                 weight: 2.0,
                 contribution: 2.0,
             }],
+            thresholds: wit::Thresholds {
+                tag: 5.0,
+                quarantine: 10.0,
+                reject: 15.0,
+            },
         });
         assert_eq!(decision.action, Action::Tag);
         assert_eq!(decision.score, 6.5);
         assert_eq!(decision.symbols[0].plugin, "headers");
         assert_eq!(decision.symbols[0].contribution, 2.0);
+        assert_eq!(decision.thresholds.reject, 15.0);
+        assert_eq!(decision.score_without("headers"), 4.5);
+        assert_eq!(
+            decision
+                .thresholds
+                .action_for(decision.score_without("headers")),
+            Action::Accept
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use moat_test_support::{Server, first_corpus_file, scratch, shared_dir, workspace_root};
 
-use crate::{GTUBE, MOAT, message, moat};
+use crate::{GTUBE, MOAT, message, moat, offline_config};
 
 #[test]
 fn check_explains_each_symbol_of_a_corpus_message() {
@@ -12,7 +12,12 @@ fn check_explains_each_symbol_of_a_corpus_message() {
     let spam = first_corpus_file("mail/test/spam");
     let out = moat(
         dir.path(),
-        &["check", "--data-dir", "data", spam.to_str().unwrap()],
+        &[
+            "check",
+            "--config",
+            offline_config(dir.path()),
+            spam.to_str().unwrap(),
+        ],
     );
     out.assert_success();
     let text = out.stdout();
@@ -43,8 +48,8 @@ fn check_json_over_a_corpus_folder_gives_one_consistent_object_per_message() {
         &[
             "check",
             "--json",
-            "--data-dir",
-            "data",
+            "--config",
+            offline_config(dir.path()),
             folder.to_str().unwrap(),
         ],
     );

@@ -7,9 +7,11 @@
 )]
 
 mod cli;
+mod dnsbl;
 mod durability;
 mod gateway;
 mod plugin_faults;
+mod reputation;
 mod sdk_example;
 mod smtp_basics;
 mod smtp_filters;
@@ -32,6 +34,19 @@ const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EM
 /// Runs `moat ARGS` in `dir`.
 fn moat(dir: &Path, args: &[&str]) -> Finished {
     run_in(MOAT, dir, args, COMMAND_LIMIT)
+}
+
+/// Writes `offline.toml` in `dir`: the default plugins with no DNS block lists, for
+/// checks of real mail (whose real domains would otherwise be looked up on the network,
+/// which tests must not touch); returns its name.
+fn offline_config(dir: &Path) -> &'static str {
+    let cache = moat_test_support::workspace_root().join("target/e2e-plugin-cache");
+    let text = format!(
+        "[server]\ndata_dir = \"data\"\n[filter]\ncache_dir = {:?}\n[plugin.dnsbl.config]\nlists = []\n",
+        cache.display().to_string()
+    );
+    std::fs::write(dir.join("offline.toml"), text).unwrap();
+    "offline.toml"
 }
 
 /// A well-formed message with this subject and body.

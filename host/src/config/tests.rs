@@ -91,3 +91,37 @@ fn plugin_settings_from_moat_toml_win_over_the_side_file_key_by_key() {
     assert_eq!(config.get("x").and_then(toml::Value::as_integer), Some(1));
     assert_eq!(config.get("y").and_then(toml::Value::as_integer), Some(9));
 }
+
+#[test]
+fn the_dnsbl_test_example_is_the_embedded_default_but_for_its_lists_and_resolver() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dnsbl-test.toml");
+    let mut example = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut embedded = Config::embedded_default().unwrap();
+    assert_eq!(
+        example.dns.nameservers,
+        ["127.0.0.1:5353".parse::<std::net::SocketAddr>().unwrap()]
+    );
+    let lists = example.plugin["dnsbl"].config.as_ref().unwrap()["lists"]
+        .as_array()
+        .unwrap();
+    assert!(
+        lists
+            .iter()
+            .any(|l| l["zone"].as_str() == Some("bl.moat.test"))
+    );
+    assert!(
+        lists
+            .iter()
+            .any(|l| l["zone"].as_str() == Some("dbl.moat.test"))
+    );
+    for config in [&mut example, &mut embedded] {
+        config.dns.nameservers.clear();
+        if let Some(dnsbl) = config.plugin.get_mut("dnsbl") {
+            dnsbl.config = None;
+        }
+    }
+    assert_eq!(
+        example, embedded,
+        "dnsbl-test.toml differs from the embedded default elsewhere"
+    );
+}

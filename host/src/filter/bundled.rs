@@ -19,7 +19,10 @@ mod generated {
 
 /// The capabilities each bundled plugin needs, granted unless the operator says otherwise.
 /// A bundled plugin not named here needs none.
-const CAPABILITIES: &[(&str, &[Capability])] = &[];
+const CAPABILITIES: &[(&str, &[Capability])] = &[
+    ("dnsbl", &[Capability::Dns]),
+    ("reputation", &[Capability::Kv]),
+];
 
 fn capabilities(name: &str) -> &'static [Capability] {
     CAPABILITIES

@@ -239,6 +239,11 @@ impl Pipeline {
                     contribution: l.contribution,
                 })
                 .collect(),
+            thresholds: wit::Thresholds {
+                tag: self.thresholds.tag,
+                quarantine: self.thresholds.quarantine,
+                reject: self.thresholds.reject,
+            },
         };
         for plugin in self.plugins.iter().filter(|p| p.wants(Stage::Outcome)) {
             let session = ctx.to_wit();

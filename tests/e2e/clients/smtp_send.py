@@ -3,7 +3,7 @@
 each step's reply: {"step": "...", "code": N, "text": "..."}. Used by Moat's e2e tests.
 
 usage: smtp_send.py HOST PORT --from A --rcpt B [--rcpt C] --file MSG
-                    [--starttls] [--ehlo NAME] [--mail-option OPT ...] [--bdat]
+                    [--starttls] [--ehlo NAME] [--mail-option OPT ...] [--source ADDR]
 """
 import argparse
 import json
@@ -28,10 +28,17 @@ def main():
     p.add_argument("--starttls", action="store_true")
     p.add_argument("--ehlo", default="client.example")
     p.add_argument("--mail-option", action="append", default=[])
+    p.add_argument("--source", help="local address to connect from, e.g. 127.0.0.2")
     a = p.parse_args()
     with open(a.file, "rb") as f:
         body = f.read()
-    s = smtplib.SMTP(a.host, a.port, timeout=60)
+    source = (a.source, 0) if a.source else None
+    s = smtplib.SMTP(timeout=60, source_address=source)
+    s._host = a.host  # what starttls() checks the certificate name against
+    code, text = s.connect(a.host, a.port)
+    emit("connect", code, text)
+    if code != 220:
+        return 0
     code, text = s.ehlo(a.ehlo)
     emit("ehlo", code, text)
     if a.starttls:

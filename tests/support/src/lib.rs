@@ -315,3 +315,84 @@ impl Server {
         let _ = self.child.wait();
     }
 }
+
+/// A real DNSBL server (Debian's rbldnsd, through `../shared/tools/dnsbl-server.sh`) on a
+/// free loopback port, serving the zones in `zone_dir`; killed on drop.
+pub struct DnsblServer {
+    child: Child,
+    /// Where it answers (UDP).
+    pub addr: std::net::SocketAddr,
+}
+
+impl DnsblServer {
+    /// Starts the server; fails the test with a hint when rbldnsd is not installed.
+    pub fn start(zone_dir: &Path) -> DnsblServer {
+        let script = shared_dir().join("tools/dnsbl-server.sh");
+        for _ in 0..5 {
+            // rbldnsd takes a port number, so pick a free one; retry if another process
+            // takes it first.
+            let port = std::net::UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.local_addr())
+                .expect("a free UDP port")
+                .port();
+            let mut child = Command::new("bash")
+                .arg(&script)
+                .arg(port.to_string())
+                .arg(zone_dir)
+                .env(
+                    "PATH",
+                    format!(
+                        "{}:/usr/sbin:/sbin",
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start dnsbl-server.sh");
+            let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+            if wait_for_dns(addr, Duration::from_secs(5)) {
+                return DnsblServer { child, addr };
+            }
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("wait for dnsbl-server.sh");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                !stderr.contains("not installed"),
+                "{stderr} (../shared/tools/install-test-tools.sh installs it)"
+            );
+        }
+        panic!("rbldnsd did not start on a free port after 5 tries");
+    }
+}
+
+impl Drop for DnsblServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a DNS server answers at `addr` within `limit` (a query for `2.0.0.127.bl.moat.test`).
+fn wait_for_dns(addr: std::net::SocketAddr, limit: Duration) -> bool {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("set a timeout");
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["2", "0", "0", "127", "bl", "moat", "test"] {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let deadline = Instant::now() + limit;
+    let mut answer = [0u8; 512];
+    while Instant::now() < deadline {
+        let _ = socket.send_to(&query, addr);
+        if matches!(socket.recv_from(&mut answer), Ok((n, _)) if n > 12) {
+            return true;
+        }
+    }
+    false
+}

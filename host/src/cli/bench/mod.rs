@@ -1,5 +1,6 @@
 //! `moat bench`: benchmarks that print figures (they judge nothing; compare runs).
 
+mod dnsbl;
 mod pipeline;
 mod smtp;
 
@@ -10,6 +11,9 @@ use std::process::ExitCode;
 pub enum BenchCommand {
     /// Throughput of the data stage with N plugins chained, over messages of given sizes.
     Pipeline(pipeline::PipelineArgs),
+    /// The connect stage with the dnsbl plugin and three lists on a loopback rbldnsd,
+    /// cold and warm cache.
+    Dnsbl(dnsbl::DnsblArgs),
     /// Durable acceptance over SMTP on loopback: messages/s and reply latency for several
     /// sizes and session counts, with and without the bundled plugins.
     Smtp(smtp::SmtpArgs),
@@ -20,5 +24,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Pipeline(args) => pipeline::run(args).await,
         BenchCommand::Smtp(args) => smtp::run(args).await,
+        BenchCommand::Dnsbl(args) => dnsbl::run(args).await,
     }
 }

@@ -1,0 +1,81 @@
+//! The reputation plugin learns from decisions: a client that sent junk rises, one with a
+//! long clean history falls, and what it learnt survives a restart.
+
+use crate::gateway::{Gateway, step};
+use crate::{GTUBE, message, moat};
+
+/// `moat check` of a clean message from `ip` against the gateway's data dir: the
+/// REPUTATION_IP score, if any.
+fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
+    std::fs::write(
+        gw.dir.path().join("probe.eml"),
+        message("probe", "", "hello"),
+    )
+    .unwrap();
+    let out = moat(
+        gw.dir.path(),
+        &[
+            "check",
+            "--json",
+            "--config",
+            "moat.toml",
+            "--ip",
+            ip,
+            "probe.eml",
+        ],
+    );
+    out.assert_success();
+    let value = &out.json_lines()[0];
+    value["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "REPUTATION_IP")
+        .and_then(|s| s["score"].as_f64())
+}
+
+#[test]
+fn junk_raises_and_a_clean_history_lowers_a_clients_reputation_across_restarts() {
+    let mut gw = Gateway::start("[plugin.reputation.config]\nmin_messages = 3\n");
+    for i in 0..12 {
+        let junk = gw.smtplib(
+            "mx",
+            message(&format!("junk {i}"), "", GTUBE).as_bytes(),
+            &[
+                "--source",
+                "127.0.0.5",
+                "--from",
+                "a@spam.example",
+                "--rcpt",
+                "b@example.test",
+            ],
+        );
+        assert_eq!(step(&junk, "data")["code"], 550, "{junk:?}");
+        let clean = gw.smtplib(
+            "mx",
+            message(&format!("clean {i}"), "", "hello").as_bytes(),
+            &[
+                "--source",
+                "127.0.0.6",
+                "--from",
+                "a@good.example",
+                "--rcpt",
+                "b@example.test",
+            ],
+        );
+        assert_eq!(step(&clean, "data")["code"], 250, "{clean:?}");
+    }
+    // The outcome stage runs after each reply; let the last ones land.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    gw.stop();
+    // A restart: `moat check` opens the same data dir afresh.
+    let junky = ip_reputation(&gw, "127.0.0.5").expect("a junk sender gets a reputation symbol");
+    let clean = ip_reputation(&gw, "127.0.0.6").expect("a clean sender gets a reputation symbol");
+    assert!(junky > 0.0, "junk raises the score: {junky}");
+    assert!(clean < 0.0, "a clean history lowers it: {clean}");
+    assert_eq!(
+        ip_reputation(&gw, "127.0.0.7"),
+        None,
+        "no history, no symbol"
+    );
+}
