@@ -21,7 +21,7 @@ pub struct DnsConfig {
     /// `attempts = 2`: tries per query before giving up with a timeout.
     #[serde(default = "default_dns_attempts")]
     pub attempts: usize,
-    /// `cache_size = 4096`: answers kept in the shared cache (TTL honoured, negative
+    /// `cache_size = 65536`: answers kept in the shared cache (TTL honoured, negative
     /// answers cached too).
     #[serde(default = "default_dns_cache_size")]
     pub cache_size: usize,
@@ -45,7 +45,7 @@ fn default_dns_attempts() -> usize {
     2
 }
 fn default_dns_cache_size() -> usize {
-    4096
+    65_536
 }
 
 impl DnsConfig {

@@ -79,6 +79,14 @@ pub(crate) fn classify(error: &NetError) -> LookupError {
     }
 }
 
+/// The negative TTL the server gave with a NXDOMAIN/NODATA answer (from its SOA), if any.
+pub(crate) fn negative_ttl(error: &NetError) -> Option<u32> {
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(NoRecords { negative_ttl, .. })) => *negative_ttl,
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;

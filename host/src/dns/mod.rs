@@ -19,6 +19,7 @@
 //! * `error`: [`LookupError`], [`DnsSetupError`], and how hickory's errors map to them.
 //! * `resolver`: [`Resolver`] itself.
 
+mod cache;
 mod error;
 mod kind;
 mod name;

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
@@ -13,7 +13,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::error::{DnsSetupError, LookupError, classify};
+use super::cache::{AnswerCache, negative_lifetime};
+use super::error::{DnsSetupError, LookupError, classify, negative_ttl};
 use super::kind::RecordKind;
 use super::name::query_name;
 use super::settings::ResolverSettings;
@@ -38,6 +39,10 @@ struct Inner {
     resolver: TokioResolver,
     /// The bound on one whole lookup: `timeout × attempts + GUARD_MARGIN`.
     guard: Duration,
+    /// Formatted answers by name and kind, in front of hickory's cache.
+    cache: AnswerCache,
+    /// The longest a negative answer is kept.
+    negative_ttl_max: Duration,
 }
 
 impl Resolver {
@@ -92,7 +97,12 @@ impl Resolver {
             "dns resolver ready"
         );
         Ok(Self {
-            inner: Arc::new(Inner { resolver, guard }),
+            inner: Arc::new(Inner {
+                resolver,
+                guard,
+                cache: AnswerCache::new(settings.cache_size),
+                negative_ttl_max: settings.negative_ttl_max,
+            }),
         })
     }
 
@@ -101,9 +111,15 @@ impl Resolver {
     /// answers are formatted as [`RecordKind`] describes; an answer with no record of the
     /// kind asked is [`LookupError::NotFound`].
     pub async fn lookup(&self, name: &str, kind: RecordKind) -> Result<Vec<String>, LookupError> {
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(cached) = self.inner.cache.get(&key, kind, Instant::now()) {
+            return cached;
+        }
         let query = query_name(name, kind)?;
         let asked = self.inner.resolver.lookup(query, kind.record_type());
-        match tokio::time::timeout(self.inner.guard, asked).await {
+        let answer = tokio::time::timeout(self.inner.guard, asked).await;
+        let now = Instant::now();
+        match answer {
             Err(_elapsed) => {
                 debug!(name, %kind, guard = ?self.inner.guard, "dns lookup cut off by the guard");
                 Err(LookupError::Timeout)
@@ -111,15 +127,25 @@ impl Resolver {
             Ok(Err(error)) => {
                 let outcome = classify(&error);
                 debug!(name, %kind, %error, ?outcome, "dns lookup failed");
+                let lifetime = negative_lifetime(negative_ttl(&error), self.inner.negative_ttl_max);
+                if let Some(lifetime) = lifetime.filter(|_| outcome == LookupError::NotFound) {
+                    self.inner
+                        .cache
+                        .put(&key, kind, Err(outcome), now + lifetime, now);
+                }
                 Err(outcome)
             }
             Ok(Ok(lookup)) => {
                 let answers = kind.format_answers(lookup.answers());
-                if answers.is_empty() {
+                let answer = if answers.is_empty() {
                     Err(LookupError::NotFound)
                 } else {
                     Ok(answers)
-                }
+                };
+                self.inner
+                    .cache
+                    .put(&key, kind, answer.clone(), lookup.valid_until(), now);
+                answer
             }
         }
     }
@@ -130,9 +156,24 @@ impl Resolver {
         &self,
         questions: &[(String, RecordKind)],
     ) -> Vec<Result<Vec<String>, LookupError>> {
+        let mut results = vec![Err(LookupError::ServerFailure); questions.len()];
+        let now = Instant::now();
+        let mut misses = Vec::new();
+        for (index, (name, kind)) in questions.iter().enumerate() {
+            let key = name.trim_end_matches('.').to_ascii_lowercase();
+            match self.inner.cache.get(&key, *kind, now) {
+                Some(cached) => results[index] = cached,
+                None => misses.push(index),
+            }
+        }
+        if misses.is_empty() {
+            // All cached: no task to spawn.
+            return results;
+        }
         let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_QUESTIONS));
         let mut tasks = JoinSet::new();
-        for (index, (name, kind)) in questions.iter().enumerate() {
+        for index in misses {
+            let (name, kind) = &questions[index];
             let resolver = self.clone();
             let permits = Arc::clone(&permits);
             let (name, kind) = (name.clone(), *kind);
@@ -143,7 +184,6 @@ impl Resolver {
             });
         }
 
-        let mut results = vec![Err(LookupError::ServerFailure); questions.len()];
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((index, result)) => {

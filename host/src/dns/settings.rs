@@ -24,14 +24,14 @@ pub struct ResolverSettings {
 }
 
 impl Default for ResolverSettings {
-    /// The system's nameservers, 2 s per try, 2 tries, 4096 cached answers, negative
+    /// The system's nameservers, 2 s per try, 2 tries, 65,536 cached answers, negative
     /// answers cached for at most 5 minutes.
     fn default() -> Self {
         Self {
             nameservers: Vec::new(),
             timeout: Duration::from_secs(2),
             attempts: 2,
-            cache_size: 4096,
+            cache_size: 65_536,
             negative_ttl_max: Duration::from_secs(300),
         }
     }
