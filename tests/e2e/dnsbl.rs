@@ -264,3 +264,126 @@ fn a_listed_client_is_refused_at_rcpt_when_configured_so() {
         "no DATA after every RCPT was refused: {steps:?}"
     );
 }
+
+/// Sends one message and returns (the last reply code, the stored message if queued).
+fn deliver(
+    gw: &Gateway,
+    listener: &str,
+    source: &str,
+    helo: &str,
+    from: &str,
+    body: &str,
+) -> (u64, Vec<serde_json::Value>) {
+    let steps = gw.smtplib(
+        listener,
+        message("hello", "", body).as_bytes(),
+        &[
+            "--source",
+            source,
+            "--ehlo",
+            helo,
+            "--from",
+            from,
+            "--rcpt",
+            "b@example.test",
+        ],
+    );
+    (steps.last().unwrap()["code"].as_u64().unwrap(), steps)
+}
+
+#[test]
+fn every_kind_of_answer_gets_its_smtp_reply_end_to_end() {
+    let server = DnsblServer::start(&zones());
+    let reject = "reject_threshold = 5.0\nreject_at = \"connect\"";
+    let extra = format!(
+        "[[listener]]\nname = \"mx6\"\naddress = \"[::1]:0\"\n[thresholds]\ntag = 1.0\nquarantine = 50.0\nreject = 60.0\n{}{}",
+        dns_section(server.addr),
+        dnsbl_section(reject)
+    );
+    let mut gw = Gateway::start(&extra);
+    let clean = "nothing to see";
+    // Listed IPv4 and IPv6 clients are refused at the greeting.
+    for (listener, source) in [("mx", "127.0.0.2"), ("mx6", "::1")] {
+        let (code, steps) = deliver(
+            &gw,
+            listener,
+            source,
+            "client.example",
+            "a@example.org",
+            clean,
+        );
+        assert_eq!(code, 554, "{source}: {steps:?}");
+        assert!(
+            step(&steps, "connect")["text"]
+                .as_str()
+                .unwrap()
+                .contains("TEST_BL_SPAM"),
+            "{steps:?}"
+        );
+    }
+    // Accepted, and tagged only by the hits: (source, helo, sender, body, symbol or none).
+    let accepted: &[(&str, &str, &str, &str, Option<&str>)] = &[
+        ("127.0.0.1", "client.example", "a@example.org", clean, None),
+        ("127.0.0.99", "client.example", "a@example.org", clean, None),
+        (
+            "127.0.0.1",
+            "client.example",
+            "a@spammer.example",
+            clean,
+            Some("TEST_DBL_SENDER"),
+        ),
+        (
+            "127.0.0.1",
+            "spammer.example",
+            "a@example.org",
+            clean,
+            Some("TEST_DBL_HELO"),
+        ),
+        (
+            "127.0.0.1",
+            "client.example",
+            "a@example.org",
+            "see http://www.bad-urls.example/x",
+            Some("TEST_URIBL"),
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (source, helo, from, body, symbol) in accepted {
+        let (code, steps) = deliver(&gw, "mx", source, helo, from, body);
+        assert_eq!(code, 250, "{source} {helo} {from}: {steps:?}");
+        let id = crate::gateway::queued_id(step(&steps, "data")["text"].as_str().unwrap());
+        expected.push((id, *symbol));
+    }
+    gw.stop();
+    for (id, symbol) in expected {
+        let stored = String::from_utf8(gw.queued_message(&id)).unwrap();
+        match symbol {
+            Some(symbol) => assert!(
+                stored.contains("X-Spam: Yes") && stored.contains(&format!("dnsbl.{symbol}(")),
+                "{symbol}: {stored}"
+            ),
+            None => assert!(!stored.contains("X-Spam:"), "not tagged: {stored}"),
+        }
+    }
+}
+
+#[test]
+fn mail_still_flows_when_the_block_list_server_never_answers() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let reject = "reject_threshold = 5.0\nreject_at = \"connect\"";
+    let extra = format!(
+        "[thresholds]\ntag = 1.0\nquarantine = 50.0\nreject = 60.0\n{}{}",
+        dns_section(silent.local_addr().unwrap()),
+        dnsbl_section(reject)
+    );
+    let gw = Gateway::start(&extra);
+    let (code, steps) = deliver(
+        &gw,
+        "mx",
+        "127.0.0.2",
+        "spammer.example",
+        "a@spammer.example",
+        "http://www.bad-urls.example/",
+    );
+    assert_eq!(code, 250, "an unreachable list is not a listing: {steps:?}");
+}

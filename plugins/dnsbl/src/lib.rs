@@ -19,7 +19,7 @@ mod urls;
 use moat_sdk::dns::{self, Question, RecordKind};
 use moat_sdk::{Message, Plugin, PluginInfo, Session, Stage, Verdict, log};
 
-use crate::config::{Config, Kind, RawConfig};
+use crate::config::{Config, Kind, RawConfig, RejectAt};
 use crate::evaluate::{Findings, Level, Planned, distinct_names, evaluate, plan};
 use crate::reject::{config_error_verdict, connect_verdict, rcpt_verdict, scoring_verdict};
 
@@ -28,18 +28,13 @@ use crate::reject::{config_error_verdict, connect_verdict, rcpt_verdict, scoring
 pub struct Dnsbl;
 
 impl Plugin for Dnsbl {
+    /// The stages this configuration needs: a stage with no list of its kind (and RCPT
+    /// unless refusing there) costs a sandbox per message for nothing. A broken
+    /// configuration asks for every stage, so its error is reported.
     fn describe() -> PluginInfo {
-        PluginInfo::new(
-            "dnsbl",
-            env!("CARGO_PKG_VERSION"),
-            [
-                Stage::Connect,
-                Stage::Helo,
-                Stage::MailFrom,
-                Stage::RcptTo,
-                Stage::Data,
-            ],
-        )
+        let stages =
+            load_config().map_or_else(|_| ALL_STAGES.to_vec(), |config| stages_needed(&config));
+        PluginInfo::new("dnsbl", env!("CARGO_PKG_VERSION"), stages)
     }
 
     fn on_connect(session: &Session) -> Verdict {
@@ -90,6 +85,32 @@ impl Plugin for Dnsbl {
             scoring_verdict(look_up(&plan(config.lists_of(Kind::Uri), &domains)))
         })
     }
+}
+
+/// Every stage the plugin can work at.
+const ALL_STAGES: [Stage; 5] = [
+    Stage::Connect,
+    Stage::Helo,
+    Stage::MailFrom,
+    Stage::RcptTo,
+    Stage::Data,
+];
+
+/// The stages `config` gives the plugin work at.
+fn stages_needed(config: &Config) -> Vec<Stage> {
+    let has = |kind| config.lists_of(kind).next().is_some();
+    let refuses_at_rcpt = config.reject_threshold.is_some() && config.reject_at == RejectAt::RcptTo;
+    [
+        // The connect stage also sets the `dnsbl-ip-score` annotation.
+        (Stage::Connect, has(Kind::Ip) || refuses_at_rcpt),
+        (Stage::Helo, has(Kind::Helo)),
+        (Stage::MailFrom, has(Kind::Sender)),
+        (Stage::RcptTo, refuses_at_rcpt),
+        (Stage::Data, has(Kind::Uri)),
+    ]
+    .into_iter()
+    .filter_map(|(stage, needed)| needed.then_some(stage))
+    .collect()
 }
 
 /// The validated configuration, or the problems with it.

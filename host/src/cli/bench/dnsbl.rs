@@ -28,7 +28,7 @@ pub struct DnsblArgs {
     pub concurrency: usize,
 }
 
-const ZONES: [&str; 3] = ["bl1.moat.bench", "bl2.moat.bench", "bl3.moat.bench"];
+pub(super) const ZONES: [&str; 3] = ["bl1.moat.bench", "bl2.moat.bench", "bl3.moat.bench"];
 
 /// Runs the benchmark.
 pub(super) async fn run(args: DnsblArgs) -> anyhow::Result<ExitCode> {
@@ -52,17 +52,7 @@ async fn measure(
         .dns
         .cache_size
         .max(args.clients as usize * ZONES.len() * 2);
-    let lists: String = ZONES
-        .iter()
-        .enumerate()
-        .map(|(i, zone)| {
-            format!(
-                "[[lists]]\nname = \"BENCH_BL{i}\"\nzone = \"{zone}\"\nkind = \"ip\"\nscore = 1.0\n"
-            )
-        })
-        .collect();
-    let plugin_config: toml::Table =
-        toml::from_str(&format!("exclude_private_ips = false\n{lists}"))?;
+    let plugin_config: toml::Table = toml::from_str(&bench_lists(""))?;
     config.plugin.insert(
         "dnsbl".into(),
         PluginSettings {
@@ -101,6 +91,22 @@ async fn measure(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dnsbl plugin's config table: the three bench zones as ip lists, private client
+/// addresses looked up too. `table` is the TOML path of that table (`""` when the text is
+/// the table itself, `"plugin.dnsbl.config."` inside a whole config file).
+pub(super) fn bench_lists(table: &str) -> String {
+    let lists: String = ZONES
+        .iter()
+        .enumerate()
+        .map(|(i, zone)| {
+            format!(
+                "[[{table}lists]]\nname = \"BENCH_BL{i}\"\nzone = \"{zone}\"\nkind = \"ip\"\nscore = 1.0\n"
+            )
+        })
+        .collect();
+    format!("exclude_private_ips = false\n{lists}")
 }
 
 /// Evaluates the connect stage once for every client address.
@@ -153,10 +159,12 @@ async fn round_trip(
     Ok((latencies.len(), started.elapsed(), latencies))
 }
 
-/// Starts rbldnsd with three IPv4 zones listing every tenth /24 of 10.0.0.0/8's first
+/// Starts rbldnsd with three IPv4 zones listing every fourth /24 of 10.0.0.0/8's first
 /// addresses, on a free port; the child is killed by the caller.
-async fn start_rbldnsd(dir: &std::path::Path) -> anyhow::Result<(tokio::process::Child, u16)> {
-    let zone: String = (0..64).map(|i| format!("10.0.{}.0/24\n", i * 10)).collect();
+pub(super) async fn start_rbldnsd(
+    dir: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, u16)> {
+    let zone: String = (0..64).map(|i| format!("10.0.{}.0/24\n", i * 4)).collect();
     // The SOA makes negative answers cacheable (RFC 2308), as real block lists do.
     let soa = "$SOA 3600 ns.moat.bench. hostmaster.moat.bench. 1 600 300 86400 300\n";
     std::fs::write(

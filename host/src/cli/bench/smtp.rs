@@ -44,6 +44,19 @@ struct Cell {
 pub(super) async fn run(args: SmtpArgs) -> anyhow::Result<ExitCode> {
     let scratch = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
+    // The dnsbl plugin needs block lists that answer: three on a loopback rbldnsd.
+    let (mut rbldnsd, dns_port) = super::dnsbl::start_rbldnsd(scratch.path()).await?;
+    let result = measure(&args, scratch.path(), &exe, dns_port).await;
+    let _ = rbldnsd.kill().await;
+    result
+}
+
+async fn measure(
+    args: &SmtpArgs,
+    scratch: &Path,
+    exe: &Path,
+    dns_port: u16,
+) -> anyhow::Result<ExitCode> {
     let variants: Vec<bool> = match args.plugins.as_str() {
         "on" => vec![true],
         "off" => vec![false],
@@ -69,7 +82,7 @@ pub(super) async fn run(args: SmtpArgs) -> anyhow::Result<ExitCode> {
         for size_text in &args.sizes {
             let size = parse_size(size_text)?;
             for &sessions in &args.sessions {
-                let mut server = Server::start(&exe, scratch.path(), plugins).await?;
+                let mut server = Server::start(exe, scratch, plugins, dns_port).await?;
                 let cell = drive(
                     server.addr,
                     size,
@@ -94,7 +107,7 @@ pub(super) async fn run(args: SmtpArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if args.smtp_source {
-            let mut server = Server::start(&exe, scratch.path(), plugins).await?;
+            let mut server = Server::start(exe, scratch, plugins, dns_port).await?;
             let messages = 20_000;
             let started = Instant::now();
             let status = Command::new("smtp-source")
@@ -138,13 +151,26 @@ struct Server {
 }
 
 impl Server {
-    async fn start(exe: &Path, scratch: &Path, plugins: bool) -> anyhow::Result<Server> {
+    async fn start(
+        exe: &Path,
+        scratch: &Path,
+        plugins: bool,
+        dns_port: u16,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir_in(scratch)?;
         let cache = scratch.join("plugin-cache");
-        let bundled = if plugins { "" } else { "bundled = []\n" };
+        let (bundled, plugin_sections) = if plugins {
+            let sections = format!(
+                "[dns]\nnameservers = [\"127.0.0.1:{dns_port}\"]\n[plugin.dnsbl]\ntime_budget = \"5s\"\n[plugin.dnsbl.config]\n{}",
+                super::dnsbl::bench_lists("plugin.dnsbl.config.")
+            );
+            ("", sections)
+        } else {
+            ("bundled = []\n", String::new())
+        };
         let config = format!(
             "[server]\ndata_dir = \"data\"\n[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_ip = 1000\n\
-[relay]\ndomains = [\"example.test\"]\n[filter]\n{bundled}cache_dir = {:?}\n",
+[relay]\ndomains = [\"example.test\"]\n[filter]\n{bundled}cache_dir = {:?}\n{plugin_sections}",
             cache.display().to_string()
         );
         let path: PathBuf = dir.path().join("moat.toml");
