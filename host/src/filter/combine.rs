@@ -208,7 +208,8 @@ pub fn combine(
             }
         }
     }
-    let score: f64 = report.iter().map(|l| l.contribution).sum();
+    // `+ 0.0` turns a sum of negative zeros into 0, so reports never say -0.00.
+    let score: f64 = report.iter().map(|l| l.contribution).sum::<f64>() + 0.0;
     report.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
 
     let decisive = hard_actions
