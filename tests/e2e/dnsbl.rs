@@ -254,7 +254,7 @@ fn a_listed_client_is_refused_at_rcpt_when_configured_so() {
     );
     assert_eq!(step(&steps, "connect")["code"], 220, "{steps:?}");
     let rcpt = step(&steps, "rcpt");
-    assert_eq!(rcpt["code"], 550, "{steps:?}");
+    assert_eq!(rcpt["code"], 554, "{steps:?}");
     assert!(
         rcpt["text"].as_str().unwrap().starts_with("5.7.1"),
         "{steps:?}"

@@ -43,7 +43,7 @@ fn rcpt_and_mail_stage_decisions_are_answered_before_data() {
     assert_eq!(smtp.command("EHLO client.example").code, 250);
     assert_eq!(smtp.command("MAIL FROM:<a@example.org>").code, 250);
     let rcpt = smtp.command("RCPT TO:<b@example.test>");
-    assert_eq!((rcpt.code, &rcpt.text[..5]), (550, "5.7.1"), "{rcpt:?}");
+    assert_eq!((rcpt.code, &rcpt.text[..5]), (554, "5.7.1"), "{rcpt:?}");
     assert_eq!(smtp.command("DATA").code, 503, "no recipient was accepted");
 
     let gw = Gateway::start(&misbehave(

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::filter::assemble::assemble;
-use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::pipeline::StageInput;
 use crate::filter::report;
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
 use crate::message::ParsedMessage;
@@ -111,20 +111,7 @@ async fn check_file(
 ) -> anyhow::Result<Checked> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let message = Arc::new(ParsedMessage::parse(raw)?);
-    let mut ctx = SessionContext {
-        id: Arc::from(format!("check-{n}")),
-        client: ClientInfo {
-            ip: args.ip,
-            port: 0,
-            reverse_dns: None,
-            helo: None,
-            tls: None,
-            authenticated_user: None,
-        },
-        mail_from: None,
-        rcpt_to: Vec::new(),
-        annotations: Vec::new(),
-    };
+    let mut ctx = SessionContext::connected(Arc::from(format!("check-{n}")), (args.ip, 0).into());
     let mut results: Vec<PluginResult> = Vec::new();
     let mut run = async |ctx: &mut SessionContext, input: StageInput| -> Option<Checked> {
         let stage = input.stage();

@@ -1,7 +1,7 @@
 //! `moat plugin list` and `moat plugin test`: what is loaded, and how one plugin behaves on
 //! one message (verdict, time, peak memory, stderr).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::config::PluginSettings;
 use crate::filter::assemble::{assemble, load_context};
 use crate::filter::loader::{load_file, read_side_settings};
-use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::pipeline::StageInput;
 use crate::filter::{Pipeline, SessionContext, Stage};
 use crate::message::ParsedMessage;
 use crate::store::FjallKv;
@@ -149,20 +149,11 @@ async fn test(
         1,
     );
 
-    let mut session = SessionContext {
-        id: Arc::from("plugin-test"),
-        client: ClientInfo {
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            reverse_dns: None,
-            helo: Some("localhost".into()),
-            tls: None,
-            authenticated_user: None,
-        },
-        mail_from: Some(String::new()),
-        rcpt_to: vec!["postmaster@localhost".into()],
-        annotations: Vec::new(),
-    };
+    let mut session =
+        SessionContext::connected(Arc::from("plugin-test"), (Ipv4Addr::LOCALHOST, 0).into());
+    session.client.helo = Some("localhost".into());
+    session.mail_from = Some(String::new());
+    session.rcpt_to = vec!["postmaster@localhost".into()];
     if !json {
         println!(
             "plugin {} {} (sdk {}), stages {:?}, default weight {}",

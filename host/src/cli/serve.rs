@@ -67,6 +67,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
         pipeline: Arc::new(assembled.pipeline),
         queue,
+        resolver: assembled.services.resolver.clone(),
         sessions: AtomicU64::new(1),
     });
 

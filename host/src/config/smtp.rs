@@ -81,6 +81,11 @@ pub struct SmtpConfig {
     /// `bare_line_endings = "reject"`: `reject` or `normalize` a bare CR or LF in data.
     #[serde(default)]
     pub bare_line_endings: BareLineEndingPolicy,
+    /// `reverse_dns = true`: look up the client's forward-confirmed reverse name at
+    /// connect (for filters and the Received header); private and loopback clients are
+    /// never looked up.
+    #[serde(default = "default_reverse_dns")]
+    pub reverse_dns: bool,
 }
 
 impl Default for SmtpConfig {
@@ -95,6 +100,7 @@ impl Default for SmtpConfig {
             data_timeout: default_data_timeout(),
             greeting_delay: default_greeting_delay(),
             bare_line_endings: BareLineEndingPolicy::default(),
+            reverse_dns: default_reverse_dns(),
         }
     }
 }
@@ -119,6 +125,9 @@ fn default_command_timeout() -> HumanDuration {
 }
 fn default_data_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(600))
+}
+fn default_reverse_dns() -> bool {
+    true
 }
 fn default_greeting_delay() -> HumanDuration {
     HumanDuration(std::time::Duration::ZERO)

@@ -24,6 +24,7 @@ mod error;
 mod kind;
 mod name;
 mod resolver;
+pub mod reverse;
 mod settings;
 
 #[cfg(test)]

@@ -66,6 +66,24 @@ pub struct SessionContext {
 }
 
 impl SessionContext {
+    /// The context of a fresh connection from `client`: nothing known yet but its address.
+    pub fn connected(id: Arc<str>, client: std::net::SocketAddr) -> Self {
+        Self {
+            id,
+            client: ClientInfo {
+                ip: client.ip(),
+                port: client.port(),
+                reverse_dns: None,
+                helo: None,
+                tls: None,
+                authenticated_user: None,
+            },
+            mail_from: None,
+            rcpt_to: Vec::new(),
+            annotations: Vec::new(),
+        }
+    }
+
     fn to_wit(&self) -> wit::Session {
         wit::Session {
             id: self.id.to_string(),

@@ -297,9 +297,10 @@ impl Reply {
             format!("Connection rejected by policy ({symbols})"),
         )
     }
-    /// The filters rejected a command before DATA.
+    /// The filters rejected a command before DATA. 554, as Postfix answers policy and
+    /// block-list rejections (`access_map_reject_code`, `maps_rbl_reject_code`).
     pub fn rejected_before_data(symbols: &str) -> Self {
-        Self::new(550, "5.7.1", format!("Rejected by policy ({symbols})"))
+        Self::new(554, "5.7.1", format!("Rejected by policy ({symbols})"))
     }
     /// The filters asked for a temporary failure before DATA.
     pub fn tempfail_before_data() -> Self {

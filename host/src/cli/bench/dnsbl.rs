@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{Config, PluginSettings};
 use crate::filter::assemble::assemble;
-use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::pipeline::StageInput;
 use crate::filter::{Pipeline, PluginOutcome, SessionContext};
 
 /// `moat bench dnsbl` arguments.
@@ -124,20 +124,7 @@ async fn round_trip(
             let mut latencies = Vec::new();
             for n in range {
                 let ip = IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + n));
-                let mut ctx = SessionContext {
-                    id: Arc::from("bench"),
-                    client: ClientInfo {
-                        ip,
-                        port: 25,
-                        reverse_dns: None,
-                        helo: None,
-                        tls: None,
-                        authenticated_user: None,
-                    },
-                    mail_from: None,
-                    rcpt_to: Vec::new(),
-                    annotations: Vec::new(),
-                };
+                let mut ctx = SessionContext::connected(Arc::from("bench"), (ip, 25).into());
                 let t0 = Instant::now();
                 let results = pipeline.run_stage(&mut ctx, &StageInput::Connect).await;
                 latencies.push(t0.elapsed());

@@ -2,7 +2,7 @@
 //! fresh sandboxes, on every core. Prints figures; judges nothing.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::super::report_load_errors;
 use crate::config::{Config, PluginSettings};
 use crate::filter::assemble::assemble;
-use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::pipeline::StageInput;
 use crate::filter::{PluginOutcome, SessionContext};
 use crate::message::ParsedMessage;
 
@@ -148,20 +148,11 @@ async fn measure(
 async fn one_message(pipeline: &crate::filter::Pipeline, raw: &[u8]) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let message = Arc::new(ParsedMessage::parse(raw.to_vec())?);
-    let mut ctx = SessionContext {
-        id: Arc::from("bench"),
-        client: ClientInfo {
-            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-            port: 25,
-            reverse_dns: None,
-            helo: Some("client.example".into()),
-            tls: None,
-            authenticated_user: None,
-        },
-        mail_from: Some("sender@example.org".into()),
-        rcpt_to: vec!["user@example.test".into()],
-        annotations: Vec::new(),
-    };
+    let mut ctx =
+        SessionContext::connected(Arc::from("bench"), (Ipv4Addr::new(192, 0, 2, 1), 25).into());
+    ctx.client.helo = Some("client.example".into());
+    ctx.mail_from = Some("sender@example.org".into());
+    ctx.rcpt_to = vec!["user@example.test".into()];
     let results = pipeline
         .run_stage(&mut ctx, &StageInput::Data(message))
         .await;

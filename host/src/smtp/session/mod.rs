@@ -25,7 +25,7 @@ use super::proto::{
 use super::relay::RelayPolicy;
 use super::reply::Reply;
 use crate::config::{BareLineEndingPolicy, SmtpConfig};
-use crate::filter::pipeline::{ClientInfo, StageInput};
+use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext};
 use crate::queue::Queue;
 
@@ -43,6 +43,8 @@ pub struct SessionParams {
     pub pipeline: Arc<Pipeline>,
     /// The durable queue.
     pub queue: Queue,
+    /// The resolver for the client's reverse name; `None` when DNS is unavailable.
+    pub resolver: Option<crate::dns::Resolver>,
     /// Counter for session ids.
     pub sessions: AtomicU64,
 }
@@ -120,20 +122,7 @@ pub async fn run(
 
 impl Session {
     fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr) -> Self {
-        let ctx = SessionContext {
-            id: id.clone(),
-            client: ClientInfo {
-                ip: peer.ip(),
-                port: peer.port(),
-                reverse_dns: None,
-                helo: None,
-                tls: None,
-                authenticated_user: None,
-            },
-            mail_from: None,
-            rcpt_to: Vec::new(),
-            annotations: Vec::new(),
-        };
+        let ctx = SessionContext::connected(id.clone(), peer);
         Self {
             params,
             id,
@@ -207,6 +196,13 @@ impl Session {
 
     /// Runs the connect stage and queues the greeting (or the refusal).
     async fn greet(&mut self) -> Next {
+        let ip = self.ctx.client.ip;
+        if self.params.smtp.reverse_dns
+            && crate::dns::reverse::is_public(ip)
+            && let Some(resolver) = &self.params.resolver
+        {
+            self.ctx.client.reverse_dns = crate::dns::reverse::verified_name(resolver, ip).await;
+        }
         let results = self
             .params
             .pipeline
