@@ -62,7 +62,91 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_public;
+    use std::net::{Ipv4Addr, UdpSocket};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+    use hickory_resolver::proto::rr::rdata::{A, PTR};
+    use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+
+    use super::{is_public, verified_name};
+    use crate::dns::{Resolver, ResolverSettings};
+
+    /// A tiny authoritative server on loopback: PTR 192.0.2.1 → mail.example.net (which
+    /// resolves back to 192.0.2.1) and PTR 192.0.2.2 → forged.example.net (which does
+    /// not); everything else NXDOMAIN. Stops when the flag is dropped to false.
+    fn fake_server(running: Arc<AtomicBool>) -> std::net::SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while running.load(Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(question) = query.queries.first().cloned() else {
+                    continue;
+                };
+                let name = question.name().to_ascii().to_lowercase();
+                let rdata = match (name.as_str(), question.query_type()) {
+                    ("1.2.0.192.in-addr.arpa.", RecordType::PTR) => Some(RData::PTR(PTR(
+                        Name::from_ascii("mail.example.net.").unwrap(),
+                    ))),
+                    ("2.2.0.192.in-addr.arpa.", RecordType::PTR) => Some(RData::PTR(PTR(
+                        Name::from_ascii("forged.example.net.").unwrap(),
+                    ))),
+                    ("mail.example.net.", RecordType::A) => {
+                        Some(RData::A(A(Ipv4Addr::new(192, 0, 2, 1))))
+                    }
+                    ("forged.example.net.", RecordType::A) => {
+                        Some(RData::A(A(Ipv4Addr::new(192, 0, 2, 99))))
+                    }
+                    _ => None,
+                };
+                let mut reply = Message::response(query.metadata.id, OpCode::Query);
+                reply.metadata.recursion_available = true;
+                reply.add_query(question.clone());
+                match rdata {
+                    Some(rdata) => {
+                        reply.add_answer(Record::from_rdata(question.name().clone(), 60, rdata));
+                    }
+                    None => reply.metadata.response_code = ResponseCode::NXDomain,
+                }
+                if let Ok(bytes) = reply.to_vec() {
+                    let _ = socket.send_to(&bytes, from);
+                }
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn only_a_name_that_resolves_back_is_kept() {
+        let running = Arc::new(AtomicBool::new(true));
+        let server = fake_server(running.clone());
+        let settings = ResolverSettings {
+            nameservers: vec![server],
+            timeout: Duration::from_secs(1),
+            attempts: 1,
+            ..ResolverSettings::default()
+        };
+        let resolver = Resolver::new(&settings).unwrap();
+        let verified = verified_name(&resolver, "192.0.2.1".parse().unwrap()).await;
+        let forged = verified_name(&resolver, "192.0.2.2".parse().unwrap()).await;
+        let missing = verified_name(&resolver, "192.0.2.3".parse().unwrap()).await;
+        running.store(false, Ordering::Relaxed);
+        assert_eq!(verified.as_deref(), Some("mail.example.net"));
+        assert_eq!(forged, None, "the PTR name does not resolve back");
+        assert_eq!(missing, None, "no PTR record");
+    }
 
     #[test]
     fn only_public_addresses_are_looked_up() {
