@@ -203,36 +203,30 @@ fn gateway_with_dnsbl(server: &DnsblServer, reject_at: &str) -> Gateway {
 fn a_listed_client_is_refused_at_the_greeting_when_configured_so() {
     let server = DnsblServer::start(&zones());
     let gw = gateway_with_dnsbl(&server, "connect");
-    let steps = gw.smtplib(
+    let steps = deliver(
+        &gw,
         "mx",
-        message("x", "", "hi").as_bytes(),
-        &[
-            "--source",
-            "127.0.0.2",
-            "--from",
-            "a@example.org",
-            "--rcpt",
-            "b@example.test",
-        ],
-    );
+        "127.0.0.2",
+        "client.example",
+        "a@example.org",
+        "hi",
+    )
+    .1;
     let connect = step(&steps, "connect");
     assert_eq!(connect["code"], 554, "{steps:?}");
     assert!(
         connect["text"].as_str().unwrap().contains("TEST_BL_SPAM"),
         "{steps:?}"
     );
-    let clean = gw.smtplib(
+    let clean = deliver(
+        &gw,
         "mx",
-        message("x", "", "hi").as_bytes(),
-        &[
-            "--source",
-            "127.0.0.1",
-            "--from",
-            "a@example.org",
-            "--rcpt",
-            "b@example.test",
-        ],
-    );
+        "127.0.0.1",
+        "client.example",
+        "a@example.org",
+        "hi",
+    )
+    .1;
     assert_eq!(step(&clean, "data")["code"], 250, "{clean:?}");
 }
 
@@ -240,18 +234,15 @@ fn a_listed_client_is_refused_at_the_greeting_when_configured_so() {
 fn a_listed_client_is_refused_at_rcpt_when_configured_so() {
     let server = DnsblServer::start(&zones());
     let gw = gateway_with_dnsbl(&server, "rcpt_to");
-    let steps = gw.smtplib(
+    let steps = deliver(
+        &gw,
         "mx",
-        message("x", "", "hi").as_bytes(),
-        &[
-            "--source",
-            "127.0.0.2",
-            "--from",
-            "a@example.org",
-            "--rcpt",
-            "b@example.test",
-        ],
-    );
+        "127.0.0.2",
+        "client.example",
+        "a@example.org",
+        "hi",
+    )
+    .1;
     assert_eq!(step(&steps, "connect")["code"], 220, "{steps:?}");
     let rcpt = step(&steps, "rcpt");
     assert_eq!(rcpt["code"], 554, "{steps:?}");
