@@ -13,12 +13,17 @@
 //! * `smtp`: listeners, sessions (a typed phase per step of the conversation), the sans-IO
 //!   protocol layer, replies, STARTTLS and relay control.
 //! * `queue`: the durable message queue in fjall (250 only after fsync, group commit).
+//! * `delivery`: the scheduler over the due index, routes and MX, the SMTP client,
+//!   per-recipient outcomes, retries and DSNs.
+//! * `admin`: the local HTTP endpoint of a running server (`moat queue ...`).
 //! * `cli`: the `moat` commands; `telemetry`: log setup (binary only).
 //!
 //! docs/ARCHITECTURE.md has the system picture.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod dns;
 pub mod filter;
 pub mod message;

@@ -1,6 +1,7 @@
 //! The `moat` command line: one file per command, dispatch here. Errors at this edge are
 //! `anyhow` with context saying what was being done.
 
+mod background;
 mod bench;
 mod check;
 mod config;

@@ -1,25 +1,42 @@
-//! `moat queue`: look into the queue. Today these commands open the data directory
-//! themselves, so they work while the gateway is stopped; they will go through the admin
-//! API (and so work while it runs) once that exists.
+//! `moat queue`: look into the queue and act on it. While the server runs (it holds the
+//! database), the commands go through its admin endpoint (`[admin]`, address found in
+//! `data_dir/admin.addr` or given with `--admin`); while it is stopped, they open the data
+//! directory themselves. Both ways run the same queue operations.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use serde_json::json;
+use anyhow::{Context as _, bail};
+use hyper::Method;
+use serde_json::{Value, json};
 
 use super::ConfigArgs;
-use crate::queue::{Queue, QueueId};
-use crate::store::Database;
+use crate::admin::{self, client};
+use crate::delivery::now_ms;
+use crate::queue::{Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
+use crate::store::{Database, StoreError};
+
+/// Where to reach the queue, shared by every queue command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Config and data dir.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The running server's admin endpoint (default: from the data dir, else `[admin]`).
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+}
 
 /// `moat queue ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum QueueCommand {
-    /// Every queued message: id, sender, recipients with their state, attempts, next attempt.
+    /// Every queued message: id, sender, recipients with their state and last error,
+    /// attempts, next attempt.
     List {
-        /// Config and data dir.
+        /// Where the queue is.
         #[command(flatten)]
-        config: ConfigArgs,
+        target: Target,
         /// One JSON object per message per line.
         #[arg(long)]
         json: bool,
@@ -28,46 +45,99 @@ pub enum QueueCommand {
     Show {
         /// The queue id.
         id: QueueId,
-        /// Config and data dir.
+        /// Where the queue is.
         #[command(flatten)]
-        config: ConfigArgs,
+        target: Target,
         /// Print only the message bytes, exactly as stored.
         #[arg(long)]
         raw: bool,
     },
+    /// Counts over the queue: messages, recipients by state, bytes, oldest.
+    Stats {
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// As one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try now: one message, or every message that is not held.
+    Flush {
+        /// The queue id; without it, every message.
+        id: Option<QueueId>,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Hold a message: it is not delivered until released.
+    Hold {
+        /// The queue id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Release a held message; it is tried at once.
+    Release {
+        /// The queue id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Delete a message for good, without a bounce.
+    Delete {
+        /// The queue id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// Confirm: the message is deleted and nobody is told.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// The queue, through the running server or opened here.
+enum Backend {
+    Remote(SocketAddr),
+    Local(Queue),
 }
 
 /// Runs the queue command.
 pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
     match command {
-        QueueCommand::List { config, json } => {
-            let queue = open(&config)?;
-            for id in queue.ids()? {
-                let Some(envelope) = queue.envelope(&id)? else {
-                    continue;
-                };
+        QueueCommand::List { target, json } => {
+            let envelopes: Vec<QueuedEnvelope> = match backend(&target).await? {
+                Backend::Remote(address) => decode(get(address, "/queue").await?)?,
+                Backend::Local(queue) => {
+                    let mut envelopes = Vec::new();
+                    for id in queue.ids()? {
+                        envelopes.extend(queue.envelope(&id)?);
+                    }
+                    envelopes
+                }
+            };
+            let now = now_ms();
+            for envelope in &envelopes {
                 if json {
-                    println!("{}", serde_json::to_string(&envelope)?);
+                    println!("{}", serde_json::to_string(envelope)?);
                 } else {
-                    let rcpts: Vec<String> = envelope
-                        .recipients
-                        .iter()
-                        .map(|r| format!("{} ({:?})", r.address, r.state))
-                        .collect();
-                    println!(
-                        "{id}  <{}>  {}  attempts {}",
-                        envelope.mail_from,
-                        rcpts.join(", "),
-                        envelope.attempts
-                    );
+                    print!("{}", describe(envelope, now));
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        QueueCommand::Show { id, config, raw } => {
-            let queue = open(&config)?;
-            let (Some(envelope), Some(message)) = (queue.envelope(&id)?, queue.message(&id)?)
-            else {
+        QueueCommand::Show { id, target, raw } => {
+            let (envelope, message) = match backend(&target).await? {
+                Backend::Remote(address) => {
+                    let envelope = get_opt(address, &format!("/queue/{id}")).await?;
+                    let message = get_raw(address, &format!("/queue/{id}/message")).await?;
+                    (envelope.map(serde_json::from_value).transpose()?, message)
+                }
+                Backend::Local(queue) => (queue.envelope(&id)?, queue.message(&id)?),
+            };
+            let (Some(envelope), Some(message)) = (envelope, message) else {
                 eprintln!("moat: no message {id} in the queue");
                 return Ok(ExitCode::FAILURE);
             };
@@ -78,16 +148,196 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             stdout.write_all(&message)?;
             Ok(ExitCode::SUCCESS)
         }
+        QueueCommand::Stats { target, json } => {
+            let summary: QueueSummary = match backend(&target).await? {
+                Backend::Remote(address) => decode(get(address, "/queue/stats").await?)?,
+                Backend::Local(queue) => queue.summary()?,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                let age = summary
+                    .oldest_received_at_ms
+                    .map_or("-".to_owned(), |t| ago(now_ms().saturating_sub(t)));
+                println!(
+                    "messages {}  held {}  null-sender {}  bytes {}\nrecipients: pending {}  deferred {}  delivered {}  failed {}\noldest: {age}",
+                    summary.messages,
+                    summary.held,
+                    summary.null_sender,
+                    summary.bytes,
+                    summary.pending,
+                    summary.deferred,
+                    summary.delivered,
+                    summary.failed
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::Flush { id: None, target } => {
+            let flushed = match backend(&target).await? {
+                Backend::Remote(address) => {
+                    let value = send(address, Method::POST, "/queue/flush").await?;
+                    value["flushed"].as_u64().unwrap_or_default() as usize
+                }
+                Backend::Local(queue) => queue.flush_all(now_ms())?,
+            };
+            println!("flushed {flushed} messages");
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::Flush {
+            id: Some(id),
+            target,
+        } => act(&target, id, "flush").await,
+        QueueCommand::Hold { id, target } => act(&target, id, "hold").await,
+        QueueCommand::Release { id, target } => act(&target, id, "release").await,
+        QueueCommand::Delete { id, target, yes } => {
+            if !yes {
+                eprintln!(
+                    "moat: deleting {id} drops it without telling its sender; add --yes to confirm"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            act(&target, id, "delete").await
+        }
     }
 }
 
-fn open(args: &ConfigArgs) -> anyhow::Result<Queue> {
-    let config = args.load()?;
-    let db = Database::open(&config.server.data_dir).with_context(|| {
-        format!(
-            "cannot open the data directory {}",
-            config.server.data_dir.display()
-        )
-    })?;
-    Ok(Queue::open(db)?)
+/// Flush, hold, release or delete one message.
+async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitCode> {
+    let found = match backend(target).await? {
+        Backend::Remote(address) => {
+            let (method, path) = match action {
+                "delete" => (Method::DELETE, format!("/queue/{id}")),
+                _ => (Method::POST, format!("/queue/{id}/{action}")),
+            };
+            let response = client::request(address, method, &path).await?;
+            match response.status {
+                200 => true,
+                404 => false,
+                _ => bail!("{}", error_text(&response.body)),
+            }
+        }
+        Backend::Local(queue) => match action {
+            "flush" => queue.flush(&id, now_ms())?,
+            "hold" => queue.hold(&id)?,
+            "release" => queue.release(&id, now_ms())?,
+            _ => queue.delete(&id)?,
+        },
+    };
+    if !found {
+        eprintln!("moat: no message {id} in the queue");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("{action}: {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The running server's endpoint when `--admin` is given or the database is in use (the
+/// server holds it), else the queue opened here.
+async fn backend(target: &Target) -> anyhow::Result<Backend> {
+    if let Some(address) = target.admin {
+        return Ok(Backend::Remote(address));
+    }
+    let config = target.config.load()?;
+    let data_dir = &config.server.data_dir;
+    match Database::open(data_dir) {
+        Ok(db) => Ok(Backend::Local(Queue::open(db)?)),
+        Err(StoreError::InUse { .. }) => {
+            let from_file = std::fs::read_to_string(admin::address_file(data_dir))
+                .ok()
+                .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+            let from_config = config
+                .admin
+                .as_ref()
+                .map(|a| a.address)
+                .filter(|a| a.port() != 0);
+            match from_file.or(from_config) {
+                Some(address) => Ok(Backend::Remote(address)),
+                None => bail!(
+                    "moat is running on {} but has no admin endpoint (add an [admin] section)",
+                    data_dir.display()
+                ),
+            }
+        }
+        Err(error) => Err(error)
+            .with_context(|| format!("cannot open the data directory {}", data_dir.display())),
+    }
+}
+
+async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Value> {
+    send(address, Method::GET, path).await
+}
+
+/// `GET path` as JSON, `None` on 404.
+async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<Option<Value>> {
+    let response = client::request(address, Method::GET, path).await?;
+    match response.status {
+        200 => Ok(Some(serde_json::from_slice(&response.body)?)),
+        404 => Ok(None),
+        _ => bail!("{}", error_text(&response.body)),
+    }
+}
+
+/// `GET path` as bytes, `None` on 404.
+async fn get_raw(address: SocketAddr, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let response = client::request(address, Method::GET, path).await?;
+    match response.status {
+        200 => Ok(Some(response.body)),
+        404 => Ok(None),
+        _ => bail!("{}", error_text(&response.body)),
+    }
+}
+
+async fn send(address: SocketAddr, method: Method, path: &str) -> anyhow::Result<Value> {
+    let response = client::request(address, method, path).await?;
+    if response.status != 200 {
+        bail!("{}", error_text(&response.body));
+    }
+    Ok(serde_json::from_slice(&response.body)?)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: Value) -> anyhow::Result<T> {
+    serde_json::from_value(value).context("the admin endpoint answered an unexpected shape")
+}
+
+fn error_text(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}
+
+/// A message in the human list: a header line, then one line per recipient.
+fn describe(envelope: &QueuedEnvelope, now: u64) -> String {
+    let next = if envelope.held {
+        "held".to_owned()
+    } else if envelope.next_attempt_ms <= now {
+        "next attempt now".to_owned()
+    } else {
+        format!("next attempt in {}", ago(envelope.next_attempt_ms - now))
+    };
+    let mut out = format!(
+        "{}  <{}>  {} bytes  attempts {}  {}\n",
+        envelope.id, envelope.mail_from, envelope.size, envelope.attempts, next
+    );
+    for recipient in &envelope.recipients {
+        let state = match &recipient.state {
+            RecipientState::Pending => "pending".to_owned(),
+            RecipientState::Delivered { .. } => "delivered".to_owned(),
+            RecipientState::Deferred { last_error } => format!("deferred: {last_error}"),
+            RecipientState::Failed { reply, .. } => format!("failed: {reply}"),
+        };
+        out.push_str(&format!("    <{}>  {state}\n", recipient.address));
+    }
+    out
+}
+
+/// A span of milliseconds as `3h12m`, `45s`.
+fn ago(ms: u64) -> String {
+    let seconds = ms / 1000;
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{}m", seconds / 3600, seconds % 3600 / 60),
+    }
 }

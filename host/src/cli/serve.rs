@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{ConfigArgs, ensure_dir, report_load_errors};
+use super::{ConfigArgs, background, ensure_dir, report_load_errors};
 use crate::filter::assemble::assemble;
 use crate::queue::Queue;
 use crate::smtp::relay::RelayPolicy;
@@ -95,6 +95,17 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracker.clone(),
         )));
     }
+    let background = background::start(
+        &config,
+        &params.queue,
+        params.resolver.as_ref(),
+        &shutdown,
+        &tracker,
+    )
+    .await?;
+    if let Some(admin) = background.admin {
+        ready.push_str(&format!(" admin={admin}"));
+    }
     tracing::info!(plugins = ?plugins, data_dir = %data_dir.display(), tls = params.tls.is_some(), "moat ready");
     println!("{ready} plugins={}", plugins.join(","));
 
@@ -114,6 +125,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "sessions still open after the grace period"
         );
     }
+    background.stop();
     let stats = params.queue.stats();
     tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
     // A stable last line, as the ready line is first: benchmarks read the fsync count.

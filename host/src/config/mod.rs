@@ -2,7 +2,9 @@
 //! load with every problem named by its key. Without `--config`, Moat runs on the embedded
 //! default (`embedded.toml`), the same schema as `examples/moat.toml`.
 
+mod admin;
 mod capabilities;
+mod delivery;
 mod error;
 mod filter;
 mod smtp;
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use admin::AdminConfig;
 pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
+pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
 pub use smtp::{BareLineEndingPolicy, ListenerConfig, RelayConfig, SmtpConfig, TlsConfig};
@@ -59,6 +63,12 @@ pub struct Config {
     /// `[ocr]`: the engine behind the `ocr` capability.
     #[serde(default)]
     pub ocr: OcrConfig,
+    /// `[delivery]`: routes, the SMTP client, retries and bounces.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// `[admin]`: the local HTTP endpoint of a running server; none when absent.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
 }
 
 /// `[server]`: the gateway's identity and where it keeps its data.
@@ -135,6 +145,8 @@ impl Config {
         problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
         problems.extend(self.dns.problems());
+        problems.extend(self.delivery.problems());
+        problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
         for (name, settings) in &self.plugin {
             if !crate::filter::is_valid_plugin_name(name) {
                 problems.push(Problem {

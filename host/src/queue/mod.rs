@@ -19,9 +19,12 @@
 //!
 //! Files: `id` ([`QueueId`]), `keys` (key encodings), `record` (the serde records),
 //! `commit` (the group committer), `quarantine` (quarantine operations), `error`
-//! ([`QueueError`]). Delivery, retries and deletion
-//! are not here; whoever changes an envelope's `next_attempt_ms` must move its due entry in
-//! the same batch, and nothing may be deleted before [`QueuedEnvelope::is_complete`].
+//! ([`QueueError`]), `update` ([`Queue::modify`]: an envelope read, changed and written back
+//! with its due entry, its removal and any bounces in ONE fsynced batch; the operator's
+//! hold, release, flush and delete), `summary` ([`QueueSummary`]). Delivery itself is in
+//! `crate::delivery`. Whoever changes an envelope's `next_attempt_ms` or `held` does it
+//! through [`Queue::modify`], which moves the due entry in the same batch; a held message
+//! has no due entry. Delivery removes a message only once [`QueuedEnvelope::is_complete`].
 
 mod commit;
 mod error;
@@ -29,6 +32,8 @@ mod id;
 mod keys;
 mod quarantine;
 mod record;
+mod summary;
+mod update;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +49,8 @@ pub use error::QueueError;
 pub use id::{ParseQueueIdError, QueueId};
 pub use quarantine::QuarantinedMessage;
 pub use record::{NewMessage, QueuedEnvelope, RecipientRecord, RecipientState};
+pub use summary::QueueSummary;
+pub use update::Settle;
 
 use crate::store::Database;
 use commit::{Committer, Entry, Placement};
@@ -77,6 +84,13 @@ pub struct Queue {
 struct Inner {
     keyspaces: Keyspaces,
     committer: Committer,
+    /// For the direct batches of `update` (delivery outcomes, operator commands).
+    db: Database,
+    /// Held while an envelope is read, changed and written back, so that delivery
+    /// outcomes and operator commands on one message never overwrite each other.
+    update_lock: std::sync::Mutex<()>,
+    /// Wakes the delivery scheduler: a message was queued or became due.
+    work: tokio::sync::Notify,
 }
 
 /// Handles on the queue's keyspaces.
@@ -105,7 +119,7 @@ impl Queue {
             due: open(DUE, KeyspaceCreateOptions::default)?,
             quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
         };
-        let committer = Committer::start(db, keyspaces.clone())?;
+        let committer = Committer::start(db.clone(), keyspaces.clone())?;
         info!(
             messages = keyspaces.envelopes.approximate_len(),
             "queue opened"
@@ -114,6 +128,9 @@ impl Queue {
             inner: Arc::new(Inner {
                 keyspaces,
                 committer,
+                db,
+                update_lock: std::sync::Mutex::new(()),
+                work: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -145,6 +162,7 @@ impl Queue {
                 message,
             })
             .await?;
+        self.wake();
         info!(
             queue_id = %id,
             rcpts = record.recipients.len(),
@@ -225,6 +243,40 @@ impl Queue {
                     })
             })
             .collect()
+    }
+
+    /// Wakes whoever waits in [`Queue::work`] (the delivery scheduler): something was queued
+    /// or became due. A wake with nobody waiting is kept for the next wait.
+    pub fn wake(&self) {
+        self.inner.work.notify_one();
+    }
+
+    /// Resolves when [`Queue::wake`] is called (or was called since the last wait).
+    pub async fn work(&self) {
+        self.inner.work.notified().await;
+    }
+
+    /// The time of the soonest due entry whose message is not in `skip` (unix
+    /// milliseconds), or `None` if there is none. Reads the due index from its start past
+    /// the entries skipped, so keep `skip` small (the messages being delivered).
+    pub fn next_due(
+        &self,
+        skip: &std::collections::HashSet<QueueId>,
+    ) -> Result<Option<u64>, QueueError> {
+        for guard in self.inner.keyspaces.due.iter() {
+            let key = guard.key().map_err(|source| QueueError::Read {
+                keyspace: DUE,
+                source,
+            })?;
+            let (time, id) = keys::parse_due_key(&key).ok_or(QueueError::CorruptKey {
+                keyspace: DUE,
+                len: key.len(),
+            })?;
+            if !skip.contains(&id) {
+                return Ok(Some(time));
+            }
+        }
+        Ok(None)
     }
 
     /// The group committer's counters: batches committed (= fsyncs) and the messages in

@@ -68,6 +68,10 @@ pub struct QueuedEnvelope {
     /// An operator has held the message: it is not delivered until released.
     #[serde(default)]
     pub held: bool,
+    /// The sender was told that the message is delayed (a delay DSN was queued); it is
+    /// told once.
+    #[serde(default)]
+    pub delay_warned: bool,
 }
 
 impl QueuedEnvelope {
@@ -100,6 +104,7 @@ impl QueuedEnvelope {
             next_attempt_ms: received_at_ms,
             attempts: 0,
             held: false,
+            delay_warned: false,
         }
     }
 
@@ -226,5 +231,6 @@ mod tests {
         );
         let decoded: QueuedEnvelope = serde_json::from_str(&old).expect("decode");
         assert!(!decoded.smtputf8 && !decoded.eight_bit_mime && !decoded.held);
+        assert!(!decoded.delay_warned);
     }
 }

@@ -1,0 +1,78 @@
+//! The HTTP client of the admin API, for the CLI: one request per connection.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How long one request may take in all.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Why a request to the admin endpoint failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminClientError {
+    /// Nothing answered at the address.
+    #[error("cannot reach the admin endpoint at {address}: {source}")]
+    Connect {
+        /// The address tried.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// HTTP failed.
+    #[error("admin request failed: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error("bad admin request: {0}")]
+    Request(#[from] hyper::http::Error),
+    /// No answer in time.
+    #[error("the admin endpoint did not answer within {LIMIT:?}")]
+    Timeout,
+}
+
+/// A response: its status code and body.
+#[derive(Debug, Clone)]
+pub struct AdminResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Sends `method path` to the admin endpoint at `address`.
+pub async fn request(
+    address: SocketAddr,
+    method: Method,
+    path: &str,
+) -> Result<AdminResponse, AdminClientError> {
+    tokio::time::timeout(LIMIT, send(address, method, path))
+        .await
+        .map_err(|_| AdminClientError::Timeout)?
+}
+
+async fn send(
+    address: SocketAddr,
+    method: Method,
+    path: &str,
+) -> Result<AdminResponse, AdminClientError> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|source| AdminClientError::Connect { address, source })?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = tokio::spawn(connection);
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, address.to_string())
+        .body(Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    driver.abort();
+    Ok(AdminResponse { status, body })
+}

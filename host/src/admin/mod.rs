@@ -1,0 +1,32 @@
+//! The admin endpoint: a small HTTP/1.1 JSON API on a loopback address, served by
+//! `moat serve`, through which the `moat queue ...` commands act on the running server's
+//! queue (fjall lets one process at a time open the database).
+//!
+//! * `server`: the accept loop (hyper's HTTP/1.1 connection handling; no hand-written
+//!   parser).
+//! * `router`: method and path to endpoint: one `match` over the path's segments, so a new
+//!   endpoint (metrics, quarantine, reload) is one more arm and one more handler file.
+//! * `queue`: the queue endpoints.
+//! * `client`: the HTTP client the CLI uses.
+//!
+//! The endpoint has no authentication: the configuration only accepts loopback
+//! addresses. The server writes the address it listens on to `data_dir/admin.addr` (port
+//! 0 picks one), where the CLI finds it.
+//!
+//! Why hyper: it is the HTTP implementation the Rust ecosystem's servers stand on, it is
+//! small with only the `http1` features, and it already speaks tokio; axum would add a
+//! routing layer the handful of endpoints here does not need.
+
+pub mod client;
+mod queue;
+mod router;
+mod server;
+
+use std::path::{Path, PathBuf};
+
+pub use server::{AdminContext, serve};
+
+/// The file in the data directory holding the running server's admin address.
+pub fn address_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.addr")
+}

@@ -1,0 +1,57 @@
+//! Method and path to endpoint. Paths are matched as segments, so each endpoint is one
+//! arm: add arms (and a handler file) for new endpoints.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use super::queue;
+use super::server::AdminContext;
+
+/// A response of the admin API.
+pub(super) type Reply = Response<Full<Bytes>>;
+
+/// Answers one request.
+pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Reply {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["queue"]) => queue::list(context).await,
+        (&Method::GET, ["queue", "stats"]) => queue::stats(context).await,
+        (&Method::POST, ["queue", "flush"]) => queue::flush_all(context).await,
+        (&Method::GET, ["queue", id]) => queue::show(context, id).await,
+        (&Method::GET, ["queue", id, "message"]) => queue::message(context, id).await,
+        (&Method::POST, ["queue", id, action @ ("flush" | "hold" | "release")]) => {
+            queue::act(context, id, action).await
+        }
+        (&Method::DELETE, ["queue", id]) => queue::delete(context, id).await,
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("no endpoint {method} {path}"),
+        ),
+    }
+}
+
+/// A JSON response.
+pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    bytes(status, "application/json", value.to_string().into_bytes())
+}
+
+/// `{"error": message}` with `status`.
+pub(super) fn error(status: StatusCode, message: &str) -> Reply {
+    json(status, &json!({ "error": message }))
+}
+
+/// A response with this body.
+pub(super) fn bytes(status: StatusCode, content_type: &str, body: Vec<u8>) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}

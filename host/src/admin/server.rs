@@ -1,0 +1,60 @@
+//! The admin endpoint's accept loop: one hyper HTTP/1.1 connection task per client, all
+//! stopped at shutdown.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::router;
+use crate::queue::Queue;
+
+/// What the endpoints act on.
+#[derive(Debug, Clone)]
+pub struct AdminContext {
+    /// The running server's queue.
+    pub queue: Queue,
+}
+
+/// Serves the admin API on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, context: AdminContext, shutdown: CancellationToken) {
+    let context = Arc::new(context);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                warn!(%error, "admin endpoint: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let context = Arc::clone(&context);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let context = Arc::clone(&context);
+                async move { Ok::<_, Infallible>(router::handle(&context, request).await) }
+            });
+            let connection = http1::Builder::new()
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(error) = result {
+                        debug!(%peer, %error, "admin connection ended with an error");
+                    }
+                }
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,395 @@
+//! `[delivery]` and `[[delivery.route]]`: how queued mail leaves Moat — the downstream
+//! server of each protected domain, MX lookup for every other domain, the retry schedule,
+//! and bounces.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::error::Problem;
+use super::units::HumanDuration;
+
+/// `[delivery]`: the scheduler, the SMTP client and the retry schedule.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// `max_connections = 50`: outgoing SMTP connections open at once, in all.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// `max_connections_per_destination = 5`: outgoing connections to one destination (a
+    /// route, or the MX hosts of one domain) at once. Messages waiting for the same
+    /// destination reuse an open connection.
+    #[serde(default = "default_max_per_destination")]
+    pub max_connections_per_destination: usize,
+    /// `max_messages_per_connection = 100`: messages sent over one connection before it is
+    /// closed and a fresh one opened.
+    #[serde(default = "default_max_messages_per_connection")]
+    pub max_messages_per_connection: usize,
+    /// `connect_timeout = "30s"`: time to open a TCP connection to one address.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// `command_timeout = "5m"`: time to wait for the reply to one command (RFC 5321
+    /// §4.5.3.2 suggests 5 minutes for most).
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout: HumanDuration,
+    /// `data_timeout = "10m"`: time to wait for the reply after the message's final dot.
+    #[serde(default = "default_data_timeout")]
+    pub data_timeout: HumanDuration,
+    /// `retry_intervals = ["15m"]`: the wait after each failed attempt; the last interval
+    /// repeats (`["1m", "5m", "15m", "1h"]` backs off, then tries every hour).
+    #[serde(default = "default_retry_intervals")]
+    pub retry_intervals: Vec<HumanDuration>,
+    /// `max_age = "48h"`: how long a message is retried after it was accepted before its
+    /// undelivered recipients are bounced; `"forever"` holds it until delivered.
+    #[serde(default = "default_max_age")]
+    pub max_age: MaxAge,
+    /// `delay_warning = "4h"`: after this long undelivered, the sender is told once that
+    /// the message is delayed (a DSN with `Action: delayed`). Unset: no warning.
+    #[serde(default)]
+    pub delay_warning: Option<HumanDuration>,
+    /// `mx_port = 25`: the port of MX hosts (and A/AAAA fallback hosts). Only tests change it.
+    #[serde(default = "default_mx_port")]
+    pub mx_port: u16,
+    /// `[[delivery.route]]`: the downstream servers of the protected domains.
+    #[serde(default)]
+    pub route: Vec<RouteConfig>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            max_connections_per_destination: default_max_per_destination(),
+            max_messages_per_connection: default_max_messages_per_connection(),
+            connect_timeout: default_connect_timeout(),
+            command_timeout: default_command_timeout(),
+            data_timeout: default_data_timeout(),
+            retry_intervals: default_retry_intervals(),
+            max_age: default_max_age(),
+            delay_warning: None,
+            mx_port: default_mx_port(),
+            route: Vec::new(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    50
+}
+fn default_max_per_destination() -> usize {
+    5
+}
+fn default_max_messages_per_connection() -> usize {
+    100
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_command_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_data_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+fn default_retry_intervals() -> Vec<HumanDuration> {
+    vec![HumanDuration(Duration::from_secs(15 * 60))]
+}
+fn default_max_age() -> MaxAge {
+    MaxAge::Limit(HumanDuration(Duration::from_secs(48 * 3600)))
+}
+fn default_mx_port() -> u16 {
+    25
+}
+
+/// How long a message may stay in the queue: a duration, or `"forever"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxAge {
+    /// Bounce what is still undelivered this long after acceptance.
+    Limit(HumanDuration),
+    /// Never give up: retry until delivered or deleted by an operator.
+    Forever,
+}
+
+impl MaxAge {
+    /// The limit, or `None` for forever.
+    pub fn limit(self) -> Option<Duration> {
+        match self {
+            Self::Limit(limit) => Some(limit.0),
+            Self::Forever => None,
+        }
+    }
+}
+
+impl FromStr for MaxAge {
+    type Err = super::units::UnitError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim() == "forever" {
+            return Ok(Self::Forever);
+        }
+        text.parse()
+            .map(Self::Limit)
+            .map_err(|_| super::units::UnitError::Malformed {
+                text: text.to_owned(),
+                what: "maximum age",
+                example: "\"48h\", \"7d\", \"forever\"",
+            })
+    }
+}
+
+impl fmt::Display for MaxAge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Limit(limit) => limit.fmt(f),
+            Self::Forever => f.write_str("forever"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxAge {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for MaxAge {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// `[[delivery.route]]`: where mail for some protected domains goes.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `domains = ["example.org"]`: the recipient domains this route serves
+    /// (case-insensitive, exact).
+    pub domains: Vec<String>,
+    /// `servers = ["10.0.0.5:25", "backup.internal:25"]`: the downstream servers, tried in
+    /// this order; a host name is resolved to its A/AAAA addresses.
+    pub servers: Vec<String>,
+    /// `tls = "opportunistic"`: `none` (never STARTTLS), `opportunistic` (STARTTLS when
+    /// offered, plain text otherwise) or `required` (never send without STARTTLS).
+    #[serde(default)]
+    pub tls: TlsPolicy,
+    /// `auth = { username = "moat", password = "secret" }`: AUTH PLAIN (only over TLS)
+    /// before sending.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// Whether and how a route uses STARTTLS. Certificates are not verified: the downstream
+/// is the operator's own server, often with an internal certificate.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsPolicy {
+    /// Never STARTTLS.
+    None,
+    /// STARTTLS when the server offers it; plain text otherwise (and if the handshake
+    /// fails, retry the host once in plain text).
+    #[default]
+    Opportunistic,
+    /// STARTTLS or nothing: a server that does not offer it, or a failed handshake, is a
+    /// temporary failure.
+    Required,
+}
+
+/// `auth`: the credentials a route authenticates with.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeliveryConfig {
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: String, reason: String| {
+            if !ok {
+                problems.push(Problem {
+                    key: format!("delivery.{key}"),
+                    reason,
+                });
+            }
+        };
+        check(
+            self.max_connections >= 1,
+            "max_connections".into(),
+            "must be at least 1".into(),
+        );
+        check(
+            self.max_connections_per_destination >= 1,
+            "max_connections_per_destination".into(),
+            "must be at least 1".into(),
+        );
+        check(
+            self.max_messages_per_connection >= 1,
+            "max_messages_per_connection".into(),
+            "must be at least 1".into(),
+        );
+        for (key, timeout) in [
+            ("connect_timeout", self.connect_timeout),
+            ("command_timeout", self.command_timeout),
+            ("data_timeout", self.data_timeout),
+        ] {
+            check(
+                !timeout.0.is_zero(),
+                key.into(),
+                "must be more than 0s".into(),
+            );
+        }
+        check(
+            !self.retry_intervals.is_empty(),
+            "retry_intervals".into(),
+            "must list at least one interval".into(),
+        );
+        for (i, interval) in self.retry_intervals.iter().enumerate() {
+            check(
+                interval.0 >= Duration::from_secs(1),
+                format!("retry_intervals[{i}]"),
+                format!("must be at least 1s, not {interval}"),
+            );
+        }
+        if let MaxAge::Limit(limit) = self.max_age {
+            check(
+                !limit.0.is_zero(),
+                "max_age".into(),
+                "must be more than 0s (or \"forever\")".into(),
+            );
+        }
+        if let Some(warning) = self.delay_warning {
+            check(
+                !warning.0.is_zero(),
+                "delay_warning".into(),
+                "must be more than 0s (or left out)".into(),
+            );
+        }
+        check(self.mx_port != 0, "mx_port".into(), "must not be 0".into());
+        let mut seen: Vec<String> = Vec::new();
+        for (r, route) in self.route.iter().enumerate() {
+            check(
+                !route.domains.is_empty(),
+                format!("route[{r}].domains"),
+                "must list at least one domain".into(),
+            );
+            for (d, domain) in route.domains.iter().enumerate() {
+                let lower = domain.to_ascii_lowercase();
+                check(
+                    !domain.is_empty() && !domain.contains(['@', ' ', '<', '>', ':']),
+                    format!("route[{r}].domains[{d}]"),
+                    format!("`{domain}` is not a domain name"),
+                );
+                check(
+                    !seen.contains(&lower),
+                    format!("route[{r}].domains[{d}]"),
+                    format!("`{domain}` has another route already"),
+                );
+                seen.push(lower);
+            }
+            check(
+                !route.servers.is_empty(),
+                format!("route[{r}].servers"),
+                "must list at least one server (host:port)".into(),
+            );
+            for (s, server) in route.servers.iter().enumerate() {
+                check(
+                    split_host_port(server).is_some(),
+                    format!("route[{r}].servers[{s}]"),
+                    format!("`{server}` is not host:port (e.g. \"10.0.0.5:25\", \"[::1]:25\")"),
+                );
+            }
+            if let Some(auth) = &route.auth {
+                check(
+                    !auth.username.is_empty(),
+                    format!("route[{r}].auth.username"),
+                    "must not be empty".into(),
+                );
+                check(
+                    route.tls != TlsPolicy::None,
+                    format!("route[{r}].auth"),
+                    "needs tls = \"opportunistic\" or \"required\": credentials are only sent over TLS".into(),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// `host:port` split into its host (brackets of an IPv6 address removed) and port, or
+/// `None` if it is not of that form.
+pub fn split_host_port(server: &str) -> Option<(String, u16)> {
+    let (host, port) = server.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    let host = match host.strip_prefix('[') {
+        Some(rest) => rest.strip_suffix(']')?,
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    if host.is_empty() || host.contains([' ', '/', '@']) {
+        return None;
+    }
+    Some((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            split_host_port("10.0.0.5:25"),
+            Some(("10.0.0.5".into(), 25))
+        );
+        assert_eq!(split_host_port("[::1]:2526"), Some(("::1".into(), 2526)));
+        assert_eq!(
+            split_host_port("mail.internal:587"),
+            Some(("mail.internal".into(), 587))
+        );
+        for bad in [
+            "mail.internal",
+            "::1:25",
+            ":25",
+            "host:0",
+            "host:99999",
+            "[::1:25",
+        ] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_age_is_a_duration_or_forever() {
+        assert_eq!("forever".parse::<MaxAge>(), Ok(MaxAge::Forever));
+        assert_eq!(
+            "48h".parse::<MaxAge>().map(MaxAge::limit),
+            Ok(Some(Duration::from_secs(48 * 3600)))
+        );
+        assert!("never".parse::<MaxAge>().is_err());
+    }
+
+    #[test]
+    fn defaults_are_every_15_minutes_for_48_hours() {
+        let config = DeliveryConfig::default();
+        assert_eq!(
+            config.retry_intervals,
+            [HumanDuration(Duration::from_secs(900))]
+        );
+        assert_eq!(config.max_age.limit(), Some(Duration::from_secs(172_800)));
+        assert!(config.problems().is_empty());
+    }
+}

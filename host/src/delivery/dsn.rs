@@ -1,0 +1,281 @@
+//! Delivery status notifications (RFC 3464): the bounce for recipients that failed, and the
+//! warning for a message still undelivered after a while.
+//!
+//! A DSN is a `multipart/report; report-type=delivery-status` with three parts: a text for
+//! people, the `message/delivery-status` fields for programs, and the original message's
+//! header as `text/rfc822-headers`. It goes from the null sender (`MAIL FROM:<>`) to the
+//! original envelope sender, so it can never be bounced itself; nothing here is built for
+//! a message whose sender is null.
+
+use std::fmt::Write as _;
+
+use crate::queue::{NewMessage, QueuedEnvelope, RecipientState};
+
+/// Which kind of notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsnKind {
+    /// Recipients failed for good (refused, or expired): `Action: failed`.
+    Failure,
+    /// Recipients are still being retried: `Action: delayed`.
+    Delay,
+}
+
+/// The DSN about `recipients` (indexes into `envelope.recipients`) of the message
+/// `envelope` whose bytes are `original`, from `hostname` at `now_ms`; `None` when the
+/// sender is null (nobody to tell, and never a bounce of a bounce) or there is nothing to
+/// report.
+pub fn build(
+    kind: DsnKind,
+    hostname: &str,
+    envelope: &QueuedEnvelope,
+    original: &[u8],
+    recipients: &[usize],
+    now_ms: u64,
+) -> Option<(NewMessage, Vec<u8>)> {
+    if envelope.mail_from.is_empty() || recipients.is_empty() {
+        return None;
+    }
+    let now = date(now_ms);
+    let boundary = format!("{}/{}", envelope.id, hostname);
+    let (subject, action) = match kind {
+        DsnKind::Failure => ("Undelivered Mail Returned to Sender", "failed"),
+        DsnKind::Delay => ("Delayed Mail (still being retried)", "delayed"),
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+To: <{to}>\r\n\
+Subject: {subject}\r\n\
+Date: {now}\r\n\
+Message-ID: <{id}.{suffix}@{hostname}>\r\n\
+Auto-Submitted: auto-replied\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\"\r\n\
+\r\n\
+This is a MIME-encapsulated delivery status notification.\r\n\
+\r\n\
+--{boundary}\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: 8bit\r\n\
+\r\n",
+        to = envelope.mail_from,
+        id = envelope.id,
+        suffix = match kind {
+            DsnKind::Failure => "bounce",
+            DsnKind::Delay => "delay",
+        },
+    );
+    match kind {
+        DsnKind::Failure => out.push_str(
+            "This is the mail system at host {hostname}.\r\n\r\n\
+Your message could not be delivered to one or more recipients.\r\n\
+It is attached below (its header only). The reasons:\r\n\r\n",
+        ),
+        DsnKind::Delay => out.push_str(
+            "This is the mail system at host {hostname}.\r\n\r\n\
+Your message has not been delivered yet to one or more recipients.\r\n\
+It is still being retried; you do not need to send it again. The reasons:\r\n\r\n",
+        ),
+    }
+    let text = out.replace("{hostname}", hostname);
+    out = text;
+    for &index in recipients {
+        if let Some(recipient) = envelope.recipients.get(index) {
+            let _ = write!(
+                out,
+                "<{}>: {}\r\n",
+                recipient.address,
+                diagnostic(&recipient.state)
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "\r\n--{boundary}\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; {hostname}\r\n\
+X-Moat-Queue-ID: {id}\r\n\
+Arrival-Date: {arrival}\r\n",
+        id = envelope.id,
+        arrival = date(envelope.received_at_ms),
+    );
+    for &index in recipients {
+        let Some(recipient) = envelope.recipients.get(index) else {
+            continue;
+        };
+        let diagnostic = diagnostic(&recipient.state);
+        let _ = write!(
+            out,
+            "\r\nFinal-Recipient: rfc822; {address}\r\n\
+Action: {action}\r\n\
+Status: {status}\r\n\
+Diagnostic-Code: smtp; {diagnostic}\r\n\
+Last-Attempt-Date: {now}\r\n",
+            address = recipient.address,
+            status = status(&diagnostic, kind),
+        );
+    }
+    let _ = write!(
+        out,
+        "\r\n--{boundary}\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n"
+    );
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(header_of(original));
+    if !bytes.ends_with(b"\r\n") {
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+
+    let new = NewMessage {
+        mail_from: String::new(),
+        recipients: vec![envelope.mail_from.clone()],
+        client_ip: "127.0.0.1".into(),
+        helo: hostname.to_owned(),
+        authenticated_user: None,
+        smtputf8: !envelope.mail_from.is_ascii(),
+        eight_bit_mime: !bytes.is_ascii(),
+    };
+    Some((new, bytes))
+}
+
+/// The reason recorded for a recipient, as one line.
+fn diagnostic(state: &RecipientState) -> String {
+    let text = match state {
+        RecipientState::Failed { reply, .. } => reply.as_str(),
+        RecipientState::Deferred { last_error } => last_error.as_str(),
+        RecipientState::Pending => "not tried yet",
+        RecipientState::Delivered { .. } => "delivered",
+    };
+    text.replace(['\r', '\n'], " ")
+}
+
+/// The RFC 3463 status for a diagnostic: its enhanced code where it has one (`550 5.1.1
+/// …` → `5.1.1`), else one from its reply code's class.
+fn status(diagnostic: &str, kind: DsnKind) -> String {
+    let mut words = diagnostic.split_whitespace();
+    let code = words.next().unwrap_or_default();
+    let enhanced = words.next().unwrap_or_default();
+    let looks_enhanced = enhanced.split('.').count() == 3
+        && enhanced
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if looks_enhanced {
+        return enhanced.to_owned();
+    }
+    match (code.as_bytes().first(), kind) {
+        (Some(b'5'), _) => "5.0.0".into(),
+        (_, DsnKind::Delay) => "4.0.0".into(),
+        _ => "4.4.7".into(),
+    }
+}
+
+/// The header of `message`: everything up to and including the line ending before the
+/// first empty line (all of it if there is none).
+fn header_of(message: &[u8]) -> &[u8] {
+    if let Some(at) = message.windows(4).position(|w| w == b"\r\n\r\n") {
+        return &message[..at + 2];
+    }
+    if let Some(at) = message.windows(2).position(|w| w == b"\n\n") {
+        return &message[..at + 1];
+    }
+    message
+}
+
+/// `now_ms` as an RFC 5322 date, in UTC.
+fn date(ms: u64) -> String {
+    let seconds = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    mail_parser::DateTime::from_timestamp(seconds).to_rfc822()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{QueueId, RecipientRecord};
+
+    fn envelope(from: &str) -> QueuedEnvelope {
+        let json = serde_json::json!({
+            "id": QueueId::generate(),
+            "received_at_ms": 1_700_000_000_000_u64,
+            "mail_from": from,
+            "recipients": [
+                RecipientRecord { address: "ok@example.test".into(), state: RecipientState::Delivered { at_ms: 1 } },
+                RecipientRecord { address: "gone@example.test".into(), state: RecipientState::Failed { at_ms: 1, reply: "550 5.1.1 no such user".into() } },
+                RecipientRecord { address: "late@example.test".into(), state: RecipientState::Failed { at_ms: 1, reply: "450 4.4.7 gave up after 2d; last error: x".into() } },
+            ],
+            "client_ip": "192.0.2.1",
+            "helo": "client.example",
+            "authenticated_user": null,
+            "size": 10,
+            "next_attempt_ms": 0,
+            "attempts": 3,
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    const ORIGINAL: &[u8] =
+        b"Received: from x\r\nSubject: hello\r\nFrom: alice@example.org\r\n\r\nsecret body\r\n";
+
+    #[test]
+    fn a_bounce_is_a_delivery_status_report_with_the_original_header_only() {
+        let env = envelope("alice@example.org");
+        let (new, bytes) = build(
+            DsnKind::Failure,
+            "mx.test",
+            &env,
+            ORIGINAL,
+            &[1, 2],
+            1_700_000_100_000,
+        )
+        .unwrap();
+        assert_eq!(new.mail_from, "", "bounces come from the null sender");
+        assert_eq!(new.recipients, ["alice@example.org"]);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("Content-Type: multipart/report; report-type=delivery-status;"));
+        assert!(text.contains("Content-Type: message/delivery-status\r\n"));
+        assert!(text.contains(
+            "Final-Recipient: rfc822; gone@example.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ));
+        assert!(text.contains(
+            "Final-Recipient: rfc822; late@example.test\r\nAction: failed\r\nStatus: 4.4.7\r\n"
+        ));
+        assert!(!text.contains("Final-Recipient: rfc822; ok@example.test"));
+        assert!(text.contains(
+            "Content-Type: text/rfc822-headers\r\n\r\nReceived: from x\r\nSubject: hello\r\n"
+        ));
+        assert!(!text.contains("secret body"), "only the header is returned");
+        assert!(text.contains("Auto-Submitted: auto-replied\r\n"));
+
+        let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            parsed.subject(),
+            Some("Undelivered Mail Returned to Sender")
+        );
+        assert_eq!(parsed.parts.len(), 4, "the multipart and its three parts");
+    }
+
+    #[test]
+    fn nothing_is_sent_to_the_null_sender() {
+        let env = envelope("");
+        assert!(build(DsnKind::Failure, "mx.test", &env, ORIGINAL, &[1], 0).is_none());
+        assert!(build(DsnKind::Delay, "mx.test", &env, ORIGINAL, &[1], 0).is_none());
+    }
+
+    #[test]
+    fn a_delay_warning_says_delayed() {
+        let mut env = envelope("alice@example.org");
+        env.recipients[2].state = RecipientState::Deferred {
+            last_error: "sink[127.0.0.1:2526] said: 451 4.3.0 later".into(),
+        };
+        let (_, bytes) = build(DsnKind::Delay, "mx.test", &env, ORIGINAL, &[2], 0).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("Action: delayed\r\nStatus: 4.0.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Subject: Delayed Mail"));
+    }
+}

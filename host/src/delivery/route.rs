@@ -1,0 +1,271 @@
+//! Where a recipient's mail goes: the configured route of its domain (the protected
+//! server), or else the domain's MX hosts (`mx`). A [`Destination`] is what connections
+//! are shared and limited by.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use super::mx;
+use crate::config::{AuthConfig, DeliveryConfig, TlsPolicy, split_host_port};
+use crate::dns::{LookupError, RecordKind, Resolver};
+
+/// What connections are grouped by: one configured route, or the MX hosts of one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// `[[delivery.route]]` number N.
+    Route(usize),
+    /// The MX hosts of this domain (lowercase).
+    Domain(String),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Route(n) => write!(f, "route[{n}]"),
+            Self::Domain(domain) => write!(f, "mx:{domain}"),
+        }
+    }
+}
+
+/// One host to try, with its addresses in the order to try them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Its name (or address as text), for EHLO logs, SNI and error texts.
+    pub name: String,
+    /// Where to connect.
+    pub addresses: Vec<SocketAddr>,
+}
+
+/// How to reach a destination now: hosts in the order to try, and the TLS policy.
+#[derive(Debug, Clone)]
+pub struct Hops {
+    /// Hosts in order (route order, or MX preference).
+    pub hosts: Vec<Host>,
+    /// STARTTLS policy.
+    pub tls: TlsPolicy,
+    /// Credentials, for a route that has them.
+    pub auth: Option<AuthConfig>,
+}
+
+/// Why no host could be found for a destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// DNS failed or timed out: try again later.
+    #[error("451 4.4.3 cannot find where to deliver for {destination}: {reason}")]
+    Temporary {
+        /// The destination.
+        destination: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The domain does not accept mail, or does not exist: bounce.
+    #[error("{reply}")]
+    Permanent {
+        /// A reply in SMTP form (`556 5.1.10 …`, `550 5.1.2 …`), for the bounce.
+        reply: String,
+    },
+}
+
+impl RouteError {
+    /// Whether the recipients fail for good.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Permanent { .. })
+    }
+}
+
+/// A configured route.
+#[derive(Debug, Clone)]
+struct Route {
+    servers: Vec<(String, u16)>,
+    tls: TlsPolicy,
+    auth: Option<AuthConfig>,
+}
+
+/// The routes of `[delivery]`, by domain.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+    by_domain: HashMap<String, usize>,
+    mx_port: u16,
+}
+
+impl RouteTable {
+    /// The table of `config` (validated: every server is host:port).
+    pub fn from_config(config: &DeliveryConfig) -> Self {
+        let mut by_domain = HashMap::new();
+        let routes = config
+            .route
+            .iter()
+            .enumerate()
+            .map(|(index, route)| {
+                for domain in &route.domains {
+                    by_domain.insert(domain.to_ascii_lowercase(), index);
+                }
+                Route {
+                    servers: route
+                        .servers
+                        .iter()
+                        .filter_map(|s| split_host_port(s))
+                        .collect(),
+                    tls: route.tls,
+                    auth: route.auth.clone(),
+                }
+            })
+            .collect();
+        Self {
+            routes,
+            by_domain,
+            mx_port: config.mx_port,
+        }
+    }
+
+    /// The destination of `recipient` (by its domain, after the last `@`).
+    pub fn destination(&self, recipient: &str) -> Destination {
+        let domain = recipient
+            .rsplit_once('@')
+            .map_or(recipient, |(_, domain)| domain)
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        match self.by_domain.get(&domain) {
+            Some(&index) => Destination::Route(index),
+            None => Destination::Domain(domain),
+        }
+    }
+
+    /// The hosts to try for `destination` now.
+    pub async fn hops(
+        &self,
+        destination: &Destination,
+        resolver: Option<&Resolver>,
+    ) -> Result<Hops, RouteError> {
+        match destination {
+            Destination::Route(index) => {
+                let route = self
+                    .routes
+                    .get(*index)
+                    .ok_or_else(|| RouteError::Temporary {
+                        destination: destination.to_string(),
+                        reason: "no such route".into(),
+                    })?;
+                let mut hosts = Vec::new();
+                let mut failures = Vec::new();
+                for (host, port) in &route.servers {
+                    match addresses(resolver, host, *port).await {
+                        Ok(addresses) => hosts.push(Host {
+                            name: host.clone(),
+                            addresses,
+                        }),
+                        Err(error) => failures.push(format!("{host}: {error}")),
+                    }
+                }
+                if hosts.is_empty() {
+                    // A protected server that cannot be found is a local problem: retry.
+                    return Err(RouteError::Temporary {
+                        destination: destination.to_string(),
+                        reason: failures.join("; "),
+                    });
+                }
+                Ok(Hops {
+                    hosts,
+                    tls: route.tls,
+                    auth: route.auth.clone(),
+                })
+            }
+            Destination::Domain(domain) => Ok(Hops {
+                hosts: mx::hosts(resolver, domain, self.mx_port).await?,
+                tls: TlsPolicy::Opportunistic,
+                auth: None,
+            }),
+        }
+    }
+}
+
+/// The addresses of `host` (an IP address, or a name with A then AAAA records) at `port`.
+pub(super) async fn addresses(
+    resolver: Option<&Resolver>,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, LookupError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let Some(resolver) = resolver else {
+        return Err(LookupError::ServerFailure);
+    };
+    let (v4, v6) = tokio::join!(
+        resolver.lookup(host, RecordKind::A),
+        resolver.lookup(host, RecordKind::Aaaa)
+    );
+    let mut found = Vec::new();
+    for answers in [&v4, &v6].into_iter().flatten() {
+        found.extend(
+            answers
+                .iter()
+                .filter_map(|a| a.parse::<IpAddr>().ok())
+                .map(|ip| SocketAddr::new(ip, port)),
+        );
+    }
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    // Both failed or were empty: a temporary failure of either outweighs "not found".
+    match (v4, v6) {
+        (Err(error), _) | (_, Err(error)) if error != LookupError::NotFound => Err(error),
+        _ => Err(LookupError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RouteConfig;
+
+    fn table() -> RouteTable {
+        RouteTable::from_config(&DeliveryConfig {
+            route: vec![RouteConfig {
+                domains: vec!["Example.TEST".into(), "localhost".into()],
+                servers: vec!["127.0.0.1:2526".into(), "[::1]:2527".into()],
+                tls: TlsPolicy::Required,
+                auth: None,
+            }],
+            ..DeliveryConfig::default()
+        })
+    }
+
+    #[test]
+    fn protected_domains_take_their_route_and_others_go_by_mx() {
+        let table = table();
+        assert_eq!(table.destination("bob@example.test"), Destination::Route(0));
+        assert_eq!(
+            table.destination("Bob@EXAMPLE.test."),
+            Destination::Route(0)
+        );
+        assert_eq!(table.destination("root@localhost"), Destination::Route(0));
+        assert_eq!(
+            table.destination("alice@Example.ORG"),
+            Destination::Domain("example.org".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn route_servers_given_as_addresses_need_no_lookup() {
+        // Nothing listens on port 9: a lookup would fail, so none may be made.
+        let resolver = Resolver::new(&crate::dns::ResolverSettings {
+            nameservers: vec![SocketAddr::from(([127, 0, 0, 1], 9))],
+            ..crate::dns::ResolverSettings::default()
+        })
+        .unwrap();
+        let hops = table()
+            .hops(&Destination::Route(0), Some(&resolver))
+            .await
+            .unwrap();
+        assert_eq!(hops.tls, TlsPolicy::Required);
+        let addresses: Vec<String> = hops
+            .hosts
+            .iter()
+            .flat_map(|h| h.addresses.iter().map(ToString::to_string))
+            .collect();
+        assert_eq!(addresses, ["127.0.0.1:2526", "[::1]:2527"]);
+    }
+}
