@@ -7,6 +7,7 @@
 )]
 
 mod cli;
+mod delivery;
 mod dnsbl;
 mod durability;
 mod gateway;

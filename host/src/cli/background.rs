@@ -31,15 +31,19 @@ pub(super) async fn start(
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
 ) -> anyhow::Result<Background> {
-    let scheduler = Scheduler::new(
-        config,
-        queue.clone(),
-        resolver.cloned(),
-        shutdown.clone(),
-        tracker.clone(),
-    )
-    .context("cannot start delivery")?;
-    tracker.spawn(scheduler.run());
+    if config.delivery.enabled {
+        let scheduler = Scheduler::new(
+            config,
+            queue.clone(),
+            resolver.cloned(),
+            shutdown.clone(),
+            tracker.clone(),
+        )
+        .context("cannot start delivery")?;
+        tracker.spawn(scheduler.run());
+    } else {
+        tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");
+    }
 
     let Some(admin_config) = &config.admin else {
         return Ok(Background {

@@ -15,6 +15,10 @@ use super::units::HumanDuration;
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
+    /// `enabled = true`: deliver queued mail. `false` only accepts and queues (for
+    /// maintenance of the downstream, or benchmarks of the inbound side); nothing leaves.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
     /// `max_connections = 50`: outgoing SMTP connections open at once, in all.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -60,6 +64,7 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
+            enabled: default_enabled(),
             max_connections: default_max_connections(),
             max_connections_per_destination: default_max_per_destination(),
             max_messages_per_connection: default_max_messages_per_connection(),
@@ -75,6 +80,9 @@ impl Default for DeliveryConfig {
     }
 }
 
+fn default_enabled() -> bool {
+    true
+}
 fn default_max_connections() -> usize {
     50
 }

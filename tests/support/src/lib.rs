@@ -2,6 +2,10 @@
 //! command, or as a server read until its ready line and killed on drop), find fixtures,
 //! and fail with the child's output when something goes wrong. Every wait has a deadline.
 
+mod peers;
+
+pub use peers::{Downstream, Nsd, SmtpSink, free_port, message_bytes, wait_until};
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -170,7 +170,7 @@ impl Server {
         };
         let config = format!(
             "[server]\ndata_dir = \"data\"\n[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_ip = 1000\n\
-[relay]\ndomains = [\"example.test\"]\n[filter]\n{bundled}cache_dir = {:?}\n{plugin_sections}",
+[relay]\ndomains = [\"example.test\"]\n[delivery]\nenabled = false\n[filter]\n{bundled}cache_dir = {:?}\n{plugin_sections}",
             cache.display().to_string()
         );
         let path: PathBuf = dir.path().join("moat.toml");

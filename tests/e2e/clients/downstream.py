@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""A small SMTP server for Moat's delivery tests: answers each recipient with a chosen
+code, can refuse the first N connections, and logs every connection and transaction as
+JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
+
+usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--refuse-first N]
+                     [--refuse-reply "421 4.3.2 busy"] [--no-pipelining]
+
+PORT 0 picks a free port. Prints "ready PORT" on stdout once listening. Stops after
+--lifetime seconds (default 300), so a test that forgets it cannot leave it running.
+"""
+import argparse
+import asyncio
+import base64
+import json
+import sys
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("log")
+    p.add_argument("--rcpt", action="append", default=[],
+                   help="ADDR=CODE TEXT: the reply to RCPT TO:<ADDR>")
+    p.add_argument("--refuse-first", type=int, default=0,
+                   help="answer the first N connections' greeting with --refuse-reply")
+    p.add_argument("--refuse-reply", default="421 4.3.2 not now, try later")
+    p.add_argument("--no-pipelining", action="store_true")
+    p.add_argument("--lifetime", type=float, default=300)
+    a = p.parse_args()
+    rules = {}
+    for rule in a.rcpt:
+        address, reply = rule.split("=", 1)
+        rules[address.lower()] = reply
+    state = {"connections": 0}
+    log = open(a.log, "a", buffering=1)
+
+    def record(**fields):
+        log.write(json.dumps(fields) + "\n")
+
+    async def session(reader, writer):
+        state["connections"] += 1
+        number = state["connections"]
+        record(event="connect", connection=number)
+
+        async def reply(line):
+            writer.write((line + "\r\n").encode())
+            await writer.drain()
+
+        try:
+            if number <= a.refuse_first:
+                await reply(a.refuse_reply)
+                record(event="refused", connection=number)
+                return
+            await reply("220 downstream.test ESMTP test server")
+            mail_from, rcpts, tried = None, [], []
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                verb = line[:4].upper()
+                if verb == "EHLO":
+                    caps = ["downstream.test", "8BITMIME", "SIZE 10485760", "SMTPUTF8",
+                            "ENHANCEDSTATUSCODES"]
+                    if not a.no_pipelining:
+                        caps.append("PIPELINING")
+                    for i, cap in enumerate(caps):
+                        sep = " " if i == len(caps) - 1 else "-"
+                        writer.write(f"250{sep}{cap}\r\n".encode())
+                    await writer.drain()
+                elif verb == "HELO":
+                    await reply("250 downstream.test")
+                elif verb == "MAIL":
+                    mail_from = line[10:].split(">")[0].lstrip("<")
+                    rcpts, tried = [], []
+                    await reply("250 2.1.0 ok")
+                elif verb == "RCPT":
+                    address = line[8:].split(">")[0].lstrip("<")
+                    tried.append(address)
+                    answer = rules.get(address.lower(), "250 2.1.5 ok")
+                    record(event="rcpt", connection=number, address=address,
+                           code=int(answer[:3]))
+                    if answer.startswith("2"):
+                        rcpts.append(address)
+                    await reply(answer)
+                elif verb == "DATA":
+                    if mail_from is None or not rcpts:
+                        await reply("554 5.5.1 no valid recipients")
+                        continue
+                    await reply("354 go ahead")
+                    data = bytearray()
+                    while True:
+                        chunk = await reader.readline()
+                        if not chunk:
+                            return
+                        if chunk == b".\r\n":
+                            break
+                        if chunk.startswith(b"."):
+                            chunk = chunk[1:]
+                        data += chunk
+                    record(event="message", connection=number, mail_from=mail_from,
+                           rcpts=rcpts, tried=tried,
+                           data=base64.b64encode(bytes(data)).decode())
+                    await reply("250 2.0.0 queued")
+                    mail_from, rcpts, tried = None, [], []
+                elif verb == "RSET":
+                    mail_from, rcpts, tried = None, [], []
+                    await reply("250 2.0.0 ok")
+                elif verb == "NOOP":
+                    await reply("250 2.0.0 ok")
+                elif verb == "QUIT":
+                    await reply("221 2.0.0 bye")
+                    return
+                else:
+                    await reply("502 5.5.2 not implemented")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    async def run():
+        server = await asyncio.start_server(session, a.host, a.port)
+        port = server.sockets[0].getsockname()[1]
+        print(f"ready {port}", flush=True)
+        async with server:
+            await asyncio.sleep(a.lifetime)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,489 @@
+//! Delivery end to end: the real gateway forwarding to real next hops on loopback —
+//! Postfix's smtp-sink, and `clients/downstream.py` where a test needs chosen replies per
+//! recipient or refused connections — with a short retry schedule; the queue looked at
+//! and acted on through `moat queue` while the gateway runs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use moat_test_support::{Downstream, SmtpSink, free_port, message_bytes, scratch, wait_until};
+use serde_json::Value;
+
+use crate::gateway::{Gateway, queued_id, step};
+use crate::{message, moat};
+
+/// `[admin]` on a free port and `[delivery]` with `keys`, then one route per entry.
+pub(crate) fn delivery_config(keys: &str, routes: &[(&[&str], SocketAddr)]) -> String {
+    let mut text = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\ncommand_timeout = \"10s\"\n{keys}\n"
+    );
+    for (domains, server) in routes {
+        let domains: Vec<String> = domains.iter().map(|d| format!("{d:?}")).collect();
+        text.push_str(&format!(
+            "[[delivery.route]]\ndomains = [{}]\nservers = [\"{server}\"]\n",
+            domains.join(", ")
+        ));
+    }
+    text
+}
+
+/// Sends `body` (a whole message) from `from` to `rcpts`; the queue id.
+pub(crate) fn send(gw: &Gateway, from: &str, rcpts: &[&str], body: &str) -> String {
+    let mut args = vec!["--from", from];
+    for rcpt in rcpts {
+        args.extend(["--rcpt", rcpt]);
+    }
+    let steps = gw.smtplib("mx", body.as_bytes(), &args);
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    queued_id(data["text"].as_str().unwrap())
+}
+
+/// `moat queue list --json` against the running gateway.
+pub(crate) fn queue(gw: &Gateway) -> Vec<Value> {
+    let out = moat(
+        gw.dir.path(),
+        &["queue", "list", "--json", "--config", "moat.toml"],
+    );
+    out.assert_success();
+    out.json_lines()
+}
+
+/// The state record of `address` in the queued message `id`, if queued.
+fn recipient_state(gw: &Gateway, id: &str, address: &str) -> Option<Value> {
+    queue(gw)
+        .into_iter()
+        .find(|e| e["id"] == id)?
+        .get("recipients")?
+        .as_array()?
+        .iter()
+        .find(|r| r["address"] == address)
+        .map(|r| r["state"].clone())
+}
+
+/// `dump` split at the first empty line, as (header lines, rest).
+fn split_header(dump: &[u8]) -> (Vec<String>, Vec<u8>) {
+    let text = String::from_utf8_lossy(dump).into_owned();
+    let (header, body) = text
+        .split_once("\n\n")
+        .or_else(|| text.split_once("\r\n\r\n"))
+        .unwrap_or((&text, ""));
+    (
+        header.lines().map(str::to_owned).collect(),
+        body.as_bytes().to_vec(),
+    )
+}
+
+/// Asserts that `delivered` is `original` with only header fields Moat adds (Received,
+/// and the spam headers of a tagged message) in front.
+fn assert_original_with_added_headers(delivered: &[u8], original: &[u8]) {
+    assert!(
+        delivered.ends_with(original),
+        "the original is not intact at the end:\n{}",
+        String::from_utf8_lossy(delivered)
+    );
+    let added =
+        String::from_utf8_lossy(&delivered[..delivered.len() - original.len()]).into_owned();
+    assert!(added.starts_with("Received: from "), "added: {added:?}");
+    for line in added.lines() {
+        assert!(
+            line.starts_with("Received: ") || line.starts_with([' ', '\t']),
+            "not an added header line: {line:?} in {added:?}"
+        );
+    }
+}
+
+#[test]
+fn mail_reaches_smtp_sink_unchanged_but_for_the_received_header_and_leaves_the_queue() {
+    let dir = scratch();
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
+    let gw = Gateway::start(&delivery_config(
+        "",
+        &[(&["example.test", "localhost"], sink.addr)],
+    ));
+    let original = message("to the sink", "", ".a line with a leading dot\r\nlast line");
+    send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.messages().len() == 1),
+        "nothing reached smtp-sink; queue: {:?}",
+        queue(&gw)
+    );
+    let dump = &sink.messages()[0];
+    // smtp-sink writes its own X-… lines (the envelope it received) and a Received field
+    // first, and LF line endings.
+    let text = String::from_utf8_lossy(dump).into_owned();
+    let mut lines = text.split('\n');
+    let mut sink_header = Vec::new();
+    for line in lines.by_ref() {
+        sink_header.push(line.to_owned());
+        if line.contains("by smtp-sink") {
+            break;
+        }
+    }
+    let date_line = lines.next().unwrap_or_default();
+    assert!(date_line.starts_with('\t'), "{text}");
+    assert!(
+        sink_header.contains(&"X-Mail-Args: <alice@example.org>".to_owned()),
+        "{sink_header:?}"
+    );
+    assert!(
+        sink_header.contains(&"X-Rcpt-Args: <bob@example.test>".to_owned()),
+        "{sink_header:?}"
+    );
+    let delivered: String = lines.collect::<Vec<_>>().join("\n");
+    let original_lf = original.replace("\r\n", "\n");
+    assert_original_with_added_headers(
+        delivered.trim_end_matches('\n').as_bytes(),
+        original_lf.trim_end_matches('\n').as_bytes(),
+    );
+    assert!(
+        delivered.contains("by mx.test (Moat)") && delivered.contains("for <bob@example.test>"),
+        "{delivered}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || queue(&gw).is_empty()),
+        "a delivered message must leave the queue: {:?}",
+        queue(&gw)
+    );
+}
+
+#[test]
+fn a_stopped_downstream_keeps_mail_queued_until_it_is_back_and_flushed() {
+    let dir = scratch();
+    let port = free_port("127.0.0.1");
+    let downstream_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1h\"]\nmax_connections_per_destination = 1",
+        &[(&["example.test", "localhost"], downstream_addr)],
+    ));
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            send(
+                &gw,
+                "alice@example.org",
+                &["bob@example.test"],
+                &message(&format!("queued {i}"), "", "body"),
+            )
+        })
+        .collect();
+    let all_deferred = || {
+        let queued = queue(&gw);
+        queued.len() == ids.len()
+            && queued.iter().all(|e| {
+                e["attempts"].as_u64() >= Some(1)
+                    && e["recipients"][0]["state"]["state"] == "deferred"
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), all_deferred),
+        "{:?}",
+        queue(&gw)
+    );
+    let error = queue(&gw)[0]["recipients"][0]["state"]["last_error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains(&downstream_addr.to_string()) && error.contains("refused"),
+        "{error}"
+    );
+    let human = moat(gw.dir.path(), &["queue", "list", "--config", "moat.toml"]);
+    human.assert_success();
+    assert!(human.stdout().contains(&ids[0]), "{}", human.stdout());
+    assert!(
+        human.stdout().contains("deferred:") && human.stdout().contains("next attempt in"),
+        "{}",
+        human.stdout()
+    );
+
+    // Back, but nothing happens before the hour is up: flush.
+    let downstream = Downstream::start("127.0.0.1", port, &dir.path().join("log"), &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(downstream.messages().len(), 0, "retried before its time");
+    let flush = moat(gw.dir.path(), &["queue", "flush", "--config", "moat.toml"]);
+    flush.assert_success();
+    assert!(flush.stdout().contains("flushed 6"), "{}", flush.stdout());
+    assert!(
+        wait_until(Duration::from_secs(30), || downstream.messages().len() == 6),
+        "{:?}",
+        downstream.events()
+    );
+    assert!(wait_until(Duration::from_secs(10), || queue(&gw).is_empty()));
+    // One connection at a time to this destination: connections carry several messages.
+    let messages = downstream.messages();
+    let mut per_connection = std::collections::HashMap::new();
+    for m in &messages {
+        *per_connection.entry(m["connection"].as_u64()).or_insert(0) += 1;
+    }
+    assert!(
+        per_connection.values().any(|&n| n >= 2),
+        "no connection carried two messages: {per_connection:?}"
+    );
+    for m in &messages {
+        assert_eq!(m["mail_from"], "alice@example.org");
+        assert_eq!(m["rcpts"], serde_json::json!(["bob@example.test"]));
+    }
+}
+
+#[test]
+fn a_downstream_refusing_with_421_is_retried_until_it_accepts() {
+    let dir = scratch();
+    let downstream = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.path().join("log"),
+        &[
+            "--refuse-first",
+            "3",
+            "--refuse-reply",
+            "421 4.3.2 busy, try later",
+        ],
+    );
+    let gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1s\"]\nmax_age = \"1h\"",
+        &[(&["example.test"], downstream.addr)],
+    ));
+    let original = message("retried", "", "body\r\n");
+    let id = send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    let mut saw_error = false;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            if let Some(state) = recipient_state(&gw, &id, "bob@example.test") {
+                saw_error |= state["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("421 4.3.2 busy"));
+            }
+            downstream.messages().len() == 1
+        }),
+        "{:?}",
+        downstream.events()
+    );
+    assert!(
+        saw_error,
+        "moat queue list never showed the 421 as last error"
+    );
+    assert_eq!(downstream.connections(), 4, "{:?}", downstream.events());
+    let delivered = message_bytes(&downstream.messages()[0]);
+    assert_original_with_added_headers(&delivered, original.as_bytes());
+    assert!(wait_until(Duration::from_secs(10), || queue(&gw).is_empty()));
+}
+
+#[test]
+fn expiry_bounces_exactly_once_per_message_and_never_to_the_null_sender() {
+    let dir = scratch();
+    let refusing = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.path().join("refusing"),
+        &["--refuse-first", "100000"],
+    );
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
+    let gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1s\"]\nmax_age = \"4s\"",
+        &[
+            (&["example.test"], refusing.addr),
+            (&["localhost"], sink.addr),
+        ],
+    ));
+    let alice = send(
+        &gw,
+        "alice@localhost",
+        &["bob@example.test"],
+        &message("expires", "", "body"),
+    );
+    let null = send(
+        &gw,
+        "",
+        &["bob@example.test"],
+        &message("a bounce", "", "body"),
+    );
+    let carol = send(
+        &gw,
+        "carol@localhost",
+        &["bob@example.test", "dave@example.test"],
+        &message("expires for two", "", "body"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(40), || queue(&gw).is_empty()),
+        "{:?}",
+        queue(&gw)
+    );
+    // Anything else would come within a retry interval or two.
+    std::thread::sleep(Duration::from_secs(3));
+    let dsns = sink.messages();
+    assert_eq!(dsns.len(), 2, "one DSN per message with a sender: {dsns:?}");
+    let mut seen = Vec::new();
+    for dsn in &dsns {
+        let (header, _) = split_header(dsn);
+        let text = String::from_utf8_lossy(dsn).into_owned();
+        assert!(header.contains(&"X-Mail-Args: <>".to_owned()), "{text}");
+        assert!(text.contains("Content-Type: multipart/report; report-type=delivery-status"));
+        assert!(text.contains("Action: failed"), "{text}");
+        assert!(text.contains("Status: 4.4.7"), "{text}");
+        assert!(
+            text.contains("Final-Recipient: rfc822; bob@example.test"),
+            "{text}"
+        );
+        assert!(text.contains("421"), "the last error is reported: {text}");
+        if header.contains(&"X-Rcpt-Args: <alice@localhost>".to_owned()) {
+            assert!(
+                text.contains(&format!("X-Moat-Queue-ID: {alice}")),
+                "{text}"
+            );
+            assert!(text.contains("Subject: expires"), "original header: {text}");
+            seen.push("alice");
+        } else {
+            assert!(
+                header.contains(&"X-Rcpt-Args: <carol@localhost>".to_owned()),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("X-Moat-Queue-ID: {carol}")),
+                "{text}"
+            );
+            assert!(
+                text.contains("Final-Recipient: rfc822; dave@example.test"),
+                "{text}"
+            );
+            seen.push("carol");
+        }
+        assert!(
+            !text.contains(&null),
+            "nothing about the null sender's message"
+        );
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ["alice", "carol"]);
+}
+
+#[test]
+fn mixed_recipient_results_are_kept_per_recipient_and_the_queue_commands_act_on_them() {
+    let dir = scratch();
+    let downstream = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.path().join("log"),
+        &[
+            "--rcpt",
+            "later@example.test=450 4.2.1 mailbox busy",
+            "--rcpt",
+            "gone@example.test=550 5.1.1 no such user",
+        ],
+    );
+    let gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1s\"]\nmax_age = \"1h\"",
+        &[(&["example.test", "localhost"], downstream.addr)],
+    ));
+    let original = message("three recipients", "", "hello\r\n");
+    let id = send(
+        &gw,
+        "alice@localhost",
+        &["ok@example.test", "later@example.test", "gone@example.test"],
+        &original,
+    );
+    let rcpts_to = |address: &str| {
+        downstream
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "rcpt" && e["address"] == address)
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || rcpts_to("later@example.test")
+            >= 3),
+        "{:?}",
+        downstream.events()
+    );
+    assert_eq!(
+        rcpts_to("ok@example.test"),
+        1,
+        "delivered once, never retried"
+    );
+    assert_eq!(
+        rcpts_to("gone@example.test"),
+        1,
+        "bounced once, never retried"
+    );
+    let messages = downstream.messages();
+    let delivered: Vec<&Value> = messages.iter().filter(|m| m["mail_from"] != "").collect();
+    assert_eq!(delivered.len(), 1, "{messages:?}");
+    assert_eq!(
+        delivered[0]["rcpts"],
+        serde_json::json!(["ok@example.test"])
+    );
+    assert_original_with_added_headers(&message_bytes(delivered[0]), original.as_bytes());
+    let bounces: Vec<&Value> = messages.iter().filter(|m| m["mail_from"] == "").collect();
+    assert_eq!(bounces.len(), 1, "{messages:?}");
+    assert_eq!(bounces[0]["rcpts"], serde_json::json!(["alice@localhost"]));
+    let bounce = String::from_utf8(message_bytes(bounces[0])).unwrap();
+    assert!(
+        bounce.contains(
+            "Final-Recipient: rfc822; gone@example.test\r\nAction: failed\r\nStatus: 5.1.1"
+        ),
+        "{bounce}"
+    );
+    assert!(bounce.contains("550 5.1.1 no such user"), "{bounce}");
+    assert!(
+        !bounce.contains("Final-Recipient: rfc822; later@"),
+        "{bounce}"
+    );
+    assert!(!bounce.contains("Final-Recipient: rfc822; ok@"), "{bounce}");
+
+    let state = |address| recipient_state(&gw, &id, address).unwrap();
+    assert_eq!(state("ok@example.test")["state"], "delivered");
+    assert_eq!(state("gone@example.test")["state"], "failed");
+    assert_eq!(state("later@example.test")["state"], "deferred");
+    assert!(
+        state("later@example.test")["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("450 4.2.1 mailbox busy")
+    );
+
+    // The queue commands, while the gateway runs.
+    let run = |args: &[&str]| {
+        let mut full = vec!["queue"];
+        full.extend_from_slice(args);
+        full.extend(["--config", "moat.toml"]);
+        moat(gw.dir.path(), &full)
+    };
+    run(&["hold", &id]).assert_success();
+    std::thread::sleep(Duration::from_millis(1500));
+    let held_at = rcpts_to("later@example.test");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        rcpts_to("later@example.test"),
+        held_at,
+        "a held message is not tried"
+    );
+    assert_eq!(queue(&gw)[0]["held"], true);
+    let stats = run(&["stats", "--json"]);
+    stats.assert_success();
+    let stats = &stats.json_lines()[0];
+    assert_eq!(stats["messages"], 1, "{stats}");
+    assert_eq!(stats["held"], 1, "{stats}");
+    assert_eq!(
+        (&stats["delivered"], &stats["deferred"], &stats["failed"]),
+        (&Value::from(1), &Value::from(1), &Value::from(1)),
+        "{stats}"
+    );
+    run(&["release", &id]).assert_success();
+    assert!(
+        wait_until(Duration::from_secs(10), || rcpts_to("later@example.test")
+            > held_at),
+        "released, tried again"
+    );
+    let show = run(&["show", &id]);
+    show.assert_success();
+    assert!(
+        show.stdout().contains("Subject: three recipients"),
+        "{}",
+        show.stdout()
+    );
+    run(&["delete", &id]).assert_failure();
+    assert_eq!(queue(&gw).len(), 1, "no delete without --yes");
+    run(&["delete", &id, "--yes"]).assert_success();
+    assert!(queue(&gw).is_empty());
+    run(&["show", &id]).assert_failure();
+    run(&["hold", &id]).assert_failure();
+}
