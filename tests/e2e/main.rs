@@ -8,6 +8,7 @@
 
 mod cli;
 mod delivery;
+mod delivery_mx;
 mod dnsbl;
 mod durability;
 mod gateway;
