@@ -37,6 +37,8 @@ mod update;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod update_tests;
 
 use std::fmt;
 use std::sync::Arc;

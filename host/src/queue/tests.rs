@@ -9,11 +9,11 @@ use tokio::sync::Barrier;
 
 use super::*;
 
-fn open(dir: &Path) -> Queue {
+pub(super) fn open(dir: &Path) -> Queue {
     Queue::open(Database::open(dir).expect("open database")).expect("open queue")
 }
 
-fn new_message(recipients: &[&str]) -> NewMessage {
+pub(super) fn new_message(recipients: &[&str]) -> NewMessage {
     NewMessage {
         mail_from: "sender@example.net".into(),
         recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
@@ -25,7 +25,7 @@ fn new_message(recipients: &[&str]) -> NewMessage {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
