@@ -226,6 +226,38 @@ fn a_stopped_downstream_keeps_mail_queued_until_it_is_back_and_flushed() {
 }
 
 #[test]
+fn the_schedule_survives_a_restart() {
+    let dir = scratch();
+    let port = free_port("127.0.0.1");
+    let downstream_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"3s\"]\nmax_age = \"1h\"",
+        &[(&["example.test"], downstream_addr)],
+    ));
+    let id = send(
+        &gw,
+        "alice@example.org",
+        &["bob@example.test"],
+        &message("across a restart", "", "body"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            recipient_state(&gw, &id, "bob@example.test").is_some_and(|s| s["state"] == "deferred")
+        }),
+        "{:?}",
+        queue(&gw)
+    );
+    gw.restart();
+    let downstream = Downstream::start("127.0.0.1", port, &dir.path().join("log"), &[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || downstream.messages().len() == 1),
+        "the restarted gateway retried from its due index: {:?}",
+        queue(&gw)
+    );
+    assert!(wait_until(Duration::from_secs(10), || queue(&gw).is_empty()));
+}
+
+#[test]
 fn a_downstream_refusing_with_421_is_retried_until_it_accepts() {
     let dir = scratch();
     let downstream = Downstream::start(
@@ -310,10 +342,27 @@ fn expiry_bounces_exactly_once_per_message_and_never_to_the_null_sender() {
     );
     // Anything else would come within a retry interval or two.
     std::thread::sleep(Duration::from_secs(3));
-    let dsns = sink.messages();
-    assert_eq!(dsns.len(), 2, "one DSN per message with a sender: {dsns:?}");
+    let all = sink.messages();
+    let (delays, dsns): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = all
+        .iter()
+        .partition(|m| String::from_utf8_lossy(m).contains("Action: delayed"));
+    assert_eq!(
+        delays.len(),
+        2,
+        "one delay warning per message with a sender"
+    );
+    for delay in &delays {
+        let text = String::from_utf8_lossy(delay);
+        assert!(text.contains("X-Mail-Args: <>"), "{text}");
+        assert!(!text.contains("Action: failed"), "{text}");
+    }
+    assert_eq!(
+        dsns.len(),
+        2,
+        "one bounce per message with a sender: {dsns:?}"
+    );
     let mut seen = Vec::new();
-    for dsn in &dsns {
+    for dsn in dsns {
         let (header, _) = split_header(dsn);
         let text = String::from_utf8_lossy(dsn).into_owned();
         assert!(header.contains(&"X-Mail-Args: <>".to_owned()), "{text}");

@@ -66,6 +66,19 @@ impl Gateway {
         }
     }
 
+    /// Stops the gateway (SIGTERM) and starts it again on the same config and data.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        let server = Server::start(
+            MOAT,
+            self.dir.path(),
+            &["serve", "--dev", "--config", "moat.toml"],
+            Duration::from_secs(120),
+        );
+        self.addresses = ready_addresses(&server.ready_line);
+        self.server = Some(server);
+    }
+
     /// The address of listener `name`.
     pub(crate) fn addr(&self, name: &str) -> SocketAddr {
         self.addresses[name]

@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 use serde_json::json;
 
-use super::router::{Reply, bytes, error, json};
+use super::router::{Failure, Reply, bytes, json};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
 use crate::queue::{Queue, QueueError, QueueId};
@@ -13,128 +13,109 @@ use crate::queue::{Queue, QueueError, QueueId};
 async fn blocking<T: Send + 'static>(
     context: &AdminContext,
     work: impl FnOnce(&Queue) -> Result<T, QueueError> + Send + 'static,
-) -> Result<T, Reply> {
+) -> Result<T, Failure> {
     let queue = context.queue.clone();
     match tokio::task::spawn_blocking(move || work(&queue)).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(problem)) => Err(error(
+        Ok(Err(problem)) => Err(Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &problem.to_string(),
+            problem.to_string(),
         )),
-        Err(_) => Err(error(
+        Err(_) => Err(Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "the queue call panicked",
+            "the queue call panicked".into(),
         )),
     }
 }
 
-fn parse(id: &str) -> Result<QueueId, Reply> {
+fn parse(id: &str) -> Result<QueueId, Failure> {
     id.parse().map_err(|e: crate::queue::ParseQueueIdError| {
-        error(StatusCode::BAD_REQUEST, &e.to_string())
+        Failure::new(StatusCode::BAD_REQUEST, e.to_string())
     })
 }
 
-fn no_such(id: &QueueId) -> Reply {
-    error(
+fn no_such(id: &QueueId) -> Failure {
+    Failure::new(
         StatusCode::NOT_FOUND,
-        &format!("no message {id} in the queue"),
+        format!("no message {id} in the queue"),
     )
 }
 
 /// `GET /queue`: every envelope, oldest first.
-pub(super) async fn list(context: &AdminContext) -> Reply {
-    let result = blocking(context, |queue| {
+pub(super) async fn list(context: &AdminContext) -> Result<Reply, Failure> {
+    let envelopes = blocking(context, |queue| {
         let mut envelopes = Vec::new();
         for id in queue.ids()? {
-            if let Some(envelope) = queue.envelope(&id)? {
-                envelopes.push(envelope);
-            }
+            envelopes.extend(queue.envelope(&id)?);
         }
         Ok(envelopes)
     })
-    .await;
-    match result {
-        Ok(envelopes) => json(StatusCode::OK, &json!(envelopes)),
-        Err(reply) => reply,
-    }
+    .await?;
+    Ok(json(StatusCode::OK, &json!(envelopes)))
 }
 
 /// `GET /queue/stats`: counts over the queue.
-pub(super) async fn stats(context: &AdminContext) -> Reply {
-    match blocking(context, Queue::summary).await {
-        Ok(summary) => json(StatusCode::OK, &json!(summary)),
-        Err(reply) => reply,
-    }
+pub(super) async fn stats(context: &AdminContext) -> Result<Reply, Failure> {
+    let summary = blocking(context, Queue::summary).await?;
+    Ok(json(StatusCode::OK, &json!(summary)))
 }
 
 /// `GET /queue/ID`: one envelope.
-pub(super) async fn show(context: &AdminContext, id: &str) -> Reply {
-    let id = match parse(id) {
-        Ok(id) => id,
-        Err(reply) => return reply,
-    };
-    match blocking(context, move |queue| queue.envelope(&id)).await {
-        Ok(Some(envelope)) => json(StatusCode::OK, &json!(envelope)),
-        Ok(None) => no_such(&id),
-        Err(reply) => reply,
-    }
+pub(super) async fn show(context: &AdminContext, id: &str) -> Result<Reply, Failure> {
+    let id = parse(id)?;
+    let envelope = blocking(context, move |queue| queue.envelope(&id))
+        .await?
+        .ok_or_else(|| no_such(&id))?;
+    Ok(json(StatusCode::OK, &json!(envelope)))
 }
 
 /// `GET /queue/ID/message`: the message's bytes as stored.
-pub(super) async fn message(context: &AdminContext, id: &str) -> Reply {
-    let id = match parse(id) {
-        Ok(id) => id,
-        Err(reply) => return reply,
-    };
-    match blocking(context, move |queue| queue.message(&id)).await {
-        Ok(Some(message)) => bytes(StatusCode::OK, "message/rfc822", message),
-        Ok(None) => no_such(&id),
-        Err(reply) => reply,
-    }
+pub(super) async fn message(context: &AdminContext, id: &str) -> Result<Reply, Failure> {
+    let id = parse(id)?;
+    let message = blocking(context, move |queue| queue.message(&id))
+        .await?
+        .ok_or_else(|| no_such(&id))?;
+    Ok(bytes(StatusCode::OK, "message/rfc822", message))
 }
 
 /// `POST /queue/flush`: every message not held is due now.
-pub(super) async fn flush_all(context: &AdminContext) -> Reply {
+pub(super) async fn flush_all(context: &AdminContext) -> Result<Reply, Failure> {
     let now = now_ms();
-    match blocking(context, move |queue| queue.flush_all(now)).await {
-        Ok(flushed) => json(StatusCode::OK, &json!({ "flushed": flushed })),
-        Err(reply) => reply,
-    }
+    let flushed = blocking(context, move |queue| queue.flush_all(now)).await?;
+    Ok(json(StatusCode::OK, &json!({ "flushed": flushed })))
 }
 
-/// `POST /queue/ID/flush|hold|release`.
-pub(super) async fn act(context: &AdminContext, id: &str, action: &str) -> Reply {
-    let id = match parse(id) {
-        Ok(id) => id,
-        Err(reply) => return reply,
-    };
-    let now = now_ms();
-    let action = action.to_owned();
-    let done = {
-        let action = action.clone();
-        blocking(context, move |queue| match action.as_str() {
-            "flush" => queue.flush(&id, now),
-            "hold" => queue.hold(&id),
-            _ => queue.release(&id, now),
-        })
-        .await
-    };
-    match done {
-        Ok(true) => json(StatusCode::OK, &json!({ "id": id, "done": action })),
-        Ok(false) => no_such(&id),
-        Err(reply) => reply,
-    }
+/// What `POST /queue/ID/ACTION` and `DELETE /queue/ID` do.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Action {
+    /// Due now.
+    Flush,
+    /// Not delivered until released.
+    Hold,
+    /// Released and due now.
+    Release,
+    /// Removed, without a bounce.
+    Delete,
 }
 
-/// `DELETE /queue/ID`: removes the message, no bounce.
-pub(super) async fn delete(context: &AdminContext, id: &str) -> Reply {
-    let id = match parse(id) {
-        Ok(id) => id,
-        Err(reply) => return reply,
-    };
-    match blocking(context, move |queue| queue.delete(&id)).await {
-        Ok(true) => json(StatusCode::OK, &json!({ "id": id, "done": "delete" })),
-        Ok(false) => no_such(&id),
-        Err(reply) => reply,
+/// Applies `action` to message `id`.
+pub(super) async fn act(
+    context: &AdminContext,
+    id: &str,
+    action: Action,
+) -> Result<Reply, Failure> {
+    let id = parse(id)?;
+    let now = now_ms();
+    let found = blocking(context, move |queue| match action {
+        Action::Flush => queue.flush(&id, now),
+        Action::Hold => queue.hold(&id),
+        Action::Release => queue.release(&id, now),
+        Action::Delete => queue.delete(&id),
+    })
+    .await?;
+    if !found {
+        return Err(no_such(&id));
     }
+    let done = format!("{action:?}").to_lowercase();
+    Ok(json(StatusCode::OK, &json!({ "id": id, "done": done })))
 }

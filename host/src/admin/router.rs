@@ -6,7 +6,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use super::queue;
+use super::queue::{self, Action};
 use super::server::AdminContext;
 
 /// A response of the admin API.
@@ -17,20 +17,40 @@ pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Re
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (&method, segments.as_slice()) {
+    let result = match (&method, segments.as_slice()) {
         (&Method::GET, ["queue"]) => queue::list(context).await,
         (&Method::GET, ["queue", "stats"]) => queue::stats(context).await,
         (&Method::POST, ["queue", "flush"]) => queue::flush_all(context).await,
         (&Method::GET, ["queue", id]) => queue::show(context, id).await,
         (&Method::GET, ["queue", id, "message"]) => queue::message(context, id).await,
-        (&Method::POST, ["queue", id, action @ ("flush" | "hold" | "release")]) => {
-            queue::act(context, id, action).await
-        }
-        (&Method::DELETE, ["queue", id]) => queue::delete(context, id).await,
-        _ => error(
+        (&Method::POST, ["queue", id, "flush"]) => queue::act(context, id, Action::Flush).await,
+        (&Method::POST, ["queue", id, "hold"]) => queue::act(context, id, Action::Hold).await,
+        (&Method::POST, ["queue", id, "release"]) => queue::act(context, id, Action::Release).await,
+        (&Method::DELETE, ["queue", id]) => queue::act(context, id, Action::Delete).await,
+        _ => Err(Failure::new(
             StatusCode::NOT_FOUND,
-            &format!("no endpoint {method} {path}"),
-        ),
+            format!("no endpoint {method} {path}"),
+        )),
+    };
+    result.unwrap_or_else(Failure::into_reply)
+}
+
+/// Why a request failed: the status and a message for `{"error": ...}`. Small, so handlers
+/// can return it through `?`; it becomes a response only at the end.
+#[derive(Debug)]
+pub(super) struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    /// A failure with `status`.
+    pub(super) fn new(status: StatusCode, message: String) -> Self {
+        Self { status, message }
+    }
+
+    fn into_reply(self) -> Reply {
+        error(self.status, &self.message)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::dsn::{self, DsnKind};
 use super::now_ms;
@@ -111,8 +111,28 @@ impl Attempt {
             .clone()
     }
 
-    /// Records the outcomes of one job; the last job's report finishes the attempt.
+    /// Records the outcomes of one job (and logs each, in the caller's span, which names
+    /// the destination); the last job's report finishes the attempt.
     pub(super) fn report(self: &Arc<Self>, shared: &Arc<Shared>, outcomes: Vec<(usize, Outcome)>) {
+        for (index, outcome) in &outcomes {
+            let recipient = self
+                .envelope
+                .recipients
+                .get(*index)
+                .map_or("?", |r| r.address.as_str());
+            let queue_id = self.id;
+            match outcome {
+                Outcome::Delivered { reply } => {
+                    info!(%queue_id, recipient, reply = %reply, "delivered");
+                }
+                Outcome::Deferred { error } => {
+                    tracing::warn!(%queue_id, recipient, error = %error, "deferred");
+                }
+                Outcome::Failed { reply } => {
+                    tracing::warn!(%queue_id, recipient, reply = %reply, "failed");
+                }
+            }
+        }
         let last = {
             let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
             results.outcomes.extend(outcomes);
@@ -138,24 +158,6 @@ async fn finish(shared: Arc<Shared>, attempt: Arc<Attempt>) {
             .unwrap_or_else(PoisonError::into_inner)
             .outcomes,
     );
-    for (index, outcome) in &outcomes {
-        let recipient = attempt
-            .envelope
-            .recipients
-            .get(*index)
-            .map_or("?", |r| r.address.as_str());
-        match outcome {
-            Outcome::Delivered { reply } => {
-                info!(queue_id = %id, recipient, reply = %reply, "delivered");
-            }
-            Outcome::Deferred { error } => {
-                warn!(queue_id = %id, recipient, error = %error, "deferred");
-            }
-            Outcome::Failed { reply } => {
-                warn!(queue_id = %id, recipient, reply = %reply, "failed");
-            }
-        }
-    }
     // The original's bytes for a bounce: read before the update (it may remove them).
     let needs_original = outcomes
         .iter()
