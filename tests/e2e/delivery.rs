@@ -311,7 +311,7 @@ fn expiry_bounces_exactly_once_per_message_and_never_to_the_null_sender() {
     );
     let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
     let gw = Gateway::start(&delivery_config(
-        "retry_intervals = [\"1s\"]\nmax_age = \"4s\"",
+        "retry_intervals = [\"1s\"]\nmax_age = \"6s\"\ndelay_warning = \"2s\"",
         &[
             (&["example.test"], refusing.addr),
             (&["localhost"], sink.addr),
@@ -535,4 +535,68 @@ fn mixed_recipient_results_are_kept_per_recipient_and_the_queue_commands_act_on_
     assert!(queue(&gw).is_empty());
     run(&["show", &id]).assert_failure();
     run(&["hold", &id]).assert_failure();
+}
+
+#[test]
+fn a_route_requiring_tls_delivers_over_starttls_to_a_second_moat() {
+    // The next hop is another Moat: its `--dev` listener offers STARTTLS with a
+    // self-signed certificate, and its queue shows how the message arrived.
+    let downstream = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
+    let config = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n\
+[[delivery.route]]\ndomains = [\"example.test\"]\nservers = [\"{}\"]\ntls = \"required\"\n",
+        downstream.mx()
+    );
+    let gw = Gateway::start(&config);
+    let original = message("over TLS", "", "secret\r\n");
+    send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    assert!(
+        wait_until(Duration::from_secs(30), || queue(&gw).is_empty()),
+        "{:?}",
+        queue(&gw)
+    );
+    let arrived = queue(&downstream);
+    assert_eq!(arrived.len(), 1, "{arrived:?}");
+    assert_eq!(arrived[0]["mail_from"], "alice@example.org");
+    let id = arrived[0]["id"].as_str().unwrap();
+    let raw = moat(
+        downstream.dir.path(),
+        &["queue", "show", id, "--raw", "--config", "moat.toml"],
+    );
+    raw.assert_success();
+    let stored = raw.stdout();
+    let first_received = stored.split("\r\nReceived: ").next().unwrap();
+    assert!(
+        first_received.contains("with ESMTPS") && first_received.contains("version=TLSv1."),
+        "the second Moat received it over TLS: {stored}"
+    );
+    assert!(stored.ends_with(&original), "{stored}");
+
+    // A server without STARTTLS is never sent to in plain text under `required`.
+    let dir = scratch();
+    let plain = Downstream::start("127.0.0.1", 0, &dir.path().join("log"), &[]);
+    let config = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\nretry_intervals = [\"1s\"]\n\
+[[delivery.route]]\ndomains = [\"example.test\"]\nservers = [\"{}\"]\ntls = \"required\"\n",
+        plain.addr
+    );
+    let strict = Gateway::start(&config);
+    let id = send(
+        &strict,
+        "alice@example.org",
+        &["bob@example.test"],
+        &original,
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            recipient_state(&strict, &id, "bob@example.test").is_some_and(|s| {
+                s["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("does not offer STARTTLS"))
+            })
+        }),
+        "{:?}",
+        queue(&strict)
+    );
+    assert_eq!(plain.messages().len(), 0, "nothing sent in plain text");
 }

@@ -6,8 +6,13 @@
 //!
 //! Read, change and write happen under one lock, so a delivery outcome and an operator's
 //! command on the same message never overwrite each other; a message deleted meanwhile
-//! reads as `None`, and the caller's change is dropped. The batch is fsynced while the
-//! lock is held: updates are serialised, each on disk before `modify` returns.
+//! reads as `None`, and the caller's change is dropped.
+//!
+//! A change that decides anything — a recipient delivered or failed, the message removed,
+//! a bounce queued, a hold or release — is fsynced before `modify` returns. A change that
+//! only defers (a new `last_error`, a later `next_attempt_ms`, a flush) is written without
+//! an fsync: losing it to a machine failure only means the message is tried again sooner,
+//! and a downstream that is down for hours then costs no fsync per queued message.
 
 use std::collections::HashSet;
 use std::sync::PoisonError;
@@ -63,7 +68,19 @@ impl Queue {
             return Ok(Some((result, Vec::new())));
         }
 
-        let mut batch = self.inner.db.durable_batch();
+        let decides = settle.remove
+            || !settle.enqueue.is_empty()
+            || before.held != after.held
+            || before
+                .recipients
+                .iter()
+                .zip(&after.recipients)
+                .any(|(old, new)| old.state.is_final() != new.state.is_final());
+        let mut batch = if decides {
+            self.inner.db.durable_batch()
+        } else {
+            self.inner.db.buffered_batch()
+        };
         if settle.remove {
             batch.remove(&keyspaces.envelopes, key);
             batch.remove(&keyspaces.messages, key);

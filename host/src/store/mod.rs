@@ -113,6 +113,14 @@ impl Database {
         self.db.batch().durability(Some(PersistMode::SyncAll))
     }
 
+    /// A write batch across keyspaces whose commit is atomic but not synced: it reaches
+    /// the journal in the operating system's buffers, so it survives the process crashing
+    /// but not the machine failing. For changes whose loss only repeats work (a deferral:
+    /// the message is tried again sooner), never for ones that decide a message's fate.
+    pub(crate) fn buffered_batch(&self) -> OwnedWriteBatch {
+        self.db.batch().durability(Some(PersistMode::Buffer))
+    }
+
     /// Forces every write made so far, in every keyspace, onto the disk (fsync).
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db
