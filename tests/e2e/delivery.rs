@@ -226,6 +226,45 @@ fn a_stopped_downstream_keeps_mail_queued_until_it_is_back_and_flushed() {
 }
 
 #[test]
+fn a_hung_downstream_costs_one_timeout_not_one_per_message() {
+    let dir = scratch();
+    let hung = Downstream::start("127.0.0.1", 0, &dir.path().join("log"), &["--silent"]);
+    let mut gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1h\"]\nmax_connections_per_destination = 1",
+        &[(&["example.test"], hung.addr)],
+    ));
+    // command_timeout is 10s here: five messages one after the other would take 50s.
+    for i in 0..5 {
+        send(
+            &gw,
+            "alice@example.org",
+            &["bob@example.test"],
+            &message(&format!("hung {i}"), "", "body"),
+        );
+    }
+    let all_deferred = || {
+        let queued = queue(&gw);
+        queued.len() == 5
+            && queued.iter().all(|e| {
+                e["recipients"][0]["state"]["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("timed out waiting for the greeting"))
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(25), all_deferred),
+        "{:?}",
+        queue(&gw)
+    );
+    assert_eq!(
+        hung.connections(),
+        1,
+        "the other messages were deferred without connecting"
+    );
+    gw.stop();
+}
+
+#[test]
 fn the_schedule_survives_a_restart() {
     let dir = scratch();
     let port = free_port("127.0.0.1");

@@ -30,6 +30,11 @@ use crate::queue::{Queue, QueueId};
 /// woken when anything becomes due sooner).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// The longest a destination that could not be reached is skipped (shorter when the first
+/// retry interval is): long enough that a queue of thousands for a dead downstream does
+/// not wait out a connect timeout each, short enough that new mail finds it back soon.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
+
 /// The wait before a message whose outcome could not be recorded is tried again.
 pub(super) const FAILED_UPDATE_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -55,6 +60,8 @@ pub(super) struct Shared {
     pub(super) connections: Arc<Semaphore>,
     pub(super) per_destination: usize,
     pub(super) messages_per_connection: usize,
+    /// How long a destination that could not be reached is skipped.
+    pub(super) unreachable_for: Duration,
     pub(super) state: Mutex<State>,
     pub(super) shutdown: CancellationToken,
     pub(super) tracker: TaskTracker,
@@ -74,6 +81,19 @@ pub(super) struct State {
     pub(super) in_flight: HashSet<QueueId>,
     /// Destinations with work waiting or connections open.
     pub(super) destinations: HashMap<Destination, DestinationQueue>,
+    /// Destinations no host of which could be reached lately: jobs for them are deferred
+    /// without connecting until the time given, unless an operator flushed since.
+    pub(super) unreachable: HashMap<Destination, Unreachable>,
+}
+
+/// What was learnt when no host of a destination could be reached.
+pub(super) struct Unreachable {
+    /// Until when to defer without connecting.
+    pub(super) until: std::time::Instant,
+    /// The error, given to every job deferred meanwhile.
+    pub(super) error: String,
+    /// [`Queue::flushes`] when it was learnt.
+    pub(super) flushes: u64,
 }
 
 /// The delivery scheduler of a running server.
@@ -111,6 +131,10 @@ impl Scheduler {
             connections: Arc::new(Semaphore::new(delivery.max_connections)),
             per_destination: delivery.max_connections_per_destination,
             messages_per_connection: delivery.max_messages_per_connection,
+            unreachable_for: delivery
+                .retry_intervals
+                .first()
+                .map_or(UNREACHABLE_FOR, |first| first.0.min(UNREACHABLE_FOR)),
             state: Mutex::new(State::default()),
             shutdown,
             tracker,

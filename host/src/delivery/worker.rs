@@ -2,6 +2,12 @@
 //! that carries job after job (connection reuse) until the queue is empty, the
 //! per-connection message limit is reached, or the connection breaks.
 //!
+//! A destination none of whose hosts could be reached is remembered for a while (the first
+//! retry interval, at most a minute): its jobs are deferred meanwhile with the same error,
+//! without connecting, so a downstream that drops packets does not cost a connect timeout
+//! per queued message. An operator's flush or release ends that at once, as Postfix's
+//! `postqueue -f` flushes its dead-destination cache.
+//!
 //! Limits: at most `max_connections_per_destination` workers per destination, each holding
 //! one of the `max_connections` permits while it works. A job is added under the state
 //! lock, and a worker that finds the queue empty leaves under the same lock, so a job is
@@ -9,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tracing::{Instrument as _, debug, info_span, warn};
 
@@ -16,7 +23,7 @@ use super::attempt::Attempt;
 use super::client::{ClientError, Connection, Envelope};
 use super::outcome::Outcome;
 use super::route::{Destination, Hops, RouteError};
-use super::scheduler::Shared;
+use super::scheduler::{Shared, Unreachable};
 use crate::config::TlsPolicy;
 
 /// Recipients of one message that go to one destination.
@@ -131,17 +138,34 @@ async fn deliver(
     for fresh_try in [false, true] {
         let reused = connection.is_some();
         if !reused {
+            if let Some(error) = known_unreachable(shared, destination) {
+                return every(Outcome::Deferred { error });
+            }
             match open(shared, destination).await {
-                Ok(opened) => *connection = Some(opened),
+                Ok(opened) => {
+                    shared.state().unreachable.remove(destination);
+                    *connection = Some(opened);
+                }
                 Err(error) => {
-                    return every(match error {
+                    let outcome = match error {
                         OpenError::Route(RouteError::Permanent { reply }) => {
                             Outcome::Failed { reply }
                         }
                         other => Outcome::Deferred {
                             error: other.to_string(),
                         },
-                    });
+                    };
+                    if let Outcome::Deferred { error } = &outcome {
+                        shared.state().unreachable.insert(
+                            destination.clone(),
+                            Unreachable {
+                                until: Instant::now() + shared.unreachable_for,
+                                error: error.clone(),
+                                flushes: shared.queue.flushes(),
+                            },
+                        );
+                    }
+                    return every(outcome);
                 }
             }
         }
@@ -168,6 +192,18 @@ async fn deliver(
     every(Outcome::Deferred {
         error: "no connection".into(),
     })
+}
+
+/// The error last seen for `destination` if it could not be reached lately and no
+/// operator flushed since: its jobs are deferred without connecting.
+fn known_unreachable(shared: &Shared, destination: &Destination) -> Option<String> {
+    let mut state = shared.state();
+    let known = state.unreachable.get(destination)?;
+    if known.until > Instant::now() && known.flushes == shared.queue.flushes() {
+        return Some(known.error.clone());
+    }
+    state.unreachable.remove(destination);
+    None
 }
 
 /// Why no connection could be opened.

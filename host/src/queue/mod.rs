@@ -93,6 +93,9 @@ struct Inner {
     update_lock: std::sync::Mutex<()>,
     /// Wakes the delivery scheduler: a message was queued or became due.
     work: tokio::sync::Notify,
+    /// Counts operator flushes and releases, so delivery can forget what it learnt about
+    /// unreachable destinations when an operator says "try now".
+    flushes: std::sync::atomic::AtomicU64,
 }
 
 /// Handles on the queue's keyspaces.
@@ -133,6 +136,7 @@ impl Queue {
                 db,
                 update_lock: std::sync::Mutex::new(()),
                 work: tokio::sync::Notify::new(),
+                flushes: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -251,6 +255,21 @@ impl Queue {
     /// or became due. A wake with nobody waiting is kept for the next wait.
     pub fn wake(&self) {
         self.inner.work.notify_one();
+    }
+
+    /// How many times an operator flushed or released messages so far. Delivery stops
+    /// treating a destination as unreachable once this number changes.
+    pub fn flushes(&self) -> u64 {
+        self.inner
+            .flushes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts an operator's flush or release (see [`Queue::flushes`]).
+    pub(crate) fn count_flush(&self) {
+        self.inner
+            .flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Resolves when [`Queue::wake`] is called (or was called since the last wait).

@@ -135,6 +135,7 @@ impl Queue {
 
     /// Releases a held `id` and makes it due now. `false` if there is no such message.
     pub fn release(&self, id: &QueueId, now_ms: u64) -> Result<bool, QueueError> {
+        self.count_flush();
         let changed = self.modify(id, |envelope| {
             if envelope.held {
                 envelope.held = false;
@@ -147,6 +148,7 @@ impl Queue {
 
     /// Makes `id` due now, unless it is held. `false` if there is no such message.
     pub fn flush(&self, id: &QueueId, now_ms: u64) -> Result<bool, QueueError> {
+        self.count_flush();
         let changed = self.modify(id, |envelope| {
             envelope.next_attempt_ms = envelope.next_attempt_ms.min(now_ms);
             (Settle::default(), ())

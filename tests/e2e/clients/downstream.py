@@ -4,7 +4,7 @@ code, can refuse the first N connections, and logs every connection and transact
 JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
 
 usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--refuse-first N]
-                     [--refuse-reply "421 4.3.2 busy"] [--no-pipelining]
+                     [--refuse-reply "421 4.3.2 busy"] [--no-pipelining] [--silent]
 
 PORT 0 picks a free port. Prints "ready PORT" on stdout once listening. Stops after
 --lifetime seconds (default 300), so a test that forgets it cannot leave it running.
@@ -27,6 +27,8 @@ def main():
                    help="answer the first N connections' greeting with --refuse-reply")
     p.add_argument("--refuse-reply", default="421 4.3.2 not now, try later")
     p.add_argument("--no-pipelining", action="store_true")
+    p.add_argument("--silent", action="store_true",
+                   help="accept connections and never say anything (a hung server)")
     p.add_argument("--lifetime", type=float, default=300)
     a = p.parse_args()
     rules = {}
@@ -49,6 +51,9 @@ def main():
             await writer.drain()
 
         try:
+            if a.silent:
+                await reader.read()
+                return
             if number <= a.refuse_first:
                 await reply(a.refuse_reply)
                 record(event="refused", connection=number)
