@@ -226,6 +226,73 @@ fn a_stopped_downstream_keeps_mail_queued_until_it_is_back_and_flushed() {
 }
 
 #[test]
+fn a_route_with_credentials_authenticates_after_starttls() {
+    let dir = scratch();
+    let port = free_port("127.0.0.1");
+    let server: SocketAddr = ([127, 0, 0, 1], port).into();
+    let config = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\nretry_intervals = [\"1s\"]\n\
+[[delivery.route]]\ndomains = [\"example.test\"]\nservers = [\"{server}\"]\ntls = \"required\"\n\
+auth = {{ username = \"moat\", password = \"s3cret\" }}\n\
+[[delivery.route]]\ndomains = [\"localhost\"]\nservers = [\"{server}\"]\ntls = \"required\"\n\
+auth = {{ username = \"moat\", password = \"wrong\" }}\n"
+    );
+    let gw = Gateway::start(&config);
+    // The gateway's own development certificate serves the downstream's STARTTLS.
+    let tls = gw.dir.path().join("data/tls");
+    let (cert, key) = (tls.join("dev-cert.pem"), tls.join("dev-key.pem"));
+    let downstream = Downstream::start(
+        "127.0.0.1",
+        port,
+        &dir.path().join("log"),
+        &[
+            "--tls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--auth",
+            "moat:s3cret",
+        ],
+    );
+    send(
+        &gw,
+        "alice@example.org",
+        &["bob@example.test"],
+        &message("auth", "", "hi"),
+    );
+    let refused = send(
+        &gw,
+        "alice@example.org",
+        &["root@localhost"],
+        &message("no", "", "hi"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || downstream.messages().len() == 1),
+        "{:?}",
+        downstream.events()
+    );
+    let delivered = &downstream.messages()[0];
+    assert_eq!(delivered["tls"], true);
+    assert_eq!(delivered["user"], "moat");
+    assert_eq!(delivered["rcpts"], serde_json::json!(["bob@example.test"]));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            recipient_state(&gw, &refused, "root@localhost").is_some_and(|s| {
+                s["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("AUTH refused: 535 5.7.8"))
+            })
+        }),
+        "wrong credentials defer: {:?}",
+        queue(&gw)
+    );
+    assert_eq!(
+        downstream.messages().len(),
+        1,
+        "nothing sent without authenticating"
+    );
+}
+
+#[test]
 fn a_hung_downstream_costs_one_timeout_not_one_per_message() {
     let dir = scratch();
     let hung = Downstream::start("127.0.0.1", 0, &dir.path().join("log"), &["--silent"]);

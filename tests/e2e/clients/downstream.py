@@ -5,6 +5,7 @@ JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
 
 usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--refuse-first N]
                      [--refuse-reply "421 4.3.2 busy"] [--no-pipelining] [--silent]
+                     [--tls CERT KEY] [--auth USER:PASS]
 
 PORT 0 picks a free port. Prints "ready PORT" on stdout once listening. Stops after
 --lifetime seconds (default 300), so a test that forgets it cannot leave it running.
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import base64
 import json
+import ssl
 import sys
 
 
@@ -27,6 +29,10 @@ def main():
                    help="answer the first N connections' greeting with --refuse-reply")
     p.add_argument("--refuse-reply", default="421 4.3.2 not now, try later")
     p.add_argument("--no-pipelining", action="store_true")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                   help="offer STARTTLS with this certificate and key (PEM)")
+    p.add_argument("--auth", metavar="USER:PASS",
+                   help="offer AUTH PLAIN (after STARTTLS) and accept only these credentials")
     p.add_argument("--silent", action="store_true",
                    help="accept connections and never say anything (a hung server)")
     p.add_argument("--lifetime", type=float, default=300)
@@ -60,6 +66,7 @@ def main():
                 return
             await reply("220 downstream.test ESMTP test server")
             mail_from, rcpts, tried = None, [], []
+            tls, user = False, None
             while True:
                 raw = await reader.readline()
                 if not raw:
@@ -71,10 +78,35 @@ def main():
                             "ENHANCEDSTATUSCODES"]
                     if not a.no_pipelining:
                         caps.append("PIPELINING")
+                    if a.tls and not tls:
+                        caps.append("STARTTLS")
+                    if a.auth and tls:
+                        caps.append("AUTH PLAIN")
                     for i, cap in enumerate(caps):
                         sep = " " if i == len(caps) - 1 else "-"
                         writer.write(f"250{sep}{cap}\r\n".encode())
                     await writer.drain()
+                elif line.upper() == "STARTTLS" and a.tls and not tls:
+                    await reply("220 2.0.0 ready to start TLS")
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    context.load_cert_chain(a.tls[0], a.tls[1])
+                    await writer.start_tls(context)
+                    tls = True
+                    record(event="tls", connection=number)
+                elif verb == "AUTH" and a.auth and tls:
+                    parts = line.split(" ")
+                    try:
+                        _, name, password = base64.b64decode(parts[2]).decode().split("\0")
+                    except Exception:
+                        name, password = None, None
+                    if len(parts) == 3 and parts[1].upper() == "PLAIN" \
+                            and f"{name}:{password}" == a.auth:
+                        user = name
+                        record(event="auth", connection=number, user=name, ok=True)
+                        await reply("235 2.7.0 authenticated")
+                    else:
+                        record(event="auth", connection=number, user=name, ok=False)
+                        await reply("535 5.7.8 bad credentials")
                 elif verb == "HELO":
                     await reply("250 downstream.test")
                 elif verb == "MAIL":
@@ -106,7 +138,7 @@ def main():
                             chunk = chunk[1:]
                         data += chunk
                     record(event="message", connection=number, mail_from=mail_from,
-                           rcpts=rcpts, tried=tried,
+                           rcpts=rcpts, tried=tried, tls=tls, user=user,
                            data=base64.b64encode(bytes(data)).decode())
                     await reply("250 2.0.0 queued")
                     mail_from, rcpts, tried = None, [], []

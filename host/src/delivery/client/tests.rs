@@ -186,3 +186,44 @@ fn base64_matches_rfc_4648() {
         assert_eq!(base64(input.as_bytes()), output);
     }
 }
+
+#[tokio::test]
+async fn smtputf8_is_passed_on_or_the_message_fails_where_its_addresses_need_it() {
+    let (address, peer) = server("250-test\r\n250 SMTPUTF8", |_| None).await;
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+        .await
+        .unwrap();
+    let mut utf8 = envelope(&["jörg@example.test"]);
+    utf8.smtputf8 = true;
+    let outcomes = connection.send(&utf8, b"x\r\n").await.unwrap();
+    assert!(
+        matches!(outcomes[0], Outcome::Delivered { .. }),
+        "{outcomes:?}"
+    );
+    connection.quit().await;
+    let seen = peer.await.unwrap();
+    assert!(
+        seen.contains(&"MAIL FROM:<alice@example.org> SMTPUTF8".to_owned()),
+        "{seen:?}"
+    );
+
+    let (address, peer) = server("250 test", |_| None).await;
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+        .await
+        .unwrap();
+    let outcomes = connection.send(&utf8, b"x\r\n").await.unwrap();
+    assert!(
+        matches!(&outcomes[0], Outcome::Failed { reply } if reply.starts_with("553 5.6.7")),
+        "{outcomes:?}"
+    );
+    let mut ascii = envelope(&["bob@example.test"]);
+    ascii.smtputf8 = true;
+    let outcomes = connection.send(&ascii, b"x\r\n").await.unwrap();
+    assert!(
+        matches!(outcomes[0], Outcome::Delivered { .. }),
+        "ASCII addresses go without SMTPUTF8: {outcomes:?}"
+    );
+    connection.quit().await;
+    let seen = peer.await.unwrap();
+    assert!(!seen.iter().any(|l| l.contains("jörg")), "{seen:?}");
+}
