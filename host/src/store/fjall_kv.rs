@@ -97,6 +97,7 @@ impl KvBackend for FjallKv {
             "kv namespace opened"
         );
         let namespace = Arc::new(FjallNamespace {
+            db: self.db.clone(),
             name: name.to_owned(),
             keyspace,
             writes: Mutex::new(()),
@@ -108,6 +109,8 @@ impl KvBackend for FjallKv {
 
 /// One plugin's namespace: a fjall keyspace and the lock its writes take.
 struct FjallNamespace {
+    /// For batches that write several keys atomically.
+    db: Database,
     name: String,
     keyspace: Keyspace,
     writes: Mutex<()>,
@@ -202,6 +205,42 @@ impl KvNamespace for FjallNamespace {
             .insert(stored, value.to_le_bytes())
             .map_err(|e| self.storage("increment", e))?;
         Ok(value)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
+    fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        let stored: Vec<Vec<u8>> = deltas
+            .iter()
+            .map(|(key, _)| self.stored_key(key))
+            .collect::<Result<_, _>>()?;
+        let _writing = self.lock_writes();
+        // Running totals, so a key given twice sees its first delta.
+        let mut totals: HashMap<&[u8], i64> = HashMap::with_capacity(deltas.len());
+        let mut results = Vec::with_capacity(deltas.len());
+        for ((key, delta), stored) in deltas.iter().zip(&stored) {
+            let current = match totals.get(stored.as_slice()) {
+                Some(total) => *total,
+                None => {
+                    let value = self
+                        .keyspace
+                        .get(stored)
+                        .map_err(|e| self.storage("increment", e))?;
+                    decode_counter(key, value.as_deref())?
+                }
+            };
+            let value = current.saturating_add(*delta);
+            totals.insert(stored, value);
+            results.push(value);
+        }
+        let mut batch = self.db.batch();
+        for (stored, value) in &totals {
+            batch.insert(&self.keyspace, stored.to_vec(), value.to_le_bytes());
+        }
+        batch.commit().map_err(|e| self.storage("increment", e))?;
+        Ok(results)
     }
 
     fn scan_prefix(

@@ -113,6 +113,13 @@ impl Database {
         self.db.batch().durability(Some(PersistMode::SyncAll))
     }
 
+    /// A write batch across keyspaces whose commit is atomic but not forced onto the disk:
+    /// it is durable at the next fsync of the journal (the queue's group commit, or
+    /// [`Database::sync`]), like the single writes of the kv store.
+    pub(crate) fn batch(&self) -> OwnedWriteBatch {
+        self.db.batch()
+    }
+
     /// Forces every write made so far, in every keyspace, onto the disk (fsync).
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db
