@@ -135,6 +135,7 @@ impl Config {
         problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
         problems.extend(self.dns.problems());
+        problems.extend(self.ocr.problems());
         for (name, settings) in &self.plugin {
             if !crate::filter::is_valid_plugin_name(name) {
                 problems.push(Problem {
