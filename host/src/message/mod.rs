@@ -3,6 +3,7 @@
 //! use and kept, so ten plugins reading the body text cost one conversion.
 
 pub mod headers;
+pub mod mailbox;
 mod text;
 
 use std::sync::{Arc, OnceLock};

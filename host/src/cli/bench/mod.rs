@@ -1,5 +1,6 @@
 //! `moat bench`: benchmarks that print figures (they judge nothing; compare runs).
 
+mod bayes;
 mod dnsbl;
 mod latency;
 mod ocr;
@@ -22,6 +23,9 @@ pub enum BenchCommand {
     /// OCR cost per image through the configured engine and its bounds: each image read
     /// cold, then the cache hit path.
     Ocr(ocr::OcrArgs),
+    /// Accuracy and speed of the Bayesian plugin on a corpus split (spam caught, ham
+    /// flagged, unsure; training and scoring messages/s), optionally beside bogofilter.
+    Bayes(bayes::BayesArgs),
 }
 
 /// Runs the benchmark.
@@ -31,5 +35,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Smtp(args) => smtp::run(args).await,
         BenchCommand::Dnsbl(args) => dnsbl::run(args).await,
         BenchCommand::Ocr(args) => ocr::run(args).await,
+        BenchCommand::Bayes(args) => bayes::run(args).await,
     }
 }
