@@ -13,15 +13,18 @@ pub struct Params {
     pub min_dev: f64,
     /// At most this many of the most significant tokens take part.
     pub max_clues: usize,
+    /// Tokens learnt fewer times than this (spam + ham) count as never seen.
+    pub min_count: u64,
 }
 
 impl Default for Params {
     fn default() -> Self {
         Self {
-            s: 0.45,
+            s: 1.0,
             x: 0.5,
             min_dev: 0.1,
             max_clues: 150,
+            min_count: 1,
         }
     }
 }
@@ -41,7 +44,7 @@ const F_MIN: f64 = 1e-9;
 #[must_use]
 pub fn token_probability(spam: u64, ham: u64, nspam: u64, nham: u64, params: &Params) -> f64 {
     let n = (spam + ham) as f64;
-    if n == 0.0 || nspam == 0 || nham == 0 {
+    if n == 0.0 || spam + ham < params.min_count || nspam == 0 || nham == 0 {
         return params.x;
     }
     let spam_ratio = (spam as f64 / nspam as f64).min(1.0);

@@ -31,6 +31,8 @@ pub struct Config {
     pub min_deviation: f64,
     /// At most this many of the most significant tokens are combined.
     pub max_clues: usize,
+    /// Tokens learnt fewer times than this count as never seen.
+    pub min_token_count: u64,
     /// At most this many distinct tokens per message.
     pub max_tokens: usize,
     /// The sparse-bigram window (1: words only).
@@ -60,6 +62,7 @@ impl Default for Config {
             robinson_x: params.x,
             min_deviation: params.min_dev,
             max_clues: params.max_clues,
+            min_token_count: params.min_count,
             max_tokens: tokenizer.max_tokens,
             osb_window: tokenizer.osb_window,
             autolearn: true,
@@ -78,6 +81,7 @@ impl Config {
             x: self.robinson_x,
             min_dev: self.min_deviation,
             max_clues: self.max_clues,
+            min_count: self.min_token_count,
         }
     }
 

@@ -21,8 +21,8 @@ pub mod tokens;
 
 use moat_sdk::kv::{self, KvError};
 use moat_sdk::{
-    Action, Decision, Label, LearnOutcome, Message, Plugin, PluginInfo, Session, Stage,
-    Verdict, log,
+    Action, Decision, Label, LearnOutcome, Message, Plugin, PluginInfo, Session, Stage, Verdict,
+    log,
 };
 
 use crate::config::Config;
@@ -83,14 +83,20 @@ impl Plugin for Bayes {
     fn learn(message: &Message, label: Label, forget: bool) -> Result<LearnOutcome, String> {
         let config = load_config();
         let input = gather(message, None);
-        train(&mut Gateway, &config, &input, label, forget, Teacher::Operator).map_err(
-            |error| match error {
-                ModelError::Kv(KvError::Denied) => {
-                    "the kv capability is not granted: bayes cannot learn".to_owned()
-                }
-                error => error.to_string(),
-            },
+        train(
+            &mut Gateway,
+            &config,
+            &input,
+            label,
+            forget,
+            Teacher::Operator,
         )
+        .map_err(|error| match error {
+            ModelError::Kv(KvError::Denied) => {
+                "the kv capability is not granted: bayes cannot learn".to_owned()
+            }
+            error => error.to_string(),
+        })
     }
 }
 
@@ -201,9 +207,11 @@ impl Class {
 fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> Verdict {
     match result {
         Err(ModelError::Kv(KvError::Denied)) => Verdict::new(),
-        Err(ModelError::Kv(error)) => {
-            Verdict::new().symbol("BAYES_ERROR", 0.0, format!("token table unreadable: {error}"))
-        }
+        Err(ModelError::Kv(error)) => Verdict::new().symbol(
+            "BAYES_ERROR",
+            0.0,
+            format!("token table unreadable: {error}"),
+        ),
         Err(error @ ModelError::Corrupt { .. }) => {
             Verdict::new().symbol("BAYES_ERROR", 0.0, error.to_string())
         }
@@ -334,9 +342,21 @@ mod tests {
         let mut kv = MemoryKv::default();
         for i in 0..10 {
             let spam = mail("cheap pills", &format!("buy cheap pills now offer {i}"), i);
-            let ham = mail("meeting", &format!("the agenda for the meeting {i}"), 100 + i);
+            let ham = mail(
+                "meeting",
+                &format!("the agenda for the meeting {i}"),
+                100 + i,
+            );
             let config = config();
-            train(&mut kv, &config, &spam, Label::Spam, false, Teacher::Operator).unwrap();
+            train(
+                &mut kv,
+                &config,
+                &spam,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
             train(&mut kv, &config, &ham, Label::Ham, false, Teacher::Operator).unwrap();
         }
         kv
@@ -353,7 +373,15 @@ mod tests {
         let mut kv = MemoryKv::default();
         let config = Config::default();
         let input = mail("hi", "hello", 1);
-        train(&mut kv, &config, &input, Label::Spam, false, Teacher::Operator).unwrap();
+        train(
+            &mut kv,
+            &config,
+            &input,
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
         let verdict = verdict_for(&config, score(&mut kv, &config, &input));
         let symbol = symbol(&verdict);
         assert_eq!(symbol.name, "BAYES_UNTRAINED");
@@ -389,7 +417,15 @@ mod tests {
         for i in 0..10 {
             let mut spam = mail("hello", &format!("see picture {i}"), i);
             spam.ocr_text = Some("cheap pills online".into());
-            train(&mut kv, &config, &spam, Label::Spam, false, Teacher::Operator).unwrap();
+            train(
+                &mut kv,
+                &config,
+                &spam,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
             let ham = mail("hello", &format!("see picture of the cat {i}"), 100 + i);
             train(&mut kv, &config, &ham, Label::Ham, false, Teacher::Operator).unwrap();
         }
@@ -479,7 +515,8 @@ mod tests {
     #[test]
     fn autolearning_needs_the_others_to_be_sure() {
         let config = Config::default();
-        let learn = |action, others, mine| autolearn_label(&config, &decision(action, others, mine));
+        let learn =
+            |action, others, mine| autolearn_label(&config, &decision(action, others, mine));
         assert_eq!(learn(Action::Reject, 20.0, 6.0), Some(Label::Spam));
         // Its own vote does not count.
         assert_eq!(learn(Action::Reject, 14.0, 6.0), None);
@@ -490,7 +527,10 @@ mod tests {
             autolearn: false,
             ..Config::default()
         };
-        assert_eq!(autolearn_label(&off, &decision(Action::Reject, 30.0, 6.0)), None);
+        assert_eq!(
+            autolearn_label(&off, &decision(Action::Reject, 30.0, 6.0)),
+            None
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ impl Kv for MemoryKv {
         }
         let mut out = Vec::with_capacity(deltas.len());
         for (key, delta) in deltas {
-            let value = self.entries.entry(key.clone()).or_insert_with(|| vec![0; 8]);
+            let value = self
+                .entries
+                .entry(key.clone())
+                .or_insert_with(|| vec![0; 8]);
             let current = decode_counter(value).unwrap_or(0);
             let new = current.wrapping_add(*delta);
             *value = new.to_le_bytes().to_vec();
@@ -235,20 +238,20 @@ pub fn learn(
         },
     };
     // (token delta, stats changes, digest delta)
-    let (token_delta, stats, digest_delta): (i64, Vec<(Label, i64)>, i64) =
-        match (forget, previous) {
-            (true, None) => return Ok(LearnOutcome::Unchanged),
-            (true, Some(old)) => (-unit(old), vec![(old, -1)], -label_code(old)),
-            (false, Some(old)) if old == label || teacher == Teacher::Auto => {
-                return Ok(LearnOutcome::Unchanged);
-            }
-            (false, Some(old)) => (
-                unit(label) - unit(old),
-                vec![(label, 1), (old, -1)],
-                label_code(label) - label_code(old),
-            ),
-            (false, None) => (unit(label), vec![(label, 1)], label_code(label)),
-        };
+    let (token_delta, stats, digest_delta): (i64, Vec<(Label, i64)>, i64) = match (forget, previous)
+    {
+        (true, None) => return Ok(LearnOutcome::Unchanged),
+        (true, Some(old)) => (-unit(old), vec![(old, -1)], -label_code(old)),
+        (false, Some(old)) if old == label || teacher == Teacher::Auto => {
+            return Ok(LearnOutcome::Unchanged);
+        }
+        (false, Some(old)) => (
+            unit(label) - unit(old),
+            vec![(label, 1), (old, -1)],
+            label_code(label) - label_code(old),
+        ),
+        (false, None) => (unit(label), vec![(label, 1)], label_code(label)),
+    };
     let mut deltas: Vec<(String, i64)> = Vec::with_capacity(tokens.len() + 3);
     deltas.extend(stats.into_iter().map(|(l, d)| (stats_key(l).to_owned(), d)));
     deltas.push((digest_key.to_owned(), digest_delta));
@@ -425,7 +428,10 @@ mod tests {
         assert_eq!(unpack(pack(0, 0)), (0, 0));
         assert_eq!(unpack(pack(7, 0) - HAM_UNIT), (7, -1));
         assert_eq!(unpack(pack(0, 2) - SPAM_UNIT), (-1, 2));
-        assert_eq!(unpack(pack(100_000, 2_000_000_000)), (100_000, 2_000_000_000));
+        assert_eq!(
+            unpack(pack(100_000, 2_000_000_000)),
+            (100_000, 2_000_000_000)
+        );
         assert_eq!(unpack(SPAM_UNIT + HAM_UNIT), (1, 1));
     }
 
@@ -461,16 +467,38 @@ mod tests {
         let mut kv = MemoryKv::default();
         let a = tokens(&["cheap", "pills"]);
         let b = tokens(&["cheap", "meeting"]);
-        learn(&mut kv, &a, "learnt:a", Label::Spam, false, Teacher::Operator).unwrap();
+        learn(
+            &mut kv,
+            &a,
+            "learnt:a",
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
         let before = snapshot(&kv);
         assert_eq!(
-            learn(&mut kv, &b, "learnt:b", Label::Ham, false, Teacher::Operator),
+            learn(
+                &mut kv,
+                &b,
+                "learnt:b",
+                Label::Ham,
+                false,
+                Teacher::Operator
+            ),
             Ok(LearnOutcome::Done)
         );
         let after = snapshot(&kv);
         assert_eq!(token_counts(&kv, "cheap"), (1, 1));
         assert_eq!(
-            learn(&mut kv, &b, "learnt:b", Label::Ham, false, Teacher::Operator),
+            learn(
+                &mut kv,
+                &b,
+                "learnt:b",
+                Label::Ham,
+                false,
+                Teacher::Operator
+            ),
             Ok(LearnOutcome::Unchanged)
         );
         assert_eq!(snapshot(&kv), after);
@@ -490,7 +518,15 @@ mod tests {
     fn relabelling_moves_the_counts() {
         let mut kv = MemoryKv::default();
         let a = tokens(&["cheap", "pills"]);
-        learn(&mut kv, &a, "learnt:a", Label::Ham, false, Teacher::Operator).unwrap();
+        learn(
+            &mut kv,
+            &a,
+            "learnt:a",
+            Label::Ham,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
         assert_eq!(token_counts(&kv, "pills"), (0, 1));
         // Auto-learning never overrides an earlier label.
         assert_eq!(
@@ -498,7 +534,14 @@ mod tests {
             Ok(LearnOutcome::Unchanged)
         );
         assert_eq!(
-            learn(&mut kv, &a, "learnt:a", Label::Spam, false, Teacher::Operator),
+            learn(
+                &mut kv,
+                &a,
+                "learnt:a",
+                Label::Spam,
+                false,
+                Teacher::Operator
+            ),
             Ok(LearnOutcome::Done)
         );
         assert_eq!(token_counts(&kv, "pills"), (1, 0));
@@ -512,14 +555,28 @@ mod tests {
         let mut kv = MemoryKv::default();
         kv.entries.insert("learnt:a".into(), b"xyz".to_vec());
         let a = tokens(&["cheap"]);
-        let error = learn(&mut kv, &a, "learnt:a", Label::Spam, false, Teacher::Operator)
-            .unwrap_err();
+        let error = learn(
+            &mut kv,
+            &a,
+            "learnt:a",
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("learnt:a is corrupt"), "{error}");
 
         let mut kv = MemoryKv::default();
         kv.entries.insert(token_key("cheap"), b"xyz".to_vec());
-        let error = learn(&mut kv, &a, "learnt:b", Label::Spam, false, Teacher::Operator)
-            .unwrap_err();
+        let error = learn(
+            &mut kv,
+            &a,
+            "learnt:b",
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap_err();
         assert!(matches!(error, ModelError::Corrupt { .. }));
         // The failed write changed nothing.
         assert_eq!(counter(&kv, STATS_SPAM), None);
@@ -538,15 +595,35 @@ mod tests {
         let mut kv = MemoryKv::default();
         for i in 0..3 {
             let key = format!("learnt:s{i}");
-            learn(&mut kv, &tokens(&["pills", "cheap"]), &key, Label::Spam, false, Teacher::Operator).unwrap();
+            learn(
+                &mut kv,
+                &tokens(&["pills", "cheap"]),
+                &key,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
             let key = format!("learnt:h{i}");
-            learn(&mut kv, &tokens(&["meeting"]), &key, Label::Ham, false, Teacher::Operator).unwrap();
+            learn(
+                &mut kv,
+                &tokens(&["meeting"]),
+                &key,
+                Label::Ham,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
         }
         kv.entries.insert(token_key("cheap"), vec![0; 3]);
         let min = Stats { spam: 1, ham: 1 };
-        let Classification::Scored(score) =
-            classify(&mut kv, &tokens(&["pills", "cheap"]), &Params::default(), min).unwrap()
-        else {
+        let Classification::Scored(score) = classify(
+            &mut kv,
+            &tokens(&["pills", "cheap"]),
+            &Params::default(),
+            min,
+        )
+        .unwrap() else {
             panic!("untrained");
         };
         assert_eq!(score.problems.len(), 1);
@@ -559,7 +636,15 @@ mod tests {
     fn untrained_until_the_minimums() {
         let mut kv = MemoryKv::default();
         let a = tokens(&["cheap"]);
-        learn(&mut kv, &a, "learnt:a", Label::Spam, false, Teacher::Operator).unwrap();
+        learn(
+            &mut kv,
+            &a,
+            "learnt:a",
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
         let min = Stats { spam: 1, ham: 1 };
         assert_eq!(
             classify(&mut kv, &a, &Params::default(), min),
@@ -573,8 +658,24 @@ mod tests {
         for i in 0..20 {
             let spam = tokens(&["viagra", "cheap", &format!("s{i}")]);
             let ham = tokens(&["meeting", "agenda", &format!("h{i}")]);
-            learn(&mut kv, &spam, &format!("learnt:s{i}"), Label::Spam, false, Teacher::Operator).unwrap();
-            learn(&mut kv, &ham, &format!("learnt:h{i}"), Label::Ham, false, Teacher::Operator).unwrap();
+            learn(
+                &mut kv,
+                &spam,
+                &format!("learnt:s{i}"),
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
+            learn(
+                &mut kv,
+                &ham,
+                &format!("learnt:h{i}"),
+                Label::Ham,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
         }
         let min = Stats { spam: 10, ham: 10 };
         let classify = |kv: &mut MemoryKv, words: &[&str]| match classify(

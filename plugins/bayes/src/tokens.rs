@@ -87,7 +87,7 @@ pub struct Tokenizer {
 impl Default for Tokenizer {
     fn default() -> Self {
         Self {
-            max_tokens: 3000,
+            max_tokens: 1500,
             osb_window: 2,
             max_words: 4000,
         }
@@ -252,8 +252,8 @@ fn headers(input: &Input, out: &mut Collector) {
             "content-transfer-encoding" => {
                 out.push(format!("cte:{}", value.trim().to_ascii_lowercase()));
             }
-            "x-mailer" | "user-agent" | "x-mimeole" | "organization" | "precedence"
-            | "list-id" | "x-mailing-list" | "mailing-list" | "content-class" => {
+            "x-mailer" | "user-agent" | "x-mimeole" | "organization" | "precedence" | "list-id"
+            | "x-mailing-list" | "mailing-list" | "content-class" => {
                 whole_value(&name, value, out);
             }
             _ => {}
@@ -363,7 +363,11 @@ fn split_addresses(value: &str) -> Vec<&str> {
         }
     }
     items.push(&value[start..]);
-    items.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// `Name <addr>` → (`Some("Name")`, `addr`); a bare address → (`None`, `addr`).
@@ -632,7 +636,9 @@ mod tests {
             ..Tokenizer::default()
         };
         let input = Input {
-            text_parts: vec!["Hello, WORLD! a $100 (free) supercalifragilisticexpialidocious".into()],
+            text_parts: vec![
+                "Hello, WORLD! a $100 (free) supercalifragilisticexpialidocious".into(),
+            ],
             ..Input::default()
         };
         let tokens = tokenizer.tokenize(&input);
@@ -810,7 +816,10 @@ mod tests {
         assert_eq!(shape("9a63c01c249e0$e5a9d610"), "9a9a9a9a9$a9");
         assert_eq!(boundary_shape("----=_NextPart_000_0012_01C2"), "-=_x_x_x_x");
         assert_eq!(base_domain("mx3.premio.com").as_deref(), Some("premio.com"));
-        assert_eq!(base_domain("a.example.co.uk").as_deref(), Some("example.co.uk"));
+        assert_eq!(
+            base_domain("a.example.co.uk").as_deref(),
+            Some("example.co.uk")
+        );
         assert_eq!(base_domain("192.0.2.1"), None);
         assert_eq!(base_domain("localhost"), None);
     }
