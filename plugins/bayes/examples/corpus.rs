@@ -183,10 +183,10 @@ fn run(config: &Config, train_set: &[&Mail], test: &[&Mail], explain: &[String])
             Label::Spam => tally.spam[index] += 1,
             Label::Ham => tally.ham[index] += 1,
         }
-        let wrong = match (mail.label, class) {
-            (Label::Spam, Class::Spam) | (Label::Ham, Class::Ham) => false,
-            _ => true,
-        };
+        let wrong = !matches!(
+            (mail.label, class),
+            (Label::Spam, Class::Spam) | (Label::Ham, Class::Ham)
+        );
         if wrong {
             tally.errors.push(format!(
                 "{:?} {class:?} {probability:.4} {}",
