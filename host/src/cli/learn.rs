@@ -121,7 +121,7 @@ pub(super) async fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
         Request::Forget { paths } => teach(pipeline, &plugins, &paths, Label::Spam, true).await?,
     };
     assembled
-        .database
+        .kv_database
         .sync()
         .context("cannot write the training to disk")?;
     Ok(code)
