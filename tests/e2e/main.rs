@@ -10,6 +10,7 @@ mod cli;
 mod dnsbl;
 mod durability;
 mod gateway;
+mod ocr;
 mod plugin_faults;
 mod reputation;
 mod sdk_example;

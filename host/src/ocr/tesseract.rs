@@ -10,6 +10,9 @@ use tokio::process::Command;
 
 use super::{OcrEngine, OcrError, OcrFuture};
 
+/// How long `--version` may take when the engine is checked at start.
+const PROBE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Runs `tesseract stdin stdout -l LANGUAGES` for each image.
 #[derive(Debug, Clone)]
 pub struct Tesseract {
@@ -31,10 +34,28 @@ impl Tesseract {
     /// The version line `command --version` prints, or why it could not be run: whether
     /// the engine is installed at all.
     pub fn probe(&self) -> Result<String, String> {
-        let output = std::process::Command::new(&self.command)
+        let mut child = std::process::Command::new(&self.command)
             .arg("--version")
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.command.display()))?;
+        let deadline = std::time::Instant::now() + PROBE_LIMIT;
+        while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} --version did not answer within {} s",
+                    self.command.display(),
+                    PROBE_LIMIT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let output = child
+            .wait_with_output()
             .map_err(|e| format!("cannot run {}: {e}", self.command.display()))?;
         // Older versions print the version on stderr.
         let text = [output.stdout, output.stderr].concat();
@@ -203,6 +224,18 @@ mod tests {
                     .is_some_and(|rest| rest.trim_start().starts_with('Z'))
             })
             .unwrap_or(true)
+    }
+
+    #[test]
+    fn a_probe_that_hangs_gives_up() {
+        let dir = moat_test_support::scratch();
+        let hang = script(dir.path(), "exec sleep 30");
+        let started = Instant::now();
+        let error = Tesseract::new(hang, "eng".into(), Duration::from_secs(1))
+            .probe()
+            .unwrap_err();
+        assert!(error.contains("did not answer"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(15));
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes a test message carrying images, built with Python's email package.
+"""Writes a test message carrying images, built with Python's email package (CRLF line
+endings, ready for SMTP).
 
   image_mail.py OUT --body TEXT [--attach IMG]... [--inline IMG]... [--data-uri IMG]...
                 [--raw-image NAME:CONTENT_TYPE:HEXBYTES]
@@ -12,6 +13,7 @@ import argparse
 import base64
 import mimetypes
 import pathlib
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -70,7 +72,7 @@ def main():
         msg.add_attachment(bytes.fromhex(hexbytes), maintype=maintype, subtype=subtype,
                            filename=name)
 
-    pathlib.Path(args.out).write_bytes(msg.as_bytes())
+    pathlib.Path(args.out).write_bytes(msg.as_bytes(policy=policy.SMTP))
 
 
 if __name__ == "__main__":
