@@ -81,6 +81,10 @@ pub struct KvConfig {
     /// `max_entries = 1000000`: the most keys one plugin may hold.
     #[serde(default = "default_max_entries")]
     pub max_entries: u64,
+    /// `cache_bytes = "64MiB"`: values of each namespace kept in memory for reads (a
+    /// Bayes token table read hundreds of keys per message); 0 turns the cache off.
+    #[serde(default = "default_kv_cache_bytes")]
+    pub cache_bytes: ByteSize,
 }
 
 impl Default for KvConfig {
@@ -89,6 +93,7 @@ impl Default for KvConfig {
             max_key_bytes: default_max_key_bytes(),
             max_value_bytes: default_max_value_bytes(),
             max_entries: default_max_entries(),
+            cache_bytes: default_kv_cache_bytes(),
         }
     }
 }
@@ -101,6 +106,9 @@ fn default_max_value_bytes() -> usize {
 }
 fn default_max_entries() -> u64 {
     1_000_000
+}
+fn default_kv_cache_bytes() -> ByteSize {
+    ByteSize(64 << 20)
 }
 
 /// `[ocr]`: the engine behind the `ocr` capability, and the bounds every engine is held to.

@@ -127,7 +127,7 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         reason: e.to_string(),
     })?;
     let services = services(config);
-    let kv = FjallKv::new(kv_database.clone());
+    let kv = FjallKv::with_cache(kv_database.clone(), config.kv.cache_bytes.0);
     let ctx = load_context(&engine, &services, &kv, config, data_dir);
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(

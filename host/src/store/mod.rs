@@ -19,6 +19,7 @@ mod error;
 mod fjall_kv;
 mod kv;
 mod quota;
+mod value_cache;
 
 #[cfg(test)]
 mod fjall_kv_tests;
