@@ -16,6 +16,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod html;
 pub mod model;
 pub mod tokens;
 
@@ -142,6 +143,7 @@ fn gather(message: &Message, session: Option<&Session>) -> Input {
             .collect(),
         text_parts: message.text_parts(),
         html_parts: message.html_parts(),
+        html_sources: message.html_sources(),
         urls: message.urls(),
         attachment_types: message
             .attachments()
