@@ -28,9 +28,9 @@ impl Default for Params {
             s: 1.0,
             x: 0.5,
             min_dev: 0.1,
-            max_clues: 150,
+            max_clues: 300,
             min_count: 1,
-            max_family_clues: 10,
+            max_family_clues: 3,
         }
     }
 }

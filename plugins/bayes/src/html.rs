@@ -38,7 +38,9 @@ const VALUED_ATTRIBUTES: [&str; 20] = [
 ];
 
 /// Tags whose number per part is a feature (`html:n:font:8`, rounded down to a power of 2).
-const COUNTED_TAGS: [&str; 10] = ["a", "img", "font", "table", "td", "br", "p", "b", "div", "span"];
+const COUNTED_TAGS: [&str; 10] = [
+    "a", "img", "font", "table", "td", "br", "p", "b", "div", "span",
+];
 
 /// The markup features of one HTML source, in order of appearance (not yet distinct).
 /// Every feature starts with `html:`.
@@ -152,9 +154,9 @@ pub fn features(source: &str) -> Vec<String> {
         }
     }
     let total = markup + text;
-    if total > 0 {
-        // The share of markup among the non-blank bytes, in tenths.
-        out.push(format!("html:markup:{}", markup * 10 / total));
+    // The share of markup among the non-blank bytes, in tenths.
+    if let Some(share) = (markup * 10).checked_div(total) {
+        out.push(format!("html:markup:{share}"));
     }
     if text < 50 {
         out.push("html:little-text".to_owned());
@@ -314,7 +316,9 @@ fn style(value: &str, out: &mut Vec<String>) {
         let v = v.trim();
         if property.is_empty()
             || property.len() > 24
-            || !property.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+            || !property
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-')
         {
             continue;
         }

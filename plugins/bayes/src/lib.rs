@@ -448,7 +448,7 @@ mod tests {
                 text: "x".into(),
                 probability: 0.7,
             }],
-            per_source: [1, 0, 0, 0],
+            per_source: [1, 0, 0, 0, 0],
             stats: Stats { spam: 5, ham: 5 },
             problems: vec![],
         };
@@ -469,7 +469,7 @@ mod tests {
                     probability: 0.99,
                 })
                 .collect(),
-            per_source: [1, 2, 3, 4],
+            per_source: [1, 2, 3, 4, 5],
             stats: Stats::default(),
             problems: vec![],
         };

@@ -691,7 +691,7 @@ mod tests {
         let spam = classify(&mut kv, &["viagra", "cheap", "unknown"]);
         assert!(spam.probability > 0.99, "{spam:?}");
         assert_eq!(spam.clues.len(), 2);
-        assert_eq!(spam.per_source, [0, 3, 0, 0]);
+        assert_eq!(spam.per_source, [0, 3, 0, 0, 0]);
         let ham = classify(&mut kv, &["meeting", "agenda"]);
         assert!(ham.probability < 0.01, "{ham:?}");
     }

@@ -807,6 +807,30 @@ mod tests {
     }
 
     #[test]
+    fn html_sources_give_markup_tokens_with_families() {
+        let input = Input {
+            headers: vec![("Return-Path".into(), "<a@list.example>".into())],
+            html_parts: vec!["Buy now".into()],
+            html_sources: vec!["<font color=red size=1>Buy now</font>".into()],
+            ..Input::default()
+        };
+        let tokens = Tokenizer::default().tokenize(&input);
+        let markup: Vec<&Token> = tokens.iter().filter(|t| t.source == Source::Html).collect();
+        assert!(
+            markup.iter().any(|t| t.text == "html:val:color=red"),
+            "{markup:?}"
+        );
+        assert!(markup.iter().all(|t| t.family() == Some("html")));
+        let rp = tokens
+            .iter()
+            .find(|t| t.text == "return-path:dom:list.example")
+            .unwrap();
+        assert_eq!(rp.family(), Some("return-path"));
+        let word = tokens.iter().find(|t| t.text == "buy").unwrap();
+        assert_eq!((word.source, word.family()), (Source::Body, None));
+    }
+
+    #[test]
     fn ocr_text_becomes_prefixed_tokens() {
         let input = Input {
             ocr_text: Some("Cheap Pills".into()),
