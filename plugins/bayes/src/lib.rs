@@ -1,10 +1,11 @@
-//! Moat's bundled Bayesian spam scorer: header, body, URL and OCR tokens with orthogonal
-//! sparse bigrams, per-token spam/ham counts in the plugin's kv namespace, and
+//! Moat's bundled Bayesian spam scorer: header, body, URL, HTML markup and OCR tokens with
+//! orthogonal sparse bigrams, per-token spam/ham counts in the plugin's kv namespace, and
 //! Robinson–Fisher (chi-square) combining of the most significant tokens.
 //!
 //! # Layout
 //!
 //! * [`tokens`]: the tokenizer over a plain [`Input`] (what the gateway's message gives).
+//! * [`html`]: the markup features of the HTML parts' source.
 //! * [`classify`]: Robinson's `f(w)`, the chi-square survival function, combining.
 //! * [`model`]: the kv layout, idempotent learning by message digest, classification.
 //! * [`config`]: the settings.
