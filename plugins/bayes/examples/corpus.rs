@@ -312,6 +312,13 @@ fn parse(raw: &[u8]) -> Option<Input> {
             _ => None,
         })
         .collect();
+    let html_sources = parsed
+        .html_bodies()
+        .filter_map(|p| match &p.body {
+            PartType::Html(html) => Some(html.to_string()),
+            _ => None,
+        })
+        .collect();
     let mut sources: Vec<String> = parsed
         .text_bodies()
         .filter_map(|p| p.text_contents().map(str::to_owned))
@@ -337,6 +344,7 @@ fn parse(raw: &[u8]) -> Option<Input> {
         headers,
         text_parts,
         html_parts,
+        html_sources,
         urls,
         attachment_types,
         ocr_text: None,

@@ -15,6 +15,11 @@ pub struct Params {
     pub max_clues: usize,
     /// Tokens learnt fewer times than this (spam + ham) count as never seen.
     pub min_count: u64,
+    /// At most this many tokens of one family take part (a family: the tokens of one
+    /// header field, of the URLs, of the markup). They come in correlated crowds (a list's
+    /// `Return-Path`, `Sender`, `Received` hosts), and chi-square combining takes every
+    /// clue as independent evidence.
+    pub max_family_clues: usize,
 }
 
 impl Default for Params {
@@ -23,8 +28,9 @@ impl Default for Params {
             s: 1.0,
             x: 0.5,
             min_dev: 0.1,
-            max_clues: 150,
+            max_clues: 300,
             min_count: 1,
+            max_family_clues: 3,
         }
     }
 }
@@ -105,9 +111,14 @@ pub fn combine(probabilities: &[f64]) -> f64 {
 }
 
 /// The indices of the tokens that take part, most significant first: those with
-/// `|f − 0.5| ≥ min_dev`, at most `max_clues`. Ties keep the input order.
+/// `|f − 0.5| ≥ min_dev`, at most `max_clues`, of which at most `max_family_clues` of one
+/// family (`families[i]`; `None`: no family, no limit). Ties keep the input order.
 #[must_use]
-pub fn select_clues(probabilities: &[f64], params: &Params) -> Vec<usize> {
+pub fn select_clues(
+    probabilities: &[f64],
+    families: &[Option<&str>],
+    params: &Params,
+) -> Vec<usize> {
     let mut clues: Vec<usize> = (0..probabilities.len())
         .filter(|&i| (probabilities[i] - 0.5).abs() >= params.min_dev)
         .collect();
@@ -117,6 +128,23 @@ pub fn select_clues(probabilities: &[f64], params: &Params) -> Vec<usize> {
             (probabilities[b] - 0.5).abs(),
         );
         db.total_cmp(&da)
+    });
+    let mut taken: Vec<(&str, usize)> = Vec::new();
+    clues.retain(|&i| {
+        let Some(family) = families.get(i).copied().flatten() else {
+            return true;
+        };
+        match taken.iter_mut().find(|(f, _)| *f == family) {
+            Some((_, n)) if *n >= params.max_family_clues => false,
+            Some((_, n)) => {
+                *n += 1;
+                true
+            }
+            None => {
+                taken.push((family, 1));
+                params.max_family_clues > 0
+            }
+        }
     });
     clues.truncate(params.max_clues);
     clues
@@ -187,6 +215,13 @@ mod tests {
             ..Params::default()
         };
         let probabilities = [0.55, 0.99, 0.3, 0.02, 0.61];
-        assert_eq!(select_clues(&probabilities, &params), [1, 3]);
+        assert_eq!(select_clues(&probabilities, &[None; 5], &params), [1, 3]);
+        let params = Params {
+            max_clues: 3,
+            max_family_clues: 1,
+            ..params
+        };
+        let families = [None, Some("html"), None, Some("html"), Some("rcvd")];
+        assert_eq!(select_clues(&probabilities, &families, &params), [1, 2, 4]);
     }
 }

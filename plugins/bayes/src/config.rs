@@ -33,6 +33,8 @@ pub struct Config {
     pub max_clues: usize,
     /// Tokens learnt fewer times than this count as never seen.
     pub min_token_count: u64,
+    /// At most this many tokens of one family (header field, URLs, markup) are combined.
+    pub max_family_clues: usize,
     /// At most this many distinct tokens per message.
     pub max_tokens: usize,
     /// The sparse-bigram window (1: words only).
@@ -63,6 +65,7 @@ impl Default for Config {
             min_deviation: params.min_dev,
             max_clues: params.max_clues,
             min_token_count: params.min_count,
+            max_family_clues: params.max_family_clues,
             max_tokens: tokenizer.max_tokens,
             osb_window: tokenizer.osb_window,
             autolearn: true,
@@ -82,6 +85,7 @@ impl Config {
             min_dev: self.min_deviation,
             max_clues: self.max_clues,
             min_count: self.min_token_count,
+            max_family_clues: self.max_family_clues,
         }
     }
 

@@ -1,10 +1,11 @@
-//! Moat's bundled Bayesian spam scorer: header, body, URL and OCR tokens with orthogonal
-//! sparse bigrams, per-token spam/ham counts in the plugin's kv namespace, and
+//! Moat's bundled Bayesian spam scorer: header, body, URL, HTML markup and OCR tokens with
+//! orthogonal sparse bigrams, per-token spam/ham counts in the plugin's kv namespace, and
 //! Robinson–Fisher (chi-square) combining of the most significant tokens.
 //!
 //! # Layout
 //!
 //! * [`tokens`]: the tokenizer over a plain [`Input`] (what the gateway's message gives).
+//! * [`html`]: the markup features of the HTML parts' source.
 //! * [`classify`]: Robinson's `f(w)`, the chi-square survival function, combining.
 //! * [`model`]: the kv layout, idempotent learning by message digest, classification.
 //! * [`config`]: the settings.
@@ -16,6 +17,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod html;
 pub mod model;
 pub mod tokens;
 
@@ -142,6 +144,7 @@ fn gather(message: &Message, session: Option<&Session>) -> Input {
             .collect(),
         text_parts: message.text_parts(),
         html_parts: message.html_parts(),
+        html_sources: message.html_sources(),
         urls: message.urls(),
         attachment_types: message
             .attachments()
@@ -446,7 +449,7 @@ mod tests {
                 text: "x".into(),
                 probability: 0.7,
             }],
-            per_source: [1, 0, 0, 0],
+            per_source: [1, 0, 0, 0, 0],
             stats: Stats { spam: 5, ham: 5 },
             problems: vec![],
         };
@@ -467,7 +470,7 @@ mod tests {
                     probability: 0.99,
                 })
                 .collect(),
-            per_source: [1, 2, 3, 4],
+            per_source: [1, 2, 3, 4, 5],
             stats: Stats::default(),
             problems: vec![],
         };

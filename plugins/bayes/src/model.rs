@@ -292,7 +292,7 @@ pub struct Score {
     /// The tokens that took part, most significant first.
     pub clues: Vec<Clue>,
     /// How many of the message's tokens came from each source (in [`Source::ALL`] order).
-    pub per_source: [usize; 4],
+    pub per_source: [usize; 5],
     /// The training it was scored against.
     pub stats: Stats,
     /// Corrupt token entries that were skipped, for the log.
@@ -342,7 +342,7 @@ pub fn classify(
     }
     let mut problems = Vec::new();
     let mut probabilities = Vec::with_capacity(tokens.len());
-    let mut per_source = [0usize; 4];
+    let mut per_source = [0usize; 5];
     for (i, token) in tokens.iter().enumerate() {
         per_source[Source::ALL
             .iter()
@@ -371,7 +371,8 @@ pub fn classify(
             spam, ham, stats.spam, stats.ham, params,
         ));
     }
-    let clues = classify::select_clues(&probabilities, params);
+    let families: Vec<Option<&str>> = tokens.iter().map(Token::family).collect();
+    let clues = classify::select_clues(&probabilities, &families, params);
     let chosen: Vec<f64> = clues.iter().map(|&i| probabilities[i]).collect();
     Ok(Classification::Scored(Score {
         probability: classify::combine(&chosen),
@@ -690,7 +691,7 @@ mod tests {
         let spam = classify(&mut kv, &["viagra", "cheap", "unknown"]);
         assert!(spam.probability > 0.99, "{spam:?}");
         assert_eq!(spam.clues.len(), 2);
-        assert_eq!(spam.per_source, [0, 3, 0, 0]);
+        assert_eq!(spam.per_source, [0, 3, 0, 0, 0]);
         let ham = classify(&mut kv, &["meeting", "agenda"]);
         assert!(ham.probability < 0.01, "{ham:?}");
     }

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use crate::html;
+
 /// The parts of a message the tokenizer reads: what the gateway's `Message` and `Session`
 /// give, as plain data so the classifier can be tested and driven without the gateway.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub struct Input {
     pub text_parts: Vec<String>,
     /// The `text/html` body parts converted to text.
     pub html_parts: Vec<String>,
+    /// The `text/html` body parts as HTML source (transfer encoding and charset decoded).
+    pub html_sources: Vec<String>,
     /// The `http(s)` URLs of the body.
     pub urls: Vec<String>,
     /// The media types of the attachments and inline images, lower-case (`image/gif`).
@@ -42,13 +46,15 @@ pub enum Source {
     Body,
     /// A URL of the body.
     Url,
+    /// The markup of the HTML parts.
+    Html,
     /// Text read from images by OCR.
     Ocr,
 }
 
 impl Source {
     /// Every source, in the order the detail lists them.
-    pub const ALL: [Self; 4] = [Self::Header, Self::Body, Self::Url, Self::Ocr];
+    pub const ALL: [Self; 5] = [Self::Header, Self::Body, Self::Url, Self::Html, Self::Ocr];
 
     /// The lower-case name used in symbol details.
     #[must_use]
@@ -57,6 +63,7 @@ impl Source {
             Self::Header => "header",
             Self::Body => "body",
             Self::Url => "url",
+            Self::Html => "html",
             Self::Ocr => "ocr",
         }
     }
@@ -69,6 +76,20 @@ pub struct Token {
     pub text: String,
     /// Where it came from.
     pub source: Source,
+}
+
+impl Token {
+    /// The family of a header, URL or markup token: its prefix up to the first `:`
+    /// (`rcvd`, `from`, `url`, `html`). Body and OCR words have none.
+    #[must_use]
+    pub fn family(&self) -> Option<&str> {
+        match self.source {
+            Source::Body | Source::Ocr => None,
+            Source::Header | Source::Url | Source::Html => {
+                self.text.split_once(':').map(|(family, _)| family)
+            }
+        }
+    }
 }
 
 /// How messages are cut into features.
@@ -113,6 +134,12 @@ impl Tokenizer {
         headers(input, &mut out);
         urls(&input.urls, &mut out);
         structure(input, &mut out);
+        out.source = Source::Html;
+        for source in &input.html_sources {
+            for feature in html::features(source) {
+                out.push(feature);
+            }
+        }
         let mut budget = self.max_words;
         if let Some(ocr) = &input.ocr_text {
             out.source = Source::Ocr;
@@ -777,6 +804,30 @@ mod tests {
                 "{expected} missing from {url_tokens:?}"
             );
         }
+    }
+
+    #[test]
+    fn html_sources_give_markup_tokens_with_families() {
+        let input = Input {
+            headers: vec![("Return-Path".into(), "<a@list.example>".into())],
+            html_parts: vec!["Buy now".into()],
+            html_sources: vec!["<font color=red size=1>Buy now</font>".into()],
+            ..Input::default()
+        };
+        let tokens = Tokenizer::default().tokenize(&input);
+        let markup: Vec<&Token> = tokens.iter().filter(|t| t.source == Source::Html).collect();
+        assert!(
+            markup.iter().any(|t| t.text == "html:val:color=red"),
+            "{markup:?}"
+        );
+        assert!(markup.iter().all(|t| t.family() == Some("html")));
+        let rp = tokens
+            .iter()
+            .find(|t| t.text == "return-path:dom:list.example")
+            .unwrap();
+        assert_eq!(rp.family(), Some("return-path"));
+        let word = tokens.iter().find(|t| t.text == "buy").unwrap();
+        assert_eq!((word.source, word.family()), (Source::Body, None));
     }
 
     #[test]
