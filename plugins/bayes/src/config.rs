@@ -68,7 +68,7 @@ impl Default for Config {
             max_family_clues: params.max_family_clues,
             max_tokens: tokenizer.max_tokens,
             osb_window: tokenizer.osb_window,
-            autolearn: true,
+            autolearn: false,
             autolearn_spam_margin: 5.0,
             autolearn_ham_margin: 6.0,
         }

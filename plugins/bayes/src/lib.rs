@@ -43,12 +43,14 @@ pub struct Bayes;
 
 impl Plugin for Bayes {
     fn describe() -> PluginInfo {
-        PluginInfo::new(
-            NAME,
-            env!("CARGO_PKG_VERSION"),
-            [Stage::Data, Stage::Outcome],
-        )
-        .default_weight(1.0)
+        // The outcome stage only when auto-learning: otherwise it would cost a sandbox per
+        // message for nothing.
+        let stages: &[Stage] = if load_config().autolearn {
+            &[Stage::Data, Stage::Outcome]
+        } else {
+            &[Stage::Data]
+        };
+        PluginInfo::new(NAME, env!("CARGO_PKG_VERSION"), stages.iter().copied()).default_weight(1.0)
     }
 
     fn on_data(session: &Session, message: &Message) -> Verdict {
@@ -516,8 +518,12 @@ mod tests {
     }
 
     #[test]
-    fn autolearning_needs_the_others_to_be_sure() {
-        let config = Config::default();
+    fn autolearning_is_off_by_default_and_needs_the_others_to_be_sure() {
+        assert!(!Config::default().autolearn);
+        let config = Config {
+            autolearn: true,
+            ..Config::default()
+        };
         let learn =
             |action, others, mine| autolearn_label(&config, &decision(action, others, mine));
         assert_eq!(learn(Action::Reject, 20.0, 6.0), Some(Label::Spam));

@@ -349,7 +349,7 @@ fn print_table(args: &BayesArgs, rows: &[Row]) {
             .as_u64()
             .map_or("-".to_owned(), |us| format!("{:.2} ms", us as f64 / 1000.0));
         println!(
-            "{:<12} {:>7}/{:<3} {:>4.1}% {:>8} {:>7}/{:<3} {:>4.2}% {:>8} {:>12} {:>12} {:>12}",
+            "{:<12} {:>7}/{:<3} {:>4.1}% {:>8} {:>7}/{:<3} {:>4.2}% {:>8} {:>12.0} {:>12.0} {:>12}",
             row.engine,
             row.spam_caught,
             row.spam_total,
@@ -359,8 +359,8 @@ fn print_table(args: &BayesArgs, rows: &[Row]) {
             row.ham_total,
             pct(row.ham_flagged, row.ham_total),
             row.ham_unsure,
-            value["train_per_s"],
-            value["score_per_s"],
+            value["train_per_s"].as_f64().unwrap_or_default(),
+            value["score_per_s"].as_f64().unwrap_or_default(),
             twenty
         );
     }
