@@ -55,8 +55,14 @@ impl Plugin for Bayes {
 
     fn on_data(session: &Session, message: &Message) -> Verdict {
         let config = load_config();
-        let input = gather(message, Some(session));
-        let result = score(&mut Gateway, &config, &input);
+        let minimum = config.minimum();
+        let result = match model::stats(&mut Gateway) {
+            Ok(stats) if stats.spam < minimum.spam || stats.ham < minimum.ham => {
+                Ok(Classification::Untrained(stats))
+            }
+            Ok(_) => score(&mut Gateway, &config, &gather(message, Some(session))),
+            Err(error) => Err(error),
+        };
         if let Err(ModelError::Kv(KvError::Denied)) = result {
             log::debug("the kv capability is not granted: bayes has nothing to say");
             return Verdict::new();

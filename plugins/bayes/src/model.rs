@@ -308,6 +308,30 @@ pub enum Classification {
     Scored(Score),
 }
 
+/// The counter `keys[index]` as read into `values` (0 when absent).
+fn total(keys: &[String], values: &[Option<Vec<u8>>], index: usize) -> Result<u64, ModelError> {
+    match values.get(index).and_then(Option::as_deref) {
+        None => Ok(0),
+        Some(bytes) => decode_counter(bytes)
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .ok_or_else(|| ModelError::Corrupt {
+                key: keys[index].clone(),
+                reason: format!("{} bytes, not an 8-byte counter", bytes.len()),
+            }),
+    }
+}
+
+/// How many spam and ham have been learnt: read first at the data stage, so that an
+/// untrained model costs one small read instead of gathering and tokenizing the message.
+pub fn stats(kv: &mut impl Kv) -> Result<Stats, ModelError> {
+    let keys = [STATS_SPAM.to_owned(), STATS_HAM.to_owned()];
+    let values = kv.get_many(&keys)?;
+    Ok(Stats {
+        spam: total(&keys, &values, 0)?,
+        ham: total(&keys, &values, 1)?,
+    })
+}
+
 /// Classifies the message with these tokens: one kv read of the totals and every token.
 /// A token entry that is not a counter is skipped (and reported in
 /// [`Score::problems`]); corrupt totals are an error.
@@ -322,20 +346,9 @@ pub fn classify(
     keys.push(STATS_HAM.to_owned());
     keys.extend(tokens.iter().map(|t| token_key(&t.text)));
     let values = kv.get_many(&keys)?;
-    let total = |index: usize| -> Result<u64, ModelError> {
-        match values.get(index).and_then(Option::as_deref) {
-            None => Ok(0),
-            Some(bytes) => decode_counter(bytes)
-                .map(|n| u64::try_from(n).unwrap_or(0))
-                .ok_or_else(|| ModelError::Corrupt {
-                    key: keys[index].clone(),
-                    reason: format!("{} bytes, not an 8-byte counter", bytes.len()),
-                }),
-        }
-    };
     let stats = Stats {
-        spam: total(0)?,
-        ham: total(1)?,
+        spam: total(&keys, &values, 0)?,
+        ham: total(&keys, &values, 1)?,
     };
     if stats.spam < min.spam || stats.ham < min.ham {
         return Ok(Classification::Untrained(stats));
@@ -461,6 +474,23 @@ mod tests {
         assert_ne!(digest_key(&input), digest_key(&other));
         assert!(digest_key(&input).starts_with("learnt:"));
         assert_eq!(digest_key(&input).len(), "learnt:".len() + 32);
+    }
+
+    #[test]
+    fn stats_count_what_was_learnt() {
+        let mut kv = MemoryKv::default();
+        assert_eq!(stats(&mut kv), Ok(Stats { spam: 0, ham: 0 }));
+        let a = tokens(&["cheap", "pills"]);
+        learn(
+            &mut kv,
+            &a,
+            "learnt:a",
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
+        assert_eq!(stats(&mut kv), Ok(Stats { spam: 1, ham: 0 }));
     }
 
     #[test]
