@@ -88,6 +88,28 @@ pub fn get_i64(key: &str) -> Result<Option<i64>, KvError> {
     get(key)?.map(|bytes| decode_counter(&bytes)).transpose()
 }
 
+/// The values under each of `keys`, in the same order (`None` for a missing key). One call
+/// to the gateway instead of one per key: use it when a message needs many keys (a token
+/// table, a history per address).
+pub fn get_many(keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+    wit::get_many(keys).map_err(KvError::from_wit)
+}
+
+/// Adds each delta to its counter, as [`increment`] does, in one atomic write: on an error
+/// no counter has changed. Returns the new values in order; a key given twice gets both
+/// deltas.
+pub fn increment_many(deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+    wit::increment_many(deltas).map_err(KvError::from_wit)
+}
+
+/// Reads each value of [`get_many`] as a counter (`None` for a missing key).
+pub fn get_many_i64(keys: &[String]) -> Result<Vec<Option<i64>>, KvError> {
+    get_many(keys)?
+        .into_iter()
+        .map(|value| value.map(|bytes| decode_counter(&bytes)).transpose())
+        .collect()
+}
+
 /// Up to `limit` entries whose keys start with `prefix`, in key order. To page through
 /// more, pass the last key you got as `start_after`.
 pub fn scan_prefix(

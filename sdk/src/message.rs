@@ -71,6 +71,14 @@ impl Message {
         self.0.html_parts()
     }
 
+    /// The `text/html` parts as HTML source (transfer encoding and charset decoded), in
+    /// order: the markup, links and inline `data:` URIs that [`html_parts`](Self::html_parts)
+    /// leaves out.
+    #[must_use]
+    pub fn html_sources(&self) -> Vec<String> {
+        self.0.html_sources()
+    }
+
     /// All body text in one string: the text parts, then the HTML parts as text, separated
     /// by blank lines. What a content filter usually wants.
     #[must_use]

@@ -159,11 +159,10 @@ impl Drop for Gateway {
     }
 }
 
+/// A name part no other call in this test process gives (sessions may run in threads).
 fn rand_suffix() -> u32 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 20
 }
 
 /// The reply of `step` (the last one of that name).

@@ -135,7 +135,12 @@ fn the_outcome_stage_runs_after_each_decision() {
     // The outcome stage runs after the reply; give the last one a moment.
     std::thread::sleep(std::time::Duration::from_millis(500));
     gw.stop();
-    let db = moat::store::Database::open(&gw.dir.path().join("data")).unwrap();
+    let kv_dir = gw
+        .dir
+        .path()
+        .join("data")
+        .join(moat::filter::assemble::KV_DIR);
+    let db = moat::store::Database::open(&kv_dir).unwrap();
     use moat::store::KvBackend as _;
     let kv = moat::store::FjallKv::new(db)
         .namespace("misbehave")

@@ -57,7 +57,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
-    let files = collect_files(&args.paths)?;
+    let files = crate::message::mailbox::files_under(&args.paths)?;
     let mut failures = 0;
     for (n, file) in files.iter().enumerate() {
         match check_file(&assembled.pipeline, &args, file, n).await {
@@ -190,39 +190,6 @@ fn extract_address(text: &str) -> Option<String> {
 }
 
 /// The files named, with directories walked (sorted, hidden entries skipped).
-fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut files)
-                .with_context(|| format!("cannot read directory {}", path.display()))?;
-        } else {
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            walk(&entry, files)?;
-        } else {
-            files.push(entry);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::extract_address;

@@ -5,6 +5,7 @@ mod background;
 mod bench;
 mod check;
 mod config;
+mod learn;
 mod plugin;
 mod queue;
 mod serve;
@@ -55,6 +56,8 @@ pub enum Command {
     /// Look into the queue.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
+    Learn(learn::LearnArgs),
     /// Measure Moat's speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -93,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(command).await,
         Command::Config(command) => config::run(command).await,
         Command::Queue(command) => queue::run(command).await,
+        Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

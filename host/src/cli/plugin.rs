@@ -130,7 +130,7 @@ async fn test(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let kv = FjallKv::new(assembled.database.clone());
+    let kv = FjallKv::new(assembled.kv_database.clone());
     let ctx = load_context(
         &assembled.engine,
         &assembled.services,

@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{ConfigArgs, background, ensure_dir, report_load_errors};
-use crate::filter::assemble::assemble;
+use crate::filter::assemble::{KV_SYNC_INTERVAL, assemble};
 use crate::queue::Queue;
 use crate::smtp::relay::RelayPolicy;
 use crate::smtp::session::SessionParams;
 use crate::smtp::{listener, tls};
+use crate::store::Database;
 
 /// How long shutdown waits for sessions to finish what they are doing.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -73,6 +74,8 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let kv_database = assembled.kv_database.clone();
+    let kv_sync = tokio::spawn(sync_kv(kv_database.clone(), shutdown.clone()));
     let mut ready = String::from("moat ready");
     let mut accept_loops = Vec::new();
     for listener_config in &config.listener {
@@ -126,6 +129,8 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     background.stop();
+    let _ = kv_sync.await;
+    sync_kv_once(&kv_database).await;
     let stats = params.queue.stats();
     tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
     // A stable last line, as the ready line is first: benchmarks read the fsync count.
@@ -134,6 +139,28 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         stats.messages, stats.batches
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
+async fn sync_kv(kv: Database, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(KV_SYNC_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => sync_kv_once(&kv).await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Forces the plugins' kv database to disk now (off the async workers: fsync blocks).
+async fn sync_kv_once(kv: &Database) {
+    let db = kv.clone();
+    match tokio::task::spawn_blocking(move || db.sync()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "cannot sync the plugins' kv store"),
+        Err(error) => tracing::error!(%error, "the kv sync task failed"),
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

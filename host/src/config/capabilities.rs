@@ -1,11 +1,12 @@
 //! `[dns]`, `[kv]` and `[ocr]`: the host services behind the plugins' capabilities.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::Problem;
-use super::units::HumanDuration;
+use super::units::{ByteSize, HumanDuration};
 
 /// `[dns]`: the shared resolver behind the `dns` capability.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -80,6 +81,10 @@ pub struct KvConfig {
     /// `max_entries = 1000000`: the most keys one plugin may hold.
     #[serde(default = "default_max_entries")]
     pub max_entries: u64,
+    /// `cache_bytes = "64MiB"`: values of each namespace kept in memory for reads (a
+    /// Bayes token table read hundreds of keys per message); 0 turns the cache off.
+    #[serde(default = "default_kv_cache_bytes")]
+    pub cache_bytes: ByteSize,
 }
 
 impl Default for KvConfig {
@@ -88,6 +93,7 @@ impl Default for KvConfig {
             max_key_bytes: default_max_key_bytes(),
             max_value_bytes: default_max_value_bytes(),
             max_entries: default_max_entries(),
+            cache_bytes: default_kv_cache_bytes(),
         }
     }
 }
@@ -101,14 +107,132 @@ fn default_max_value_bytes() -> usize {
 fn default_max_entries() -> u64 {
     1_000_000
 }
+fn default_kv_cache_bytes() -> ByteSize {
+    ByteSize(64 << 20)
+}
 
-/// `[ocr]`: the engine behind the `ocr` capability.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+/// `[ocr]`: the engine behind the `ocr` capability, and the bounds every engine is held to.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OcrConfig {
-    /// `engine = "none"`: no OCR; plugins asking for it get a "not configured" error.
+    /// `engine = "tesseract"`: which engine reads images; `"none"` (the default when the
+    /// key is missing) answers every request with "not configured".
     #[serde(default)]
     pub engine: OcrEngineKind,
+    /// `command = "tesseract"`: the tesseract binary (found on PATH unless a path).
+    #[serde(default = "default_ocr_command")]
+    pub command: PathBuf,
+    /// `languages = "eng"`: tesseract's `-l` argument (e.g. `"eng+deu"`).
+    #[serde(default = "default_ocr_languages")]
+    pub languages: String,
+    /// `timeout = "5s"`: how long one image may take; the engine is killed then. Waiting
+    /// for a free slot in the pool is bounded by the same time.
+    #[serde(default = "default_ocr_timeout")]
+    pub timeout: HumanDuration,
+    /// `concurrency = 1`: images read at once. Each tesseract uses one core, so this bounds
+    /// how much CPU OCR can take from SMTP.
+    #[serde(default = "default_ocr_concurrency")]
+    pub concurrency: usize,
+    /// `max_image_bytes = "5MiB"`: larger images are refused without being read.
+    #[serde(default = "default_ocr_max_image_bytes")]
+    pub max_image_bytes: ByteSize,
+    /// `max_pixels = 25000000`: images with more pixels (width × height, read from the
+    /// image header) are refused: a tiny file can declare an enormous bitmap.
+    #[serde(default = "default_ocr_max_pixels")]
+    pub max_pixels: u64,
+    /// `max_dimension = 10000`: images wider or taller than this many pixels are refused.
+    #[serde(default = "default_ocr_max_dimension")]
+    pub max_dimension: u32,
+    /// `cache_entries = 10000`: results kept, keyed by the image's SHA-256, so an image
+    /// seen in many messages is read once. 0 turns the cache off.
+    #[serde(default = "default_ocr_cache_entries")]
+    pub cache_entries: usize,
+}
+
+impl Default for OcrConfig {
+    fn default() -> Self {
+        Self {
+            engine: OcrEngineKind::default(),
+            command: default_ocr_command(),
+            languages: default_ocr_languages(),
+            timeout: default_ocr_timeout(),
+            concurrency: default_ocr_concurrency(),
+            max_image_bytes: default_ocr_max_image_bytes(),
+            max_pixels: default_ocr_max_pixels(),
+            max_dimension: default_ocr_max_dimension(),
+            cache_entries: default_ocr_cache_entries(),
+        }
+    }
+}
+
+fn default_ocr_command() -> PathBuf {
+    PathBuf::from("tesseract")
+}
+fn default_ocr_languages() -> String {
+    "eng".to_owned()
+}
+fn default_ocr_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn default_ocr_concurrency() -> usize {
+    1
+}
+fn default_ocr_max_image_bytes() -> ByteSize {
+    ByteSize(5 << 20)
+}
+fn default_ocr_max_pixels() -> u64 {
+    25_000_000
+}
+fn default_ocr_max_dimension() -> u32 {
+    10_000
+}
+fn default_ocr_cache_entries() -> usize {
+    10_000
+}
+
+impl OcrConfig {
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, reason: String| {
+            problems.push(Problem {
+                key: format!("ocr.{key}"),
+                reason,
+            });
+        };
+        if self.timeout.0.is_zero() {
+            problem("timeout", "must be more than 0s".into());
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            problem(
+                "concurrency",
+                format!("must be between 1 and 64, not {}", self.concurrency),
+            );
+        }
+        if self.max_image_bytes.0 == 0 {
+            problem("max_image_bytes", "must be more than 0".into());
+        }
+        if self.max_pixels == 0 {
+            problem("max_pixels", "must be more than 0".into());
+        }
+        if self.max_dimension == 0 {
+            problem("max_dimension", "must be more than 0".into());
+        }
+        let valid_language =
+            |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !self.languages.split('+').all(valid_language) {
+            problem(
+                "languages",
+                format!(
+                    "`{}` is not a list of tesseract language codes joined by + (e.g. \"eng+deu\")",
+                    self.languages
+                ),
+            );
+        }
+        if self.command.as_os_str().is_empty() {
+            problem("command", "must name the engine's binary".into());
+        }
+        problems
+    }
 }
 
 /// The OCR engines Moat can drive.
@@ -118,4 +242,6 @@ pub enum OcrEngineKind {
     /// No engine: `ocr.recognize` answers `not-configured`.
     #[default]
     None,
+    /// Tesseract (Debian's `tesseract-ocr`), run out of process for each image.
+    Tesseract,
 }

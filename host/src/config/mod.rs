@@ -147,6 +147,7 @@ impl Config {
         problems.extend(self.dns.problems());
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
+        problems.extend(self.ocr.problems());
         for (name, settings) in &self.plugin {
             if !crate::filter::is_valid_plugin_name(name) {
                 problems.push(Problem {

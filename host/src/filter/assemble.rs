@@ -13,6 +13,13 @@ use crate::config::{Config, MAX_PLUGIN_MEMORY};
 use crate::dns::{Resolver, ResolverSettings};
 use crate::store::{Database, FjallKv, KvQuota};
 
+/// The plugins' kv database, under the data dir.
+pub const KV_DIR: &str = "kv";
+
+/// How often the plugins' kv database is forced to disk while the server runs: a crash
+/// loses at most this much plugin state (counters, token counts), never mail.
+pub const KV_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The assembled filter side.
 pub struct Assembled {
     /// The pipeline over the plugins that loaded.
@@ -23,8 +30,12 @@ pub struct Assembled {
     pub engine: Arc<FilterEngine>,
     /// The services plugins use.
     pub services: Services,
-    /// The database under the data dir.
+    /// The database under the data dir: the queue's, fsynced before every 250.
     pub database: Database,
+    /// The plugins' kv store, a database of its own (`DATA_DIR/kv`) so that plugin state
+    /// writes never wait behind the queue's fsyncs (fjall holds its journal's lock while
+    /// it syncs); it is synced periodically and at shutdown ([`KV_SYNC_INTERVAL`]).
+    pub kv_database: Database,
 }
 
 /// Why the filter side could not be assembled at all.
@@ -110,8 +121,13 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         dir: data_dir.display().to_string(),
         reason: e.to_string(),
     })?;
+    let kv_dir = data_dir.join(KV_DIR);
+    let kv_database = Database::open(&kv_dir).map_err(|e| AssembleError::Database {
+        dir: kv_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let services = services(config);
-    let kv = FjallKv::new(database.clone());
+    let kv = FjallKv::with_cache(kv_database.clone(), config.kv.cache_bytes.0);
     let ctx = load_context(&engine, &services, &kv, config, data_dir);
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(
@@ -126,5 +142,6 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         engine,
         services,
         database,
+        kv_database,
     })
 }

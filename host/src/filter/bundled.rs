@@ -22,7 +22,21 @@ mod generated {
 const CAPABILITIES: &[(&str, &[Capability])] = &[
     ("dnsbl", &[Capability::Dns]),
     ("reputation", &[Capability::Kv]),
+    ("ocr", &[Capability::Ocr]),
+    ("bayes", &[Capability::Kv]),
 ];
+
+/// The order bundled plugins run in unless `[filter] order` says otherwise: cheap checks
+/// first, then content; ocr before bayes, which reads ocr's `ocr-text` annotation.
+const CANONICAL_ORDER: &[&str] = &["headers", "dnsbl", "reputation", "ocr", "bayes"];
+
+/// Where the bundled plugin `name` comes in the canonical order (unknown names last).
+pub fn rank(name: &str) -> usize {
+    CANONICAL_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(CANONICAL_ORDER.len())
+}
 
 fn capabilities(name: &str) -> &'static [Capability] {
     CAPABILITIES

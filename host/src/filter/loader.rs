@@ -389,14 +389,21 @@ fn cache_key(engine: &FilterEngine, bytes: &[u8]) -> String {
     format!("{hex}-{:016x}", hasher.finish())
 }
 
-/// Puts the plugins named in `order` first, in that order; the rest keep name order.
+/// Puts the plugins named in `order` first, in that order; then the bundled plugins in
+/// their canonical order (annotation producers such as ocr before their readers such as
+/// bayes); then the rest in name order.
 fn order(plugins: &mut [Arc<LoadedPlugin>], order: &[String]) {
     plugins.sort_by_key(|p| {
+        let bundled_rank = match &p.source {
+            PluginSource::Bundled(name) => bundled::rank(name),
+            PluginSource::File(_) => usize::MAX,
+        };
         (
             order
                 .iter()
                 .position(|n| *n == p.name)
                 .unwrap_or(usize::MAX),
+            bundled_rank,
             p.name.clone(),
         )
     });

@@ -291,6 +291,55 @@ impl Pipeline {
         }
     }
 
+    /// Teaches `plugin` that `message` is `label` (spam or ham), or with `forget` makes it
+    /// unlearn the message; used by `moat learn`. The plugin answers whether anything
+    /// changed, or that it does not learn; an `Err` inside the result is the plugin's own
+    /// refusal (a corrupt store, say), told apart from the call failing.
+    pub async fn learn(
+        &self,
+        plugin: &LoadedPlugin,
+        message: MessageHandle,
+        label: Label,
+        forget: bool,
+    ) -> CallReport<Result<LearnOutcome, String>> {
+        let id: Arc<str> = Arc::from("learn");
+        let wit_label = match label {
+            Label::Spam => wit::Label::Spam,
+            Label::Ham => wit::Label::Ham,
+        };
+        let report = self
+            .call(plugin, &id, move |guest, store| {
+                Box::pin(async move {
+                    let resource = store.data_mut().table().push(message)?;
+                    let rep = resource.rep();
+                    let result = guest
+                        .call_learn(&mut *store, resource, wit_label, forget)
+                        .await;
+                    store
+                        .data_mut()
+                        .table()
+                        .delete(Resource::<MessageHandle>::new_own(rep))?;
+                    result
+                })
+            })
+            .await;
+        if let Err(error) = &report.result {
+            self.note_failure(plugin, &id, error, &report.stderr);
+        }
+        CallReport {
+            result: report.result.map(|answer| {
+                answer.map(|outcome| match outcome {
+                    wit::LearnOutcome::Done => LearnOutcome::Done,
+                    wit::LearnOutcome::Unchanged => LearnOutcome::Unchanged,
+                    wit::LearnOutcome::Unsupported => LearnOutcome::Unsupported,
+                })
+            }),
+            elapsed: report.elapsed,
+            peak_memory: report.peak_memory,
+            stderr: report.stderr,
+        }
+    }
+
     /// Calls one plugin at one stage; used by `run_stage` and `moat plugin test`.
     pub async fn call_stage(
         &self,
@@ -415,6 +464,26 @@ impl Pipeline {
         let state = store.data();
         report(result, state.limiter.peak(), state.stderr_text())
     }
+}
+
+/// What a message is taught as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// Unwanted mail.
+    Spam,
+    /// Wanted mail.
+    Ham,
+}
+
+/// What a plugin did with a message it was taught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnOutcome {
+    /// It learnt (or forgot) the message.
+    Done,
+    /// Nothing changed: already learnt as that, or never learnt when forgetting.
+    Unchanged,
+    /// The plugin does not learn.
+    Unsupported,
 }
 
 /// A boxed future borrowing the store, as call bodies return.

@@ -3,6 +3,7 @@
 //! use and kept, so ten plugins reading the body text cost one conversion.
 
 pub mod headers;
+pub mod mailbox;
 mod text;
 
 use std::sync::{Arc, OnceLock};
@@ -125,6 +126,17 @@ impl ParsedMessage {
             .collect()
     }
 
+    /// The text/html parts as HTML source (decoded from transfer encoding and charset).
+    pub fn html_sources(&self) -> Vec<String> {
+        self.parsed
+            .html_bodies()
+            .filter_map(|p| match &p.body {
+                mail_parser::PartType::Html(html) => Some(html.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The readable text of the message: for each body part its plain version, or its HTML
     /// converted to text where it has no plain version; parts separated by a blank line.
     pub fn body_text(&self) -> &str {
@@ -217,6 +229,13 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b1--\r\n";
         assert_eq!(m.body_text().trim(), "See https://example.org/menu today.");
         assert_eq!(m.text_parts().len(), 1);
         assert!(m.html_parts()[0].contains("the menu"));
+        assert!(!m.html_parts()[0].contains("<a "));
+        assert_eq!(
+            m.html_sources(),
+            [
+                "<p>See <a href=\"https://example.org/menu\">the menu</a> or https://cafe.example/x</p>"
+            ]
+        );
     }
 
     #[test]

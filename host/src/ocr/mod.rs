@@ -1,19 +1,34 @@
-//! Text recognition behind the plugins' `ocr` capability. An engine is a trait object so
-//! another engine (a different binary, an HTTP OCR service) is one more file. Until an
-//! engine is configured, [`NoEngine`] answers every request with "not configured".
+//! Text recognition behind the plugins' `ocr` capability.
+//!
+//! An engine is a trait object, so another engine (a different binary, an HTTP OCR
+//! service) is one more file. Whatever the engine, [`BoundedEngine`] holds it to the
+//! operator's bounds: image size and pixel limits checked from the header before anything
+//! decodes the image, a small pool so OCR cannot starve SMTP of CPU, and a cache by image
+//! digest so an image sent in 10,000 messages is read once. The default engine is
+//! [`Tesseract`], run out of process per image and killed at its time limit.
+
+mod bounded;
+mod cache;
+mod image;
+mod tesseract;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+
+pub use bounded::{BoundedEngine, MAX_TEXT_BYTES};
+pub use image::{CheckedImage, ImageFormat, ImageLimits};
+pub use tesseract::Tesseract;
 
 use crate::config::{OcrConfig, OcrEngineKind};
 
 /// Why an engine returned no text.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum OcrError {
-    /// No engine is configured (`[ocr] engine = "none"`).
+    /// No engine is configured (`[ocr] engine = "none"`), or its binary is missing.
     #[error("no OCR engine is configured ([ocr] engine = \"none\")")]
     NotConfigured,
-    /// The engine does not read this image type.
+    /// The bytes are not an image type the engine reads.
     #[error("the OCR engine does not read {content_type}")]
     UnsupportedFormat {
         /// The media type given.
@@ -25,7 +40,8 @@ pub enum OcrError {
         /// Which limit.
         reason: String,
     },
-    /// The engine ran past its time limit and was stopped.
+    /// The engine ran past its time limit and was stopped, or no slot in the pool became
+    /// free in time.
     #[error("OCR timed out after {millis} ms")]
     Timeout {
         /// The limit.
@@ -58,9 +74,42 @@ impl OcrEngine for NoEngine {
     }
 }
 
-/// The engine the configuration asks for.
-pub fn engine_from_config(config: &OcrConfig) -> std::sync::Arc<dyn OcrEngine> {
-    match config.engine {
-        OcrEngineKind::None => std::sync::Arc::new(NoEngine),
-    }
+/// The engine the configuration asks for, behind its bounds. An engine whose binary
+/// cannot be run is reported (a warning naming the package) and replaced by [`NoEngine`],
+/// so the gateway still starts and the OCR plugin says nothing.
+pub fn engine_from_config(config: &OcrConfig) -> Arc<dyn OcrEngine> {
+    let inner: Arc<dyn OcrEngine> = match config.engine {
+        OcrEngineKind::None => return Arc::new(NoEngine),
+        OcrEngineKind::Tesseract => {
+            let tesseract = Tesseract::new(
+                config.command.clone(),
+                config.languages.clone(),
+                config.timeout.0,
+            );
+            match tesseract.probe() {
+                Ok(version) => tracing::debug!(engine = %version, "OCR engine ready"),
+                Err(error) => {
+                    tracing::warn!(
+                        %error,
+                        "OCR is off: [ocr] engine = \"tesseract\" but it cannot be run \
+                         (Debian: apt-get install tesseract-ocr)"
+                    );
+                    return Arc::new(NoEngine);
+                }
+            }
+            Arc::new(tesseract)
+        }
+    };
+    let limits = ImageLimits {
+        max_bytes: config.max_image_bytes.0,
+        max_pixels: config.max_pixels,
+        max_dimension: config.max_dimension,
+    };
+    Arc::new(BoundedEngine::new(
+        inner,
+        limits,
+        config.concurrency,
+        config.timeout.0,
+        config.cache_entries,
+    ))
 }

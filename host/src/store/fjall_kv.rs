@@ -14,7 +14,7 @@
 //!
 //! Atomicity: each namespace has a write lock; `set`, `delete` and the read-modify-write
 //! of `increment` take it, so an increment never loses a concurrent write. Reads take no
-//! lock.
+//! lock, unless they miss the namespace's value cache ([`ValueCache`]) and fill it.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -24,6 +24,7 @@ use fjall::Keyspace;
 use tracing::debug;
 
 use super::kv::{KvBackend, KvError, KvNamespace, QuotaLimit, decode_counter};
+use super::value_cache::{Cached, ValueCache};
 use super::{Database, MAX_KEYSPACE_NAME_BYTES, StoreError};
 
 /// The keyspace of namespace `NAME` is `kv.NAME`.
@@ -39,14 +40,26 @@ const MAX_KEY_BYTES: usize = u16::MAX as usize - 1;
 /// opening a name twice gives the same handle (and the same write lock).
 pub struct FjallKv {
     db: Database,
+    cache_bytes: u64,
     open: Mutex<HashMap<String, Arc<FjallNamespace>>>,
 }
 
+/// The value cache of each namespace unless said otherwise: 64 MiB.
+pub(super) const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 impl FjallKv {
-    /// The backend on `db`; namespaces are created in it as they are first opened.
+    /// The backend on `db`; namespaces are created in it as they are first opened, each
+    /// with a value cache of [`DEFAULT_CACHE_BYTES`].
     pub fn new(db: Database) -> Self {
+        Self::with_cache(db, DEFAULT_CACHE_BYTES)
+    }
+
+    /// The backend on `db`, each namespace with a value cache of at most `cache_bytes`
+    /// (0: none).
+    pub fn with_cache(db: Database, cache_bytes: u64) -> Self {
         Self {
             db,
+            cache_bytes,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -97,6 +110,8 @@ impl KvBackend for FjallKv {
             "kv namespace opened"
         );
         let namespace = Arc::new(FjallNamespace {
+            cache: ValueCache::new(self.cache_bytes),
+            db: self.db.clone(),
             name: name.to_owned(),
             keyspace,
             writes: Mutex::new(()),
@@ -108,6 +123,10 @@ impl KvBackend for FjallKv {
 
 /// One plugin's namespace: a fjall keyspace and the lock its writes take.
 struct FjallNamespace {
+    /// Values recently read or written; filled and updated under `writes`.
+    cache: Option<ValueCache>,
+    /// For batches that write several keys atomically.
+    db: Database,
     name: String,
     keyspace: Keyspace,
     writes: Mutex<()>,
@@ -138,6 +157,61 @@ impl FjallNamespace {
         }
     }
 
+    /// The value under `key`, from the cache or else from fjall (then cached, under the
+    /// write lock).
+    fn cached_get(&self, key: &str) -> Result<Cached, KvError> {
+        let Some(cache) = &self.cache else {
+            let Ok(stored) = self.stored_key(key) else {
+                return Ok(None); // too long to have been stored
+            };
+            return self.read(&stored);
+        };
+        if let Some(hit) = cache.get(key) {
+            return Ok(hit);
+        }
+        let _writing = self.lock_writes();
+        self.fill(cache, key)
+    }
+
+    /// Reads `key` from fjall into `cache` unless a write got there first. Call with the
+    /// write lock held.
+    fn fill(&self, cache: &ValueCache, key: &str) -> Result<Cached, KvError> {
+        if let Some(hit) = cache.get(key) {
+            return Ok(hit);
+        }
+        let Ok(stored) = self.stored_key(key) else {
+            return Ok(None); // too long to have been stored, and not worth caching
+        };
+        let value = self.read(&stored)?;
+        cache.put(key, value.clone());
+        Ok(value)
+    }
+
+    /// `key`'s value for a read-modify-write: from the cache or fjall. Call with the write
+    /// lock held.
+    fn read_locked(&self, key: &str, stored: &[u8]) -> Result<Cached, KvError> {
+        match self.cache.as_ref().and_then(|cache| cache.get(key)) {
+            Some(hit) => Ok(hit),
+            None => self.read(stored),
+        }
+    }
+
+    /// Reads a stored key from fjall.
+    fn read(&self, stored: &[u8]) -> Result<Cached, KvError> {
+        let value = self
+            .keyspace
+            .get(stored)
+            .map_err(|e| self.storage("get", e))?;
+        Ok(value.map(|v| Arc::from(&*v)))
+    }
+
+    /// Records a value just written. Call with the write lock held.
+    fn remember(&self, key: &str, value: Cached) {
+        if let Some(cache) = &self.cache {
+            cache.put(key, value);
+        }
+    }
+
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
         // The lock guards no data, so a panic while holding it left nothing half-done.
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
@@ -146,23 +220,11 @@ impl FjallNamespace {
 
 impl KvNamespace for FjallNamespace {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let Ok(stored) = self.stored_key(key) else {
-            return Ok(None); // too long to have been stored
-        };
-        let value = self
-            .keyspace
-            .get(stored)
-            .map_err(|e| self.storage("get", e))?;
-        Ok(value.map(|v| v.to_vec()))
+        Ok(self.cached_get(key)?.map(|v| v.to_vec()))
     }
 
     fn contains(&self, key: &str) -> Result<bool, KvError> {
-        let Ok(stored) = self.stored_key(key) else {
-            return Ok(false);
-        };
-        self.keyspace
-            .contains_key(stored)
-            .map_err(|e| self.storage("get", e))
+        Ok(self.cached_get(key)?.is_some())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -177,7 +239,9 @@ impl KvNamespace for FjallNamespace {
         let _writing = self.lock_writes();
         self.keyspace
             .insert(stored, value)
-            .map_err(|e| self.storage("set", e))
+            .map_err(|e| self.storage("set", e))?;
+        self.remember(key, Some(Arc::from(value)));
+        Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {
@@ -187,21 +251,70 @@ impl KvNamespace for FjallNamespace {
         let _writing = self.lock_writes();
         self.keyspace
             .remove(stored)
-            .map_err(|e| self.storage("delete", e))
+            .map_err(|e| self.storage("delete", e))?;
+        self.remember(key, None);
+        Ok(())
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let stored = self.stored_key(key)?;
         let _writing = self.lock_writes();
-        let current = self
-            .keyspace
-            .get(&stored)
-            .map_err(|e| self.storage("increment", e))?;
+        let current = self.read_locked(key, &stored)?;
         let value = decode_counter(key, current.as_deref())?.saturating_add(delta);
         self.keyspace
             .insert(stored, value.to_le_bytes())
             .map_err(|e| self.storage("increment", e))?;
+        self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
         Ok(value)
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        let Some(cache) = &self.cache else {
+            return keys.iter().map(|key| self.get(key)).collect();
+        };
+        let mut values: Vec<Option<Option<Vec<u8>>>> = keys
+            .iter()
+            .map(|key| cache.get(key).map(|hit| hit.map(|v| v.to_vec())))
+            .collect();
+        if values.iter().any(Option::is_none) {
+            // Fill every miss under one hold of the lock.
+            let _writing = self.lock_writes();
+            for (key, value) in keys.iter().zip(values.iter_mut()) {
+                if value.is_none() {
+                    *value = Some(self.fill(cache, key)?.map(|v| v.to_vec()));
+                }
+            }
+        }
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
+    fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        let stored: Vec<Vec<u8>> = deltas
+            .iter()
+            .map(|(key, _)| self.stored_key(key))
+            .collect::<Result<_, _>>()?;
+        let _writing = self.lock_writes();
+        // Running totals, so a key given twice sees its first delta.
+        let mut totals: HashMap<&[u8], (&str, i64)> = HashMap::with_capacity(deltas.len());
+        let mut results = Vec::with_capacity(deltas.len());
+        for ((key, delta), stored) in deltas.iter().zip(&stored) {
+            let current = match totals.get(stored.as_slice()) {
+                Some((_, total)) => *total,
+                None => decode_counter(key, self.read_locked(key, stored)?.as_deref())?,
+            };
+            let value = current.saturating_add(*delta);
+            totals.insert(stored, (key, value));
+            results.push(value);
+        }
+        let mut batch = self.db.batch();
+        for (stored, (_, value)) in &totals {
+            batch.insert(&self.keyspace, stored.to_vec(), value.to_le_bytes());
+        }
+        batch.commit().map_err(|e| self.storage("increment", e))?;
+        for (key, value) in totals.values() {
+            self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
+        }
+        Ok(results)
     }
 
     fn scan_prefix(

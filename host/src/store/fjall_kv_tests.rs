@@ -239,3 +239,40 @@ fn oversized_keys_are_refused_not_panicked_on() {
     assert_eq!(value(&*ns, &huge), None);
     ns.delete(&huge).expect("delete of a key that cannot exist");
 }
+
+#[test]
+fn increment_many_is_all_or_nothing_and_survives_reopening() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("bayes");
+    ns.set("text", b"not a counter").expect("set");
+    let deltas = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+        pairs.iter().map(|(k, d)| ((*k).to_owned(), *d)).collect()
+    };
+    assert!(matches!(
+        ns.increment_many(&deltas(&[("a", 1), ("text", 1)])),
+        Err(KvError::NotACounter { .. })
+    ));
+    assert_eq!(value(&*ns, "a"), None, "a failed batch wrote nothing");
+    assert_eq!(
+        ns.increment_many(&deltas(&[("a", 2), ("b", -1), ("a", 3)]))
+            .expect("increment_many"),
+        [2, -1, 5]
+    );
+    let keys = vec!["a".to_owned(), "missing".to_owned(), "b".to_owned()];
+    assert_eq!(
+        ns.get_many(&keys).expect("get_many"),
+        [
+            Some(5i64.to_le_bytes().to_vec()),
+            None,
+            Some((-1i64).to_le_bytes().to_vec())
+        ]
+    );
+    let dir = fixture.tmp.path().to_owned();
+    drop(ns);
+    let Fixture { tmp, backend } = fixture;
+    drop(backend);
+    let reopened = FjallKv::new(Database::open(&dir).expect("reopen"));
+    let ns = reopened.namespace("bayes").expect("namespace");
+    assert_eq!(ns.get("a").expect("get"), Some(5i64.to_le_bytes().to_vec()));
+    drop(tmp);
+}

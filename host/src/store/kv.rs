@@ -40,6 +40,15 @@ pub trait KvNamespace: Send + Sync {
     /// `i64::MAX` instead of wrapping.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
 
+    /// The values under each of `keys`, in order.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
+    /// Adds each delta to its counter in one atomic write (all or none) and returns the
+    /// new values in order; a key given twice gets both deltas.
+    fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError>;
+
     /// Up to `limit` entries whose keys start with `prefix`, in key order, starting after
     /// the key `start_after` when given (for paging: pass the last key of the previous
     /// page).

@@ -19,6 +19,7 @@ mod error;
 mod fjall_kv;
 mod kv;
 mod quota;
+mod value_cache;
 
 #[cfg(test)]
 mod fjall_kv_tests;
@@ -119,6 +120,13 @@ impl Database {
     /// the message is tried again sooner), never for ones that decide a message's fate.
     pub(crate) fn buffered_batch(&self) -> OwnedWriteBatch {
         self.db.batch().durability(Some(PersistMode::Buffer))
+    }
+
+    /// A write batch across keyspaces whose commit is atomic but not forced onto the disk:
+    /// it is durable at the next sync of this database ([`Database::sync`]), like the
+    /// single writes of the kv store.
+    pub(crate) fn batch(&self) -> OwnedWriteBatch {
+        self.db.batch()
     }
 
     /// Forces every write made so far, in every keyspace, onto the disk (fsync).

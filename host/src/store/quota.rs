@@ -146,6 +146,36 @@ impl KvNamespace for QuotaNamespace {
         self.write_counted(key, |inner| inner.increment(key, delta))
     }
 
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        self.inner.get_many(keys)
+    }
+
+    fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        for (key, _) in deltas {
+            self.check_key(key)?;
+        }
+        self.check_value(COUNTER_BYTES)?;
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut new_keys = std::collections::HashSet::new();
+        for (key, _) in deltas {
+            if !new_keys.contains(key.as_str()) && !self.inner.contains(key)? {
+                new_keys.insert(key.as_str());
+            }
+        }
+        let added = new_keys.len() as u64;
+        let entries = self.entries();
+        if added > 0 && entries.saturating_add(added) > self.quota.max_entries {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::Entries,
+                actual: entries.saturating_add(added),
+                max: self.quota.max_entries,
+            });
+        }
+        let values = self.inner.increment_many(deltas)?;
+        self.entries.fetch_add(added, Ordering::AcqRel);
+        Ok(values)
+    }
+
     fn scan_prefix(
         &self,
         prefix: &str,
@@ -276,6 +306,32 @@ mod tests {
         assert_eq!(ns.len().ok(), Some(2));
         ns.increment("d", 1).expect("room again after a delete");
         assert_eq!(ns.len().ok(), Some(3));
+    }
+
+    #[test]
+    fn a_batch_that_would_overfill_the_namespace_changes_nothing() {
+        let fixture = fixture();
+        let kv = limited(
+            &fixture,
+            KvQuota {
+                max_entries: 3,
+                ..small_quota()
+            },
+        );
+        kv.increment("a", 1).unwrap();
+        let batch = |keys: &[&str]| -> Vec<(String, i64)> {
+            keys.iter().map(|k| ((*k).to_owned(), 1)).collect()
+        };
+        let (limit, actual, max) = exceeded(kv.increment_many(&batch(&["a", "b", "c", "d"])));
+        assert_eq!((limit, actual, max), (QuotaLimit::Entries, 4, 3));
+        assert_eq!(kv.get_many(&["a".into(), "b".into()]).unwrap()[1], None);
+        assert_eq!(kv.entries(), 1);
+        // The same key twice is one new key, and gets both deltas.
+        assert_eq!(
+            kv.increment_many(&batch(&["a", "b", "b"])).unwrap(),
+            [2, 1, 2]
+        );
+        assert_eq!(kv.entries(), 2);
     }
 
     #[test]

@@ -78,11 +78,7 @@ async fn measure(
     for round in ["cold", "warm"] {
         let (count, elapsed, mut latencies) = round_trip(&pipeline, args).await?;
         latencies.sort();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 - 1.0) * q) as usize)
-                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
-        };
+        let at = |q: f64| super::latency::quantile(&latencies, q).as_secs_f64() * 1e6;
         println!(
             "{round:<6} {count:>12} {:>14.0} {:>14.1} {:>14.1}",
             count as f64 / elapsed.as_secs_f64(),

@@ -1,6 +1,9 @@
 //! `moat bench`: benchmarks that print figures (they judge nothing; compare runs).
 
+mod bayes;
 mod dnsbl;
+mod latency;
+mod ocr;
 mod pipeline;
 mod smtp;
 
@@ -17,6 +20,12 @@ pub enum BenchCommand {
     /// Durable acceptance over SMTP on loopback: messages/s and reply latency for several
     /// sizes and session counts, with and without the bundled plugins.
     Smtp(smtp::SmtpArgs),
+    /// OCR cost per image through the configured engine and its bounds: each image read
+    /// cold, then the cache hit path.
+    Ocr(ocr::OcrArgs),
+    /// Accuracy and speed of the Bayesian plugin on a corpus split (spam caught, ham
+    /// flagged, unsure; training and scoring messages/s), optionally beside bogofilter.
+    Bayes(bayes::BayesArgs),
 }
 
 /// Runs the benchmark.
@@ -25,5 +34,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Pipeline(args) => pipeline::run(args).await,
         BenchCommand::Smtp(args) => smtp::run(args).await,
         BenchCommand::Dnsbl(args) => dnsbl::run(args).await,
+        BenchCommand::Ocr(args) => ocr::run(args).await,
+        BenchCommand::Bayes(args) => bayes::run(args).await,
     }
 }

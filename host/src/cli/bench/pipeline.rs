@@ -130,12 +130,7 @@ async fn measure(
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    let at = |q: f64| super::latency::quantile(&latencies, q);
     Ok(Measured {
         messages: latencies.len(),
         elapsed,

@@ -307,9 +307,9 @@ async fn expect(
     Ok(())
 }
 
+/// The `q` quantile of `sorted`, in milliseconds.
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    super::latency::quantile(sorted, q).as_secs_f64() * 1000.0
 }
 
 fn parse_size(text: &str) -> anyhow::Result<usize> {

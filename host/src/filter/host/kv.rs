@@ -42,6 +42,20 @@ impl Host for StoreState {
         Ok(self.with_kv(|kv| kv.increment(&key, delta)))
     }
 
+    fn get_many(
+        &mut self,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Option<Vec<u8>>>, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.get_many(&keys)))
+    }
+
+    fn increment_many(
+        &mut self,
+        deltas: Vec<(String, i64)>,
+    ) -> wasmtime::Result<Result<Vec<i64>, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.increment_many(&deltas)))
+    }
+
     fn scan_prefix(
         &mut self,
         prefix: String,

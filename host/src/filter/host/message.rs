@@ -54,6 +54,10 @@ impl HostMessage for StoreState {
         Ok(self.message(&this)?.html_parts())
     }
 
+    fn html_sources(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<String>> {
+        Ok(self.message(&this)?.html_sources())
+    }
+
     fn body_text(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<String> {
         Ok(self.message(&this)?.body_text().to_owned())
     }

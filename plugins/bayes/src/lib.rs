@@ -1,0 +1,563 @@
+//! Moat's bundled Bayesian spam scorer: header, body, URL, HTML markup and OCR tokens with
+//! orthogonal sparse bigrams, per-token spam/ham counts in the plugin's kv namespace, and
+//! Robinson–Fisher (chi-square) combining of the most significant tokens.
+//!
+//! # Layout
+//!
+//! * [`tokens`]: the tokenizer over a plain [`Input`] (what the gateway's message gives).
+//! * [`html`]: the markup features of the HTML parts' source.
+//! * [`classify`]: Robinson's `f(w)`, the chi-square survival function, combining.
+//! * [`model`]: the kv layout, idempotent learning by message digest, classification.
+//! * [`config`]: the settings.
+//! * this file: the plugin (data stage scores, outcome stage auto-learns, `learn` trains)
+//!   and the symbols.
+//!
+//! Without the `kv` capability the plugin says nothing. The README lists the symbols,
+//! the kv keys and the settings.
+
+pub mod classify;
+pub mod config;
+pub mod html;
+pub mod model;
+pub mod tokens;
+
+use moat_sdk::kv::{self, KvError};
+use moat_sdk::{
+    Action, Decision, Label, LearnOutcome, Message, Plugin, PluginInfo, Session, Stage, Verdict,
+    log,
+};
+
+use crate::config::Config;
+use crate::model::{Classification, Kv, ModelError, Score, Stats, Teacher};
+pub use crate::tokens::Input;
+use crate::tokens::Source;
+
+/// The plugin's name; also what [`Decision::score_without`] is asked to leave out.
+pub const NAME: &str = "bayes";
+/// The annotation an OCR plugin leaves with the text it read in the message's images.
+pub const OCR_ANNOTATION: &str = "ocr-text";
+
+/// The plugin: scores at the data stage, auto-learns at the outcome stage, and trains on
+/// what the operator classifies.
+pub struct Bayes;
+
+impl Plugin for Bayes {
+    fn describe() -> PluginInfo {
+        // The outcome stage only when auto-learning: otherwise it would cost a sandbox per
+        // message for nothing.
+        let stages: &[Stage] = if load_config().autolearn {
+            &[Stage::Data, Stage::Outcome]
+        } else {
+            &[Stage::Data]
+        };
+        PluginInfo::new(NAME, env!("CARGO_PKG_VERSION"), stages.iter().copied()).default_weight(1.0)
+    }
+
+    fn on_data(session: &Session, message: &Message) -> Verdict {
+        let config = load_config();
+        let minimum = config.minimum();
+        let result = match model::stats(&mut Gateway) {
+            Ok(stats) if stats.spam < minimum.spam || stats.ham < minimum.ham => {
+                Ok(Classification::Untrained(stats))
+            }
+            Ok(_) => score(&mut Gateway, &config, &gather(message, Some(session))),
+            Err(error) => Err(error),
+        };
+        if let Err(ModelError::Kv(KvError::Denied)) = result {
+            log::debug("the kv capability is not granted: bayes has nothing to say");
+            return Verdict::new();
+        }
+        if let Ok(Classification::Scored(score)) = &result {
+            for problem in score.problems.iter().take(5) {
+                log::error(problem);
+            }
+        }
+        if let Err(error) = &result {
+            log::error(&format!("bayes cannot score: {error}"));
+        }
+        verdict_for(&config, result)
+    }
+
+    fn on_outcome(session: &Session, decision: &Decision, message: Option<&Message>) {
+        let config = load_config();
+        let (Some(message), Some(label)) = (message, autolearn_label(&config, decision)) else {
+            return;
+        };
+        let input = gather(message, Some(session));
+        match train(&mut Gateway, &config, &input, label, false, Teacher::Auto) {
+            Ok(_) | Err(ModelError::Kv(KvError::Denied)) => {}
+            Err(error) => log::error(&format!("bayes auto-learning failed: {error}")),
+        }
+    }
+
+    fn learn(message: &Message, label: Label, forget: bool) -> Result<LearnOutcome, String> {
+        let config = load_config();
+        let input = gather(message, None);
+        train(
+            &mut Gateway,
+            &config,
+            &input,
+            label,
+            forget,
+            Teacher::Operator,
+        )
+        .map_err(|error| match error {
+            ModelError::Kv(KvError::Denied) => {
+                "the kv capability is not granted: bayes cannot learn".to_owned()
+            }
+            error => error.to_string(),
+        })
+    }
+}
+
+moat_sdk::export_plugin!(Bayes);
+
+/// The gateway's kv namespace.
+struct Gateway;
+
+impl Kv for Gateway {
+    fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        kv::get_many(keys)
+    }
+
+    fn increment_many(&mut self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        kv::increment_many(deltas)
+    }
+}
+
+/// The configuration; a bad table is logged as an error and replaced by the defaults, an
+/// unusable value by its default.
+fn load_config() -> Config {
+    let config = match moat_sdk::config::all::<Config>() {
+        Ok(config) => config,
+        Err(error) => {
+            log::error(&format!("{error}; using the default settings"));
+            Config::default()
+        }
+    };
+    let (config, problems) = config.validated();
+    for problem in problems {
+        log::error(&problem);
+    }
+    config
+}
+
+/// What the tokenizer reads, fetched from the gateway once per part.
+fn gather(message: &Message, session: Option<&Session>) -> Input {
+    Input {
+        headers: message
+            .headers()
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
+        text_parts: message.text_parts(),
+        html_parts: message.html_parts(),
+        html_sources: message.html_sources(),
+        urls: message.urls(),
+        attachment_types: message
+            .attachments()
+            .into_iter()
+            .map(|a| a.content_type)
+            .collect(),
+        ocr_text: session
+            .and_then(|s| s.annotation(OCR_ANNOTATION))
+            .map(str::to_owned),
+    }
+}
+
+/// Classifies `input` against the token table.
+pub fn score(
+    kv: &mut impl Kv,
+    config: &Config,
+    input: &Input,
+) -> Result<Classification, ModelError> {
+    let tokens = config.tokenizer().tokenize(input);
+    model::classify(kv, &tokens, &config.params(), config.minimum())
+}
+
+/// Learns (or forgets) `input` as `label`.
+pub fn train(
+    kv: &mut impl Kv,
+    config: &Config,
+    input: &Input,
+    label: Label,
+    forget: bool,
+    teacher: Teacher,
+) -> Result<LearnOutcome, ModelError> {
+    let tokens = config.tokenizer().tokenize(input);
+    let digest = model::digest_key(input);
+    model::learn(kv, &tokens, &digest, label, forget, teacher)
+}
+
+/// What a probability is, by the cut-offs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// At least the spam cut-off.
+    Spam,
+    /// At most the ham cut-off.
+    Ham,
+    /// Between them.
+    Unsure,
+}
+
+impl Class {
+    /// The class of `probability` under `config`'s cut-offs.
+    #[must_use]
+    pub fn of(probability: f64, config: &Config) -> Self {
+        if probability >= config.spam_cutoff {
+            Self::Spam
+        } else if probability <= config.ham_cutoff {
+            Self::Ham
+        } else {
+            Self::Unsure
+        }
+    }
+}
+
+/// The symbol for a classification (or nothing when kv is denied).
+fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> Verdict {
+    match result {
+        Err(ModelError::Kv(KvError::Denied)) => Verdict::new(),
+        Err(ModelError::Kv(error)) => Verdict::new().symbol(
+            "BAYES_ERROR",
+            0.0,
+            format!("token table unreadable: {error}"),
+        ),
+        Err(error @ ModelError::Corrupt { .. }) => {
+            Verdict::new().symbol("BAYES_ERROR", 0.0, error.to_string())
+        }
+        Ok(Classification::Untrained(stats)) => Verdict::new().symbol(
+            "BAYES_UNTRAINED",
+            0.0,
+            untrained_detail(stats, config.minimum()),
+        ),
+        Ok(Classification::Scored(score)) => {
+            let p = score.probability;
+            let (name, points) = match Class::of(p, config) {
+                Class::Spam => {
+                    let span = 1.0 - config.spam_cutoff;
+                    let depth = if span > 0.0 {
+                        (p - config.spam_cutoff) / span
+                    } else {
+                        1.0
+                    };
+                    ("BAYES_SPAM", config.spam_score * (0.5 + 0.5 * depth))
+                }
+                Class::Ham => {
+                    let depth = if config.ham_cutoff > 0.0 {
+                        (config.ham_cutoff - p) / config.ham_cutoff
+                    } else {
+                        1.0
+                    };
+                    ("BAYES_HAM", config.ham_score * (0.5 + 0.5 * depth))
+                }
+                Class::Unsure => ("BAYES_UNSURE", 0.0),
+            };
+            // Round to hundredths, and never -0.
+            let points = (points * 100.0).round() / 100.0 + 0.0;
+            Verdict::new().symbol(name, points, detail(&score, config))
+        }
+    }
+}
+
+fn untrained_detail(stats: Stats, min: Stats) -> String {
+    format!(
+        "not enough training: {} spam and {} ham learnt, {} and {} needed",
+        stats.spam, stats.ham, min.spam, min.ham
+    )
+}
+
+/// Probability, cut-offs, tokens per source and the most significant tokens, in at most
+/// 1 KiB.
+fn detail(score: &Score, config: &Config) -> String {
+    let class = match Class::of(score.probability, config) {
+        Class::Spam => format!("spam, >= {}", config.spam_cutoff),
+        Class::Ham => format!("ham, <= {}", config.ham_cutoff),
+        Class::Unsure => format!("unsure, {}..{}", config.ham_cutoff, config.spam_cutoff),
+    };
+    let sources: Vec<String> = Source::ALL
+        .iter()
+        .zip(score.per_source)
+        .map(|(source, n)| format!("{} {n}", source.name()))
+        .collect();
+    let mut text = format!(
+        "probability {:.4} ({class}); tokens {}; {} clues; top:",
+        score.probability,
+        sources.join(", "),
+        score.clues.len()
+    );
+    const LIMIT: usize = moat_sdk::Symbol::MAX_DETAIL_LEN;
+    for clue in score.clues.iter().take(10) {
+        let mut token: String = clue.text.chars().take(48).collect();
+        token.retain(|c| !c.is_control());
+        let item = format!(" {token} {:.3};", clue.probability);
+        if text.len() + item.len() > LIMIT {
+            break;
+        }
+        text.push_str(&item);
+    }
+    if text.ends_with(';') {
+        text.pop();
+    }
+    text
+}
+
+/// What auto-learning learns from a decision, never from this plugin's own vote: spam
+/// when the decision was reject and the other plugins' score is at least the reject
+/// threshold plus `autolearn_spam_margin`; ham when the message was accepted and the
+/// other plugins' score is at most the tag threshold minus `autolearn_ham_margin`.
+fn autolearn_label(config: &Config, decision: &Decision) -> Option<Label> {
+    if !config.autolearn {
+        return None;
+    }
+    let others = decision.score_without(NAME);
+    let thresholds = &decision.thresholds;
+    match decision.action {
+        Action::Reject if others >= thresholds.reject + config.autolearn_spam_margin => {
+            Some(Label::Spam)
+        }
+        Action::Accept if others <= thresholds.tag - config.autolearn_ham_margin => {
+            Some(Label::Ham)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use moat_sdk::{ScoredSymbol, Symbol, Thresholds};
+
+    use super::*;
+    use crate::model::{Clue, MemoryKv};
+
+    fn config() -> Config {
+        Config {
+            min_spam: 5,
+            min_ham: 5,
+            ..Config::default()
+        }
+    }
+
+    fn mail(subject: &str, body: &str, id: usize) -> Input {
+        Input {
+            headers: vec![
+                ("Subject".into(), subject.into()),
+                ("Message-ID".into(), format!("<{id}@example.org>")),
+            ],
+            text_parts: vec![body.into()],
+            ..Input::default()
+        }
+    }
+
+    fn trained() -> MemoryKv {
+        let mut kv = MemoryKv::default();
+        for i in 0..10 {
+            let spam = mail("cheap pills", &format!("buy cheap pills now offer {i}"), i);
+            let ham = mail(
+                "meeting",
+                &format!("the agenda for the meeting {i}"),
+                100 + i,
+            );
+            let config = config();
+            train(
+                &mut kv,
+                &config,
+                &spam,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
+            train(&mut kv, &config, &ham, Label::Ham, false, Teacher::Operator).unwrap();
+        }
+        kv
+    }
+
+    fn symbol(verdict: &Verdict) -> &Symbol {
+        assert_eq!(verdict.symbols.len(), 1, "{verdict:?}");
+        assert!(verdict.symbols[0].is_valid(), "{verdict:?}");
+        &verdict.symbols[0]
+    }
+
+    #[test]
+    fn untrained_scores_nothing_and_says_why() {
+        let mut kv = MemoryKv::default();
+        let config = Config::default();
+        let input = mail("hi", "hello", 1);
+        train(
+            &mut kv,
+            &config,
+            &input,
+            Label::Spam,
+            false,
+            Teacher::Operator,
+        )
+        .unwrap();
+        let verdict = verdict_for(&config, score(&mut kv, &config, &input));
+        let symbol = symbol(&verdict);
+        assert_eq!(symbol.name, "BAYES_UNTRAINED");
+        assert_eq!(symbol.score, 0.0);
+        assert_eq!(
+            symbol.detail,
+            "not enough training: 1 spam and 0 ham learnt, 200 and 200 needed"
+        );
+    }
+
+    #[test]
+    fn spam_and_ham_get_their_symbols() {
+        let mut kv = trained();
+        let config = config();
+        let spam = mail("cheap pills", "buy cheap pills", 1000);
+        let verdict = verdict_for(&config, score(&mut kv, &config, &spam));
+        let s = symbol(&verdict);
+        assert_eq!(s.name, "BAYES_SPAM");
+        assert!(s.score > 3.0 && s.score <= 6.0, "{s:?}");
+        assert!(s.detail.contains("(spam, >= 0.99)"), "{}", s.detail);
+        assert!(s.detail.contains("subj:cheap"), "{}", s.detail);
+        let ham = mail("meeting", "the agenda", 1001);
+        let verdict = verdict_for(&config, score(&mut kv, &config, &ham));
+        let s = symbol(&verdict);
+        assert_eq!(s.name, "BAYES_HAM");
+        assert!(s.score < -1.5 && s.score >= -3.0, "{s:?}");
+    }
+
+    #[test]
+    fn ocr_tokens_show_in_the_detail() {
+        let mut kv = MemoryKv::default();
+        let config = config();
+        for i in 0..10 {
+            let mut spam = mail("hello", &format!("see picture {i}"), i);
+            spam.ocr_text = Some("cheap pills online".into());
+            train(
+                &mut kv,
+                &config,
+                &spam,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
+            let ham = mail("hello", &format!("see picture of the cat {i}"), 100 + i);
+            train(&mut kv, &config, &ham, Label::Ham, false, Teacher::Operator).unwrap();
+        }
+        let mut input = mail("hello", "see picture", 1000);
+        input.ocr_text = Some("cheap pills".into());
+        let verdict = verdict_for(&config, score(&mut kv, &config, &input));
+        let s = symbol(&verdict);
+        assert!(s.detail.contains("ocr 3"), "{}", s.detail);
+        assert!(s.detail.contains("ocr:cheap"), "{}", s.detail);
+    }
+
+    #[test]
+    fn unsure_is_a_zero_symbol() {
+        let config = config();
+        let score = Score {
+            probability: 0.5,
+            clues: vec![Clue {
+                text: "x".into(),
+                probability: 0.7,
+            }],
+            per_source: [1, 0, 0, 0, 0],
+            stats: Stats { spam: 5, ham: 5 },
+            problems: vec![],
+        };
+        let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
+        let s = symbol(&verdict);
+        assert_eq!((s.name.as_str(), s.score), ("BAYES_UNSURE", 0.0));
+        assert!(s.detail.contains("unsure"), "{}", s.detail);
+    }
+
+    #[test]
+    fn detail_stays_within_a_kibibyte() {
+        let config = config();
+        let score = Score {
+            probability: 1.0,
+            clues: (0..200)
+                .map(|i| Clue {
+                    text: format!("{i}{}", "é".repeat(100)),
+                    probability: 0.99,
+                })
+                .collect(),
+            per_source: [1, 2, 3, 4, 5],
+            stats: Stats::default(),
+            problems: vec![],
+        };
+        let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
+        let s = symbol(&verdict);
+        assert_eq!(s.score, 6.0);
+        assert!(s.detail.len() <= 1024);
+    }
+
+    #[test]
+    fn errors_say_nothing_or_explain() {
+        let config = config();
+        assert!(verdict_for(&config, Err(ModelError::Kv(KvError::Denied))).is_empty());
+        let corrupt = ModelError::Corrupt {
+            key: "stats:spam".into(),
+            reason: "3 bytes, not an 8-byte counter".into(),
+        };
+        let verdict = verdict_for(&config, Err(corrupt));
+        let s = symbol(&verdict);
+        assert_eq!(s.name, "BAYES_ERROR");
+        assert_eq!(s.score, 0.0);
+        assert!(s.detail.contains("stats:spam is corrupt"));
+    }
+
+    fn decision(action: Action, others: f64, mine: f64) -> Decision {
+        let symbol = |plugin: &str, contribution: f64| ScoredSymbol {
+            plugin: plugin.to_owned(),
+            name: "X".to_owned(),
+            score: contribution,
+            weight: 1.0,
+            contribution,
+        };
+        Decision {
+            action,
+            score: others + mine,
+            symbols: vec![symbol("headers", others), symbol(NAME, mine)],
+            thresholds: Thresholds {
+                tag: 5.0,
+                quarantine: 10.0,
+                reject: 15.0,
+            },
+        }
+    }
+
+    #[test]
+    fn autolearning_is_off_by_default_and_needs_the_others_to_be_sure() {
+        assert!(!Config::default().autolearn);
+        let config = Config {
+            autolearn: true,
+            ..Config::default()
+        };
+        let learn =
+            |action, others, mine| autolearn_label(&config, &decision(action, others, mine));
+        assert_eq!(learn(Action::Reject, 20.0, 6.0), Some(Label::Spam));
+        // Its own vote does not count.
+        assert_eq!(learn(Action::Reject, 14.0, 6.0), None);
+        assert_eq!(learn(Action::Accept, -1.0, -3.0), Some(Label::Ham));
+        assert_eq!(learn(Action::Accept, 1.0, -3.0), None);
+        assert_eq!(learn(Action::Tag, 20.0, 0.0), None);
+        let off = Config {
+            autolearn: false,
+            ..Config::default()
+        };
+        assert_eq!(
+            autolearn_label(&off, &decision(Action::Reject, 30.0, 6.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn symbol_names_are_valid() {
+        for name in [
+            "BAYES_SPAM",
+            "BAYES_HAM",
+            "BAYES_UNSURE",
+            "BAYES_UNTRAINED",
+            "BAYES_ERROR",
+        ] {
+            assert!(Symbol::is_valid_name(name));
+        }
+    }
+}
