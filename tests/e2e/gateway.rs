@@ -19,9 +19,10 @@ pub(crate) struct Gateway {
 }
 
 /// The config every SMTP test starts from; `listener_extra` adds keys to the mx listener,
-/// `extra` adds tables (not [server], [relay] or [filter], which are here). Unless `extra`
-/// configures delivery, the protected domains are routed to a loopback port where nothing
-/// listens (port 9), so mail stays queued and no test looks anything up on the network.
+/// `extra` adds keys to [filter] and then tables (not [server] or [relay], which are
+/// here). Unless `extra` configures delivery, the protected domains are routed to a
+/// loopback port where nothing listens (port 9), so mail stays queued and no test looks
+/// anything up on the network.
 pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
     let cache = workspace_root().join("target/e2e-plugin-cache");
     let delivery = if extra.contains("delivery") {
@@ -33,7 +34,7 @@ pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
         "[server]\nhostname = \"mx.test\"\ndata_dir = \"data\"\n\
 [[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\n{listener_extra}\
 [relay]\ndomains = [\"example.test\", \"localhost\"]\n\
-[filter]\ncache_dir = {:?}\n{delivery}{extra}",
+[filter]\ncache_dir = {:?}\n{extra}\n{delivery}",
         cache.display().to_string()
     )
 }
