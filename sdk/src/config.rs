@@ -74,6 +74,27 @@ pub fn all<T: DeserializeOwned>() -> Result<T, ConfigError> {
     parse_table(&wit::all())
 }
 
+/// The whole config table as a `T`, or `T::default()` when the table does not fit `T`
+/// (an unknown key, a wrong type), with an error logged that names the problem: what a
+/// plugin that should keep working on a mistyped config wants.
+///
+/// ```no_run
+/// #[derive(serde::Deserialize, Default)]
+/// #[serde(default, deny_unknown_fields)]
+/// struct Settings {
+///     threshold: f64,
+/// }
+///
+/// let settings: Settings = moat_sdk::config::all_or_default();
+/// # let _ = settings.threshold;
+/// ```
+pub fn all_or_default<T: DeserializeOwned + Default>() -> T {
+    all().unwrap_or_else(|error| {
+        crate::log::error(&format!("{error}; using the default settings"));
+        T::default()
+    })
+}
+
 fn parse_value<T: DeserializeOwned>(
     key: &str,
     json: Option<&str>,

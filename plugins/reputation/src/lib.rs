@@ -121,14 +121,7 @@ fn with_kv(stage: impl FnOnce(&mut Gateway, &Config, u64) -> Result<Verdict, Den
 /// The configuration; a bad table is logged as an error and replaced by the defaults,
 /// an unusable value by its default.
 fn load_config() -> Config {
-    let config = match moat_sdk::config::all::<Config>() {
-        Ok(config) => config,
-        Err(error) => {
-            log::error(&format!("{error}; using the default settings"));
-            Config::default()
-        }
-    };
-    let (config, problems) = config.validated();
+    let (config, problems) = moat_sdk::config::all_or_default::<Config>().validated();
     for problem in problems {
         log::error(&problem);
     }
