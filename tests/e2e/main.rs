@@ -12,6 +12,7 @@ mod delivery_mx;
 mod dnsbl;
 mod durability;
 mod gateway;
+mod learn;
 mod ocr;
 mod plugin_faults;
 mod reputation;
