@@ -51,6 +51,22 @@ fn corpus_images(kind: &str) -> Vec<PathBuf> {
     images
 }
 
+/// The decision `moat check --json` prints for `file` (the run must succeed).
+fn check_one(dir: &Path, config: &str, file: &Path) -> Value {
+    let out = moat(
+        dir,
+        &[
+            "check",
+            "--json",
+            "--config",
+            config,
+            file.to_str().unwrap(),
+        ],
+    );
+    out.assert_success();
+    out.json_lines().swap_remove(0)
+}
+
 /// The symbols of a `moat check --json` line, by name.
 fn symbol<'a>(decision: &'a Value, name: &str) -> Option<&'a Value> {
     decision["symbols"]
@@ -154,18 +170,7 @@ fn inline_and_data_uri_images_are_read_too() {
             spam[2].to_str().unwrap(),
         ],
     );
-    let out = moat(
-        dir.path(),
-        &[
-            "check",
-            "--json",
-            "--config",
-            config,
-            file.to_str().unwrap(),
-        ],
-    );
-    out.assert_success();
-    let decision = &out.json_lines()[0];
+    let decision = &check_one(dir.path(), config, &file);
     let detail =
         symbol(decision, "OCR_SPAM_PHRASE").unwrap_or_else(|| panic!("{decision}"))["detail"]
             .as_str()
@@ -228,18 +233,7 @@ fn a_bomb_a_corrupt_and_an_oversized_image_are_skipped_with_a_symbol() {
         let mut full = vec!["--body", "a picture for you"];
         full.extend(args);
         let file = image_mail(dir.path(), name, &full);
-        let out = moat(
-            dir.path(),
-            &[
-                "check",
-                "--json",
-                "--config",
-                config,
-                file.to_str().unwrap(),
-            ],
-        );
-        out.assert_success();
-        let decision = &out.json_lines()[0];
+        let decision = &check_one(dir.path(), config, &file);
         let found = symbol(decision, expected)
             .unwrap_or_else(|| panic!("{name}: no {expected} in {decision}"));
         assert_eq!(found["score"], 0.0, "{name}: a skip only informs");
@@ -292,22 +286,11 @@ fn an_engine_that_hangs_is_killed_at_its_time_limit() {
         ],
     );
     let started = Instant::now();
-    let out = moat(
-        dir.path(),
-        &[
-            "check",
-            "--json",
-            "--config",
-            config,
-            file.to_str().unwrap(),
-        ],
-    );
-    out.assert_success();
+    let decision = &check_one(dir.path(), config, &file);
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "check waited for the hung engine"
     );
-    let decision = &out.json_lines()[0];
     assert!(symbol(decision, "OCR_TIMEOUT").is_some(), "{decision}");
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
