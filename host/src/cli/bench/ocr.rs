@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use super::latency::quantile;
 use crate::cli::ConfigArgs;
 use crate::config::OcrEngineKind;
+use crate::message::mailbox::files_under;
 use crate::ocr::engine_from_config;
 
 /// `moat bench ocr` arguments.
@@ -102,24 +103,18 @@ fn row(name: &str, sorted: &[Duration], elapsed: Duration) {
 
 /// The images under `dir`, sorted by path.
 fn images_in(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut found = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let entries = std::fs::read_dir(&folder)
-            .with_context(|| format!("cannot read the folder {}", folder.display()))?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                ["png", "jpg", "jpeg", "gif"].contains(&e.to_ascii_lowercase().as_str())
-            }) {
-                let bytes = std::fs::read(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                found.push((path, bytes));
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
+    let is_image = |path: &Path| {
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["png", "jpg", "jpeg", "gif"].contains(&e.to_ascii_lowercase().as_str())
+        })
+    };
+    files_under(&[dir.to_path_buf()])?
+        .into_iter()
+        .filter(|path| is_image(path))
+        .map(|path| {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((path, bytes))
+        })
+        .collect()
 }
