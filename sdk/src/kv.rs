@@ -110,6 +110,42 @@ pub fn get_many_i64(keys: &[String]) -> Result<Vec<Option<i64>>, KvError> {
         .collect()
 }
 
+/// The id counters under `ids`, in order: 0 for an id never added (or back at 0).
+///
+/// Id counters are for counting many things per message, such as a Bayesian filter's
+/// tokens: the gateway keeps them in memory, so reading thousands costs well under a
+/// millisecond, whether the ids are known or not. Use a good 64-bit hash of what you count
+/// as its id. They live beside the string keys ([`scan_prefix`] does not list them), count
+/// towards the namespace's key quota, and a counter back at 0 is removed.
+///
+/// ```no_run
+/// use moat_sdk::kv;
+///
+/// # fn fnv(text: &str) -> u64 { 0 }
+/// # fn run() -> Result<(), kv::KvError> {
+/// let ids: Vec<u64> = ["cheap", "pills"].iter().map(|w| fnv(w)).collect();
+/// // Learn: count the words and the message in one atomic write.
+/// let deltas: Vec<(u64, i64)> = ids.iter().map(|&id| (id, 1)).collect();
+/// kv::counters_add(&deltas, &[("messages".to_owned(), 1)])?;
+/// // Score: read them back.
+/// let counts = kv::counters_get(&ids)?;
+/// assert_eq!(counts.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
+pub fn counters_get(ids: &[u64]) -> Result<Vec<i64>, KvError> {
+    wit::counters_get(ids).map_err(KvError::from_wit)
+}
+
+/// Adds each of `deltas` to its id counter (see [`counters_get`]) and each of `keyed` to
+/// the counter under its string key (as [`increment`]), all in one atomic write: on an
+/// error no counter has changed. An id or key given twice gets both deltas. Keep totals
+/// (how many messages were learnt) under string keys this way, consistent with the id
+/// counters.
+pub fn counters_add(deltas: &[(u64, i64)], keyed: &[(String, i64)]) -> Result<(), KvError> {
+    wit::counters_add(deltas, keyed).map_err(KvError::from_wit)
+}
+
 /// Up to `limit` entries whose keys start with `prefix`, in key order. To page through
 /// more, pass the last key you got as `start_after`.
 pub fn scan_prefix(

@@ -2,8 +2,11 @@
 //!
 //! Layout: the namespace `NAME` is the keyspace `kv.NAME` (fjall 3 takes any characters in
 //! a keyspace name, so plugin names are used as they are, without an escaping that could
-//! make two names collide). Every key is stored behind one tag byte, `k`: lsm-tree keys
-//! may not be empty, plugin keys may; the tag keeps the order of keys.
+//! make two names collide). Every string key is stored behind one tag byte, `k`: lsm-tree
+//! keys may not be empty, plugin keys may; the tag keeps the order of keys. Id counters
+//! are stored as the tag `c` and the id's 8 big-endian bytes; they are read into a
+//! [`CounterTable`] when the namespace opens and served from it. An id counter entry that
+//! is not 8 bytes is reported and left out (it reads 0; the next write replaces it).
 //!
 //! Durability: writes are not synced to disk one by one. kv holds learnt state (token
 //! counts, reputation), not mail: when a write returns it is in the journal in the
@@ -18,20 +21,24 @@
 
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use fjall::Keyspace;
 use tracing::debug;
 
-use super::kv::{KvBackend, KvError, KvNamespace, QuotaLimit, decode_counter};
+use super::counters::CounterTable;
+use super::kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, decode_counter};
 use super::value_cache::{Cached, ValueCache};
 use super::{Database, MAX_KEYSPACE_NAME_BYTES, StoreError};
 
 /// The keyspace of namespace `NAME` is `kv.NAME`.
 const KEYSPACE_PREFIX: &str = "kv.";
 
-/// The byte before every stored key.
+/// The byte before every stored string key.
 const KEY_TAG: u8 = b'k';
+
+/// The byte before every stored id counter's id.
+const COUNTER_TAG: u8 = b'c';
 
 /// The longest key lsm-tree stores, in bytes, less the tag.
 const MAX_KEY_BYTES: usize = u16::MAX as usize - 1;
@@ -109,8 +116,10 @@ impl KvBackend for FjallKv {
             keyspace = keyspace_name,
             "kv namespace opened"
         );
+        let counters = load_counters(name, &keyspace)?;
         let namespace = Arc::new(FjallNamespace {
             cache: ValueCache::new(self.cache_bytes),
+            counters: RwLock::new(counters),
             db: self.db.clone(),
             name: name.to_owned(),
             keyspace,
@@ -125,6 +134,8 @@ impl KvBackend for FjallKv {
 struct FjallNamespace {
     /// Values recently read or written; filled and updated under `writes`.
     cache: Option<ValueCache>,
+    /// Every id counter; changed under `writes`, after the storage.
+    counters: RwLock<CounterTable>,
     /// For batches that write several keys atomically.
     db: Database,
     name: String,
@@ -317,6 +328,75 @@ impl KvNamespace for FjallNamespace {
         Ok(results)
     }
 
+    fn counters_get(&self, ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        Ok(self
+            .counters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_many(ids))
+    }
+
+    fn counters_add(
+        &self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+        room: u64,
+    ) -> Result<EntryChange, KvError> {
+        let stored: Vec<Vec<u8>> = keyed
+            .iter()
+            .map(|(key, _)| self.stored_key(key))
+            .collect::<Result<_, _>>()?;
+        let _writing = self.lock_writes();
+        let changes = self
+            .counters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .plan(deltas);
+        // Running totals of the string keys, so a key given twice sees its first delta;
+        // and whether each is new.
+        let mut totals: HashMap<&[u8], (&str, i64, bool)> = HashMap::with_capacity(keyed.len());
+        for ((key, delta), stored) in keyed.iter().zip(&stored) {
+            let (current, new) = match totals.get(stored.as_slice()) {
+                Some(&(_, total, new)) => (total, new),
+                None => {
+                    let value = self.read_locked(key, stored)?;
+                    (decode_counter(key, value.as_deref())?, value.is_none())
+                }
+            };
+            totals.insert(stored, (key, current.saturating_add(*delta), new));
+        }
+        let change = EntryChange {
+            added: changes.added + totals.values().filter(|(_, _, new)| *new).count() as u64,
+            removed: changes.removed.len() as u64,
+        };
+        if change.added > change.removed.saturating_add(room) {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::Entries,
+                actual: change.added - change.removed,
+                max: room,
+            });
+        }
+        let mut batch = self.db.batch();
+        for &(id, value) in &changes.set {
+            batch.insert(&self.keyspace, counter_key(id), value.to_le_bytes());
+        }
+        for &id in &changes.removed {
+            batch.remove(&self.keyspace, counter_key(id));
+        }
+        for (stored, (_, value, _)) in &totals {
+            batch.insert(&self.keyspace, stored.to_vec(), value.to_le_bytes());
+        }
+        batch.commit().map_err(|e| self.storage("increment", e))?;
+        self.counters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apply(&changes);
+        for (key, value, _) in totals.values() {
+            self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
+        }
+        Ok(change)
+    }
+
     fn scan_prefix(
         &self,
         prefix: &str,
@@ -358,6 +438,62 @@ impl KvNamespace for FjallNamespace {
             .is_empty()
             .map_err(|e| self.storage("count", e))
     }
+}
+
+/// The stored key of id counter `id`.
+fn counter_key(id: u64) -> [u8; 9] {
+    let mut key = [COUNTER_TAG; 9];
+    key[1..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Reads every id counter of the namespace `name` into memory. Entries that are not a
+/// 9-byte key and an 8-byte value are reported and left out.
+fn load_counters(name: &str, keyspace: &Keyspace) -> Result<CounterTable, KvError> {
+    let storage = |source: fjall::Error| KvError::Storage {
+        namespace: name.to_owned(),
+        operation: "read counters",
+        source: Box::new(source),
+    };
+    let mut entries = Vec::new();
+    let mut skipped = 0u64;
+    for guard in keyspace.range([COUNTER_TAG]..[COUNTER_TAG + 1]) {
+        let (key, value) = guard.into_inner().map_err(storage)?;
+        let id = key.get(1..).and_then(|id| <[u8; 8]>::try_from(id).ok());
+        let counter = <[u8; 8]>::try_from(&*value).ok();
+        match (id, counter) {
+            (Some(id), Some(value)) => {
+                entries.push((u64::from_be_bytes(id), i64::from_le_bytes(value)));
+            }
+            _ => {
+                skipped += 1;
+                if skipped <= 10 {
+                    tracing::error!(
+                        namespace = name,
+                        key = ?&*key,
+                        value_bytes = value.len(),
+                        "kv id counter entry is corrupt (not a 9-byte key and an 8-byte value); it reads 0 until written again"
+                    );
+                }
+            }
+        }
+    }
+    if skipped > 0 {
+        tracing::error!(
+            namespace = name,
+            skipped,
+            "corrupt kv id counter entries left out"
+        );
+    }
+    let table = CounterTable::from_entries(entries);
+    if table.len() > 0 {
+        debug!(
+            namespace = name,
+            counters = table.len(),
+            "kv id counters loaded"
+        );
+    }
+    Ok(table)
 }
 
 /// `key` behind the tag byte.

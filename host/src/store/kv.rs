@@ -49,6 +49,28 @@ pub trait KvNamespace: Send + Sync {
     /// new values in order; a key given twice gets both deltas.
     fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError>;
 
+    /// The id counters under `ids`, in order: 0 for an id never added, or back at 0.
+    ///
+    /// Id counters are a namespace's bulk counters keyed by 64-bit ids (a Bayesian
+    /// filter's hashed tokens), for plugins that read thousands per message: backends keep
+    /// them where a read costs a hash lookup. They live beside the string keys (no string
+    /// key names one; [`Self::scan_prefix`] does not list them) and count towards
+    /// [`Self::len`]; a counter back at 0 is removed.
+    fn counters_get(&self, ids: &[u64]) -> Result<Vec<i64>, KvError>;
+
+    /// Adds `deltas` to id counters and `keyed` to counters under string keys (as
+    /// [`Self::increment_many`]), all in one atomic write: every counter changes or, on an
+    /// error, none does. A plugin keeps totals under string keys consistent with its id
+    /// counters this way. Refused with [`QuotaLimit::Entries`] (`actual` the net entries it
+    /// would add, `max` the room) when it would add more than `room` entries net of those
+    /// it removes.
+    fn counters_add(
+        &self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+        room: u64,
+    ) -> Result<EntryChange, KvError>;
+
     /// Up to `limit` entries whose keys start with `prefix`, in key order, starting after
     /// the key `start_after` when given (for paging: pass the last key of the previous
     /// page).
@@ -66,6 +88,15 @@ pub trait KvNamespace: Send + Sync {
     fn is_empty(&self) -> Result<bool, KvError> {
         Ok(self.len()? == 0)
     }
+}
+
+/// How a write changed the number of entries in a namespace (for quotas).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EntryChange {
+    /// Entries the write created.
+    pub added: u64,
+    /// Entries the write removed.
+    pub removed: u64,
 }
 
 /// Why a kv call failed. Every failed call left the namespace as it was.

@@ -14,7 +14,10 @@
 //! * `kv`: the storage traits and [`KvError`].
 //! * `fjall_kv`: [`FjallKv`], the embedded backend.
 //! * `quota`: [`KvQuota`] and [`QuotaNamespace`].
+//! * `counters`: the in-memory table of a namespace's id counters.
+//! * `value_cache`: the in-memory cache of a namespace's values under string keys.
 
+mod counters;
 mod error;
 mod fjall_kv;
 mod kv;
@@ -31,7 +34,7 @@ use tracing::info;
 
 pub use error::StoreError;
 pub use fjall_kv::FjallKv;
-pub use kv::{KvBackend, KvError, KvNamespace, QuotaLimit};
+pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit};
 pub use quota::{KvQuota, QuotaNamespace};
 
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::kv::{KvError, KvNamespace, QuotaLimit};
+use super::kv::{EntryChange, KvError, KvNamespace, QuotaLimit};
 
 /// The counter's size: what `increment` stores.
 const COUNTER_BYTES: usize = 8;
@@ -176,6 +176,45 @@ impl KvNamespace for QuotaNamespace {
         Ok(values)
     }
 
+    fn counters_get(&self, ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        self.inner.counters_get(ids)
+    }
+
+    fn counters_add(
+        &self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+        room: u64,
+    ) -> Result<EntryChange, KvError> {
+        for (key, _) in keyed {
+            self.check_key(key)?;
+        }
+        self.check_value(COUNTER_BYTES)?;
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = self.entries();
+        let ours = self.quota.max_entries.saturating_sub(entries);
+        let change = self
+            .inner
+            .counters_add(deltas, keyed, room.min(ours))
+            .map_err(|error| match error {
+                KvError::QuotaExceeded {
+                    limit: QuotaLimit::Entries,
+                    actual,
+                    ..
+                } => KvError::QuotaExceeded {
+                    limit: QuotaLimit::Entries,
+                    actual: entries.saturating_add(actual),
+                    max: self.quota.max_entries,
+                },
+                other => other,
+            })?;
+        let entries = entries
+            .saturating_add(change.added)
+            .saturating_sub(change.removed);
+        self.entries.store(entries, Ordering::Release);
+        Ok(change)
+    }
+
     fn scan_prefix(
         &self,
         prefix: &str,
@@ -332,6 +371,31 @@ mod tests {
             [2, 1, 2]
         );
         assert_eq!(kv.entries(), 2);
+    }
+
+    #[test]
+    fn id_counters_count_as_keys() {
+        let fixture = fixture();
+        let kv = limited(
+            &fixture,
+            KvQuota {
+                max_entries: 3,
+                ..small_quota()
+            },
+        );
+        kv.increment("total", 1).unwrap();
+        let (limit, actual, max) =
+            exceeded(kv.counters_add(&[(1, 1), (2, 1), (3, 1)], &[], u64::MAX));
+        assert_eq!((limit, actual, max), (QuotaLimit::Entries, 4, 3));
+        assert_eq!(kv.counters_get(&[1, 2, 3]).unwrap(), [0, 0, 0]);
+        kv.counters_add(&[(1, 1), (2, 1)], &[("total".into(), 1)], u64::MAX)
+            .unwrap();
+        assert_eq!(kv.entries(), 3);
+        // Removing one makes room for another in the same write.
+        kv.counters_add(&[(1, -1), (3, 5)], &[], u64::MAX).unwrap();
+        assert_eq!(kv.counters_get(&[1, 2, 3]).unwrap(), [0, 1, 5]);
+        assert_eq!(kv.entries(), 3);
+        assert_eq!(kv.inner.len().unwrap(), 3);
     }
 
     #[test]

@@ -67,11 +67,6 @@ impl Plugin for Bayes {
             log::debug("the kv capability is not granted: bayes has nothing to say");
             return Verdict::new();
         }
-        if let Ok(Classification::Scored(score)) = &result {
-            for problem in score.problems.iter().take(5) {
-                log::error(problem);
-            }
-        }
         if let Err(error) = &result {
             log::error(&format!("bayes cannot score: {error}"));
         }
@@ -120,8 +115,16 @@ impl Kv for Gateway {
         kv::get_many(keys)
     }
 
-    fn increment_many(&mut self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
-        kv::increment_many(deltas)
+    fn counters_get(&mut self, ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        kv::counters_get(ids)
+    }
+
+    fn counters_add(
+        &mut self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+    ) -> Result<(), KvError> {
+        kv::counters_add(deltas, keyed)
     }
 }
 
@@ -452,7 +455,6 @@ mod tests {
             }],
             per_source: [1, 0, 0, 0, 0],
             stats: Stats { spam: 5, ham: 5 },
-            problems: vec![],
         };
         let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
         let s = symbol(&verdict);
@@ -473,7 +475,6 @@ mod tests {
                 .collect(),
             per_source: [1, 2, 3, 4, 5],
             stats: Stats::default(),
-            problems: vec![],
         };
         let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
         let s = symbol(&verdict);

@@ -1,15 +1,20 @@
-//! The token table in kv: key layout, packed counters, learning (idempotent, by message
+//! The token table in kv: layout, packed counters, learning (idempotent, by message
 //! digest) and classification. Everything goes through the small [`Kv`] trait, so the
 //! gateway's kv and an in-memory map ([`MemoryKv`]) behave the same.
 //!
-//! Keys (all values are 8-byte little-endian signed counters, as `kv::increment` writes):
+//! Tokens are kv id counters (`kv::counters_get`, which the gateway serves from memory):
+//! the id is the 64-bit FNV-1a hash of the token's text, the value its counts packed as
+//! spam in the high 32 bits and ham in the low 32. The rest are string keys holding 8-byte
+//! little-endian counters, as `kv::increment` writes:
 //!
 //! | key | value |
 //! |---|---|
 //! | `stats:spam` | messages learnt as spam |
 //! | `stats:ham` | messages learnt as ham |
-//! | `t:<16 hex>` | a token's counts: spam in the high 32 bits, ham in the low 32 |
 //! | `learnt:<32 hex>` | a learnt message's label: 1 spam, 2 ham, 0 forgotten |
+//!
+//! A message is learnt in one atomic write of its token counters, the totals and its
+//! `learnt:` entry.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,16 +39,25 @@ pub const HAM_UNIT: i64 = 1;
 pub trait Kv {
     /// The values under `keys`, in order (`kv::get_many`).
     fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError>;
-    /// Adds every delta in one atomic write (`kv::increment_many`).
-    fn increment_many(&mut self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError>;
+    /// The id counters under `ids`, in order (`kv::counters_get`).
+    fn counters_get(&mut self, ids: &[u64]) -> Result<Vec<i64>, KvError>;
+    /// Adds to id counters and string-key counters in one atomic write
+    /// (`kv::counters_add`).
+    fn counters_add(
+        &mut self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+    ) -> Result<(), KvError>;
 }
 
 /// An in-memory kv namespace with the gateway's semantics: for tests and the accuracy
 /// harness.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryKv {
-    /// The entries.
+    /// The entries under string keys.
     pub entries: HashMap<String, Vec<u8>>,
+    /// The id counters (none at 0).
+    pub counters: HashMap<u64, i64>,
 }
 
 impl Kv for MemoryKv {
@@ -51,27 +65,42 @@ impl Kv for MemoryKv {
         Ok(keys.iter().map(|k| self.entries.get(k).cloned()).collect())
     }
 
-    fn increment_many(&mut self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+    fn counters_get(&mut self, ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        Ok(ids
+            .iter()
+            .map(|id| self.counters.get(id).copied().unwrap_or(0))
+            .collect())
+    }
+
+    fn counters_add(
+        &mut self,
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+    ) -> Result<(), KvError> {
         // Check everything first: the write is atomic.
-        for (key, _) in deltas {
+        for (key, _) in keyed {
             if let Some(value) = self.entries.get(key)
                 && value.len() != 8
             {
                 return Err(KvError::NotACounter);
             }
         }
-        let mut out = Vec::with_capacity(deltas.len());
-        for (key, delta) in deltas {
+        for (key, delta) in keyed {
             let value = self
                 .entries
                 .entry(key.clone())
                 .or_insert_with(|| vec![0; 8]);
             let current = decode_counter(value).unwrap_or(0);
-            let new = current.wrapping_add(*delta);
-            *value = new.to_le_bytes().to_vec();
-            out.push(new);
+            *value = current.saturating_add(*delta).to_le_bytes().to_vec();
         }
-        Ok(out)
+        for &(id, delta) in deltas {
+            let value = self.counters.entry(id).or_insert(0);
+            *value = value.saturating_add(delta);
+            if *value == 0 {
+                self.counters.remove(&id);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -127,15 +156,10 @@ pub fn pack(spam: i64, ham: i64) -> i64 {
     spam * SPAM_UNIT + ham * HAM_UNIT
 }
 
-/// The kv key of a token: a 64-bit FNV-1a hash of its text, in hex.
+/// The kv id counter of a token text: its 64-bit FNV-1a hash (what [`Token::id`] holds).
 #[must_use]
-pub fn token_key(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("t:{hash:016x}")
+pub fn token_id(text: &str) -> u64 {
+    crate::tokens::fnv1a(&[text])
 }
 
 /// The kv key recording that a message was learnt: `learnt:` and the first 128 bits of the
@@ -207,7 +231,7 @@ pub enum Teacher {
 /// Learns (or with `forget`, unlearns) the message with these tokens and digest key.
 /// Learning it again with the same label, or forgetting a message never learnt, changes
 /// nothing; learning it with the other label moves its counts. Two kv calls: one read of
-/// the digest entry and one atomic write of every counter.
+/// the digest entry and one atomic write of every counter, the totals and the digest.
 pub fn learn(
     kv: &mut impl Kv,
     tokens: &[Token],
@@ -252,14 +276,14 @@ pub fn learn(
         ),
         (false, None) => (unit(label), vec![(label, 1)], label_code(label)),
     };
-    let mut deltas: Vec<(String, i64)> = Vec::with_capacity(tokens.len() + 3);
-    deltas.extend(stats.into_iter().map(|(l, d)| (stats_key(l).to_owned(), d)));
-    deltas.push((digest_key.to_owned(), digest_delta));
-    deltas.extend(tokens.iter().map(|t| (token_key(&t.text), token_delta)));
-    match kv.increment_many(&deltas) {
-        Ok(_) => Ok(LearnOutcome::Done),
+    let mut keyed: Vec<(String, i64)> = Vec::with_capacity(3);
+    keyed.extend(stats.into_iter().map(|(l, d)| (stats_key(l).to_owned(), d)));
+    keyed.push((digest_key.to_owned(), digest_delta));
+    let deltas: Vec<(u64, i64)> = tokens.iter().map(|t| (t.id, token_delta)).collect();
+    match kv.counters_add(&deltas, &keyed) {
+        Ok(()) => Ok(LearnOutcome::Done),
         Err(KvError::NotACounter) => Err(ModelError::Corrupt {
-            key: "one of the message's token or stats entries".to_owned(),
+            key: "stats:spam or stats:ham".to_owned(),
             reason: "not an 8-byte counter; nothing was learnt".to_owned(),
         }),
         Err(error) => Err(error.into()),
@@ -295,8 +319,6 @@ pub struct Score {
     pub per_source: [usize; 5],
     /// The training it was scored against.
     pub stats: Stats,
-    /// Corrupt token entries that were skipped, for the log.
-    pub problems: Vec<String>,
 }
 
 /// What the token table says about a message.
@@ -332,28 +354,20 @@ pub fn stats(kv: &mut impl Kv) -> Result<Stats, ModelError> {
     })
 }
 
-/// Classifies the message with these tokens: one kv read of the totals and every token.
-/// A token entry that is not a counter is skipped (and reported in
-/// [`Score::problems`]); corrupt totals are an error.
+/// Classifies the message with these tokens: one kv read of the totals and one of the
+/// token counters. Corrupt totals are an error.
 pub fn classify(
     kv: &mut impl Kv,
     tokens: &[Token],
     params: &Params,
     min: Stats,
 ) -> Result<Classification, ModelError> {
-    let mut keys = Vec::with_capacity(tokens.len() + 2);
-    keys.push(STATS_SPAM.to_owned());
-    keys.push(STATS_HAM.to_owned());
-    keys.extend(tokens.iter().map(|t| token_key(&t.text)));
-    let values = kv.get_many(&keys)?;
-    let stats = Stats {
-        spam: total(&keys, &values, 0)?,
-        ham: total(&keys, &values, 1)?,
-    };
+    let stats = stats(kv)?;
     if stats.spam < min.spam || stats.ham < min.ham {
         return Ok(Classification::Untrained(stats));
     }
-    let mut problems = Vec::new();
+    let ids: Vec<u64> = tokens.iter().map(|t| t.id).collect();
+    let values = kv.counters_get(&ids)?;
     let mut probabilities = Vec::with_capacity(tokens.len());
     let mut per_source = [0usize; 5];
     for (i, token) in tokens.iter().enumerate() {
@@ -361,21 +375,7 @@ pub fn classify(
             .iter()
             .position(|s| *s == token.source)
             .unwrap_or(0)] += 1;
-        let (spam, ham) = match values.get(i + 2).and_then(Option::as_deref) {
-            None => (0, 0),
-            Some(bytes) => match decode_counter(bytes) {
-                Some(value) => unpack(value),
-                None => {
-                    problems.push(format!(
-                        "kv entry {} (token {}) is corrupt: {} bytes; skipped",
-                        keys[i + 2],
-                        token.text,
-                        bytes.len()
-                    ));
-                    (0, 0)
-                }
-            },
-        };
+        let (spam, ham) = unpack(values.get(i).copied().unwrap_or(0));
         let (spam, ham) = (
             u64::try_from(spam).unwrap_or(0),
             u64::try_from(ham).unwrap_or(0),
@@ -398,7 +398,6 @@ pub fn classify(
             .collect(),
         per_source,
         stats,
-        problems,
     }))
 }
 
@@ -409,10 +408,7 @@ mod tests {
     fn tokens(words: &[&str]) -> Vec<Token> {
         words
             .iter()
-            .map(|w| Token {
-                text: (*w).to_owned(),
-                source: Source::Body,
-            })
+            .map(|w| Token::new((*w).to_owned(), Source::Body))
             .collect()
     }
 
@@ -421,7 +417,7 @@ mod tests {
     }
 
     fn token_counts(kv: &MemoryKv, text: &str) -> (i64, i64) {
-        unpack(counter(kv, &token_key(text)).unwrap_or(0))
+        unpack(kv.counters.get(&token_id(text)).copied().unwrap_or(0))
     }
 
     /// Non-zero entries: what a forget must restore.
@@ -430,6 +426,7 @@ mod tests {
             .entries
             .iter()
             .map(|(k, v)| (k.clone(), decode_counter(v).unwrap_or(i64::MIN)))
+            .chain(kv.counters.iter().map(|(id, v)| (format!("{id:016x}"), *v)))
             .filter(|(_, v)| *v != 0)
             .collect();
         entries.sort();
@@ -450,10 +447,10 @@ mod tests {
     }
 
     #[test]
-    fn token_keys_are_short_and_stable() {
-        assert_eq!(token_key(""), "t:cbf29ce484222325");
-        assert_eq!(token_key("a"), "t:af63dc4c8601ec8c");
-        assert_ne!(token_key("subj:free"), token_key("free"));
+    fn token_ids_are_stable() {
+        assert_eq!(token_id(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(token_id("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(token_id("subj:free"), token_id("free"));
     }
 
     #[test]
@@ -598,7 +595,7 @@ mod tests {
         assert!(error.to_string().contains("learnt:a is corrupt"), "{error}");
 
         let mut kv = MemoryKv::default();
-        kv.entries.insert(token_key("cheap"), b"xyz".to_vec());
+        kv.entries.insert(STATS_SPAM.into(), b"xyz".to_vec());
         let error = learn(
             &mut kv,
             &a,
@@ -610,7 +607,8 @@ mod tests {
         .unwrap_err();
         assert!(matches!(error, ModelError::Corrupt { .. }));
         // The failed write changed nothing.
-        assert_eq!(counter(&kv, STATS_SPAM), None);
+        assert!(kv.counters.is_empty());
+        assert_eq!(counter(&kv, "learnt:b"), None);
 
         let mut kv = MemoryKv::default();
         kv.entries.insert(STATS_HAM.into(), vec![1, 2]);
@@ -619,48 +617,6 @@ mod tests {
             error.to_string(),
             "kv entry stats:ham is corrupt: 2 bytes, not an 8-byte counter"
         );
-    }
-
-    #[test]
-    fn a_corrupt_token_is_skipped() {
-        let mut kv = MemoryKv::default();
-        for i in 0..3 {
-            let key = format!("learnt:s{i}");
-            learn(
-                &mut kv,
-                &tokens(&["pills", "cheap"]),
-                &key,
-                Label::Spam,
-                false,
-                Teacher::Operator,
-            )
-            .unwrap();
-            let key = format!("learnt:h{i}");
-            learn(
-                &mut kv,
-                &tokens(&["meeting"]),
-                &key,
-                Label::Ham,
-                false,
-                Teacher::Operator,
-            )
-            .unwrap();
-        }
-        kv.entries.insert(token_key("cheap"), vec![0; 3]);
-        let min = Stats { spam: 1, ham: 1 };
-        let Classification::Scored(score) = classify(
-            &mut kv,
-            &tokens(&["pills", "cheap"]),
-            &Params::default(),
-            min,
-        )
-        .unwrap() else {
-            panic!("untrained");
-        };
-        assert_eq!(score.problems.len(), 1);
-        assert!(score.problems[0].contains("token cheap"));
-        assert_eq!(score.clues.len(), 1);
-        assert!(score.probability > 0.6);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! from (`subj:`, `from:`, `rcvd:`, `url:`, `ocr:` ...; body words have none).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::html;
 
@@ -76,9 +77,18 @@ pub struct Token {
     pub text: String,
     /// Where it came from.
     pub source: Source,
+    /// The 64-bit FNV-1a hash of `text`: the token's kv id counter.
+    pub id: u64,
 }
 
 impl Token {
+    /// The token `text` from `source`.
+    #[must_use]
+    pub fn new(text: String, source: Source) -> Self {
+        let id = fnv1a(&[&text]);
+        Self { text, source, id }
+    }
+
     /// The family of a header, URL or markup token: its prefix up to the first `:`
     /// (`rcvd`, `from`, `url`, `html`). Body and OCR words have none.
     #[must_use]
@@ -154,7 +164,7 @@ impl Tokenizer {
 
     /// Body words (and their sparse bigrams) of `text`, each prefixed with `prefix`.
     fn words(&self, text: &str, prefix: &str, budget: &mut usize, out: &mut Collector) {
-        let window = self.osb_window.max(1);
+        let window = self.osb_window.clamp(1, DISTANCES.len() + 1);
         let mut recent: Vec<String> = Vec::with_capacity(window);
         for word in text.split_whitespace() {
             if *budget == 0 || out.full() {
@@ -164,23 +174,63 @@ impl Tokenizer {
             for piece in word_features(word) {
                 if window > 1 {
                     for (distance, earlier) in recent.iter().rev().enumerate() {
-                        out.push(format!("{prefix}{earlier} <{}> {piece}", distance + 1));
+                        // `{prefix}{earlier} <{distance}> {piece}`, built only if new.
+                        out.push_parts(&[prefix, earlier, " <", DISTANCES[distance], "> ", &piece]);
                     }
+                }
+                out.push_parts(&[prefix, &piece]);
+                if window > 1 {
                     if recent.len() == window - 1 {
                         recent.remove(0);
                     }
-                    recent.push(piece.clone());
+                    recent.push(piece);
                 }
-                out.push(format!("{prefix}{piece}"));
             }
         }
     }
 }
 
-/// Gathers distinct features up to a bound.
+/// The distances of sparse bigrams, as text.
+const DISTANCES: [&str; 4] = ["1", "2", "3", "4"];
+
+/// The 64-bit FNV-1a hash of the concatenation of `parts`.
+#[must_use]
+pub fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+}
+
+/// Gathers distinct features up to a bound, by their ids (a text is made only for a
+/// feature not seen before).
 struct Collector {
     tokens: Vec<Token>,
-    seen: HashSet<String>,
+    seen: HashSet<u64, BuildHasherDefault<IdHasher>>,
     max: usize,
     source: Source,
 }
@@ -188,8 +238,8 @@ struct Collector {
 impl Collector {
     fn new(max: usize) -> Self {
         Self {
-            tokens: Vec::new(),
-            seen: HashSet::new(),
+            tokens: Vec::with_capacity(max.min(4096)),
+            seen: HashSet::with_capacity_and_hasher(max.min(4096), BuildHasherDefault::default()),
             max,
             source: Source::Header,
         }
@@ -203,10 +253,27 @@ impl Collector {
         if self.full() || text.is_empty() {
             return;
         }
-        if self.seen.insert(text.clone()) {
+        let id = fnv1a(&[&text]);
+        if self.seen.insert(id) {
             self.tokens.push(Token {
                 text,
                 source: self.source,
+                id,
+            });
+        }
+    }
+
+    /// Pushes the concatenation of `parts`.
+    fn push_parts(&mut self, parts: &[&str]) {
+        if self.full() || parts.iter().all(|part| part.is_empty()) {
+            return;
+        }
+        let id = fnv1a(parts);
+        if self.seen.insert(id) {
+            self.tokens.push(Token {
+                text: parts.concat(),
+                source: self.source,
+                id,
             });
         }
     }

@@ -56,6 +56,18 @@ impl Host for StoreState {
         Ok(self.with_kv(|kv| kv.increment_many(&deltas)))
     }
 
+    fn counters_get(&mut self, ids: Vec<u64>) -> wasmtime::Result<Result<Vec<i64>, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.counters_get(&ids)))
+    }
+
+    fn counters_add(
+        &mut self,
+        deltas: Vec<(u64, i64)>,
+        keyed: Vec<(String, i64)>,
+    ) -> wasmtime::Result<Result<(), WitKvError>> {
+        Ok(self.with_kv(|kv| kv.counters_add(&deltas, &keyed, u64::MAX).map(|_| ())))
+    }
+
     fn scan_prefix(
         &mut self,
         prefix: String,
