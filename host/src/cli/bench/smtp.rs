@@ -3,6 +3,12 @@
 //! messages back to back, and prints messages/s, the latency of the reply to the end of
 //! data (the durable 250), and how many fsyncs the queue did per second meanwhile.
 //! With `--smtp-source`, Postfix's `smtp-source` is timed against the same server too.
+//! With `--train DIR`, the learning plugins (bayes) are trained on `DIR/spam` and
+//! `DIR/ham` once (`moat learn`), and every server with plugins starts from a copy of
+//! that data, so bayes scores instead of answering "untrained".
+//!
+//! The test message's body is varied text (deterministic pseudo-words), so a 20 KB message
+//! gives the bayes plugin as many distinct tokens as real mail of that size does.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -32,6 +38,10 @@ pub struct SmtpArgs {
     /// Also time Postfix's smtp-source (50 sessions, 20 KB) against each server.
     #[arg(long)]
     pub smtp_source: bool,
+    /// Train the learning plugins on DIR/spam and DIR/ham first (a corpus split, such as
+    /// the training half of a `moat bench bayes` corpus).
+    #[arg(long, value_name = "DIR")]
+    pub train: Option<PathBuf>,
 }
 
 struct Cell {
@@ -46,22 +56,107 @@ pub(super) async fn run(args: SmtpArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     // The dnsbl plugin needs block lists that answer: three on a loopback rbldnsd.
     let (mut rbldnsd, dns_port) = super::dnsbl::start_rbldnsd(scratch.path()).await?;
-    let result = measure(&args, scratch.path(), &exe, dns_port).await;
+    let setup = Setup {
+        exe,
+        scratch: scratch.path().to_path_buf(),
+        dns_port,
+        trained: None,
+    };
+    let result = measure(&args, setup).await;
     let _ = rbldnsd.kill().await;
     result
 }
 
-async fn measure(
-    args: &SmtpArgs,
-    scratch: &Path,
-    exe: &Path,
+/// What every server of the benchmark starts from.
+struct Setup {
+    exe: PathBuf,
+    scratch: PathBuf,
     dns_port: u16,
-) -> anyhow::Result<ExitCode> {
+    /// A data directory the learning plugins were trained into, copied for each server
+    /// with plugins.
+    trained: Option<PathBuf>,
+}
+
+impl Setup {
+    /// The configuration of a server with its data in `data_dir`, with or without the
+    /// bundled plugins.
+    fn config(&self, data_dir: &Path, plugins: bool) -> String {
+        let cache = self.scratch.join("plugin-cache");
+        let (bundled, plugin_sections) = if plugins {
+            let sections = format!(
+                "[dns]\nnameservers = [\"127.0.0.1:{}\"]\n[plugin.dnsbl]\ntime_budget = \"5s\"\n[plugin.dnsbl.config]\n{}",
+                self.dns_port,
+                super::dnsbl::bench_lists("plugin.dnsbl.config.")
+            );
+            ("", sections)
+        } else {
+            ("bundled = []\n", String::new())
+        };
+        format!(
+            "[server]\ndata_dir = {:?}\n[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_ip = 1000\n\
+[relay]\ndomains = [\"example.test\"]\n[delivery]\nenabled = false\n[filter]\n{bundled}cache_dir = {:?}\n{plugin_sections}",
+            data_dir.display().to_string(),
+            cache.display().to_string()
+        )
+    }
+
+    /// Trains the learning plugins on `corpus/spam` and `corpus/ham` into a data directory
+    /// of their own, for [`Server::start`] to copy.
+    async fn train(&mut self, corpus: &Path) -> anyhow::Result<()> {
+        let config = self.scratch.join("train.toml");
+        let data = self.scratch.join("trained");
+        std::fs::write(&config, self.config(&data, true))?;
+        let started = Instant::now();
+        for label in ["spam", "ham"] {
+            let status = Command::new(&self.exe)
+                .args(["learn", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data)
+                .arg(label)
+                .arg(corpus.join(label))
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .status()
+                .await?;
+            if !status.success() {
+                bail!("moat learn {label} {} failed: {status}", corpus.display());
+            }
+        }
+        println!(
+            "trained the learning plugins on {} in {:.1}s:",
+            corpus.display(),
+            started.elapsed().as_secs_f64()
+        );
+        // What they learnt, so a run that scored nothing cannot pass for a trained one.
+        let status = Command::new(&self.exe)
+            .args(["learn", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("stats")
+            .env("RUST_LOG", "warn")
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("moat learn stats failed: {status}");
+        }
+        self.trained = Some(data);
+        Ok(())
+    }
+}
+
+async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> {
     let variants: Vec<bool> = match args.plugins.as_str() {
         "on" => vec![true],
         "off" => vec![false],
         _ => vec![false, true],
     };
+    if let Some(corpus) = &args.train
+        && variants.contains(&true)
+    {
+        setup.train(corpus).await?;
+    }
     println!(
         "durable acceptance over SMTP on loopback (250 only after fsync), {}s per cell",
         args.seconds
@@ -82,7 +177,7 @@ async fn measure(
         for size_text in &args.sizes {
             let size = parse_size(size_text)?;
             for &sessions in &args.sessions {
-                let mut server = Server::start(exe, scratch, plugins, dns_port).await?;
+                let mut server = Server::start(&setup, plugins).await?;
                 let cell = drive(
                     server.addr,
                     size,
@@ -94,7 +189,11 @@ async fn measure(
                 let secs = cell.elapsed.as_secs_f64();
                 println!(
                     "{:<8} {:>7} {:>8} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.0}",
-                    if plugins { "bundled" } else { "none" },
+                    match (plugins, setup.trained.is_some()) {
+                        (false, _) => "none",
+                        (true, false) => "bundled",
+                        (true, true) => "trained",
+                    },
                     size_text,
                     sessions,
                     cell.messages,
@@ -107,7 +206,7 @@ async fn measure(
             }
         }
         if args.smtp_source {
-            let mut server = Server::start(exe, scratch, plugins, dns_port).await?;
+            let mut server = Server::start(&setup, plugins).await?;
             let messages = 20_000;
             let started = Instant::now();
             let status = Command::new("smtp-source")
@@ -151,31 +250,15 @@ struct Server {
 }
 
 impl Server {
-    async fn start(
-        exe: &Path,
-        scratch: &Path,
-        plugins: bool,
-        dns_port: u16,
-    ) -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir_in(scratch)?;
-        let cache = scratch.join("plugin-cache");
-        let (bundled, plugin_sections) = if plugins {
-            let sections = format!(
-                "[dns]\nnameservers = [\"127.0.0.1:{dns_port}\"]\n[plugin.dnsbl]\ntime_budget = \"5s\"\n[plugin.dnsbl.config]\n{}",
-                super::dnsbl::bench_lists("plugin.dnsbl.config.")
-            );
-            ("", sections)
-        } else {
-            ("bundled = []\n", String::new())
-        };
-        let config = format!(
-            "[server]\ndata_dir = \"data\"\n[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_ip = 1000\n\
-[relay]\ndomains = [\"example.test\"]\n[delivery]\nenabled = false\n[filter]\n{bundled}cache_dir = {:?}\n{plugin_sections}",
-            cache.display().to_string()
-        );
+    async fn start(setup: &Setup, plugins: bool) -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir_in(&setup.scratch)?;
         let path: PathBuf = dir.path().join("moat.toml");
-        std::fs::write(&path, config)?;
-        let mut child = Command::new(exe)
+        let data = dir.path().join("data");
+        std::fs::write(&path, setup.config(&data, plugins))?;
+        if let (true, Some(trained)) = (plugins, &setup.trained) {
+            copy_tree(trained, &data)?;
+        }
+        let mut child = Command::new(&setup.exe)
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "warn")
@@ -323,14 +406,46 @@ fn parse_size(text: &str) -> anyhow::Result<usize> {
         * factor)
 }
 
-/// A plain message of about `size` bytes; no line starts with a dot.
+/// A plain message of about `size` bytes of varied pseudo-words (the same ones on every
+/// call); no line starts with a dot.
 fn synthetic_message(size: usize) -> Vec<u8> {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "an", "el", "or", "un", "ber", "tin",
+        "gal", "dor",
+    ];
     let mut text = String::from(
         "From: Load <load@example.org>\r\nTo: Bob <bob@example.test>\r\nSubject: load test\r\n\
 Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <load@example.org>\r\n\r\n",
     );
+    let mut state: u32 = 0x2545_f491;
+    let mut line = 0usize;
     while text.len() + 2 < size {
-        text.push_str("the quick brown fox jumps over the lazy dog and keeps running far away\r\n");
+        // xorshift: a fixed sequence, so every run sends the same message.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let syllables = 1 + (state % 3) as usize;
+        for i in 0..syllables {
+            text.push_str(SYLLABLES[((state >> (4 * i + 4)) & 15) as usize]);
+        }
+        line += 1;
+        text.push_str(if line.is_multiple_of(12) { "\r\n" } else { " " });
     }
+    text.push_str("\r\n");
     text.into_bytes()
+}
+
+/// Copies the directory `from` to `to` (created), files and folders.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
