@@ -40,6 +40,8 @@ fn main() {
         "examples",
         "tests/plugins",
         "Cargo.lock",
+        // The `guest` profile the plugins are built with.
+        "Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

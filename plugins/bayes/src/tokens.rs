@@ -3,6 +3,7 @@
 //! from (`subj:`, `from:`, `rcvd:`, `url:`, `ocr:` ...; body words have none).
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::html;
@@ -165,27 +166,31 @@ impl Tokenizer {
     /// Body words (and their sparse bigrams) of `text`, each prefixed with `prefix`.
     fn words(&self, text: &str, prefix: &str, budget: &mut usize, out: &mut Collector) {
         let window = self.osb_window.clamp(1, DISTANCES.len() + 1);
+        // The last `window - 1` pieces, oldest first; their buffers are reused.
         let mut recent: Vec<String> = Vec::with_capacity(window);
+        let mut scratch = WordScratch::default();
         for word in text.split_whitespace() {
             if *budget == 0 || out.full() {
                 return;
             }
             *budget -= 1;
-            for piece in word_features(word) {
-                if window > 1 {
-                    for (distance, earlier) in recent.iter().rev().enumerate() {
-                        // `{prefix}{earlier} <{distance}> {piece}`, built only if new.
-                        out.push_parts(&[prefix, earlier, " <", DISTANCES[distance], "> ", &piece]);
-                    }
+            scratch.each_feature(word, |piece| {
+                for (distance, earlier) in recent.iter().rev().enumerate() {
+                    // `{prefix}{earlier} <{distance}> {piece}`, built only if new.
+                    out.push_parts(&[prefix, earlier, " <", DISTANCES[distance], "> ", piece]);
                 }
-                out.push_parts(&[prefix, &piece]);
+                out.push_parts(&[prefix, piece]);
                 if window > 1 {
-                    if recent.len() == window - 1 {
-                        recent.remove(0);
-                    }
-                    recent.push(piece);
+                    let mut slot = if recent.len() == window - 1 {
+                        recent.remove(0)
+                    } else {
+                        String::new()
+                    };
+                    slot.clear();
+                    slot.push_str(piece);
+                    recent.push(slot);
                 }
-            }
+            });
         }
     }
 }
@@ -284,35 +289,72 @@ impl Collector {
 /// a word joining parts with `/`, `=`, `&` or `?` (URLs, paths) gives its parts.
 fn word_features(word: &str) -> Vec<String> {
     let mut features = Vec::new();
-    let trimmed = trim_punct(word);
-    if trimmed.is_empty() {
-        return features;
-    }
-    let lower = trimmed.to_lowercase();
-    if lower.contains(['/', '=', '&', '?', '<', '>', '(', ')', '[', ']', '|', '"']) {
-        for part in lower.split(['/', '=', '&', '?', '<', '>', '(', ')', '[', ']', '|', '"']) {
-            let part = trim_punct(part);
-            if let Some(feature) = word_feature(part) {
-                features.push(feature);
-            }
-        }
-    } else if let Some(feature) = word_feature(&lower) {
-        features.push(feature);
-    }
+    WordScratch::default().each_feature(word, |feature| features.push(feature.to_owned()));
     features
 }
 
-/// A single word's feature, or `None` when it is too short.
-fn word_feature(word: &str) -> Option<String> {
-    let chars = word.chars().count();
+/// What splits a word into parts (URLs, paths, markup left in text).
+const WORD_SEPARATORS: [char; 12] = ['/', '=', '&', '?', '<', '>', '(', ')', '[', ']', '|', '"'];
+
+/// Buffers for [`word_features`] without an allocation per word: the body has thousands.
+#[derive(Default)]
+struct WordScratch {
+    lower: String,
+    skip: String,
+}
+
+impl WordScratch {
+    /// Calls `each` with every feature [`word_features`] gives for `word`, in order.
+    fn each_feature(&mut self, word: &str, mut each: impl FnMut(&str)) {
+        let trimmed = trim_punct(word);
+        if trimmed.is_empty() {
+            return;
+        }
+        self.lower.clear();
+        if trimmed.is_ascii() {
+            self.lower.push_str(trimmed);
+            self.lower.make_ascii_lowercase();
+        } else {
+            // Not char by char: `to_lowercase` knows a final sigma.
+            self.lower.push_str(&trimmed.to_lowercase());
+        }
+        let Self { lower, skip } = self;
+        if lower.contains(WORD_SEPARATORS) {
+            for part in lower.split(WORD_SEPARATORS) {
+                if let Some(feature) = word_feature_in(trim_punct(part), skip) {
+                    each(feature);
+                }
+            }
+        } else if let Some(feature) = word_feature_in(lower, skip) {
+            each(feature);
+        }
+    }
+}
+
+/// A single word's feature (the word itself, or its `skip:` feature written into `skip`),
+/// or `None` when it is too short.
+fn word_feature_in<'a>(word: &'a str, skip: &'a mut String) -> Option<&'a str> {
+    let chars = if word.is_ascii() {
+        word.len()
+    } else {
+        word.chars().count()
+    };
     if chars < MIN_WORD {
         return None;
     }
     if chars > MAX_WORD {
         let first = word.chars().next().unwrap_or('?');
-        return Some(format!("skip:{first} {}", chars / 10 * 10));
+        skip.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(skip, "skip:{first} {}", chars / 10 * 10);
+        return Some(skip);
     }
-    Some(word.to_owned())
+    Some(word)
+}
+
+/// A single word's feature, or `None` when it is too short.
+fn word_feature(word: &str) -> Option<String> {
+    word_feature_in(word, &mut String::new()).map(str::to_owned)
 }
 
 /// `word` without leading and trailing punctuation (but keeping `$` and `%`, which spam
