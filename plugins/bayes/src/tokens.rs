@@ -787,6 +787,42 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_words_and_joined_parts_have_their_features_and_ids() {
+        let tokenizer = Tokenizer {
+            osb_window: 1,
+            ..Tokenizer::default()
+        };
+        let input = Input {
+            text_parts: vec![
+                "ΟΔΟΣ Straße http://Example.COM/Path?q=Ünï long-éééééééééééééééééééééé".into(),
+            ],
+            ..Input::default()
+        };
+        let tokens = tokenizer.tokenize(&input);
+        let words: Vec<&str> = tokens
+            .iter()
+            .filter(|t| t.source == Source::Body && !t.text.starts_with("mime:"))
+            .map(|t| t.text.as_str())
+            .collect();
+        // A final capital sigma lower-cases to ς, as str::to_lowercase does.
+        assert_eq!(
+            words,
+            [
+                "οδος",
+                "straße",
+                "http",
+                "example.com",
+                "path",
+                "ünï",
+                "skip:l 20"
+            ]
+        );
+        for token in &tokens {
+            assert_eq!(token.id, fnv1a(&[&token.text]), "{}", token.text);
+        }
+    }
+
+    #[test]
     fn sparse_bigrams_pair_words_within_the_window() {
         let tokenizer = Tokenizer {
             osb_window: 3,
