@@ -119,7 +119,7 @@ pub struct Tokenizer {
 impl Default for Tokenizer {
     fn default() -> Self {
         Self {
-            max_tokens: 1500,
+            max_tokens: 1000,
             osb_window: 2,
             max_words: 4000,
         }
