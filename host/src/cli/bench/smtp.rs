@@ -78,6 +78,15 @@ struct Setup {
 }
 
 impl Setup {
+    /// What a row calls a server: without plugins, with them, or with them trained.
+    fn variant(&self, plugins: bool) -> &'static str {
+        match (plugins, self.trained.is_some()) {
+            (false, _) => "none",
+            (true, false) => "bundled",
+            (true, true) => "trained",
+        }
+    }
+
     /// The configuration of a server with its data in `data_dir`, with or without the
     /// bundled plugins.
     fn config(&self, data_dir: &Path, plugins: bool) -> String {
@@ -189,11 +198,7 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
                 let secs = cell.elapsed.as_secs_f64();
                 println!(
                     "{:<8} {:>7} {:>8} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.0}",
-                    match (plugins, setup.trained.is_some()) {
-                        (false, _) => "none",
-                        (true, false) => "bundled",
-                        (true, true) => "trained",
-                    },
+                    setup.variant(plugins),
                     size_text,
                     sessions,
                     cell.messages,
@@ -206,36 +211,48 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
             }
         }
         if args.smtp_source {
-            let mut server = Server::start(&setup, plugins).await?;
-            let messages = 20_000;
-            let started = Instant::now();
-            let status = Command::new("smtp-source")
-                .args([
-                    "-s",
-                    "50",
-                    "-m",
-                    &messages.to_string(),
-                    "-l",
-                    "20480",
-                    "-f",
-                    "load@example.org",
-                    "-t",
-                    "bob@example.test",
-                ])
-                .arg(server.addr.to_string())
-                .status()
-                .await
-                .context(
-                    "cannot run smtp-source (Debian package postfix; it lives in /usr/sbin)",
-                )?;
-            let elapsed = started.elapsed().as_secs_f64();
-            let fsyncs = server.stop().await?;
-            println!(
-                "smtp-source, 50 sessions, 20 KB, plugins {}: {messages} messages in {elapsed:.1}s = {:.0} msg/s, {:.0} fsyncs/s ({status})",
-                if plugins { "bundled" } else { "none" },
-                messages as f64 / elapsed,
-                fsyncs as f64 / elapsed
-            );
+            let variant = setup.variant(plugins);
+            // Sessions that send message after message, as the rows above do; then a new
+            // connection per message, as most MX traffic comes, which runs the connect and
+            // HELO stages every time.
+            for (reuse, how) in [
+                (true, "sessions reused (-d)"),
+                (false, "a connection per message"),
+            ] {
+                let mut server = Server::start(&setup, plugins).await?;
+                let messages = 20_000;
+                let started = Instant::now();
+                let mut command = Command::new("smtp-source");
+                if reuse {
+                    command.arg("-d");
+                }
+                let status = command
+                    .args([
+                        "-s",
+                        "50",
+                        "-m",
+                        &messages.to_string(),
+                        "-l",
+                        "20480",
+                        "-f",
+                        "load@example.org",
+                        "-t",
+                        "bob@example.test",
+                    ])
+                    .arg(server.addr.to_string())
+                    .status()
+                    .await
+                    .context(
+                        "cannot run smtp-source (Debian package postfix; it lives in /usr/sbin)",
+                    )?;
+                let elapsed = started.elapsed().as_secs_f64();
+                let fsyncs = server.stop().await?;
+                println!(
+                    "smtp-source, 50 sessions, 20 KB, {how}, plugins {variant}: {messages} messages in {elapsed:.1}s = {:.0} msg/s, {:.0} fsyncs/s ({status})",
+                    messages as f64 / elapsed,
+                    fsyncs as f64 / elapsed
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
