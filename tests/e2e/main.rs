@@ -15,6 +15,7 @@ mod gateway;
 mod learn;
 mod ocr;
 mod plugin_faults;
+mod quarantine;
 mod reputation;
 mod sdk_example;
 mod smtp_basics;

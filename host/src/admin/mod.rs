@@ -1,12 +1,13 @@
 //! The admin endpoint: a small HTTP/1.1 JSON API on a loopback address, served by
-//! `moat serve`, through which the `moat queue ...` commands act on the running server's
-//! queue (fjall lets one process at a time open the database).
+//! `moat serve`, through which the `moat queue ...` and `moat quarantine ...` commands act
+//! on the running server's queue (fjall lets one process at a time open the database).
 //!
 //! * `server`: the accept loop (hyper's HTTP/1.1 connection handling; no hand-written
 //!   parser).
 //! * `router`: method and path to endpoint: one `match` over the path's segments, so a new
 //!   endpoint (metrics, quarantine, reload) is one more arm and one more handler file.
 //! * `queue`: the queue endpoints.
+//! * `quarantine`: the quarantine endpoints.
 //! * `client`: the HTTP client the CLI uses.
 //!
 //! The endpoint has no authentication: the configuration only accepts loopback
@@ -18,6 +19,7 @@
 //! routing layer the handful of endpoints here does not need.
 
 pub mod client;
+mod quarantine;
 mod queue;
 mod router;
 mod server;

@@ -10,7 +10,7 @@ use crate::delivery::now_ms;
 use crate::queue::{Queue, QueueError, QueueId};
 
 /// Runs `work` on the queue off the async workers; errors become 500.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     context: &AdminContext,
     work: impl FnOnce(&Queue) -> Result<T, QueueError> + Send + 'static,
 ) -> Result<T, Failure> {
@@ -28,7 +28,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-fn parse(id: &str) -> Result<QueueId, Failure> {
+pub(super) fn parse(id: &str) -> Result<QueueId, Failure> {
     id.parse().map_err(|e: crate::queue::ParseQueueIdError| {
         Failure::new(StatusCode::BAD_REQUEST, e.to_string())
     })

@@ -6,6 +6,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use super::quarantine;
 use super::queue::{self, Action};
 use super::server::AdminContext;
 
@@ -27,6 +28,11 @@ pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Re
         (&Method::POST, ["queue", id, "hold"]) => queue::act(context, id, Action::Hold).await,
         (&Method::POST, ["queue", id, "release"]) => queue::act(context, id, Action::Release).await,
         (&Method::DELETE, ["queue", id]) => queue::act(context, id, Action::Delete).await,
+        (&Method::GET, ["quarantine"]) => quarantine::list(context).await,
+        (&Method::GET, ["quarantine", id]) => quarantine::show(context, id).await,
+        (&Method::GET, ["quarantine", id, "message"]) => quarantine::message(context, id).await,
+        (&Method::POST, ["quarantine", id, "release"]) => quarantine::release(context, id).await,
+        (&Method::DELETE, ["quarantine", id]) => quarantine::delete(context, id).await,
         _ => Err(Failure::new(
             StatusCode::NOT_FOUND,
             format!("no endpoint {method} {path}"),

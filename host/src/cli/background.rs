@@ -1,8 +1,10 @@
-//! What `moat serve` runs besides its listeners: the delivery scheduler and the admin
-//! endpoint. Kept apart from `serve` so each is started and stopped in one place.
+//! What `moat serve` runs besides its listeners: the delivery scheduler, the quarantine's
+//! expiry and the admin endpoint. Kept apart from `serve` so each is started and stopped
+//! in one place.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -11,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::{self, AdminContext};
 use crate::config::Config;
-use crate::delivery::Scheduler;
+use crate::delivery::{Scheduler, now_ms};
 use crate::dns::Resolver;
 use crate::queue::Queue;
 
@@ -22,8 +24,11 @@ pub(super) struct Background {
     address_file: Option<PathBuf>,
 }
 
-/// Starts delivery and the admin endpoint (if configured). Both stop when `shutdown` is
-/// cancelled; delivery's tasks are on `tracker`.
+/// How often quarantined messages past `[quarantine] max_age` are looked for.
+const QUARANTINE_EXPIRY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Starts delivery, the quarantine's expiry and the admin endpoint (if configured). They
+/// stop when `shutdown` is cancelled; delivery's and expiry's tasks are on `tracker`.
 pub(super) async fn start(
     config: &Config,
     queue: &Queue,
@@ -43,6 +48,10 @@ pub(super) async fn start(
         tracker.spawn(scheduler.run());
     } else {
         tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");
+    }
+
+    if let Some(max_age) = config.quarantine.max_age.limit() {
+        tracker.spawn(expire_quarantine(queue.clone(), max_age, shutdown.clone()));
     }
 
     let Some(admin_config) = &config.admin else {
@@ -70,6 +79,24 @@ pub(super) async fn start(
         admin: Some(address),
         address_file: Some(file),
     })
+}
+
+/// Deletes quarantined messages older than `max_age`, now and every
+/// [`QUARANTINE_EXPIRY_INTERVAL`], until `shutdown`.
+async fn expire_quarantine(queue: Queue, max_age: Duration, shutdown: CancellationToken) {
+    loop {
+        let cutoff = now_ms().saturating_sub(max_age.as_millis() as u64);
+        let queue_now = queue.clone();
+        match tokio::task::spawn_blocking(move || queue_now.expire_quarantine(cutoff)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "cannot expire quarantined messages"),
+            Err(error) => tracing::error!(%error, "quarantine expiry panicked"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(QUARANTINE_EXPIRY_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 impl Background {

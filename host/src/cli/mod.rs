@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod learn;
 mod plugin;
+mod quarantine;
 mod queue;
 mod serve;
 
@@ -56,6 +57,9 @@ pub enum Command {
     /// Look into the queue.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Look into the quarantine: list, show, release, delete.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCommand),
     /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
     Learn(learn::LearnArgs),
     /// Measure Moat's speed.
@@ -96,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin(command) => plugin::run(command).await,
         Command::Config(command) => config::run(command).await,
         Command::Queue(command) => queue::run(command).await,
+        Command::Quarantine(command) => quarantine::run(command).await,
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }

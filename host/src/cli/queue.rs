@@ -99,7 +99,7 @@ pub enum QueueCommand {
 }
 
 /// The queue, through the running server or opened here.
-enum Backend {
+pub(super) enum Backend {
     Remote(SocketAddr),
     Local(Queue),
 }
@@ -234,7 +234,7 @@ async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitC
 
 /// The running server's endpoint when `--admin` is given or the database is in use (the
 /// server holds it), else the queue opened here.
-async fn backend(target: &Target) -> anyhow::Result<Backend> {
+pub(super) async fn backend(target: &Target) -> anyhow::Result<Backend> {
     if let Some(address) = target.admin {
         return Ok(Backend::Remote(address));
     }
@@ -264,12 +264,12 @@ async fn backend(target: &Target) -> anyhow::Result<Backend> {
     }
 }
 
-async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Value> {
+pub(super) async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Value> {
     send(address, Method::GET, path).await
 }
 
 /// `GET path` as JSON, `None` on 404.
-async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<Option<Value>> {
+pub(super) async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<Option<Value>> {
     let response = client::request(address, Method::GET, path).await?;
     match response.status {
         200 => Ok(Some(serde_json::from_slice(&response.body)?)),
@@ -279,7 +279,7 @@ async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<Option<Value
 }
 
 /// `GET path` as bytes, `None` on 404.
-async fn get_raw(address: SocketAddr, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+pub(super) async fn get_raw(address: SocketAddr, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
     let response = client::request(address, Method::GET, path).await?;
     match response.status {
         200 => Ok(Some(response.body)),
@@ -296,11 +296,11 @@ async fn send(address: SocketAddr, method: Method, path: &str) -> anyhow::Result
     Ok(serde_json::from_slice(&response.body)?)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: Value) -> anyhow::Result<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(value: Value) -> anyhow::Result<T> {
     serde_json::from_value(value).context("the admin endpoint answered an unexpected shape")
 }
 
-fn error_text(body: &[u8]) -> String {
+pub(super) fn error_text(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_owned))
@@ -333,7 +333,7 @@ fn describe(envelope: &QueuedEnvelope, now: u64) -> String {
 }
 
 /// A span of milliseconds as `3h12m`, `45s`.
-fn ago(ms: u64) -> String {
+pub(super) fn ago(ms: u64) -> String {
     let seconds = ms / 1000;
     match seconds {
         0..60 => format!("{seconds}s"),

@@ -7,6 +7,7 @@ mod capabilities;
 mod delivery;
 mod error;
 mod filter;
+mod quarantine;
 mod smtp;
 mod units;
 
@@ -20,6 +21,7 @@ pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use quarantine::QuarantineConfig;
 pub use smtp::{BareLineEndingPolicy, ListenerConfig, RelayConfig, SmtpConfig, TlsConfig};
 pub use units::{ByteSize, HumanDuration, UnitError};
 
@@ -69,6 +71,9 @@ pub struct Config {
     /// `[admin]`: the local HTTP endpoint of a running server; none when absent.
     #[serde(default)]
     pub admin: Option<AdminConfig>,
+    /// `[quarantine]`: how long held messages are kept.
+    #[serde(default)]
+    pub quarantine: QuarantineConfig,
 }
 
 /// `[server]`: the gateway's identity and where it keeps its data.

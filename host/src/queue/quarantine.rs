@@ -4,8 +4,14 @@
 //! A quarantined message's bytes go to `queue.messages` like a queued one's (so a release
 //! moves only its small record), and its [`QuarantinedMessage`] to `queue.quarantine`; it
 //! has no envelope in `queue.envelopes` and no due entry, so delivery never sees it. Both
-//! are written by the group committer in one fsynced batch, shared with enqueues. Release
-//! and deletion (the `moat quarantine` commands) are not here yet.
+//! are written by the group committer in one fsynced batch, shared with enqueues.
+//!
+//! Release, deletion and expiry (the `moat quarantine` commands, `[quarantine] max_age`)
+//! each write one fsynced batch under the queue's update lock: a released message has its
+//! envelope and due entry written and its record removed together, so it is never in both
+//! places, nor in neither.
+
+use std::sync::{Arc, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -13,7 +19,7 @@ use tracing::info;
 use super::commit::{Entry, Placement};
 use super::{
     NewMessage, QUARANTINE, Queue, QueueError, QueueId, QueuedEnvelope, accept, decode, encode,
-    ids_in,
+    ids_in, keys,
 };
 
 /// A quarantined message's record: the value of `queue.quarantine`.
@@ -65,5 +71,99 @@ impl Queue {
     /// The ids of every quarantined message, oldest first (for `moat quarantine list`).
     pub fn quarantined_ids(&self) -> Result<Vec<QueueId>, QueueError> {
         ids_in(&self.inner.keyspaces.quarantine, QUARANTINE)
+    }
+
+    /// Every quarantined message's record, oldest first.
+    pub fn quarantined_all(&self) -> Result<Vec<QuarantinedMessage>, QueueError> {
+        let mut records = Vec::new();
+        for id in self.quarantined_ids()? {
+            records.extend(self.quarantined(&id)?);
+        }
+        Ok(records)
+    }
+
+    /// Releases quarantined `id` into the delivery queue, due at `now_ms`, and returns its
+    /// envelope; `None` if no such message is in quarantine. Its retry window starts now:
+    /// `received_at_ms` becomes `now_ms` (its Received header keeps the arrival time).
+    pub fn release_quarantined(
+        &self,
+        id: &QueueId,
+        now_ms: u64,
+    ) -> Result<Option<QueuedEnvelope>, QueueError> {
+        let keyspaces = &self.inner.keyspaces;
+        let _guard = self
+            .inner
+            .update_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(record) = self.quarantined(id)? else {
+            return Ok(None);
+        };
+        let mut envelope = record.envelope;
+        envelope.received_at_ms = now_ms;
+        envelope.next_attempt_ms = now_ms;
+        envelope.held = false;
+        let key = keys::id_key(id);
+        let mut batch = self.inner.db.durable_batch();
+        batch.insert(&keyspaces.envelopes, key, encode(&envelope)?);
+        batch.insert(&keyspaces.due, keys::due_key(now_ms, id), Vec::new());
+        batch.remove(&keyspaces.quarantine, key);
+        batch
+            .commit()
+            .map_err(|source| QueueError::from_commit(Arc::new(source)))?;
+        self.wake();
+        info!(queue_id = %id, "quarantined message released for delivery");
+        Ok(Some(envelope))
+    }
+
+    /// Deletes quarantined `id`: its record and its bytes. `false` if no such message is
+    /// in quarantine.
+    pub fn delete_quarantined(&self, id: &QueueId) -> Result<bool, QueueError> {
+        let _guard = self
+            .inner
+            .update_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.quarantined(id)?.is_none() {
+            return Ok(false);
+        }
+        self.remove_quarantined(&[*id])?;
+        info!(queue_id = %id, "quarantined message deleted");
+        Ok(true)
+    }
+
+    /// Deletes every quarantined message quarantined before `cutoff_ms`; returns how many.
+    pub fn expire_quarantine(&self, cutoff_ms: u64) -> Result<usize, QueueError> {
+        let _guard = self
+            .inner
+            .update_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let expired: Vec<QueueId> = self
+            .quarantined_all()?
+            .into_iter()
+            .filter(|record| record.envelope.received_at_ms < cutoff_ms)
+            .map(|record| record.envelope.id)
+            .collect();
+        if !expired.is_empty() {
+            self.remove_quarantined(&expired)?;
+            info!(expired = expired.len(), "quarantined messages expired");
+        }
+        Ok(expired.len())
+    }
+
+    /// Removes the records and bytes of `ids` in one fsynced batch. Call with the update
+    /// lock held.
+    fn remove_quarantined(&self, ids: &[QueueId]) -> Result<(), QueueError> {
+        let keyspaces = &self.inner.keyspaces;
+        let mut batch = self.inner.db.durable_batch();
+        for id in ids {
+            let key = keys::id_key(id);
+            batch.remove(&keyspaces.quarantine, key);
+            batch.remove(&keyspaces.messages, key);
+        }
+        batch
+            .commit()
+            .map_err(|source| QueueError::from_commit(Arc::new(source)))
     }
 }

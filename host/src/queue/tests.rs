@@ -270,6 +270,60 @@ async fn a_quarantined_message_survives_reopening_and_is_never_due() {
     assert_eq!(queue.due(u64::MAX, 10).expect("due"), vec![queued]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_message_is_queued_due_now_and_leaves_quarantine_across_reopening() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (released, deleted, expired, kept) = {
+        let queue = open(tmp.path());
+        let mut ids = Vec::new();
+        for rcpt in ["r@example.org", "d@example.org", "e@example.org"] {
+            let id = queue
+                .quarantine(new_message(&[rcpt]), rcpt.as_bytes().to_vec(), "{}".into())
+                .await
+                .expect("quarantine");
+            ids.push(id);
+        }
+        let now = now_ms();
+        let envelope = queue
+            .release_quarantined(&ids[0], now + 1_000)
+            .expect("release")
+            .expect("was quarantined");
+        assert_eq!(envelope.next_attempt_ms, now + 1_000);
+        assert_eq!(envelope.received_at_ms, now + 1_000);
+        assert!(queue.delete_quarantined(&ids[1]).expect("delete"));
+        assert!(!queue.delete_quarantined(&ids[1]).expect("delete twice"));
+        assert_eq!(
+            queue.release_quarantined(&ids[1], now).expect("release"),
+            None
+        );
+        // A new one, quarantined after the cut-off, outlives the expiry.
+        let cutoff = now_ms() + 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let kept = queue
+            .quarantine(new_message(&["k@example.org"]), b"k".to_vec(), "{}".into())
+            .await
+            .expect("quarantine");
+        assert_eq!(queue.expire_quarantine(cutoff).expect("expire"), 1);
+        (ids[0], ids[1], ids[2], kept)
+    };
+    let queue = open(tmp.path());
+    assert_eq!(queue.quarantined_ids().expect("ids"), vec![kept]);
+    assert_eq!(queue.ids().expect("ids"), vec![released]);
+    assert_eq!(queue.due(u64::MAX, 10).expect("due"), vec![released]);
+    assert_eq!(
+        queue.message(&released).expect("read"),
+        Some(b"r@example.org".to_vec())
+    );
+    for gone in [deleted, expired] {
+        assert_eq!(
+            queue.message(&gone).expect("read"),
+            None,
+            "bytes of {gone} remain"
+        );
+        assert_eq!(queue.envelope(&gone).expect("read"), None);
+    }
+}
+
 #[test]
 fn the_queue_and_its_errors_cross_threads() {
     fn send_sync<T: Send + Sync + 'static>() {}

@@ -1,0 +1,294 @@
+//! `moat quarantine`: the messages the filters held back. Like `moat queue`, the commands go
+//! through the running server's admin endpoint, or open the data directory when it is
+//! stopped.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use hyper::Method;
+use serde_json::{Value, json};
+
+use super::learn::{self, LearnArgs};
+use super::queue::{Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw};
+use crate::admin::client;
+use crate::config::HumanDuration;
+use crate::delivery::now_ms;
+use crate::queue::{QuarantinedMessage, QueueId};
+
+/// `moat quarantine ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum QuarantineCommand {
+    /// Every quarantined message, oldest first: id, age, sender, recipients and why.
+    List {
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// One JSON object (envelope and report) per message per line.
+        #[arg(long)]
+        json: bool,
+        /// Only messages with this recipient (case-insensitive).
+        #[arg(long, value_name = "ADDRESS")]
+        rcpt: Option<String>,
+        /// Only messages quarantined within this long (`2h`, `3d`).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<HumanDuration>,
+    },
+    /// One message: its envelope, the decision report, and its header; with --raw, only
+    /// its bytes as stored.
+    Show {
+        /// The quarantine id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// Print only the message bytes, exactly as stored.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Release a message: it is queued for delivery at once.
+    Release {
+        /// The quarantine id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// Also teach the learning plugins (bayes) that it is ham. Needs the server
+        /// stopped, like `moat learn`.
+        #[arg(long)]
+        learn_ham: bool,
+    },
+    /// Delete a message for good.
+    Delete {
+        /// The quarantine id.
+        id: QueueId,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+        /// Confirm: the message is deleted and nobody is told.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs the quarantine command.
+pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        QuarantineCommand::List {
+            target,
+            json,
+            rcpt,
+            since,
+        } => {
+            let records: Vec<QuarantinedMessage> = match backend(&target).await? {
+                Backend::Remote(address) => decode(get(address, "/quarantine").await?)?,
+                Backend::Local(queue) => queue.quarantined_all()?,
+            };
+            let now = now_ms();
+            let cutoff = since.map(|d| now.saturating_sub(d.0.as_millis() as u64));
+            for record in records.iter().filter(|r| {
+                let envelope = &r.envelope;
+                cutoff.is_none_or(|c| envelope.received_at_ms >= c)
+                    && rcpt.as_ref().is_none_or(|want| {
+                        envelope
+                            .recipients
+                            .iter()
+                            .any(|r| r.address.eq_ignore_ascii_case(want))
+                    })
+            }) {
+                if json {
+                    println!("{}", serde_json::to_string(record)?);
+                } else {
+                    print!("{}", describe(record, now));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        QuarantineCommand::Show { id, target, raw } => {
+            let Some((record, message)) = fetch(&target, id).await? else {
+                eprintln!("moat: no message {id} in quarantine");
+                return Ok(ExitCode::FAILURE);
+            };
+            let mut stdout = std::io::stdout().lock();
+            if raw {
+                stdout.write_all(&message)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(stdout, "{}", json!(record.envelope))?;
+            let report: Value = serde_json::from_str(&record.report).unwrap_or(Value::Null);
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+            writeln!(stdout)?;
+            stdout.write_all(header_of(&message))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        QuarantineCommand::Release {
+            id,
+            target,
+            learn_ham,
+        } => release(&target, id, learn_ham).await,
+        QuarantineCommand::Delete { id, target, yes } => {
+            if !yes {
+                eprintln!("moat: deleting {id} drops it for good; add --yes to confirm");
+                return Ok(ExitCode::FAILURE);
+            }
+            let found = match backend(&target).await? {
+                Backend::Remote(address) => {
+                    status(address, Method::DELETE, &format!("/quarantine/{id}")).await?
+                }
+                Backend::Local(queue) => queue.delete_quarantined(&id)?,
+            };
+            if !found {
+                eprintln!("moat: no message {id} in quarantine");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("delete: {id}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Releases `id`; with `learn_ham`, teaches it as ham first (which needs the server
+/// stopped, so a running server refuses before anything changes).
+async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Result<ExitCode> {
+    let found = match backend(target).await? {
+        Backend::Remote(_) if learn_ham => bail!(
+            "--learn-ham needs the server stopped (the learning plugins' store is open in \
+             moat serve); release without it, then learn the message later with \
+             `moat quarantine show --raw {id}` and `moat learn ham FILE`"
+        ),
+        Backend::Remote(address) => {
+            status(address, Method::POST, &format!("/quarantine/{id}/release")).await?
+        }
+        Backend::Local(queue) => {
+            if learn_ham {
+                let message = match queue.quarantined(&id)? {
+                    Some(_) => queue.message(&id)?,
+                    None => None,
+                };
+                let Some(message) = message else {
+                    eprintln!("moat: no message {id} in quarantine");
+                    return Ok(ExitCode::FAILURE);
+                };
+                // `moat learn` opens the data directory itself.
+                drop(queue);
+                learn_as_ham(target, &id, &message).await?;
+                match backend(target).await? {
+                    Backend::Local(queue) => queue.release_quarantined(&id, now_ms())?.is_some(),
+                    Backend::Remote(_) => bail!("the server started meanwhile; release {id} again"),
+                }
+            } else {
+                queue.release_quarantined(&id, now_ms())?.is_some()
+            }
+        }
+    };
+    if !found {
+        eprintln!("moat: no message {id} in quarantine");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("release: {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `moat learn ham` on the message's bytes.
+async fn learn_as_ham(target: &Target, id: &QueueId, message: &[u8]) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    let file = scratch.path().join(format!("{id}.eml"));
+    std::fs::write(&file, message)?;
+    let args = LearnArgs {
+        config: target.config.clone(),
+        forget: false,
+        plugin: None,
+        words: vec!["ham".into(), file.into_os_string()],
+    };
+    let code = learn::run(args).await?;
+    if code != ExitCode::SUCCESS {
+        bail!("learning {id} as ham failed; it stays in quarantine");
+    }
+    Ok(())
+}
+
+/// The record and bytes of `id`, or `None`.
+async fn fetch(
+    target: &Target,
+    id: QueueId,
+) -> anyhow::Result<Option<(QuarantinedMessage, Vec<u8>)>> {
+    Ok(match backend(target).await? {
+        Backend::Remote(address) => {
+            let record = get_opt(address, &format!("/quarantine/{id}")).await?;
+            let message = get_raw(address, &format!("/quarantine/{id}/message")).await?;
+            match (record, message) {
+                (Some(record), Some(message)) => Some((
+                    serde_json::from_value(record).context("an unexpected record")?,
+                    message,
+                )),
+                _ => None,
+            }
+        }
+        Backend::Local(queue) => match (queue.quarantined(&id)?, queue.message(&id)?) {
+            (Some(record), Some(message)) => Some((record, message)),
+            _ => None,
+        },
+    })
+}
+
+/// Sends `method path`: `true` on 200, `false` on 404.
+async fn status(address: std::net::SocketAddr, method: Method, path: &str) -> anyhow::Result<bool> {
+    let response = client::request(address, method, path).await?;
+    match response.status {
+        200 => Ok(true),
+        404 => Ok(false),
+        _ => bail!("{}", error_text(&response.body)),
+    }
+}
+
+/// A message in the human list: id, age, size, sender, then the score and the reason,
+/// then one line per recipient.
+fn describe(record: &QuarantinedMessage, now: u64) -> String {
+    let envelope = &record.envelope;
+    let report: Value = serde_json::from_str(&record.report).unwrap_or(Value::Null);
+    let score = report["score"]
+        .as_f64()
+        .map_or("-".to_owned(), |s| format!("{s:.2}"));
+    let reason = report["reason"].as_str().unwrap_or("-");
+    let mut out = format!(
+        "{}  {} ago  <{}>  {} bytes  score {score}  {reason}\n",
+        envelope.id,
+        ago(now.saturating_sub(envelope.received_at_ms)),
+        envelope.mail_from,
+        envelope.size,
+    );
+    for recipient in &envelope.recipients {
+        out.push_str(&format!("    <{}>\n", recipient.address));
+    }
+    out
+}
+
+/// The header section of `message`: up to and including the blank line.
+fn header_of(message: &[u8]) -> &[u8] {
+    message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|end| &message[..end + 4])
+        .or_else(|| {
+            message
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|end| &message[..end + 2])
+        })
+        .unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_ends_at_the_first_blank_line() {
+        assert_eq!(
+            header_of(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\n"),
+            b"A: 1\r\nB: 2\r\n\r\n"
+        );
+        assert_eq!(header_of(b"A: 1\n\nbody"), b"A: 1\n\n");
+        assert_eq!(header_of(b"A: 1\r\n"), b"A: 1\r\n");
+    }
+}
