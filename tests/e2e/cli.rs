@@ -40,6 +40,32 @@ fn check_explains_each_symbol_of_a_corpus_message() {
 }
 
 #[test]
+fn check_reads_each_message_of_an_mbox_file() {
+    let dir = scratch();
+    let mut mbox = b"From a@example.org Mon Nov 23 10:00:00 2026\n".to_vec();
+    mbox.extend_from_slice(message("first", "", "hello").as_bytes());
+    mbox.extend_from_slice(b"\nFrom a@example.org Mon Nov 23 10:00:01 2026\n");
+    mbox.extend_from_slice(message("second", "", GTUBE).as_bytes());
+    std::fs::write(dir.path().join("two.mbox"), &mbox).unwrap();
+    let out = moat(
+        dir.path(),
+        &[
+            "check",
+            "--json",
+            "--config",
+            offline_config(dir.path()),
+            "two.mbox",
+        ],
+    );
+    out.assert_success();
+    let lines = out.json_lines();
+    let files: Vec<&str> = lines.iter().filter_map(|l| l["file"].as_str()).collect();
+    assert_eq!(files, ["two.mbox#1", "two.mbox#2"], "{lines:?}");
+    assert_ne!(lines[0]["action"], "reject", "{}", lines[0]);
+    assert_eq!(lines[1]["action"], "reject", "GTUBE: {}", lines[1]);
+}
+
+#[test]
 fn check_json_over_a_corpus_folder_gives_one_consistent_object_per_message() {
     let dir = scratch();
     let folder = shared_dir().join("corpus/mail/test/spam");

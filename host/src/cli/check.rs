@@ -3,7 +3,7 @@
 //! each decision with its report. The outcome stage is not run: checking teaches nothing.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -38,7 +38,8 @@ pub struct CheckArgs {
     /// One JSON object per message per line instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Message files, or directories to walk for them.
+    /// Message files (an mbox file: each message in it, as `FILE#N`), or directories to
+    /// walk for them.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
@@ -59,18 +60,29 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     report_load_errors(&assembled.load_errors);
     let files = crate::message::mailbox::files_under(&args.paths)?;
     let mut failures = 0;
-    for (n, file) in files.iter().enumerate() {
-        match check_file(&assembled.pipeline, &args, file, n).await {
-            Ok(checked) => print_checked(&args, file, &checked, assembled.pipeline.thresholds()),
+    let mut n = 0;
+    for file in &files {
+        // An mbox file holds several messages, each checked as `FILE#N`.
+        let stored = match crate::message::mailbox::read_file(file) {
+            Ok(stored) => stored,
             Err(error) => {
                 failures += 1;
-                if args.json {
-                    println!(
-                        "{}",
-                        json!({ "file": file.display().to_string(), "error": format!("{error:#}") })
-                    );
-                } else {
-                    eprintln!("moat: {}: {error:#}", file.display());
+                report_failure(&args, &file.display().to_string(), &error.into());
+                continue;
+            }
+        };
+        for message in stored {
+            n += 1;
+            match check_message(&assembled.pipeline, &args, message.raw, n).await {
+                Ok(checked) => print_checked(
+                    &args,
+                    &message.origin,
+                    &checked,
+                    assembled.pipeline.thresholds(),
+                ),
+                Err(error) => {
+                    failures += 1;
+                    report_failure(&args, &message.origin, &error);
                 }
             }
         }
@@ -82,34 +94,41 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Says that `origin` could not be checked: a JSON line or a line on stderr.
+fn report_failure(args: &CheckArgs, origin: &str, error: &anyhow::Error) {
+    if args.json {
+        println!(
+            "{}",
+            json!({ "file": origin, "error": format!("{error:#}") })
+        );
+    } else {
+        eprintln!("moat: {origin}: {error:#}");
+    }
+}
+
 fn print_checked(
     args: &CheckArgs,
-    file: &Path,
+    origin: &str,
     checked: &Checked,
     thresholds: &crate::config::Thresholds,
 ) {
     if args.json {
         let mut value = report::to_json(&checked.decision);
-        value["file"] = json!(file.display().to_string());
+        value["file"] = json!(origin);
         value["stage"] = json!(checked.stage.as_str());
         println!("{value}");
     } else {
-        println!(
-            "== {} (decided at {})",
-            file.display(),
-            checked.stage.as_str()
-        );
+        println!("== {origin} (decided at {})", checked.stage.as_str());
         print!("{}", report::render_text(&checked.decision, thresholds));
     }
 }
 
-async fn check_file(
+async fn check_message(
     pipeline: &Pipeline,
     args: &CheckArgs,
-    file: &Path,
+    raw: Vec<u8>,
     n: usize,
 ) -> anyhow::Result<Checked> {
-    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let message = Arc::new(ParsedMessage::parse(raw)?);
     let mut ctx = SessionContext::connected(Arc::from(format!("check-{n}")), (args.ip, 0).into());
     let mut results: Vec<PluginResult> = Vec::new();
@@ -189,7 +208,6 @@ fn extract_address(text: &str) -> Option<String> {
     (address.contains('@') && !address.contains(char::is_whitespace)).then(|| address.to_owned())
 }
 
-/// The files named, with directories walked (sorted, hidden entries skipped).
 #[cfg(test)]
 mod tests {
     use super::extract_address;
