@@ -1,11 +1,13 @@
 //! `moat learn` end to end: the bundled bayes plugin trained from files and an mbox,
 //! idempotently, forgotten, and its totals read back by `moat learn stats` in later
-//! processes (so they are on disk).
+//! processes (so they are on disk); and, while the gateway runs, through its admin
+//! endpoint to its live plugins.
 
 use std::path::Path;
 
 use moat_test_support::{first_corpus_file, scratch};
 
+use crate::gateway::Gateway;
 use crate::{moat, offline_config};
 
 /// `moat learn stats`'s counter `name` for bayes.
@@ -86,4 +88,41 @@ fn learn_says_what_is_wrong_with_its_arguments() {
     );
     out.assert_failure();
     assert!(out.stderr().contains("missing.eml"), "{}", out.stderr());
+}
+
+#[test]
+fn learning_while_the_gateway_runs_goes_to_its_live_plugins() {
+    let gw = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
+    let dir = gw.dir.path();
+    let spam = first_corpus_file("mail/train/spam");
+    let spam = spam.to_str().unwrap();
+    let learn = |args: &[&str]| {
+        let mut all = vec!["learn", "--config", "moat.toml"];
+        all.extend_from_slice(args);
+        moat(dir, &all)
+    };
+    let first = learn(&["spam", spam]);
+    first.assert_success();
+    assert!(
+        first
+            .stdout()
+            .contains("bayes: 1 learnt, 0 unchanged, 0 failed (by the running server)"),
+        "{}",
+        first.stdout()
+    );
+    let again = learn(&["spam", spam]);
+    again.assert_success();
+    assert!(
+        again.stdout().contains("bayes: 0 learnt, 1 unchanged"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(stat(dir, "moat.toml", "spam"), 1);
+    learn(&["--forget", spam]).assert_success();
+    assert_eq!(stat(dir, "moat.toml", "spam"), 0);
+    // Not a message: refused with a reason, and the command fails.
+    std::fs::write(dir.join("empty.eml"), b"").unwrap();
+    let refused = learn(&["ham", "empty.eml"]);
+    refused.assert_failure();
+    assert_eq!(stat(dir, "moat.toml", "ham"), 0);
 }

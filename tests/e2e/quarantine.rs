@@ -1,6 +1,6 @@
 //! The quarantine end to end: a message the filters hold back is listed, shown, released
 //! and delivered downstream (Postfix's smtp-sink), or deleted, through `moat quarantine`
-//! while the gateway runs; and released with `--learn-ham` while it is stopped.
+//! while the gateway runs; and released with `--learn-ham`, live and while it is stopped.
 
 use std::time::Duration;
 
@@ -113,37 +113,52 @@ fn a_quarantined_message_is_listed_shown_released_and_delivered_or_deleted() {
     );
 }
 
-#[test]
-fn releasing_with_learn_ham_teaches_bayes_while_the_gateway_is_stopped() {
-    let mut gw = Gateway::start(&format!("{THRESHOLDS}[admin]\naddress = \"127.0.0.1:0\"\n"));
-    let held = send(&gw, "a@example.org", &["b@example.test"], &undated("ham"));
-    // Refused while the server runs, before anything changes.
-    let refused = quarantine(&gw, &["release", &held, "--learn-ham"]);
-    refused.assert_failure();
-    assert!(
-        refused.stderr().contains("needs the server stopped"),
-        "{}",
-        refused.stderr()
-    );
-    assert_eq!(listed(&gw, &[]).len(), 1);
-    gw.stop();
-
-    quarantine(&gw, &["release", &held, "--learn-ham"]).assert_success();
-    assert!(listed(&gw, &[]).is_empty());
+/// The `ham` line of `moat learn stats`, run in the gateway's directory.
+fn ham_learnt(gw: &Gateway) -> String {
     let stats = moat(gw.dir.path(), &["learn", "stats", "--config", "moat.toml"]);
     stats.assert_success();
-    let ham_line = stats
+    stats
         .stdout()
         .lines()
         .find(|l| l.trim_start().starts_with("ham"))
-        .map(str::to_owned)
-        .unwrap_or_default();
-    assert!(ham_line.trim().ends_with(" 1"), "{}", stats.stdout());
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_else(|| stats.stdout())
+}
+
+#[test]
+fn releasing_with_learn_ham_teaches_bayes_live_and_while_stopped() {
+    let mut gw = Gateway::start(&format!("{THRESHOLDS}[admin]\naddress = \"127.0.0.1:0\"\n"));
+    let live = send(&gw, "a@example.org", &["b@example.test"], &undated("live"));
+    let offline = send(
+        &gw,
+        "a@example.org",
+        &["b@example.test"],
+        &undated("offline"),
+    );
+
+    // While the server runs: taught to its live plugins through the admin endpoint.
+    quarantine(&gw, &["release", &live, "--learn-ham"]).assert_success();
+    assert_eq!(ham_learnt(&gw), "ham                      1");
+    let queued: Vec<String> = queue(&gw)
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
     assert_eq!(
-        gw.queue_ids(),
-        vec![held],
+        queued,
+        std::slice::from_ref(&live),
         "released into the delivery queue"
     );
+
+    // While it is stopped: `moat learn` opens the data dir itself.
+    gw.stop();
+    quarantine(&gw, &["release", &offline, "--learn-ham"]).assert_success();
+    assert!(listed(&gw, &[]).is_empty());
+    assert_eq!(ham_learnt(&gw), "ham                      2");
+    let mut ids = gw.queue_ids();
+    ids.sort();
+    let mut expected = vec![live, offline];
+    expected.sort();
+    assert_eq!(ids, expected);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
@@ -49,7 +49,17 @@ pub async fn request(
     method: Method,
     path: &str,
 ) -> Result<AdminResponse, AdminClientError> {
-    tokio::time::timeout(LIMIT, send(address, method, path))
+    request_with_body(address, method, path, Vec::new()).await
+}
+
+/// Sends `method path` with `body` to the admin endpoint at `address`.
+pub async fn request_with_body(
+    address: SocketAddr,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<AdminResponse, AdminClientError> {
+    tokio::time::timeout(LIMIT, send(address, method, path, body))
         .await
         .map_err(|_| AdminClientError::Timeout)?
 }
@@ -58,6 +68,7 @@ async fn send(
     address: SocketAddr,
     method: Method,
     path: &str,
+    body: Vec<u8>,
 ) -> Result<AdminResponse, AdminClientError> {
     let stream = TcpStream::connect(address)
         .await
@@ -69,7 +80,7 @@ async fn send(
         .method(method)
         .uri(path)
         .header(hyper::header::HOST, address.to_string())
-        .body(Empty::<Bytes>::new())?;
+        .body(Full::new(Bytes::from(body)))?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes().to_vec();

@@ -8,6 +8,7 @@
 //!   endpoint (metrics, quarantine, reload) is one more arm and one more handler file.
 //! * `queue`: the queue endpoints.
 //! * `quarantine`: the quarantine endpoints.
+//! * `learn`: teaching the running server's learning plugins, and their counters.
 //! * `client`: the HTTP client the CLI uses.
 //!
 //! The endpoint has no authentication: the configuration only accepts loopback
@@ -19,6 +20,7 @@
 //! routing layer the handful of endpoints here does not need.
 
 pub mod client;
+mod learn;
 mod quarantine;
 mod queue;
 mod router;

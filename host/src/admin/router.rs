@@ -6,6 +6,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use super::learn::{self, Lesson};
 use super::quarantine;
 use super::queue::{self, Action};
 use super::server::AdminContext;
@@ -14,11 +15,26 @@ use super::server::AdminContext;
 pub(super) type Reply = Response<Full<Bytes>>;
 
 /// Answers one request.
-pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Reply {
+pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Reply
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match (&method, segments.as_slice()) {
+        (&Method::GET, ["learn", "stats"]) => learn::stats(context).await,
+        (&Method::POST, ["learn", what]) => {
+            match (Lesson::parse(what), read_body(context, request).await) {
+                (Ok(lesson), Ok(body)) => {
+                    let plugin = query.as_deref().and_then(|q| q.strip_prefix("plugin="));
+                    learn::learn(context, lesson, plugin, body).await
+                }
+                (Err(failure), _) | (_, Err(failure)) => Err(failure),
+            }
+        }
         (&Method::GET, ["queue"]) => queue::list(context).await,
         (&Method::GET, ["queue", "stats"]) => queue::stats(context).await,
         (&Method::POST, ["queue", "flush"]) => queue::flush_all(context).await,
@@ -39,6 +55,26 @@ pub(super) async fn handle<B>(context: &AdminContext, request: Request<B>) -> Re
         )),
     };
     result.unwrap_or_else(Failure::into_reply)
+}
+
+/// The request's body, refused (413) beyond the context's limit.
+async fn read_body<B>(context: &AdminContext, request: Request<B>) -> Result<Vec<u8>, Failure>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    let limited = http_body_util::Limited::new(request.into_body(), context.max_body_bytes);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error) => Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "cannot read the request body (at most {} bytes): {error}",
+                context.max_body_bytes
+            ),
+        )),
+    }
 }
 
 /// Why a request failed: the status and a message for `{"error": ...}`. Small, so handlers

@@ -12,13 +12,27 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::router;
+use crate::filter::pipeline::Pipeline;
 use crate::queue::Queue;
 
 /// What the endpoints act on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminContext {
     /// The running server's queue.
     pub queue: Queue,
+    /// The running server's plugins, for learning.
+    pub pipeline: Arc<Pipeline>,
+    /// The largest request body taken (a message to learn): the SMTP size limit.
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for AdminContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminContext")
+            .field("queue", &self.queue)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serves the admin API on `listener` until `shutdown` is cancelled.

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -15,6 +16,7 @@ use crate::admin::{self, AdminContext};
 use crate::config::Config;
 use crate::delivery::{Scheduler, now_ms};
 use crate::dns::Resolver;
+use crate::filter::pipeline::Pipeline;
 use crate::queue::Queue;
 
 /// The running background services.
@@ -32,6 +34,7 @@ const QUARANTINE_EXPIRY_INTERVAL: Duration = Duration::from_secs(300);
 pub(super) async fn start(
     config: &Config,
     queue: &Queue,
+    pipeline: &Arc<Pipeline>,
     resolver: Option<&Resolver>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
@@ -72,6 +75,8 @@ pub(super) async fn start(
         listener,
         AdminContext {
             queue: queue.clone(),
+            pipeline: Arc::clone(pipeline),
+            max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
         },
         shutdown.clone(),
     ));

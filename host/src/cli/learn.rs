@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use super::{ConfigArgs, ensure_dir, report_load_errors};
+use super::{ConfigArgs, ensure_dir, learn_remote, report_load_errors};
 use crate::filter::assemble::assemble;
-use crate::filter::pipeline::{Label, LearnOutcome, Pipeline};
+use crate::filter::pipeline::{Label, LearnOutcome, Pipeline, STATS_PREFIX};
 use crate::filter::plugin::LoadedPlugin;
 use crate::message::mailbox::{files_under, read_file};
 use crate::message::{MessageHandle, ParsedMessage};
-
-/// The prefix under which a learning plugin keeps the counters `moat learn stats` shows.
-pub(super) const STATS_PREFIX: &str = "stats:";
+use crate::store::{Database, StoreError};
 
 /// `moat learn` arguments.
 #[derive(Debug, clap::Args)]
@@ -96,6 +94,20 @@ pub(super) async fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     let request = args.request()?;
     let config = args.config.load()?;
     ensure_dir(&config.server.data_dir)?;
+    // While the server runs, it holds the data dir: teach its live plugins instead.
+    if let Err(StoreError::InUse { .. }) = Database::open(&config.server.data_dir) {
+        let address = super::queue::running_admin(&config)?;
+        let plugin = args.plugin.as_deref();
+        return match request {
+            Request::Stats => learn_remote::stats(address).await,
+            Request::Learn { label, paths } => {
+                learn_remote::teach(address, &paths, label, false, plugin).await
+            }
+            Request::Forget { paths } => {
+                learn_remote::teach(address, &paths, Label::Spam, true, plugin).await
+            }
+        };
+    }
     let assembled = assemble(&config, &config.server.data_dir).await.context(
         "cannot set up the filter pipeline (is `moat serve` running on this data directory?)",
     )?;

@@ -6,6 +6,7 @@ mod bench;
 mod check;
 mod config;
 mod learn;
+mod learn_remote;
 mod plugin;
 mod quarantine;
 mod queue;

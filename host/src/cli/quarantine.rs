@@ -53,8 +53,8 @@ pub enum QuarantineCommand {
         /// Where the queue is.
         #[command(flatten)]
         target: Target,
-        /// Also teach the learning plugins (bayes) that it is ham. Needs the server
-        /// stopped, like `moat learn`.
+        /// Also teach the learning plugins (bayes) that it is ham; the message is released
+        /// only if that worked.
         #[arg(long)]
         learn_ham: bool,
     },
@@ -147,16 +147,19 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// Releases `id`; with `learn_ham`, teaches it as ham first (which needs the server
-/// stopped, so a running server refuses before anything changes).
+/// Releases `id`; with `learn_ham`, teaches it as ham first (the running server's
+/// plugins, or the data dir's when it is stopped), and releases it only if that worked.
 async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Result<ExitCode> {
     let found = match backend(target).await? {
-        Backend::Remote(_) if learn_ham => bail!(
-            "--learn-ham needs the server stopped (the learning plugins' store is open in \
-             moat serve); release without it, then learn the message later with \
-             `moat quarantine show --raw {id}` and `moat learn ham FILE`"
-        ),
         Backend::Remote(address) => {
+            if learn_ham {
+                let Some(message) = get_raw(address, &format!("/quarantine/{id}/message")).await?
+                else {
+                    eprintln!("moat: no message {id} in quarantine");
+                    return Ok(ExitCode::FAILURE);
+                };
+                learn_live(address, &id, message).await?;
+            }
             status(address, Method::POST, &format!("/quarantine/{id}/release")).await?
         }
         Backend::Local(queue) => {
@@ -187,6 +190,35 @@ async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Resul
     }
     println!("release: {id}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Teaches the running server's learning plugins that `message` is ham.
+async fn learn_live(
+    address: std::net::SocketAddr,
+    id: &QueueId,
+    message: Vec<u8>,
+) -> anyhow::Result<()> {
+    let response = client::request_with_body(address, Method::POST, "/learn/ham", message).await?;
+    if response.status != 200 {
+        bail!(
+            "learning {id} as ham failed, it stays in quarantine: {}",
+            error_text(&response.body)
+        );
+    }
+    let results: Vec<Value> = serde_json::from_slice(&response.body)?;
+    if let Some(bad) = results
+        .iter()
+        .find(|r| matches!(r["outcome"].as_str(), Some("refused" | "failed")))
+    {
+        bail!("learning {id} as ham failed, it stays in quarantine: {bad}");
+    }
+    let learnt = results
+        .iter()
+        .any(|r| matches!(r["outcome"].as_str(), Some("done" | "unchanged")));
+    if !learnt {
+        bail!("no plugin of the running server learns; {id} stays in quarantine");
+    }
+    Ok(())
 }
 
 /// Runs `moat learn ham` on the message's bytes.

@@ -242,25 +242,30 @@ pub(super) async fn backend(target: &Target) -> anyhow::Result<Backend> {
     let data_dir = &config.server.data_dir;
     match Database::open(data_dir) {
         Ok(db) => Ok(Backend::Local(Queue::open(db)?)),
-        Err(StoreError::InUse { .. }) => {
-            let from_file = std::fs::read_to_string(admin::address_file(data_dir))
-                .ok()
-                .and_then(|text| text.trim().parse::<SocketAddr>().ok());
-            let from_config = config
-                .admin
-                .as_ref()
-                .map(|a| a.address)
-                .filter(|a| a.port() != 0);
-            match from_file.or(from_config) {
-                Some(address) => Ok(Backend::Remote(address)),
-                None => bail!(
-                    "moat is running on {} but has no admin endpoint (add an [admin] section)",
-                    data_dir.display()
-                ),
-            }
-        }
+        Err(StoreError::InUse { .. }) => Ok(Backend::Remote(running_admin(&config)?)),
         Err(error) => Err(error)
             .with_context(|| format!("cannot open the data directory {}", data_dir.display())),
+    }
+}
+
+/// The admin endpoint of the server running on `config`'s data dir: the address it wrote
+/// there, else the configured one.
+pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<SocketAddr> {
+    let data_dir = &config.server.data_dir;
+    let from_file = std::fs::read_to_string(admin::address_file(data_dir))
+        .ok()
+        .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+    let from_config = config
+        .admin
+        .as_ref()
+        .map(|a| a.address)
+        .filter(|a| a.port() != 0);
+    match from_file.or(from_config) {
+        Some(address) => Ok(address),
+        None => bail!(
+            "moat is running on {} but has no admin endpoint (add an [admin] section)",
+            data_dir.display()
+        ),
     }
 }
 

@@ -101,6 +101,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let background = background::start(
         &config,
         &params.queue,
+        &params.pipeline,
         params.resolver.as_ref(),
         &shutdown,
         &tracker,

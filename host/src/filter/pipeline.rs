@@ -475,6 +475,10 @@ pub enum Label {
     Ham,
 }
 
+/// The prefix of the kv keys under which a learning plugin keeps the counters
+/// `moat learn stats` shows (`stats:spam`, `stats:ham`).
+pub const STATS_PREFIX: &str = "stats:";
+
 /// What a plugin did with a message it was taught.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LearnOutcome {
