@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod dns;
 pub mod filter;
 pub mod message;
+pub mod metrics;
 pub mod ocr;
 pub mod queue;
 pub mod smtp;

@@ -13,6 +13,7 @@ mod dnsbl;
 mod durability;
 mod gateway;
 mod learn;
+mod metrics;
 mod ocr;
 mod plugin_faults;
 mod quarantine;

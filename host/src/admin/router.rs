@@ -25,6 +25,7 @@ where
     let query = request.uri().query().map(str::to_owned);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match (&method, segments.as_slice()) {
+        (&Method::GET, ["metrics"]) => metrics(context).await,
         (&Method::GET, ["learn", "stats"]) => learn::stats(context).await,
         (&Method::POST, ["learn", what]) => {
             match (Lesson::parse(what), read_body(context, request).await) {
@@ -55,6 +56,25 @@ where
         )),
     };
     result.unwrap_or_else(Failure::into_reply)
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
+    let queue = context.queue.clone();
+    let summary = tokio::task::spawn_blocking(move || queue.summary())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let text = context.metrics.render(
+        context.pipeline.plugins(),
+        summary.as_ref(),
+        crate::delivery::now_ms(),
+    );
+    Ok(bytes(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text.into_bytes(),
+    ))
 }
 
 /// The request's body, refused (413) beyond the context's limit.

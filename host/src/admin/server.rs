@@ -20,8 +20,10 @@ use crate::queue::Queue;
 pub struct AdminContext {
     /// The running server's queue.
     pub queue: Queue,
-    /// The running server's plugins, for learning.
+    /// The running server's plugins, for learning and their call counts.
     pub pipeline: Arc<Pipeline>,
+    /// The server's counters, for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The largest request body taken (a message to learn): the SMTP size limit.
     pub max_body_bytes: usize,
 }

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::delivery::{Scheduler, now_ms};
 use crate::dns::Resolver;
 use crate::filter::pipeline::Pipeline;
+use crate::metrics::Metrics;
 use crate::queue::Queue;
 
 /// The running background services.
@@ -35,6 +36,7 @@ pub(super) async fn start(
     config: &Config,
     queue: &Queue,
     pipeline: &Arc<Pipeline>,
+    metrics: &Arc<Metrics>,
     resolver: Option<&Resolver>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
@@ -76,6 +78,7 @@ pub(super) async fn start(
         AdminContext {
             queue: queue.clone(),
             pipeline: Arc::clone(pipeline),
+            metrics: Arc::clone(metrics),
             max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
         },
         shutdown.clone(),

@@ -70,6 +70,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         queue,
         resolver: assembled.services.resolver.clone(),
         sessions: AtomicU64::new(1),
+        metrics: crate::metrics::Metrics::new(),
     });
 
     let shutdown = CancellationToken::new();
@@ -102,6 +103,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &config,
         &params.queue,
         &params.pipeline,
+        &params.metrics,
         params.resolver.as_ref(),
         &shutdown,
         &tracker,

@@ -420,11 +420,15 @@ impl Pipeline {
         ) -> BoxFuture<'a, wasmtime::Result<T>>,
     {
         let started = Instant::now();
-        let report = |result, peak_memory, stderr| CallReport {
-            result,
-            elapsed: started.elapsed(),
-            peak_memory,
-            stderr,
+        let report = |result: Result<T, PluginError>, peak_memory, stderr| {
+            let elapsed = started.elapsed();
+            plugin.stats.record(elapsed, result.is_err());
+            CallReport {
+                result,
+                elapsed,
+                peak_memory,
+                stderr,
+            }
         };
         if let Err(error) = plugin.health.check(started) {
             return report(Err(error), 0, String::new());

@@ -71,6 +71,8 @@ pub struct LoadedPlugin {
     pub pre: PluginPre<StoreState>,
     /// Failure tracking for the circuit breaker.
     pub health: PluginHealth,
+    /// Calls, failures and call time, for `/metrics`.
+    pub stats: crate::metrics::PluginCallStats,
 }
 
 /// The sandbox limits of one call.

@@ -94,6 +94,7 @@ pub async fn serve(
                 continue;
             }
         };
+        params.metrics.connection();
         let Ok(total_slot) = total.clone().try_acquire_owned() else {
             refuse(stream, Reply::too_many_connections(false), &tracker);
             continue;

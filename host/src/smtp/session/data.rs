@@ -55,6 +55,7 @@ impl Session {
             rcpts = transaction.recipients.len(),
             "message filtered"
         );
+        self.params.metrics.message(decision.action);
         let reply = self.apply_decision(&decision, &message, transaction).await;
         self.learn_outcome(decision, message);
         reply

@@ -47,6 +47,8 @@ pub struct SessionParams {
     pub resolver: Option<crate::dns::Resolver>,
     /// Counter for session ids.
     pub sessions: AtomicU64,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What the conversation asks of the connection next.

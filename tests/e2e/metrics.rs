@@ -1,0 +1,120 @@
+//! `GET /metrics` on the admin endpoint: Prometheus text format (parsed here line by line)
+//! whose counters match what was sent.
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::gateway::{Gateway, step};
+use crate::{GTUBE, message};
+
+/// `GET /metrics` over a plain HTTP/1.1 connection: the body.
+fn scrape(admin: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(admin).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// Every sample of the exposition, `name{labels}` to value, after checking that each line
+/// is a comment (`# HELP` / `# TYPE` of a known kind) or `name[{labels}] value`.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut samples = HashMap::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.split_whitespace();
+            let keyword = words.next();
+            assert!(matches!(keyword, Some("HELP" | "TYPE")), "{line}");
+            if keyword == Some("TYPE") {
+                let kind = words.nth(1);
+                assert!(
+                    matches!(kind, Some("counter" | "gauge" | "histogram")),
+                    "{line}"
+                );
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("`series value`");
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "{line}");
+        }
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line}"));
+        assert!(
+            samples.insert(series.to_owned(), value).is_none(),
+            "twice: {line}"
+        );
+    }
+    samples
+}
+
+#[test]
+fn metrics_scrape_in_the_text_format_and_count_what_was_sent() {
+    let gw = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
+    let admin = gw.addr("admin");
+    let before = parse(&scrape(admin));
+    assert_eq!(before["moat_smtp_connections_total"], 0.0);
+
+    let mut accepted = 0;
+    for i in 0..3 {
+        let steps = gw.smtplib(
+            "mx",
+            message(&format!("m{i}"), "", "hello").as_bytes(),
+            &["--from", "a@example.org", "--rcpt", "b@example.test"],
+        );
+        assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+        accepted += 1;
+    }
+    let steps = gw.smtplib(
+        "mx",
+        message("gtube", "", GTUBE).as_bytes(),
+        &["--from", "a@example.org", "--rcpt", "b@example.test"],
+    );
+    assert_eq!(step(&steps, "data")["code"], 550, "{steps:?}");
+
+    let after = parse(&scrape(admin));
+    assert_eq!(after["moat_smtp_connections_total"], 4.0);
+    let passed = after["moat_messages_total{action=\"accept\"}"]
+        + after["moat_messages_total{action=\"tag\"}"];
+    assert_eq!(passed, f64::from(accepted));
+    assert_eq!(after["moat_messages_total{action=\"reject\"}"], 1.0);
+    assert_eq!(after["moat_queue_messages"], f64::from(accepted));
+    // Every bundled plugin was called, and its histogram adds up.
+    for plugin in ["headers", "dnsbl", "reputation", "ocr", "bayes"] {
+        let calls = after[&format!("moat_plugin_calls_total{{plugin=\"{plugin}\"}}")];
+        assert!(calls >= 4.0, "{plugin}: {calls} calls");
+        let count = after[&format!("moat_plugin_call_seconds_count{{plugin=\"{plugin}\"}}")];
+        let inf =
+            after[&format!("moat_plugin_call_seconds_bucket{{plugin=\"{plugin}\",le=\"+Inf\"}}")];
+        assert_eq!(count, calls);
+        assert_eq!(inf, calls);
+        assert_eq!(
+            after[&format!("moat_plugin_failures_total{{plugin=\"{plugin}\"}}")],
+            0.0
+        );
+    }
+}
