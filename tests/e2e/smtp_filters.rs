@@ -171,3 +171,44 @@ fn nul_in_data_and_unknown_listed_recipients_are_refused() {
     let reply = smtp.reply().unwrap();
     assert_eq!((reply.code, &reply.text[..5]), (550, "5.6.0"), "{reply:?}");
 }
+
+#[test]
+fn each_message_gets_one_log_line_with_its_id_client_envelope_and_decision() {
+    let mut gw = Gateway::start("");
+    let steps = gw.smtplib(
+        "mx",
+        message("logged", "", "hello").as_bytes(),
+        &[
+            "--from",
+            "a@example.org",
+            "--rcpt",
+            "b@example.test",
+            "--rcpt",
+            "c@example.test",
+        ],
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    let id = queued_id(data["text"].as_str().unwrap());
+    let log = gw.stop();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!(" message queue_id={id} ")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let line = lines[0];
+    for field in [
+        "client_ip=127.0.0.1",
+        "from=<a@example.org>",
+        "rcpts=b@example.test,c@example.test",
+        "score=",
+        "symbols=",
+        "reply=250",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+    assert!(
+        line.contains("action=\"accept\"") || line.contains("action=\"tag\""),
+        "{line}"
+    );
+}

@@ -9,7 +9,7 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
 use crate::message::headers::{ReceivedFields, received, spam_headers, top_symbols};
-use crate::queue::{NewMessage, QueueError};
+use crate::queue::{NewMessage, QueueError, QueueId};
 use crate::smtp::proto::{Body, MessageData};
 use crate::smtp::reply::Reply;
 
@@ -47,29 +47,39 @@ impl Session {
             .params
             .pipeline
             .decide(&self.results_with(&transaction.results, &results));
+        self.params.metrics.message(decision.action);
+        let (reply, queue_id) = self.apply_decision(&decision, &message, transaction).await;
+        // The one line per message an operator greps for (the session's span adds the
+        // session id and client IP).
+        let symbols = if decision.report.iter().any(|l| l.contribution > 0.0) {
+            top_symbols(&decision, 5)
+        } else {
+            "-".to_owned()
+        };
         tracing::info!(
+            queue_id = %queue_id.map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            from = %transaction.from,
+            rcpts = %transaction.recipients.join(","),
             action = decision.action.as_str(),
             score = decision.score,
-            symbols = %top_symbols(&decision, 5),
-            from = %transaction.from,
-            rcpts = transaction.recipients.len(),
-            "message filtered"
+            symbols = %symbols,
+            reply = reply.code,
+            "message"
         );
-        self.params.metrics.message(decision.action);
-        let reply = self.apply_decision(&decision, &message, transaction).await;
         self.learn_outcome(decision, message);
         reply
     }
 
+    /// The reply to the end of data, and the queue id when the message was stored.
     async fn apply_decision(
         &self,
         decision: &Decision,
         message: &ParsedMessage,
         transaction: &super::state::Transaction,
-    ) -> Reply {
+    ) -> (Reply, Option<QueueId>) {
         match decision.action {
-            Action::Reject => Reply::message_rejected(&top_symbols(decision, 3)),
-            Action::Tempfail => Reply::message_tempfail(),
+            Action::Reject => (Reply::message_rejected(&top_symbols(decision, 3)), None),
+            Action::Tempfail => (Reply::message_tempfail(), None),
             Action::Accept | Action::Tag | Action::Quarantine => {
                 let stored = self.stored_bytes(decision, message, transaction);
                 let envelope = NewMessage {
@@ -101,14 +111,14 @@ impl Session {
                     self.params.queue.enqueue(envelope, stored).await
                 };
                 match stored {
-                    Ok(id) => Reply::queued(&id.to_string()),
+                    Ok(id) => (Reply::queued(&id.to_string()), Some(id)),
                     Err(QueueError::DiskFull { .. }) => {
                         tracing::error!("queue full: message refused with 452");
-                        Reply::storage_full()
+                        (Reply::storage_full(), None)
                     }
                     Err(error) => {
                         tracing::error!(%error, "queue write failed: message refused with 451");
-                        Reply::local_error()
+                        (Reply::local_error(), None)
                     }
                 }
             }
