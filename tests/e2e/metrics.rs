@@ -118,3 +118,33 @@ fn metrics_scrape_in_the_text_format_and_count_what_was_sent() {
         );
     }
 }
+
+#[test]
+fn with_a_token_the_admin_endpoint_refuses_requests_without_it() {
+    let gw =
+        Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef-test\"\n");
+    let admin = gw.addr("admin");
+    let mut stream = TcpStream::connect(admin).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer wrong-token-of-some-length\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    // The CLI takes the token from the same configuration.
+    let out = crate::moat(
+        gw.dir.path(),
+        &["queue", "list", "--json", "--config", "moat.toml"],
+    );
+    out.assert_success();
+    let out = crate::moat(
+        gw.dir.path(),
+        &["quarantine", "list", "--config", "moat.toml"],
+    );
+    out.assert_success();
+}

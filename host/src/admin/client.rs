@@ -43,44 +43,57 @@ pub struct AdminResponse {
     pub body: Vec<u8>,
 }
 
-/// Sends `method path` to the admin endpoint at `address`.
+/// A running server's admin endpoint: where it listens, and the token it asks for.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Its address.
+    pub address: SocketAddr,
+    /// `[admin] token`, sent as `Authorization: Bearer TOKEN` when set.
+    pub token: Option<String>,
+}
+
+/// Sends `method path` to the admin endpoint.
 pub async fn request(
-    address: SocketAddr,
+    endpoint: &Endpoint,
     method: Method,
     path: &str,
 ) -> Result<AdminResponse, AdminClientError> {
-    request_with_body(address, method, path, Vec::new()).await
+    request_with_body(endpoint, method, path, Vec::new()).await
 }
 
-/// Sends `method path` with `body` to the admin endpoint at `address`.
+/// Sends `method path` with `body` to the admin endpoint.
 pub async fn request_with_body(
-    address: SocketAddr,
+    endpoint: &Endpoint,
     method: Method,
     path: &str,
     body: Vec<u8>,
 ) -> Result<AdminResponse, AdminClientError> {
-    tokio::time::timeout(LIMIT, send(address, method, path, body))
+    tokio::time::timeout(LIMIT, send(endpoint, method, path, body))
         .await
         .map_err(|_| AdminClientError::Timeout)?
 }
 
 async fn send(
-    address: SocketAddr,
+    endpoint: &Endpoint,
     method: Method,
     path: &str,
     body: Vec<u8>,
 ) -> Result<AdminResponse, AdminClientError> {
+    let address = endpoint.address;
     let stream = TcpStream::connect(address)
         .await
         .map_err(|source| AdminClientError::Connect { address, source })?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(connection);
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(path)
-        .header(hyper::header::HOST, address.to_string())
-        .body(Full::new(Bytes::from(body)))?;
+        .header(hyper::header::HOST, address.to_string());
+    if let Some(token) = &endpoint.token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(Full::new(Bytes::from(body)))?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes().to_vec();

@@ -11,9 +11,10 @@
 //! * `learn`: teaching the running server's learning plugins, and their counters.
 //! * `client`: the HTTP client the CLI uses.
 //!
-//! The endpoint has no authentication: the configuration only accepts loopback
-//! addresses. The server writes the address it listens on to `data_dir/admin.addr` (port
-//! 0 picks one), where the CLI finds it.
+//! With `[admin] token` every request must carry `Authorization: Bearer TOKEN` (compared
+//! in constant time); the configuration refuses an address beyond loopback without one.
+//! The server writes the address it listens on to `data_dir/admin.addr` (port 0 picks
+//! one), where the CLI finds it.
 //!
 //! Why hyper: it is the HTTP implementation the Rust ecosystem's servers stand on, it is
 //! small with only the `http1` features, and it already speaks tokio; axum would add a

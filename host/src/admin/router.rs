@@ -20,6 +20,14 @@ where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    if let Some(token) = &context.token
+        && !authorized(&request, token)
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs Authorization: Bearer TOKEN ([admin] token)",
+        );
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
@@ -56,6 +64,25 @@ where
         )),
     };
     result.unwrap_or_else(Failure::into_reply)
+}
+
+/// Whether `request` carries `Authorization: Bearer TOKEN`, compared in constant time.
+fn authorized<B>(request: &Request<B>, token: &str) -> bool {
+    let Some(given) = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (given, token) = (given.as_bytes(), token.as_bytes());
+    given.len() == token.len()
+        && given
+            .iter()
+            .zip(token)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }
 
 /// `GET /metrics`: the Prometheus text exposition.

@@ -26,6 +26,8 @@ pub struct AdminContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The largest request body taken (a message to learn): the SMTP size limit.
     pub max_body_bytes: usize,
+    /// `[admin] token`: when set, requests without `Authorization: Bearer TOKEN` get 401.
+    pub token: Option<String>,
 }
 
 impl std::fmt::Debug for AdminContext {

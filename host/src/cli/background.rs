@@ -80,6 +80,7 @@ pub(super) async fn start(
             pipeline: Arc::clone(pipeline),
             metrics: Arc::clone(metrics),
             max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
+            token: admin_config.token.clone(),
         },
         shutdown.clone(),
     ));

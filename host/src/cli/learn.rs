@@ -96,15 +96,15 @@ pub(super) async fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     ensure_dir(&config.server.data_dir)?;
     // While the server runs, it holds the data dir: teach its live plugins instead.
     if let Err(StoreError::InUse { .. }) = Database::open(&config.server.data_dir) {
-        let address = super::queue::running_admin(&config)?;
+        let endpoint = super::queue::running_admin(&config)?;
         let plugin = args.plugin.as_deref();
         return match request {
-            Request::Stats => learn_remote::stats(address).await,
+            Request::Stats => learn_remote::stats(&endpoint).await,
             Request::Learn { label, paths } => {
-                learn_remote::teach(address, &paths, label, false, plugin).await
+                learn_remote::teach(&endpoint, &paths, label, false, plugin).await
             }
             Request::Forget { paths } => {
-                learn_remote::teach(address, &paths, Label::Spam, true, plugin).await
+                learn_remote::teach(&endpoint, &paths, Label::Spam, true, plugin).await
             }
         };
     }

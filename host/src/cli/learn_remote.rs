@@ -3,7 +3,6 @@
 //! plugins; `stats` reads `GET /learn/stats`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,7 +11,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::queue::error_text;
-use crate::admin::client;
+use crate::admin::client::{self, Endpoint};
 use crate::filter::pipeline::Label;
 use crate::message::mailbox::{files_under, read_file};
 
@@ -22,7 +21,7 @@ type Tallies = BTreeMap<String, BTreeMap<String, usize>>;
 /// Sends every message under `paths` to the server at `address` to learn (or, with
 /// `forget`, unlearn) as `label`, and prints each plugin's tally.
 pub(super) async fn teach(
-    address: SocketAddr,
+    endpoint: &Endpoint,
     paths: &[PathBuf],
     label: Label,
     forget: bool,
@@ -51,7 +50,7 @@ pub(super) async fn teach(
         for message in stored {
             messages += 1;
             let response =
-                client::request_with_body(address, Method::POST, &path, message.raw).await?;
+                client::request_with_body(endpoint, Method::POST, &path, message.raw).await?;
             if response.status != 200 {
                 eprintln!("moat: {}: {}", message.origin, error_text(&response.body));
                 unreadable += 1;
@@ -99,8 +98,8 @@ pub(super) async fn teach(
 }
 
 /// Prints what the running server's plugins have learnt, as `moat learn stats` does.
-pub(super) async fn stats(address: SocketAddr) -> anyhow::Result<ExitCode> {
-    let response = client::request(address, Method::GET, "/learn/stats").await?;
+pub(super) async fn stats(endpoint: &Endpoint) -> anyhow::Result<ExitCode> {
+    let response = client::request(endpoint, Method::GET, "/learn/stats").await?;
     if response.status != 200 {
         bail!("{}", error_text(&response.body));
     }

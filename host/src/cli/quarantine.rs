@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::learn::{self, LearnArgs};
 use super::queue::{Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw};
-use crate::admin::client;
+use crate::admin::client::{self, Endpoint};
 use crate::config::HumanDuration;
 use crate::delivery::now_ms;
 use crate::queue::{QuarantinedMessage, QueueId};
@@ -81,7 +81,7 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
             since,
         } => {
             let records: Vec<QuarantinedMessage> = match backend(&target).await? {
-                Backend::Remote(address) => decode(get(address, "/quarantine").await?)?,
+                Backend::Remote(endpoint) => decode(get(&endpoint, "/quarantine").await?)?,
                 Backend::Local(queue) => queue.quarantined_all()?,
             };
             let now = now_ms();
@@ -132,8 +132,8 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
                 return Ok(ExitCode::FAILURE);
             }
             let found = match backend(&target).await? {
-                Backend::Remote(address) => {
-                    status(address, Method::DELETE, &format!("/quarantine/{id}")).await?
+                Backend::Remote(endpoint) => {
+                    status(&endpoint, Method::DELETE, &format!("/quarantine/{id}")).await?
                 }
                 Backend::Local(queue) => queue.delete_quarantined(&id)?,
             };
@@ -151,16 +151,22 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
 /// plugins, or the data dir's when it is stopped), and releases it only if that worked.
 async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Result<ExitCode> {
     let found = match backend(target).await? {
-        Backend::Remote(address) => {
+        Backend::Remote(endpoint) => {
             if learn_ham {
-                let Some(message) = get_raw(address, &format!("/quarantine/{id}/message")).await?
+                let Some(message) =
+                    get_raw(&endpoint, &format!("/quarantine/{id}/message")).await?
                 else {
                     eprintln!("moat: no message {id} in quarantine");
                     return Ok(ExitCode::FAILURE);
                 };
-                learn_live(address, &id, message).await?;
+                learn_live(&endpoint, &id, message).await?;
             }
-            status(address, Method::POST, &format!("/quarantine/{id}/release")).await?
+            status(
+                &endpoint,
+                Method::POST,
+                &format!("/quarantine/{id}/release"),
+            )
+            .await?
         }
         Backend::Local(queue) => {
             if learn_ham {
@@ -193,12 +199,8 @@ async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Resul
 }
 
 /// Teaches the running server's learning plugins that `message` is ham.
-async fn learn_live(
-    address: std::net::SocketAddr,
-    id: &QueueId,
-    message: Vec<u8>,
-) -> anyhow::Result<()> {
-    let response = client::request_with_body(address, Method::POST, "/learn/ham", message).await?;
+async fn learn_live(endpoint: &Endpoint, id: &QueueId, message: Vec<u8>) -> anyhow::Result<()> {
+    let response = client::request_with_body(endpoint, Method::POST, "/learn/ham", message).await?;
     if response.status != 200 {
         bail!(
             "learning {id} as ham failed, it stays in quarantine: {}",
@@ -245,9 +247,9 @@ async fn fetch(
     id: QueueId,
 ) -> anyhow::Result<Option<(QuarantinedMessage, Vec<u8>)>> {
     Ok(match backend(target).await? {
-        Backend::Remote(address) => {
-            let record = get_opt(address, &format!("/quarantine/{id}")).await?;
-            let message = get_raw(address, &format!("/quarantine/{id}/message")).await?;
+        Backend::Remote(endpoint) => {
+            let record = get_opt(&endpoint, &format!("/quarantine/{id}")).await?;
+            let message = get_raw(&endpoint, &format!("/quarantine/{id}/message")).await?;
             match (record, message) {
                 (Some(record), Some(message)) => Some((
                     serde_json::from_value(record).context("an unexpected record")?,
@@ -264,8 +266,8 @@ async fn fetch(
 }
 
 /// Sends `method path`: `true` on 200, `false` on 404.
-async fn status(address: std::net::SocketAddr, method: Method, path: &str) -> anyhow::Result<bool> {
-    let response = client::request(address, method, path).await?;
+async fn status(endpoint: &Endpoint, method: Method, path: &str) -> anyhow::Result<bool> {
+    let response = client::request(endpoint, method, path).await?;
     match response.status {
         200 => Ok(true),
         404 => Ok(false),

@@ -12,7 +12,8 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::ConfigArgs;
-use crate::admin::{self, client};
+use crate::admin;
+use crate::admin::client::{self, Endpoint};
 use crate::delivery::now_ms;
 use crate::queue::{Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
 use crate::store::{Database, StoreError};
@@ -100,7 +101,7 @@ pub enum QueueCommand {
 
 /// The queue, through the running server or opened here.
 pub(super) enum Backend {
-    Remote(SocketAddr),
+    Remote(Endpoint),
     Local(Queue),
 }
 
@@ -109,7 +110,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
     match command {
         QueueCommand::List { target, json } => {
             let envelopes: Vec<QueuedEnvelope> = match backend(&target).await? {
-                Backend::Remote(address) => decode(get(address, "/queue").await?)?,
+                Backend::Remote(endpoint) => decode(get(&endpoint, "/queue").await?)?,
                 Backend::Local(queue) => {
                     let mut envelopes = Vec::new();
                     for id in queue.ids()? {
@@ -130,9 +131,9 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
         }
         QueueCommand::Show { id, target, raw } => {
             let (envelope, message) = match backend(&target).await? {
-                Backend::Remote(address) => {
-                    let envelope = get_opt(address, &format!("/queue/{id}")).await?;
-                    let message = get_raw(address, &format!("/queue/{id}/message")).await?;
+                Backend::Remote(endpoint) => {
+                    let envelope = get_opt(&endpoint, &format!("/queue/{id}")).await?;
+                    let message = get_raw(&endpoint, &format!("/queue/{id}/message")).await?;
                     (envelope.map(serde_json::from_value).transpose()?, message)
                 }
                 Backend::Local(queue) => (queue.envelope(&id)?, queue.message(&id)?),
@@ -150,7 +151,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
         }
         QueueCommand::Stats { target, json } => {
             let summary: QueueSummary = match backend(&target).await? {
-                Backend::Remote(address) => decode(get(address, "/queue/stats").await?)?,
+                Backend::Remote(endpoint) => decode(get(&endpoint, "/queue/stats").await?)?,
                 Backend::Local(queue) => queue.summary()?,
             };
             if json {
@@ -175,8 +176,8 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
         }
         QueueCommand::Flush { id: None, target } => {
             let flushed = match backend(&target).await? {
-                Backend::Remote(address) => {
-                    let value = send(address, Method::POST, "/queue/flush").await?;
+                Backend::Remote(endpoint) => {
+                    let value = send(&endpoint, Method::POST, "/queue/flush").await?;
                     value["flushed"].as_u64().unwrap_or_default() as usize
                 }
                 Backend::Local(queue) => queue.flush_all(now_ms())?,
@@ -205,12 +206,12 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
 /// Flush, hold, release or delete one message.
 async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitCode> {
     let found = match backend(target).await? {
-        Backend::Remote(address) => {
+        Backend::Remote(endpoint) => {
             let (method, path) = match action {
                 "delete" => (Method::DELETE, format!("/queue/{id}")),
                 _ => (Method::POST, format!("/queue/{id}/{action}")),
             };
-            let response = client::request(address, method, &path).await?;
+            let response = client::request(&endpoint, method, &path).await?;
             match response.status {
                 200 => true,
                 404 => false,
@@ -235,10 +236,11 @@ async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitC
 /// The running server's endpoint when `--admin` is given or the database is in use (the
 /// server holds it), else the queue opened here.
 pub(super) async fn backend(target: &Target) -> anyhow::Result<Backend> {
-    if let Some(address) = target.admin {
-        return Ok(Backend::Remote(address));
-    }
     let config = target.config.load()?;
+    if let Some(address) = target.admin {
+        let token = config.admin.as_ref().and_then(|a| a.token.clone());
+        return Ok(Backend::Remote(Endpoint { address, token }));
+    }
     let data_dir = &config.server.data_dir;
     match Database::open(data_dir) {
         Ok(db) => Ok(Backend::Local(Queue::open(db)?)),
@@ -249,8 +251,8 @@ pub(super) async fn backend(target: &Target) -> anyhow::Result<Backend> {
 }
 
 /// The admin endpoint of the server running on `config`'s data dir: the address it wrote
-/// there, else the configured one.
-pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<SocketAddr> {
+/// there, else the configured one; with the configured token.
+pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<Endpoint> {
     let data_dir = &config.server.data_dir;
     let from_file = std::fs::read_to_string(admin::address_file(data_dir))
         .ok()
@@ -260,8 +262,9 @@ pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<So
         .as_ref()
         .map(|a| a.address)
         .filter(|a| a.port() != 0);
+    let token = config.admin.as_ref().and_then(|a| a.token.clone());
     match from_file.or(from_config) {
-        Some(address) => Ok(address),
+        Some(address) => Ok(Endpoint { address, token }),
         None => bail!(
             "moat is running on {} but has no admin endpoint (add an [admin] section)",
             data_dir.display()
@@ -269,13 +272,13 @@ pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<So
     }
 }
 
-pub(super) async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Value> {
-    send(address, Method::GET, path).await
+pub(super) async fn get(endpoint: &Endpoint, path: &str) -> anyhow::Result<Value> {
+    send(endpoint, Method::GET, path).await
 }
 
 /// `GET path` as JSON, `None` on 404.
-pub(super) async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<Option<Value>> {
-    let response = client::request(address, Method::GET, path).await?;
+pub(super) async fn get_opt(endpoint: &Endpoint, path: &str) -> anyhow::Result<Option<Value>> {
+    let response = client::request(endpoint, Method::GET, path).await?;
     match response.status {
         200 => Ok(Some(serde_json::from_slice(&response.body)?)),
         404 => Ok(None),
@@ -284,8 +287,8 @@ pub(super) async fn get_opt(address: SocketAddr, path: &str) -> anyhow::Result<O
 }
 
 /// `GET path` as bytes, `None` on 404.
-pub(super) async fn get_raw(address: SocketAddr, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
-    let response = client::request(address, Method::GET, path).await?;
+pub(super) async fn get_raw(endpoint: &Endpoint, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let response = client::request(endpoint, Method::GET, path).await?;
     match response.status {
         200 => Ok(Some(response.body)),
         404 => Ok(None),
@@ -293,8 +296,8 @@ pub(super) async fn get_raw(address: SocketAddr, path: &str) -> anyhow::Result<O
     }
 }
 
-async fn send(address: SocketAddr, method: Method, path: &str) -> anyhow::Result<Value> {
-    let response = client::request(address, method, path).await?;
+async fn send(endpoint: &Endpoint, method: Method, path: &str) -> anyhow::Result<Value> {
+    let response = client::request(endpoint, method, path).await?;
     if response.status != 200 {
         bail!("{}", error_text(&response.body));
     }
