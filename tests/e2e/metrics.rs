@@ -9,19 +9,26 @@ use std::time::Duration;
 use crate::gateway::{Gateway, step};
 use crate::{GTUBE, message};
 
-/// `GET /metrics` over a plain HTTP/1.1 connection: the body.
-fn scrape(admin: SocketAddr) -> String {
+/// `GET /metrics` over a plain HTTP/1.1 connection with `headers` (each ending in CRLF):
+/// the whole response.
+fn get_metrics(admin: SocketAddr, headers: &str) -> String {
     let mut stream = TcpStream::connect(admin).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// `GET /metrics`: the body, after checking the status and the content type.
+fn scrape(admin: SocketAddr) -> String {
+    let response = get_metrics(admin, "");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
@@ -124,17 +131,12 @@ fn with_a_token_the_admin_endpoint_refuses_requests_without_it() {
     let gw =
         Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef-test\"\n");
     let admin = gw.addr("admin");
-    let mut stream = TcpStream::connect(admin).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer wrong-token-of-some-length\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = get_metrics(
+        admin,
+        "Authorization: Bearer wrong-token-of-some-length\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let response = get_metrics(admin, "");
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
     // The CLI takes the token from the same configuration.
     let out = crate::moat(
