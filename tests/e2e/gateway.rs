@@ -80,6 +80,11 @@ impl Gateway {
         self.server = Some(server);
     }
 
+    /// Sends the running gateway SIGHUP: reload.
+    pub(crate) fn hangup(&self) {
+        self.server.as_ref().expect("running").signal("HUP");
+    }
+
     /// The address of listener `name`.
     pub(crate) fn addr(&self, name: &str) -> SocketAddr {
         self.addresses[name]

@@ -17,6 +17,7 @@ mod metrics;
 mod ocr;
 mod plugin_faults;
 mod quarantine;
+mod reload;
 mod reputation;
 mod sdk_example;
 mod smtp_basics;

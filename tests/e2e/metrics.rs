@@ -11,7 +11,7 @@ use crate::{GTUBE, message};
 
 /// `GET /metrics` over a plain HTTP/1.1 connection with `headers` (each ending in CRLF):
 /// the whole response.
-fn get_metrics(admin: SocketAddr, headers: &str) -> String {
+pub(crate) fn get_metrics(admin: SocketAddr, headers: &str) -> String {
     let mut stream = TcpStream::connect(admin).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

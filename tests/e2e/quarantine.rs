@@ -88,9 +88,14 @@ fn a_quarantined_message_is_listed_shown_released_and_delivered_or_deleted() {
     assert!(raw.stdout().contains("body of held"));
 
     quarantine(&gw, &["release", &held]).assert_success();
+    // smtp-sink creates its file before it has written it all: wait for the whole message.
     assert!(
-        wait_until(Duration::from_secs(30), || sink.messages().len() == 1),
-        "the released message did not reach smtp-sink; queue: {:?}",
+        wait_until(Duration::from_secs(30), || {
+            sink.messages()
+                .first()
+                .is_some_and(|m| String::from_utf8_lossy(m).contains("body of held"))
+        }),
+        "the released message did not reach smtp-sink whole; queue: {:?}",
         queue(&gw)
     );
     let delivered = String::from_utf8_lossy(&sink.messages()[0]).into_owned();

@@ -2,8 +2,6 @@
 //! and read what they have learnt. `moat learn` uses them while the server runs, since
 //! the plugins' kv store is the server's then.
 
-use std::sync::Arc;
-
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
@@ -53,7 +51,7 @@ pub(super) async fn learn(
         Lesson::Learn(label) => (label, false),
         Lesson::Forget => (Label::Spam, true),
     };
-    let pipeline = &context.pipeline;
+    let pipeline = context.pipeline.current();
     let mut results = Vec::new();
     for loaded in pipeline
         .plugins()
@@ -82,7 +80,7 @@ pub(super) async fn learn(
 /// `GET /learn/stats`: each plugin with learning counters, as
 /// `[{"plugin", "keys", "counters": {NAME: VALUE}}]`.
 pub(super) async fn stats(context: &AdminContext) -> Result<Reply, Failure> {
-    let pipeline = Arc::clone(&context.pipeline);
+    let pipeline = context.pipeline.current();
     let stats = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for plugin in pipeline.plugins() {

@@ -34,6 +34,7 @@ where
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) => metrics(context).await,
+        (&Method::POST, ["reload"]) => reload(context).await,
         (&Method::GET, ["learn", "stats"]) => learn::stats(context).await,
         (&Method::POST, ["learn", what]) => {
             match (Lesson::parse(what), read_body(context, request).await) {
@@ -85,6 +86,18 @@ fn authorized<B>(request: &Request<B>, token: &str) -> bool {
             == 0
 }
 
+/// `POST /reload`: the configuration read again and the new plugin set in force; 422 with
+/// the problems when the configuration is refused (the running one stays).
+async fn reload(context: &AdminContext) -> Result<Reply, Failure> {
+    match context.reloader.reload().await {
+        Ok(report) => Ok(json(StatusCode::OK, &json!(report))),
+        Err(error) => Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error.to_string(),
+        )),
+    }
+}
+
 /// `GET /metrics`: the Prometheus text exposition.
 async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
     let queue = context.queue.clone();
@@ -93,7 +106,7 @@ async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
         .ok()
         .and_then(Result::ok);
     let text = context.metrics.render(
-        context.pipeline.plugins(),
+        context.pipeline.current().plugins(),
         summary.as_ref(),
         crate::delivery::now_ms(),
     );

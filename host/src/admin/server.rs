@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::router;
-use crate::filter::pipeline::Pipeline;
+use crate::filter::live::LivePipeline;
 use crate::queue::Queue;
 
 /// What the endpoints act on.
@@ -20,8 +20,11 @@ use crate::queue::Queue;
 pub struct AdminContext {
     /// The running server's queue.
     pub queue: Queue,
-    /// The running server's plugins, for learning and their call counts.
-    pub pipeline: Arc<Pipeline>,
+    /// The running server's plugins (as reloads change them), for learning and their
+    /// call counts.
+    pub pipeline: Arc<LivePipeline>,
+    /// What `POST /reload` runs.
+    pub reloader: Arc<crate::cli::reload::Reloader>,
     /// The server's counters, for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The largest request body taken (a message to learn): the SMTP size limit.

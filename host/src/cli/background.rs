@@ -12,11 +12,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::reload::Reloader;
 use crate::admin::{self, AdminContext};
 use crate::config::Config;
 use crate::delivery::{Scheduler, now_ms};
 use crate::dns::Resolver;
-use crate::filter::pipeline::Pipeline;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 
@@ -35,7 +35,7 @@ const QUARANTINE_EXPIRY_INTERVAL: Duration = Duration::from_secs(300);
 pub(super) async fn start(
     config: &Config,
     queue: &Queue,
-    pipeline: &Arc<Pipeline>,
+    reloader: &Arc<Reloader>,
     metrics: &Arc<Metrics>,
     resolver: Option<&Resolver>,
     shutdown: &CancellationToken,
@@ -77,7 +77,8 @@ pub(super) async fn start(
         listener,
         AdminContext {
             queue: queue.clone(),
-            pipeline: Arc::clone(pipeline),
+            pipeline: reloader.live(),
+            reloader: Arc::clone(reloader),
             metrics: Arc::clone(metrics),
             max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
             token: admin_config.token.clone(),

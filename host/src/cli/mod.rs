@@ -10,6 +10,7 @@ mod learn_remote;
 mod plugin;
 mod quarantine;
 mod queue;
+pub mod reload;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,8 @@ pub enum Command {
     /// Look into the queue.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Make the running server read its configuration and plugin directory again.
+    Reload(queue::Target),
     /// Look into the quarantine: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -102,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(command) => config::run(command).await,
         Command::Queue(command) => queue::run(command).await,
         Command::Quarantine(command) => quarantine::run(command).await,
+        Command::Reload(target) => reload::run(target).await,
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
     }

@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::reload::{PluginDirSnapshot, Reloader};
 use super::{ConfigArgs, background, ensure_dir, report_load_errors};
 use crate::filter::assemble::{KV_SYNC_INTERVAL, assemble};
+use crate::filter::live::LivePipeline;
 use crate::queue::Queue;
 use crate::smtp::relay::RelayPolicy;
 use crate::smtp::session::SessionParams;
@@ -50,6 +52,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     ensure_dir(&data_dir)?;
     let dev_tls_dir = args.dev.then(|| data_dir.join("tls"));
     let tls = tls::server_config(&config.tls, &config.server.hostname, dev_tls_dir.as_deref())?;
+    let plugin_dir = PluginDirSnapshot::of(&config);
     let assembled = assemble(&config, &data_dir)
         .await
         .context("cannot start the filter pipeline")?;
@@ -61,12 +64,23 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| p.name.clone())
         .collect();
+    let live = Arc::new(LivePipeline::new(assembled.pipeline));
+    let reloader = Arc::new(Reloader::new(
+        args.config.clone(),
+        (
+            Arc::clone(&assembled.engine),
+            assembled.services.clone(),
+            Arc::clone(&assembled.kv),
+        ),
+        data_dir.clone(),
+        Arc::clone(&live),
+    ));
     let params = Arc::new(SessionParams {
         hostname: config.server.hostname.clone(),
         smtp: config.smtp.clone(),
         relay: RelayPolicy::from_config(&config.relay),
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
-        pipeline: Arc::new(assembled.pipeline),
+        pipeline: Arc::clone(&live),
         queue,
         resolver: assembled.services.resolver.clone(),
         sessions: AtomicU64::new(1),
@@ -102,7 +116,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let background = background::start(
         &config,
         &params.queue,
-        &params.pipeline,
+        &reloader,
         &params.metrics,
         params.resolver.as_ref(),
         &shutdown,
@@ -115,7 +129,8 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(plugins = ?plugins, data_dir = %data_dir.display(), tls = params.tls.is_some(), "moat ready");
     println!("{ready} plugins={}", plugins.join(","));
 
-    wait_for_signal().await?;
+    tokio::spawn(Arc::clone(&reloader).watch_plugin_dir(plugin_dir, shutdown.clone()));
+    wait_for_signal(&reloader).await?;
     tracing::info!("shutting down");
     shutdown.cancel();
     for accept_loop in accept_loops {
@@ -166,17 +181,22 @@ async fn sync_kv_once(kv: &Database) {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
+async fn wait_for_signal(reloader: &Reloader) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
-    let mut hangup_ignored = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot watch SIGHUP")?;
     loop {
         tokio::select! {
             result = tokio::signal::ctrl_c() => return result.context("cannot watch SIGINT"),
             _ = term.recv() => return Ok(()),
-            // Reloading on SIGHUP comes with hot reload; until then it must not kill us.
-            _ = hangup_ignored.recv() => tracing::info!("SIGHUP received; reload is not implemented yet"),
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                if let Err(error) = reloader.reload().await {
+                    tracing::error!(%error, "reload refused; the running configuration stays");
+                }
+            }
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct Assembled {
     /// writes never wait behind the queue's fsyncs (fjall holds its journal's lock while
     /// it syncs); it is synced periodically and at shutdown ([`KV_SYNC_INTERVAL`]).
     pub kv_database: Database,
+    /// The kv backend the plugins' namespaces come from: a reload must use this one, so
+    /// that a namespace keeps one cache, one counter table and one write lock.
+    pub kv: Arc<FjallKv>,
 }
 
 /// Why the filter side could not be assembled at all.
@@ -127,7 +130,10 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         reason: e.to_string(),
     })?;
     let services = services(config);
-    let kv = FjallKv::with_cache(kv_database.clone(), config.kv.cache_bytes.0);
+    let kv = Arc::new(FjallKv::with_cache(
+        kv_database.clone(),
+        config.kv.cache_bytes.0,
+    ));
     let ctx = load_context(&engine, &services, &kv, config, data_dir);
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(
@@ -143,5 +149,6 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         services,
         database,
         kv_database,
+        kv,
     })
 }

@@ -141,3 +141,20 @@ pub enum LoadError {
         source: std::io::Error,
     },
 }
+
+impl LoadError {
+    /// The plugin the error is about, when it names one (a file's stem for unreadable
+    /// files): a reload keeps that plugin's previous version live.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Self::Read { path, .. } | Self::Settings { path, .. } => {
+                path.file_stem().and_then(|stem| stem.to_str())
+            }
+            Self::Compile { plugin, .. }
+            | Self::Link { plugin, .. }
+            | Self::Describe { plugin, .. }
+            | Self::Kv { plugin, .. } => Some(plugin),
+            Self::UnknownBundled { .. } | Self::Cache { .. } => None,
+        }
+    }
+}

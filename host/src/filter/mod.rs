@@ -17,6 +17,7 @@ pub mod combine;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod live;
 pub mod loader;
 pub mod pipeline;
 pub mod plugin;

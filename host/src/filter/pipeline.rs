@@ -187,6 +187,22 @@ impl Pipeline {
         }
     }
 
+    /// A pipeline over `plugins` with `thresholds` that shares this one's engine and pool
+    /// of call slots (a reload: old and new sets together never exceed the engine's pool).
+    pub fn successor(&self, plugins: Vec<Arc<LoadedPlugin>>, thresholds: Thresholds) -> Self {
+        let mut weights = WeightTable::default();
+        for plugin in &plugins {
+            weights.insert(&plugin.name, plugin.weights.clone());
+        }
+        Self {
+            engine: Arc::clone(&self.engine),
+            plugins,
+            weights,
+            thresholds,
+            slots: Arc::clone(&self.slots),
+        }
+    }
+
     /// The plugins, in call order.
     pub fn plugins(&self) -> &[Arc<LoadedPlugin>] {
         &self.plugins

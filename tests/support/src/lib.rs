@@ -191,6 +191,16 @@ impl Server {
         }
     }
 
+    /// Sends the server signal `name` (`HUP`, …), as `kill -NAME` does.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
     /// Stops the server with SIGTERM and returns its exit status and stderr.
     pub fn stop(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();

@@ -192,9 +192,8 @@ impl Session {
         input: StageInput,
         transaction: &[PluginResult],
     ) -> Result<Vec<PluginResult>, Reply> {
-        let results = self.params.pipeline.run_stage(&mut self.ctx, &input).await;
+        let results = self.pipeline.run_stage(&mut self.ctx, &input).await;
         let decision = self
-            .params
             .pipeline
             .decide(&self.results_with(transaction, &results));
         match refusal_before_data(&decision) {

@@ -39,12 +39,10 @@ impl Session {
         };
         let message = Arc::new(message);
         let results = self
-            .params
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Data(message.clone()))
             .await;
         let decision = self
-            .params
             .pipeline
             .decide(&self.results_with(&transaction.results, &results));
         self.params.metrics.message(decision.action);
@@ -166,7 +164,7 @@ impl Session {
 
     /// Runs the outcome stage in the background: learning must not delay the reply.
     fn learn_outcome(&self, decision: Decision, message: Arc<ParsedMessage>) {
-        let pipeline = self.params.pipeline.clone();
+        let pipeline = self.pipeline.clone();
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
             pipeline.run_outcome(&ctx, &decision, Some(&message)).await;

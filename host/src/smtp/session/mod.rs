@@ -39,8 +39,8 @@ pub struct SessionParams {
     pub relay: RelayPolicy,
     /// The STARTTLS acceptor, if TLS is configured.
     pub tls: Option<TlsAcceptor>,
-    /// The filter pipeline.
-    pub pipeline: Arc<Pipeline>,
+    /// The filter pipeline in force (a session takes it once, when it starts).
+    pub pipeline: Arc<crate::filter::live::LivePipeline>,
     /// The durable queue.
     pub queue: Queue,
     /// The resolver for the client's reverse name; `None` when DNS is unavailable.
@@ -85,6 +85,8 @@ struct BdatChunk {
 /// One session's state.
 struct Session {
     params: Arc<SessionParams>,
+    /// The plugin set this session started with; a reload does not change it.
+    pipeline: Arc<Pipeline>,
     id: Arc<str>,
     ctx: SessionContext,
     /// Results of the connect and helo stages, which count for every message.
@@ -126,6 +128,7 @@ impl Session {
     fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
         Self {
+            pipeline: params.pipeline.current(),
             params,
             id,
             ctx,
@@ -206,11 +209,10 @@ impl Session {
             self.ctx.client.reverse_dns = crate::dns::reverse::verified_name(resolver, ip).await;
         }
         let results = self
-            .params
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Connect)
             .await;
-        let decision = self.params.pipeline.decide(&results);
+        let decision = self.pipeline.decide(&results);
         self.session_results = results;
         self.session_annotations = self.ctx.annotations.len();
         match decision.action {

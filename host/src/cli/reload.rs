@@ -1,0 +1,269 @@
+//! Hot reload for `moat serve`: on SIGHUP, on `moat reload` (`POST /reload`) and when the
+//! plugin directory changes, the configuration is read again and a new plugin set built
+//! with it, then put in force whole (weights, thresholds, plugin settings, the plugin
+//! directory). An invalid configuration is refused with its problems and changes nothing.
+//! A plugin that fails to load is reported and its previous version stays live. The
+//! wasmtime engine, the databases, the kv backend, DNS and OCR are the running server's:
+//! their settings (`[filter] max_concurrent_calls`, `[kv]`, `[dns]`, `[ocr]`, listeners)
+//! take a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::ConfigArgs;
+use crate::filter::assemble::load_context;
+use crate::filter::engine::FilterEngine;
+use crate::filter::host::Services;
+use crate::filter::live::LivePipeline;
+use crate::filter::loader::load_all;
+use crate::filter::plugin::LoadedPlugin;
+use crate::store::FjallKv;
+
+/// How often the plugin directory is looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// The plugins in force afterwards, in call order.
+    pub plugins: Vec<String>,
+    /// Plugins that failed to load, and why; the previous version of each stays live
+    /// (listed in `kept`).
+    pub errors: Vec<String>,
+    /// Plugins whose previous version stayed live because the new one failed.
+    pub kept: Vec<String>,
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct ReloadError(anyhow::Error);
+
+/// Builds and swaps plugin sets for the running server.
+pub struct Reloader {
+    config: ConfigArgs,
+    engine: Arc<FilterEngine>,
+    services: Services,
+    kv: Arc<FjallKv>,
+    data_dir: PathBuf,
+    live: Arc<LivePipeline>,
+    /// One reload at a time.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    /// A reloader over the parts of an assembled server that live as long as it: its
+    /// engine, services and kv backend.
+    pub fn new(
+        config: ConfigArgs,
+        (engine, services, kv): (Arc<FilterEngine>, Services, Arc<FjallKv>),
+        data_dir: PathBuf,
+        live: Arc<LivePipeline>,
+    ) -> Self {
+        Self {
+            config,
+            engine,
+            services,
+            kv,
+            data_dir,
+            live,
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The plugin set in force, as it changes.
+    pub fn live(&self) -> Arc<LivePipeline> {
+        Arc::clone(&self.live)
+    }
+
+    /// Reads the configuration again and puts the new plugin set in force.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.running.lock().await;
+        let mut config = self.config.load().map_err(ReloadError)?;
+        // The data dir is the running server's, whatever the file says now.
+        config.server.data_dir.clone_from(&self.data_dir);
+        let ctx = load_context(
+            &self.engine,
+            &self.services,
+            &self.kv,
+            &config,
+            &self.data_dir,
+        );
+        let outcome = load_all(&ctx, &config).await;
+        let current = self.live.current();
+        let mut plugins = outcome.plugins;
+        let mut errors = Vec::new();
+        let mut kept = Vec::new();
+        for error in &outcome.errors {
+            errors.push(error.to_string());
+            let Some(name) = error.plugin() else { continue };
+            if plugins.iter().any(|p| p.name == name) || kept.iter().any(|k| k == name) {
+                continue;
+            }
+            if let Some(old) = current.plugins().iter().find(|p| p.name == name) {
+                insert_in_old_order(&mut plugins, Arc::clone(old), current.plugins());
+                kept.push(name.to_owned());
+            }
+        }
+        let report = ReloadReport {
+            plugins: plugins.iter().map(|p| p.name.clone()).collect(),
+            errors,
+            kept,
+        };
+        self.live
+            .replace(current.successor(plugins, config.thresholds));
+        tracing::info!(
+            plugins = ?report.plugins,
+            errors = report.errors.len(),
+            kept = ?report.kept,
+            "configuration reloaded"
+        );
+        for error in &report.errors {
+            tracing::error!(%error, "plugin failed to load on reload");
+        }
+        Ok(report)
+    }
+
+    /// Reloads whenever the plugin directory's `.wasm` or `.toml` files differ from
+    /// `loaded` (taken before the running set was built, so nothing copied in meanwhile is
+    /// missed) and have stayed the same for one look (a file still being copied is not
+    /// loaded), until `shutdown`.
+    pub async fn watch_plugin_dir(
+        self: Arc<Self>,
+        mut loaded: PluginDirSnapshot,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(dir) = loaded.dir.clone() else {
+            return;
+        };
+        let mut seen = loaded.clone();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(WATCH_INTERVAL) => {}
+                () = shutdown.cancelled() => return,
+            }
+            let now = PluginDirSnapshot::of_dir(&dir);
+            if now != loaded && now == seen {
+                tracing::info!(dir = %dir.display(), "plugin directory changed: reloading");
+                if let Err(error) = self.reload().await {
+                    tracing::error!(%error, "reload refused; the running set stays");
+                }
+                loaded = now.clone();
+            }
+            seen = now;
+        }
+    }
+}
+
+/// Puts `old` back where it stood: right after the plugin that preceded it in `before`,
+/// or first.
+fn insert_in_old_order(
+    plugins: &mut Vec<Arc<LoadedPlugin>>,
+    old: Arc<LoadedPlugin>,
+    before: &[Arc<LoadedPlugin>],
+) {
+    let position = before.iter().position(|p| p.name == old.name).unwrap_or(0);
+    let at = before[..position]
+        .iter()
+        .rev()
+        .find_map(|prev| plugins.iter().position(|p| p.name == prev.name))
+        .map_or(0, |i| i + 1);
+    plugins.insert(at, old);
+}
+
+/// The plugin directory's plugin files (`.wasm` and `.toml`): name, size and
+/// modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginDirSnapshot {
+    dir: Option<PathBuf>,
+    files: Vec<(String, u64, Option<SystemTime>)>,
+}
+
+impl PluginDirSnapshot {
+    /// The files of `config`'s plugin directory now (none without one).
+    pub fn of(config: &crate::config::Config) -> Self {
+        match &config.filter.plugin_dir {
+            Some(dir) => Self::of_dir(dir),
+            None => Self {
+                dir: None,
+                files: Vec::new(),
+            },
+        }
+    }
+
+    fn of_dir(dir: &std::path::Path) -> Self {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !(name.ends_with(".wasm") || name.ends_with(".toml")) {
+                    return None;
+                }
+                let meta = entry.metadata().ok()?;
+                Some((name, meta.len(), meta.modified().ok()))
+            })
+            .collect();
+        files.sort();
+        Self {
+            dir: Some(dir.to_path_buf()),
+            files,
+        }
+    }
+}
+
+/// `moat reload`: asks the running server to reload, and prints what it did. Fails when
+/// the configuration is refused or a plugin did not load.
+pub(super) async fn run(target: super::queue::Target) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+
+    // With --admin, a configuration that does not load is still sent for the server to
+    // refuse: it answers with the problems, by key.
+    let endpoint = match (target.admin, target.config.load()) {
+        (Some(address), config) => crate::admin::client::Endpoint {
+            address,
+            token: config.ok().and_then(|c| c.admin.and_then(|a| a.token)),
+        },
+        (None, Ok(config)) => super::queue::running_admin(&config)?,
+        (None, Err(error)) => {
+            return Err(error.context(
+                "cannot read the configuration to find the running server (give --admin ADDR \
+                 to have the server check it)",
+            ));
+        }
+    };
+    let response = crate::admin::client::request(&endpoint, hyper::Method::POST, "/reload").await?;
+    if response.status != 200 {
+        eprintln!(
+            "moat: reload refused, the running configuration stays: {}",
+            super::queue::error_text(&response.body)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let report: serde_json::Value = serde_json::from_slice(&response.body)?;
+    let names = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    println!("reloaded: plugins {}", names("plugins").join(","));
+    let errors = names("errors");
+    for error in &errors {
+        eprintln!("moat: {error}");
+    }
+    for kept in names("kept") {
+        eprintln!("moat: {kept}: the previous version stays live");
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
