@@ -231,6 +231,46 @@ fn a_listed_client_is_refused_at_the_greeting_when_configured_so() {
 }
 
 #[test]
+fn block_list_lookups_show_as_dns_cache_misses_then_hits_in_the_metrics() {
+    let server = DnsblServer::start(&zones());
+    let gw = Gateway::start(&format!(
+        "{}{}[admin]\naddress = \"127.0.0.1:0\"\n",
+        dns_section(server.addr),
+        dnsbl_section("")
+    ));
+    let lookups = |result: &str| {
+        let text = crate::metrics::get_metrics(gw.addr("admin"), "");
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        crate::metrics::parse(body)[&format!("moat_dns_cache_lookups_total{{result=\"{result}\"}}")]
+    };
+    // A listed client: its list answer has a TTL and is cached (a clean client's
+    // NXDOMAIN carries no SOA here, so by RFC 2308 it is not).
+    let send = || {
+        deliver(
+            &gw,
+            "mx",
+            "127.0.0.2",
+            "client.example",
+            "a@example.org",
+            "hi",
+        );
+    };
+    send();
+    let (misses, hits) = (lookups("miss"), lookups("hit"));
+    assert!(
+        misses >= 1.0,
+        "the first message's lists were not cached yet"
+    );
+    send();
+    assert!(
+        lookups("hit") > hits,
+        "the same questions again come from the cache: hits {hits} -> {}, misses {misses} -> {}",
+        lookups("hit"),
+        lookups("miss")
+    );
+}
+
+#[test]
 fn a_listed_client_is_refused_at_rcpt_when_configured_so() {
     let server = DnsblServer::start(&zones());
     let gw = gateway_with_dnsbl(&server, "rcpt_to");

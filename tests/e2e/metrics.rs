@@ -6,6 +6,8 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use moat_test_support::wait_until;
+
 use crate::gateway::{Gateway, step};
 use crate::{GTUBE, message};
 
@@ -41,7 +43,7 @@ fn scrape(admin: SocketAddr) -> String {
 
 /// Every sample of the exposition, `name{labels}` to value, after checking that each line
 /// is a comment (`# HELP` / `# TYPE` of a known kind) or `name[{labels}] value`.
-fn parse(text: &str) -> HashMap<String, f64> {
+pub(crate) fn parse(text: &str) -> HashMap<String, f64> {
     let mut samples = HashMap::new();
     for line in text.lines() {
         if let Some(comment) = line.strip_prefix("# ") {
@@ -103,7 +105,22 @@ fn metrics_scrape_in_the_text_format_and_count_what_was_sent() {
     );
     assert_eq!(step(&steps, "data")["code"], 550, "{steps:?}");
 
+    // The first attempts go to the default route, 127.0.0.1:9, where nothing listens.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            parse(&scrape(admin))["moat_delivery_recipients_total{outcome=\"deferred\"}"]
+                >= f64::from(accepted)
+        }),
+        "no deferred deliveries counted"
+    );
     let after = parse(&scrape(admin));
+    assert_eq!(
+        after["moat_delivery_recipients_total{outcome=\"delivered\"}"],
+        0.0
+    );
+    assert_eq!(after["moat_delivery_expired_total"], 0.0);
+    // The services report (the DNS cache counts are checked in the dnsbl tests).
+    assert!(after.contains_key("moat_dns_cache_lookups_total{result=\"miss\"}"));
     assert_eq!(after["moat_smtp_connections_total"], 4.0);
     let passed = after["moat_messages_total{action=\"accept\"}"]
         + after["moat_messages_total{action=\"tag\"}"];

@@ -105,8 +105,17 @@ async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
         .await
         .ok()
         .and_then(Result::ok);
+    let services = context.reloader.services();
+    let gauges = crate::metrics::ServiceGauges {
+        dns_cache: services
+            .resolver
+            .as_ref()
+            .map(crate::dns::Resolver::cache_counts),
+        ocr: services.ocr.pool(),
+    };
     let text = context.metrics.render(
         context.pipeline.current().plugins(),
+        gauges,
         summary.as_ref(),
         crate::delivery::now_ms(),
     );

@@ -48,6 +48,7 @@ pub(super) async fn start(
             resolver.cloned(),
             shutdown.clone(),
             tracker.clone(),
+            Arc::clone(metrics),
         )
         .context("cannot start delivery")?;
         tracker.spawn(scheduler.run());

@@ -74,6 +74,11 @@ impl Reloader {
         }
     }
 
+    /// The services the plugins use (resolver, OCR), for `/metrics`.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// The plugin set in force, as it changes.
     pub fn live(&self) -> Arc<LivePipeline> {
         Arc::clone(&self.live)

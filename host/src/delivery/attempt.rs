@@ -14,6 +14,7 @@ use super::outcome::{self, Applied, Outcome};
 use super::route::Destination;
 use super::scheduler::{FAILED_UPDATE_BACKOFF, Shared};
 use super::worker::{self, Job};
+use crate::metrics::DeliveryOutcome;
 use crate::queue::{QueueId, QueuedEnvelope, RecipientState, Settle};
 
 /// An attempt in progress.
@@ -159,6 +160,13 @@ async fn finish(shared: Arc<Shared>, attempt: Arc<Attempt>) {
             .outcomes,
     );
     // The original's bytes for a bounce: read before the update (it may remove them).
+    for (_, outcome) in &outcomes {
+        shared.metrics.delivery(match outcome {
+            Outcome::Delivered { .. } => DeliveryOutcome::Delivered,
+            Outcome::Deferred { .. } => DeliveryOutcome::Deferred,
+            Outcome::Failed { .. } => DeliveryOutcome::Failed,
+        });
+    }
     let needs_original = outcomes
         .iter()
         .any(|(_, o)| !matches!(o, Outcome::Delivered { .. }));
@@ -187,6 +195,7 @@ async fn finish(shared: Arc<Shared>, attempt: Arc<Attempt>) {
     match result {
         Ok(Ok(Some((applied, bounces)))) => {
             if applied.expired {
+                shared.metrics.expired();
                 info!(queue_id = %id, "expired");
             }
             if !bounces.is_empty() {

@@ -65,6 +65,8 @@ pub(super) struct Shared {
     pub(super) state: Mutex<State>,
     pub(super) shutdown: CancellationToken,
     pub(super) tracker: TaskTracker,
+    /// Outcome counters for `/metrics`.
+    pub(super) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -112,6 +114,7 @@ impl Scheduler {
         resolver: Option<Resolver>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Self, SchedulerError> {
         let delivery = &config.delivery;
         let client = ClientParams::new(
@@ -137,6 +140,7 @@ impl Scheduler {
                 .map_or(UNREACHABLE_FOR, |first| first.0.min(UNREACHABLE_FOR)),
             state: Mutex::new(State::default()),
             shutdown,
+            metrics,
             tracker,
         };
         Ok(Self {

@@ -26,6 +26,9 @@ pub(crate) struct AnswerCache {
     shards: Vec<Mutex<HashMap<Key, Entry>>>,
     per_shard: usize,
     hasher: std::collections::hash_map::RandomState,
+    /// Lookups answered from the cache, and not.
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl AnswerCache {
@@ -35,7 +38,15 @@ impl AnswerCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             hasher: std::collections::hash_map::RandomState::new(),
+            hits: std::sync::atomic::AtomicU64::new(0),
+            misses: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// (hits, misses) so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Entry>> {
@@ -54,10 +65,17 @@ impl AnswerCache {
             .shard(&key)
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        shard
+        let found = shard
             .get(&key)
             .filter(|e| e.expires > now)
-            .map(|e| e.answer.clone())
+            .map(|e| e.answer.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        found
     }
 
     /// Keeps `answer` until `expires`. When the shard is full, expired entries go first,

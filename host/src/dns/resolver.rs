@@ -106,6 +106,11 @@ impl Resolver {
         })
     }
 
+    /// Lookups answered from the answer cache, and not (for `/metrics`).
+    pub fn cache_counts(&self) -> (u64, u64) {
+        self.inner.cache.counts()
+    }
+
     /// Looks up one question. `name` is a domain name (a trailing dot is optional; it is
     /// always taken as fully qualified) or, for [`RecordKind::Ptr`], an IP address. The
     /// answers are formatted as [`RecordKind`] describes; an answer with no record of the

@@ -36,6 +36,30 @@ pub struct Metrics {
     connections: AtomicU64,
     /// Messages decided at the end of DATA, by action (see [`ACTIONS`]).
     messages: [AtomicU64; 5],
+    /// Delivery outcomes per recipient: delivered, deferred, failed.
+    delivery: [AtomicU64; 3],
+    /// Messages whose recipients expired in the queue.
+    expired: AtomicU64,
+}
+
+/// A recipient's delivery outcome, for [`Metrics::delivery`].
+#[derive(Debug, Clone, Copy)]
+pub enum DeliveryOutcome {
+    /// Accepted by the next hop.
+    Delivered,
+    /// To be tried again.
+    Deferred,
+    /// Refused for good (or expired).
+    Failed,
+}
+
+/// What the plugins' services report at scrape time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ServiceGauges {
+    /// DNS answer-cache (hits, misses), when there is a resolver.
+    pub dns_cache: Option<(u64, u64)>,
+    /// The OCR engine's pool, when it has one.
+    pub ocr: Option<crate::ocr::PoolUse>,
 }
 
 impl Metrics {
@@ -56,10 +80,22 @@ impl Metrics {
         }
     }
 
-    /// The exposition: these counters, each plugin's, and the queue's gauges when given.
+    /// Counts a recipient's delivery outcome.
+    pub fn delivery(&self, outcome: DeliveryOutcome) {
+        self.delivery[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a message whose remaining recipients expired.
+    pub fn expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition: these counters, each plugin's, the services' and the queue's
+    /// gauges when given.
     pub fn render(
         &self,
         plugins: &[Arc<LoadedPlugin>],
+        services: ServiceGauges,
         queue: Option<&QueueSummary>,
         now_ms: u64,
     ) -> String {
@@ -86,7 +122,38 @@ impl Metrics {
             let labels = format!("action=\"{}\"", action.as_str());
             sample(&mut out, "moat_messages_total", &labels, load(count));
         }
+        family(
+            &mut out,
+            "moat_delivery_recipients_total",
+            "counter",
+            "Delivery outcomes per recipient and attempt.",
+        );
+        for (name, count) in ["delivered", "deferred", "failed"]
+            .iter()
+            .zip(&self.delivery)
+        {
+            let labels = format!("outcome=\"{name}\"");
+            sample(
+                &mut out,
+                "moat_delivery_recipients_total",
+                &labels,
+                load(count),
+            );
+        }
+        family(
+            &mut out,
+            "moat_delivery_expired_total",
+            "counter",
+            "Messages given up on after the queue's maximum age.",
+        );
+        sample(
+            &mut out,
+            "moat_delivery_expired_total",
+            "",
+            load(&self.expired),
+        );
         render_plugins(&mut out, plugins);
+        render_services(&mut out, services);
         if let Some(summary) = queue {
             render_queue(&mut out, summary, now_ms);
         }
@@ -189,6 +256,42 @@ fn render_plugins(out: &mut String, plugins: &[Arc<LoadedPlugin>]) {
     }
 }
 
+fn render_services(out: &mut String, services: ServiceGauges) {
+    if let Some((hits, misses)) = services.dns_cache {
+        family(
+            out,
+            "moat_dns_cache_lookups_total",
+            "counter",
+            "DNS lookups by whether the answer cache had them.",
+        );
+        sample(out, "moat_dns_cache_lookups_total", "result=\"hit\"", hits);
+        sample(
+            out,
+            "moat_dns_cache_lookups_total",
+            "result=\"miss\"",
+            misses,
+        );
+    }
+    if let Some(pool) = services.ocr {
+        family(
+            out,
+            "moat_ocr_slots",
+            "gauge",
+            "OCR pool slots (images read at once).",
+        );
+        sample(out, "moat_ocr_slots", "", pool.slots as u64);
+        family(
+            out,
+            "moat_ocr_slots_busy",
+            "gauge",
+            "OCR pool slots in use.",
+        );
+        sample(out, "moat_ocr_slots_busy", "", pool.busy as u64);
+        family(out, "moat_ocr_cache_entries", "gauge", "OCR texts cached.");
+        sample(out, "moat_ocr_cache_entries", "", pool.cached as u64);
+    }
+}
+
 fn render_queue(out: &mut String, summary: &QueueSummary, now_ms: u64) {
     family(
         out,
@@ -270,7 +373,9 @@ mod tests {
         metrics.connection();
         metrics.message(Action::Reject);
         metrics.message(Action::Reject);
-        let text = metrics.render(&[], None, 0);
+        metrics.delivery(DeliveryOutcome::Deferred);
+        let text = metrics.render(&[], ServiceGauges::default(), None, 0);
+        assert!(text.contains("\nmoat_delivery_recipients_total{outcome=\"deferred\"} 1\n"));
         assert!(text.contains("# TYPE moat_smtp_connections_total counter\n"));
         assert!(text.contains("\nmoat_smtp_connections_total 1\n"));
         assert!(text.contains("\nmoat_messages_total{action=\"reject\"} 2\n"));

@@ -19,6 +19,8 @@ pub struct BoundedEngine {
     inner: Arc<dyn OcrEngine>,
     limits: ImageLimits,
     slots: Semaphore,
+    /// How many slots there are.
+    concurrency: usize,
     slot_wait: Duration,
     cache: ResultCache,
 }
@@ -37,6 +39,7 @@ impl BoundedEngine {
             inner,
             limits,
             slots: Semaphore::new(concurrency.max(1)),
+            concurrency: concurrency.max(1),
             slot_wait,
             cache: ResultCache::new(cache_entries),
         }
@@ -73,6 +76,16 @@ impl std::fmt::Debug for BoundedEngine {
 }
 
 impl OcrEngine for BoundedEngine {
+    fn pool(&self) -> Option<super::PoolUse> {
+        Some(super::PoolUse {
+            slots: self.concurrency,
+            busy: self
+                .concurrency
+                .saturating_sub(self.slots.available_permits()),
+            cached: self.cached(),
+        })
+    }
+
     fn recognize<'a>(&'a self, image: &'a [u8], content_type: &'a str) -> OcrFuture<'a> {
         Box::pin(async move {
             let checked = image::check(image, content_type, &self.limits)?;

@@ -58,10 +58,26 @@ pub enum OcrError {
 /// The future an engine returns.
 pub type OcrFuture<'a> = Pin<Box<dyn Future<Output = Result<String, OcrError>> + Send + 'a>>;
 
+/// How an engine's pool is used, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Slots: images read at once at most.
+    pub slots: usize,
+    /// Slots in use now.
+    pub busy: usize,
+    /// Texts cached (or being read).
+    pub cached: usize,
+}
+
 /// An OCR engine.
 pub trait OcrEngine: Send + Sync + 'static {
     /// The text in `image`, of media type `content_type`.
     fn recognize<'a>(&'a self, image: &'a [u8], content_type: &'a str) -> OcrFuture<'a>;
+
+    /// How the engine's pool is used, if it has one.
+    fn pool(&self) -> Option<PoolUse> {
+        None
+    }
 }
 
 /// The engine used when none is configured.
