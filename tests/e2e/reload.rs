@@ -60,6 +60,18 @@ fn a_dropped_in_plugin_goes_live_and_sighup_applies_a_new_weight_but_not_to_open
         "hello never went live"
     );
     assert_eq!(invoice_reply(&gw), 250, "weight 1: 4 points, accepted");
+    // `moat plugin list` shows the running server's set (through GET /plugins).
+    let listed = moat(
+        gw.dir.path(),
+        &["plugin", "list", "--json", "--config", "moat.toml"],
+    );
+    listed.assert_success();
+    let hello = listed
+        .json_lines()
+        .into_iter()
+        .find(|p| p["name"] == "hello")
+        .unwrap_or_else(|| panic!("{}", listed.stdout()));
+    assert_eq!(hello["weight"], 1.0);
 
     // A session opened now keeps this set (weight 1) to its end.
     let mut open = RawSmtp::connect(gw.mx());

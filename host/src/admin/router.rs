@@ -35,6 +35,16 @@ where
     let result = match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) => metrics(context).await,
         (&Method::POST, ["reload"]) => reload(context).await,
+        (&Method::GET, ["plugins"]) => {
+            let plugins: Vec<serde_json::Value> = context
+                .pipeline
+                .current()
+                .plugins()
+                .iter()
+                .map(|p| p.summary())
+                .collect();
+            Ok(json(StatusCode::OK, &serde_json::Value::Array(plugins)))
+        }
         (&Method::GET, ["learn", "stats"]) => learn::stats(context).await,
         (&Method::POST, ["learn", what]) => {
             match (Lesson::parse(what), read_body(context, request).await) {

@@ -10,13 +10,14 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
+use crate::admin::client;
 use crate::config::PluginSettings;
 use crate::filter::assemble::{assemble, load_context};
 use crate::filter::loader::{load_file, read_side_settings};
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Pipeline, SessionContext, Stage};
 use crate::message::ParsedMessage;
-use crate::store::FjallKv;
+use crate::store::{Database, FjallKv, StoreError};
 
 /// `moat plugin ...`
 #[derive(Debug, clap::Subcommand)]
@@ -65,43 +66,59 @@ pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
 
 async fn list(args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
     let config = args.load()?;
+    // A server running on this data dir: its live set, as reloads have made it.
+    if let Err(StoreError::InUse { .. }) = Database::open(&config.server.data_dir) {
+        let endpoint = super::queue::running_admin(&config)?;
+        let response = client::request(&endpoint, hyper::Method::GET, "/plugins").await?;
+        if response.status != 200 {
+            anyhow::bail!("{}", super::queue::error_text(&response.body));
+        }
+        let plugins: Vec<serde_json::Value> = serde_json::from_slice(&response.body)?;
+        for plugin in &plugins {
+            print_plugin(plugin, json);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let scratch = tempfile::tempdir()?;
     let data_dir = args.data_dir.as_deref().unwrap_or(scratch.path());
     ensure_dir(data_dir)?;
     let assembled = assemble(&config, data_dir).await?;
     let failed = report_load_errors(&assembled.load_errors);
     for p in assembled.pipeline.plugins() {
-        let stages: Vec<&str> = p.stages.iter().map(|s| s.as_str()).collect();
-        if json {
-            println!(
-                "{}",
-                json!({
-                    "name": p.name, "plugin": p.info.name, "version": p.info.version, "sdk_version": p.info.sdk_version,
-                    "source": p.source.to_string(), "stages": stages, "weight": p.weights.weight,
-                    "time_budget_ms": p.time_budget.as_millis() as u64, "memory_limit": p.memory_limit,
-                    "on_error": p.on_error, "allow_hard_action": p.allow_hard_action,
-                })
-            );
-        } else {
-            println!(
-                "{:<16} {:<12} {:<10} weight {:<5} stages {:<24} budget {}ms  memory {}MiB  on_error {:?}  source {}",
-                p.name,
-                p.info.name,
-                p.info.version,
-                p.weights.weight,
-                stages.join(","),
-                p.time_budget.as_millis(),
-                p.memory_limit >> 20,
-                p.on_error,
-                p.source
-            );
-        }
+        print_plugin(&p.summary(), json);
     }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One plugin of the list: its summary as a JSON line, or a table row.
+fn print_plugin(p: &serde_json::Value, json: bool) {
+    if json {
+        println!("{p}");
+        return;
+    }
+    let text = |key: &str| p[key].as_str().unwrap_or("-").to_owned();
+    let stages: Vec<&str> = p["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str())
+        .collect();
+    println!(
+        "{:<16} {:<12} {:<10} weight {:<5} stages {:<24} budget {}ms  memory {}MiB  on_error {}  source {}",
+        text("name"),
+        text("plugin"),
+        text("version"),
+        p["weight"],
+        stages.join(","),
+        p["time_budget_ms"],
+        p["memory_limit"].as_u64().unwrap_or(0) >> 20,
+        text("on_error"),
+        text("source")
+    );
 }
 
 async fn test(

@@ -85,6 +85,19 @@ pub struct CallLimits {
 }
 
 impl LoadedPlugin {
+    /// What `moat plugin list` shows of the plugin (and `GET /plugins` answers).
+    pub fn summary(&self) -> serde_json::Value {
+        let stages: Vec<&str> = self.stages.iter().map(|s| s.as_str()).collect();
+        serde_json::json!({
+            "name": self.name, "plugin": self.info.name, "version": self.info.version,
+            "sdk_version": self.info.sdk_version, "source": self.source.to_string(),
+            "stages": stages, "weight": self.weights.weight,
+            "time_budget_ms": self.time_budget.as_millis() as u64,
+            "memory_limit": self.memory_limit, "on_error": self.on_error,
+            "allow_hard_action": self.allow_hard_action,
+        })
+    }
+
     /// The limits of each call of this plugin.
     pub fn limits(&self) -> CallLimits {
         CallLimits {
