@@ -91,13 +91,24 @@ impl SmtpSink {
     }
 
     /// Every message dumped so far, as written (smtp-sink's own `X-…` lines and Received
-    /// header first, line endings as LF).
+    /// header first, line endings as LF). smtp-sink creates a dump file before it has
+    /// written the whole message, so only files untouched for 300 ms count.
     pub fn messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
             .unwrap_or_default();
         files.sort();
-        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+        files
+            .iter()
+            .filter(|f| {
+                std::fs::metadata(f)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= SETTLED)
+            })
+            .filter_map(|f| std::fs::read(f).ok())
+            .collect()
     }
 }
 
@@ -107,6 +118,9 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// How long a dump file must be left alone before [`SmtpSink::messages`] reads it.
+const SETTLED: Duration = Duration::from_millis(300);
 
 /// `tests/e2e/clients/downstream.py`: an SMTP server with chosen replies, logging every
 /// connection and message as JSON lines.
