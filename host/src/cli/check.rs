@@ -58,32 +58,28 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
-    let files = crate::message::mailbox::files_under(&args.paths)?;
     let mut failures = 0;
-    let mut n = 0;
-    for file in &files {
-        // An mbox file holds several messages, each checked as `FILE#N`.
-        let stored = match crate::message::mailbox::read_file(file) {
-            Ok(stored) => stored,
-            Err(error) => {
+    // An mbox file holds several messages, each checked as `FILE#N`.
+    for (n, found) in crate::message::mailbox::messages_under(&args.paths)?.enumerate() {
+        let message = match found {
+            Ok(message) => message,
+            Err(unreadable) => {
                 failures += 1;
-                report_failure(&args, &file.display().to_string(), &error.into());
+                let origin = unreadable.path.display().to_string();
+                report_failure(&args, &origin, &unreadable.error.into());
                 continue;
             }
         };
-        for message in stored {
-            n += 1;
-            match check_message(&assembled.pipeline, &args, message.raw, n).await {
-                Ok(checked) => print_checked(
-                    &args,
-                    &message.origin,
-                    &checked,
-                    assembled.pipeline.thresholds(),
-                ),
-                Err(error) => {
-                    failures += 1;
-                    report_failure(&args, &message.origin, &error);
-                }
+        match check_message(&assembled.pipeline, &args, message.raw, n + 1).await {
+            Ok(checked) => print_checked(
+                &args,
+                &message.origin,
+                &checked,
+                assembled.pipeline.thresholds(),
+            ),
+            Err(error) => {
+                failures += 1;
+                report_failure(&args, &message.origin, &error);
             }
         }
     }

@@ -15,7 +15,7 @@ use super::{ConfigArgs, ensure_dir, learn_remote, report_load_errors};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{Label, LearnOutcome, Pipeline, STATS_PREFIX};
 use crate::filter::plugin::LoadedPlugin;
-use crate::message::mailbox::{files_under, read_file};
+use crate::message::mailbox::messages_under;
 use crate::message::{MessageHandle, ParsedMessage};
 use crate::store::{Database, StoreError};
 
@@ -153,51 +153,49 @@ async fn teach(
     let mut unreadable = 0;
     let started = Instant::now();
     let mut messages = 0;
-    for file in files_under(paths)? {
-        let stored = match read_file(&file) {
-            Ok(stored) => stored,
-            Err(error) => {
-                eprintln!("moat: {error}");
+    for found in messages_under(paths)? {
+        let message = match found {
+            Ok(message) => message,
+            Err(unreadable_file) => {
+                eprintln!("moat: {}", unreadable_file.error);
                 unreadable += 1;
                 continue;
             }
         };
-        for message in stored {
-            let parsed = match ParsedMessage::parse(message.raw) {
-                Ok(parsed) => MessageHandle::new(parsed),
-                Err(error) => {
-                    eprintln!("moat: {}: not a message: {error}", message.origin);
-                    unreadable += 1;
+        let parsed = match ParsedMessage::parse(message.raw) {
+            Ok(parsed) => MessageHandle::new(parsed),
+            Err(error) => {
+                eprintln!("moat: {}: not a message: {error}", message.origin);
+                unreadable += 1;
+                continue;
+            }
+        };
+        messages += 1;
+        let mut index = 0;
+        while index < learners.len() {
+            let (plugin, tally) = &mut learners[index];
+            let report = pipeline.learn(plugin, parsed.clone(), label, forget).await;
+            tally.busy += report.elapsed;
+            match report.result {
+                Ok(Ok(LearnOutcome::Done)) => tally.done += 1,
+                Ok(Ok(LearnOutcome::Unchanged)) => tally.unchanged += 1,
+                Ok(Ok(LearnOutcome::Unsupported)) => {
+                    learners.remove(index);
                     continue;
                 }
-            };
-            messages += 1;
-            let mut index = 0;
-            while index < learners.len() {
-                let (plugin, tally) = &mut learners[index];
-                let report = pipeline.learn(plugin, parsed.clone(), label, forget).await;
-                tally.busy += report.elapsed;
-                match report.result {
-                    Ok(Ok(LearnOutcome::Done)) => tally.done += 1,
-                    Ok(Ok(LearnOutcome::Unchanged)) => tally.unchanged += 1,
-                    Ok(Ok(LearnOutcome::Unsupported)) => {
-                        learners.remove(index);
-                        continue;
-                    }
-                    Ok(Err(reason)) => {
-                        eprintln!(
-                            "moat: {}: {} refused: {reason}",
-                            message.origin, plugin.name
-                        );
-                        tally.failed += 1;
-                    }
-                    Err(error) => {
-                        eprintln!("moat: {}: {} failed: {error}", message.origin, plugin.name);
-                        tally.failed += 1;
-                    }
+                Ok(Err(reason)) => {
+                    eprintln!(
+                        "moat: {}: {} refused: {reason}",
+                        message.origin, plugin.name
+                    );
+                    tally.failed += 1;
                 }
-                index += 1;
+                Err(error) => {
+                    eprintln!("moat: {}: {} failed: {error}", message.origin, plugin.name);
+                    tally.failed += 1;
+                }
             }
+            index += 1;
         }
     }
     if learners.is_empty() {

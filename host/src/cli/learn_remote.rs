@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::queue::error_text;
 use crate::admin::client::{self, Endpoint};
 use crate::filter::pipeline::Label;
-use crate::message::mailbox::{files_under, read_file};
+use crate::message::mailbox::messages_under;
 
 /// Per plugin: how many messages ended each way.
 type Tallies = BTreeMap<String, BTreeMap<String, usize>>;
@@ -38,34 +38,32 @@ pub(super) async fn teach(
     };
     let mut tallies = Tallies::new();
     let (mut messages, mut unreadable, mut failed) = (0, 0, false);
-    for file in files_under(paths)? {
-        let stored = match read_file(&file) {
-            Ok(stored) => stored,
-            Err(error) => {
-                eprintln!("moat: {error}");
+    for found in messages_under(paths)? {
+        let message = match found {
+            Ok(message) => message,
+            Err(unreadable_file) => {
+                eprintln!("moat: {}", unreadable_file.error);
                 unreadable += 1;
                 continue;
             }
         };
-        for message in stored {
-            messages += 1;
-            let response =
-                client::request_with_body(endpoint, Method::POST, &path, message.raw).await?;
-            if response.status != 200 {
-                eprintln!("moat: {}: {}", message.origin, error_text(&response.body));
-                unreadable += 1;
-                continue;
+        messages += 1;
+        let response =
+            client::request_with_body(endpoint, Method::POST, &path, message.raw).await?;
+        if response.status != 200 {
+            eprintln!("moat: {}: {}", message.origin, error_text(&response.body));
+            unreadable += 1;
+            continue;
+        }
+        let results: Vec<Value> = serde_json::from_slice(&response.body)?;
+        for result in results {
+            let name = result["plugin"].as_str().unwrap_or("?").to_owned();
+            let outcome = result["outcome"].as_str().unwrap_or("?").to_owned();
+            if let Some(detail) = result["detail"].as_str() {
+                eprintln!("moat: {}: {name} {outcome}: {detail}", message.origin);
+                failed = true;
             }
-            let results: Vec<Value> = serde_json::from_slice(&response.body)?;
-            for result in results {
-                let name = result["plugin"].as_str().unwrap_or("?").to_owned();
-                let outcome = result["outcome"].as_str().unwrap_or("?").to_owned();
-                if let Some(detail) = result["detail"].as_str() {
-                    eprintln!("moat: {}: {name} {outcome}: {detail}", message.origin);
-                    failed = true;
-                }
-                *tallies.entry(name).or_default().entry(outcome).or_default() += 1;
-            }
+            *tallies.entry(name).or_default().entry(outcome).or_default() += 1;
         }
     }
     tallies.retain(|_, outcomes| !outcomes.contains_key("unsupported"));

@@ -10,7 +10,9 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::learn::{self, LearnArgs};
-use super::queue::{Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw};
+use super::queue::{
+    Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw, status,
+};
 use crate::admin::client::{self, Endpoint};
 use crate::config::HumanDuration;
 use crate::delivery::now_ms;
@@ -263,16 +265,6 @@ async fn fetch(
             _ => None,
         },
     })
-}
-
-/// Sends `method path`: `true` on 200, `false` on 404.
-async fn status(endpoint: &Endpoint, method: Method, path: &str) -> anyhow::Result<bool> {
-    let response = client::request(endpoint, method, path).await?;
-    match response.status {
-        200 => Ok(true),
-        404 => Ok(false),
-        _ => bail!("{}", error_text(&response.body)),
-    }
 }
 
 /// A message in the human list: id, age, size, sender, then the score and the reason,

@@ -211,12 +211,7 @@ async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitC
                 "delete" => (Method::DELETE, format!("/queue/{id}")),
                 _ => (Method::POST, format!("/queue/{id}/{action}")),
             };
-            let response = client::request(&endpoint, method, &path).await?;
-            match response.status {
-                200 => true,
-                404 => false,
-                _ => bail!("{}", error_text(&response.body)),
-            }
+            status(&endpoint, method, &path).await?
         }
         Backend::Local(queue) => match action {
             "flush" => queue.flush(&id, now_ms())?,
@@ -269,6 +264,20 @@ pub(super) fn running_admin(config: &crate::config::Config) -> anyhow::Result<En
             "moat is running on {} but has no admin endpoint (add an [admin] section)",
             data_dir.display()
         ),
+    }
+}
+
+/// Sends `method path`: `true` on 200, `false` on 404 (no such message).
+pub(super) async fn status(
+    endpoint: &Endpoint,
+    method: Method,
+    path: &str,
+) -> anyhow::Result<bool> {
+    let response = client::request(endpoint, method, path).await?;
+    match response.status {
+        200 => Ok(true),
+        404 => Ok(false),
+        _ => bail!("{}", error_text(&response.body)),
     }
 }
 

@@ -53,6 +53,30 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
+/// A file under the paths given that could not be read.
+#[derive(Debug)]
+pub struct UnreadableFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why (its text names the file).
+    pub error: io::Error,
+}
+
+/// Every message under `paths`, in order: the files of [`files_under`], each read with
+/// [`read_file`] (an mbox gives several). A file that cannot be read is an `Err` in its
+/// place, so the caller can report it and go on; a directory that cannot be walked fails
+/// the whole call.
+pub fn messages_under(
+    paths: &[PathBuf],
+) -> io::Result<impl Iterator<Item = Result<StoredMessage, UnreadableFile>>> {
+    Ok(files_under(paths)?
+        .into_iter()
+        .flat_map(|path| match read_file(&path) {
+            Ok(messages) => messages.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(error) => vec![Err(UnreadableFile { path, error })],
+        }))
+}
+
 /// The messages in the file at `path`: several if it is an mbox, else the file itself.
 pub fn read_file(path: &Path) -> io::Result<Vec<StoredMessage>> {
     let bytes = std::fs::read(path)

@@ -265,6 +265,16 @@ impl Queue {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Takes the update lock (see `Inner::update_lock`) for a read-change-write of
+    /// envelopes or quarantine records.
+    fn lock_updates(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .update_lock
+            .lock()
+            // The lock guards no data of its own; a panic elsewhere leaves nothing broken.
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Counts an operator's flush or release (see [`Queue::flushes`]).
     pub(crate) fn count_flush(&self) {
         self.inner

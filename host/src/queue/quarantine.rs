@@ -11,7 +11,7 @@
 //! envelope and due entry written and its record removed together, so it is never in both
 //! places, nor in neither.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -91,11 +91,7 @@ impl Queue {
         now_ms: u64,
     ) -> Result<Option<QueuedEnvelope>, QueueError> {
         let keyspaces = &self.inner.keyspaces;
-        let _guard = self
-            .inner
-            .update_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.lock_updates();
         let Some(record) = self.quarantined(id)? else {
             return Ok(None);
         };
@@ -119,11 +115,7 @@ impl Queue {
     /// Deletes quarantined `id`: its record and its bytes. `false` if no such message is
     /// in quarantine.
     pub fn delete_quarantined(&self, id: &QueueId) -> Result<bool, QueueError> {
-        let _guard = self
-            .inner
-            .update_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.lock_updates();
         if self.quarantined(id)?.is_none() {
             return Ok(false);
         }
@@ -134,11 +126,7 @@ impl Queue {
 
     /// Deletes every quarantined message quarantined before `cutoff_ms`; returns how many.
     pub fn expire_quarantine(&self, cutoff_ms: u64) -> Result<usize, QueueError> {
-        let _guard = self
-            .inner
-            .update_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.lock_updates();
         let expired: Vec<QueueId> = self
             .quarantined_all()?
             .into_iter()

@@ -15,7 +15,6 @@
 //! and a downstream that is down for hours then costs no fsync per queued message.
 
 use std::collections::HashSet;
-use std::sync::PoisonError;
 
 use tracing::info;
 
@@ -47,12 +46,7 @@ impl Queue {
         change: impl FnOnce(&mut QueuedEnvelope) -> (Settle, T),
     ) -> Result<Option<(T, Vec<QueueId>)>, QueueError> {
         let keyspaces = &self.inner.keyspaces;
-        let _guard = self
-            .inner
-            .update_lock
-            .lock()
-            // The lock guards no data of its own; a panic elsewhere leaves nothing broken.
-            .unwrap_or_else(PoisonError::into_inner);
+        let _guard = self.lock_updates();
         let Some(value) = self.get(&keyspaces.envelopes, ENVELOPES, id)? else {
             return Ok(None);
         };

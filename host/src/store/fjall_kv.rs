@@ -130,6 +130,9 @@ impl KvBackend for FjallKv {
     }
 }
 
+/// String-key counters about to be written: stored key to (key, new value, new key).
+type KeyedTotals<'a> = HashMap<&'a [u8], (&'a str, i64, bool)>;
+
 /// One plugin's namespace: a fjall keyspace and the lock its writes take.
 struct FjallNamespace {
     /// Values recently read or written; filled and updated under `writes`.
@@ -223,6 +226,44 @@ impl FjallNamespace {
         }
     }
 
+    /// The stored keys of the counters in `deltas`.
+    fn stored_keys(&self, deltas: &[(String, i64)]) -> Result<Vec<Vec<u8>>, KvError> {
+        deltas.iter().map(|(key, _)| self.stored_key(key)).collect()
+    }
+
+    /// What adding `deltas` (stored as `stored`) to string-key counters makes of them: per
+    /// stored key, the key, its new value and whether it is new; and the value after each
+    /// delta, in order (running totals: a key given twice sees its first delta). Call
+    /// with the write lock held.
+    fn keyed_totals<'a>(
+        &self,
+        deltas: &'a [(String, i64)],
+        stored: &'a [Vec<u8>],
+    ) -> Result<(KeyedTotals<'a>, Vec<i64>), KvError> {
+        let mut totals: KeyedTotals<'a> = HashMap::with_capacity(deltas.len());
+        let mut after_each = Vec::with_capacity(deltas.len());
+        for ((key, delta), stored) in deltas.iter().zip(stored) {
+            let (current, new) = match totals.get(stored.as_slice()) {
+                Some(&(_, total, new)) => (total, new),
+                None => {
+                    let value = self.read_locked(key, stored)?;
+                    (decode_counter(key, value.as_deref())?, value.is_none())
+                }
+            };
+            let value = current.saturating_add(*delta);
+            totals.insert(stored, (key, value, new));
+            after_each.push(value);
+        }
+        Ok((totals, after_each))
+    }
+
+    /// Records the counters of `totals` just written. Call with the write lock held.
+    fn remember_totals(&self, totals: &KeyedTotals<'_>) {
+        for (key, value, _) in totals.values() {
+            self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
+        }
+    }
+
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
         // The lock guards no data, so a panic while holding it left nothing half-done.
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
@@ -300,31 +341,15 @@ impl KvNamespace for FjallNamespace {
     }
 
     fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
-        let stored: Vec<Vec<u8>> = deltas
-            .iter()
-            .map(|(key, _)| self.stored_key(key))
-            .collect::<Result<_, _>>()?;
+        let stored = self.stored_keys(deltas)?;
         let _writing = self.lock_writes();
-        // Running totals, so a key given twice sees its first delta.
-        let mut totals: HashMap<&[u8], (&str, i64)> = HashMap::with_capacity(deltas.len());
-        let mut results = Vec::with_capacity(deltas.len());
-        for ((key, delta), stored) in deltas.iter().zip(&stored) {
-            let current = match totals.get(stored.as_slice()) {
-                Some((_, total)) => *total,
-                None => decode_counter(key, self.read_locked(key, stored)?.as_deref())?,
-            };
-            let value = current.saturating_add(*delta);
-            totals.insert(stored, (key, value));
-            results.push(value);
-        }
+        let (totals, results) = self.keyed_totals(deltas, &stored)?;
         let mut batch = self.db.batch();
-        for (stored, (_, value)) in &totals {
+        for (stored, (_, value, _)) in &totals {
             batch.insert(&self.keyspace, stored.to_vec(), value.to_le_bytes());
         }
         batch.commit().map_err(|e| self.storage("increment", e))?;
-        for (key, value) in totals.values() {
-            self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
-        }
+        self.remember_totals(&totals);
         Ok(results)
     }
 
@@ -342,29 +367,14 @@ impl KvNamespace for FjallNamespace {
         keyed: &[(String, i64)],
         room: u64,
     ) -> Result<EntryChange, KvError> {
-        let stored: Vec<Vec<u8>> = keyed
-            .iter()
-            .map(|(key, _)| self.stored_key(key))
-            .collect::<Result<_, _>>()?;
+        let stored = self.stored_keys(keyed)?;
         let _writing = self.lock_writes();
         let changes = self
             .counters
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .plan(deltas);
-        // Running totals of the string keys, so a key given twice sees its first delta;
-        // and whether each is new.
-        let mut totals: HashMap<&[u8], (&str, i64, bool)> = HashMap::with_capacity(keyed.len());
-        for ((key, delta), stored) in keyed.iter().zip(&stored) {
-            let (current, new) = match totals.get(stored.as_slice()) {
-                Some(&(_, total, new)) => (total, new),
-                None => {
-                    let value = self.read_locked(key, stored)?;
-                    (decode_counter(key, value.as_deref())?, value.is_none())
-                }
-            };
-            totals.insert(stored, (key, current.saturating_add(*delta), new));
-        }
+        let (totals, _) = self.keyed_totals(keyed, &stored)?;
         let change = EntryChange {
             added: changes.added + totals.values().filter(|(_, _, new)| *new).count() as u64,
             removed: changes.removed.len() as u64,
@@ -391,9 +401,7 @@ impl KvNamespace for FjallNamespace {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .apply(&changes);
-        for (key, value, _) in totals.values() {
-            self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
-        }
+        self.remember_totals(&totals);
         Ok(change)
     }
 
