@@ -10,6 +10,8 @@
 //! * `dns`: the shared caching resolver behind the plugins' `dns` capability.
 //! * `store`: the fjall database under the data dir and the kv storage trait.
 //! * `ocr`: OCR engines behind the plugins' `ocr` capability.
+//! * `auth`: submission accounts (the users file, argon2id passwords), login-failure
+//!   lockouts and per-account sending limits.
 //! * `smtp`: listeners, sessions (a typed phase per step of the conversation), the sans-IO
 //!   protocol layer, replies, STARTTLS and relay control.
 //! * `queue`: the durable message queue in fjall (250 only after fsync, group commit).
@@ -21,6 +23,7 @@
 //! docs/ARCHITECTURE.md has the system picture.
 
 pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -130,6 +130,23 @@ impl Gateway {
         out.output.stdout.clone()
     }
 
+    /// Talks to listener `listener` with `clients/smtp_talk.py ARGS` (smtplib, command by
+    /// command); returns each step's reply.
+    pub(crate) fn talk(&self, listener: &str, args: &[&str]) -> Vec<serde_json::Value> {
+        let addr = self.addr(listener);
+        let script = workspace_root().join("tests/e2e/clients/smtp_talk.py");
+        let (script, ip, port) = (
+            script.display().to_string(),
+            addr.ip().to_string(),
+            addr.port().to_string(),
+        );
+        let mut full = vec![script.as_str(), ip.as_str(), port.as_str()];
+        full.extend_from_slice(args);
+        let out = run_in("python3", self.dir.path(), &full, Duration::from_secs(120));
+        out.assert_success();
+        out.json_lines()
+    }
+
     /// Sends `message` with Python's smtplib; returns each step's reply.
     pub(crate) fn smtplib(
         &self,

@@ -23,6 +23,7 @@ mod sdk_example;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;
+mod submission;
 
 use std::path::Path;
 use std::time::Duration;

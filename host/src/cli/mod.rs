@@ -12,6 +12,7 @@ mod quarantine;
 mod queue;
 pub mod reload;
 mod serve;
+mod user;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ pub enum Command {
     Quarantine(quarantine::QuarantineCommand),
     /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
     Learn(learn::LearnArgs),
+    /// Manage the accounts that send through the submission listeners.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Measure Moat's speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -108,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload(target) => reload::run(target).await,
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
+        Command::User(command) => user::run(command),
     }
 }
 

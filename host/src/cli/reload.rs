@@ -118,8 +118,11 @@ impl Reloader {
             errors,
             kept,
         };
-        self.live
-            .replace(current.successor(plugins, config.thresholds));
+        self.live.replace(
+            current
+                .successor(plugins, config.thresholds)
+                .with_outbound_thresholds(config.submission.thresholds),
+        );
         tracing::info!(
             plugins = ?report.plugins,
             errors = report.errors.len(),

@@ -75,6 +75,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir.clone(),
         Arc::clone(&live),
     ));
+    let submission = submission_service(&config, &data_dir, tls.is_some())?;
     let params = Arc::new(SessionParams {
         hostname: config.server.hostname.clone(),
         smtp: config.smtp.clone(),
@@ -85,6 +86,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         resolver: assembled.services.resolver.clone(),
         sessions: AtomicU64::new(1),
         metrics: crate::metrics::Metrics::new(),
+        submission,
     });
 
     let shutdown = CancellationToken::new();
@@ -160,6 +162,32 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
+/// The accounts and limits of the submission listeners, when there are any; those
+/// listeners need a certificate, since passwords never cross the network in clear.
+fn submission_service(
+    config: &crate::config::Config,
+    data_dir: &std::path::Path,
+    have_tls: bool,
+) -> anyhow::Result<Option<Arc<crate::auth::Submission>>> {
+    let Some(listener) = config.listener.iter().find(|l| l.kind.is_submission()) else {
+        return Ok(None);
+    };
+    if !have_tls {
+        anyhow::bail!(
+            "listener `{}` is a submission listener and needs TLS: set [tls] certificate and key (or run with --dev for a self-signed one)",
+            listener.name
+        );
+    }
+    let submission = crate::auth::Submission::from_config(&config.submission, data_dir)
+        .context("cannot read the users file")?;
+    tracing::info!(
+        users_file = %submission.directory.path().display(),
+        accounts = submission.directory.current().user.len(),
+        "submission accounts"
+    );
+    Ok(Some(Arc::new(submission)))
+}
+
 async fn sync_kv(kv: Database, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(KV_SYNC_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

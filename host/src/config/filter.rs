@@ -310,6 +310,11 @@ impl FilterConfig {
 impl Thresholds {
     /// Problems with the thresholds: each finite, and `tag ≤ quarantine ≤ reject`.
     pub(super) fn problems(&self) -> Vec<Problem> {
+        self.problems_at("thresholds")
+    }
+
+    /// The same checks, for thresholds at the table `prefix` (`submission.thresholds`).
+    pub(super) fn problems_at(&self, prefix: &str) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (key, value) in [
             ("tag", self.tag),
@@ -318,25 +323,25 @@ impl Thresholds {
         ] {
             if !value.is_finite() {
                 problems.push(Problem {
-                    key: format!("thresholds.{key}"),
+                    key: format!("{prefix}.{key}"),
                     reason: format!("must be a finite number, not {value}"),
                 });
             }
         }
         if self.tag > self.quarantine {
             problems.push(Problem {
-                key: "thresholds.quarantine".into(),
+                key: format!("{prefix}.quarantine"),
                 reason: format!(
-                    "must not be below thresholds.tag ({} < {})",
+                    "must not be below {prefix}.tag ({} < {})",
                     self.quarantine, self.tag
                 ),
             });
         }
         if self.quarantine > self.reject {
             problems.push(Problem {
-                key: "thresholds.reject".into(),
+                key: format!("{prefix}.reject"),
                 reason: format!(
-                    "must not be below thresholds.quarantine ({} < {})",
+                    "must not be below {prefix}.quarantine ({} < {})",
                     self.reject, self.quarantine
                 ),
             });

@@ -9,6 +9,7 @@ mod error;
 mod filter;
 mod quarantine;
 mod smtp;
+mod submission;
 mod units;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,10 @@ pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, s
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
 pub use quarantine::QuarantineConfig;
-pub use smtp::{BareLineEndingPolicy, ListenerConfig, RelayConfig, SmtpConfig, TlsConfig};
+pub use smtp::{
+    BareLineEndingPolicy, ListenerConfig, ListenerKind, RelayConfig, SmtpConfig, TlsConfig,
+};
+pub use submission::SubmissionConfig;
 pub use units::{ByteSize, HumanDuration, UnitError};
 
 /// The embedded default configuration (`moat serve --dev`, `moat check` without `--config`).
@@ -74,6 +78,10 @@ pub struct Config {
     /// `[quarantine]`: how long held messages are kept.
     #[serde(default)]
     pub quarantine: QuarantineConfig,
+    /// `[submission]`: accounts, login limits, sending limits and outbound thresholds for
+    /// the submission listeners.
+    #[serde(default)]
+    pub submission: SubmissionConfig,
 }
 
 /// `[server]`: the gateway's identity and where it keeps its data.
@@ -153,6 +161,7 @@ impl Config {
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
         problems.extend(self.ocr.problems());
+        problems.extend(self.submission.problems());
         for (name, settings) in &self.plugin {
             if !crate::filter::is_valid_plugin_name(name) {
                 problems.push(Problem {
@@ -172,9 +181,13 @@ impl Config {
     }
 
     fn resolve_relative_to(&mut self, base: &Path) {
-        for path in [&mut self.tls.certificate, &mut self.tls.key]
-            .into_iter()
-            .flatten()
+        for path in [
+            &mut self.tls.certificate,
+            &mut self.tls.key,
+            &mut self.submission.users_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             if path.is_relative() {
                 *path = base.join(&*path);

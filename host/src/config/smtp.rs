@@ -25,6 +25,32 @@ pub struct ListenerConfig {
     /// `max_connections_per_ip = 20`: open sessions from one client address.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
+    /// `kind = "mx"`: what the listener is for — `mx` (mail for the protected domains,
+    /// port 25), `submission` (authenticated users' mail, STARTTLS then AUTH, port 587) or
+    /// `submissions` (the same over implicit TLS, port 465).
+    #[serde(default)]
+    pub kind: ListenerKind,
+}
+
+/// What a listener is for.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerKind {
+    /// The MX: mail for the protected domains from anyone; no AUTH.
+    #[default]
+    Mx,
+    /// Message submission (RFC 6409): STARTTLS, then AUTH, then mail to anywhere, sent as
+    /// an address the account owns.
+    Submission,
+    /// Submission over implicit TLS (RFC 8314): TLS from the first byte.
+    Submissions,
+}
+
+impl ListenerKind {
+    /// Whether users log in here and send outbound mail.
+    pub fn is_submission(self) -> bool {
+        self != Self::Mx
+    }
 }
 
 fn default_max_connections() -> usize {

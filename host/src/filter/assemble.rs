@@ -141,7 +141,8 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         outcome.plugins,
         config.thresholds,
         config.filter.max_concurrent_calls,
-    );
+    )
+    .with_outbound_thresholds(config.submission.thresholds);
     Ok(Assembled {
         pipeline,
         load_errors: outcome.errors,

@@ -161,7 +161,17 @@ pub struct Pipeline {
     plugins: Vec<Arc<LoadedPlugin>>,
     weights: WeightTable,
     thresholds: Thresholds,
+    outbound_thresholds: Thresholds,
     slots: Arc<Semaphore>,
+}
+
+/// Which way a message travels, which picks the thresholds its decision is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Mail for the protected domains, from anyone (the MX listeners): `[thresholds]`.
+    Inbound,
+    /// Mail from authenticated users (the submission listeners): `[submission.thresholds]`.
+    Outbound,
 }
 
 impl Pipeline {
@@ -182,9 +192,16 @@ impl Pipeline {
             engine,
             plugins,
             weights,
+            outbound_thresholds: thresholds,
             thresholds,
             slots,
         }
+    }
+
+    /// The same pipeline deciding outbound mail with `thresholds`.
+    pub fn with_outbound_thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.outbound_thresholds = thresholds;
+        self
     }
 
     /// A pipeline over `plugins` with `thresholds` that shares this one's engine and pool
@@ -198,6 +215,7 @@ impl Pipeline {
             engine: Arc::clone(&self.engine),
             plugins,
             weights,
+            outbound_thresholds: thresholds,
             thresholds,
             slots: Arc::clone(&self.slots),
         }
@@ -246,9 +264,19 @@ impl Pipeline {
         results
     }
 
-    /// Combines results (of one stage, or of every stage so far) into a decision.
+    /// Combines results (of one stage, or of every stage so far) into a decision on
+    /// inbound mail.
     pub fn decide(&self, results: &[PluginResult]) -> Decision {
-        combine::combine(results, &self.weights, &self.thresholds)
+        self.decide_as(Direction::Inbound, results)
+    }
+
+    /// Combines results into a decision with the thresholds of `direction`.
+    pub fn decide_as(&self, direction: Direction, results: &[PluginResult]) -> Decision {
+        let thresholds = match direction {
+            Direction::Inbound => &self.thresholds,
+            Direction::Outbound => &self.outbound_thresholds,
+        };
+        combine::combine(results, &self.weights, thresholds)
     }
 
     /// Tells the plugins that want the outcome stage what was decided. Their failures are

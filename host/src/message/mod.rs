@@ -104,6 +104,17 @@ impl ParsedMessage {
         self.header_all(name).next()
     }
 
+    /// The addresses in every From header field (group members included), as written.
+    pub fn from_addresses(&self) -> Vec<String> {
+        self.parsed
+            .header_values(mail_parser::HeaderName::From)
+            .filter_map(mail_parser::HeaderValue::as_address)
+            .flat_map(mail_parser::Address::iter)
+            .filter_map(|addr| addr.address())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The decoded text/plain body parts.
     pub fn text_parts(&self) -> Vec<String> {
         self.parsed

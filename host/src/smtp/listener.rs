@@ -106,9 +106,9 @@ pub async fn serve(
         };
         let params = params.clone();
         let shutdown = shutdown.clone();
-        let listener_name = config.name.clone();
+        let listener = (config.name.clone(), config.kind);
         tracker.spawn(async move {
-            session::run(stream, peer, listener_name, params, shutdown).await;
+            session::run(stream, peer, listener, params, shutdown).await;
             drop((total_slot, client_slot));
         });
     }

@@ -214,6 +214,75 @@ impl Reply {
     pub fn auth_not_available() -> Self {
         Self::new(503, "5.5.1", "AUTH not available on this port")
     }
+    /// A SASL challenge (already base64; empty for PLAIN's initial prompt).
+    pub fn auth_challenge(challenge: &str) -> Self {
+        Self::new(334, "", challenge)
+    }
+    /// The login worked.
+    pub fn auth_succeeded() -> Self {
+        Self::new(235, "2.7.0", "Authentication successful")
+    }
+    /// Wrong account name or password (never saying which).
+    pub fn auth_failed() -> Self {
+        Self::new(535, "5.7.8", "Authentication credentials invalid")
+    }
+    /// Logins from this address, or as this account, are locked out for a while.
+    pub fn auth_locked_out(account: bool, remaining_secs: u64) -> Self {
+        let what = if account {
+            "this account"
+        } else {
+            "your address"
+        };
+        Self::new(
+            454,
+            "4.7.0",
+            format!("Too many failed logins for {what}; try again in {remaining_secs} seconds"),
+        )
+    }
+    /// AUTH before STARTTLS: passwords never cross the network in clear (RFC 4954 §6).
+    pub fn auth_needs_tls() -> Self {
+        Self::new(
+            538,
+            "5.7.11",
+            "Encryption required for requested authentication mechanism",
+        )
+    }
+    /// MAIL on a submission listener before AUTH.
+    pub fn auth_required() -> Self {
+        Self::new(530, "5.7.0", "Authentication required")
+    }
+    /// AUTH a second time.
+    pub fn already_authenticated() -> Self {
+        Self::new(503, "5.5.1", "Already authenticated")
+    }
+    /// AUTH with a mechanism Moat does not offer.
+    pub fn auth_mechanism_unknown() -> Self {
+        Self::new(504, "5.5.4", "Unrecognized authentication type")
+    }
+    /// The client cancelled the exchange with `*`.
+    pub fn auth_cancelled() -> Self {
+        Self::new(501, "5.0.0", "Authentication cancelled")
+    }
+    /// A SASL response that could not be decoded.
+    pub fn auth_malformed() -> Self {
+        Self::new(501, "5.5.2", "Cannot decode the authentication response")
+    }
+    /// A sender (envelope or From) the logged-in account does not own.
+    pub fn sender_not_owned(what: &str, address: &str, account: &str) -> Self {
+        Self::new(
+            553,
+            "5.7.1",
+            format!("{what} <{address}> is not owned by user {account}"),
+        )
+    }
+    /// The account has used up its hourly sending allowance.
+    pub fn sending_limit(what: &str, per_hour: u32) -> Self {
+        Self::new(
+            450,
+            "4.7.1",
+            format!("Sending limit of {per_hour} {what} per hour reached; try again later"),
+        )
+    }
     /// STARTTLS when TLS is not available or already on.
     pub fn tls_not_available(reason: &str) -> Self {
         Self::new(454, "4.7.0", format!("TLS not available: {reason}"))
@@ -399,9 +468,24 @@ mod tests {
             Reply::local_error(),
             Reply::message_tempfail(),
             Reply::bare_line_ending(),
+            Reply::auth_failed(),
+            Reply::auth_locked_out(true, 5),
+            Reply::auth_needs_tls(),
+            Reply::auth_required(),
+            Reply::sender_not_owned("Sender", "a@b.org", "c@b.org"),
+            Reply::sending_limit("messages", 10),
         ] {
             let class = (r.code / 100).to_string();
             assert!(r.enhanced.starts_with(&class), "{r}");
         }
+    }
+
+    #[test]
+    fn a_challenge_has_no_enhanced_code() {
+        assert_eq!(
+            Reply::auth_challenge("VXNlcm5hbWU6").to_wire(),
+            "334 VXNlcm5hbWU6\r\n"
+        );
+        assert_eq!(Reply::auth_challenge("").to_wire(), "334 \r\n");
     }
 }

@@ -105,7 +105,23 @@ impl Finished {
 
 /// Runs `bin` with `args` in `dir`, killing it if it runs past `limit`.
 pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished {
+    run_with_input(bin, dir, args, b"", limit)
+}
+
+/// [`run_in`] with `input` on the child's standard input.
+pub fn run_with_input(
+    bin: &str,
+    dir: &Path,
+    args: &[&str],
+    input: &[u8],
+    limit: Duration,
+) -> Finished {
     let mut child = spawn_piped(bin, dir, args);
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        // A child that exits without reading its input is not an error here.
+        let _ = stdin.write_all(input);
+    }
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + limit;
@@ -132,12 +148,12 @@ pub fn run_in(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Finished
     }
 }
 
-/// Starts `bin` in `dir` with no stdin and both outputs piped.
+/// Starts `bin` in `dir` with all three streams piped.
 fn spawn_piped(bin: &str, dir: &Path, args: &[&str]) -> Child {
     Command::new(bin)
         .args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -10,6 +10,9 @@
 //!   hard limit and each saying how many bytes it consumed so pipelined input goes on to the
 //!   next receiver.
 //!
+//! * [`SaslExchange`]: the AUTH mechanisms (PLAIN, LOGIN) as a state machine over the
+//!   client's base64 responses.
+//!
 //! A session drives them like this, handing what one receiver leaves to the next:
 //!
 //! ```ignore
@@ -47,6 +50,7 @@ mod command;
 mod domain;
 mod params;
 mod receiver;
+mod sasl;
 
 pub use address::{AddressError, ForwardPath, Mailbox, ReversePath};
 pub use command::{Command, CommandError, ParseContext, parse_command, parse_command_with};
@@ -56,6 +60,7 @@ pub use receiver::{
     BareLfPolicy, BdatEnd, BdatReceiver, DataEnd, DataReceiver, LineEvent, LineReceiver,
     MessageData,
 };
+pub use sasl::{Credentials, MECHANISMS, SaslError, SaslExchange, SaslStep};
 
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,8 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision, PluginResult};
 use crate::message::headers::top_symbols;
 use crate::smtp::proto::{
-    AddressError, BdatReceiver, Command, CommandError, ForwardPath, MailParams, ParseContext,
-    ReversePath, parse_command_with,
+    AddressError, BdatReceiver, Command, CommandError, ForwardPath, MECHANISMS, MailParams,
+    ParseContext, ReversePath, parse_command_with,
 };
 use crate::smtp::relay::RecipientCheck;
 use crate::smtp::reply::Reply;
@@ -21,6 +21,9 @@ impl Session {
         if self.commands > self.params.smtp.max_commands {
             self.reply(Reply::too_many_commands());
             return Next::Close;
+        }
+        if let Some(exchange) = self.sasl.take() {
+            return self.continue_auth(exchange, line).await;
         }
         let smtputf8 = matches!(&self.phase, Phase::Transaction(t) if t.params.smtputf8);
         let command = match parse_command_with(line, ParseContext { smtputf8 }) {
@@ -64,7 +67,10 @@ impl Session {
                 Next::Continue
             }
             Command::StartTls => self.handle_starttls(),
-            Command::Auth { .. } => self.client_error(Reply::auth_not_available()),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.handle_auth(&mechanism, initial_response).await,
         }
     }
 
@@ -80,6 +86,10 @@ impl Session {
         ];
         if self.params.tls.is_some() && !self.tls_active {
             extensions.push("STARTTLS".to_owned());
+        }
+        // Passwords only over TLS (RFC 4954 §4): AUTH is not even offered before it.
+        if self.kind.is_submission() && self.tls_active {
+            extensions.push(format!("AUTH {}", MECHANISMS.join(" ")));
         }
         extensions
     }
@@ -113,8 +123,12 @@ impl Session {
         if let Err(reply) = self.phase.check_mail() {
             return self.client_error(reply);
         }
-        if self.params.tls.is_some() && self.tls_required() && !self.tls_active {
+        if self.tls_required() && !self.tls_active {
             return self.client_error(Reply::tls_required());
+        }
+        if let Err(reply) = self.check_sender(&from) {
+            tracing::info!(from = %from, code = reply.code, "sender refused");
+            return self.client_error(reply);
         }
         let max = self.params.smtp.max_message_size.0;
         if params.size.is_some_and(|size| size > max) {
@@ -149,8 +163,11 @@ impl Session {
             ForwardPath::Postmaster => "postmaster".to_owned(),
             ForwardPath::Address(mailbox) => {
                 let check = self.params.relay.check(&mailbox.local, &mailbox.domain);
+                let authenticated = self.ctx.client.authenticated_user.is_some();
                 let refusal = match check {
                     RecipientCheck::Accept => None,
+                    // An authenticated user's mail may go anywhere (it leaves through MX).
+                    RecipientCheck::RelayDenied { .. } if authenticated => None,
                     RecipientCheck::RelayDenied { domain } => Some(Reply::relay_denied(&domain)),
                     RecipientCheck::UnknownUser => {
                         Some(Reply::unknown_recipient(&mailbox.to_string()))
@@ -164,6 +181,9 @@ impl Session {
                 mailbox.to_string()
             }
         };
+        if let Err(reply) = self.take_recipient_allowance() {
+            return self.client_error(reply);
+        }
         let transaction_results: Vec<PluginResult> = match &self.phase {
             Phase::Transaction(t) => t.results.clone(),
             _ => Vec::new(),
@@ -193,9 +213,7 @@ impl Session {
         transaction: &[PluginResult],
     ) -> Result<Vec<PluginResult>, Reply> {
         let results = self.pipeline.run_stage(&mut self.ctx, &input).await;
-        let decision = self
-            .pipeline
-            .decide(&self.results_with(transaction, &results));
+        let decision = self.decide(&self.results_with(transaction, &results));
         match refusal_before_data(&decision) {
             Some(reply) => Err(reply),
             None => Ok(results),
@@ -251,10 +269,11 @@ impl Session {
         Next::StartTls
     }
 
-    /// Whether this listener requires TLS before mail (submission, later); the MX never
-    /// does, since senders without TLS must still reach it (RFC 3207 §4).
+    /// Whether this listener requires TLS before mail: submission does (passwords and
+    /// users' mail never in clear); the MX never does, since senders without TLS must
+    /// still reach it (RFC 3207 §4).
     fn tls_required(&self) -> bool {
-        false
+        self.kind.is_submission()
     }
 }
 

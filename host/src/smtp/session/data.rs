@@ -37,14 +37,15 @@ impl Session {
         let Ok(message) = ParsedMessage::parse(data.bytes) else {
             return Reply::not_a_message();
         };
+        if let Err(reply) = self.check_from_header(&message) {
+            return reply;
+        }
         let message = Arc::new(message);
         let results = self
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Data(message.clone()))
             .await;
-        let decision = self
-            .pipeline
-            .decide(&self.results_with(&transaction.results, &results));
+        let decision = self.decide(&self.results_with(&transaction.results, &results));
         self.params.metrics.message(decision.action);
         let (reply, queue_id) = self.apply_decision(&decision, &message, transaction).await;
         // The one line per message an operator greps for (the session's span adds the

@@ -2,8 +2,10 @@
 //! that turn bytes into commands and messages, and dispatch to one handler per command.
 //! STARTTLS changes the stream type and starts the conversation over: the phase is reset
 //! and any input the client pipelined after STARTTLS is discarded (RFC 3207 §4.2), so no
-//! command can be smuggled across the TLS boundary.
+//! command can be smuggled across the TLS boundary. On a `submissions` listener TLS comes
+//! first, before the greeting.
 
+mod auth;
 mod commands;
 mod data;
 mod state;
@@ -21,12 +23,13 @@ use tracing::Instrument as _;
 use self::state::Phase;
 use super::proto::{
     BareLfPolicy, BdatEnd, BdatReceiver, DataEnd, DataReceiver, LineEvent, LineReceiver,
+    SaslExchange,
 };
 use super::relay::RelayPolicy;
 use super::reply::Reply;
-use crate::config::{BareLineEndingPolicy, SmtpConfig};
-use crate::filter::pipeline::StageInput;
-use crate::filter::{Action, Pipeline, PluginResult, SessionContext};
+use crate::config::{BareLineEndingPolicy, ListenerKind, SmtpConfig};
+use crate::filter::pipeline::{Direction, StageInput};
+use crate::filter::{Action, Decision, Pipeline, PluginResult, SessionContext};
 use crate::queue::Queue;
 
 /// What every session of a gateway shares.
@@ -49,6 +52,8 @@ pub struct SessionParams {
     pub sessions: AtomicU64,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The accounts and limits of the submission listeners; `None` when there are none.
+    pub submission: Option<Arc<crate::auth::Submission>>,
 }
 
 /// What the conversation asks of the connection next.
@@ -87,8 +92,12 @@ struct Session {
     params: Arc<SessionParams>,
     /// The plugin set this session started with; a reload does not change it.
     pipeline: Arc<Pipeline>,
+    /// What the listener is for (MX or submission).
+    kind: ListenerKind,
     id: Arc<str>,
     ctx: SessionContext,
+    /// An AUTH exchange waiting for the client's next response line.
+    sasl: Option<SaslExchange>,
     /// Results of the connect and helo stages, which count for every message.
     session_results: Vec<PluginResult>,
     /// How many of `ctx.annotations` belong to the session rather than a transaction.
@@ -107,16 +116,17 @@ struct Session {
 pub async fn run(
     stream: TcpStream,
     peer: SocketAddr,
-    listener: String,
+    listener: (String, ListenerKind),
     params: Arc<SessionParams>,
     shutdown: CancellationToken,
 ) {
+    let (listener, kind) = listener;
     let n = params.sessions.fetch_add(1, Ordering::Relaxed);
     let id: Arc<str> = Arc::from(format!("{n:x}"));
     let span = tracing::info_span!("smtp.session", session_id = %id, client_ip = %peer.ip(), listener = %listener);
     async move {
         let _ = stream.set_nodelay(true);
-        let mut session = Session::new(params, id, peer);
+        let mut session = Session::new(params, id, peer, kind);
         session.serve(stream, shutdown).await;
         tracing::debug!(messages = session.messages, "session closed");
     }
@@ -125,13 +135,15 @@ pub async fn run(
 }
 
 impl Session {
-    fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr) -> Self {
+    fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr, kind: ListenerKind) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
         Self {
             pipeline: params.pipeline.current(),
             params,
+            kind,
             id,
             ctx,
+            sasl: None,
             session_results: Vec::new(),
             session_annotations: 0,
             phase: Phase::Greeting,
@@ -145,6 +157,9 @@ impl Session {
     }
 
     async fn serve(&mut self, mut stream: TcpStream, shutdown: CancellationToken) {
+        if self.kind == ListenerKind::Submissions {
+            return self.serve_implicit_tls(stream, shutdown).await;
+        }
         if self.talked_before_greeting(&mut stream).await {
             tracing::info!("client talked before the greeting");
             let _ = stream
@@ -161,32 +176,58 @@ impl Session {
             Next::StartTls => {}
             Next::Close | Next::Continue => return,
         }
-        let Some(acceptor) = self.params.tls.clone() else {
+        let Some(mut tls) = self.handshake(stream).await else {
             return;
         };
+        // RFC 3207 §4.2: forget everything learnt before TLS; the client greets again.
+        self.phase = Phase::Greeting;
+        self.ctx.client.helo = None;
+        self.ctx.client.authenticated_user = None;
+        self.sasl = None;
+        pending.clear();
+        let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
+        let _ = tls.shutdown().await;
+    }
+
+    /// A `submissions` session: the TLS handshake, then the greeting and the conversation.
+    async fn serve_implicit_tls(&mut self, stream: TcpStream, shutdown: CancellationToken) {
+        let Some(mut tls) = self.handshake(stream).await else {
+            return;
+        };
+        if self.greet().await == Next::Close {
+            let _ = self.flush(&mut tls).await;
+            return;
+        }
+        let mut pending = Vec::new();
+        let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
+        let _ = tls.shutdown().await;
+    }
+
+    /// The server side of a TLS handshake, within the command timeout; records the version
+    /// and cipher for the filters and the Received header.
+    async fn handshake(
+        &mut self,
+        stream: TcpStream,
+    ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+        let acceptor = self.params.tls.clone()?;
         let handshake =
             tokio::time::timeout(self.params.smtp.command_timeout.0, acceptor.accept(stream)).await;
-        let mut tls = match handshake {
+        let tls = match handshake {
             Ok(Ok(tls)) => tls,
             Ok(Err(error)) => {
                 tracing::info!(%error, "TLS handshake failed");
-                return;
+                return None;
             }
             Err(_) => {
                 tracing::info!("TLS handshake timed out");
-                return;
+                return None;
             }
         };
         let info = super::tls::session_info(tls.get_ref().1);
         tracing::debug!(version = %info.version, cipher = %info.cipher, "TLS established");
         self.ctx.client.tls = Some(info);
         self.tls_active = true;
-        // RFC 3207 §4.2: forget everything learnt before TLS; the client greets again.
-        self.phase = Phase::Greeting;
-        self.ctx.client.helo = None;
-        pending.clear();
-        let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
-        let _ = tls.shutdown().await;
+        Some(tls)
     }
 
     /// Postscreen's pregreet test: wait `greeting_delay` and see whether the client spoke.
@@ -212,7 +253,7 @@ impl Session {
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Connect)
             .await;
-        let decision = self.pipeline.decide(&results);
+        let decision = self.decide(&results);
         self.session_results = results;
         self.session_annotations = self.ctx.annotations.len();
         match decision.action {
@@ -365,6 +406,17 @@ impl Session {
             self.params.smtp.max_message_size.0,
             policy,
         ))
+    }
+
+    /// Combines `results` with the thresholds of this listener's direction: a submission
+    /// listener's mail is outbound.
+    fn decide(&self, results: &[PluginResult]) -> Decision {
+        let direction = if self.kind.is_submission() {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        };
+        self.pipeline.decide_as(direction, results)
     }
 
     /// Counts a client error, replies, and closes the session after too many.

@@ -1,0 +1,436 @@
+//! Submission end to end: accounts made with `moat user`, real clients logging in
+//! (smtplib's starttls() and login(), swaks --auth, implicit TLS on a `submissions`
+//! listener), mail sent as owned addresses delivered through MX lookup (NSD on loopback)
+//! to a loopback server, and everything else refused: foreign senders, AUTH before TLS,
+//! MAIL before AUTH, wrong passwords (locked out at the fifth), spam on the outbound path,
+//! an account past its hourly allowance.
+
+use std::time::Duration;
+
+use moat_test_support::{Downstream, Nsd, free_port, message_bytes, run_with_input, wait_until};
+
+use crate::delivery::delivery_config;
+use crate::gateway::{Gateway, step, swaks};
+use crate::{COMMAND_LIMIT, MOAT, message};
+
+/// A `submission` (STARTTLS) and a `submissions` (implicit TLS) listener on free ports,
+/// then `[submission]` with `keys`.
+pub(crate) fn submission_listeners(keys: &str) -> String {
+    format!(
+        "[[listener]]\nname = \"submission\"\naddress = \"127.0.0.1:0\"\nkind = \"submission\"\n\
+[[listener]]\nname = \"submissions\"\naddress = \"127.0.0.1:0\"\nkind = \"submissions\"\n\
+[submission]\n{keys}\n"
+    )
+}
+
+/// `moat user ARGS` in the gateway's directory with `password` on stdin.
+pub(crate) fn user(gw: &Gateway, args: &[&str], password: &str) -> moat_test_support::Finished {
+    let mut full = vec!["user"];
+    full.extend_from_slice(args);
+    full.extend(["--config", "moat.toml"]);
+    run_with_input(
+        MOAT,
+        gw.dir.path(),
+        &full,
+        format!("{password}\n").as_bytes(),
+        COMMAND_LIMIT,
+    )
+}
+
+/// Adds `address` with `password` (and `may_send_as`) to the gateway's users file.
+pub(crate) fn add_user(gw: &Gateway, address: &str, password: &str, may_send_as: &[&str]) {
+    let mut args = vec!["add", address, "--password-stdin"];
+    if !may_send_as.is_empty() {
+        args.push("--may-send-as");
+        args.extend_from_slice(may_send_as);
+    }
+    user(gw, &args, password).assert_success();
+}
+
+/// smtplib on the `submission` listener: STARTTLS, login, then `from` to `rcpt`.
+fn submit(
+    gw: &Gateway,
+    login: (&str, &str),
+    from: &str,
+    rcpt: &str,
+    body: &str,
+) -> Vec<serde_json::Value> {
+    gw.smtplib(
+        "submission",
+        body.as_bytes(),
+        &[
+            "--starttls",
+            "--login",
+            login.0,
+            login.1,
+            "--from",
+            from,
+            "--rcpt",
+            rcpt,
+        ],
+    )
+}
+
+/// A message whose From header is `from`.
+fn from_header(from: &str, subject: &str, body: &str) -> String {
+    message(subject, "", body).replacen(
+        "From: Alice <alice@example.org>",
+        &format!("From: {from}"),
+        1,
+    )
+}
+
+const ZONE: &str = "$ORIGIN remote.test.
+$TTL 60
+@ IN SOA ns.remote.test. hostmaster.remote.test. 1 3600 600 86400 60
+@ IN NS ns.remote.test.
+ns IN A 127.0.0.1
+@ IN MX 10 mx.remote.test.
+mx IN A 127.0.0.2
+";
+
+#[test]
+fn a_user_sends_as_an_owned_address_and_the_mail_leaves_through_mx() {
+    let dir = moat_test_support::scratch();
+    let nsd = Nsd::start("remote.test", ZONE);
+    let port = free_port("127.0.0.2");
+    let remote = Downstream::start("127.0.0.2", port, &dir.path().join("remote"), &[]);
+    let protected = Downstream::start("127.0.0.1", 0, &dir.path().join("protected"), &[]);
+    let config = format!(
+        "{}[dns]\nnameservers = [\"{}\"]\ntimeout = \"1s\"\nattempts = 2\n{}",
+        submission_listeners(""),
+        nsd.addr,
+        delivery_config(
+            &format!("retry_intervals = [\"1s\"]\nmx_port = {port}"),
+            &[(&["example.test"], protected.addr)],
+        )
+    );
+    let gw = Gateway::start(&config);
+    add_user(&gw, "alice@example.test", "correct horse", &["example.org"]);
+
+    // smtplib: starttls(), login(), a message from her own address.
+    let steps = submit(
+        &gw,
+        ("alice@example.test", "correct horse"),
+        "alice@example.test",
+        "carol@remote.test",
+        &from_header("Alice <alice@example.test>", "first", "hello carol"),
+    );
+    assert_eq!(step(&steps, "login")["code"], 235, "{steps:?}");
+    assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+
+    // swaks over implicit TLS, as an address of a domain she may send as.
+    let submissions = gw.addr("submissions");
+    let out = swaks(
+        gw.dir.path(),
+        submissions,
+        &[
+            "--tlsc",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            "alice@example.test",
+            "--auth-password",
+            "correct horse",
+            "--from",
+            "sales@example.org",
+            "--h-From",
+            "Sales <sales@example.org>",
+            "--to",
+            "dave@remote.test",
+        ],
+    );
+    out.assert_success();
+    assert!(out.stdout().contains("<~  235 2.7.0"), "{}", out.stdout());
+
+    assert!(
+        wait_until(Duration::from_secs(30), || remote.messages().len() == 2),
+        "both messages reach the remote MX: {:?}",
+        remote.events()
+    );
+    let messages = remote.messages();
+    let first = messages
+        .iter()
+        .find(|m| m["mail_from"] == "alice@example.test")
+        .unwrap();
+    assert_eq!(first["rcpts"], serde_json::json!(["carol@remote.test"]));
+    let bytes = String::from_utf8(message_bytes(first)).unwrap();
+    assert!(bytes.contains("with ESMTPSA"), "{bytes}");
+    assert!(
+        bytes.contains("(authenticated as alice@example.test)"),
+        "{bytes}"
+    );
+    assert!(bytes.contains("hello carol"), "{bytes}");
+    let second = messages
+        .iter()
+        .find(|m| m["mail_from"] == "sales@example.org")
+        .unwrap();
+    assert_eq!(second["rcpts"], serde_json::json!(["dave@remote.test"]));
+    assert_eq!(protected.messages().len(), 0);
+
+    // Someone else's address, in the envelope or in From, is refused with 553 5.7.1.
+    let steps = submit(
+        &gw,
+        ("alice@example.test", "correct horse"),
+        "bob@example.test",
+        "carol@remote.test",
+        &from_header("bob@example.test", "forged", "x"),
+    );
+    let mail = step(&steps, "mail");
+    assert_eq!(mail["code"], 553, "{steps:?}");
+    assert!(
+        mail["text"].as_str().unwrap().starts_with("5.7.1"),
+        "{mail}"
+    );
+    let steps = submit(
+        &gw,
+        ("alice@example.test", "correct horse"),
+        "alice@example.test",
+        "carol@remote.test",
+        &from_header("The Bank <security@bank.example>", "forged", "x"),
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 553, "{steps:?}");
+    assert!(
+        data["text"]
+            .as_str()
+            .unwrap()
+            .contains("security@bank.example"),
+        "{data}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(remote.messages().len(), 2, "nothing refused was delivered");
+}
+
+#[test]
+fn auth_needs_tls_and_mail_needs_auth() {
+    let gw = Gateway::start(&submission_listeners(""));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+
+    // Before TLS: AUTH not offered, and refused when tried; MAIL needs TLS first.
+    let steps = gw.talk(
+        "submission",
+        &[
+            "--cmd",
+            "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABjb3JyZWN0IGhvcnNl",
+            "--cmd",
+            "MAIL FROM:<alice@example.test>",
+        ],
+    );
+    let ehlo = step(&steps, "ehlo")["text"].as_str().unwrap();
+    assert!(
+        ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+        "{ehlo}"
+    );
+    assert_eq!(steps[2]["code"], 538, "{steps:?}");
+    assert!(
+        steps[2]["text"].as_str().unwrap().starts_with("5.7.11"),
+        "{steps:?}"
+    );
+    assert_eq!(steps[3]["code"], 530, "{steps:?}");
+
+    // After TLS: AUTH offered; MAIL before it is 530 5.7.0, and so is every recipient
+    // after that (503: no transaction).
+    let steps = gw.talk(
+        "submission",
+        &[
+            "--starttls",
+            "--cmd",
+            "MAIL FROM:<alice@example.test>",
+            "--cmd",
+            "RCPT TO:<carol@remote.test>",
+        ],
+    );
+    let ehlo = step(&steps, "ehlo")["text"].as_str().unwrap();
+    assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+    let mail = &steps[steps.len() - 2];
+    assert_eq!(mail["code"], 530, "{steps:?}");
+    assert_eq!(mail["text"], "5.7.0 Authentication required");
+    assert_eq!(steps[steps.len() - 1]["code"], 503, "{steps:?}");
+
+    // The MX listener never offers AUTH.
+    let steps = gw.talk("mx", &["--starttls", "--cmd", "AUTH LOGIN"]);
+    assert!(
+        !step(&steps, "ehlo")["text"]
+            .as_str()
+            .unwrap()
+            .contains("AUTH")
+    );
+    assert_eq!(steps.last().unwrap()["code"], 503, "{steps:?}");
+
+    // The password was never written to the log.
+    let mut gw = gw;
+    let stderr = gw.stop();
+    assert!(
+        stderr.contains("authenticated") || stderr.contains("sender refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("correct horse"), "{stderr}");
+    assert!(!stderr.contains("AGFsaWNl"), "{stderr}");
+}
+
+#[test]
+fn the_fifth_fast_failure_locks_the_address_out_for_the_configured_time() {
+    let gw = Gateway::start(&submission_listeners("auth_lockout = \"4s\""));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let login = |password: &str| {
+        let steps = gw.smtplib(
+            "submission",
+            b"Subject: x\r\n\r\nx\r\n",
+            &[
+                "--starttls",
+                "--login",
+                "alice@example.test",
+                password,
+                "--mech",
+                "PLAIN",
+                "--from",
+                "alice@example.test",
+                "--rcpt",
+                "carol@remote.test",
+            ],
+        );
+        let login = step(&steps, "login").clone();
+        (
+            login["code"].as_i64().unwrap(),
+            login["text"].as_str().unwrap().to_owned(),
+        )
+    };
+    for attempt in 1..=5 {
+        let (code, text) = login("wrong horse");
+        assert_eq!(
+            (code, &text[..5]),
+            (535, "5.7.8"),
+            "attempt {attempt}: {text}"
+        );
+    }
+    // Locked out: even the right password is refused, without being looked at.
+    let (code, text) = login("correct horse");
+    assert_eq!((code, &text[..5]), (454, "4.7.0"), "{text}");
+    assert!(text.contains("try again in"), "{text}");
+    // Over implicit TLS too: the lock is on the address, not the listener.
+    let steps = gw.talk(
+        "submissions",
+        &["--ssl", "--login", "alice@example.test", "correct horse"],
+    );
+    assert_eq!(step(&steps, "login")["code"], 454, "{steps:?}");
+    std::thread::sleep(Duration::from_secs(5));
+    let (code, text) = login("correct horse");
+    assert_eq!(code, 235, "the lockout ends after its time: {text}");
+}
+
+#[test]
+fn accounts_change_while_the_server_runs_and_each_has_an_hourly_allowance() {
+    let gw = Gateway::start(&submission_listeners(
+        "max_messages_per_hour = 2\nmax_auth_failures = 20",
+    ));
+    let login = |password: &str| {
+        let steps = gw.talk(
+            "submission",
+            &["--starttls", "--login", "alice@example.test", password],
+        );
+        step(&steps, "login")["code"].as_i64().unwrap()
+    };
+    assert_eq!(login("correct horse"), 535, "no such account yet");
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    assert_eq!(login("correct horse"), 235, "added without a restart");
+
+    let list = user(&gw, &["list", "--json"], "");
+    list.assert_success();
+    let accounts = list.json_lines();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["address"], "alice@example.test");
+    assert!(
+        !list.stdout().contains("argon2"),
+        "no hashes in the listing"
+    );
+    user(
+        &gw,
+        &["add", "alice@example.test", "--password-stdin"],
+        "other horse",
+    )
+    .assert_failure();
+    user(
+        &gw,
+        &["passwd", "alice@example.test", "--password-stdin"],
+        "short",
+    )
+    .assert_failure();
+
+    user(
+        &gw,
+        &["passwd", "alice@example.test", "--password-stdin"],
+        "battery staple",
+    )
+    .assert_success();
+    assert_eq!(login("correct horse"), 535);
+    assert_eq!(login("battery staple"), 235);
+
+    // Two messages an hour: the third is deferred with 450 4.7.1.
+    let body = from_header("alice@example.test", "allowance", "x");
+    for n in 1..=2 {
+        let steps = submit(
+            &gw,
+            ("alice@example.test", "battery staple"),
+            "alice@example.test",
+            "bob@example.test",
+            &body,
+        );
+        assert_eq!(step(&steps, "data")["code"], 250, "message {n}: {steps:?}");
+    }
+    let steps = submit(
+        &gw,
+        ("alice@example.test", "battery staple"),
+        "alice@example.test",
+        "bob@example.test",
+        &body,
+    );
+    let mail = step(&steps, "mail");
+    assert_eq!(mail["code"], 450, "{steps:?}");
+    assert!(
+        mail["text"].as_str().unwrap().starts_with("4.7.1"),
+        "{mail}"
+    );
+
+    user(&gw, &["remove", "alice@example.test"], "").assert_success();
+    assert_eq!(login("battery staple"), 535, "removed without a restart");
+}
+
+#[test]
+fn outbound_mail_is_filtered_with_its_own_thresholds() {
+    // An empty subject scores 1 (EMPTY_SUBJECT): under the inbound thresholds (5/10/15)
+    // that is accepted; outbound, with reject at 0.5, the same message is refused.
+    let gw = Gateway::start(&submission_listeners(
+        "[submission.thresholds]\ntag = 0.2\nquarantine = 0.3\nreject = 0.5",
+    ));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let message = from_header("alice@example.test", "", "hello");
+    let steps = submit(
+        &gw,
+        ("alice@example.test", "correct horse"),
+        "alice@example.test",
+        "carol@remote.test",
+        &message,
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 550, "{steps:?}");
+    assert!(
+        data["text"].as_str().unwrap().contains("EMPTY_SUBJECT"),
+        "{data}"
+    );
+    let steps = gw.smtplib(
+        "mx",
+        message.as_bytes(),
+        &[
+            "--from",
+            "someone@example.org",
+            "--rcpt",
+            "bob@example.test",
+        ],
+    );
+    assert_eq!(
+        step(&steps, "data")["code"],
+        250,
+        "inbound thresholds apply on the MX: {steps:?}"
+    );
+}
