@@ -15,6 +15,7 @@ mod gateway;
 mod learn;
 mod metrics;
 mod ocr;
+mod open_relay;
 mod plugin_faults;
 mod quarantine;
 mod reload;
