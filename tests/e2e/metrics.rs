@@ -29,7 +29,7 @@ pub(crate) fn get_metrics(admin: SocketAddr, headers: &str) -> String {
 }
 
 /// `GET /metrics`: the body, after checking the status and the content type.
-fn scrape(admin: SocketAddr) -> String {
+pub(crate) fn scrape(admin: SocketAddr) -> String {
     let response = get_metrics(admin, "");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");

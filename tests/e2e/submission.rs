@@ -11,6 +11,7 @@ use moat_test_support::{Downstream, Nsd, free_port, message_bytes, run_with_inpu
 
 use crate::delivery::delivery_config;
 use crate::gateway::{Gateway, step, swaks};
+use crate::metrics::{parse, scrape};
 use crate::{COMMAND_LIMIT, MOAT, message};
 
 /// A `submission` (STARTTLS) and a `submissions` (implicit TLS) listener on free ports,
@@ -271,7 +272,10 @@ fn auth_needs_tls_and_mail_needs_auth() {
 
 #[test]
 fn the_fifth_fast_failure_locks_the_address_out_for_the_configured_time() {
-    let gw = Gateway::start(&submission_listeners("auth_lockout = \"4s\""));
+    let gw = Gateway::start(&format!(
+        "{}[admin]\naddress = \"127.0.0.1:0\"\n",
+        submission_listeners("auth_lockout = \"4s\"")
+    ));
     add_user(&gw, "alice@example.test", "correct horse", &[]);
     let login = |password: &str| {
         let steps = gw.smtplib(
@@ -317,6 +321,13 @@ fn the_fifth_fast_failure_locks_the_address_out_for_the_configured_time() {
     std::thread::sleep(Duration::from_secs(5));
     let (code, text) = login("correct horse");
     assert_eq!(code, 235, "the lockout ends after its time: {text}");
+
+    // smtplib's login() tried PLAIN and then LOGIN while locked out: two refusals.
+    let metrics = parse(&scrape(gw.addr("admin")));
+    for (result, count) in [("failed", 5.0), ("locked_out", 3.0), ("succeeded", 1.0)] {
+        let key = format!("moat_smtp_auth_total{{result=\"{result}\"}}");
+        assert_eq!(metrics.get(&key), Some(&count), "{key}");
+    }
 }
 
 #[test]

@@ -40,6 +40,19 @@ pub struct Metrics {
     delivery: [AtomicU64; 3],
     /// Messages whose recipients expired in the queue.
     expired: AtomicU64,
+    /// Logins on the submission listeners: succeeded, failed, refused while locked out.
+    logins: [AtomicU64; 3],
+}
+
+/// How a login on a submission listener ended, for [`Metrics::login`].
+#[derive(Debug, Clone, Copy)]
+pub enum LoginOutcome {
+    /// 235.
+    Succeeded,
+    /// 535: wrong account or password.
+    Failed,
+    /// 454: the address or account is locked out.
+    LockedOut,
 }
 
 /// A recipient's delivery outcome, for [`Metrics::delivery`].
@@ -83,6 +96,11 @@ impl Metrics {
     /// Counts a recipient's delivery outcome.
     pub fn delivery(&self, outcome: DeliveryOutcome) {
         self.delivery[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a login attempt's outcome.
+    pub fn login(&self, outcome: LoginOutcome) {
+        self.logins[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a message whose remaining recipients expired.
@@ -152,6 +170,19 @@ impl Metrics {
             "",
             load(&self.expired),
         );
+        family(
+            &mut out,
+            "moat_smtp_auth_total",
+            "counter",
+            "SMTP AUTH attempts on the submission listeners, by result.",
+        );
+        for (name, count) in ["succeeded", "failed", "locked_out"]
+            .iter()
+            .zip(&self.logins)
+        {
+            let labels = format!("result=\"{name}\"");
+            sample(&mut out, "moat_smtp_auth_total", &labels, load(count));
+        }
         render_plugins(&mut out, plugins);
         render_services(&mut out, services);
         if let Some(summary) = queue {

@@ -6,6 +6,7 @@ use super::state::Phase;
 use super::{Next, Session};
 use crate::auth::{Exceeded, Submission};
 use crate::message::ParsedMessage;
+use crate::metrics::LoginOutcome;
 use crate::smtp::proto::{Credentials, ReversePath, SaslError, SaslExchange, SaslStep};
 use crate::smtp::reply::Reply;
 
@@ -40,6 +41,7 @@ impl Session {
             Phase::Ready => {}
         }
         if let Some(locked) = submission.failures.address_locked(self.ctx.client.ip) {
+            self.params.metrics.login(LoginOutcome::LockedOut);
             tracing::info!(
                 remaining_s = locked.remaining.as_secs(),
                 "login refused: address locked out"
@@ -83,6 +85,7 @@ impl Session {
         };
         let ip = self.ctx.client.ip;
         if let Some(locked) = submission.failures.locked(ip, &credentials.login) {
+            self.params.metrics.login(LoginOutcome::LockedOut);
             tracing::info!(user = %credentials.login, account = locked.account, "login refused: locked out");
             return self.client_error(Reply::auth_locked_out(
                 locked.account,
@@ -96,6 +99,7 @@ impl Session {
         {
             Some(account) => {
                 submission.failures.succeeded(&credentials.login);
+                self.params.metrics.login(LoginOutcome::Succeeded);
                 tracing::info!(user = %account.address, "authenticated");
                 self.ctx.client.authenticated_user = Some(account.address);
                 self.reply(Reply::auth_succeeded());
@@ -103,6 +107,7 @@ impl Session {
             }
             None => {
                 let locked = submission.failures.failed(ip, &credentials.login);
+                self.params.metrics.login(LoginOutcome::Failed);
                 tracing::warn!(user = %credentials.login, locked_out = locked, "authentication failed");
                 self.client_error(Reply::auth_failed())
             }
