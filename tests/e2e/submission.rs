@@ -445,3 +445,21 @@ fn outbound_mail_is_filtered_with_its_own_thresholds() {
         "inbound thresholds apply on the MX: {steps:?}"
     );
 }
+
+#[test]
+fn a_submission_listener_without_a_certificate_is_refused_at_start() {
+    let dir = moat_test_support::scratch();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        crate::gateway::base_config("", &submission_listeners("")),
+    )
+    .unwrap();
+    // Without --dev there is no certificate: passwords would cross in clear.
+    let out = crate::moat(dir.path(), &["serve", "--config", "moat.toml"]);
+    out.assert_failure();
+    assert!(
+        out.stderr().contains("listener `submission`") && out.stderr().contains("needs TLS"),
+        "{}",
+        out.stderr()
+    );
+}

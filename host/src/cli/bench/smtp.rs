@@ -42,6 +42,10 @@ pub struct SmtpArgs {
     /// the training half of a `moat bench bayes` corpus).
     #[arg(long, value_name = "DIR")]
     pub train: Option<PathBuf>,
+    /// The bundled plugins the servers with plugins run (`dnsbl,reputation,ocr,bayes`, say).
+    /// Unset: all of them.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub bundled: Option<Vec<String>>,
 }
 
 struct Cell {
@@ -61,6 +65,7 @@ pub(super) async fn run(args: SmtpArgs) -> anyhow::Result<ExitCode> {
         scratch: scratch.path().to_path_buf(),
         dns_port,
         trained: None,
+        bundled: args.bundled.clone(),
     };
     let result = measure(&args, setup).await;
     let _ = rbldnsd.kill().await;
@@ -75,6 +80,8 @@ struct Setup {
     /// A data directory the learning plugins were trained into, copied for each server
     /// with plugins.
     trained: Option<PathBuf>,
+    /// `--bundled`: the bundled plugins of the servers with plugins; `None`: all.
+    bundled: Option<Vec<String>>,
 }
 
 impl Setup {
@@ -97,9 +104,13 @@ impl Setup {
                 self.dns_port,
                 super::dnsbl::bench_lists("plugin.dnsbl.config.")
             );
-            ("", sections)
+            let bundled = self.bundled.as_ref().map_or_else(String::new, |names| {
+                let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                format!("bundled = [{}]\n", quoted.join(", "))
+            });
+            (bundled, sections)
         } else {
-            ("bundled = []\n", String::new())
+            ("bundled = []\n".to_owned(), String::new())
         };
         format!(
             "[server]\ndata_dir = {:?}\n[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_ip = 1000\n\

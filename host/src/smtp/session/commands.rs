@@ -126,13 +126,13 @@ impl Session {
         if self.tls_required() && !self.tls_active {
             return self.client_error(Reply::tls_required());
         }
-        if let Err(reply) = self.check_sender(&from) {
-            tracing::info!(from = %from, code = reply.code, "sender refused");
-            return self.client_error(reply);
-        }
         let max = self.params.smtp.max_message_size.0;
         if params.size.is_some_and(|size| size > max) {
             return self.client_error(Reply::message_too_large(max));
+        }
+        if let Err(reply) = self.check_sender(&from) {
+            tracing::info!(from = %from, code = reply.code, "sender refused");
+            return self.client_error(reply);
         }
         self.ctx.mail_from = Some(from.mailbox().map(ToString::to_string).unwrap_or_default());
         self.ctx.rcpt_to.clear();
