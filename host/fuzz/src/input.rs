@@ -41,7 +41,8 @@ const TOKENS: &[&[u8]] = &[
     b"[192.0.2.1]", b"[IPv6:2001:db8::1]", b"postmaster", b"%", b"!", b"0", b"1", b"7",
     b"65", b" SIZE=", b" BODY=8BITMIME", b" BODY=BINARYMIME", b" SMTPUTF8", b" AUTH=<>",
     b" RET=HDRS", b" ENVID=", b" NOTIFY=SUCCESS,DELAY", b" NOTIFY=NEVER", b" ORCPT=rfc822;",
-    b"+2B", b"=", b"\0", b"\xc3\xa9", b"\xff", b"-", b"_", b"x",
+    b"+2B", b"=", b"\0", b"\xc3\xa9", b"\xff", b"-", b"_", b"x", b"AUTH LOGIN",
+    b"AHVzZXIAcGFzcw==", b"dXNlcg==", b"*",
 ];
 
 /// Bits 0–1 of `control`: 0 keeps the bytes, 1 maps each onto [`ALPHABET`], 2 and 3 onto

@@ -14,7 +14,9 @@
 //! * BDAT chunks take exactly their size, and the message equals the chunks' concatenation,
 //!   within the size limit;
 //! * every parsed mailbox displays as a path that parses back to the same mailbox;
-//! * the events do not depend on how the input was split.
+//! * the events do not depend on how the input was split;
+//! * SASL PLAIN and LOGIN responses never panic, and accepted PLAIN credentials survive
+//!   being encoded again.
 
 #[path = "../../src/smtp/proto/mod.rs"]
 pub mod proto;
@@ -28,6 +30,7 @@ mod reference;
 
 mod driver;
 mod input;
+mod sasl;
 
 use driver::Driver;
 use proto::{ParseContext, parse_command_with};
@@ -51,6 +54,7 @@ pub fn run(data: &[u8]) {
             let _ = parse_command_with(line, ParseContext { smtputf8 });
         }
     }
+    sasl::check(&bytes);
 }
 
 #[cfg(test)]
