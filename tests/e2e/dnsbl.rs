@@ -11,7 +11,7 @@ use crate::gateway::{Gateway, step};
 use crate::{message, moat};
 
 /// The plugin section with the test lists of `tests/fixtures/dnsbl`.
-fn dnsbl_section(reject: &str) -> String {
+pub(crate) fn dnsbl_section(reject: &str) -> String {
     format!(
         "[plugin.dnsbl]\ntime_budget = \"5s\"\n[plugin.dnsbl.config]\nexclude_private_ips = false\nexclude_reserved_names = false\n{reject}\n\
 [[plugin.dnsbl.config.lists]]\nname = \"TEST_BL\"\nzone = \"bl.moat.test\"\nkind = \"ip\"\nscore = 4.0\n\
@@ -22,11 +22,11 @@ fn dnsbl_section(reject: &str) -> String {
     )
 }
 
-fn dns_section(nameserver: std::net::SocketAddr) -> String {
+pub(crate) fn dns_section(nameserver: std::net::SocketAddr) -> String {
     format!("[dns]\nnameservers = [\"{nameserver}\"]\ntimeout = \"500ms\"\nattempts = 1\n")
 }
 
-fn zones() -> std::path::PathBuf {
+pub(crate) fn zones() -> std::path::PathBuf {
     workspace_root().join("tests/fixtures/dnsbl")
 }
 

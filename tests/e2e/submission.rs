@@ -3,7 +3,7 @@
 //! listener), mail sent as owned addresses delivered through MX lookup (NSD on loopback)
 //! to a loopback server, and everything else refused: foreign senders, AUTH before TLS,
 //! MAIL before AUTH, wrong passwords (locked out at the fifth), spam on the outbound path,
-//! an account past its hourly allowance.
+//! an account past its hourly allowance. A plugin (dnsbl, on rbldnsd) sees who logged in.
 
 use std::time::Duration;
 
@@ -462,4 +462,39 @@ fn a_submission_listener_without_a_certificate_is_refused_at_start() {
         "{}",
         out.stderr()
     );
+}
+
+/// The plugins see who logged in: the dnsbl plugin, set to refuse listed clients at RCPT,
+/// refuses a listed address on the MX listener but lets the same address send once it has
+/// logged in on the submission listener (a user on a listed dynamic IP).
+#[test]
+fn plugins_see_the_authenticated_user() {
+    use crate::dnsbl::{dns_section, dnsbl_section, zones};
+    let server = moat_test_support::DnsblServer::start(&zones());
+    let gw = Gateway::start(&format!(
+        "{}{}{}",
+        submission_listeners(""),
+        dns_section(server.addr),
+        dnsbl_section("reject_threshold = 5.0\nreject_at = \"rcpt_to\"")
+    ));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let body = message("hello", "", "hi");
+    let common = ["--source", "127.0.0.2", "--rcpt", "bob@example.test"];
+
+    let mut anonymous = vec!["--from", "a@example.org"];
+    anonymous.extend(common);
+    let steps = gw.smtplib("mx", body.as_bytes(), &anonymous);
+    assert_eq!(step(&steps, "rcpt")["code"], 554, "{steps:?}");
+
+    let mut logged_in = vec![
+        "--starttls",
+        "--login",
+        "alice@example.test",
+        "correct horse",
+        "--from",
+        "alice@example.test",
+    ];
+    logged_in.extend(common);
+    let steps = gw.smtplib("submission", body.as_bytes(), &logged_in);
+    assert_eq!(step(&steps, "rcpt")["code"], 250, "{steps:?}");
 }
