@@ -1,6 +1,6 @@
 //! Real clients deliver to the real gateway: smtplib (plain and STARTTLS), swaks with
-//! pipelining, BDAT, 8-bit and SMTPUTF8; the queue holds each message byte-identical apart
-//! from the headers Moat adds.
+//! pipelining, Postfix's smtp-source with concurrent sessions, BDAT, 8-bit and SMTPUTF8;
+//! the queue holds each message byte-identical apart from the headers Moat adds.
 
 use moat_test_support::RawSmtp;
 
@@ -193,4 +193,61 @@ fn gtube_is_rejected_at_data_with_the_top_symbols_on_every_listener() {
     }
     gw.stop();
     assert!(gw.queue_ids().is_empty());
+}
+
+/// Postfix's `smtp-source`: the program, from `PATH` or Debian's `/usr/sbin`.
+pub(crate) fn smtp_source() -> String {
+    let in_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("smtp-source"))
+        .find(|candidate| candidate.is_file());
+    in_path.map_or_else(
+        || "/usr/sbin/smtp-source".to_owned(),
+        |path| path.display().to_string(),
+    )
+}
+
+/// Postfix's smtp-source, 10 sessions at once and a connection per message, sending a
+/// pre-formatted message (a line starting with a dot, which it stuffs, and 8-bit text):
+/// every one of the 40 is queued, each byte-identical apart from the Received field.
+#[test]
+fn smtp_source_delivers_concurrently_and_every_message_is_queued_whole() {
+    let mut gw = Gateway::start("");
+    let sent = message(
+        "from smtp-source",
+        "",
+        "First line.\r\n.a line that starts with a dot\r\nCaf\u{e9} cr\u{e8}me.",
+    );
+    // smtp-source ends each line of the file with CRLF itself.
+    std::fs::write(gw.dir.path().join("m.txt"), sent.replace("\r\n", "\n")).unwrap();
+    let addr = gw.mx().to_string();
+    let out = moat_test_support::run_in(
+        &smtp_source(),
+        gw.dir.path(),
+        &[
+            "-s",
+            "10",
+            "-m",
+            "40",
+            "-f",
+            "alice@example.org",
+            "-t",
+            "bob@example.test",
+            "-F",
+            "m.txt",
+            &addr,
+        ],
+        crate::COMMAND_LIMIT,
+    );
+    out.assert_success();
+    gw.stop();
+    let ids = gw.queue_ids();
+    assert_eq!(ids.len(), 40, "{ids:?}");
+    // smtp-source sends an empty line after the file's last one (Postfix's smtp-sink
+    // records the same).
+    let as_sent = format!("{sent}\r\n");
+    for id in ids {
+        assert_stored_as_sent(&gw.queued_message(&id), as_sent.as_bytes());
+    }
 }
