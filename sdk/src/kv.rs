@@ -76,6 +76,36 @@ pub fn delete(key: &str) -> Result<(), KvError> {
     wit::delete(key).map_err(KvError::from_wit)
 }
 
+/// Stores `value` under `key` (`None`: removes it), but only if the key's value is
+/// `expected` right now (`None`: the key is absent); returns whether it did.
+///
+/// Use it for a read-modify-write of a structured value that concurrent sessions update
+/// (a history, a rate window): [`set`] after [`get`] would lose the other sessions'
+/// updates made in between.
+///
+/// ```no_run
+/// use moat_sdk::kv;
+///
+/// /// Appends `byte` to the log under `key`, however many sessions append at once.
+/// fn append(key: &str, byte: u8) -> Result<(), kv::KvError> {
+///     loop {
+///         let current = kv::get(key)?;
+///         let mut next = current.clone().unwrap_or_default();
+///         next.push(byte);
+///         if kv::compare_and_swap(key, current.as_deref(), Some(&next))? {
+///             return Ok(());
+///         }
+///     }
+/// }
+/// ```
+pub fn compare_and_swap(
+    key: &str,
+    expected: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<bool, KvError> {
+    wit::compare_and_swap(key, expected, value).map_err(KvError::from_wit)
+}
+
 /// Adds `delta` (which may be negative) to the counter under `key` atomically and returns
 /// the new value. A missing key counts as 0. Counters are stored as 8-byte little-endian
 /// signed integers, so [`get_i64`] reads them back.

@@ -1,5 +1,6 @@
 //! The reputation plugin learns from decisions: a client that sent junk rises, one with a
-//! long clean history falls, and what it learnt survives a restart.
+//! long clean history falls, and what it learnt survives a restart; concurrent sessions
+//! from one client all count.
 
 use crate::gateway::{Gateway, step};
 use crate::{GTUBE, message, moat};
@@ -77,5 +78,84 @@ fn junk_raises_and_a_clean_history_lowers_a_clients_reputation_across_restarts()
         ip_reputation(&gw, "127.0.0.7"),
         None,
         "no history, no symbol"
+    );
+}
+
+/// Postfix's smtp-source opens 60 connections from one client, 20 at a time: the
+/// reputation plugin counts every one. Sessions update the client's connection window at
+/// the same moment, and each update is a compare-and-swap that retries, so none is lost;
+/// with a maximum of 60, the next connection (`moat check`'s) is the 61st, a burst. The
+/// client's history, learnt at each message's outcome stage, holds all 60 messages.
+#[test]
+fn concurrent_connections_from_one_client_are_all_counted() {
+    let mut gw = Gateway::start(
+        "[plugin.reputation.config]\nmax_connections_per_window = 60\nwindow_seconds = 3600\n",
+    );
+    std::fs::write(gw.dir.path().join("m.txt"), "Subject: hi\n\nhello\n").unwrap();
+    let addr = gw.mx().to_string();
+    let out = moat_test_support::run_in(
+        &crate::smtp_basics::smtp_source(),
+        gw.dir.path(),
+        &[
+            "-s",
+            "20",
+            "-m",
+            "60",
+            "-f",
+            "a@example.org",
+            "-t",
+            "b@example.test",
+            "-F",
+            "m.txt",
+            &addr,
+        ],
+        crate::COMMAND_LIMIT,
+    );
+    out.assert_success();
+    // The outcome stage runs after each reply; let the last ones land.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    gw.stop();
+    assert_eq!(gw.queue_ids().len(), 60);
+    std::fs::write(
+        gw.dir.path().join("probe.eml"),
+        message("probe", "", "hello"),
+    )
+    .unwrap();
+    let out = moat(
+        gw.dir.path(),
+        &[
+            "check",
+            "--json",
+            "--config",
+            "moat.toml",
+            "--ip",
+            "127.0.0.1",
+            "probe.eml",
+        ],
+    );
+    out.assert_success();
+    let value = &out.json_lines()[0];
+    let symbols = value["symbols"].as_array().unwrap();
+    let burst = symbols
+        .iter()
+        .find(|s| s["name"] == "REPUTATION_CONN_BURST")
+        .unwrap_or_else(|| panic!("the 61st connection is a burst: {value}"));
+    assert!(
+        burst["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("61 connections from 127.0.0.1"),
+        "{burst}"
+    );
+    let history = symbols
+        .iter()
+        .find(|s| s["name"] == "REPUTATION_IP")
+        .unwrap_or_else(|| panic!("60 messages make a reputation: {value}"));
+    assert!(
+        history["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1: 60 msgs"),
+        "{history}"
     );
 }

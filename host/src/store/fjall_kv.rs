@@ -308,6 +308,41 @@ impl KvNamespace for FjallNamespace {
         Ok(())
     }
 
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        let stored = self.stored_key(key)?;
+        if let Some(value) = value
+            && u32::try_from(value.len()).is_err()
+        {
+            return Err(KvError::QuotaExceeded {
+                limit: QuotaLimit::ValueBytes,
+                actual: value.len() as u64,
+                max: u64::from(u32::MAX),
+            });
+        }
+        let _writing = self.lock_writes();
+        let current = self.read_locked(key, &stored)?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        match value {
+            Some(value) => self
+                .keyspace
+                .insert(stored, value)
+                .map_err(|e| self.storage("compare-and-swap", e))?,
+            None => self
+                .keyspace
+                .remove(stored)
+                .map_err(|e| self.storage("compare-and-swap", e))?,
+        }
+        self.remember(key, value.map(Arc::from));
+        Ok(true)
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let stored = self.stored_key(key)?;
         let _writing = self.lock_writes();

@@ -364,3 +364,60 @@ fn a_corrupt_id_counter_reads_zero_until_written_again() {
     assert_eq!(ns.counters_get(&[2]).expect("get"), [4]);
     drop(tmp);
 }
+
+#[test]
+fn compare_and_swap_writes_only_over_the_expected_value() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("reputation");
+    // Absent: only `None` matches.
+    assert!(!ns.compare_and_swap("k", Some(b"x"), Some(b"one")).unwrap());
+    assert_eq!(value(&*ns, "k"), None);
+    assert!(ns.compare_and_swap("k", None, Some(b"one")).unwrap());
+    assert_eq!(value(&*ns, "k").as_deref(), Some(&b"one"[..]));
+    // Present: a stale expectation loses, the current one wins.
+    assert!(!ns.compare_and_swap("k", None, Some(b"two")).unwrap());
+    assert!(
+        !ns.compare_and_swap("k", Some(b"zero"), Some(b"two"))
+            .unwrap()
+    );
+    assert_eq!(value(&*ns, "k").as_deref(), Some(&b"one"[..]));
+    assert!(
+        ns.compare_and_swap("k", Some(b"one"), Some(b"two"))
+            .unwrap()
+    );
+    assert_eq!(value(&*ns, "k").as_deref(), Some(&b"two"[..]));
+    // `None` as the new value removes the key.
+    assert!(ns.compare_and_swap("k", Some(b"two"), None).unwrap());
+    assert_eq!(value(&*ns, "k"), None);
+    assert_eq!(ns.len().ok(), Some(0));
+}
+
+#[test]
+fn concurrent_read_modify_writes_with_compare_and_swap_lose_nothing() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("reputation");
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let ns = ns.clone();
+            std::thread::spawn(move || {
+                for _ in 0..250 {
+                    loop {
+                        let current = ns.get("log").unwrap();
+                        let mut next = current.clone().unwrap_or_default();
+                        next.push(b'.');
+                        if ns
+                            .compare_and_swap("log", current.as_deref(), Some(&next))
+                            .unwrap()
+                        {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(value(&*ns, "log").map(|v| v.len()), Some(1000));
+}

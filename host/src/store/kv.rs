@@ -34,6 +34,16 @@ pub trait KvNamespace: Send + Sync {
     /// Removes `key`; removing a missing key is not an error.
     fn delete(&self, key: &str) -> Result<(), KvError>;
 
+    /// Stores `value` under `key` (`None`: removes it) if the key's value is `expected`
+    /// (`None`: absent), atomically with respect to every other write to the namespace;
+    /// returns whether it did.
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<bool, KvError>;
+
     /// Adds `delta` to the counter under `key` (a missing key counts as 0) and returns the
     /// new value, atomically with respect to every other write to the namespace. Counters
     /// are stored as 8-byte little-endian signed integers and saturate at `i64::MIN` and

@@ -140,6 +140,40 @@ impl KvNamespace for QuotaNamespace {
         Ok(())
     }
 
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        self.check_key(key)?;
+        if let Some(value) = value {
+            self.check_value(value.len())?;
+        }
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let existed = self.inner.contains(key)?;
+        if !existed && value.is_some() && expected.is_none() {
+            self.check_room()?;
+        }
+        let swapped = self.inner.compare_and_swap(key, expected, value)?;
+        if swapped {
+            match (existed, value.is_some()) {
+                (false, true) => {
+                    self.entries.fetch_add(1, Ordering::AcqRel);
+                }
+                (true, false) => {
+                    let _ = self
+                        .entries
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                            Some(n.saturating_sub(1))
+                        });
+                }
+                _ => {}
+            }
+        }
+        Ok(swapped)
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.check_key(key)?;
         self.check_value(COUNTER_BYTES)?;
@@ -345,6 +379,29 @@ mod tests {
         assert_eq!(ns.len().ok(), Some(2));
         ns.increment("d", 1).expect("room again after a delete");
         assert_eq!(ns.len().ok(), Some(3));
+    }
+
+    #[test]
+    fn compare_and_swap_keeps_the_key_count_and_the_limits() {
+        let fixture = fixture();
+        let ns = limited(&fixture, small_quota());
+        for key in ["a", "b", "c"] {
+            assert!(ns.compare_and_swap(key, None, Some(b"v")).unwrap());
+        }
+        assert_eq!(ns.entries(), 3);
+        // Full: a new key is refused, a replacement is not.
+        let (limit, ..) = exceeded(ns.compare_and_swap("d", None, Some(b"v")));
+        assert_eq!(limit, QuotaLimit::Entries);
+        assert!(ns.compare_and_swap("a", Some(b"v"), Some(b"w")).unwrap());
+        // A lost swap changes no count; a removal frees a key.
+        assert!(!ns.compare_and_swap("b", Some(b"stale"), None).unwrap());
+        assert_eq!(ns.entries(), 3);
+        assert!(ns.compare_and_swap("b", Some(b"v"), None).unwrap());
+        assert_eq!(ns.entries(), 2);
+        let (limit, ..) = exceeded(ns.compare_and_swap("c", Some(b"v"), Some(&[0; 17])));
+        assert_eq!(limit, QuotaLimit::ValueBytes);
+        let (limit, ..) = exceeded(ns.compare_and_swap("too-long-key", None, Some(b"v")));
+        assert_eq!(limit, QuotaLimit::KeyBytes);
     }
 
     #[test]

@@ -78,8 +78,13 @@ moat_sdk::export_plugin!(Reputation);
 trait Host {
     /// `kv::get`.
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
-    /// `kv::set`.
-    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// `kv::compare_and_swap`.
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, KvError>;
     /// `log::warn`.
     fn warn(&mut self, message: &str);
 }
@@ -92,8 +97,13 @@ impl Host for Gateway {
         kv::get(key)
     }
 
-    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        kv::set(key, value)
+    fn compare_and_swap(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, KvError> {
+        kv::compare_and_swap(key, expected, Some(value))
     }
 
     fn warn(&mut self, message: &str) {
@@ -158,16 +168,10 @@ fn load_history(
     let Some(stored) = tolerate(host, result, &format!("reading {key}"))? else {
         return Ok(None);
     };
-    let history = match stored.as_deref().map(History::decode) {
-        None => History::default(),
-        Some(Ok(history)) => history,
-        Some(Err(error)) => {
-            host.warn(&format!(
-                "stored history under {key} is unreadable ({error}); starting afresh"
-            ));
-            History::default()
-        }
-    };
+    let (history, problem) = decode_history(&key, stored.as_deref());
+    if let Some(problem) = problem {
+        host.warn(&problem);
+    }
     Ok(Some(history.decayed(now_ms, config.half_life_ms())))
 }
 
@@ -206,24 +210,27 @@ fn count_burst(
         return Ok(Verdict::new());
     };
     let key = counter.key(ip);
-    let result = host.get(&key);
-    let Some(stored) = tolerate(host, result, &format!("reading {key}"))? else {
+    let window_ms = config.window_ms();
+    let updated = read_modify_write(host, &key, |stored| {
+        let (previous, problem) = match stored.map(Window::decode) {
+            None => (None, None),
+            Some(Ok(window)) => (Some(window), None),
+            Some(Err(error)) => (
+                None,
+                Some(format!(
+                    "stored window under {key} is unreadable ({error}); starting over"
+                )),
+            ),
+        };
+        let window = Window::bump(previous, now_ms, window_ms);
+        (window.encode().to_vec(), (window, problem))
+    })?;
+    let Some((window, problem)) = updated else {
         return Ok(Verdict::new());
     };
-    let previous = match stored.as_deref().map(Window::decode) {
-        None => None,
-        Some(Ok(window)) => Some(window),
-        Some(Err(error)) => {
-            host.warn(&format!(
-                "stored window under {key} is unreadable ({error}); starting over"
-            ));
-            None
-        }
-    };
-    let window_ms = config.window_ms();
-    let window = Window::bump(previous, now_ms, window_ms);
-    let result = host.set(&key, &window.encode());
-    tolerate(host, result, &format!("writing {key}"))?;
+    if let Some(problem) = problem {
+        host.warn(&problem);
+    }
     Ok(if window.is_over(max) {
         let detail = window.detail(counter, ip, window_ms, max);
         Verdict::new().symbol(counter.symbol(), BURST_SCORE, detail)
@@ -312,16 +319,70 @@ fn learn(
     let Some(outcome) = lesson(decision) else {
         return Ok(());
     };
+    let half_life_ms = config.half_life_ms();
     for subject in subject::of_session(session) {
-        let Some(history) = load_history(host, &subject, config, now_ms)? else {
-            continue;
-        };
-        let history = history.record(outcome, now_ms, config.half_life_ms());
         let key = subject.key();
-        let result = host.set(&key, &history.encode());
-        tolerate(host, result, &format!("writing {key}"))?;
+        let updated = read_modify_write(host, &key, |stored| {
+            let (history, problem) = decode_history(&key, stored);
+            let history =
+                history
+                    .decayed(now_ms, half_life_ms)
+                    .record(outcome, now_ms, half_life_ms);
+            (history.encode().to_vec(), problem)
+        })?;
+        if let Some(Some(problem)) = updated {
+            host.warn(&problem);
+        }
     }
     Ok(())
+}
+
+/// Most attempts of one read-modify-write: each failed one means another session wrote
+/// the key in between, so running out takes a storm of updates to one key.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Replaces the value under `key` with what `next` makes of the stored one, with
+/// compare-and-swap, so that updates by concurrent sessions (many connections from one
+/// client, recipients counted in parallel) are all kept: on a lost race it reads again.
+/// `next` also returns what the caller wants to know of the value it wrote. `None`: kv
+/// failed or the key stayed contended (both logged), and nothing was written.
+fn read_modify_write<T>(
+    host: &mut impl Host,
+    key: &str,
+    mut next: impl FnMut(Option<&[u8]>) -> (Vec<u8>, T),
+) -> Result<Option<T>, Denied> {
+    for _ in 0..MAX_ATTEMPTS {
+        let result = host.get(key);
+        let Some(stored) = tolerate(host, result, &format!("reading {key}"))? else {
+            return Ok(None);
+        };
+        let (value, out) = next(stored.as_deref());
+        let result = host.compare_and_swap(key, stored.as_deref(), &value);
+        match tolerate(host, result, &format!("writing {key}"))? {
+            Some(true) => return Ok(Some(out)),
+            Some(false) => {}
+            None => return Ok(None),
+        }
+    }
+    host.warn(&format!(
+        "{key} changed under every one of {MAX_ATTEMPTS} attempts to update it; this update is dropped"
+    ));
+    Ok(None)
+}
+
+/// The history stored under `key` (an empty one when there is none), and a warning when
+/// it was unreadable and starts afresh.
+fn decode_history(key: &str, stored: Option<&[u8]>) -> (History, Option<String>) {
+    match stored.map(History::decode) {
+        None => (History::default(), None),
+        Some(Ok(history)) => (history, None),
+        Some(Err(error)) => (
+            History::default(),
+            Some(format!(
+                "stored history under {key} is unreadable ({error}); starting afresh"
+            )),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +401,10 @@ mod tests {
         reject: 15.0,
     };
 
+    /// What another session writes between a read and a swap, given how many more swaps
+    /// it will win.
+    type Racer = Box<dyn FnMut(usize) -> Vec<u8>>;
+
     /// An in-memory kv namespace and log.
     #[derive(Default)]
     struct Memory {
@@ -348,6 +413,9 @@ mod tests {
         broken_key: Option<String>,
         warnings: Vec<String>,
         calls: usize,
+        /// A concurrent writer: how many more swaps it wins, and what it writes (given
+        /// how many it has left).
+        racer: Option<(usize, Racer)>,
     }
 
     impl Host for Memory {
@@ -362,13 +430,29 @@ mod tests {
             Ok(self.store.get(key).cloned())
         }
 
-        fn set(&mut self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        fn compare_and_swap(
+            &mut self,
+            key: &str,
+            expected: Option<&[u8]>,
+            value: &[u8],
+        ) -> Result<bool, KvError> {
             self.calls += 1;
             if self.denied {
                 return Err(KvError::Denied);
             }
+            if let Some((left, write)) = self.racer.as_mut()
+                && *left > 0
+            {
+                // Another session writes the key between this one's read and its swap.
+                *left -= 1;
+                let theirs = write(*left);
+                self.store.insert(key.to_owned(), theirs);
+            }
+            if self.store.get(key).map(Vec::as_slice) != expected {
+                return Ok(false);
+            }
             self.store.insert(key.to_owned(), value.to_vec());
-            Ok(())
+            Ok(true)
         }
 
         fn warn(&mut self, message: &str) {
@@ -636,6 +720,45 @@ mod tests {
         learn_n(&mut host, &session, &scored(0.0, 0.0), 1, T0);
         let history = History::decode(&host.store["ip:192.0.2.1"]).unwrap();
         assert_eq!(history.accepted, 1.0);
+    }
+
+    #[test]
+    fn an_update_made_between_read_and_write_by_another_session_is_kept() {
+        let session = full_session();
+        let accepted = lesson(&scored(0.0, 0.0)).unwrap();
+        let half_life = Config::default().half_life_ms();
+        let theirs = History::default().record(accepted, T0, half_life).encode();
+        let mut host = Memory {
+            racer: Some((1, Box::new(move |_| theirs.to_vec()))),
+            ..Memory::default()
+        };
+        learn_n(&mut host, &session, &scored(0.0, 0.0), 1, T0);
+        // The other session's message and this one's: a blind write would keep only one.
+        let history = History::decode(&host.store["ip:192.0.2.1"]).unwrap();
+        assert_eq!(history.accepted, 2.0, "{history:?}");
+        assert!(host.warnings.is_empty(), "{:?}", host.warnings);
+    }
+
+    #[test]
+    fn an_update_that_loses_every_race_is_dropped_and_logged() {
+        let session = full_session();
+        let mut host = Memory {
+            racer: Some((usize::MAX, Box::new(|left| left.to_le_bytes().to_vec()))),
+            ..Memory::default()
+        };
+        let verdict = count_burst(
+            &mut host,
+            &Config::default(),
+            Counter::Connections,
+            session.client.ip,
+            10,
+            T0,
+        )
+        .unwrap();
+        assert!(verdict.symbols.is_empty());
+        assert_eq!(host.calls, 2 * MAX_ATTEMPTS);
+        assert_eq!(host.warnings.len(), 1, "{:?}", host.warnings);
+        assert!(host.warnings[0].contains("attempts"), "{:?}", host.warnings);
     }
 
     #[test]

@@ -38,6 +38,15 @@ impl Host for StoreState {
         Ok(self.with_kv(|kv| kv.delete(&key)))
     }
 
+    fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<bool, WitKvError>> {
+        Ok(self.with_kv(|kv| kv.compare_and_swap(&key, expected.as_deref(), value.as_deref())))
+    }
+
     fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, WitKvError>> {
         Ok(self.with_kv(|kv| kv.increment(&key, delta)))
     }
