@@ -10,7 +10,7 @@ use std::time::Duration;
 use moat_test_support::{Downstream, Nsd, free_port, message_bytes, run_with_input, wait_until};
 
 use crate::delivery::delivery_config;
-use crate::gateway::{Gateway, step, swaks};
+use crate::gateway::{Gateway, queued_id, step, swaks};
 use crate::metrics::{parse, scrape};
 use crate::{COMMAND_LIMIT, MOAT, message};
 
@@ -497,4 +497,67 @@ fn plugins_see_the_authenticated_user() {
     logged_in.extend(common);
     let steps = gw.smtplib("submission", body.as_bytes(), &logged_in);
     assert_eq!(step(&steps, "rcpt")["code"], 250, "{steps:?}");
+}
+
+/// A submitted message without Date or Message-ID gets them (as Postfix's cleanup adds
+/// them); one that has them keeps its own; mail arriving on the MX is never changed.
+#[test]
+fn submitted_mail_gets_the_date_and_message_id_it_lacks() {
+    let mut gw = Gateway::start(&submission_listeners(""));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let bare =
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: no ids\r\n\r\nhello\r\n";
+    let complete = from_header("alice@example.test", "with ids", "hello");
+    let mut ids = Vec::new();
+    for message in [bare, complete.as_str()] {
+        let steps = submit(
+            &gw,
+            ("alice@example.test", "correct horse"),
+            "alice@example.test",
+            "bob@example.test",
+            message,
+        );
+        let data = step(&steps, "data");
+        assert_eq!(data["code"], 250, "{steps:?}");
+        ids.push(queued_id(data["text"].as_str().unwrap()));
+    }
+    let steps = gw.smtplib(
+        "mx",
+        bare.as_bytes(),
+        &[
+            "--from",
+            "someone@example.org",
+            "--rcpt",
+            "bob@example.test",
+        ],
+    );
+    let data = step(&steps, "data");
+    assert_eq!(data["code"], 250, "{steps:?}");
+    ids.push(queued_id(data["text"].as_str().unwrap()));
+    gw.stop();
+
+    let text = |id: &str| String::from_utf8(gw.queued_message(id)).unwrap();
+    let fields = |text: &str, name: &str| {
+        text.split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .count()
+    };
+    let added = text(&ids[0]);
+    assert_eq!(fields(&added, "Date: "), 1, "{added}");
+    assert_eq!(fields(&added, "Message-ID: <"), 1, "{added}");
+    assert!(added.contains("@mx.test>\r\n"), "{added}");
+    assert!(
+        added.ends_with(bare),
+        "the message itself is unchanged: {added}"
+    );
+    let kept = text(&ids[1]);
+    assert_eq!(fields(&kept, "Date: "), 1, "{kept}");
+    assert_eq!(fields(&kept, "Message-ID: "), 1, "{kept}");
+    assert!(kept.contains("Message-ID: <t1@example.org>"), "{kept}");
+    let inbound = text(&ids[2]);
+    assert_eq!(fields(&inbound, "Date: "), 0, "{inbound}");
+    assert_eq!(fields(&inbound, "Message-ID: "), 0, "{inbound}");
 }

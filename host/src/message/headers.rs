@@ -50,6 +50,29 @@ pub fn received(fields: &ReceivedFields<'_>) -> String {
     out
 }
 
+/// The `Date` and `Message-ID` fields a submitted message lacks, each ending in CRLF
+/// (empty when it has both). RFC 5322 §3.6 requires a Date and expects a Message-ID, some
+/// receivers refuse mail without them, and a mail client that leaves them to its
+/// submission server (as RFC 6409 §8.2 and §8.3 allow) expects this one to add them, as
+/// Postfix's cleanup does. `unique` makes the Message-ID's left part unique (random).
+pub fn missing_origin_fields(
+    has_date: bool,
+    has_message_id: bool,
+    hostname: &str,
+    now: i64,
+    unique: u64,
+) -> String {
+    let mut out = String::new();
+    if !has_date {
+        let date = mail_parser::DateTime::from_timestamp(now).to_rfc822();
+        let _ = write!(out, "Date: {date}\r\n");
+    }
+    if !has_message_id {
+        let _ = write!(out, "Message-ID: <{now:x}.{unique:016x}@{hostname}>\r\n");
+    }
+    out
+}
+
 /// `X-Spam`, `X-Spam-Score` and `X-Moat-Report` for a tagged message, ending in CRLF.
 pub fn spam_headers(decision: &Decision) -> String {
     let mut report = String::new();
@@ -92,6 +115,19 @@ pub fn top_symbols(decision: &Decision, n: usize) -> String {
 mod tests {
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn only_the_missing_origin_fields_are_added() {
+        let both = missing_origin_fields(false, false, "mx.example.test", 1_764_000_000, 0xab);
+        assert_eq!(
+            both,
+            "Date: Mon, 24 Nov 2025 16:00:00 +0000\r\n\
+             Message-ID: <69248100.00000000000000ab@mx.example.test>\r\n"
+        );
+        assert!(missing_origin_fields(true, false, "h", 0, 1).starts_with("Message-ID: <0."));
+        assert!(missing_origin_fields(false, true, "h", 0, 1).starts_with("Date: "));
+        assert_eq!(missing_origin_fields(true, true, "h", 0, 1), "");
+    }
 
     #[test]
     fn received_names_the_client_the_tls_session_and_the_recipient() {

@@ -4,11 +4,15 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use password_hash::rand_core::{OsRng, RngCore as _};
+
 use super::Session;
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
-use crate::message::headers::{ReceivedFields, received, spam_headers, top_symbols};
+use crate::message::headers::{
+    ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
+};
 use crate::queue::{NewMessage, QueueError, QueueId};
 use crate::smtp::proto::{Body, MessageData};
 use crate::smtp::reply::Reply;
@@ -124,8 +128,9 @@ impl Session {
         }
     }
 
-    /// The message as it goes on disk: our Received field, the spam verdict when tagged,
-    /// then the message exactly as received.
+    /// The message as it goes on disk: our Received field, the Date and Message-ID an
+    /// authenticated user's message lacks, the spam verdict when tagged, then the message
+    /// exactly as received.
     fn stored_bytes(
         &self,
         decision: &Decision,
@@ -156,6 +161,16 @@ impl Session {
             now,
         })
         .into_bytes();
+        if self.ctx.client.authenticated_user.is_some() {
+            let origin = missing_origin_fields(
+                message.header("Date").is_some(),
+                message.header("Message-ID").is_some(),
+                &self.params.hostname,
+                now,
+                OsRng.next_u64(),
+            );
+            out.extend_from_slice(origin.as_bytes());
+        }
         if decision.action == Action::Tag {
             out.extend_from_slice(spam_headers(decision).as_bytes());
         }
