@@ -561,3 +561,88 @@ fn submitted_mail_gets_the_date_and_message_id_it_lacks() {
     assert_eq!(fields(&inbound, "Date: "), 0, "{inbound}");
     assert_eq!(fields(&inbound, "Message-ID: "), 0, "{inbound}");
 }
+
+/// A submission listener holds the connect and HELO stages until the login: a client on a
+/// listed address is greeted (the MX refuses it at once), and after its login the dnsbl
+/// plugin skips the IP lists for a user (`exclude_authenticated`, on by default), so the
+/// mail goes. With `exclude_authenticated = false` the held stages refuse the login.
+#[test]
+fn connect_and_helo_stages_wait_for_the_login_on_submission() {
+    use crate::dnsbl::{dns_section, dnsbl_section, zones};
+    let server = moat_test_support::DnsblServer::start(&zones());
+    let reject = "reject_threshold = 5.0\nreject_at = \"connect\"";
+    let start = |extra: &str| {
+        let gw = Gateway::start(&format!(
+            "{}{}{}",
+            submission_listeners(""),
+            dns_section(server.addr),
+            dnsbl_section(&format!("{reject}\n{extra}"))
+        ));
+        add_user(&gw, "alice@example.test", "correct horse", &[]);
+        gw
+    };
+    let body = from_header("alice@example.test", "hello", "hi");
+    let login = [
+        "--source",
+        "127.0.0.2",
+        "--starttls",
+        "--login",
+        "alice@example.test",
+        "correct horse",
+        "--from",
+        "alice@example.test",
+        "--rcpt",
+        "bob@example.test",
+    ];
+
+    let gw = start("");
+    let steps = gw.smtplib(
+        "mx",
+        body.as_bytes(),
+        &[
+            "--source",
+            "127.0.0.2",
+            "--from",
+            "a@example.org",
+            "--rcpt",
+            "bob@example.test",
+        ],
+    );
+    assert_eq!(step(&steps, "connect")["code"], 554, "{steps:?}");
+    let steps = gw.smtplib("submission", body.as_bytes(), &login);
+    assert_eq!(step(&steps, "connect")["code"], 220, "{steps:?}");
+    assert_eq!(step(&steps, "login")["code"], 235, "{steps:?}");
+    assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+
+    let gw = start("exclude_authenticated = false");
+    // AUTH PLAIN of alice@example.test / correct horse, then MAIL.
+    let steps = gw.talk(
+        "submission",
+        &[
+            "--source",
+            "127.0.0.2",
+            "--starttls",
+            "--cmd",
+            "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABjb3JyZWN0IGhvcnNl",
+            "--cmd",
+            "MAIL FROM:<alice@example.test>",
+        ],
+    );
+    assert_eq!(step(&steps, "connect")["code"], 220, "{steps:?}");
+    let commands: Vec<&serde_json::Value> = steps.iter().filter(|s| s["step"] == "cmd").collect();
+    assert_eq!(
+        commands[0]["code"], 554,
+        "the held stages refuse the login: {steps:?}"
+    );
+    assert!(
+        commands[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("TEST_BL_SPAM"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        commands[1]["code"], 503,
+        "a refused session takes no mail: {steps:?}"
+    );
+}

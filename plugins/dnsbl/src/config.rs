@@ -27,6 +27,9 @@ pub(crate) struct RawConfig {
     /// Skip IP-list lookups for loopback, private, link-local and CGNAT clients.
     #[serde(default = "default_exclude_private_ips")]
     pub(crate) exclude_private_ips: bool,
+    /// Skip the IP and HELO lists for clients that logged in (SMTP-AUTH).
+    #[serde(default = "default_exclude_authenticated")]
+    pub(crate) exclude_authenticated: bool,
     /// Skip lookups of names under reserved TLDs (`test`, `example`, `invalid`,
     /// `localhost`, `local`) and of `example.com`/`.net`/`.org`.
     #[serde(default = "default_exclude_reserved_names")]
@@ -67,6 +70,10 @@ pub(crate) struct RawCode {
 }
 
 fn default_exclude_private_ips() -> bool {
+    true
+}
+
+fn default_exclude_authenticated() -> bool {
     true
 }
 
@@ -127,6 +134,8 @@ pub(crate) struct Config {
     pub(crate) reject_at: RejectAt,
     /// Whether loopback, private, link-local and CGNAT clients skip the IP lists.
     pub(crate) exclude_private_ips: bool,
+    /// Whether clients that logged in skip the IP and HELO lists.
+    pub(crate) exclude_authenticated: bool,
     /// Whether reserved names (RFC 2606, RFC 6761) skip the domain lists.
     pub(crate) exclude_reserved_names: bool,
     /// The lists, in configuration order.
@@ -209,6 +218,7 @@ impl RawConfig {
                 reject_threshold: self.reject_threshold,
                 reject_at: self.reject_at,
                 exclude_private_ips: self.exclude_private_ips,
+                exclude_authenticated: self.exclude_authenticated,
                 exclude_reserved_names: self.exclude_reserved_names,
                 lists,
             })
@@ -440,6 +450,7 @@ mod tests {
         )
         .expect("valid");
         assert!(!config.exclude_private_ips);
+        assert!(config.exclude_authenticated, "on unless turned off");
         assert_eq!(config.reject_threshold, Some(5.0));
         assert_eq!(config.lists.len(), 4);
         assert_eq!(config.lists_of(Kind::Helo).count(), 1);
@@ -448,7 +459,8 @@ mod tests {
     #[test]
     fn every_kind_and_reject_at_parse() {
         let config = config(
-            r#"{ "reject_threshold": 8, "reject_at": "rcpt_to", "exclude_private_ips": false, "lists": [
+            r#"{ "reject_threshold": 8, "reject_at": "rcpt_to", "exclude_private_ips": false,
+                 "exclude_authenticated": false, "lists": [
                 { "name": "A", "zone": "a.test", "kind": "ip" },
                 { "name": "B", "zone": "B.Test.", "kind": "helo" },
                 { "name": "C", "zone": "c.test", "kind": "sender" },
@@ -459,6 +471,7 @@ mod tests {
         assert_eq!(config.reject_threshold, Some(8.0));
         assert_eq!(config.reject_at, RejectAt::RcptTo);
         assert!(!config.exclude_private_ips);
+        assert!(!config.exclude_authenticated);
         let kinds: Vec<Kind> = config.lists.iter().map(|l| l.kind).collect();
         assert_eq!(kinds, [Kind::Ip, Kind::Helo, Kind::Sender, Kind::Uri]);
         assert_eq!(config.lists[1].zone, "b.test");

@@ -39,6 +39,9 @@ impl Plugin for Dnsbl {
 
     fn on_connect(session: &Session) -> Verdict {
         with_config(|config| {
+            if skips_client_lists(config, session) {
+                return Verdict::new();
+            }
             let ip = session.client.ip;
             let subjects: Vec<String> = if config.exclude_private_ips && query::is_private(ip) {
                 Vec::new()
@@ -52,6 +55,9 @@ impl Plugin for Dnsbl {
 
     fn on_helo(session: &Session) -> Verdict {
         with_config(|config| {
+            if skips_client_lists(config, session) {
+                return Verdict::new();
+            }
             let helo = session.client.helo.as_deref().and_then(query::helo_domain);
             domain_stage(config, Kind::Helo, helo)
         })
@@ -166,3 +172,11 @@ fn look_up(planned: &[Planned<'_>]) -> Findings {
 }
 
 moat_sdk::export_plugin!(Dnsbl);
+
+/// Whether the IP and HELO lists are skipped for this session: its client logged in and
+/// `exclude_authenticated` is on. Those lists say where a connection comes from, and a
+/// user's mail may come from anywhere: Spamhaus's PBL, for one, lists the dynamic
+/// addresses users submit from, and is not to be used against authenticated mail.
+fn skips_client_lists(config: &Config, session: &Session) -> bool {
+    config.exclude_authenticated && session.client.authenticated_user.is_some()
+}

@@ -83,6 +83,7 @@ mod tests {
             reject_threshold: threshold,
             reject_at,
             exclude_private_ips: true,
+            exclude_authenticated: true,
             exclude_reserved_names: true,
             lists: Vec::new(),
         }

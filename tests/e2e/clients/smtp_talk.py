@@ -5,7 +5,7 @@ commands are steps named "cmd" with the command in "cmd". Used by Moat's e2e tes
 conversations smtp_send.py cannot have (relay probes, AUTH out of order).
 
 usage: smtp_talk.py HOST PORT [--ssl | --starttls] [--login USER PASSWORD]
-                    [--cmd "MAIL FROM:<a@b>" ...]
+                    [--source ADDR] [--cmd "MAIL FROM:<a@b>" ...]
 """
 import argparse
 import json
@@ -28,11 +28,16 @@ def main():
     p.add_argument("--starttls", action="store_true")
     p.add_argument("--login", nargs=2, metavar=("USER", "PASSWORD"))
     p.add_argument("--cmd", action="append", default=[])
+    p.add_argument("--source", help="local address to connect from, e.g. 127.0.0.2")
     a = p.parse_args()
+    source = (a.source, 0) if a.source else None
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    s = smtplib.SMTP_SSL(timeout=60, context=ctx) if a.ssl else smtplib.SMTP(timeout=60)
+    if a.ssl:
+        s = smtplib.SMTP_SSL(timeout=60, context=ctx, source_address=source)
+    else:
+        s = smtplib.SMTP(timeout=60, source_address=source)
     s._host = a.host  # what starttls() checks the certificate name against
     code, text = s.connect(a.host, a.port)
     emit("connect", code, text)

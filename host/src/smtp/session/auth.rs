@@ -5,6 +5,7 @@
 use super::state::Phase;
 use super::{Next, Session};
 use crate::auth::{Exceeded, Submission};
+use crate::filter::pipeline::StageInput;
 use crate::message::ParsedMessage;
 use crate::metrics::LoginOutcome;
 use crate::smtp::proto::{Credentials, ReversePath, SaslError, SaslExchange, SaslStep};
@@ -102,6 +103,14 @@ impl Session {
                 self.params.metrics.login(LoginOutcome::Succeeded);
                 tracing::info!(user = %account.address, "authenticated");
                 self.ctx.client.authenticated_user = Some(account.address);
+                if let Some(refusal) = self.run_stages_held_for_login().await {
+                    tracing::info!(
+                        code = refusal.code,
+                        "authenticated session refused by filters"
+                    );
+                    self.refused = true;
+                    return self.client_error(refusal);
+                }
                 self.reply(Reply::auth_succeeded());
                 Next::Continue
             }
@@ -112,6 +121,24 @@ impl Session {
                 self.client_error(Reply::auth_failed())
             }
         }
+    }
+
+    /// The connect and HELO stages, which a submission listener holds until the login
+    /// (see `greet`), with the user known to the plugins. Their results count for every
+    /// message of the session, as they would have from the greeting. A refusal (the
+    /// reply) leaves the session refused: every later command but QUIT is.
+    async fn run_stages_held_for_login(&mut self) -> Option<Reply> {
+        // AUTH comes after EHLO, so the HELO name is known.
+        let mut results = Vec::new();
+        for input in [StageInput::Connect, StageInput::Helo] {
+            match self.run_stage_before_data(input, &results).await {
+                Ok(stage) => results.extend(stage),
+                Err(reply) => return Some(reply),
+            }
+        }
+        self.session_results.extend(results);
+        self.session_annotations = self.ctx.annotations.len();
+        None
     }
 
     /// On a submission listener: MAIL needs a login, a sender the account owns, and

@@ -99,9 +99,15 @@ impl Session {
         self.phase = Phase::Greeting;
         self.ctx.annotations.truncate(self.session_annotations);
         self.ctx.client.helo = Some(name.clone());
-        let results = match self.run_stage_before_data(StageInput::Helo, &[]).await {
-            Ok(results) => results,
-            Err(reply) => return self.client_error(reply),
+        let held_for_login =
+            self.kind.is_submission() && self.ctx.client.authenticated_user.is_none();
+        let results = if held_for_login {
+            Vec::new()
+        } else {
+            match self.run_stage_before_data(StageInput::Helo, &[]).await {
+                Ok(results) => results,
+                Err(reply) => return self.client_error(reply),
+            }
         };
         // HELO-stage results count for every message of the session; a repeated EHLO
         // replaces those of the previous one.
@@ -207,7 +213,7 @@ impl Session {
 
     /// Runs a stage before DATA and decides on everything so far (the session's results,
     /// `transaction` and this stage's): the stage's results, or the refusal to answer.
-    async fn run_stage_before_data(
+    pub(super) async fn run_stage_before_data(
         &mut self,
         input: StageInput,
         transaction: &[PluginResult],

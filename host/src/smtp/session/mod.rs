@@ -240,7 +240,10 @@ impl Session {
         matches!(tokio::time::timeout(delay, stream.peek(&mut probe)).await, Ok(Ok(n)) if n > 0)
     }
 
-    /// Runs the connect stage and queues the greeting (or the refusal).
+    /// Runs the connect stage and queues the greeting (or the refusal). On a submission
+    /// listener the connect and HELO stages wait for the login (`auth.rs`): an anonymous
+    /// client there can do nothing but log in, and plugins should judge the user, not the
+    /// address (a user on a dynamic address that a block list names must still send).
     async fn greet(&mut self) -> Next {
         let ip = self.ctx.client.ip;
         if self.params.smtp.reverse_dns
@@ -249,10 +252,13 @@ impl Session {
         {
             self.ctx.client.reverse_dns = crate::dns::reverse::verified_name(resolver, ip).await;
         }
-        let results = self
-            .pipeline
-            .run_stage(&mut self.ctx, &StageInput::Connect)
-            .await;
+        let results = if self.kind.is_submission() {
+            Vec::new()
+        } else {
+            self.pipeline
+                .run_stage(&mut self.ctx, &StageInput::Connect)
+                .await
+        };
         let decision = self.decide(&results);
         self.session_results = results;
         self.session_annotations = self.ctx.annotations.len();
