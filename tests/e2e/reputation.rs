@@ -5,9 +5,9 @@
 use crate::gateway::{Gateway, step};
 use crate::{GTUBE, message, moat};
 
-/// `moat check` of a clean message from `ip` against the gateway's data dir: the
-/// REPUTATION_IP score, if any.
-fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
+/// `moat check` of a clean message from `ip` against the gateway's data dir (a new
+/// connection from `ip`): the symbols, as JSON.
+fn probe(gw: &Gateway, ip: &str) -> Vec<serde_json::Value> {
     std::fs::write(
         gw.dir.path().join("probe.eml"),
         message("probe", "", "hello"),
@@ -26,13 +26,17 @@ fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
         ],
     );
     out.assert_success();
-    let value = &out.json_lines()[0];
-    value["symbols"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "REPUTATION_IP")
-        .and_then(|s| s["score"].as_f64())
+    out.json_lines()[0]["symbols"].as_array().unwrap().clone()
+}
+
+/// The symbol `name` among `symbols`.
+fn symbol<'a>(symbols: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
+    symbols.iter().find(|s| s["name"] == name)
+}
+
+/// The REPUTATION_IP score of a new connection from `ip`, if any.
+fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
+    symbol(&probe(gw, ip), "REPUTATION_IP").and_then(|s| s["score"].as_f64())
 }
 
 #[test]
@@ -116,30 +120,9 @@ fn concurrent_connections_from_one_client_are_all_counted() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     gw.stop();
     assert_eq!(gw.queue_ids().len(), 60);
-    std::fs::write(
-        gw.dir.path().join("probe.eml"),
-        message("probe", "", "hello"),
-    )
-    .unwrap();
-    let out = moat(
-        gw.dir.path(),
-        &[
-            "check",
-            "--json",
-            "--config",
-            "moat.toml",
-            "--ip",
-            "127.0.0.1",
-            "probe.eml",
-        ],
-    );
-    out.assert_success();
-    let value = &out.json_lines()[0];
-    let symbols = value["symbols"].as_array().unwrap();
-    let burst = symbols
-        .iter()
-        .find(|s| s["name"] == "REPUTATION_CONN_BURST")
-        .unwrap_or_else(|| panic!("the 61st connection is a burst: {value}"));
+    let symbols = probe(&gw, "127.0.0.1");
+    let burst = symbol(&symbols, "REPUTATION_CONN_BURST")
+        .unwrap_or_else(|| panic!("the 61st connection is a burst: {symbols:?}"));
     assert!(
         burst["detail"]
             .as_str()
@@ -147,10 +130,8 @@ fn concurrent_connections_from_one_client_are_all_counted() {
             .starts_with("61 connections from 127.0.0.1"),
         "{burst}"
     );
-    let history = symbols
-        .iter()
-        .find(|s| s["name"] == "REPUTATION_IP")
-        .unwrap_or_else(|| panic!("60 messages make a reputation: {value}"));
+    let history = symbol(&symbols, "REPUTATION_IP")
+        .unwrap_or_else(|| panic!("60 messages make a reputation: {symbols:?}"));
     assert!(
         history["detail"]
             .as_str()

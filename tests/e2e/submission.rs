@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use moat_test_support::{Downstream, Nsd, free_port, message_bytes, run_with_input, wait_until};
+use moat_test_support::{
+    DnsblServer, Downstream, Nsd, free_port, message_bytes, run_with_input, wait_until,
+};
 
 use crate::delivery::delivery_config;
 use crate::gateway::{Gateway, queued_id, step, swaks};
@@ -464,20 +466,27 @@ fn a_submission_listener_without_a_certificate_is_refused_at_start() {
     );
 }
 
+/// A gateway with the submission listeners, the dnsbl plugin on `server`'s test lists
+/// with `dnsbl_keys`, and the account alice@example.test (password `correct horse`).
+fn with_dnsbl_and_alice(server: &DnsblServer, dnsbl_keys: &str) -> Gateway {
+    use crate::dnsbl::{dns_section, dnsbl_section};
+    let gw = Gateway::start(&format!(
+        "{}{}{}",
+        submission_listeners(""),
+        dns_section(server.addr),
+        dnsbl_section(dnsbl_keys)
+    ));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    gw
+}
+
 /// The plugins see who logged in: the dnsbl plugin, set to refuse listed clients at RCPT,
 /// refuses a listed address on the MX listener but lets the same address send once it has
 /// logged in on the submission listener (a user on a listed dynamic IP).
 #[test]
 fn plugins_see_the_authenticated_user() {
-    use crate::dnsbl::{dns_section, dnsbl_section, zones};
-    let server = moat_test_support::DnsblServer::start(&zones());
-    let gw = Gateway::start(&format!(
-        "{}{}{}",
-        submission_listeners(""),
-        dns_section(server.addr),
-        dnsbl_section("reject_threshold = 5.0\nreject_at = \"rcpt_to\"")
-    ));
-    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let server = DnsblServer::start(&crate::dnsbl::zones());
+    let gw = with_dnsbl_and_alice(&server, "reject_threshold = 5.0\nreject_at = \"rcpt_to\"");
     let body = message("hello", "", "hi");
     let common = ["--source", "127.0.0.2", "--rcpt", "bob@example.test"];
 
@@ -568,19 +577,9 @@ fn submitted_mail_gets_the_date_and_message_id_it_lacks() {
 /// mail goes. With `exclude_authenticated = false` the held stages refuse the login.
 #[test]
 fn connect_and_helo_stages_wait_for_the_login_on_submission() {
-    use crate::dnsbl::{dns_section, dnsbl_section, zones};
-    let server = moat_test_support::DnsblServer::start(&zones());
+    let server = DnsblServer::start(&crate::dnsbl::zones());
     let reject = "reject_threshold = 5.0\nreject_at = \"connect\"";
-    let start = |extra: &str| {
-        let gw = Gateway::start(&format!(
-            "{}{}{}",
-            submission_listeners(""),
-            dns_section(server.addr),
-            dnsbl_section(&format!("{reject}\n{extra}"))
-        ));
-        add_user(&gw, "alice@example.test", "correct horse", &[]);
-        gw
-    };
+    let start = |extra: &str| with_dnsbl_and_alice(&server, &format!("{reject}\n{extra}"));
     let body = from_header("alice@example.test", "hello", "hi");
     let login = [
         "--source",
