@@ -706,3 +706,47 @@ fn a_route_requiring_tls_delivers_over_starttls_to_a_second_moat() {
     );
     assert_eq!(plain.messages().len(), 0, "nothing sent in plain text");
 }
+
+/// A message for 150 recipients of one destination leaves in two transactions on one
+/// connection, of 100 and 50 recipients (RFC 5321 obliges a server to take 100, no more),
+/// and leaves the queue.
+#[test]
+fn more_than_100_recipients_go_in_transactions_of_at_most_100() {
+    let dir = scratch();
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
+    let gw = Gateway::start(&format!(
+        "bundled = []\n[smtp]\nmax_recipients = 200\n{}",
+        delivery_config("", &[(&["example.test"], sink.addr)])
+    ));
+    let rcpts: Vec<String> = (0..150).map(|i| format!("r{i}@example.test")).collect();
+    let rcpt_refs: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    send(
+        &gw,
+        "alice@example.org",
+        &rcpt_refs,
+        &message("many", "", "hello"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.messages().len() == 2),
+        "smtp-sink got {} transactions; queue: {:?}",
+        sink.messages().len(),
+        queue(&gw)
+    );
+    let mut per_transaction: Vec<usize> = sink
+        .messages()
+        .iter()
+        .map(|dump| {
+            String::from_utf8_lossy(dump)
+                .lines()
+                .filter(|line| line.starts_with("X-Rcpt-Args: "))
+                .count()
+        })
+        .collect();
+    per_transaction.sort_unstable();
+    assert_eq!(per_transaction, [50, 100]);
+    assert!(
+        wait_until(Duration::from_secs(10), || queue(&gw).is_empty()),
+        "a delivered message must leave the queue: {:?}",
+        queue(&gw)
+    );
+}

@@ -97,26 +97,49 @@ async fn run(shared: Arc<Shared>, destination: Destination) {
     }
 }
 
-/// Sends one job: over the open connection if there is one (a fresh one if it broke or
-/// has carried its share), else over a new one.
+/// Recipients per transaction: RFC 5321 §4.5.3.1.8 obliges a server to take 100, and one
+/// may refuse the 101st with 452 (which would wait for the next retry); more go in further
+/// transactions on the same connection, as Postfix's `smtp_destination_recipient_limit`.
+const MAX_RECIPIENTS_PER_TRANSACTION: usize = 100;
+
+/// Sends one job, in transactions of at most [`MAX_RECIPIENTS_PER_TRANSACTION`]
+/// recipients: its outcome for each recipient.
 async fn deliver(
     shared: &Shared,
     destination: &Destination,
     connection: &mut Option<Connection>,
     job: &Job,
 ) -> Vec<(usize, Outcome)> {
+    let Some(message) = job.attempt.message(shared).await else {
+        return Vec::new();
+    };
+    let mut outcomes = Vec::with_capacity(job.recipients.len());
+    for recipients in job.recipients.chunks(MAX_RECIPIENTS_PER_TRANSACTION) {
+        outcomes
+            .extend(transaction(shared, destination, connection, job, recipients, &message).await);
+    }
+    outcomes
+}
+
+/// Sends the message of `job` to its `recipients` (indexes into the envelope) in one
+/// transaction: over the open connection if there is one (a fresh one if it broke or has
+/// carried its share), else over a new one.
+async fn transaction(
+    shared: &Shared,
+    destination: &Destination,
+    connection: &mut Option<Connection>,
+    job: &Job,
+    recipients: &[usize],
+    message: &[u8],
+) -> Vec<(usize, Outcome)> {
     let envelope = &job.attempt.envelope;
     let every = |outcome: Outcome| -> Vec<(usize, Outcome)> {
-        job.recipients
+        recipients
             .iter()
             .map(|&index| (index, outcome.clone()))
             .collect()
     };
-    let Some(message) = job.attempt.message(shared).await else {
-        return Vec::new();
-    };
-    let addresses: Vec<&str> = job
-        .recipients
+    let addresses: Vec<&str> = recipients
         .iter()
         .filter_map(|&i| envelope.recipients.get(i).map(|r| r.address.as_str()))
         .collect();
@@ -172,9 +195,9 @@ async fn deliver(
         let Some(open) = connection.as_mut() else {
             break;
         };
-        match open.send(&smtp_envelope, &message).await {
+        match open.send(&smtp_envelope, message).await {
             Ok(outcomes) => {
-                return job.recipients.iter().copied().zip(outcomes).collect();
+                return recipients.iter().copied().zip(outcomes).collect();
             }
             Err(error) => {
                 let peer = open.peer().to_owned();
