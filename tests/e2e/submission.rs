@@ -481,8 +481,8 @@ fn with_dnsbl_and_alice(server: &DnsblServer, dnsbl_keys: &str) -> Gateway {
 }
 
 /// The plugins see who logged in: the dnsbl plugin, set to refuse listed clients at RCPT,
-/// refuses a listed address on the MX listener but lets the same address send once it has
-/// logged in on the submission listener (a user on a listed dynamic IP).
+/// refuses a listed address on the MX listener but lets the same address past RCPT once it
+/// has logged in on the submission listener (a user on a listed dynamic IP).
 #[test]
 fn plugins_see_the_authenticated_user() {
     let server = DnsblServer::start(&crate::dnsbl::zones());
