@@ -94,9 +94,12 @@ fn junk_raises_and_a_clean_history_lowers_a_clients_reputation_across_restarts()
 fn concurrent_connections_from_one_client_are_all_counted() {
     // Above the listener's default of 20 per address: a session smtp-source has finished
     // may still count for a moment while it opens the next.
+    // A generous time budget: on a loaded machine a connect-stage call that ran out of
+    // time would not count, and this test is about updates lost to each other.
     let mut gw = Gateway::start_with(
         "max_connections_per_ip = 100\n",
-        "[plugin.reputation.config]\nmax_connections_per_window = 60\nwindow_seconds = 3600\n",
+        "[plugin.reputation]\ntime_budget = \"10s\"\n\
+         [plugin.reputation.config]\nmax_connections_per_window = 60\nwindow_seconds = 3600\n",
     );
     std::fs::write(gw.dir.path().join("m.txt"), "Subject: hi\n\nhello\n").unwrap();
     let addr = gw.mx().to_string();
@@ -121,7 +124,12 @@ fn concurrent_connections_from_one_client_are_all_counted() {
     out.assert_success();
     // The outcome stage runs after each reply; let the last ones land.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    gw.stop();
+    let log = gw.stop();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("reputation"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
     assert_eq!(gw.queue_ids().len(), 60);
     let symbols = probe(&gw, "127.0.0.1");
     let burst = symbol(&symbols, "REPUTATION_CONN_BURST")

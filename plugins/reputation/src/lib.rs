@@ -337,9 +337,11 @@ fn learn(
     Ok(())
 }
 
-/// Most attempts of one read-modify-write: each failed one means another session wrote
-/// the key in between, so running out takes a storm of updates to one key.
-const MAX_ATTEMPTS: usize = 16;
+/// Most attempts of one read-modify-write. Each failed one means another session's update
+/// of the key succeeded in between, so this is above the sessions that update one key at
+/// once in practice (a client's connections are capped at 20 by default); an attempt is
+/// two cheap kv calls.
+const MAX_ATTEMPTS: usize = 64;
 
 /// Replaces the value under `key` with what `next` makes of the stored one, with
 /// compare-and-swap, so that updates by concurrent sessions (many connections from one
