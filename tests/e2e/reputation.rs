@@ -104,7 +104,7 @@ fn concurrent_connections_from_one_client_are_all_counted() {
     std::fs::write(gw.dir.path().join("m.txt"), "Subject: hi\n\nhello\n").unwrap();
     let addr = gw.mx().to_string();
     let out = moat_test_support::run_in(
-        &crate::smtp_basics::smtp_source(),
+        &moat_test_support::sbin_program("smtp-source"),
         gw.dir.path(),
         &[
             "-s",

@@ -195,19 +195,6 @@ fn gtube_is_rejected_at_data_with_the_top_symbols_on_every_listener() {
     assert!(gw.queue_ids().is_empty());
 }
 
-/// Postfix's `smtp-source`: the program, from `PATH` or Debian's `/usr/sbin`.
-pub(crate) fn smtp_source() -> String {
-    let in_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|dir| dir.join("smtp-source"))
-        .find(|candidate| candidate.is_file());
-    in_path.map_or_else(
-        || "/usr/sbin/smtp-source".to_owned(),
-        |path| path.display().to_string(),
-    )
-}
-
 /// Postfix's smtp-source, 10 sessions at once and a connection per message, sending a
 /// pre-formatted message (a line starting with a dot, which it stuffs, and 8-bit text):
 /// every one of the 40 is queued, each byte-identical apart from the Received field.
@@ -225,7 +212,7 @@ fn smtp_source_delivers_concurrently_and_every_message_is_queued_whole() {
     std::fs::write(gw.dir.path().join("m.txt"), sent.replace("\r\n", "\n")).unwrap();
     let addr = gw.mx().to_string();
     let out = moat_test_support::run_in(
-        &smtp_source(),
+        &moat_test_support::sbin_program("smtp-source"),
         gw.dir.path(),
         &[
             "-s",

@@ -480,6 +480,16 @@ fn with_dnsbl_and_alice(server: &DnsblServer, dnsbl_keys: &str) -> Gateway {
     gw
 }
 
+/// smtplib arguments: STARTTLS, log in as alice, send as her.
+const ALICE_LOGS_IN: [&str; 6] = [
+    "--starttls",
+    "--login",
+    "alice@example.test",
+    "correct horse",
+    "--from",
+    "alice@example.test",
+];
+
 /// The plugins see who logged in: the dnsbl plugin, set to refuse listed clients at RCPT,
 /// refuses a listed address on the MX listener but lets the same address past RCPT once it
 /// has logged in on the submission listener (a user on a listed dynamic IP).
@@ -495,14 +505,7 @@ fn plugins_see_the_authenticated_user() {
     let steps = gw.smtplib("mx", body.as_bytes(), &anonymous);
     assert_eq!(step(&steps, "rcpt")["code"], 554, "{steps:?}");
 
-    let mut logged_in = vec![
-        "--starttls",
-        "--login",
-        "alice@example.test",
-        "correct horse",
-        "--from",
-        "alice@example.test",
-    ];
+    let mut logged_in = ALICE_LOGS_IN.to_vec();
     logged_in.extend(common);
     let steps = gw.smtplib("submission", body.as_bytes(), &logged_in);
     assert_eq!(step(&steps, "rcpt")["code"], 250, "{steps:?}");
@@ -581,18 +584,8 @@ fn connect_and_helo_stages_wait_for_the_login_on_submission() {
     let reject = "reject_threshold = 5.0\nreject_at = \"connect\"";
     let start = |extra: &str| with_dnsbl_and_alice(&server, &format!("{reject}\n{extra}"));
     let body = from_header("alice@example.test", "hello", "hi");
-    let login = [
-        "--source",
-        "127.0.0.2",
-        "--starttls",
-        "--login",
-        "alice@example.test",
-        "correct horse",
-        "--from",
-        "alice@example.test",
-        "--rcpt",
-        "bob@example.test",
-    ];
+    let mut login = vec!["--source", "127.0.0.2", "--rcpt", "bob@example.test"];
+    login.extend(ALICE_LOGS_IN);
 
     let gw = start("");
     let steps = gw.smtplib(

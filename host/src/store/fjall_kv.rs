@@ -270,6 +270,18 @@ impl FjallNamespace {
     }
 }
 
+/// Refuses a value longer than fjall stores (`u32::MAX` bytes).
+fn storable(value: &[u8]) -> Result<(), KvError> {
+    if u32::try_from(value.len()).is_err() {
+        return Err(KvError::QuotaExceeded {
+            limit: QuotaLimit::ValueBytes,
+            actual: value.len() as u64,
+            max: u64::from(u32::MAX),
+        });
+    }
+    Ok(())
+}
+
 impl KvNamespace for FjallNamespace {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         Ok(self.cached_get(key)?.map(|v| v.to_vec()))
@@ -281,13 +293,7 @@ impl KvNamespace for FjallNamespace {
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         let stored = self.stored_key(key)?;
-        if u32::try_from(value.len()).is_err() {
-            return Err(KvError::QuotaExceeded {
-                limit: QuotaLimit::ValueBytes,
-                actual: value.len() as u64,
-                max: u64::from(u32::MAX),
-            });
-        }
+        storable(value)?;
         let _writing = self.lock_writes();
         self.keyspace
             .insert(stored, value)
@@ -315,14 +321,8 @@ impl KvNamespace for FjallNamespace {
         value: Option<&[u8]>,
     ) -> Result<bool, KvError> {
         let stored = self.stored_key(key)?;
-        if let Some(value) = value
-            && u32::try_from(value.len()).is_err()
-        {
-            return Err(KvError::QuotaExceeded {
-                limit: QuotaLimit::ValueBytes,
-                actual: value.len() as u64,
-                max: u64::from(u32::MAX),
-            });
+        if let Some(value) = value {
+            storable(value)?;
         }
         let _writing = self.lock_writes();
         let current = self.read_locked(key, &stored)?;

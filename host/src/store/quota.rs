@@ -90,6 +90,16 @@ impl QuotaNamespace {
         Ok(())
     }
 
+    /// Counts one key fewer: never below zero, even if the backend changed behind our
+    /// back.
+    fn count_removed(&self) {
+        let _ = self
+            .entries
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
     /// Runs `write`, which adds `key` if it is missing, keeping the count: refused when
     /// the key is new and the namespace is full.
     fn write_counted<T>(
@@ -130,12 +140,7 @@ impl KvNamespace for QuotaNamespace {
         let existed = self.inner.contains(key)?;
         self.inner.delete(key)?;
         if existed {
-            // Never below zero, even if the backend changed behind our back.
-            let _ = self
-                .entries
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    Some(n.saturating_sub(1))
-                });
+            self.count_removed();
         }
         Ok(())
     }
@@ -161,13 +166,7 @@ impl KvNamespace for QuotaNamespace {
                 (false, true) => {
                     self.entries.fetch_add(1, Ordering::AcqRel);
                 }
-                (true, false) => {
-                    let _ = self
-                        .entries
-                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                            Some(n.saturating_sub(1))
-                        });
-                }
+                (true, false) => self.count_removed(),
                 _ => {}
             }
         }

@@ -4,7 +4,7 @@
 
 mod peers;
 
-pub use peers::{Downstream, Nsd, SmtpSink, free_port, message_bytes, wait_until};
+pub use peers::{Downstream, Nsd, SmtpSink, free_port, message_bytes, sbin_program, wait_until};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

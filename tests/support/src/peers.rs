@@ -20,6 +20,15 @@ fn sbin_path() -> String {
     )
 }
 
+/// The program `name` (a Debian tool such as smtp-source, which lives in sbin): the first
+/// match on [`sbin_path`], or `name` itself, so that starting it names what is missing.
+pub fn sbin_program(name: &str) -> String {
+    std::env::split_paths(&sbin_path())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .map_or_else(|| name.to_owned(), |path| path.display().to_string())
+}
+
 /// Waits until `condition` holds, checking every 100 ms; false after `limit`.
 pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
