@@ -9,7 +9,10 @@
 //!
 //! Each directory holds `spam/` and `ham/` with one message per file. `--config JSON`
 //! overrides settings (`'{"spam_cutoff": 0.995}'`); `--sweep` also prints the results at
-//! other cut-offs; `--show-errors` lists misclassified files.
+//! other cut-offs; `--show-errors` lists misclassified files; `--scores FILE` writes every
+//! scored message's probability. `--dump FILE` writes each message's tokens instead of
+//! classifying (for trying other classifiers on the same features, as
+//! `examples/discriminative.py` does).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,7 +34,8 @@ struct Tally {
     spam: [usize; 3],
     ham: [usize; 3],
     errors: Vec<String>,
-    probabilities: Vec<(Label, f64)>,
+    /// Each scored message's label, spam probability and file name.
+    probabilities: Vec<(Label, f64, String)>,
     train_time: Duration,
     trained: usize,
     score_time: Duration,
@@ -65,6 +69,13 @@ fn main() {
         .map(|w| w[1].clone())
         .collect();
 
+    if let Some(out) = value("--dump") {
+        let dir = value("--cv")
+            .or_else(|| value("--train"))
+            .unwrap_or_else(|| fail("--dump needs --cv DIR or --train DIR"));
+        dump(&config, &load(Path::new(&dir)), Path::new(&out));
+        return;
+    }
     let tally = if let Some(dir) = value("--cv") {
         let folds: usize = value("--folds").and_then(|f| f.parse().ok()).unwrap_or(5);
         let mails = load(Path::new(&dir));
@@ -109,6 +120,9 @@ fn main() {
         )
     };
     report(&tally, &config, sweep, show_errors);
+    if let Some(out) = value("--scores") {
+        write_scores(&tally, Path::new(&out));
+    }
 }
 
 fn fail(message: &str) -> ! {
@@ -172,7 +186,10 @@ fn run(config: &Config, train_set: &[&Mail], test: &[&Mail], explain: &[String])
             Ok(Classification::Untrained(stats)) => fail(&format!("untrained: {stats:?}")),
             Err(error) => fail(&error.to_string()),
         };
-        tally.probabilities.push((mail.label, probability));
+        let name = mail.path.file_name().unwrap_or_default().to_string_lossy();
+        tally
+            .probabilities
+            .push((mail.label, probability, name.into_owned()));
         let class = Class::of(probability, config);
         let index = match class {
             Class::Spam => 0,
@@ -241,12 +258,12 @@ fn report(tally: &Tally, config: &Config, sweep: bool, show_errors: bool) {
             let caught = tally
                 .probabilities
                 .iter()
-                .filter(|(l, p)| *l == Label::Spam && *p >= cutoff)
+                .filter(|(l, p, _)| *l == Label::Spam && *p >= cutoff)
                 .count();
             let flagged = tally
                 .probabilities
                 .iter()
-                .filter(|(l, p)| *l == Label::Ham && *p >= cutoff)
+                .filter(|(l, p, _)| *l == Label::Ham && *p >= cutoff)
                 .count();
             println!("{cutoff:<11}  {:>6.2}%  {flagged}", pct(caught, spam_total));
         }
@@ -419,4 +436,40 @@ fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
         }
     }
     urls
+}
+
+/// Writes each scored message's file name, label and spam probability, tab-separated.
+fn write_scores(tally: &Tally, out: &Path) {
+    let mut text = String::new();
+    for (label, probability, name) in &tally.probabilities {
+        text.push_str(&format!("{name}\t{}\t{probability}\n", label_name(*label)));
+    }
+    std::fs::write(out, text).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
+}
+
+fn label_name(label: Label) -> &'static str {
+    match label {
+        Label::Spam => "spam",
+        Label::Ham => "ham",
+    }
+}
+
+/// Writes each message's tokens, one message per line: label, file name, then the tokens,
+/// separated by 0x1f (for exploring other classifiers outside the plugin).
+fn dump(config: &Config, mails: &[Mail], out: &Path) {
+    use std::io::Write;
+    let tokenizer = config.tokenizer();
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(out).unwrap_or_else(|e| fail(&e.to_string())),
+    );
+    for mail in mails {
+        let tokens = tokenizer.tokenize(&mail.input);
+        let name = mail.path.file_name().unwrap_or_default().to_string_lossy();
+        let mut line = format!("{}\x1f{name}", label_name(mail.label));
+        for token in &tokens {
+            line.push('\x1f');
+            line.push_str(&token.text.replace(['\x1f', '\n'], " "));
+        }
+        writeln!(file, "{line}").unwrap_or_else(|e| fail(&e.to_string()));
+    }
 }
