@@ -198,6 +198,19 @@ fn too_many_connections_from_one_address_are_answered_421() {
     assert_eq!((reply.code, &reply.text[..5]), (421, "4.7.0"), "{reply:?}");
 }
 
+/// A client may reconnect as soon as it reads 221: the session gives its slot back before
+/// that reply, not when its task ends a moment later.
+#[test]
+fn a_client_may_reconnect_at_once_after_quit_at_the_per_address_cap() {
+    let gw = Gateway::start_with("max_connections_per_ip = 1\n", "");
+    for round in 0..300 {
+        let mut smtp = RawSmtp::connect(gw.mx());
+        let greeting = smtp.reply().unwrap();
+        assert_eq!(greeting.code, 220, "round {round}: {greeting:?}");
+        assert_eq!(smtp.command("QUIT").code, 221, "round {round}");
+    }
+}
+
 #[test]
 fn shutdown_answers_open_sessions_421() {
     let mut gw = Gateway::start("");

@@ -22,7 +22,8 @@ pub struct ListenerConfig {
     /// `max_connections = 1000`: open sessions on this listener; more are answered 421.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// `max_connections_per_ip = 20`: open sessions from one client address.
+    /// `max_connections_per_ip = 20`: open sessions from one client address. A session
+    /// stops counting when it sends its last reply (221), so a client may reconnect at once.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
     /// `kind = "mx"`: what the listener is for — `mx` (mail for the protected domains,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,6 +22,13 @@ use crate::config::ListenerConfig;
 #[derive(Debug, Default)]
 struct PerClient {
     open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A session's places under the listener's caps (in all, and for its client address);
+/// dropping it gives them back.
+pub struct ConnectionSlots {
+    _total: OwnedSemaphorePermit,
+    _client: PerClientSlot,
 }
 
 struct PerClientSlot {
@@ -107,10 +114,13 @@ pub async fn serve(
         let params = params.clone();
         let shutdown = shutdown.clone();
         let listener = (config.name.clone(), config.kind);
-        tracker.spawn(async move {
-            session::run(stream, peer, listener, params, shutdown).await;
-            drop((total_slot, client_slot));
-        });
+        let slots = ConnectionSlots {
+            _total: total_slot,
+            _client: client_slot,
+        };
+        tracker.spawn(session::run(
+            stream, peer, listener, params, shutdown, slots,
+        ));
     }
 }
 

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use self::state::Phase;
+use super::listener::ConnectionSlots;
 use super::proto::{
     BareLfPolicy, BdatEnd, BdatReceiver, DataEnd, DataReceiver, LineEvent, LineReceiver,
     SaslExchange,
@@ -110,6 +111,8 @@ struct Session {
     errors: usize,
     messages: u64,
     out: Vec<u8>,
+    /// The listener's connection slots; `None` once the last reply is on its way.
+    slots: Option<ConnectionSlots>,
 }
 
 /// Runs a session on an accepted connection until it ends.
@@ -119,6 +122,7 @@ pub async fn run(
     listener: (String, ListenerKind),
     params: Arc<SessionParams>,
     shutdown: CancellationToken,
+    slots: ConnectionSlots,
 ) {
     let (listener, kind) = listener;
     let n = params.sessions.fetch_add(1, Ordering::Relaxed);
@@ -126,7 +130,7 @@ pub async fn run(
     let span = tracing::info_span!("smtp.session", session_id = %id, client_ip = %peer.ip(), listener = %listener);
     async move {
         let _ = stream.set_nodelay(true);
-        let mut session = Session::new(params, id, peer, kind);
+        let mut session = Session::new(params, id, peer, kind, slots);
         session.serve(stream, shutdown).await;
         tracing::debug!(messages = session.messages, "session closed");
     }
@@ -135,7 +139,13 @@ pub async fn run(
 }
 
 impl Session {
-    fn new(params: Arc<SessionParams>, id: Arc<str>, peer: SocketAddr, kind: ListenerKind) -> Self {
+    fn new(
+        params: Arc<SessionParams>,
+        id: Arc<str>,
+        peer: SocketAddr,
+        kind: ListenerKind,
+        slots: ConnectionSlots,
+    ) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
         Self {
             pipeline: params.pipeline.current(),
@@ -153,7 +163,15 @@ impl Session {
             errors: 0,
             messages: 0,
             out: Vec::new(),
+            slots: Some(slots),
         }
+    }
+
+    /// Gives the listener's connection slots back before the last reply is written. A client
+    /// may open its next connection as soon as it reads 221; it must not then meet the cap
+    /// for a session that is only closing its socket.
+    fn release_slots(&mut self) {
+        self.slots = None;
     }
 
     async fn serve(&mut self, mut stream: TcpStream, shutdown: CancellationToken) {
@@ -168,6 +186,7 @@ impl Session {
             return;
         }
         if self.greet().await == Next::Close {
+            self.release_slots();
             let _ = stream.write_all(&self.out).await;
             return;
         }
@@ -195,6 +214,7 @@ impl Session {
             return;
         };
         if self.greet().await == Next::Close {
+            self.release_slots();
             let _ = self.flush(&mut tls).await;
             return;
         }
@@ -324,6 +344,7 @@ impl Session {
                         };
                     }
                     Next::Close => {
+                        self.release_slots();
                         let _ = self.flush(stream).await;
                         return Next::Close;
                     }
