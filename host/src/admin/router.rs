@@ -110,11 +110,7 @@ async fn reload(context: &AdminContext) -> Result<Reply, Failure> {
 
 /// `GET /metrics`: the Prometheus text exposition.
 async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
-    let queue = context.queue.clone();
-    let summary = tokio::task::spawn_blocking(move || queue.summary())
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let summary = context.queue.summary();
     let services = context.reloader.services();
     let gauges = crate::metrics::ServiceGauges {
         dns_cache: services
@@ -126,7 +122,7 @@ async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
     let text = context.metrics.render(
         context.pipeline.current().plugins(),
         gauges,
-        summary.as_ref(),
+        Some(&summary),
         crate::delivery::now_ms(),
     );
     Ok(bytes(

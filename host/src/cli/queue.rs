@@ -152,7 +152,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
         QueueCommand::Stats { target, json } => {
             let summary: QueueSummary = match backend(&target).await? {
                 Backend::Remote(endpoint) => decode(get(&endpoint, "/queue/stats").await?)?,
-                Backend::Local(queue) => queue.summary()?,
+                Backend::Local(queue) => queue.summary(),
             };
             if json {
                 println!("{}", serde_json::to_string(&summary)?);

@@ -43,6 +43,7 @@ use super::Keyspaces;
 use super::error::QueueError;
 use super::id::QueueId;
 use super::keys;
+use super::summary::Tally;
 use crate::store::Database;
 
 /// The most messages in one batch: bounds the work (and the wait) behind one fsync.
@@ -86,6 +87,8 @@ pub(super) enum Placement {
         envelope: Vec<u8>,
         /// When the first attempt is due.
         next_attempt_ms: u64,
+        /// The envelope itself, for the queue's counts once committed.
+        record: Box<super::QueuedEnvelope>,
     },
     /// Into quarantine: its record, and no due entry.
     Quarantine {
@@ -133,7 +136,12 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the committer thread, writing into `keyspaces` of `db`.
-    pub(super) fn start(db: Database, keyspaces: Keyspaces) -> Result<Self, QueueError> {
+    /// Each committed envelope is added to `tally`.
+    pub(super) fn start(
+        db: Database,
+        keyspaces: Keyspaces,
+        tally: Arc<Tally>,
+    ) -> Result<Self, QueueError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let counters = Arc::new(Counters::default());
         let worker = Worker {
@@ -142,6 +150,7 @@ impl Committer {
             db,
             keyspaces,
             counters: Arc::clone(&counters),
+            tally,
         };
         let thread = std::thread::Builder::new()
             .name("queue-commit".to_owned())
@@ -199,6 +208,7 @@ struct Worker {
     db: Database,
     keyspaces: Keyspaces,
     counters: Arc<Counters>,
+    tally: Arc<Tally>,
 }
 
 impl Worker {
@@ -241,6 +251,7 @@ impl Worker {
 
         let mut write = self.db.durable_batch();
         let mut waiters = Vec::with_capacity(messages);
+        let mut queued = Vec::with_capacity(messages);
         for Request { entry, done } in batch {
             let key = keys::id_key(&entry.id);
             write.insert(&self.keyspaces.messages, key, entry.message);
@@ -248,10 +259,12 @@ impl Worker {
                 Placement::Queue {
                     envelope,
                     next_attempt_ms,
+                    record,
                 } => {
                     let due = keys::due_key(next_attempt_ms, &entry.id);
                     write.insert(&self.keyspaces.envelopes, key, envelope);
                     write.insert(&self.keyspaces.due, due, Vec::new());
+                    queued.push(record);
                 }
                 Placement::Quarantine { record } => {
                     write.insert(&self.keyspaces.quarantine, key, record);
@@ -263,6 +276,9 @@ impl Worker {
         let started = Instant::now();
         match write.commit() {
             Ok(()) => {
+                for record in &queued {
+                    self.tally.changed(None, Some(record));
+                }
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .messages

@@ -93,6 +93,8 @@ struct Inner {
     update_lock: std::sync::Mutex<()>,
     /// Wakes the delivery scheduler: a message was queued or became due.
     work: tokio::sync::Notify,
+    /// The queue's counts, which every writer of an envelope updates after its commit.
+    tally: Arc<summary::Tally>,
     /// Counts operator flushes and releases, so delivery can forget what it learnt about
     /// unreachable destinations when an operator says "try now".
     flushes: std::sync::atomic::AtomicU64,
@@ -124,21 +126,27 @@ impl Queue {
             due: open(DUE, KeyspaceCreateOptions::default)?,
             quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
         };
-        let committer = Committer::start(db.clone(), keyspaces.clone())?;
-        info!(
-            messages = keyspaces.envelopes.approximate_len(),
-            "queue opened"
-        );
-        Ok(Self {
+        let tally = Arc::new(summary::Tally::default());
+        let committer = Committer::start(db.clone(), keyspaces.clone(), Arc::clone(&tally))?;
+        let queue = Self {
             inner: Arc::new(Inner {
                 keyspaces,
                 committer,
                 db,
                 update_lock: std::sync::Mutex::new(()),
+                tally,
                 work: tokio::sync::Notify::new(),
                 flushes: std::sync::atomic::AtomicU64::new(0),
             }),
-        })
+        };
+        queue.inner.tally.count_all(&queue)?;
+        let summary = queue.summary();
+        info!(
+            messages = summary.messages,
+            held = summary.held,
+            "queue opened"
+        );
+        Ok(queue)
     }
 
     /// Queues `message` (the raw bytes as received) with `envelope`, and returns its new id
@@ -164,6 +172,7 @@ impl Queue {
                 placement: Placement::Queue {
                     envelope: encoded,
                     next_attempt_ms: record.next_attempt_ms,
+                    record: Box::new(record.clone()),
                 },
                 message,
             })

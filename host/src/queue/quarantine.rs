@@ -107,6 +107,7 @@ impl Queue {
         batch
             .commit()
             .map_err(|source| QueueError::from_commit(Arc::new(source)))?;
+        self.inner.tally.changed(None, Some(&envelope));
         self.wake();
         info!(queue_id = %id, "quarantined message released for delivery");
         Ok(Some(envelope))

@@ -90,6 +90,7 @@ impl Queue {
             }
         }
         let mut queued = Vec::with_capacity(settle.enqueue.len());
+        let mut bounces = Vec::with_capacity(settle.enqueue.len());
         for (envelope, message) in settle.enqueue {
             let record = accept(envelope, &message)?;
             let new_key = keys::id_key(&record.id);
@@ -101,10 +102,16 @@ impl Queue {
             );
             batch.insert(&keyspaces.envelopes, new_key, encode(&record)?);
             queued.push(record.id);
+            bounces.push(record);
         }
         batch
             .commit()
             .map_err(|source| QueueError::from_commit(std::sync::Arc::new(source)))?;
+        let tally = &self.inner.tally;
+        tally.changed(Some(&before), (!settle.remove).then_some(&after));
+        for bounce in &bounces {
+            tally.changed(None, Some(bounce));
+        }
         if !queued.is_empty() || new_due.is_some() {
             self.wake();
         }

@@ -5,6 +5,7 @@ mod dnsbl;
 mod latency;
 mod ocr;
 mod pipeline;
+mod queue;
 mod smtp;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ pub enum BenchCommand {
     /// Accuracy and speed of the Bayesian plugin on a corpus split (spam caught, ham
     /// flagged, unsure; training and scoring messages/s), optionally beside bogofilter.
     Bayes(bayes::BayesArgs),
+    /// What the queue's length costs: filling it, reopening it, and the counts behind
+    /// `/metrics` and `moat queue stats`.
+    Queue(queue::QueueArgs),
 }
 
 /// Runs the benchmark.
@@ -36,5 +40,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Dnsbl(args) => dnsbl::run(args).await,
         BenchCommand::Ocr(args) => ocr::run(args).await,
         BenchCommand::Bayes(args) => bayes::run(args).await,
+        BenchCommand::Queue(args) => queue::run(args).await,
     }
 }
