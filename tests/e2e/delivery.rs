@@ -93,6 +93,44 @@ fn assert_original_with_added_headers(delivered: &[u8], original: &[u8]) {
     }
 }
 
+/// A next hop without 8BITMIME (smtp-sink -8) gets the 8-bit text part as quoted-printable
+/// (RFC 6152 §3), as Postfix sends it; the text reads the same once decoded.
+#[test]
+fn eight_bit_text_goes_as_quoted_printable_to_a_server_without_8bitmime() {
+    let dir = scratch();
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &["-8"]);
+    let gw = Gateway::start(&delivery_config(
+        "",
+        &[(&["example.test", "localhost"], sink.addr)],
+    ));
+    let original = message(
+        "8-bit",
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
+        "Caf\u{e9} cr\u{e8}me\r\nStra\u{df}e = street",
+    );
+    send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.messages().len() == 1),
+        "nothing reached smtp-sink; queue: {:?}",
+        queue(&gw)
+    );
+    let dump = &sink.messages()[0];
+    let text = String::from_utf8_lossy(dump).into_owned();
+    assert!(
+        dump.is_ascii(),
+        "8-bit bytes reached a server without 8BITMIME:\n{text}"
+    );
+    assert!(
+        text.contains("\nContent-Transfer-Encoding: quoted-printable\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
+    assert!(
+        text.contains("\n\nCaf=C3=A9 cr=C3=A8me\nStra=C3=9Fe =3D street\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn mail_reaches_smtp_sink_unchanged_but_for_the_received_header_and_leaves_the_queue() {
     let dir = scratch();

@@ -7,18 +7,20 @@
 //! is declared and checked, BODY=8BITMIME and SMTPUTF8 passed on when the message was
 //! received with them and the server offers them. A message whose addresses need SMTPUTF8
 //! is refused for good (553 5.6.7) by a server without it, and one over the server's SIZE
-//! for good too (552 5.3.4), without sending. Every read and write is bounded in time.
+//! for good too (552 5.3.4), without sending. To a server without 8BITMIME, 8-bit body
+//! parts go as quoted-printable (`seven_bit`). Every read and write is bounded in time.
 //!
 //! Why not a client crate: mail-send (the well-kept Rust one) gives one result per message
 //! — a refused RCPT fails the whole send — and has no pipelining or per-route TLS policy,
 //! while per-recipient outcomes are the point here; the protocol needed is small.
 //!
 //! * `reply`: reading a reply; `ehlo`: the capabilities; `data`: dot-stuffing;
-//!   `tls`: the rustls client configuration.
+//!   `seven_bit`: 8-bit to quoted-printable; `tls`: the rustls client configuration.
 
 mod data;
 mod ehlo;
 mod reply;
+mod seven_bit;
 mod tls;
 
 use std::future::Future;
@@ -281,6 +283,15 @@ impl Connection {
         }
         let final_reply = match data_reply {
             Some(reply) if reply.code == 354 => {
+                let converted = if self.caps.eight_bit_mime {
+                    None
+                } else {
+                    seven_bit::downgrade(message)
+                };
+                if converted.is_some() {
+                    debug!(peer = %self.peer, "8-bit body parts sent as quoted-printable: no 8BITMIME");
+                }
+                let message = converted.as_deref().unwrap_or(message);
                 timed(self.params.data_timeout, "sending the message", async {
                     data::write_data(&mut self.io, message)
                         .await
