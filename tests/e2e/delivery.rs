@@ -745,6 +745,87 @@ fn a_route_requiring_tls_delivers_over_starttls_to_a_second_moat() {
     assert_eq!(plain.messages().len(), 0, "nothing sent in plain text");
 }
 
+/// `tls = "verify"`: the certificate must chain to `tls_ca_file` and carry the server's
+/// name, else the mail waits in the queue (Postfix's `verify` level). The downstream is a
+/// second Moat whose `--dev` certificate (self-signed, for mx.test and localhost) is the
+/// trusted certificate.
+#[test]
+fn a_verify_route_delivers_only_to_a_certificate_it_trusts_for_the_right_name() {
+    let downstream = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
+    let trusted = downstream.dir.path().join("data/tls/dev-cert.pem");
+    assert!(
+        trusted.exists(),
+        "the downstream made its development certificate"
+    );
+    let route = |domain: &str, ca: &std::path::Path, name: &str| {
+        format!(
+            "[[delivery.route]]\ndomains = [\"{domain}\"]\nservers = [\"{}\"]\ntls = \"verify\"\n\
+tls_ca_file = {:?}\ntls_server_name = \"{name}\"\n",
+            downstream.mx(),
+            ca.display().to_string()
+        )
+    };
+    let gw = Gateway::start(&format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}",
+        route("example.test", &trusted, "mx.test")
+    ));
+    let original = message("verified", "", "for the right server only\r\n");
+    send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    assert!(
+        wait_until(Duration::from_secs(30), || queue(&gw).is_empty()),
+        "{:?}",
+        queue(&gw)
+    );
+    assert_eq!(queue(&downstream).len(), 1, "delivered over verified TLS");
+
+    // Another certificate as the trusted one (this gateway's own), or the right one for
+    // another name: the handshake fails, the mail stays queued, nothing is sent.
+    let untrusted = gw.dir.path().join("data/tls/dev-cert.pem");
+    let strict = Gateway::start(&format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}{}",
+        route("example.test", &untrusted, "mx.test"),
+        route("localhost", &trusted, "other.test")
+    ));
+    let id = send(
+        &strict,
+        "alice@example.org",
+        &["bob@example.test", "carol@localhost"],
+        &original,
+    );
+    let error_of = |rcpt: &str| {
+        recipient_state(&strict, &id, rcpt)
+            .and_then(|s| s["last_error"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            !error_of("bob@example.test").is_empty() && !error_of("carol@localhost").is_empty()
+        }),
+        "{:?}",
+        queue(&strict)
+    );
+    let (bob, carol) = (error_of("bob@example.test"), error_of("carol@localhost"));
+    // Both development certificates name the same issuer, so rustls finds the anchor
+    // and then a signature it did not make (BadSignature); another CA gives UnknownIssuer.
+    assert!(
+        bob.contains("TLS handshake failed: invalid peer certificate"),
+        "{bob}"
+    );
+    assert!(
+        carol.contains("TLS handshake failed") && carol.contains("not valid for name"),
+        "{carol}"
+    );
+    for rcpt in ["bob@example.test", "carol@localhost"] {
+        let state = recipient_state(&strict, &id, rcpt).unwrap();
+        assert_eq!(state["state"], "deferred", "{state}");
+    }
+    assert_eq!(
+        queue(&downstream).len(),
+        1,
+        "nothing more reached the downstream"
+    );
+}
+
 /// A message for 150 recipients of one destination leaves in two transactions on one
 /// connection, of 100 and 50 recipients (RFC 5321 obliges a server to take 100, no more),
 /// and leaves the queue.

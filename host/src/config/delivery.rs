@@ -3,6 +3,7 @@
 //! and bounces.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -180,17 +181,30 @@ pub struct RouteConfig {
     /// this order; a host name is resolved to its A/AAAA addresses.
     pub servers: Vec<String>,
     /// `tls = "opportunistic"`: `none` (never STARTTLS), `opportunistic` (STARTTLS when
-    /// offered, plain text otherwise) or `required` (never send without STARTTLS).
+    /// offered, plain text otherwise), `required` (never send without STARTTLS) or
+    /// `verify` (STARTTLS with a certificate `tls_ca_file` vouches for, naming the server).
     #[serde(default)]
     pub tls: TlsPolicy,
+    /// `tls_ca_file = "/etc/ssl/certs/ca-certificates.crt"`: the PEM certificates a
+    /// `verify` route trusts (a CA bundle, an internal CA, or the server's own
+    /// self-signed certificate). Needed by `verify`, and only used there. A relative path
+    /// is taken from the config file's folder.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// `tls_server_name = "mail.internal.example"`: the name the certificate must carry,
+    /// for servers written as addresses. Default: each server's host as written in
+    /// `servers`. Only with `verify`.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
     /// `auth = { username = "moat", password = "secret" }`: AUTH PLAIN (only over TLS)
     /// before sending.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
 }
 
-/// Whether and how a route uses STARTTLS. Certificates are not verified: the downstream
-/// is the operator's own server, often with an internal certificate.
+/// Whether and how a route uses STARTTLS. Only `verify` checks the certificate: the
+/// downstream is the operator's own server, often with an internal certificate, and the
+/// others protect from passive eavesdropping only (as Postfix's `may` and `encrypt`).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsPolicy {
@@ -203,6 +217,10 @@ pub enum TlsPolicy {
     /// STARTTLS or nothing: a server that does not offer it, or a failed handshake, is a
     /// temporary failure.
     Required,
+    /// As `required`, and the certificate must chain to `tls_ca_file` and name the server
+    /// (Postfix's `verify`); otherwise a temporary failure. What keeps an active attacker
+    /// from reading the mail, or a route's credentials.
+    Verify,
 }
 
 /// `auth`: the credentials a route authenticates with.
@@ -329,8 +347,40 @@ impl DeliveryConfig {
                 check(
                     route.tls != TlsPolicy::None,
                     format!("route[{r}].auth"),
-                    "needs tls = \"opportunistic\" or \"required\": credentials are only sent over TLS".into(),
+                    "needs tls = \"opportunistic\", \"required\" or \"verify\": credentials are only sent over TLS".into(),
                 );
+            }
+            if route.tls == TlsPolicy::Verify {
+                match &route.tls_ca_file {
+                    None => check(
+                        false,
+                        format!("route[{r}].tls_ca_file"),
+                        "is needed by tls = \"verify\": the PEM certificates to trust (for public CAs, the system bundle, e.g. /etc/ssl/certs/ca-certificates.crt)".into(),
+                    ),
+                    Some(file) => {
+                        if let Err(reason) = crate::delivery::client::trusted_certificates(file) {
+                            check(false, format!("route[{r}].tls_ca_file"), reason);
+                        }
+                    }
+                }
+                if let Some(name) = &route.tls_server_name {
+                    check(
+                        rustls::pki_types::ServerName::try_from(name.as_str()).is_ok(),
+                        format!("route[{r}].tls_server_name"),
+                        format!("`{name}` is not a host name or address"),
+                    );
+                }
+            } else {
+                for (key, set) in [
+                    ("tls_ca_file", route.tls_ca_file.is_some()),
+                    ("tls_server_name", route.tls_server_name.is_some()),
+                ] {
+                    check(
+                        !set,
+                        format!("route[{r}].{key}"),
+                        "is only used with tls = \"verify\"".into(),
+                    );
+                }
             }
         }
         problems

@@ -114,18 +114,15 @@ fn default_data_dir() -> PathBuf {
 }
 
 impl Config {
-    /// Reads, parses and validates the file at `path`. Relative `filter.plugin_dir` and
-    /// plugin `source` paths are taken from the file's directory.
+    /// Reads, parses and validates the file at `path`. Relative paths (plugin and cache
+    /// folders, plugin `source`, TLS files, the users file, a route's `tls_ca_file`) are
+    /// taken from the file's directory, before validation reads any of them.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::parse(&text, &path.display().to_string())?;
-        if let Some(base) = path.parent() {
-            config.resolve_relative_to(base);
-        }
-        Ok(config)
+        Self::parse_from(&text, &path.display().to_string(), path.parent())
     }
 
     /// The embedded default configuration.
@@ -135,10 +132,18 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Self::parse_from(text, origin, None)
+    }
+
+    /// Parses TOML text, takes relative paths from `base` when given, and validates.
+    fn parse_from(text: &str, origin: &str, base: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             origin: origin.to_owned(),
             message: e.to_string(),
         })?;
+        if let Some(base) = base {
+            config.resolve_relative_to(base);
+        }
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -191,6 +196,16 @@ impl Config {
         {
             if path.is_relative() {
                 *path = base.join(&*path);
+            }
+        }
+        for file in self
+            .delivery
+            .route
+            .iter_mut()
+            .filter_map(|route| route.tls_ca_file.as_mut())
+        {
+            if file.is_relative() {
+                *file = base.join(&*file);
             }
         }
         for dir in [&mut self.filter.plugin_dir, &mut self.filter.cache_dir]

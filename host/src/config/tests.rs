@@ -125,3 +125,22 @@ fn the_dnsbl_test_example_is_the_embedded_default_but_for_its_lists_and_resolver
         "dnsbl-test.toml differs from the embedded default elsewhere"
     );
 }
+
+#[test]
+fn a_relative_tls_ca_file_is_read_from_the_config_files_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["mx.test".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        "[[delivery.route]]\ndomains = [\"example.org\"]\nservers = [\"10.0.0.5:25\"]\n\
+         tls = \"verify\"\ntls_ca_file = \"ca.pem\"\n",
+    )
+    .unwrap();
+    // The check reads the file: from the config's folder, not the current directory.
+    let config = Config::load(&dir.path().join("moat.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.delivery.route[0].tls_ca_file.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
+}

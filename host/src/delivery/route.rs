@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use super::client::VerifiedTls;
 use super::mx;
 use crate::config::{AuthConfig, DeliveryConfig, TlsPolicy, split_host_port};
 use crate::dns::{LookupError, RecordKind, Resolver};
@@ -44,6 +45,8 @@ pub struct Hops {
     pub hosts: Vec<Host>,
     /// STARTTLS policy.
     pub tls: TlsPolicy,
+    /// The certificate checks of a `verify` route.
+    pub verified: Option<VerifiedTls>,
     /// Credentials, for a route that has them.
     pub auth: Option<AuthConfig>,
 }
@@ -74,11 +77,22 @@ impl RouteError {
     }
 }
 
+/// A `verify` route whose trusted certificates cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("delivery.route[{index}].tls_ca_file: {reason}")]
+pub struct RouteTableError {
+    /// The route's number.
+    pub index: usize,
+    /// What is wrong with the file.
+    pub reason: String,
+}
+
 /// A configured route.
 #[derive(Debug, Clone)]
 struct Route {
     servers: Vec<(String, u16)>,
     tls: TlsPolicy,
+    verified: Option<VerifiedTls>,
     auth: Option<AuthConfig>,
 }
 
@@ -91,33 +105,38 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// The table of `config` (validated: every server is host:port).
-    pub fn from_config(config: &DeliveryConfig) -> Self {
+    /// The table of `config` (validated: every server is host:port). Fails when a
+    /// `verify` route's certificates cannot be read (changed since the config was checked).
+    pub fn from_config(config: &DeliveryConfig) -> Result<Self, RouteTableError> {
         let mut by_domain = HashMap::new();
-        let routes = config
-            .route
-            .iter()
-            .enumerate()
-            .map(|(index, route)| {
-                for domain in &route.domains {
-                    by_domain.insert(domain.to_ascii_lowercase(), index);
-                }
-                Route {
-                    servers: route
-                        .servers
-                        .iter()
-                        .filter_map(|s| split_host_port(s))
-                        .collect(),
-                    tls: route.tls,
-                    auth: route.auth.clone(),
-                }
-            })
-            .collect();
-        Self {
+        let mut routes = Vec::with_capacity(config.route.len());
+        for (index, route) in config.route.iter().enumerate() {
+            for domain in &route.domains {
+                by_domain.insert(domain.to_ascii_lowercase(), index);
+            }
+            let verified = match (&route.tls, &route.tls_ca_file) {
+                (TlsPolicy::Verify, Some(file)) => Some(
+                    VerifiedTls::new(file, route.tls_server_name.clone())
+                        .map_err(|reason| RouteTableError { index, reason })?,
+                ),
+                _ => None,
+            };
+            routes.push(Route {
+                servers: route
+                    .servers
+                    .iter()
+                    .filter_map(|s| split_host_port(s))
+                    .collect(),
+                tls: route.tls,
+                verified,
+                auth: route.auth.clone(),
+            });
+        }
+        Ok(Self {
             routes,
             by_domain,
             mx_port: config.mx_port,
-        }
+        })
     }
 
     /// The destination of `recipient` (by its domain, after the last `@`).
@@ -169,12 +188,14 @@ impl RouteTable {
                 Ok(Hops {
                     hosts,
                     tls: route.tls,
+                    verified: route.verified.clone(),
                     auth: route.auth.clone(),
                 })
             }
             Destination::Domain(domain) => Ok(Hops {
                 hosts: mx::hosts(resolver, domain, self.mx_port).await?,
                 tls: TlsPolicy::Opportunistic,
+                verified: None,
                 auth: None,
             }),
         }
@@ -227,10 +248,13 @@ mod tests {
                 domains: vec!["Example.TEST".into(), "localhost".into()],
                 servers: vec!["127.0.0.1:2526".into(), "[::1]:2527".into()],
                 tls: TlsPolicy::Required,
+                tls_ca_file: None,
+                tls_server_name: None,
                 auth: None,
             }],
             ..DeliveryConfig::default()
         })
+        .expect("no certificates to read")
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum SchedulerError {
     /// The TLS client could not be configured.
     #[error("cannot set up the TLS client: {0}")]
     Tls(#[from] rustls::Error),
+    /// A route's trusted certificates cannot be loaded.
+    #[error(transparent)]
+    Route(#[from] super::route::RouteTableError),
 }
 
 /// What the scheduler, attempts and workers share.
@@ -126,7 +129,7 @@ impl Scheduler {
         let shared = Shared {
             queue,
             resolver,
-            routes: RouteTable::from_config(delivery),
+            routes: RouteTable::from_config(delivery)?,
             client,
             policy: RetryPolicy::from_config(delivery),
             delay_warning: delivery.delay_warning.map(|d| d.0),

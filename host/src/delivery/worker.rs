@@ -242,7 +242,12 @@ enum OpenError {
 
 /// A connection to the first host of `destination` that takes one, in order.
 async fn open(shared: &Shared, destination: &Destination) -> Result<Connection, OpenError> {
-    let Hops { hosts, tls, auth } = shared
+    let Hops {
+        hosts,
+        tls,
+        verified,
+        auth,
+    } = shared
         .routes
         .hops(destination, shared.resolver.as_ref())
         .await
@@ -252,8 +257,15 @@ async fn open(shared: &Shared, destination: &Destination) -> Result<Connection, 
         for &address in &host.addresses {
             let mut policy = tls;
             loop {
-                match Connection::open(address, &host.name, &shared.client, policy, auth.as_ref())
-                    .await
+                match Connection::open(
+                    address,
+                    &host.name,
+                    &shared.client,
+                    policy,
+                    verified.as_ref(),
+                    auth.as_ref(),
+                )
+                .await
                 {
                     Ok(connection) => return Ok(connection),
                     Err(ClientError::Tls(error)) if policy == TlsPolicy::Opportunistic => {

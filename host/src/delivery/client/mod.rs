@@ -34,6 +34,7 @@ use tracing::debug;
 
 pub use ehlo::Capabilities;
 pub use reply::Reply;
+pub use tls::{VerifiedTls, trusted_certificates};
 
 use super::outcome::Outcome;
 use crate::config::{AuthConfig, TlsPolicy};
@@ -109,9 +110,14 @@ pub enum ClientError {
     /// The route requires TLS and the server does not offer STARTTLS.
     #[error("TLS is required but the server does not offer STARTTLS")]
     TlsNotOffered,
-    /// The TLS handshake failed.
+    /// The TLS handshake failed (under `verify`, also: an untrusted certificate or one
+    /// for another name).
     #[error("TLS handshake failed: {0}")]
     Tls(std::io::Error),
+    /// A `verify` route without its trusted certificates (a configuration the check at
+    /// load refuses).
+    #[error("tls = \"verify\" without trusted certificates (tls_ca_file)")]
+    NoTrustedCertificates,
     /// The route has credentials but the server offers no AUTH PLAIN (or TLS is off).
     #[error("cannot authenticate: {0}")]
     AuthUnavailable(&'static str),
@@ -152,12 +158,14 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `address` (named `host`), and gets it ready to send: greeting, EHLO,
-    /// STARTTLS as `policy` says, AUTH PLAIN with `auth`.
+    /// STARTTLS as `policy` says (with `verified`'s checks under `verify`), AUTH PLAIN with
+    /// `auth`.
     pub async fn open(
         address: SocketAddr,
         host: &str,
         params: &ClientParams,
         policy: TlsPolicy,
+        verified: Option<&VerifiedTls>,
         auth: Option<&AuthConfig>,
     ) -> Result<Self, ClientError> {
         let stream = timed(params.connect_timeout, "connecting", async {
@@ -184,9 +192,14 @@ impl Connection {
             });
         }
         connection.hello().await?;
+        let verified = match (policy, verified) {
+            (TlsPolicy::Verify, None) => return Err(ClientError::NoTrustedCertificates),
+            (TlsPolicy::Verify, verified) => verified,
+            _ => None,
+        };
         if policy != TlsPolicy::None && connection.caps.starttls {
-            connection.starttls(host).await?;
-        } else if policy == TlsPolicy::Required {
+            connection.starttls(host, verified).await?;
+        } else if matches!(policy, TlsPolicy::Required | TlsPolicy::Verify) {
             return Err(ClientError::TlsNotOffered);
         }
         if let Some(auth) = auth {
@@ -423,7 +436,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn starttls(&mut self, host: &str) -> Result<(), ClientError> {
+    async fn starttls(
+        &mut self,
+        host: &str,
+        verified: Option<&VerifiedTls>,
+    ) -> Result<(), ClientError> {
         let reply = self
             .command("STARTTLS", "waiting for the STARTTLS reply")
             .await?;
@@ -442,10 +459,22 @@ impl Connection {
         }
         let placeholder: Box<dyn Io> = Box::new(tokio::io::duplex(1).0);
         let plain = std::mem::replace(&mut self.io, BufReader::new(placeholder)).into_inner();
-        let connector = self.params.tls.clone();
+        let (connector, name) = match verified {
+            Some(verified) => {
+                let name = verified.name_for(host).trim_end_matches('.');
+                let name =
+                    rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|_| {
+                        ClientError::Tls(std::io::Error::other(format!(
+                            "`{name}` is not a name a certificate can be checked against"
+                        )))
+                    })?;
+                (verified.connector().clone(), name)
+            }
+            None => (self.params.tls.clone(), tls::server_name(host)),
+        };
         let stream = timed(self.params.command_timeout, "in the TLS handshake", async {
             connector
-                .connect(tls::server_name(host), plain)
+                .connect(name, plain)
                 .await
                 .map_err(ClientError::Tls)
         })

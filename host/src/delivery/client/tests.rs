@@ -86,10 +86,16 @@ async fn per_recipient_replies_become_per_recipient_outcomes() {
         },
     )
     .await;
-    let mut connection =
-        Connection::open(address, "sink", &params(), TlsPolicy::Opportunistic, None)
-            .await
-            .unwrap();
+    let mut connection = Connection::open(
+        address,
+        "sink",
+        &params(),
+        TlsPolicy::Opportunistic,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let outcomes = connection
         .send(
             &envelope(&["ok@example.test", "later@example.test", "gone@example.test"]),
@@ -116,7 +122,7 @@ async fn a_refused_sender_decides_for_every_recipient_and_the_connection_is_reus
             .then(|| "451 4.3.0 try later".into())
     })
     .await;
-    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None, None)
         .await
         .unwrap();
     let mut bad = envelope(&["a@example.test", "b@example.test"]);
@@ -151,7 +157,7 @@ async fn a_refused_sender_decides_for_every_recipient_and_the_connection_is_reus
 #[tokio::test]
 async fn a_message_over_the_size_limit_fails_without_being_sent() {
     let (address, server) = server("250-test\r\n250 SIZE 10", |_| None).await;
-    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None, None)
         .await
         .unwrap();
     let outcomes = connection
@@ -166,7 +172,7 @@ async fn a_message_over_the_size_limit_fails_without_being_sent() {
 #[tokio::test]
 async fn required_tls_without_starttls_is_an_error() {
     let (address, _server) = server("250 test", |_| None).await;
-    let error = Connection::open(address, "sink", &params(), TlsPolicy::Required, None)
+    let error = Connection::open(address, "sink", &params(), TlsPolicy::Required, None, None)
         .await
         .err()
         .unwrap();
@@ -190,7 +196,7 @@ fn base64_matches_rfc_4648() {
 #[tokio::test]
 async fn smtputf8_is_passed_on_or_the_message_fails_where_its_addresses_need_it() {
     let (address, peer) = server("250-test\r\n250 SMTPUTF8", |_| None).await;
-    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None, None)
         .await
         .unwrap();
     let mut utf8 = envelope(&["jörg@example.test"]);
@@ -208,7 +214,7 @@ async fn smtputf8_is_passed_on_or_the_message_fails_where_its_addresses_need_it(
     );
 
     let (address, peer) = server("250 test", |_| None).await;
-    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None)
+    let mut connection = Connection::open(address, "sink", &params(), TlsPolicy::None, None, None)
         .await
         .unwrap();
     let outcomes = connection.send(&utf8, b"x\r\n").await.unwrap();
