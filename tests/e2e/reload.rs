@@ -1,7 +1,9 @@
 //! Hot reload end to end: a plugin dropped into the plugin directory goes live by itself;
 //! a changed weight in moat.toml plus SIGHUP changes the next decision while a session
 //! opened before keeps the set it started with; a broken .wasm leaves the previous version
-//! live; `moat reload` refuses an invalid configuration, naming the key.
+//! live; `moat reload` refuses an invalid configuration, naming the key; a renewed
+//! `[tls]` certificate is served after `moat reload`, and one that cannot be read is
+//! refused.
 
 use std::time::Duration;
 
@@ -219,5 +221,81 @@ fn under_a_minute_of_load_with_a_reload_every_second_no_session_fails_and_nothin
     assert_eq!(
         queued, accepted,
         "every 250 is in the queue, and nothing else"
+    );
+}
+
+/// A new certificate and key, as PEM, and the SHA-256 of the certificate's DER.
+fn new_certificate(name: &str) -> (String, String, String) {
+    use sha2::Digest as _;
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    let digest = sha2::Sha256::digest(certified.cert.der());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    (
+        certified.cert.pem(),
+        certified.signing_key.serialize_pem(),
+        hex,
+    )
+}
+
+/// The SHA-256 of the certificate the mx listener serves at STARTTLS.
+fn served_certificate(gw: &Gateway) -> String {
+    let steps = gw.talk("mx", &["--starttls"]);
+    step(&steps, "starttls")["cert_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A certificate renewed in place (as certbot's deploy hook leaves it) is served from the
+/// next handshake after `moat reload`; a key that does not parse is refused, and the
+/// certificate in force stays.
+#[test]
+fn moat_reload_serves_a_renewed_certificate_and_refuses_an_unreadable_one() {
+    let files = moat_test_support::scratch();
+    let (cert, key) = (files.path().join("cert.pem"), files.path().join("key.pem"));
+    let (old_pem, old_key, old_sha) = new_certificate("mx.test");
+    std::fs::write(&cert, old_pem).unwrap();
+    std::fs::write(&key, old_key).unwrap();
+    let gw = Gateway::start(&format!(
+        "[tls]\ncertificate = {:?}\nkey = {:?}\n[admin]\naddress = \"127.0.0.1:0\"\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    ));
+    assert_eq!(served_certificate(&gw), old_sha);
+
+    let (new_pem, new_key, new_sha) = new_certificate("mx.test");
+    std::fs::write(&cert, new_pem).unwrap();
+    std::fs::write(&key, new_key).unwrap();
+    assert_eq!(
+        served_certificate(&gw),
+        old_sha,
+        "nothing changes before the reload"
+    );
+    let reload = moat(gw.dir.path(), &["reload", "--config", "moat.toml"]);
+    reload.assert_success();
+    assert!(
+        reload.stdout().contains("reloaded: certificate "),
+        "{}",
+        reload.stdout()
+    );
+    assert_eq!(
+        served_certificate(&gw),
+        new_sha,
+        "the renewed certificate is served"
+    );
+
+    std::fs::write(&key, "not a key\n").unwrap();
+    let refused = moat(gw.dir.path(), &["reload", "--config", "moat.toml"]);
+    refused.assert_failure();
+    assert!(
+        refused.stderr().contains("cannot read [tls] again")
+            && refused.stderr().contains("private key"),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(
+        served_certificate(&gw),
+        new_sha,
+        "the certificate in force stays"
     );
 }

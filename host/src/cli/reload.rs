@@ -1,7 +1,9 @@
 //! Hot reload for `moat serve`: on SIGHUP, on `moat reload` (`POST /reload`) and when the
 //! plugin directory changes, the configuration is read again and a new plugin set built
 //! with it, then put in force whole (weights, thresholds, plugin settings, the plugin
-//! directory). An invalid configuration is refused with its problems and changes nothing.
+//! directory), with the `[tls]` certificate and key read again (a renewed certificate is
+//! served from the next handshake). An invalid configuration, or a certificate that cannot
+//! be read, is refused with its problems and changes nothing.
 //! A plugin that fails to load is reported and its previous version stays live. The
 //! wasmtime engine, the databases, the kv backend, DNS and OCR are the running server's:
 //! their settings (`[filter] max_concurrent_calls`, `[kv]`, `[dns]`, `[ocr]`, listeners)
@@ -20,6 +22,7 @@ use crate::filter::host::Services;
 use crate::filter::live::LivePipeline;
 use crate::filter::loader::load_all;
 use crate::filter::plugin::LoadedPlugin;
+use crate::smtp::tls::{CertificateReload, ServedCertificate};
 use crate::store::FjallKv;
 
 /// How often the plugin directory is looked at.
@@ -35,6 +38,10 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
     /// Plugins whose previous version stayed live because the new one failed.
     pub kept: Vec<String>,
+    /// The `[tls]` certificate file read again and now served, if any.
+    pub certificate: Option<PathBuf>,
+    /// Changes the reload did not apply, each saying what does (a restart).
+    pub warnings: Vec<String>,
 }
 
 /// Why a reload changed nothing.
@@ -50,18 +57,21 @@ pub struct Reloader {
     kv: Arc<FjallKv>,
     data_dir: PathBuf,
     live: Arc<LivePipeline>,
+    /// The listeners' certificate, when they have TLS.
+    certificate: Option<Arc<ServedCertificate>>,
     /// One reload at a time.
     running: tokio::sync::Mutex<()>,
 }
 
 impl Reloader {
     /// A reloader over the parts of an assembled server that live as long as it: its
-    /// engine, services and kv backend.
+    /// engine, services and kv backend, and the listeners' certificate.
     pub fn new(
         config: ConfigArgs,
         (engine, services, kv): (Arc<FilterEngine>, Services, Arc<FjallKv>),
         data_dir: PathBuf,
         live: Arc<LivePipeline>,
+        certificate: Option<Arc<ServedCertificate>>,
     ) -> Self {
         Self {
             config,
@@ -70,6 +80,7 @@ impl Reloader {
             kv,
             data_dir,
             live,
+            certificate,
             running: tokio::sync::Mutex::new(()),
         }
     }
@@ -90,6 +101,19 @@ impl Reloader {
         let mut config = self.config.load().map_err(ReloadError)?;
         // The data dir is the running server's, whatever the file says now.
         config.server.data_dir.clone_from(&self.data_dir);
+        let mut warnings = Vec::new();
+        let certificate = match &self.certificate {
+            Some(served) => served.prepare(&config.tls).map_err(|error| {
+                ReloadError(anyhow::Error::new(error).context("cannot read [tls] again"))
+            })?,
+            None if config.tls.certificate.is_some() => CertificateReload::NeedsRestart(
+                "the server started without TLS: serving [tls] takes a restart",
+            ),
+            None => CertificateReload::Unchanged,
+        };
+        if let CertificateReload::NeedsRestart(what) = &certificate {
+            warnings.push((*what).to_owned());
+        }
         let ctx = load_context(
             &self.engine,
             &self.services,
@@ -113,24 +137,36 @@ impl Reloader {
                 kept.push(name.to_owned());
             }
         }
-        let report = ReloadReport {
+        let mut report = ReloadReport {
             plugins: plugins.iter().map(|p| p.name.clone()).collect(),
             errors,
             kept,
+            certificate: None,
+            warnings,
         };
         self.live.replace(
             current
                 .successor(plugins, config.thresholds)
                 .with_outbound_thresholds(config.submission.thresholds),
         );
+        if let (Some(served), CertificateReload::Ready(key, path)) =
+            (&self.certificate, certificate)
+        {
+            served.put_in_force(key);
+            report.certificate = Some(path);
+        }
         tracing::info!(
             plugins = ?report.plugins,
             errors = report.errors.len(),
             kept = ?report.kept,
+            certificate = ?report.certificate,
             "configuration reloaded"
         );
         for error in &report.errors {
             tracing::error!(%error, "plugin failed to load on reload");
+        }
+        for warning in &report.warnings {
+            tracing::warn!(%warning, "not applied by the reload");
         }
         Ok(report)
     }
@@ -262,6 +298,12 @@ pub(super) async fn run(target: super::queue::Target) -> anyhow::Result<std::pro
             .collect()
     };
     println!("reloaded: plugins {}", names("plugins").join(","));
+    if let Some(certificate) = report["certificate"].as_str() {
+        println!("reloaded: certificate {certificate}");
+    }
+    for warning in names("warnings") {
+        eprintln!("moat: not applied: {warning}");
+    }
     let errors = names("errors");
     for error in &errors {
         eprintln!("moat: {error}");

@@ -74,13 +74,14 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         data_dir.clone(),
         Arc::clone(&live),
+        tls.as_ref().map(|tls| Arc::clone(&tls.certificate)),
     ));
     let submission = submission_service(&config, &data_dir, tls.is_some())?;
     let params = Arc::new(SessionParams {
         hostname: config.server.hostname.clone(),
         smtp: config.smtp.clone(),
         relay: RelayPolicy::from_config(&config.relay),
-        tls: tls.map(tokio_rustls::TlsAcceptor::from),
+        tls: tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config)),
         pipeline: Arc::clone(&live),
         queue,
         resolver: assembled.services.resolver.clone(),

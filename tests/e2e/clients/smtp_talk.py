@@ -8,6 +8,7 @@ usage: smtp_talk.py HOST PORT [--ssl | --starttls] [--login USER PASSWORD]
                     [--source ADDR] [--cmd "MAIL FROM:<a@b>" ...]
 """
 import argparse
+import hashlib
 import json
 import smtplib
 import ssl
@@ -45,7 +46,9 @@ def main():
     emit("ehlo", code, text)
     if a.starttls:
         code, text = s.starttls(context=ctx)
-        emit("starttls", code, text)
+        # The certificate served, for tests that check which one it is.
+        der = s.sock.getpeercert(binary_form=True)
+        emit("starttls", code, text, cert_sha256=hashlib.sha256(der).hexdigest())
         code, text = s.ehlo("client.example")
         emit("ehlo", code, text)
     if a.login:
