@@ -826,6 +826,66 @@ tls_ca_file = {:?}\ntls_server_name = \"{name}\"\n",
     );
 }
 
+/// A route changed in moat.toml takes effect at `moat reload`: mail waiting for a
+/// downstream that is gone goes to the new server at the next attempt (`queue flush`),
+/// without a restart. A changed `[delivery]` key that needs a restart is said so.
+#[test]
+fn moat_reload_puts_a_changed_route_in_force_for_waiting_mail() {
+    let dir = scratch();
+    let gone = SocketAddr::from(([127, 0, 0, 1], free_port("127.0.0.1")));
+    let gw = Gateway::start(&delivery_config(
+        "",
+        &[(&["example.test", "localhost"], gone)],
+    ));
+    let id = send(
+        &gw,
+        "alice@example.org",
+        &["bob@example.test"],
+        &message("rerouted", "", "hello\r\n"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            recipient_state(&gw, &id, "bob@example.test").is_some_and(|s| s["state"] == "deferred")
+        }),
+        "{:?}",
+        queue(&gw)
+    );
+
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
+    let path = gw.dir.path().join("moat.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text
+        .replace(&gone.to_string(), &sink.addr.to_string())
+        .replace("[delivery]\n", "[delivery]\nmax_connections = 7\n");
+    assert_ne!(text, changed);
+    std::fs::write(&path, changed).unwrap();
+    let reload = moat(gw.dir.path(), &["reload", "--config", "moat.toml"]);
+    reload.assert_success();
+    assert!(
+        reload.stdout().contains("reloaded: delivery routes 1"),
+        "{}",
+        reload.stdout()
+    );
+    assert!(
+        reload
+            .stderr()
+            .contains("[delivery] keys other than route and mx_port take a restart"),
+        "{}",
+        reload.stderr()
+    );
+    moat(gw.dir.path(), &["queue", "flush", "--config", "moat.toml"]).assert_success();
+    assert!(
+        wait_until(Duration::from_secs(20), || sink.messages().len() == 1),
+        "the waiting message never reached the new server; queue: {:?}",
+        queue(&gw)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || queue(&gw).is_empty()),
+        "{:?}",
+        queue(&gw)
+    );
+}
+
 /// A message for 150 recipients of one destination leaves in two transactions on one
 /// connection, of 100 and 50 recipients (RFC 5321 obliges a server to take 100, no more),
 /// and leaves the queue.

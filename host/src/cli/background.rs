@@ -51,6 +51,7 @@ pub(super) async fn start(
             Arc::clone(metrics),
         )
         .context("cannot start delivery")?;
+        reloader.serve_routes(scheduler.routes(), config.delivery.clone());
         tracker.spawn(scheduler.run());
     } else {
         tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");

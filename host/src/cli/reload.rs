@@ -2,20 +2,23 @@
 //! plugin directory changes, the configuration is read again and a new plugin set built
 //! with it, then put in force whole (weights, thresholds, plugin settings, the plugin
 //! directory), with the `[tls]` certificate and key read again (a renewed certificate is
-//! served from the next handshake). An invalid configuration, or a certificate that cannot
-//! be read, is refused with its problems and changes nothing.
+//! served from the next handshake) and the delivery routes (`[[delivery.route]]`,
+//! `mx_port`) for the attempts that start afterwards. An invalid configuration, or a
+//! certificate that cannot be read, is refused with its problems and changes nothing.
 //! A plugin that fails to load is reported and its previous version stays live. The
 //! wasmtime engine, the databases, the kv backend, DNS and OCR are the running server's:
-//! their settings (`[filter] max_concurrent_calls`, `[kv]`, `[dns]`, `[ocr]`, listeners)
-//! take a restart.
+//! their settings (`[filter] max_concurrent_calls`, `[kv]`, `[dns]`, `[ocr]`, listeners,
+//! the other `[delivery]` keys) take a restart.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::ConfigArgs;
+use crate::config::DeliveryConfig;
+use crate::delivery::route::{LiveRoutes, RouteTable};
 use crate::filter::assemble::load_context;
 use crate::filter::engine::FilterEngine;
 use crate::filter::host::Services;
@@ -40,6 +43,8 @@ pub struct ReloadReport {
     pub kept: Vec<String>,
     /// The `[tls]` certificate file read again and now served, if any.
     pub certificate: Option<PathBuf>,
+    /// How many `[[delivery.route]]` are now in force (none while delivery is off).
+    pub routes: Option<usize>,
     /// Changes the reload did not apply, each saying what does (a restart).
     pub warnings: Vec<String>,
 }
@@ -59,6 +64,8 @@ pub struct Reloader {
     live: Arc<LivePipeline>,
     /// The listeners' certificate, when they have TLS.
     certificate: Option<Arc<ServedCertificate>>,
+    /// Delivery's route table, and the `[delivery]` it started with, once delivery runs.
+    routes: OnceLock<(Arc<LiveRoutes>, DeliveryConfig)>,
     /// One reload at a time.
     running: tokio::sync::Mutex<()>,
 }
@@ -81,8 +88,15 @@ impl Reloader {
             data_dir,
             live,
             certificate,
+            routes: OnceLock::new(),
             running: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Lets reloads replace delivery's `routes`; `started` is the `[delivery]` delivery
+    /// runs with, against which changes that need a restart are told.
+    pub fn serve_routes(&self, routes: Arc<LiveRoutes>, started: DeliveryConfig) {
+        let _ = self.routes.set((routes, started));
     }
 
     /// The services the plugins use (resolver, OCR), for `/metrics`.
@@ -114,6 +128,22 @@ impl Reloader {
         if let CertificateReload::NeedsRestart(what) = &certificate {
             warnings.push((*what).to_owned());
         }
+        let routes = match self.routes.get() {
+            Some((_, started)) => {
+                let table = RouteTable::from_config(&config.delivery).map_err(|error| {
+                    ReloadError(anyhow::Error::new(error).context("cannot load the routes"))
+                })?;
+                let mut others = config.delivery.clone();
+                others.route.clone_from(&started.route);
+                others.mx_port = started.mx_port;
+                if &others != started {
+                    warnings
+                        .push("[delivery] keys other than route and mx_port take a restart".into());
+                }
+                Some(table)
+            }
+            None => None,
+        };
         let ctx = load_context(
             &self.engine,
             &self.services,
@@ -142,6 +172,7 @@ impl Reloader {
             errors,
             kept,
             certificate: None,
+            routes: None,
             warnings,
         };
         self.live.replace(
@@ -155,11 +186,16 @@ impl Reloader {
             served.put_in_force(key);
             report.certificate = Some(path);
         }
+        if let (Some((live, _)), Some(table)) = (self.routes.get(), routes) {
+            live.replace(table);
+            report.routes = Some(config.delivery.route.len());
+        }
         tracing::info!(
             plugins = ?report.plugins,
             errors = report.errors.len(),
             kept = ?report.kept,
             certificate = ?report.certificate,
+            routes = ?report.routes,
             "configuration reloaded"
         );
         for error in &report.errors {
@@ -300,6 +336,9 @@ pub(super) async fn run(target: super::queue::Target) -> anyhow::Result<std::pro
     println!("reloaded: plugins {}", names("plugins").join(","));
     if let Some(certificate) = report["certificate"].as_str() {
         println!("reloaded: certificate {certificate}");
+    }
+    if let Some(routes) = report["routes"].as_u64() {
+        println!("reloaded: delivery routes {routes} (`moat queue flush` tries waiting mail now)");
     }
     for warning in names("warnings") {
         eprintln!("moat: not applied: {warning}");

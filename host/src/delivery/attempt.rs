@@ -37,6 +37,10 @@ struct Results {
 
 /// Starts the attempt at `id`: reads its envelope and hands a job per destination to the
 /// workers. A message gone or held meanwhile is dropped from the in-flight set.
+#[expect(
+    clippy::mutable_key_type,
+    reason = "a route destination hashes and compares by its Arc's address, not its TLS client"
+)]
 pub(super) async fn start(shared: Arc<Shared>, id: QueueId) {
     let queue = shared.queue.clone();
     let envelope = match tokio::task::spawn_blocking(move || queue.envelope(&id)).await {
@@ -57,10 +61,11 @@ pub(super) async fn start(shared: Arc<Shared>, id: QueueId) {
         }
     };
     let mut by_destination: HashMap<Destination, Vec<usize>> = HashMap::new();
+    let routes = shared.routes.current();
     for (index, recipient) in envelope.recipients.iter().enumerate() {
         if !recipient.state.is_final() {
             by_destination
-                .entry(shared.routes.destination(&recipient.address))
+                .entry(routes.destination(&recipient.address))
                 .or_default()
                 .push(index);
         }

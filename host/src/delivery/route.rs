@@ -1,10 +1,13 @@
 //! Where a recipient's mail goes: the configured route of its domain (the protected
 //! server), or else the domain's MX hosts (`mx`). A [`Destination`] is what connections
-//! are shared and limited by.
+//! are shared and limited by. The table in force is a [`LiveRoutes`], which a reload
+//! replaces; a destination carries its route, so work already handed out finishes on it.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::client::VerifiedTls;
 use super::mx;
@@ -14,8 +17,8 @@ use crate::dns::{LookupError, RecordKind, Resolver};
 /// What connections are grouped by: one configured route, or the MX hosts of one domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Destination {
-    /// `[[delivery.route]]` number N.
-    Route(usize),
+    /// A `[[delivery.route]]` of the table in force when it was chosen.
+    Route(RouteRef),
     /// The MX hosts of this domain (lowercase).
     Domain(String),
 }
@@ -23,9 +26,36 @@ pub enum Destination {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Route(n) => write!(f, "route[{n}]"),
+            Self::Route(route) => write!(f, "route[{}]", route.0.index),
             Self::Domain(domain) => write!(f, "mx:{domain}"),
         }
+    }
+}
+
+/// One route of one table. Two are equal only when they are the same route of the same
+/// table: after a reload, connections and queues of the old route are not reused for the
+/// new one, even at the same position.
+#[derive(Debug, Clone)]
+pub struct RouteRef(Arc<Route>);
+
+impl RouteRef {
+    /// The route's position in `[[delivery.route]]`.
+    pub fn index(&self) -> usize {
+        self.0.index
+    }
+}
+
+impl PartialEq for RouteRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RouteRef {}
+
+impl Hash for RouteRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
     }
 }
 
@@ -88,8 +118,10 @@ pub struct RouteTableError {
 }
 
 /// A configured route.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Route {
+    /// Its position in `[[delivery.route]]`.
+    index: usize,
     servers: Vec<(String, u16)>,
     tls: TlsPolicy,
     verified: Option<VerifiedTls>,
@@ -99,7 +131,7 @@ struct Route {
 /// The routes of `[delivery]`, by domain.
 #[derive(Debug, Clone)]
 pub struct RouteTable {
-    routes: Vec<Route>,
+    routes: Vec<Arc<Route>>,
     by_domain: HashMap<String, usize>,
     mx_port: u16,
 }
@@ -121,7 +153,8 @@ impl RouteTable {
                 ),
                 _ => None,
             };
-            routes.push(Route {
+            routes.push(Arc::new(Route {
+                index,
                 servers: route
                     .servers
                     .iter()
@@ -130,7 +163,7 @@ impl RouteTable {
                 tls: route.tls,
                 verified,
                 auth: route.auth.clone(),
-            });
+            }));
         }
         Ok(Self {
             routes,
@@ -146,8 +179,12 @@ impl RouteTable {
             .map_or(recipient, |(_, domain)| domain)
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        match self.by_domain.get(&domain) {
-            Some(&index) => Destination::Route(index),
+        match self
+            .by_domain
+            .get(&domain)
+            .and_then(|&i| self.routes.get(i))
+        {
+            Some(route) => Destination::Route(RouteRef(Arc::clone(route))),
             None => Destination::Domain(domain),
         }
     }
@@ -159,14 +196,7 @@ impl RouteTable {
         resolver: Option<&Resolver>,
     ) -> Result<Hops, RouteError> {
         match destination {
-            Destination::Route(index) => {
-                let route = self
-                    .routes
-                    .get(*index)
-                    .ok_or_else(|| RouteError::Temporary {
-                        destination: destination.to_string(),
-                        reason: "no such route".into(),
-                    })?;
+            Destination::Route(RouteRef(route)) => {
                 let mut hosts = Vec::new();
                 let mut failures = Vec::new();
                 for (host, port) in &route.servers {
@@ -199,6 +229,32 @@ impl RouteTable {
                 auth: None,
             }),
         }
+    }
+}
+
+/// The route table in force. A reload replaces it whole; destinations chosen before keep
+/// their route, so queued jobs finish on the servers they were sent to.
+#[derive(Debug)]
+pub struct LiveRoutes {
+    table: RwLock<Arc<RouteTable>>,
+}
+
+impl LiveRoutes {
+    /// `table` in force.
+    pub fn new(table: RouteTable) -> Self {
+        Self {
+            table: RwLock::new(Arc::new(table)),
+        }
+    }
+
+    /// The table in force now.
+    pub fn current(&self) -> Arc<RouteTable> {
+        Arc::clone(&self.table.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `table` in force for the destinations chosen from now on.
+    pub fn replace(&self, table: RouteTable) {
+        *self.table.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
     }
 }
 
@@ -260,16 +316,42 @@ mod tests {
     #[test]
     fn protected_domains_take_their_route_and_others_go_by_mx() {
         let table = table();
-        assert_eq!(table.destination("bob@example.test"), Destination::Route(0));
-        assert_eq!(
-            table.destination("Bob@EXAMPLE.test."),
-            Destination::Route(0)
-        );
-        assert_eq!(table.destination("root@localhost"), Destination::Route(0));
+        let route = table.destination("bob@example.test");
+        assert!(matches!(&route, Destination::Route(r) if r.index() == 0));
+        assert_eq!(table.destination("Bob@EXAMPLE.test."), route);
+        assert_eq!(table.destination("root@localhost"), route);
         assert_eq!(
             table.destination("alice@Example.ORG"),
             Destination::Domain("example.org".into())
         );
+    }
+
+    #[tokio::test]
+    async fn a_replaced_table_gives_new_destinations_and_old_ones_keep_their_servers() {
+        let live = LiveRoutes::new(table());
+        let before = live.current().destination("bob@example.test");
+        let mut config = DeliveryConfig::default();
+        config.route.push(RouteConfig {
+            domains: vec!["example.test".into()],
+            servers: vec!["127.0.0.1:2600".into()],
+            tls: TlsPolicy::None,
+            tls_ca_file: None,
+            tls_server_name: None,
+            auth: None,
+        });
+        live.replace(RouteTable::from_config(&config).unwrap());
+        let after = live.current().destination("bob@example.test");
+        assert_ne!(before, after, "same position, another route");
+        let servers = |hops: Hops| -> Vec<String> {
+            hops.hosts
+                .iter()
+                .flat_map(|h| h.addresses.iter().map(ToString::to_string))
+                .collect()
+        };
+        let old = live.current().hops(&before, None).await.unwrap();
+        assert_eq!(servers(old), ["127.0.0.1:2526", "[::1]:2527"]);
+        let new = live.current().hops(&after, None).await.unwrap();
+        assert_eq!(servers(new), ["127.0.0.1:2600"]);
     }
 
     #[tokio::test]
@@ -280,8 +362,9 @@ mod tests {
             ..crate::dns::ResolverSettings::default()
         })
         .unwrap();
-        let hops = table()
-            .hops(&Destination::Route(0), Some(&resolver))
+        let table = table();
+        let hops = table
+            .hops(&table.destination("bob@example.test"), Some(&resolver))
             .await
             .unwrap();
         assert_eq!(hops.tls, TlsPolicy::Required);

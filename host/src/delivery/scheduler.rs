@@ -20,7 +20,7 @@ use super::attempt;
 use super::client::ClientParams;
 use super::now_ms;
 use super::retry::RetryPolicy;
-use super::route::{Destination, RouteTable};
+use super::route::{Destination, LiveRoutes, RouteTable};
 use super::worker::DestinationQueue;
 use crate::config::Config;
 use crate::dns::Resolver;
@@ -53,7 +53,7 @@ pub enum SchedulerError {
 pub(super) struct Shared {
     pub(super) queue: Queue,
     pub(super) resolver: Option<Resolver>,
-    pub(super) routes: RouteTable,
+    pub(super) routes: Arc<LiveRoutes>,
     pub(super) client: ClientParams,
     pub(super) policy: RetryPolicy,
     pub(super) delay_warning: Option<Duration>,
@@ -129,7 +129,7 @@ impl Scheduler {
         let shared = Shared {
             queue,
             resolver,
-            routes: RouteTable::from_config(delivery)?,
+            routes: Arc::new(LiveRoutes::new(RouteTable::from_config(delivery)?)),
             client,
             policy: RetryPolicy::from_config(delivery),
             delay_warning: delivery.delay_warning.map(|d| d.0),
@@ -152,10 +152,15 @@ impl Scheduler {
         })
     }
 
+    /// The route table in force, for a reload to replace.
+    pub fn routes(&self) -> Arc<LiveRoutes> {
+        Arc::clone(&self.shared.routes)
+    }
+
     /// Runs until shutdown: claims due messages and starts their attempts.
     pub async fn run(self) {
         let shared = &self.shared;
-        info!(routes = ?shared.routes, "delivery started");
+        info!(routes = ?shared.routes.current(), "delivery started");
         loop {
             if shared.shutdown.is_cancelled() {
                 break;

@@ -249,6 +249,7 @@ async fn open(shared: &Shared, destination: &Destination) -> Result<Connection, 
         auth,
     } = shared
         .routes
+        .current()
         .hops(destination, shared.resolver.as_ref())
         .await
         .map_err(OpenError::Route)?;
