@@ -209,7 +209,7 @@ pub fn session_info(connection: &rustls::ServerConnection) -> TlsInfo {
 mod tests {
     use super::*;
 
-    /// Writes a new certificate and key for `name` into `dir` as `<stem>-cert.pem` and
+    /// Writes a new certificate and key for mx.test into `dir` as `<stem>-cert.pem` and
     /// `<stem>-key.pem`.
     fn write_pair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
         let certified = rcgen::generate_simple_self_signed(vec!["mx.test".to_owned()]).unwrap();
