@@ -886,6 +886,88 @@ fn moat_reload_puts_a_changed_route_in_force_for_waiting_mail() {
     );
 }
 
+/// The queue commands select by sender or recipient (an address or @domain), as after a
+/// compromised account's spam run: list shows the selection, delete needs --yes, and a
+/// command with nothing named is refused.
+#[test]
+fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
+    let gone = SocketAddr::from(([127, 0, 0, 1], free_port("127.0.0.1")));
+    let gw = Gateway::start(&delivery_config(
+        "",
+        &[(&["example.test", "localhost"], gone)],
+    ));
+    let spam: Vec<String> = (0..2)
+        .map(|i| {
+            send(
+                &gw,
+                "spammer@example.org",
+                &["bob@example.test"],
+                &message(&format!("spam {i}"), "", "buy\r\n"),
+            )
+        })
+        .collect();
+    let kept = send(
+        &gw,
+        "alice@example.org",
+        &["carol@localhost"],
+        &message("real", "", "hello\r\n"),
+    );
+    let run = |args: &[&str]| {
+        let mut full = vec!["queue"];
+        full.extend_from_slice(args);
+        full.extend(["--config", "moat.toml"]);
+        moat(gw.dir.path(), &full)
+    };
+    let listed = run(&["list", "--json", "--from", "Spammer@EXAMPLE.org"]);
+    listed.assert_success();
+    let mut ids: Vec<String> = listed
+        .json_lines()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = spam.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    run(&["delete", "--from", "spammer@example.org"]).assert_failure();
+    assert_eq!(queue(&gw).len(), 3, "nothing deleted without --yes");
+    let hold = run(&["hold"]);
+    hold.assert_failure();
+    assert!(
+        hold.stderr().contains("name the messages"),
+        "{}",
+        hold.stderr()
+    );
+
+    let deleted = run(&[
+        "delete",
+        "--from",
+        "@example.org",
+        "--to",
+        "bob@example.test",
+        "--yes",
+    ]);
+    deleted.assert_success();
+    assert!(
+        deleted.stdout().contains("delete: 2 messages"),
+        "{}",
+        deleted.stdout()
+    );
+    let left = queue(&gw);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], kept.as_str());
+
+    let held = run(&["hold", "--to", "@LOCALHOST"]);
+    held.assert_success();
+    assert!(
+        held.stdout().contains("hold: 1 messages"),
+        "{}",
+        held.stdout()
+    );
+    assert_eq!(queue(&gw)[0]["held"], true);
+}
+
 /// A message for 150 recipients of one destination leaves in two transactions on one
 /// connection, of 100 and 50 recipients (RFC 5321 obliges a server to take 100, no more),
 /// and leaves the queue.

@@ -10,6 +10,7 @@ mod learn_remote;
 mod plugin;
 mod quarantine;
 mod queue;
+mod queue_select;
 pub mod reload;
 mod serve;
 mod user;

@@ -12,6 +12,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::ConfigArgs;
+use super::queue_select::{Filter, selected};
 use crate::admin;
 use crate::admin::client::{self, Endpoint};
 use crate::delivery::now_ms;
@@ -41,6 +42,9 @@ pub enum QueueCommand {
         /// One JSON object per message per line.
         #[arg(long)]
         json: bool,
+        /// Only some messages.
+        #[command(flatten)]
+        filter: Filter,
     },
     /// One message: its envelope, then (with --raw, only) its bytes as stored.
     Show {
@@ -62,38 +66,50 @@ pub enum QueueCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Try now: one message, or every message that is not held.
+    /// Try now: the messages given or selected, or every message that is not held.
     Flush {
-        /// The queue id; without it, every message.
-        id: Option<QueueId>,
+        /// Queue ids; with neither ids nor --from/--to, every message.
+        ids: Vec<QueueId>,
+        /// Also the messages selected.
+        #[command(flatten)]
+        filter: Filter,
         /// Where the queue is.
         #[command(flatten)]
         target: Target,
     },
-    /// Hold a message: it is not delivered until released.
+    /// Hold messages: they are not delivered until released.
     Hold {
-        /// The queue id.
-        id: QueueId,
+        /// Queue ids.
+        ids: Vec<QueueId>,
+        /// Also the messages selected.
+        #[command(flatten)]
+        filter: Filter,
         /// Where the queue is.
         #[command(flatten)]
         target: Target,
     },
-    /// Release a held message; it is tried at once.
+    /// Release held messages; they are tried at once.
     Release {
-        /// The queue id.
-        id: QueueId,
+        /// Queue ids.
+        ids: Vec<QueueId>,
+        /// Also the messages selected.
+        #[command(flatten)]
+        filter: Filter,
         /// Where the queue is.
         #[command(flatten)]
         target: Target,
     },
-    /// Delete a message for good, without a bounce.
+    /// Delete messages for good, without a bounce.
     Delete {
-        /// The queue id.
-        id: QueueId,
+        /// Queue ids.
+        ids: Vec<QueueId>,
+        /// Also the messages selected.
+        #[command(flatten)]
+        filter: Filter,
         /// Where the queue is.
         #[command(flatten)]
         target: Target,
-        /// Confirm: the message is deleted and nobody is told.
+        /// Confirm: the messages are deleted and nobody is told.
         #[arg(long)]
         yes: bool,
     },
@@ -108,19 +124,14 @@ pub(super) enum Backend {
 /// Runs the queue command.
 pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
     match command {
-        QueueCommand::List { target, json } => {
-            let envelopes: Vec<QueuedEnvelope> = match backend(&target).await? {
-                Backend::Remote(endpoint) => decode(get(&endpoint, "/queue").await?)?,
-                Backend::Local(queue) => {
-                    let mut envelopes = Vec::new();
-                    for id in queue.ids()? {
-                        envelopes.extend(queue.envelope(&id)?);
-                    }
-                    envelopes
-                }
-            };
+        QueueCommand::List {
+            target,
+            json,
+            filter,
+        } => {
+            let envelopes = envelopes(&backend(&target).await?).await?;
             let now = now_ms();
-            for envelope in &envelopes {
+            for envelope in envelopes.iter().filter(|e| filter.matches(e)) {
                 if json {
                     println!("{}", serde_json::to_string(envelope)?);
                 } else {
@@ -174,7 +185,11 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        QueueCommand::Flush { id: None, target } => {
+        QueueCommand::Flush {
+            ids,
+            filter,
+            target,
+        } if ids.is_empty() && !filter.is_set() => {
             let flushed = match backend(&target).await? {
                 Backend::Remote(endpoint) => {
                     let value = send(&endpoint, Method::POST, "/queue/flush").await?;
@@ -186,32 +201,94 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Flush {
-            id: Some(id),
+            ids,
+            filter,
             target,
-        } => act(&target, id, "flush").await,
-        QueueCommand::Hold { id, target } => act(&target, id, "hold").await,
-        QueueCommand::Release { id, target } => act(&target, id, "release").await,
-        QueueCommand::Delete { id, target, yes } => {
+        } => act(&target, &ids, &filter, "flush").await,
+        QueueCommand::Hold {
+            ids,
+            filter,
+            target,
+        } => act(&target, &ids, &filter, "hold").await,
+        QueueCommand::Release {
+            ids,
+            filter,
+            target,
+        } => act(&target, &ids, &filter, "release").await,
+        QueueCommand::Delete {
+            ids,
+            filter,
+            target,
+            yes,
+        } => {
             if !yes {
                 eprintln!(
-                    "moat: deleting {id} drops it without telling its sender; add --yes to confirm"
+                    "moat: deleting drops messages without telling their senders; add --yes to confirm"
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            act(&target, id, "delete").await
+            act(&target, &ids, &filter, "delete").await
         }
     }
 }
 
-/// Flush, hold, release or delete one message.
-async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitCode> {
-    let found = match backend(target).await? {
+/// Every queued envelope, through the server or from the database.
+async fn envelopes(backend: &Backend) -> anyhow::Result<Vec<QueuedEnvelope>> {
+    Ok(match backend {
+        Backend::Remote(endpoint) => decode(get(endpoint, "/queue").await?)?,
+        Backend::Local(queue) => {
+            let mut envelopes = Vec::new();
+            for id in queue.ids()? {
+                envelopes.extend(queue.envelope(&id)?);
+            }
+            envelopes
+        }
+    })
+}
+
+/// Flush, hold, release or delete the messages `ids` names and `filter` selects. Fails
+/// when nothing is named or selected by either, or a named message is not there.
+async fn act(
+    target: &Target,
+    ids: &[QueueId],
+    filter: &Filter,
+    action: &str,
+) -> anyhow::Result<ExitCode> {
+    if ids.is_empty() && !filter.is_set() {
+        bail!("name the messages: queue ids, or --from / --to ADDRESS (or @domain)");
+    }
+    let backend = backend(target).await?;
+    let everything = if filter.is_set() {
+        envelopes(&backend).await?
+    } else {
+        Vec::new()
+    };
+    let mut code = ExitCode::SUCCESS;
+    let mut done = 0usize;
+    for id in selected(ids, filter, &everything) {
+        if act_on(&backend, id, action).await? {
+            println!("{action}: {id}");
+            done += 1;
+        } else if ids.contains(&id) {
+            eprintln!("moat: no message {id} in the queue");
+            code = ExitCode::FAILURE;
+        }
+    }
+    if filter.is_set() {
+        println!("{action}: {done} messages");
+    }
+    Ok(code)
+}
+
+/// Flush, hold, release or delete one message: whether it was there.
+async fn act_on(backend: &Backend, id: QueueId, action: &str) -> anyhow::Result<bool> {
+    Ok(match backend {
         Backend::Remote(endpoint) => {
             let (method, path) = match action {
                 "delete" => (Method::DELETE, format!("/queue/{id}")),
                 _ => (Method::POST, format!("/queue/{id}/{action}")),
             };
-            status(&endpoint, method, &path).await?
+            status(endpoint, method, &path).await?
         }
         Backend::Local(queue) => match action {
             "flush" => queue.flush(&id, now_ms())?,
@@ -219,13 +296,7 @@ async fn act(target: &Target, id: QueueId, action: &str) -> anyhow::Result<ExitC
             "release" => queue.release(&id, now_ms())?,
             _ => queue.delete(&id)?,
         },
-    };
-    if !found {
-        eprintln!("moat: no message {id} in the queue");
-        return Ok(ExitCode::FAILURE);
-    }
-    println!("{action}: {id}");
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The running server's endpoint when `--admin` is given or the database is in use (the
