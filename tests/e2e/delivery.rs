@@ -862,7 +862,9 @@ fn moat_reload_puts_a_changed_route_in_force_for_waiting_mail() {
     let reload = moat(gw.dir.path(), &["reload", "--config", "moat.toml"]);
     reload.assert_success();
     assert!(
-        reload.stdout().contains("reloaded: delivery routes 1"),
+        reload
+            .stdout()
+            .contains("reloaded: delivery routes 1 (1 changed"),
         "{}",
         reload.stdout()
     );
@@ -883,6 +885,15 @@ fn moat_reload_puts_a_changed_route_in_force_for_waiting_mail() {
         wait_until(Duration::from_secs(10), || queue(&gw).is_empty()),
         "{:?}",
         queue(&gw)
+    );
+    let again = moat(gw.dir.path(), &["reload", "--config", "moat.toml"]);
+    again.assert_success();
+    assert!(
+        again
+            .stdout()
+            .contains("reloaded: delivery routes 1 (unchanged)"),
+        "a reload of the same routes keeps them: {}",
+        again.stdout()
     );
 }
 

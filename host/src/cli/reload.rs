@@ -45,6 +45,9 @@ pub struct ReloadReport {
     pub certificate: Option<PathBuf>,
     /// How many `[[delivery.route]]` are now in force (none while delivery is off).
     pub routes: Option<usize>,
+    /// How many of them are new or changed, or were removed; the others keep their
+    /// connections.
+    pub routes_changed: Option<usize>,
     /// Changes the reload did not apply, each saying what does (a restart).
     pub warnings: Vec<String>,
 }
@@ -173,6 +176,7 @@ impl Reloader {
             kept,
             certificate: None,
             routes: None,
+            routes_changed: None,
             warnings,
         };
         self.live.replace(
@@ -187,7 +191,7 @@ impl Reloader {
             report.certificate = Some(path);
         }
         if let (Some((live, _)), Some(table)) = (self.routes.get(), routes) {
-            live.replace(table);
+            report.routes_changed = Some(live.replace(table));
             report.routes = Some(config.delivery.route.len());
         }
         tracing::info!(
@@ -196,6 +200,7 @@ impl Reloader {
             kept = ?report.kept,
             certificate = ?report.certificate,
             routes = ?report.routes,
+            routes_changed = ?report.routes_changed,
             "configuration reloaded"
         );
         for error in &report.errors {
@@ -338,7 +343,13 @@ pub(super) async fn run(target: super::queue::Target) -> anyhow::Result<std::pro
         println!("reloaded: certificate {certificate}");
     }
     if let Some(routes) = report["routes"].as_u64() {
-        println!("reloaded: delivery routes {routes} (`moat queue flush` tries waiting mail now)");
+        match report["routes_changed"].as_u64().unwrap_or(0) {
+            0 => println!("reloaded: delivery routes {routes} (unchanged)"),
+            changed => println!(
+                "reloaded: delivery routes {routes} ({changed} changed; \
+                 `moat queue flush` tries waiting mail now)"
+            ),
+        }
     }
     for warning in names("warnings") {
         eprintln!("moat: not applied: {warning}");

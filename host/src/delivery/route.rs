@@ -117,8 +117,9 @@ pub struct RouteTableError {
     pub reason: String,
 }
 
-/// A configured route.
-#[derive(Debug)]
+/// A configured route. Equal routes (same position, servers, TLS and credentials) are
+/// the same destination across a reload.
+#[derive(Debug, PartialEq, Eq)]
 struct Route {
     /// Its position in `[[delivery.route]]`.
     index: usize,
@@ -252,9 +253,20 @@ impl LiveRoutes {
         Arc::clone(&self.table.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Puts `table` in force for the destinations chosen from now on.
-    pub fn replace(&self, table: RouteTable) {
-        *self.table.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
+    /// Puts `table` in force for the destinations chosen from now on, and says how many
+    /// routes changed. A route equal to the one in force at its position stays that
+    /// destination, with its open connections and what is known of its reachability.
+    pub fn replace(&self, mut table: RouteTable) -> usize {
+        let mut current = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let mut changed = current.routes.len().saturating_sub(table.routes.len());
+        for (index, route) in table.routes.iter_mut().enumerate() {
+            match current.routes.get(index) {
+                Some(old) if old == route => *route = Arc::clone(old),
+                _ => changed += 1,
+            }
+        }
+        *current = Arc::new(table);
+        changed
     }
 }
 
@@ -339,7 +351,7 @@ mod tests {
             tls_server_name: None,
             auth: None,
         });
-        live.replace(RouteTable::from_config(&config).unwrap());
+        assert_eq!(live.replace(RouteTable::from_config(&config).unwrap()), 1);
         let after = live.current().destination("bob@example.test");
         assert_ne!(before, after, "same position, another route");
         let servers = |hops: Hops| -> Vec<String> {
@@ -352,6 +364,35 @@ mod tests {
         assert_eq!(servers(old), ["127.0.0.1:2526", "[::1]:2527"]);
         let new = live.current().hops(&after, None).await.unwrap();
         assert_eq!(servers(new), ["127.0.0.1:2600"]);
+    }
+
+    #[test]
+    fn an_unchanged_route_stays_the_same_destination_across_a_replace() {
+        let live = LiveRoutes::new(table());
+        let before = live.current().destination("bob@example.test");
+        assert_eq!(live.replace(table()), 0);
+        assert_eq!(live.current().destination("bob@example.test"), before);
+
+        let mut config = DeliveryConfig::default();
+        config.route.push(RouteConfig {
+            domains: vec!["example.test".into()],
+            servers: vec!["127.0.0.1:2526".into(), "[::1]:2527".into()],
+            tls: TlsPolicy::Opportunistic,
+            tls_ca_file: None,
+            tls_server_name: None,
+            auth: None,
+        });
+        assert_eq!(live.replace(RouteTable::from_config(&config).unwrap()), 1);
+        assert_ne!(
+            live.current().destination("bob@example.test"),
+            before,
+            "another TLS policy is another route"
+        );
+        assert_eq!(live.replace(RouteTable::from_config(&config).unwrap()), 0);
+        assert_eq!(
+            live.replace(RouteTable::from_config(&DeliveryConfig::default()).unwrap()),
+            1
+        );
     }
 
     #[tokio::test]

@@ -20,18 +20,29 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio_rustls::TlsConnector;
 
 /// How a `tls = "verify"` route checks its servers: a client trusting only the route's
-/// certificates, and the name they must carry when it is not the server's host.
+/// certificates, and the name they must carry when it is not the server's host. Two are
+/// equal when they trust the same certificates for the same name, so a reload that finds
+/// the file unchanged keeps the route (and its open connections).
 #[derive(Clone)]
 pub struct VerifiedTls {
     connector: TlsConnector,
+    trusted: Vec<CertificateDer<'static>>,
     server_name: Option<String>,
 }
+
+impl PartialEq for VerifiedTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.trusted == other.trusted && self.server_name == other.server_name
+    }
+}
+
+impl Eq for VerifiedTls {}
 
 impl VerifiedTls {
     /// A client trusting the certificates in the PEM file `ca_file`; `server_name`, when
     /// given, is the name every server's certificate must carry.
     pub fn new(ca_file: &Path, server_name: Option<String>) -> Result<Self, String> {
-        let roots = trusted_certificates(ca_file)?;
+        let (trusted, roots) = read_trusted(ca_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -40,6 +51,7 @@ impl VerifiedTls {
             .with_no_client_auth();
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
+            trusted,
             server_name,
         })
     }
@@ -66,21 +78,26 @@ impl fmt::Debug for VerifiedTls {
 /// The certificates of the PEM file `file` as trust anchors, or why they cannot be (the
 /// text the config check shows under the key).
 pub fn trusted_certificates(file: &Path) -> Result<RootCertStore, String> {
+    read_trusted(file).map(|(_, roots)| roots)
+}
+
+/// The certificates of `file`, and the same as trust anchors.
+fn read_trusted(file: &Path) -> Result<(Vec<CertificateDer<'static>>, RootCertStore), String> {
     let shown = file.display();
-    let certificates =
-        CertificateDer::pem_file_iter(file).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let certificates = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("`{shown}` is not PEM certificates: {e}"))?;
     let mut roots = RootCertStore::empty();
-    for certificate in certificates {
-        let certificate =
-            certificate.map_err(|e| format!("`{shown}` is not PEM certificates: {e}"))?;
+    for certificate in &certificates {
         roots
-            .add(certificate)
+            .add(certificate.clone())
             .map_err(|e| format!("a certificate in `{shown}` cannot be trusted: {e}"))?;
     }
     if roots.is_empty() {
         return Err(format!("`{shown}` holds no certificate"));
     }
-    Ok(roots)
+    Ok((certificates, roots))
 }
 
 /// A connector for STARTTLS to any next hop.
