@@ -3,6 +3,8 @@
 //! cleaning up after a compromised account or a dead destination needs (Postfix's
 //! `postsuper -d` fed by a `mailq` filter).
 
+use std::collections::HashSet;
+
 use crate::queue::{QueueId, QueuedEnvelope};
 
 /// `--from` / `--to`: the messages of one sender or for one recipient.
@@ -48,20 +50,16 @@ pub(super) fn selected(
     filter: &Filter,
     envelopes: &[QueuedEnvelope],
 ) -> Vec<QueueId> {
-    let mut out: Vec<QueueId> = Vec::new();
-    for id in ids {
-        if !out.contains(id) {
-            out.push(*id);
-        }
-    }
-    if filter.is_set() {
-        for envelope in envelopes.iter().filter(|e| filter.matches(e)) {
-            if !out.contains(&envelope.id) {
-                out.push(envelope.id);
-            }
-        }
-    }
-    out
+    let mut seen = HashSet::new();
+    let from_filter = envelopes
+        .iter()
+        .filter(|e| filter.is_set() && filter.matches(e))
+        .map(|e| e.id);
+    ids.iter()
+        .copied()
+        .chain(from_filter)
+        .filter(|id| seen.insert(*id))
+        .collect()
 }
 
 /// `pattern` is the address (case-insensitive), or `@domain` and the address is at it.
