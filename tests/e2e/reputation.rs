@@ -35,7 +35,7 @@ fn symbol<'a>(symbols: &'a [serde_json::Value], name: &str) -> Option<&'a serde_
 }
 
 /// The REPUTATION_IP score of a new connection from `ip`, if any.
-fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
+pub(crate) fn ip_reputation(gw: &Gateway, ip: &str) -> Option<f64> {
     symbol(&probe(gw, ip), "REPUTATION_IP").and_then(|s| s["score"].as_f64())
 }
 

@@ -511,6 +511,36 @@ fn plugins_see_the_authenticated_user() {
     assert_eq!(step(&steps, "rcpt")["code"], 250, "{steps:?}");
 }
 
+/// Mail that logged-in users send teaches the reputation plugin nothing about their
+/// address (`exclude_authenticated`, on by default): after five submissions from one
+/// address, a connection from it to the MX has no reputation symbol. With the key off,
+/// the same five give it one.
+#[test]
+fn submitted_mail_gives_the_users_address_no_reputation() {
+    for (keys, learnt) in [("", false), ("exclude_authenticated = false", true)] {
+        let mut gw = Gateway::start(&format!(
+            "{}[plugin.reputation.config]\nmin_messages = 3\n{keys}\n",
+            submission_listeners("")
+        ));
+        add_user(&gw, "alice@example.test", "correct horse", &[]);
+        for i in 0..5 {
+            let body = from_header("alice@example.test", &format!("note {i}"), "hello");
+            let mut args = vec!["--source", "127.0.0.9", "--rcpt", "bob@example.test"];
+            args.extend(ALICE_LOGS_IN);
+            let steps = gw.smtplib("submission", body.as_bytes(), &args);
+            assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+        }
+        // The outcome stage runs after each reply; let the last ones land.
+        std::thread::sleep(Duration::from_millis(500));
+        gw.stop();
+        assert_eq!(
+            crate::reputation::ip_reputation(&gw, "127.0.0.9").is_some(),
+            learnt,
+            "with [{keys}]"
+        );
+    }
+}
+
 /// A submitted message without Date or Message-ID gets them (as Postfix's cleanup adds
 /// them); one that has them keeps its own; mail arriving on the MX is never changed.
 #[test]

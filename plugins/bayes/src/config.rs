@@ -47,6 +47,10 @@ pub struct Config {
     /// Auto-learn ham when the other plugins' score is at most the tag threshold minus
     /// this.
     pub autolearn_ham_margin: f64,
+    /// Auto-learn from the mail of logged-in users (submission) too. Off: a compromised
+    /// account's mail that slips under the thresholds would otherwise teach that its spam
+    /// is ham, and outbound mail says little of what arrives at the MX.
+    pub autolearn_authenticated: bool,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             autolearn: false,
             autolearn_spam_margin: 5.0,
             autolearn_ham_margin: 6.0,
+            autolearn_authenticated: false,
         }
     }
 }

@@ -75,7 +75,9 @@ impl Plugin for Bayes {
 
     fn on_outcome(session: &Session, decision: &Decision, message: Option<&Message>) {
         let config = load_config();
-        let (Some(message), Some(label)) = (message, autolearn_label(&config, decision)) else {
+        let authenticated = session.client.authenticated_user.is_some();
+        let label = autolearn_label(&config, decision, authenticated);
+        let (Some(message), Some(label)) = (message, label) else {
             return;
         };
         let input = gather(message, Some(session));
@@ -302,8 +304,9 @@ fn detail(score: &Score, config: &Config) -> String {
 /// when the decision was reject and the other plugins' score is at least the reject
 /// threshold plus `autolearn_spam_margin`; ham when the message was accepted and the
 /// other plugins' score is at most the tag threshold minus `autolearn_ham_margin`.
-fn autolearn_label(config: &Config, decision: &Decision) -> Option<Label> {
-    if !config.autolearn {
+/// Nothing from a logged-in user's mail unless `autolearn_authenticated`.
+fn autolearn_label(config: &Config, decision: &Decision, authenticated: bool) -> Option<Label> {
+    if !config.autolearn || (authenticated && !config.autolearn_authenticated) {
         return None;
     }
     let others = decision.score_without(NAME);
@@ -525,7 +528,7 @@ mod tests {
             ..Config::default()
         };
         let learn =
-            |action, others, mine| autolearn_label(&config, &decision(action, others, mine));
+            |action, others, mine| autolearn_label(&config, &decision(action, others, mine), false);
         assert_eq!(learn(Action::Reject, 20.0, 6.0), Some(Label::Spam));
         // Its own vote does not count.
         assert_eq!(learn(Action::Reject, 14.0, 6.0), None);
@@ -537,9 +540,27 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            autolearn_label(&off, &decision(Action::Reject, 30.0, 6.0)),
+            autolearn_label(&off, &decision(Action::Reject, 30.0, 6.0), false),
             None
         );
+    }
+
+    #[test]
+    fn a_logged_in_users_mail_is_learnt_only_when_asked() {
+        let config = Config {
+            autolearn: true,
+            ..Config::default()
+        };
+        let sure_spam = decision(Action::Reject, 20.0, 6.0);
+        let sure_ham = decision(Action::Accept, -1.0, -3.0);
+        assert_eq!(autolearn_label(&config, &sure_spam, true), None);
+        assert_eq!(autolearn_label(&config, &sure_ham, true), None);
+        let asked = Config {
+            autolearn_authenticated: true,
+            ..config
+        };
+        assert_eq!(autolearn_label(&asked, &sure_spam, true), Some(Label::Spam));
+        assert_eq!(autolearn_label(&asked, &sure_ham, true), Some(Label::Ham));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub(crate) struct Config {
     pub(crate) max_connections_per_window: u32,
     /// More recipients than this from one IP in a window is a burst.
     pub(crate) max_recipients_per_window: u32,
+    /// Neither score nor learn from logged-in users' sessions (submission): their
+    /// addresses are home and mobile networks, and their mail would whitewash an address
+    /// that then connects to the MX.
+    pub(crate) exclude_authenticated: bool,
 }
 
 impl Default for Config {
@@ -44,6 +48,7 @@ impl Default for Config {
             window_seconds: 60,
             max_connections_per_window: 30,
             max_recipients_per_window: 100,
+            exclude_authenticated: true,
         }
     }
 }

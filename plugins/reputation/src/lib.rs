@@ -50,23 +50,31 @@ impl Plugin for Reputation {
     }
 
     fn on_connect(session: &Session) -> Verdict {
-        with_kv(|host, config, now_ms| connect(host, config, session.client.ip, now_ms))
+        with_kv(session, |host, config, now_ms| {
+            connect(host, config, session.client.ip, now_ms)
+        })
     }
 
     fn on_helo(session: &Session) -> Verdict {
-        with_kv(|host, config, now_ms| helo(host, config, session, now_ms))
+        with_kv(session, |host, config, now_ms| {
+            helo(host, config, session, now_ms)
+        })
     }
 
     fn on_mail_from(session: &Session) -> Verdict {
-        with_kv(|host, config, now_ms| mail_from(host, config, session, now_ms))
+        with_kv(session, |host, config, now_ms| {
+            mail_from(host, config, session, now_ms)
+        })
     }
 
     fn on_rcpt_to(session: &Session, _recipient: &str) -> Verdict {
-        with_kv(|host, config, now_ms| rcpt_to(host, config, session.client.ip, now_ms))
+        with_kv(session, |host, config, now_ms| {
+            rcpt_to(host, config, session.client.ip, now_ms)
+        })
     }
 
     fn on_outcome(session: &Session, decision: &Decision, _message: Option<&Message>) {
-        let _ = with_kv(|host, config, now_ms| {
+        let _ = with_kv(session, |host, config, now_ms| {
             learn(host, config, session, decision, now_ms).map(|()| Verdict::new())
         });
     }
@@ -115,10 +123,17 @@ impl Host for Gateway {
 #[derive(Debug, PartialEq, Eq)]
 struct Denied;
 
-/// Runs one stage with the configuration, the gateway's kv and its clock. Without the kv
-/// capability it logs that once, at debug, and answers nothing.
-fn with_kv(stage: impl FnOnce(&mut Gateway, &Config, u64) -> Result<Verdict, Denied>) -> Verdict {
+/// Runs one stage of `session` with the configuration, the gateway's kv and its clock.
+/// Without the kv capability it logs that once, at debug, and answers nothing; for a
+/// session it leaves alone (see [`excluded`]) it does nothing.
+fn with_kv(
+    session: &Session,
+    stage: impl FnOnce(&mut Gateway, &Config, u64) -> Result<Verdict, Denied>,
+) -> Verdict {
     let config = load_config();
+    if excluded(&config, session) {
+        return Verdict::new();
+    }
     match stage(&mut Gateway, &config, clock::now_millis()) {
         Ok(verdict) => verdict,
         Err(Denied) => {
@@ -126,6 +141,11 @@ fn with_kv(stage: impl FnOnce(&mut Gateway, &Config, u64) -> Result<Verdict, Den
             Verdict::new()
         }
     }
+}
+
+/// Whether `session` is a logged-in user's, which `exclude_authenticated` leaves alone.
+fn excluded(config: &Config, session: &Session) -> bool {
+    config.exclude_authenticated && session.client.authenticated_user.is_some()
 }
 
 /// The configuration; a bad table is logged as an error and replaced by the defaults,
@@ -556,6 +576,20 @@ mod tests {
             ]
         );
         assert_eq!(info.default_weight, 1.0);
+    }
+
+    #[test]
+    fn logged_in_users_are_left_alone_unless_the_operator_says_otherwise() {
+        let mut user = full_session();
+        user.client.authenticated_user = Some("alice@example.org".to_owned());
+        let config = Config::default();
+        assert!(excluded(&config, &user));
+        assert!(!excluded(&config, &full_session()));
+        let included = Config {
+            exclude_authenticated: false,
+            ..Config::default()
+        };
+        assert!(!excluded(&included, &user));
     }
 
     #[test]
