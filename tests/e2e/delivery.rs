@@ -977,6 +977,33 @@ fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
         held.stdout()
     );
     assert_eq!(queue(&gw)[0]["held"], true);
+
+    // The admin endpoint the CLI uses for many messages at once.
+    let admin = gw.addr("admin");
+    let batch = |action: &str, body: &str| {
+        crate::metrics::admin_request(admin, &format!("POST /queue/batch/{action}"), "", body)
+    };
+    let unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let answer = batch(
+        "release",
+        &format!("{{\"ids\": [\"{kept}\", \"{unknown}\"]}}"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["done"], serde_json::json!([kept]), "{body}");
+    assert_eq!(body["missing"], serde_json::json!([unknown]), "{body}");
+    assert_eq!(queue(&gw)[0]["held"], false);
+    let answer = batch("explode", "{\"ids\": []}");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("no queue action `explode`"), "{answer}");
+    let answer = batch("hold", "[1, 2]");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(
+        queue(&gw)[0]["held"],
+        false,
+        "a refused request changes nothing"
+    );
 }
 
 /// A message for 150 recipients of one destination leaves in two transactions on one

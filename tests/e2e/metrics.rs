@@ -14,13 +14,21 @@ use crate::{GTUBE, message};
 /// `GET /metrics` over a plain HTTP/1.1 connection with `headers` (each ending in CRLF):
 /// the whole response.
 pub(crate) fn get_metrics(admin: SocketAddr, headers: &str) -> String {
+    admin_request(admin, "GET /metrics", headers, "")
+}
+
+/// `request` (method and path) to the admin endpoint over a plain HTTP/1.1 connection,
+/// with `headers` (each ending in CRLF) and `body`: the whole response.
+pub(crate) fn admin_request(admin: SocketAddr, request: &str, headers: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(admin).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\n{headers}Connection: close\r\n\r\n"
+        "{request} HTTP/1.1\r\nHost: {admin}\r\n{headers}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();

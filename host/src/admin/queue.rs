@@ -1,5 +1,8 @@
-//! The queue endpoints: list, stats, show, message bytes, flush, hold, release, delete.
+//! The queue endpoints: list, stats, show, message bytes, flush, hold, release, delete,
+//! and the same actions on many messages at once.
 //! Each runs the queue's blocking call on the blocking pool.
+
+use std::collections::HashSet;
 
 use hyper::StatusCode;
 use serde_json::json;
@@ -7,7 +10,7 @@ use serde_json::json;
 use super::router::{Failure, Reply, bytes, json};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
-use crate::queue::{Queue, QueueError, QueueId};
+use crate::queue::{OperatorAction, Queue, QueueError, QueueId};
 
 /// Runs `work` on the queue off the async workers; errors become 500.
 pub(super) async fn blocking<T: Send + 'static>(
@@ -84,37 +87,55 @@ pub(super) async fn flush_all(context: &AdminContext) -> Result<Reply, Failure> 
     Ok(json(StatusCode::OK, &json!({ "flushed": flushed })))
 }
 
-/// What `POST /queue/ID/ACTION` and `DELETE /queue/ID` do.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Action {
-    /// Due now.
-    Flush,
-    /// Not delivered until released.
-    Hold,
-    /// Released and due now.
-    Release,
-    /// Removed, without a bounce.
-    Delete,
-}
-
-/// Applies `action` to message `id`.
+/// `POST /queue/ID/ACTION` and `DELETE /queue/ID`: applies `action` to message `id`.
 pub(super) async fn act(
     context: &AdminContext,
     id: &str,
-    action: Action,
+    action: OperatorAction,
 ) -> Result<Reply, Failure> {
     let id = parse(id)?;
     let now = now_ms();
-    let found = blocking(context, move |queue| match action {
-        Action::Flush => queue.flush(&id, now),
-        Action::Hold => queue.hold(&id),
-        Action::Release => queue.release(&id, now),
-        Action::Delete => queue.delete(&id),
-    })
-    .await?;
-    if !found {
+    let found = blocking(context, move |queue| queue.apply(action, &[id], now)).await?;
+    if found.is_empty() {
         return Err(no_such(&id));
     }
-    let done = format!("{action:?}").to_lowercase();
-    Ok(json(StatusCode::OK, &json!({ "id": id, "done": done })))
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "id": id, "done": action.name() }),
+    ))
+}
+
+/// `POST /queue/batch/ACTION` with `{"ids": [...]}`: applies the action to every message
+/// named, a thousand to an fsync (an operator's cleanup of many messages), and answers
+/// which were done and which are not in the queue.
+pub(super) async fn act_on_many(
+    context: &AdminContext,
+    action: &str,
+    body: &[u8],
+) -> Result<Reply, Failure> {
+    let action = OperatorAction::from_name(action).ok_or_else(|| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no queue action `{action}` (flush, hold, release, delete)"),
+        )
+    })?;
+    #[derive(serde::Deserialize)]
+    struct Body {
+        ids: Vec<QueueId>,
+    }
+    let Body { ids } = serde_json::from_slice(body).map_err(|error| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be {{\"ids\": [queue ids]}}: {error}"),
+        )
+    })?;
+    let now = now_ms();
+    let asked = ids.clone();
+    let done = blocking(context, move |queue| queue.apply(action, &ids, now)).await?;
+    let found: HashSet<&QueueId> = done.iter().collect();
+    let missing: Vec<&QueueId> = asked.iter().filter(|id| !found.contains(id)).collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "action": action.name(), "done": done, "missing": missing }),
+    ))
 }

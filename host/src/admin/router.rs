@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::learn::{self, Lesson};
 use super::quarantine;
-use super::queue::{self, Action};
+use super::queue;
 use super::server::AdminContext;
+use crate::queue::OperatorAction;
 
 /// A response of the admin API.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -60,10 +61,20 @@ where
         (&Method::POST, ["queue", "flush"]) => queue::flush_all(context).await,
         (&Method::GET, ["queue", id]) => queue::show(context, id).await,
         (&Method::GET, ["queue", id, "message"]) => queue::message(context, id).await,
-        (&Method::POST, ["queue", id, "flush"]) => queue::act(context, id, Action::Flush).await,
-        (&Method::POST, ["queue", id, "hold"]) => queue::act(context, id, Action::Hold).await,
-        (&Method::POST, ["queue", id, "release"]) => queue::act(context, id, Action::Release).await,
-        (&Method::DELETE, ["queue", id]) => queue::act(context, id, Action::Delete).await,
+        (&Method::POST, ["queue", "batch", action]) => match read_body(context, request).await {
+            Ok(body) => queue::act_on_many(context, action, &body).await,
+            Err(failure) => Err(failure),
+        },
+        (&Method::POST, ["queue", id, "flush"]) => {
+            queue::act(context, id, OperatorAction::Flush).await
+        }
+        (&Method::POST, ["queue", id, "hold"]) => {
+            queue::act(context, id, OperatorAction::Hold).await
+        }
+        (&Method::POST, ["queue", id, "release"]) => {
+            queue::act(context, id, OperatorAction::Release).await
+        }
+        (&Method::DELETE, ["queue", id]) => queue::act(context, id, OperatorAction::Delete).await,
         (&Method::GET, ["quarantine"]) => quarantine::list(context).await,
         (&Method::GET, ["quarantine", id]) => quarantine::show(context, id).await,
         (&Method::GET, ["quarantine", id, "message"]) => quarantine::message(context, id).await,

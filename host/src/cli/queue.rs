@@ -3,6 +3,7 @@
 //! `data_dir/admin.addr` or given with `--admin`); while it is stopped, they open the data
 //! directory themselves. Both ways run the same queue operations.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use super::queue_select::{Filter, selected};
 use crate::admin;
 use crate::admin::client::{self, Endpoint};
 use crate::delivery::now_ms;
-use crate::queue::{Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
+use crate::queue::{OperatorAction, Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
 use crate::store::{Database, StoreError};
 
 /// Where to reach the queue, shared by every queue command.
@@ -204,17 +205,17 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, "flush").await,
+        } => act(&target, &ids, &filter, OperatorAction::Flush).await,
         QueueCommand::Hold {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, "hold").await,
+        } => act(&target, &ids, &filter, OperatorAction::Hold).await,
         QueueCommand::Release {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, "release").await,
+        } => act(&target, &ids, &filter, OperatorAction::Release).await,
         QueueCommand::Delete {
             ids,
             filter,
@@ -227,7 +228,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            act(&target, &ids, &filter, "delete").await
+            act(&target, &ids, &filter, OperatorAction::Delete).await
         }
     }
 }
@@ -252,7 +253,7 @@ async fn act(
     target: &Target,
     ids: &[QueueId],
     filter: &Filter,
-    action: &str,
+    action: OperatorAction,
 ) -> anyhow::Result<ExitCode> {
     if ids.is_empty() && !filter.is_set() {
         bail!("name the messages: queue ids, or --from / --to ADDRESS (or @domain)");
@@ -263,40 +264,48 @@ async fn act(
     } else {
         Vec::new()
     };
+    let done = apply(&backend, action, &selected(ids, filter, &everything)).await?;
+    for id in &done {
+        println!("{}: {id}", action.name());
+    }
+    let found: HashSet<&QueueId> = done.iter().collect();
     let mut code = ExitCode::SUCCESS;
-    let mut done = 0usize;
-    for id in selected(ids, filter, &everything) {
-        if act_on(&backend, id, action).await? {
-            println!("{action}: {id}");
-            done += 1;
-        } else if ids.contains(&id) {
-            eprintln!("moat: no message {id} in the queue");
-            code = ExitCode::FAILURE;
-        }
+    for id in ids.iter().filter(|id| !found.contains(id)) {
+        eprintln!("moat: no message {id} in the queue");
+        code = ExitCode::FAILURE;
     }
     if filter.is_set() {
-        println!("{action}: {done} messages");
+        println!("{}: {} messages", action.name(), done.len());
     }
     Ok(code)
 }
 
-/// Flush, hold, release or delete one message: whether it was there.
-async fn act_on(backend: &Backend, id: QueueId, action: &str) -> anyhow::Result<bool> {
-    Ok(match backend {
-        Backend::Remote(endpoint) => {
-            let (method, path) = match action {
-                "delete" => (Method::DELETE, format!("/queue/{id}")),
-                _ => (Method::POST, format!("/queue/{id}/{action}")),
-            };
-            status(endpoint, method, &path).await?
+/// Ids sent to the server per request (about 30 bytes each in JSON).
+const IDS_PER_REQUEST: usize = 10_000;
+
+/// Applies `action` to `ids`, through the server or on the database: the ids that were
+/// queued, in order.
+async fn apply(
+    backend: &Backend,
+    action: OperatorAction,
+    ids: &[QueueId],
+) -> anyhow::Result<Vec<QueueId>> {
+    let endpoint = match backend {
+        Backend::Local(queue) => return Ok(queue.apply(action, ids, now_ms())?),
+        Backend::Remote(endpoint) => endpoint,
+    };
+    let path = format!("/queue/batch/{}", action.name());
+    let mut done = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_REQUEST) {
+        let body = serde_json::to_vec(&json!({ "ids": chunk }))?;
+        let response = client::request_with_body(endpoint, Method::POST, &path, body).await?;
+        if response.status != 200 {
+            bail!("{}", error_text(&response.body));
         }
-        Backend::Local(queue) => match action {
-            "flush" => queue.flush(&id, now_ms())?,
-            "hold" => queue.hold(&id)?,
-            "release" => queue.release(&id, now_ms())?,
-            _ => queue.delete(&id)?,
-        },
-    })
+        let answer: Value = serde_json::from_slice(&response.body)?;
+        done.extend(decode::<Vec<QueueId>>(answer["done"].clone())?);
+    }
+    Ok(done)
 }
 
 /// The running server's endpoint when `--admin` is given or the database is in use (the

@@ -52,7 +52,7 @@ pub use id::{ParseQueueIdError, QueueId};
 pub use quarantine::QuarantinedMessage;
 pub use record::{NewMessage, QueuedEnvelope, RecipientRecord, RecipientState};
 pub use summary::QueueSummary;
-pub use update::Settle;
+pub use update::{OPERATOR_BATCH, OperatorAction, Settle};
 
 use crate::store::Database;
 use commit::{Committer, Entry, Placement};

@@ -120,6 +120,60 @@ async fn hold_release_flush_and_delete() {
     assert_eq!(queue.message(&id).expect("read"), None);
 }
 
+/// An operator's action on many messages: each named message once, the unknown ones
+/// left out of the answer, across more than one batch, and the counts kept.
+#[tokio::test]
+async fn an_action_on_many_messages_goes_in_batches_and_names_what_it_found() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    let tasks: Vec<_> = (0..OPERATOR_BATCH + 5)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue
+                    .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+                    .await
+                    .expect("enqueue")
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.expect("task"));
+    }
+    let unknown = QueueId::generate();
+    let mut asked = ids.clone();
+    asked.insert(3, unknown);
+    asked.push(ids[0]);
+
+    let held = queue
+        .apply(OperatorAction::Hold, &asked, now_ms())
+        .expect("hold");
+    assert_eq!(held, ids, "every queued message once, in the order asked");
+    assert_eq!(queue.summary().held, ids.len() as u64);
+    assert!(queue.due(u64::MAX, 10).expect("due").is_empty());
+
+    let now = now_ms();
+    let released = queue
+        .apply(OperatorAction::Release, &ids[..2], now)
+        .expect("release");
+    assert_eq!(released, ids[..2]);
+    assert_eq!(queue.due(now, 10).expect("due").len(), 2);
+
+    let deleted = queue
+        .apply(OperatorAction::Delete, &asked, now)
+        .expect("delete");
+    assert_eq!(deleted, ids);
+    assert!(queue.is_empty().expect("empty"));
+    assert_eq!(queue.summary().held, 0);
+    assert!(
+        queue
+            .apply(OperatorAction::Flush, &ids, now)
+            .expect("flush")
+            .is_empty()
+    );
+}
+
 /// The counts the writers keep match a count of every envelope after each kind of write,
 /// and after reopening.
 #[tokio::test]
