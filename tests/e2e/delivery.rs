@@ -919,7 +919,7 @@ fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
         .collect();
     let kept = send(
         &gw,
-        "alice@example.org",
+        "alice@localhost",
         &["carol@localhost"],
         &message("real", "", "hello\r\n"),
     );
@@ -1003,6 +1003,43 @@ fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
         queue(&gw)[0]["held"],
         false,
         "a refused request changes nothing"
+    );
+
+    // Returned to its sender: the message leaves, a bounce to alice (routed to the
+    // same dead server, so it waits) takes its place.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            recipient_state(&gw, &kept, "carol@localhost").is_some_and(|s| s["state"] == "deferred")
+        }),
+        "{:?}",
+        queue(&gw)
+    );
+    let bounced = run(&["bounce", "--from", "alice@localhost"]);
+    bounced.assert_success();
+    assert!(
+        bounced.stdout().contains(&format!("bounce: {kept}"))
+            && bounced.stdout().contains("bounce: 1 messages"),
+        "{}",
+        bounced.stdout()
+    );
+    let left = queue(&gw);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_ne!(left[0]["id"], kept.as_str());
+    assert_eq!(left[0]["mail_from"], "", "{left:?}");
+    assert_eq!(left[0]["recipients"][0]["address"], "alice@localhost");
+    let shown = run(&["show", left[0]["id"].as_str().unwrap(), "--raw"]);
+    shown.assert_success();
+    let dsn = shown.stdout();
+    assert!(
+        dsn.contains(
+            "<carol@localhost>: 550 5.0.0 returned to the sender by the mail system's operator; \
+             last error: "
+        ),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Subject: real"),
+        "the original header is attached: {dsn}"
     );
 }
 

@@ -29,6 +29,7 @@ mod server;
 
 use std::path::{Path, PathBuf};
 
+pub use queue::QueueAction;
 pub use server::{AdminContext, serve};
 
 /// The file in the data directory holding the running server's admin address.

@@ -1,5 +1,5 @@
 //! The queue endpoints: list, stats, show, message bytes, flush, hold, release, delete,
-//! and the same actions on many messages at once.
+//! bounce, and the same actions on many messages at once.
 //! Each runs the queue's blocking call on the blocking pool.
 
 use std::collections::HashSet;
@@ -10,6 +10,7 @@ use serde_json::json;
 use super::router::{Failure, Reply, bytes, json};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
+use crate::delivery::returned::return_to_sender;
 use crate::queue::{OperatorAction, Queue, QueueError, QueueId};
 
 /// Runs `work` on the queue off the async workers; errors become 500.
@@ -87,16 +88,81 @@ pub(super) async fn flush_all(context: &AdminContext) -> Result<Reply, Failure> 
     Ok(json(StatusCode::OK, &json!({ "flushed": flushed })))
 }
 
-/// `POST /queue/ID/ACTION` and `DELETE /queue/ID`: applies `action` to message `id`.
-pub(super) async fn act(
+/// What the queue commands do to the messages they name: the queue's own actions, and
+/// returning mail to its sender (which needs delivery's bounces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAction {
+    /// Flush, hold, release or delete ([`Queue::apply`]).
+    Queue(OperatorAction),
+    /// Fail what is left, bounce to the sender, remove
+    /// ([`crate::delivery::returned::return_to_sender`]).
+    Bounce,
+}
+
+impl QueueAction {
+    /// The lower-case name, as the CLI and the admin API spell it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Queue(action) => action.name(),
+            Self::Bounce => "bounce",
+        }
+    }
+
+    /// The action named `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "bounce" => Some(Self::Bounce),
+            _ => OperatorAction::from_name(name).map(Self::Queue),
+        }
+    }
+
+    /// Applies the action to `ids` at `now_ms` (`hostname` reports the bounces): the ids
+    /// that were queued. Blocks on disk I/O.
+    pub fn run(
+        self,
+        queue: &Queue,
+        hostname: &str,
+        ids: &[QueueId],
+        now_ms: u64,
+    ) -> Result<Vec<QueueId>, QueueError> {
+        match self {
+            Self::Queue(action) => queue.apply(action, ids, now_ms),
+            Self::Bounce => return_to_sender(queue, hostname, ids, now_ms),
+        }
+    }
+}
+
+/// The action named in a path, or 404.
+fn action_named(name: &str) -> Result<QueueAction, Failure> {
+    QueueAction::from_name(name).ok_or_else(|| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no queue action `{name}` (flush, hold, release, delete, bounce)"),
+        )
+    })
+}
+
+/// Runs `action` on `ids` on the blocking pool.
+async fn run(
     context: &AdminContext,
-    id: &str,
-    action: OperatorAction,
-) -> Result<Reply, Failure> {
-    let id = parse(id)?;
+    action: QueueAction,
+    ids: Vec<QueueId>,
+) -> Result<Vec<QueueId>, Failure> {
+    let hostname = context.hostname.clone();
     let now = now_ms();
-    let found = blocking(context, move |queue| queue.apply(action, &[id], now)).await?;
-    if found.is_empty() {
+    blocking(context, move |queue| {
+        action.run(queue, &hostname, &ids, now)
+    })
+    .await
+}
+
+/// `POST /queue/ID/ACTION` and `DELETE /queue/ID`: applies `action` to message `id`.
+pub(super) async fn act(context: &AdminContext, id: &str, action: &str) -> Result<Reply, Failure> {
+    let action = action_named(action)?;
+    let id = parse(id)?;
+    if run(context, action, vec![id]).await?.is_empty() {
         return Err(no_such(&id));
     }
     Ok(json(
@@ -106,19 +172,14 @@ pub(super) async fn act(
 }
 
 /// `POST /queue/batch/ACTION` with `{"ids": [...]}`: applies the action to every message
-/// named, a thousand to an fsync (an operator's cleanup of many messages), and answers
-/// which were done and which are not in the queue.
+/// named (the queue's actions a thousand to an fsync: an operator's cleanup of many
+/// messages), and answers which were done and which are not in the queue.
 pub(super) async fn act_on_many(
     context: &AdminContext,
     action: &str,
     body: &[u8],
 ) -> Result<Reply, Failure> {
-    let action = OperatorAction::from_name(action).ok_or_else(|| {
-        Failure::new(
-            StatusCode::NOT_FOUND,
-            format!("no queue action `{action}` (flush, hold, release, delete)"),
-        )
-    })?;
+    let action = action_named(action)?;
     #[derive(serde::Deserialize)]
     struct Body {
         ids: Vec<QueueId>,
@@ -129,11 +190,9 @@ pub(super) async fn act_on_many(
             format!("the body must be {{\"ids\": [queue ids]}}: {error}"),
         )
     })?;
-    let now = now_ms();
-    let asked = ids.clone();
-    let done = blocking(context, move |queue| queue.apply(action, &ids, now)).await?;
+    let done = run(context, action, ids.clone()).await?;
     let found: HashSet<&QueueId> = done.iter().collect();
-    let missing: Vec<&QueueId> = asked.iter().filter(|id| !found.contains(id)).collect();
+    let missing: Vec<&QueueId> = ids.iter().filter(|id| !found.contains(id)).collect();
     Ok(json(
         StatusCode::OK,
         &json!({ "action": action.name(), "done": done, "missing": missing }),

@@ -10,7 +10,6 @@ use super::learn::{self, Lesson};
 use super::quarantine;
 use super::queue;
 use super::server::AdminContext;
-use crate::queue::OperatorAction;
 
 /// A response of the admin API.
 pub(super) type Reply = Response<Full<Bytes>>;
@@ -65,16 +64,15 @@ where
             Ok(body) => queue::act_on_many(context, action, &body).await,
             Err(failure) => Err(failure),
         },
-        (&Method::POST, ["queue", id, "flush"]) => {
-            queue::act(context, id, OperatorAction::Flush).await
-        }
-        (&Method::POST, ["queue", id, "hold"]) => {
-            queue::act(context, id, OperatorAction::Hold).await
-        }
-        (&Method::POST, ["queue", id, "release"]) => {
-            queue::act(context, id, OperatorAction::Release).await
-        }
-        (&Method::DELETE, ["queue", id]) => queue::act(context, id, OperatorAction::Delete).await,
+        (
+            &Method::POST,
+            [
+                "queue",
+                id,
+                action @ ("flush" | "hold" | "release" | "bounce"),
+            ],
+        ) => queue::act(context, id, action).await,
+        (&Method::DELETE, ["queue", id]) => queue::act(context, id, "delete").await,
         (&Method::GET, ["quarantine"]) => quarantine::list(context).await,
         (&Method::GET, ["quarantine", id]) => quarantine::show(context, id).await,
         (&Method::GET, ["quarantine", id, "message"]) => quarantine::message(context, id).await,

@@ -31,6 +31,8 @@ pub struct AdminContext {
     pub max_body_bytes: usize,
     /// `[admin] token`: when set, requests without `Authorization: Bearer TOKEN` get 401.
     pub token: Option<String>,
+    /// `[server] hostname`: the reporting host of the bounces `moat queue bounce` sends.
+    pub hostname: String,
 }
 
 impl std::fmt::Debug for AdminContext {

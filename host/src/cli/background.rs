@@ -84,6 +84,7 @@ pub(super) async fn start(
             metrics: Arc::clone(metrics),
             max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
             token: admin_config.token.clone(),
+            hostname: config.server.hostname.clone(),
         },
         shutdown.clone(),
     ));

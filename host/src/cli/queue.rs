@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::ConfigArgs;
 use super::queue_select::{Filter, selected};
-use crate::admin;
 use crate::admin::client::{self, Endpoint};
+use crate::admin::{self, QueueAction};
 use crate::delivery::now_ms;
 use crate::queue::{OperatorAction, Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
 use crate::store::{Database, StoreError};
@@ -114,6 +114,19 @@ pub enum QueueCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Return messages to their senders now: every recipient not yet delivered fails,
+    /// the sender gets a bounce, and the message leaves the queue (Postfix's
+    /// `postsuper -e`): for a destination that will not come back.
+    Bounce {
+        /// Queue ids.
+        ids: Vec<QueueId>,
+        /// Also the messages selected.
+        #[command(flatten)]
+        filter: Filter,
+        /// Where the queue is.
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// The queue, through the running server or opened here.
@@ -205,17 +218,41 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, OperatorAction::Flush).await,
+        } => {
+            act(
+                &target,
+                &ids,
+                &filter,
+                QueueAction::Queue(OperatorAction::Flush),
+            )
+            .await
+        }
         QueueCommand::Hold {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, OperatorAction::Hold).await,
+        } => {
+            act(
+                &target,
+                &ids,
+                &filter,
+                QueueAction::Queue(OperatorAction::Hold),
+            )
+            .await
+        }
         QueueCommand::Release {
             ids,
             filter,
             target,
-        } => act(&target, &ids, &filter, OperatorAction::Release).await,
+        } => {
+            act(
+                &target,
+                &ids,
+                &filter,
+                QueueAction::Queue(OperatorAction::Release),
+            )
+            .await
+        }
         QueueCommand::Delete {
             ids,
             filter,
@@ -228,8 +265,19 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            act(&target, &ids, &filter, OperatorAction::Delete).await
+            act(
+                &target,
+                &ids,
+                &filter,
+                QueueAction::Queue(OperatorAction::Delete),
+            )
+            .await
         }
+        QueueCommand::Bounce {
+            ids,
+            filter,
+            target,
+        } => act(&target, &ids, &filter, QueueAction::Bounce).await,
     }
 }
 
@@ -253,7 +301,7 @@ async fn act(
     target: &Target,
     ids: &[QueueId],
     filter: &Filter,
-    action: OperatorAction,
+    action: QueueAction,
 ) -> anyhow::Result<ExitCode> {
     if ids.is_empty() && !filter.is_set() {
         bail!("name the messages: queue ids, or --from / --to ADDRESS (or @domain)");
@@ -264,7 +312,9 @@ async fn act(
     } else {
         Vec::new()
     };
-    let done = apply(&backend, action, &selected(ids, filter, &everything)).await?;
+    let hostname = target.config.load()?.server.hostname;
+    let chosen = selected(ids, filter, &everything);
+    let done = apply(&backend, action, &hostname, &chosen).await?;
     for id in &done {
         println!("{}: {id}", action.name());
     }
@@ -283,15 +333,16 @@ async fn act(
 /// Ids sent to the server per request (about 30 bytes each in JSON).
 const IDS_PER_REQUEST: usize = 10_000;
 
-/// Applies `action` to `ids`, through the server or on the database: the ids that were
-/// queued, in order.
+/// Applies `action` to `ids`, through the server or on the database (`hostname`
+/// reporting the bounces): the ids that were queued, in order.
 async fn apply(
     backend: &Backend,
-    action: OperatorAction,
+    action: QueueAction,
+    hostname: &str,
     ids: &[QueueId],
 ) -> anyhow::Result<Vec<QueueId>> {
     let endpoint = match backend {
-        Backend::Local(queue) => return Ok(queue.apply(action, ids, now_ms())?),
+        Backend::Local(queue) => return Ok(action.run(queue, hostname, ids, now_ms())?),
         Backend::Remote(endpoint) => endpoint,
     };
     let path = format!("/queue/batch/{}", action.name());

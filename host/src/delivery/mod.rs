@@ -20,7 +20,8 @@
 //! * `route` and `mx`: where a recipient's mail goes.
 //! * `client`: the SMTP client.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
-//!   `dsn`: bounces and delay warnings (RFC 3464).
+//!   `dsn`: bounces and delay warnings (RFC 3464); `returned`: mail the operator returns
+//!   to its sender (`moat queue bounce`).
 
 mod attempt;
 pub mod client;
@@ -28,6 +29,7 @@ pub mod dsn;
 mod mx;
 pub mod outcome;
 pub mod retry;
+pub mod returned;
 pub mod route;
 mod scheduler;
 mod worker;
