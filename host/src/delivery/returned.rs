@@ -2,9 +2,8 @@
 //! Postfix's `postsuper -e`): when a destination will not come back, the senders learn
 //! it now, with a bounce, instead of after the retry period, and nothing goes silently as
 //! with `delete`. Every recipient not yet final fails with [`RETURNED`] (and the last
-//! error it was deferred with), the DSN is queued and the message removed in one fsync.
-
-use std::collections::HashSet;
+//! error it was deferred with), the DSN is queued and the message removed, a thousand
+//! messages to an fsync.
 
 use tracing::info;
 
@@ -24,51 +23,40 @@ pub fn return_to_sender(
     ids: &[QueueId],
     now_ms: u64,
 ) -> Result<Vec<QueueId>, QueueError> {
-    let mut returned = Vec::with_capacity(ids.len());
-    let mut seen = HashSet::with_capacity(ids.len());
-    for id in ids {
-        if !seen.insert(*id) {
-            continue;
-        }
-        let Some(original) = queue.message(id)? else {
-            continue;
-        };
-        let changed = queue.modify(id, |envelope| {
-            let mut failed = Vec::new();
-            for (index, recipient) in envelope.recipients.iter_mut().enumerate() {
-                if recipient.state.is_final() {
-                    continue;
-                }
-                let reply = match &recipient.state {
-                    RecipientState::Deferred { last_error } => {
-                        format!("{RETURNED}; last error: {last_error}")
-                    }
-                    _ => RETURNED.to_owned(),
-                };
-                recipient.state = RecipientState::Failed {
-                    at_ms: now_ms,
-                    reply,
-                };
-                failed.push(index);
+    let returned = queue.modify_many(ids, |envelope| {
+        let mut failed = Vec::new();
+        for (index, recipient) in envelope.recipients.iter_mut().enumerate() {
+            if recipient.state.is_final() {
+                continue;
             }
-            let bounce = dsn::build(
-                DsnKind::Failure,
-                hostname,
-                envelope,
-                &original,
-                &failed,
-                now_ms,
-            );
-            let settle = Settle {
-                remove: true,
-                enqueue: bounce.into_iter().collect(),
+            let reply = match &recipient.state {
+                RecipientState::Deferred { last_error } => {
+                    format!("{RETURNED}; last error: {last_error}")
+                }
+                _ => RETURNED.to_owned(),
             };
-            (settle, failed.len())
-        })?;
-        if let Some((recipients, bounces)) = changed {
-            info!(queue_id = %id, recipients, bounce = ?bounces.first(), "message returned to its sender by the operator");
-            returned.push(*id);
+            recipient.state = RecipientState::Failed {
+                at_ms: now_ms,
+                reply,
+            };
+            failed.push(index);
         }
+        let original = queue.message(&envelope.id)?;
+        let bounce = dsn::build(
+            DsnKind::Failure,
+            hostname,
+            envelope,
+            original.as_deref().unwrap_or_default(),
+            &failed,
+            now_ms,
+        );
+        Ok(Settle {
+            remove: true,
+            enqueue: bounce.into_iter().collect(),
+        })
+    })?;
+    for id in &returned {
+        info!(queue_id = %id, "message returned to its sender by the operator");
     }
     Ok(returned)
 }

@@ -150,9 +150,8 @@ impl Queue {
         Ok(Some((result, queued)))
     }
 
-    /// Applies an operator's `action` to every message of `ids`, in durable batches of
-    /// at most [`OPERATOR_BATCH`] messages (one fsync each, and other updates wait for one
-    /// batch at most). Returns the ids that were queued; the others are not there.
+    /// Applies an operator's `action` to every message of `ids` (see
+    /// [`Queue::modify_many`]). Returns the ids that were queued; the others are not there.
     pub fn apply(
         &self,
         action: OperatorAction,
@@ -162,6 +161,24 @@ impl Queue {
         if matches!(action, OperatorAction::Flush | OperatorAction::Release) {
             self.count_flush();
         }
+        let found = self.modify_many(ids, |envelope| Ok(action.change(envelope, now_ms).0))?;
+        if action == OperatorAction::Delete {
+            for id in &found {
+                info!(queue_id = %id, "message deleted by the operator");
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`Queue::modify`] for each message of `ids` (each once), in batches of at most
+    /// [`OPERATOR_BATCH`] messages: one fsync per batch, and other updates wait for one
+    /// batch at most. Returns the ids that were queued, in order; the others are not there.
+    /// A `change` that fails stops there: its batch is not written (earlier ones are).
+    pub fn modify_many(
+        &self,
+        ids: &[QueueId],
+        mut change: impl FnMut(&mut QueuedEnvelope) -> Result<Settle, QueueError>,
+    ) -> Result<Vec<QueueId>, QueueError> {
         let mut seen = HashSet::with_capacity(ids.len());
         let ids: Vec<QueueId> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         let mut found = Vec::with_capacity(ids.len());
@@ -169,19 +186,18 @@ impl Queue {
             let _guard = self.lock_updates();
             let mut plans = Vec::with_capacity(chunk.len());
             for id in chunk {
-                if let Some((plan, ())) =
-                    self.plan(id, |envelope| action.change(envelope, now_ms))?
-                {
-                    found.push(*id);
+                let planned = self.plan(id, |envelope| match change(envelope) {
+                    Ok(settle) => (settle, Ok(())),
+                    Err(error) => (Settle::default(), Err(error)),
+                })?;
+                if let Some((plan, outcome)) = planned {
+                    outcome?;
                     plans.push(plan);
                 }
             }
+            let ids: Vec<QueueId> = plans.iter().map(|plan| plan.id).collect();
             self.write(plans)?;
-        }
-        if action == OperatorAction::Delete {
-            for id in &found {
-                info!(queue_id = %id, "message deleted by the operator");
-            }
+            found.extend(ids);
         }
         Ok(found)
     }
