@@ -17,6 +17,9 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(moat::cli::run(cli)) {
         Ok(code) => code,
+        Err(error) if moat::cli::output::is_closed_pipe(&error) => {
+            moat::cli::output::stopped_reading()
+        }
         Err(error) => {
             eprintln!("moat: {error:#}");
             std::process::ExitCode::FAILURE

@@ -141,6 +141,34 @@ fn gtube_is_rejected_by_the_bundled_plugins_hard_action() {
 }
 
 #[test]
+fn a_reader_that_stops_reading_ends_the_command_quietly() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    let dir = scratch();
+    let folder = shared_dir().join("corpus/mail/test/spam");
+    let mut child = Command::new(MOAT)
+        .current_dir(dir.path())
+        .args(["check", "--json", "--config", offline_config(dir.path())])
+        .arg(&folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    // Like `moat check … | head -1`: one line read, then the pipe is closed.
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
+
+#[test]
 fn a_file_that_is_not_a_message_is_reported_and_fails_the_run() {
     let dir = scratch();
     std::fs::write(dir.path().join("empty.eml"), "").unwrap();

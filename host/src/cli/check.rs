@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
+use crate::cli::output::{say, say_part};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::StageInput;
 use crate::filter::report;
@@ -93,7 +94,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Says that `origin` could not be checked: a JSON line or a line on stderr.
 fn report_failure(args: &CheckArgs, origin: &str, error: &anyhow::Error) {
     if args.json {
-        println!(
+        say!(
             "{}",
             json!({ "file": origin, "error": format!("{error:#}") })
         );
@@ -112,10 +113,10 @@ fn print_checked(
         let mut value = report::to_json(&checked.decision);
         value["file"] = json!(origin);
         value["stage"] = json!(checked.stage.as_str());
-        println!("{value}");
+        say!("{value}");
     } else {
-        println!("== {origin} (decided at {})", checked.stage.as_str());
-        print!("{}", report::render_text(&checked.decision, thresholds));
+        say!("== {origin} (decided at {})", checked.stage.as_str());
+        say_part!("{}", report::render_text(&checked.decision, thresholds));
     }
 }
 

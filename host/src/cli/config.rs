@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::report_load_errors;
+use crate::cli::output::say;
 use crate::config::Config;
 use crate::filter::assemble::assemble;
 
@@ -42,7 +43,7 @@ pub(super) async fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
         || "embedded default".to_owned(),
         |p| p.display().to_string(),
     );
-    println!(
+    say!(
         "{name}: ok ({} plugins: {})",
         assembled.pipeline.plugins().len(),
         plugin_names(&assembled.pipeline)

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use super::{ConfigArgs, ensure_dir, learn_remote, report_load_errors};
+use crate::cli::output::say;
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{Label, LearnOutcome, Pipeline, STATS_PREFIX};
 use crate::filter::plugin::LoadedPlugin;
@@ -204,7 +205,7 @@ async fn teach(
     let elapsed = started.elapsed();
     let verb = if forget { "forgotten" } else { "learnt" };
     for (plugin, tally) in &learners {
-        println!(
+        say!(
             "{}: {} {verb}, {} unchanged, {} failed ({:.0} messages/s)",
             plugin.name,
             tally.done,
@@ -214,7 +215,7 @@ async fn teach(
                 / tally.busy.as_secs_f64().max(1e-9)
         );
     }
-    println!(
+    say!(
         "{messages} messages in {:.1} s{}",
         elapsed.as_secs_f64(),
         if unreadable > 0 {
@@ -245,17 +246,17 @@ fn stats(plugins: &[&Arc<LoadedPlugin>]) -> anyhow::Result<()> {
             continue;
         }
         shown += 1;
-        println!("{}: {} keys", plugin.name, kv.len().unwrap_or_default());
+        say!("{}: {} keys", plugin.name, kv.len().unwrap_or_default());
         for (key, value) in counters {
             let name = key.strip_prefix(STATS_PREFIX).unwrap_or(&key);
             match <[u8; 8]>::try_from(value.as_slice()) {
-                Ok(bytes) => println!("  {name:<24} {}", i64::from_le_bytes(bytes)),
-                Err(_) => println!("  {name:<24} {}", String::from_utf8_lossy(&value)),
+                Ok(bytes) => say!("  {name:<24} {}", i64::from_le_bytes(bytes)),
+                Err(_) => say!("  {name:<24} {}", String::from_utf8_lossy(&value)),
             }
         }
     }
     if shown == 0 {
-        println!("no plugin has learnt anything yet");
+        say!("no plugin has learnt anything yet");
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::queue::error_text;
 use crate::admin::client::{self, Endpoint};
+use crate::cli::output::say;
 use crate::filter::pipeline::Label;
 use crate::message::mailbox::messages_under;
 
@@ -73,14 +74,14 @@ pub(super) async fn teach(
     let verb = if forget { "forgotten" } else { "learnt" };
     for (name, outcomes) in &tallies {
         let count = |key: &str| outcomes.get(key).copied().unwrap_or(0);
-        println!(
+        say!(
             "{name}: {} {verb}, {} unchanged, {} failed (by the running server)",
             count("done"),
             count("unchanged"),
             count("refused") + count("failed")
         );
     }
-    println!(
+    say!(
         "{messages} messages{}",
         if unreadable > 0 {
             format!(", {unreadable} unreadable or refused")
@@ -103,10 +104,10 @@ pub(super) async fn stats(endpoint: &Endpoint) -> anyhow::Result<ExitCode> {
     }
     let plugins: Vec<Value> = serde_json::from_slice(&response.body)?;
     if plugins.is_empty() {
-        println!("no plugin has learnt anything yet");
+        say!("no plugin has learnt anything yet");
     }
     for plugin in plugins {
-        println!(
+        say!(
             "{}: {} keys",
             plugin["plugin"].as_str().unwrap_or("?"),
             plugin["keys"]
@@ -116,7 +117,7 @@ pub(super) async fn stats(endpoint: &Endpoint) -> anyhow::Result<ExitCode> {
                 let value = value
                     .as_i64()
                     .map_or_else(|| value.to_string(), |n| n.to_string());
-                println!("  {name:<24} {value}");
+                say!("  {name:<24} {value}");
             }
         }
     }

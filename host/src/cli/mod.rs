@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod learn;
 mod learn_remote;
+pub mod output;
 mod plugin;
 mod quarantine;
 mod queue;

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::admin::client;
+use crate::cli::output::say;
 use crate::config::PluginSettings;
 use crate::filter::assemble::{assemble, load_context};
 use crate::filter::loader::{load_file, read_side_settings};
@@ -97,7 +98,7 @@ async fn list(args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
 /// One plugin of the list: its summary as a JSON line, or a table row.
 fn print_plugin(p: &serde_json::Value, json: bool) {
     if json {
-        println!("{p}");
+        say!("{p}");
         return;
     }
     let text = |key: &str| p[key].as_str().unwrap_or("-").to_owned();
@@ -107,7 +108,7 @@ fn print_plugin(p: &serde_json::Value, json: bool) {
         .flatten()
         .filter_map(|s| s.as_str())
         .collect();
-    println!(
+    say!(
         "{:<16} {:<12} {:<10} weight {:<5} stages {:<24} budget {}ms  memory {}MiB  on_error {}  source {}",
         text("name"),
         text("plugin"),
@@ -172,7 +173,7 @@ async fn test(
     session.mail_from = Some(String::new());
     session.rcpt_to = vec!["postmaster@localhost".into()];
     if !json {
-        println!(
+        say!(
             "plugin {} {} (sdk {}), stages {:?}, default weight {}",
             plugin.info.name,
             plugin.info.version,
@@ -209,12 +210,12 @@ async fn test(
                 }),
                 Err(e) => json!({ "error": e.to_string(), "kind": e.kind() }),
             };
-            println!(
+            say!(
                 "{}",
                 json!({ "stage": stage.as_str(), "verdict": verdict, "elapsed_us": elapsed_us, "peak_memory": report.peak_memory, "stderr": report.stderr })
             );
         } else {
-            println!(
+            say!(
                 "\nstage {}: {} µs, peak memory {} KiB",
                 stage.as_str(),
                 elapsed_us,
@@ -223,26 +224,26 @@ async fn test(
             match &report.result {
                 Ok(v) => {
                     for s in &v.symbols {
-                        println!("  {:<28} {:>8.2}  {}", s.name, s.score, s.detail);
+                        say!("  {:<28} {:>8.2}  {}", s.name, s.score, s.detail);
                     }
                     if v.symbols.is_empty() {
-                        println!("  (no symbols)");
+                        say!("  (no symbols)");
                     }
                     if let Some(action) = v.action {
-                        println!("  demands action {}", action.as_str());
+                        say!("  demands action {}", action.as_str());
                     }
                     for a in &v.annotations {
-                        println!(
+                        say!(
                             "  annotation {} = {:?}",
                             a.key,
                             a.value.chars().take(80).collect::<String>()
                         );
                     }
                 }
-                Err(e) => println!("  PLUGIN_FAILED ({}): {e}", e.kind()),
+                Err(e) => say!("  PLUGIN_FAILED ({}): {e}", e.kind()),
             }
             if !report.stderr.is_empty() {
-                println!("  stderr: {}", report.stderr);
+                say!("  stderr: {}", report.stderr);
             }
         }
         if let Ok(v) = &report.result {

@@ -14,6 +14,7 @@ use super::queue::{
     Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw, status,
 };
 use crate::admin::client::{self, Endpoint};
+use crate::cli::output::{say, say_part};
 use crate::config::HumanDuration;
 use crate::delivery::now_ms;
 use crate::queue::{QuarantinedMessage, QueueId};
@@ -99,9 +100,9 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
                     })
             }) {
                 if json {
-                    println!("{}", serde_json::to_string(record)?);
+                    say!("{}", serde_json::to_string(record)?);
                 } else {
-                    print!("{}", describe(record, now));
+                    say_part!("{}", describe(record, now));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -143,7 +144,7 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
                 eprintln!("moat: no message {id} in quarantine");
                 return Ok(ExitCode::FAILURE);
             }
-            println!("delete: {id}");
+            say!("delete: {id}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -196,7 +197,7 @@ async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Resul
         eprintln!("moat: no message {id} in quarantine");
         return Ok(ExitCode::FAILURE);
     }
-    println!("release: {id}");
+    say!("release: {id}");
     Ok(ExitCode::SUCCESS)
 }
 

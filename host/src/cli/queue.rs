@@ -16,6 +16,7 @@ use super::ConfigArgs;
 use super::queue_select::{Filter, selected};
 use crate::admin::client::{self, Endpoint};
 use crate::admin::{self, QueueAction};
+use crate::cli::output::{say, say_part};
 use crate::delivery::now_ms;
 use crate::queue::{OperatorAction, Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
 use crate::store::{Database, StoreError};
@@ -147,9 +148,9 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             let now = now_ms();
             for envelope in envelopes.iter().filter(|e| filter.matches(e)) {
                 if json {
-                    println!("{}", serde_json::to_string(envelope)?);
+                    say!("{}", serde_json::to_string(envelope)?);
                 } else {
-                    print!("{}", describe(envelope, now));
+                    say_part!("{}", describe(envelope, now));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -180,12 +181,12 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 Backend::Local(queue) => queue.summary(),
             };
             if json {
-                println!("{}", serde_json::to_string(&summary)?);
+                say!("{}", serde_json::to_string(&summary)?);
             } else {
                 let age = summary
                     .oldest_received_at_ms
                     .map_or("-".to_owned(), |t| ago(now_ms().saturating_sub(t)));
-                println!(
+                say!(
                     "messages {}  held {}  null-sender {}  bytes {}\nrecipients: pending {}  deferred {}  delivered {}  failed {}\noldest: {age}",
                     summary.messages,
                     summary.held,
@@ -211,7 +212,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 }
                 Backend::Local(queue) => queue.flush_all(now_ms())?,
             };
-            println!("flushed {flushed} messages");
+            say!("flushed {flushed} messages");
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Flush {
@@ -316,7 +317,7 @@ async fn act(
     let chosen = selected(ids, filter, &everything);
     let done = apply(&backend, action, &hostname, &chosen).await?;
     for id in &done {
-        println!("{}: {id}", action.name());
+        say!("{}: {id}", action.name());
     }
     let found: HashSet<&QueueId> = done.iter().collect();
     let mut code = ExitCode::SUCCESS;
@@ -325,7 +326,7 @@ async fn act(
         code = ExitCode::FAILURE;
     }
     if filter.is_set() {
-        println!("{}: {} messages", action.name(), done.len());
+        say!("{}: {} messages", action.name(), done.len());
     }
     Ok(code)
 }

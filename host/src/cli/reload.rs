@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::ConfigArgs;
+use crate::cli::output::say;
 use crate::config::DeliveryConfig;
 use crate::delivery::route::{LiveRoutes, RouteTable};
 use crate::filter::assemble::load_context;
@@ -338,14 +339,14 @@ pub(super) async fn run(target: super::queue::Target) -> anyhow::Result<std::pro
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect()
     };
-    println!("reloaded: plugins {}", names("plugins").join(","));
+    say!("reloaded: plugins {}", names("plugins").join(","));
     if let Some(certificate) = report["certificate"].as_str() {
-        println!("reloaded: certificate {certificate}");
+        say!("reloaded: certificate {certificate}");
     }
     if let Some(routes) = report["routes"].as_u64() {
         match report["routes_changed"].as_u64().unwrap_or(0) {
-            0 => println!("reloaded: delivery routes {routes} (unchanged)"),
-            changed => println!(
+            0 => say!("reloaded: delivery routes {routes} (unchanged)"),
+            changed => say!(
                 "reloaded: delivery routes {routes} ({changed} changed; \
                  `moat queue flush` tries waiting mail now)"
             ),

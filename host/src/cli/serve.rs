@@ -130,7 +130,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ready.push_str(&format!(" admin={admin}"));
     }
     tracing::info!(plugins = ?plugins, data_dir = %data_dir.display(), tls = params.tls.is_some(), "moat ready");
-    println!("{ready} plugins={}", plugins.join(","));
+    announce(&format!("{ready} plugins={}", plugins.join(",")));
 
     tokio::spawn(Arc::clone(&reloader).watch_plugin_dir(plugin_dir, shutdown.clone()));
     wait_for_signal(&reloader).await?;
@@ -155,14 +155,20 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let stats = params.queue.stats();
     tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
     // A stable last line, as the ready line is first: benchmarks read the fsync count.
-    println!(
+    announce(&format!(
         "moat stopped messages={} fsyncs={}",
         stats.messages, stats.batches
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
+/// Prints one of the server's two stdout lines. A server keeps serving when nobody reads
+/// its standard output any more, so a failed write is not an error here.
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// The accounts and limits of the submission listeners, when there are any; those
 /// listeners need a certificate, since passwords never cross the network in clear.
 fn submission_service(
@@ -189,6 +195,7 @@ fn submission_service(
     Ok(Some(Arc::new(submission)))
 }
 
+/// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
 async fn sync_kv(kv: Database, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(KV_SYNC_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::ConfigArgs;
 use crate::auth::password;
 use crate::auth::users::{Account, UsersFile, is_address, is_domain};
-
+use crate::cli::output::say;
 /// `moat user` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
@@ -86,7 +86,7 @@ pub(super) fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
                 may_send_as,
             };
             UsersFile::edit(&path, |file| file.add(account))?;
-            println!("added {address} to {}", path.display());
+            say!("added {address} to {}", path.display());
         }
         UserCommand::Passwd {
             address,
@@ -102,18 +102,18 @@ pub(super) fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
                 file.get_mut(&address)?.password = hash;
                 Ok(())
             })?;
-            println!("changed the password of {address}");
+            say!("changed the password of {address}");
         }
         UserCommand::Remove { address, config } => {
             let path = users_path(&config)?;
             let removed = UsersFile::edit(&path, |file| file.remove(&address))?;
-            println!("removed {} from {}", removed.address, path.display());
+            say!("removed {} from {}", removed.address, path.display());
         }
         UserCommand::List { json, config } => {
             let path = users_path(&config)?;
             for account in UsersFile::load(&path)?.user {
                 if json {
-                    println!(
+                    say!(
                         "{}",
                         serde_json::json!({
                             "address": account.address,
@@ -121,9 +121,9 @@ pub(super) fn run(command: UserCommand) -> anyhow::Result<ExitCode> {
                         })
                     );
                 } else if account.may_send_as.is_empty() {
-                    println!("{}", account.address);
+                    say!("{}", account.address);
                 } else {
-                    println!(
+                    say!(
                         "{}  may also send as: {}",
                         account.address,
                         account.may_send_as.join(", ")

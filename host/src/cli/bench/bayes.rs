@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::latency::quantile;
 use crate::cli::ConfigArgs;
+use crate::cli::output::say;
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{Label, LearnOutcome, StageInput};
 use crate::filter::plugin::LoadedPlugin;
@@ -150,7 +151,7 @@ pub(super) async fn run(args: BayesArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         for row in &rows {
-            println!("{}", row.to_json());
+            say!("{}", row.to_json());
         }
     } else {
         print_table(&args, &rows);
@@ -326,12 +327,12 @@ fn bogofilter(dir: &Path, flags: &[&str], files: &[PathBuf]) -> anyhow::Result<S
 }
 
 fn print_table(args: &BayesArgs, rows: &[Row]) {
-    println!(
+    say!(
         "trained on {}, tested on {}",
         args.train.display(),
         args.test.display()
     );
-    println!(
+    say!(
         "{:<12} {:>16} {:>8} {:>16} {:>8} {:>12} {:>12} {:>12}",
         "engine",
         "spam caught",
@@ -348,7 +349,7 @@ fn print_table(args: &BayesArgs, rows: &[Row]) {
         let twenty = value["score_20k_p50_us"]
             .as_u64()
             .map_or("-".to_owned(), |us| format!("{:.2} ms", us as f64 / 1000.0));
-        println!(
+        say!(
             "{:<12} {:>7}/{:<3} {:>4.1}% {:>8} {:>7}/{:<3} {:>4.2}% {:>8} {:>12.0} {:>12.0} {:>12}",
             row.engine,
             row.spam_caught,

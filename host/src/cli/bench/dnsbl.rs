@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tokio::task::JoinSet;
 
+use crate::cli::output::say;
 use crate::config::{Config, PluginSettings};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::StageInput;
@@ -65,21 +66,25 @@ async fn measure(
         bail!("the dnsbl plugin did not load: {error}");
     }
     let pipeline = Arc::new(assembled.pipeline);
-    println!(
+    say!(
         "connect stage, dnsbl with {} lists on rbldnsd at 127.0.0.1:{port}, {} clients, {} at once",
         ZONES.len(),
         args.clients,
         args.concurrency
     );
-    println!(
+    say!(
         "{:<6} {:>12} {:>14} {:>14} {:>14}",
-        "cache", "connections", "connections/s", "p50 µs", "p99 µs"
+        "cache",
+        "connections",
+        "connections/s",
+        "p50 µs",
+        "p99 µs"
     );
     for round in ["cold", "warm"] {
         let (count, elapsed, mut latencies) = round_trip(&pipeline, args).await?;
         latencies.sort();
         let at = |q: f64| super::latency::quantile(&latencies, q).as_secs_f64() * 1e6;
-        println!(
+        say!(
             "{round:<6} {count:>12} {:>14.0} {:>14.1} {:>14.1}",
             count as f64 / elapsed.as_secs_f64(),
             at(0.5),

@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 
 use super::latency::quantile;
 use crate::cli::ConfigArgs;
+use crate::cli::output::say;
 use crate::config::OcrEngineKind;
 use crate::message::mailbox::files_under;
 use crate::ocr::engine_from_config;
@@ -41,7 +42,7 @@ pub(super) async fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
         bail!("no PNG, JPEG or GIF images under {}", args.images.display());
     }
     let engine = engine_from_config(&ocr);
-    println!(
+    say!(
         "engine {:?}, {} images, pool {}, cache {} entries",
         ocr.engine,
         images.len(),
@@ -73,10 +74,15 @@ pub(super) async fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
     hits.sort();
     let kib =
         images.iter().map(|(_, b)| b.len()).sum::<usize>() as f64 / 1024.0 / images.len() as f64;
-    println!("mean image {kib:.1} KiB, {words} words read in all");
-    println!(
+    say!("mean image {kib:.1} KiB, {words} words read in all");
+    say!(
         "{:<8} {:>8} {:>12} {:>12} {:>12} {:>12}",
-        "path", "reads", "reads/s", "p50", "p99", "max"
+        "path",
+        "reads",
+        "reads/s",
+        "p50",
+        "p99",
+        "max"
     );
     row("cold", &cold, cold.iter().sum());
     row("cached", &hits, hit_elapsed);
@@ -91,7 +97,7 @@ fn row(name: &str, sorted: &[Duration], elapsed: Duration) {
             format!("{:.1} µs", d.as_secs_f64() * 1e6)
         }
     };
-    println!(
+    say!(
         "{name:<8} {:>8} {:>12.0} {:>12} {:>12} {:>12}",
         sorted.len(),
         sorted.len() as f64 / elapsed.as_secs_f64(),

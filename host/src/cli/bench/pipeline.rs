@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use tokio::task::JoinSet;
 
 use super::super::report_load_errors;
+use crate::cli::output::say;
 use crate::config::{Config, PluginSettings};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::StageInput;
@@ -57,13 +58,19 @@ pub(super) async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
     }
     let pipeline = Arc::new(assembled.pipeline);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
+    say!(
         "pipeline: {} plugins chained (bundled headers), fresh sandbox per plugin per message, {} in flight, {workers} worker threads",
-        args.plugins, args.concurrency
+        args.plugins,
+        args.concurrency
     );
-    println!(
+    say!(
         "{:>8}  {:>10}  {:>12}  {:>10}  {:>10}  {:>14}",
-        "size", "messages", "messages/s", "p50 µs", "p99 µs", "µs/plugin call"
+        "size",
+        "messages",
+        "messages/s",
+        "p50 µs",
+        "p99 µs",
+        "µs/plugin call"
     );
     for size in &args.sizes {
         let bytes = parse_size(size)?;
@@ -76,7 +83,7 @@ pub(super) async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
         let per_call = result.p50.as_secs_f64() * 1e6 / args.plugins.max(1) as f64;
-        println!(
+        say!(
             "{:>8}  {:>10}  {:>12.0}  {:>10.0}  {:>10.0}  {:>14.1}",
             size,
             result.messages,

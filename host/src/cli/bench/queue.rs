@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::latency::quantile;
+use crate::cli::output::say;
 use crate::queue::{NewMessage, Queue};
 use crate::store::Database;
 
@@ -56,7 +57,7 @@ pub(super) async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let filled = started.elapsed();
-    println!(
+    say!(
         "queued {} messages of {} bytes in {:.1} s ({:.0} msg/s)",
         args.messages,
         args.size,
@@ -66,7 +67,7 @@ pub(super) async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let queue = open(dir.path()).await?;
-    println!(
+    say!(
         "reopening (counts every envelope once): {:.3} s",
         started.elapsed().as_secs_f64()
     );
@@ -90,12 +91,12 @@ pub(super) async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
         );
     }
     recounts.sort();
-    println!(
+    say!(
         "queue counts as /metrics reads them: p50 {:?}, p99 {:?} (1000 reads)",
         quantile(&kept, 0.5),
         quantile(&kept, 0.99)
     );
-    println!(
+    say!(
         "the same read from every envelope: median {:.3} s (3 reads, equal counts)",
         quantile(&recounts, 0.5).as_secs_f64()
     );

@@ -20,6 +20,8 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
+use crate::cli::output::say;
+
 /// `moat bench smtp` arguments.
 #[derive(Debug, clap::Args)]
 pub struct SmtpArgs {
@@ -143,7 +145,7 @@ impl Setup {
                 bail!("moat learn {label} {} failed: {status}", corpus.display());
             }
         }
-        println!(
+        say!(
             "trained the learning plugins on {} in {:.1}s:",
             corpus.display(),
             started.elapsed().as_secs_f64()
@@ -177,11 +179,11 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
     {
         setup.train(corpus).await?;
     }
-    println!(
+    say!(
         "durable acceptance over SMTP on loopback (250 only after fsync), {}s per cell",
         args.seconds
     );
-    println!(
+    say!(
         "{:<8} {:>7} {:>8} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9}",
         "plugins",
         "size",
@@ -207,7 +209,7 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
                 .await?;
                 let fsyncs = server.stop().await?;
                 let secs = cell.elapsed.as_secs_f64();
-                println!(
+                say!(
                     "{:<8} {:>7} {:>8} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.0}",
                     setup.variant(plugins),
                     size_text,
@@ -258,7 +260,7 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
                     )?;
                 let elapsed = started.elapsed().as_secs_f64();
                 let fsyncs = server.stop().await?;
-                println!(
+                say!(
                     "smtp-source, 50 sessions, 20 KB, {how}, plugins {variant}: {messages} messages in {elapsed:.1}s = {:.0} msg/s, {:.0} fsyncs/s ({status})",
                     messages as f64 / elapsed,
                     fsyncs as f64 / elapsed
