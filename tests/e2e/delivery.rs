@@ -994,6 +994,29 @@ fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
     assert_eq!(body["done"], serde_json::json!([kept]), "{body}");
     assert_eq!(body["missing"], serde_json::json!([unknown]), "{body}");
     assert_eq!(queue(&gw)[0]["held"], false);
+    // The server selects by sender or recipient; a message both named and selected is
+    // acted on once.
+    let answer = batch("hold", "{\"to\": \"@LOCALHOST\"}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(&format!("\"done\":[\"{kept}\"]")),
+        "{answer}"
+    );
+    assert_eq!(queue(&gw)[0]["held"], true);
+    let answer = batch(
+        "release",
+        &format!("{{\"ids\": [\"{kept}\"], \"from\": \"alice@localhost\"}}"),
+    );
+    assert!(
+        answer.contains(&format!("\"done\":[\"{kept}\"]")),
+        "{answer}"
+    );
+    assert_eq!(queue(&gw)[0]["held"], false);
+    let answer = batch("hold", "{\"from\": \"nobody@example.org\"}");
+    assert!(answer.contains("\"done\":[]"), "{answer}");
+    let answer = batch("hold", "{}");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("at least one"), "{answer}");
     let answer = batch("explode", "{\"ids\": []}");
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     assert!(answer.contains("no queue action `explode`"), "{answer}");

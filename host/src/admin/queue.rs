@@ -11,7 +11,7 @@ use super::router::{Failure, Reply, bytes, json};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
 use crate::delivery::returned::return_to_sender;
-use crate::queue::{OperatorAction, Queue, QueueError, QueueId};
+use crate::queue::{OperatorAction, Queue, QueueError, QueueId, Selection};
 
 /// Runs `work` on the queue off the async workers; errors become 500.
 pub(super) async fn blocking<T: Send + 'static>(
@@ -144,16 +144,18 @@ fn action_named(name: &str) -> Result<QueueAction, Failure> {
     })
 }
 
-/// Runs `action` on `ids` on the blocking pool.
+/// Runs `action` on the blocking pool on `ids`, then on the messages `selection` selects.
 async fn run(
     context: &AdminContext,
     action: QueueAction,
     ids: Vec<QueueId>,
+    selection: Selection,
 ) -> Result<Vec<QueueId>, Failure> {
     let hostname = context.hostname.clone();
     let now = now_ms();
     blocking(context, move |queue| {
-        action.run(queue, &hostname, &ids, now)
+        let chosen = queue.select(&ids, &selection)?;
+        action.run(queue, &hostname, &chosen, now)
     })
     .await
 }
@@ -162,7 +164,10 @@ async fn run(
 pub(super) async fn act(context: &AdminContext, id: &str, action: &str) -> Result<Reply, Failure> {
     let action = action_named(action)?;
     let id = parse(id)?;
-    if run(context, action, vec![id]).await?.is_empty() {
+    if run(context, action, vec![id], Selection::default())
+        .await?
+        .is_empty()
+    {
         return Err(no_such(&id));
     }
     Ok(json(
@@ -171,9 +176,11 @@ pub(super) async fn act(context: &AdminContext, id: &str, action: &str) -> Resul
     ))
 }
 
-/// `POST /queue/batch/ACTION` with `{"ids": [...]}`: applies the action to every message
-/// named (the queue's actions a thousand to an fsync: an operator's cleanup of many
-/// messages), and answers which were done and which are not in the queue.
+/// `POST /queue/batch/ACTION` with `{"ids": [...], "from": ADDRESS, "to": ADDRESS}` (each
+/// optional, one at least): applies the action to every message named, then to every
+/// message from that sender and/or for that recipient (`@domain` for a whole domain,
+/// `<>` for bounces), the queue's actions a thousand to an fsync: an operator's cleanup
+/// of many messages. Answers which were done and which named ones are not in the queue.
 pub(super) async fn act_on_many(
     context: &AdminContext,
     action: &str,
@@ -182,15 +189,25 @@ pub(super) async fn act_on_many(
     let action = action_named(action)?;
     #[derive(serde::Deserialize)]
     struct Body {
+        #[serde(default)]
         ids: Vec<QueueId>,
+        #[serde(flatten)]
+        selection: Selection,
     }
-    let Body { ids } = serde_json::from_slice(body).map_err(|error| {
+    let bad_body = |reason: String| {
         Failure::new(
             StatusCode::BAD_REQUEST,
-            format!("the body must be {{\"ids\": [queue ids]}}: {error}"),
+            format!(
+                "the body must be {{\"ids\": [queue ids], \"from\": address, \"to\": address}}, with at least one: {reason}"
+            ),
         )
-    })?;
-    let done = run(context, action, ids.clone()).await?;
+    };
+    let Body { ids, selection } =
+        serde_json::from_slice(body).map_err(|error| bad_body(error.to_string()))?;
+    if ids.is_empty() && !selection.is_set() {
+        return Err(bad_body("none given".into()));
+    }
+    let done = run(context, action, ids.clone(), selection).await?;
     let found: HashSet<&QueueId> = done.iter().collect();
     let missing: Vec<&QueueId> = ids.iter().filter(|id| !found.contains(id)).collect();
     Ok(json(

@@ -13,12 +13,14 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::ConfigArgs;
-use super::queue_select::{Filter, selected};
+use super::queue_select::Filter;
 use crate::admin::client::{self, Endpoint};
 use crate::admin::{self, QueueAction};
 use crate::cli::output::{say, say_part};
 use crate::delivery::now_ms;
-use crate::queue::{OperatorAction, Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState};
+use crate::queue::{
+    OperatorAction, Queue, QueueId, QueueSummary, QueuedEnvelope, RecipientState, Selection,
+};
 use crate::store::{Database, StoreError};
 
 /// Where to reach the queue, shared by every queue command.
@@ -146,7 +148,8 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
         } => {
             let envelopes = envelopes(&backend(&target).await?).await?;
             let now = now_ms();
-            for envelope in envelopes.iter().filter(|e| filter.matches(e)) {
+            let selection = filter.selection();
+            for envelope in envelopes.iter().filter(|e| selection.matches(e)) {
                 if json {
                     say!("{}", serde_json::to_string(envelope)?);
                 } else {
@@ -204,7 +207,7 @@ pub(super) async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             ids,
             filter,
             target,
-        } if ids.is_empty() && !filter.is_set() => {
+        } if ids.is_empty() && !filter.selection().is_set() => {
             let flushed = match backend(&target).await? {
                 Backend::Remote(endpoint) => {
                     let value = send(&endpoint, Method::POST, "/queue/flush").await?;
@@ -296,26 +299,21 @@ async fn envelopes(backend: &Backend) -> anyhow::Result<Vec<QueuedEnvelope>> {
     })
 }
 
-/// Flush, hold, release or delete the messages `ids` names and `filter` selects. Fails
-/// when nothing is named or selected by either, or a named message is not there.
+/// Flush, hold, release, delete or bounce the messages `ids` names and `filter` selects.
+/// Fails when nothing is named or selected by either, or a named message is not there.
 async fn act(
     target: &Target,
     ids: &[QueueId],
     filter: &Filter,
     action: QueueAction,
 ) -> anyhow::Result<ExitCode> {
-    if ids.is_empty() && !filter.is_set() {
+    let selection = filter.selection();
+    if ids.is_empty() && !selection.is_set() {
         bail!("name the messages: queue ids, or --from / --to ADDRESS (or @domain)");
     }
     let backend = backend(target).await?;
-    let everything = if filter.is_set() {
-        envelopes(&backend).await?
-    } else {
-        Vec::new()
-    };
     let hostname = target.config.load()?.server.hostname;
-    let chosen = selected(ids, filter, &everything);
-    let done = apply(&backend, action, &hostname, &chosen).await?;
+    let done = apply(&backend, action, &hostname, ids, &selection).await?;
     for id in &done {
         say!("{}: {id}", action.name());
     }
@@ -325,7 +323,7 @@ async fn act(
         eprintln!("moat: no message {id} in the queue");
         code = ExitCode::FAILURE;
     }
-    if filter.is_set() {
+    if selection.is_set() {
         say!("{}: {} messages", action.name(), done.len());
     }
     Ok(code)
@@ -334,28 +332,50 @@ async fn act(
 /// Ids sent to the server per request (about 30 bytes each in JSON).
 const IDS_PER_REQUEST: usize = 10_000;
 
-/// Applies `action` to `ids`, through the server or on the database (`hostname`
-/// reporting the bounces): the ids that were queued, in order.
+/// Applies `action` to the messages `ids` names and `selection` selects, through the
+/// server (which does the selecting) or on the database (`hostname` reporting the
+/// bounces): the ids that were queued, each once, in order.
 async fn apply(
     backend: &Backend,
     action: QueueAction,
     hostname: &str,
     ids: &[QueueId],
+    selection: &Selection,
 ) -> anyhow::Result<Vec<QueueId>> {
     let endpoint = match backend {
-        Backend::Local(queue) => return Ok(action.run(queue, hostname, ids, now_ms())?),
+        Backend::Local(queue) => {
+            let chosen = queue.select(ids, selection)?;
+            return Ok(action.run(queue, hostname, &chosen, now_ms())?);
+        }
         Backend::Remote(endpoint) => endpoint,
     };
     let path = format!("/queue/batch/{}", action.name());
+    let mut requests: Vec<Value> = ids
+        .chunks(IDS_PER_REQUEST)
+        .map(|chunk| json!({ "ids": chunk }))
+        .collect();
+    // The selection rides on the last request: what earlier ones deleted or bounced is
+    // gone by then, and what they held or flushed is dropped below when selected again.
+    if selection.is_set() {
+        match requests.last_mut() {
+            Some(last) => {
+                last["from"] = json!(selection.from);
+                last["to"] = json!(selection.to);
+            }
+            None => requests.push(json!({ "ids": [], "from": selection.from, "to": selection.to })),
+        }
+    }
+    let mut seen = HashSet::new();
     let mut done = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(IDS_PER_REQUEST) {
-        let body = serde_json::to_vec(&json!({ "ids": chunk }))?;
+    for request in requests {
+        let body = serde_json::to_vec(&request)?;
         let response = client::request_with_body(endpoint, Method::POST, &path, body).await?;
         if response.status != 200 {
             bail!("{}", error_text(&response.body));
         }
         let answer: Value = serde_json::from_slice(&response.body)?;
-        done.extend(decode::<Vec<QueueId>>(answer["done"].clone())?);
+        let answered: Vec<QueueId> = decode(answer["done"].clone())?;
+        done.extend(answered.into_iter().filter(|id| seen.insert(*id)));
     }
     Ok(done)
 }

@@ -18,7 +18,8 @@
 //!   filters' decision; they have no envelope or due entry until released.
 //!
 //! Files: `id` ([`QueueId`]), `keys` (key encodings), `record` (the serde records),
-//! `commit` (the group committer), `quarantine` (quarantine operations), `error`
+//! `commit` (the group committer), `quarantine` (quarantine operations), `select`
+//! ([`Selection`]: messages by sender or recipient), `error`
 //! ([`QueueError`]), `update` ([`Queue::modify`]: an envelope read, changed and written back
 //! with its due entry, its removal and any bounces in ONE fsynced batch; the operator's
 //! hold, release, flush and delete), `summary` ([`QueueSummary`]). Delivery itself is in
@@ -32,6 +33,7 @@ mod id;
 mod keys;
 mod quarantine;
 mod record;
+mod select;
 mod summary;
 mod update;
 
@@ -51,6 +53,7 @@ pub use error::QueueError;
 pub use id::{ParseQueueIdError, QueueId};
 pub use quarantine::QuarantinedMessage;
 pub use record::{NewMessage, QueuedEnvelope, RecipientRecord, RecipientState};
+pub use select::Selection;
 pub use summary::QueueSummary;
 pub use update::{OPERATOR_BATCH, OperatorAction, Settle};
 
