@@ -4,7 +4,7 @@ use hyper::StatusCode;
 use serde_json::json;
 
 use super::queue::{blocking, parse};
-use super::router::{Failure, Reply, bytes, json};
+use super::router::{Failure, Reply, bytes, json, json_of};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
 use crate::queue::{Queue, QueueId};
@@ -19,7 +19,7 @@ fn no_such(id: &QueueId) -> Failure {
 /// `GET /quarantine`: every quarantined message's envelope and report, oldest first.
 pub(super) async fn list(context: &AdminContext) -> Result<Reply, Failure> {
     let records = blocking(context, Queue::quarantined_all).await?;
-    Ok(json(StatusCode::OK, &json!(records)))
+    Ok(json_of(StatusCode::OK, &records))
 }
 
 /// `GET /quarantine/ID`: one record.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use hyper::StatusCode;
 use serde_json::json;
 
-use super::router::{Failure, Reply, bytes, json};
+use super::router::{Failure, Reply, bytes, json, json_of};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
 use crate::delivery::returned::return_to_sender;
@@ -45,17 +45,28 @@ fn no_such(id: &QueueId) -> Failure {
     )
 }
 
-/// `GET /queue`: every envelope, oldest first.
+/// `GET /queue`: every envelope, oldest first. Written into the body one envelope at a
+/// time: at 100,000 messages a list of envelopes turned into a JSON tree took ~450 MB
+/// that the allocator kept after the request; this way the peak is the body itself.
 pub(super) async fn list(context: &AdminContext) -> Result<Reply, Failure> {
-    let envelopes = blocking(context, |queue| {
-        let mut envelopes = Vec::new();
+    let body = blocking(context, |queue| {
+        let mut body = b"[".to_vec();
         for id in queue.ids()? {
-            envelopes.extend(queue.envelope(&id)?);
+            // Gone since the listing of ids (delivered, deleted): not listed.
+            let Some(envelope) = queue.envelope(&id)? else {
+                continue;
+            };
+            if body.len() > 1 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, &envelope)
+                .map_err(|source| QueueError::Encode { source })?;
         }
-        Ok(envelopes)
+        body.push(b']');
+        Ok(body)
     })
     .await?;
-    Ok(json(StatusCode::OK, &json!(envelopes)))
+    Ok(bytes(StatusCode::OK, "application/json", body))
 }
 
 /// `GET /queue/stats`: counts over the queue.
@@ -210,8 +221,16 @@ pub(super) async fn act_on_many(
     let done = run(context, action, ids.clone(), selection).await?;
     let found: HashSet<&QueueId> = done.iter().collect();
     let missing: Vec<&QueueId> = ids.iter().filter(|id| !found.contains(id)).collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "action": action.name(), "done": done, "missing": missing }),
-    ))
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        action: &'static str,
+        done: &'a [QueueId],
+        missing: Vec<&'a QueueId>,
+    }
+    let answer = Answer {
+        action: action.name(),
+        done: &done,
+        missing,
+    };
+    Ok(json_of(StatusCode::OK, &answer))
 }

@@ -185,6 +185,18 @@ pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     bytes(status, "application/json", value.to_string().into_bytes())
 }
 
+/// A JSON response serialized straight from `value`, without the `Value` tree `json!`
+/// builds first (for lists of many records, the tree is many times the body's size).
+pub(super) fn json_of<T: serde::Serialize>(status: StatusCode, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => bytes(status, "application/json", body),
+        Err(problem) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode the answer: {problem}"),
+        ),
+    }
+}
+
 /// `{"error": message}` with `status`.
 pub(super) fn error(status: StatusCode, message: &str) -> Reply {
     json(status, &json!({ "error": message }))
