@@ -22,10 +22,10 @@
 //!
 //! docs/ARCHITECTURE.md has the system picture.
 
-pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod delivery;
 pub mod dns;
 pub mod filter;
@@ -33,9 +33,14 @@ pub mod message;
 pub mod metrics;
 pub mod ocr;
 pub mod queue;
+pub mod server;
 pub mod smtp;
 pub mod store;
 pub mod telemetry;
+pub mod time;
+
+#[cfg(test)]
+mod layout_tests;
 
 /// Paths of the test and example guests built by `build.rs`, for tests.
 #[doc(hidden)]

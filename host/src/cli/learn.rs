@@ -97,7 +97,7 @@ pub(super) async fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     ensure_dir(&config.server.data_dir)?;
     // While the server runs, it holds the data dir: teach its live plugins instead.
     if let Err(StoreError::InUse { .. }) = Database::open(&config.server.data_dir) {
-        let endpoint = super::queue::running_admin(&config)?;
+        let endpoint = super::target::running_admin(&config)?;
         let plugin = args.plugin.as_deref();
         return match request {
             Request::Stats => learn_remote::stats(&endpoint).await,

@@ -10,9 +10,9 @@ use anyhow::bail;
 use hyper::Method;
 use serde_json::Value;
 
-use super::queue::error_text;
-use crate::admin::client::{self, Endpoint};
 use crate::cli::output::say;
+use crate::control::client::error_text;
+use crate::control::client::{self, Endpoint};
 use crate::filter::pipeline::Label;
 use crate::message::mailbox::messages_under;
 

@@ -1,7 +1,6 @@
 //! The `moat` command line: one file per command, dispatch here. Errors at this edge are
 //! `anyhow` with context saying what was being done.
 
-mod background;
 mod bench;
 mod check;
 mod config;
@@ -12,8 +11,9 @@ mod plugin;
 mod quarantine;
 mod queue;
 mod queue_select;
-pub mod reload;
+mod reload;
 mod serve;
+mod target;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigSource};
 
 /// Moat, a filtering SMTP gateway with sandboxed WebAssembly filter plugins.
 #[derive(Debug, Parser)]
@@ -63,7 +63,7 @@ pub enum Command {
     #[command(subcommand)]
     Queue(queue::QueueCommand),
     /// Make the running server read its configuration and plugin directory again.
-    Reload(queue::Target),
+    Reload(target::Target),
     /// Look into the quarantine: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -91,14 +91,15 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// The configuration these arguments name.
     pub fn load(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::embedded_default()?,
-        };
-        if let Some(dir) = &self.data_dir {
-            config.server.data_dir = dir.clone();
+        Ok(self.source().load()?)
+    }
+
+    /// Where these arguments say the configuration comes from.
+    pub fn source(&self) -> ConfigSource {
+        ConfigSource {
+            file: self.config.clone(),
+            data_dir: self.data_dir.clone(),
         }
-        Ok(config)
     }
 }
 

@@ -10,9 +10,9 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
-use crate::admin::client;
 use crate::cli::output::say;
 use crate::config::PluginSettings;
+use crate::control::client;
 use crate::filter::assemble::{assemble, load_context};
 use crate::filter::loader::{load_file, read_side_settings};
 use crate::filter::pipeline::StageInput;
@@ -69,10 +69,10 @@ async fn list(args: ConfigArgs, json: bool) -> anyhow::Result<ExitCode> {
     let config = args.load()?;
     // A server running on this data dir: its live set, as reloads have made it.
     if let Err(StoreError::InUse { .. }) = Database::open(&config.server.data_dir) {
-        let endpoint = super::queue::running_admin(&config)?;
+        let endpoint = super::target::running_admin(&config)?;
         let response = client::request(&endpoint, hyper::Method::GET, "/plugins").await?;
         if response.status != 200 {
-            anyhow::bail!("{}", super::queue::error_text(&response.body));
+            anyhow::bail!("{}", client::error_text(&response.body));
         }
         let plugins: Vec<serde_json::Value> = serde_json::from_slice(&response.body)?;
         for plugin in &plugins {

@@ -5,19 +5,19 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use hyper::Method;
 use serde_json::{Value, json};
 
 use super::learn::{self, LearnArgs};
-use super::queue::{
-    Backend, Target, ago, backend, decode, error_text, get, get_opt, get_raw, status,
-};
-use crate::admin::client::{self, Endpoint};
+use super::queue::ago;
+use super::target::{Connection, Target, connect, with_operations};
 use crate::cli::output::{say, say_part};
 use crate::config::HumanDuration;
-use crate::delivery::now_ms;
+use crate::control::Operations;
+use crate::control::client::{self, Endpoint};
 use crate::queue::{QuarantinedMessage, QueueId};
+use crate::time::now_ms;
 
 /// `moat quarantine ...`
 #[derive(Debug, clap::Subcommand)]
@@ -83,46 +83,12 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
             rcpt,
             since,
         } => {
-            let records: Vec<QuarantinedMessage> = match backend(&target).await? {
-                Backend::Remote(endpoint) => decode(get(&endpoint, "/quarantine").await?)?,
-                Backend::Local(queue) => queue.quarantined_all()?,
-            };
-            let now = now_ms();
-            let cutoff = since.map(|d| now.saturating_sub(d.0.as_millis() as u64));
-            for record in records.iter().filter(|r| {
-                let envelope = &r.envelope;
-                cutoff.is_none_or(|c| envelope.received_at_ms >= c)
-                    && rcpt.as_ref().is_none_or(|want| {
-                        envelope
-                            .recipients
-                            .iter()
-                            .any(|r| r.address.eq_ignore_ascii_case(want))
-                    })
-            }) {
-                if json {
-                    say!("{}", serde_json::to_string(record)?);
-                } else {
-                    say_part!("{}", describe(record, now));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let connection = connect(&target).await?;
+            with_operations!(connection, ops => list(&ops, json, rcpt.as_deref(), since).await)
         }
         QuarantineCommand::Show { id, target, raw } => {
-            let Some((record, message)) = fetch(&target, id).await? else {
-                eprintln!("moat: no message {id} in quarantine");
-                return Ok(ExitCode::FAILURE);
-            };
-            let mut stdout = std::io::stdout().lock();
-            if raw {
-                stdout.write_all(&message)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            writeln!(stdout, "{}", json!(record.envelope))?;
-            let report: Value = serde_json::from_str(&record.report).unwrap_or(Value::Null);
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
-            writeln!(stdout)?;
-            stdout.write_all(header_of(&message))?;
-            Ok(ExitCode::SUCCESS)
+            let connection = connect(&target).await?;
+            with_operations!(connection, ops => show(&ops, id, raw).await)
         }
         QuarantineCommand::Release {
             id,
@@ -134,12 +100,8 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
                 eprintln!("moat: deleting {id} drops it for good; add --yes to confirm");
                 return Ok(ExitCode::FAILURE);
             }
-            let found = match backend(&target).await? {
-                Backend::Remote(endpoint) => {
-                    status(&endpoint, Method::DELETE, &format!("/quarantine/{id}")).await?
-                }
-                Backend::Local(queue) => queue.delete_quarantined(&id)?,
-            };
+            let connection = connect(&target).await?;
+            let found = with_operations!(connection, ops => ops.quarantine_delete(id).await?);
             if !found {
                 eprintln!("moat: no message {id} in quarantine");
                 return Ok(ExitCode::FAILURE);
@@ -150,49 +112,85 @@ pub(super) async fn run(command: QuarantineCommand) -> anyhow::Result<ExitCode> 
     }
 }
 
+/// `moat quarantine list`: the records selected, as text or JSON lines.
+async fn list(
+    ops: &impl Operations,
+    json: bool,
+    rcpt: Option<&str>,
+    since: Option<HumanDuration>,
+) -> anyhow::Result<ExitCode> {
+    let records = ops.quarantine_list().await?;
+    let now = now_ms();
+    let cutoff = since.map(|d| now.saturating_sub(d.0.as_millis() as u64));
+    for record in records.iter().filter(|r| {
+        let envelope = &r.envelope;
+        cutoff.is_none_or(|c| envelope.received_at_ms >= c)
+            && rcpt.is_none_or(|want| {
+                envelope
+                    .recipients
+                    .iter()
+                    .any(|r| r.address.eq_ignore_ascii_case(want))
+            })
+    }) {
+        if json {
+            say!("{}", serde_json::to_string(record)?);
+        } else {
+            say_part!("{}", describe(record, now));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `moat quarantine show`: envelope, report and header; with `raw`, only the bytes.
+async fn show(ops: &impl Operations, id: QueueId, raw: bool) -> anyhow::Result<ExitCode> {
+    let record = ops.quarantine_record(id).await?;
+    let message = ops.quarantine_message(id).await?;
+    let (Some(record), Some(message)) = (record, message) else {
+        eprintln!("moat: no message {id} in quarantine");
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut stdout = std::io::stdout().lock();
+    if raw {
+        stdout.write_all(&message)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(stdout, "{}", json!(record.envelope))?;
+    let report: Value = serde_json::from_str(&record.report).unwrap_or(Value::Null);
+    writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+    writeln!(stdout)?;
+    stdout.write_all(header_of(&message))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Releases `id`; with `learn_ham`, teaches it as ham first (the running server's
 /// plugins, or the data dir's when it is stopped), and releases it only if that worked.
 async fn release(target: &Target, id: QueueId, learn_ham: bool) -> anyhow::Result<ExitCode> {
-    let found = match backend(target).await? {
-        Backend::Remote(endpoint) => {
-            if learn_ham {
-                let Some(message) =
-                    get_raw(&endpoint, &format!("/quarantine/{id}/message")).await?
-                else {
-                    eprintln!("moat: no message {id} in quarantine");
-                    return Ok(ExitCode::FAILURE);
-                };
-                learn_live(&endpoint, &id, message).await?;
+    let mut connection = connect(target).await?;
+    if learn_ham {
+        let message = with_operations!(&connection, ops => ops.quarantine_message(id).await?);
+        let Some(message) = message else {
+            eprintln!("moat: no message {id} in quarantine");
+            return Ok(ExitCode::FAILURE);
+        };
+        connection = match connection {
+            Connection::Remote(ops) => {
+                learn_live(ops.endpoint(), &id, message).await?;
+                Connection::Remote(ops)
             }
-            status(
-                &endpoint,
-                Method::POST,
-                &format!("/quarantine/{id}/release"),
-            )
-            .await?
-        }
-        Backend::Local(queue) => {
-            if learn_ham {
-                let message = match queue.quarantined(&id)? {
-                    Some(_) => queue.message(&id)?,
-                    None => None,
-                };
-                let Some(message) = message else {
-                    eprintln!("moat: no message {id} in quarantine");
-                    return Ok(ExitCode::FAILURE);
-                };
+            Connection::Local(ops) => {
                 // `moat learn` opens the data directory itself.
-                drop(queue);
+                drop(ops);
                 learn_as_ham(target, &id, &message).await?;
-                match backend(target).await? {
-                    Backend::Local(queue) => queue.release_quarantined(&id, now_ms())?.is_some(),
-                    Backend::Remote(_) => bail!("the server started meanwhile; release {id} again"),
+                match connect(target).await? {
+                    local @ Connection::Local(_) => local,
+                    Connection::Remote(_) => {
+                        bail!("the server started meanwhile; release {id} again")
+                    }
                 }
-            } else {
-                queue.release_quarantined(&id, now_ms())?.is_some()
             }
-        }
-    };
+        };
+    }
+    let found = with_operations!(connection, ops => ops.quarantine_release(id).await?);
     if !found {
         eprintln!("moat: no message {id} in quarantine");
         return Ok(ExitCode::FAILURE);
@@ -207,7 +205,7 @@ async fn learn_live(endpoint: &Endpoint, id: &QueueId, message: Vec<u8>) -> anyh
     if response.status != 200 {
         bail!(
             "learning {id} as ham failed, it stays in quarantine: {}",
-            error_text(&response.body)
+            client::error_text(&response.body)
         );
     }
     let results: Vec<Value> = serde_json::from_slice(&response.body)?;
@@ -242,30 +240,6 @@ async fn learn_as_ham(target: &Target, id: &QueueId, message: &[u8]) -> anyhow::
         bail!("learning {id} as ham failed; it stays in quarantine");
     }
     Ok(())
-}
-
-/// The record and bytes of `id`, or `None`.
-async fn fetch(
-    target: &Target,
-    id: QueueId,
-) -> anyhow::Result<Option<(QuarantinedMessage, Vec<u8>)>> {
-    Ok(match backend(target).await? {
-        Backend::Remote(endpoint) => {
-            let record = get_opt(&endpoint, &format!("/quarantine/{id}")).await?;
-            let message = get_raw(&endpoint, &format!("/quarantine/{id}/message")).await?;
-            match (record, message) {
-                (Some(record), Some(message)) => Some((
-                    serde_json::from_value(record).context("an unexpected record")?,
-                    message,
-                )),
-                _ => None,
-            }
-        }
-        Backend::Local(queue) => match (queue.quarantined(&id)?, queue.message(&id)?) {
-            (Some(record), Some(message)) => Some((record, message)),
-            _ => None,
-        },
-    })
 }
 
 /// A message in the human list: id, age, size, sender, then the score and the reason,

@@ -358,7 +358,7 @@ impl DeliveryConfig {
                         "is needed by tls = \"verify\": the PEM certificates to trust (for public CAs, the system bundle, e.g. /etc/ssl/certs/ca-certificates.crt)".into(),
                     ),
                     Some(file) => {
-                        if let Err(reason) = crate::delivery::client::trusted_certificates(file) {
+                        if let Err(reason) = super::trusted_certificates(file) {
                             check(false, format!("route[{r}].tls_ca_file"), reason);
                         }
                     }

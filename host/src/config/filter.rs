@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Problem;
 use super::units::{ByteSize, HumanDuration};
-use crate::filter::{Capability, OnError, Stage};
+use super::{Capability, OnError, Stage};
 
 /// `[filter]`: the plugin runtime as a whole.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -230,7 +230,7 @@ impl PluginSettings {
             problem("weight", format!("must be a finite number, not {w}"));
         }
         for (name, w) in &self.symbols {
-            if !crate::filter::is_valid_symbol_name(name) {
+            if !super::is_valid_symbol_name(name) {
                 problem(
                     &format!("symbols.{name}"),
                     "symbol names are 1-64 characters of A-Z, 0-9 and _".into(),

@@ -7,6 +7,8 @@ mod capabilities;
 mod delivery;
 mod error;
 mod filter;
+mod pem;
+mod plugin_terms;
 mod quarantine;
 mod smtp;
 mod submission;
@@ -22,6 +24,10 @@ pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use pem::trusted_certificates;
+pub use plugin_terms::{
+    BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
+};
 pub use quarantine::QuarantineConfig;
 pub use smtp::{
     BareLineEndingPolicy, ListenerConfig, ListenerKind, RelayConfig, SmtpConfig, TlsConfig,
@@ -106,6 +112,31 @@ impl Default for ServerConfig {
     }
 }
 
+/// Where a configuration comes from: a file, or the embedded default; and a data dir that
+/// overrides `server.data_dir`. A running server keeps it, to read the same file again on
+/// reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigSource {
+    /// The configuration file; `None` for the embedded default.
+    pub file: Option<PathBuf>,
+    /// Overrides `server.data_dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    /// Reads (again) the configuration this source names.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.file {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default()?,
+        };
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir.clone_from(dir);
+        }
+        Ok(config)
+    }
+}
+
 fn default_hostname() -> String {
     "moat.localhost".into()
 }
@@ -168,7 +199,7 @@ impl Config {
         problems.extend(self.ocr.problems());
         problems.extend(self.submission.problems());
         for (name, settings) in &self.plugin {
-            if !crate::filter::is_valid_plugin_name(name) {
+            if !is_valid_plugin_name(name) {
                 problems.push(Problem {
                     key: format!("plugin.{name}"),
                     reason: "plugin names are 1-64 characters of a-z, 0-9, '-' and '_'".into(),
@@ -218,7 +249,7 @@ impl Config {
         }
         for settings in self.plugin.values_mut() {
             if let Some(source) = &settings.source
-                && !source.starts_with(crate::filter::BUNDLED_PREFIX)
+                && !source.starts_with(BUNDLED_PREFIX)
                 && Path::new(source).is_relative()
             {
                 settings.source = Some(base.join(source).display().to_string());

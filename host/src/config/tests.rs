@@ -84,7 +84,7 @@ fn plugin_settings_from_moat_toml_win_over_the_side_file_key_by_key() {
         toml::from_str("weight = 3.0\n[symbols]\nB = 5.0\n[config]\ny = 9").unwrap();
     let merged = operator.over(&side);
     assert_eq!(merged.weight, Some(3.0));
-    assert_eq!(merged.on_error, Some(crate::filter::OnError::Tempfail));
+    assert_eq!(merged.on_error, Some(super::OnError::Tempfail));
     assert_eq!(merged.symbols.get("A"), Some(&1.0));
     assert_eq!(merged.symbols.get("B"), Some(&5.0));
     let config = merged.config.unwrap();

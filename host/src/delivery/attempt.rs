@@ -9,12 +9,12 @@ use tokio::sync::OnceCell;
 use tracing::{error, info};
 
 use super::dsn::{self, DsnKind};
+use super::metrics::DeliveryOutcome;
 use super::now_ms;
 use super::outcome::{self, Applied, Outcome};
 use super::route::Destination;
 use super::scheduler::{FAILED_UPDATE_BACKOFF, Shared};
 use super::worker::{self, Job};
-use crate::metrics::DeliveryOutcome;
 use crate::queue::{QueueId, QueuedEnvelope, RecipientState, Settle};
 
 /// An attempt in progress.

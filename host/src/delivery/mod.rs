@@ -22,10 +22,12 @@
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
 //!   `dsn`: bounces and delay warnings (RFC 3464); `returned`: mail the operator returns
 //!   to its sender (`moat queue bounce`).
+//! * `metrics`: what delivery counts for `/metrics`.
 
 mod attempt;
 pub mod client;
 pub mod dsn;
+pub mod metrics;
 mod mx;
 pub mod outcome;
 pub mod retry;
@@ -34,15 +36,7 @@ pub mod route;
 mod scheduler;
 mod worker;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 pub use scheduler::{Scheduler, SchedulerError};
 
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
+/// Unix milliseconds now ([`crate::time::now_ms`]).
+pub(crate) use crate::time::now_ms;

@@ -69,7 +69,7 @@ pub(super) struct Shared {
     pub(super) shutdown: CancellationToken,
     pub(super) tracker: TaskTracker,
     /// Outcome counters for `/metrics`.
-    pub(super) metrics: Arc<crate::metrics::Metrics>,
+    pub(super) metrics: super::metrics::DeliveryMetrics,
 }
 
 impl Shared {
@@ -117,7 +117,7 @@ impl Scheduler {
         resolver: Option<Resolver>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: super::metrics::DeliveryMetrics,
     ) -> Result<Self, SchedulerError> {
         let delivery = &config.delivery;
         let client = ClientParams::new(

@@ -106,9 +106,25 @@ impl Resolver {
         })
     }
 
-    /// Lookups answered from the answer cache, and not (for `/metrics`).
+    /// Lookups answered from the answer cache, and not.
     pub fn cache_counts(&self) -> (u64, u64) {
         self.inner.cache.counts()
+    }
+
+    /// Registers the answer cache's hits and misses in `registry`, read at each scrape.
+    pub fn register_metrics(&self, registry: &crate::metrics::Registry) {
+        let resolver = self.clone();
+        registry.collect(move |out| {
+            let name = "moat_dns_cache_lookups_total";
+            let (hits, misses) = resolver.cache_counts();
+            out.family(
+                name,
+                "counter",
+                "DNS lookups by whether the answer cache had them.",
+            );
+            out.sample(name, &[("result", "hit")], hits);
+            out.sample(name, &[("result", "miss")], misses);
+        });
     }
 
     /// Looks up one question. `name` is a domain name (a trailing dot is optional; it is

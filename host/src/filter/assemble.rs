@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use super::engine::{EngineSettings, FilterEngine};
 use super::error::LoadError;
-use super::host::{Clock, Services};
+use super::host::Services;
 use super::loader::{LoadContext, load_all};
+use super::metrics::PluginMetrics;
 use super::pipeline::Pipeline;
 use crate::config::{Config, MAX_PLUGIN_MEMORY};
 use crate::dns::{Resolver, ResolverSettings};
+use crate::metrics::Registry;
 use crate::store::{Database, FjallKv, KvQuota};
 
 /// The plugins' kv database, under the data dir.
@@ -39,6 +41,9 @@ pub struct Assembled {
     /// The kv backend the plugins' namespaces come from: a reload must use this one, so
     /// that a namespace keeps one cache, one counter table and one write lock.
     pub kv: Arc<FjallKv>,
+    /// The registry the plugins, the resolver and OCR count in; a server registers the
+    /// rest of its metrics here too and serves it as `/metrics`.
+    pub metrics: Arc<Registry>,
 }
 
 /// Why the filter side could not be assembled at all.
@@ -58,8 +63,9 @@ pub enum AssembleError {
 }
 
 /// The services of `config`: the resolver (a warning and `None` if it cannot be set up),
-/// the OCR engine and the clock.
-pub fn services(config: &Config) -> Services {
+/// the OCR engine, the clock and the plugins' metrics, each registering what it counts in
+/// `registry`.
+pub fn services(config: &Config, registry: &Registry) -> Services {
     let settings = ResolverSettings {
         nameservers: config.dns.nameservers.clone(),
         timeout: config.dns.timeout.0,
@@ -74,10 +80,17 @@ pub fn services(config: &Config) -> Services {
             None
         }
     };
+    let metrics = PluginMetrics::register(registry);
+    if let Some(resolver) = &resolver {
+        resolver.register_metrics(registry);
+    }
+    let ocr = crate::ocr::engine_from_config(&config.ocr);
+    crate::ocr::register_metrics(&ocr, registry);
     Services {
         resolver,
-        ocr: crate::ocr::engine_from_config(&config.ocr),
-        clock: Clock::default(),
+        ocr,
+        clock: crate::time::Clock::system(),
+        metrics,
     }
 }
 
@@ -129,7 +142,8 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         dir: kv_dir.display().to_string(),
         reason: e.to_string(),
     })?;
-    let services = services(config);
+    let metrics = Registry::new();
+    let services = services(config, &metrics);
     let kv = Arc::new(FjallKv::with_cache(
         kv_database.clone(),
         config.kv.cache_bytes.0,
@@ -151,5 +165,6 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         database,
         kv_database,
         kv,
+        metrics,
     })
 }

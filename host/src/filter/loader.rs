@@ -336,7 +336,7 @@ async fn load_one(
             config.filter.failure_window.0,
             config.filter.disable_for.0,
         ),
-        stats: crate::metrics::PluginCallStats::default(),
+        stats: ctx.services.metrics.for_plugin(name),
     })
 }
 

@@ -72,7 +72,7 @@ pub struct LoadedPlugin {
     /// Failure tracking for the circuit breaker.
     pub health: PluginHealth,
     /// Calls, failures and call time, for `/metrics`.
-    pub stats: crate::metrics::PluginCallStats,
+    pub stats: super::metrics::PluginCallStats,
 }
 
 /// The sandbox limits of one call.

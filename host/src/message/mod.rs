@@ -2,7 +2,6 @@
 //! it. The parts plugins ask for — decoded headers, body text, URLs — are computed on first
 //! use and kept, so ten plugins reading the body text cost one conversion.
 
-pub mod headers;
 pub mod mailbox;
 mod text;
 

@@ -1,397 +1,182 @@
-//! What the gateway counts, and its Prometheus text exposition (`GET /metrics` on the admin
-//! endpoint).
+//! What the gateway counts, as a registry each subsystem adds its own metrics to, and the
+//! Prometheus text exposition of it (`GET /metrics` on the admin endpoint, format 0.0.4).
 //!
-//! Counters are atomics bumped where things happen: [`Metrics`] for the server as a whole
-//! (sessions, decisions), [`PluginCallStats`] inside each loaded plugin (calls, failures,
-//! call time). Gauges (the queue) are read when scraped. The exposition is written by hand:
-//! a few dozen series in the text format (version 0.0.4) need no registry crate.
+//! A subsystem registers a metric where it sets itself up and keeps the handle where it
+//! counts: `let rejected = registry.counter_family(...).get("reject")` once, then
+//! `rejected.inc()` on the hot path (a relaxed atomic add, no lock, no lookup). Values
+//! that are read rather than counted (the queue's size, the DNS cache, the OCR pool) are
+//! registered as collectors, closures run at scrape time. This module knows no subsystem:
+//! smtp, delivery, filter, queue, dns and ocr depend on it, never the other way.
+//!
+//! Why not the `prometheus-client` crate: it writes OpenMetrics (`# EOF`, counters typed
+//! without their `_total`), which would change what operators' scrapers already read, and
+//! the few dozen series here need only counters, labelled counters, one histogram family
+//! and scrape-time gauges.
 
-use std::fmt::Write as _;
-use std::sync::Arc;
+mod exposition;
+mod family;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::filter::plugin::LoadedPlugin;
-use crate::filter::verdict::Action;
-use crate::queue::QueueSummary;
+pub use exposition::Exposition;
+pub use family::{CounterFamily, HistogramFamily};
 
-/// The decisions, in the order of [`Metrics::messages`].
-const ACTIONS: [Action; 5] = [
-    Action::Accept,
-    Action::Tag,
-    Action::Quarantine,
-    Action::Reject,
-    Action::Tempfail,
-];
+/// A closure that writes some families at scrape time.
+type Collector = Box<dyn Fn(&mut Exposition) + Send + Sync>;
 
-/// Upper bounds of the call-time histogram buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
-
-/// The server-wide counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// SMTP connections accepted (before the per-listener and per-client caps).
-    connections: AtomicU64,
-    /// Messages decided at the end of DATA, by action (see [`ACTIONS`]).
-    messages: [AtomicU64; 5],
-    /// Delivery outcomes per recipient: delivered, deferred, failed.
-    delivery: [AtomicU64; 3],
-    /// Messages whose recipients expired in the queue.
-    expired: AtomicU64,
-    /// Logins on the submission listeners: succeeded, failed, refused while locked out.
-    logins: [AtomicU64; 3],
+/// Every metric of a running server, in the order registered. Cheap to share
+/// (`Arc<Registry>`); registering takes a short lock, counting takes none.
+#[derive(Default)]
+pub struct Registry {
+    collectors: RwLock<Vec<Collector>>,
 }
 
-/// How a login on a submission listener ended, for [`Metrics::login`].
-#[derive(Debug, Clone, Copy)]
-pub enum LoginOutcome {
-    /// 235.
-    Succeeded,
-    /// 535: wrong account or password.
-    Failed,
-    /// 454: the address or account is locked out.
-    LockedOut,
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
 }
 
-/// A recipient's delivery outcome, for [`Metrics::delivery`].
-#[derive(Debug, Clone, Copy)]
-pub enum DeliveryOutcome {
-    /// Accepted by the next hop.
-    Delivered,
-    /// To be tried again.
-    Deferred,
-    /// Refused for good (or expired).
-    Failed,
-}
-
-/// What the plugins' services report at scrape time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ServiceGauges {
-    /// DNS answer-cache (hits, misses), when there is a resolver.
-    pub dns_cache: Option<(u64, u64)>,
-    /// The OCR engine's pool, when it has one.
-    pub ocr: Option<crate::ocr::PoolUse>,
-}
-
-impl Metrics {
-    /// A new set of counters at zero.
+impl Registry {
+    /// An empty registry. Commands without a server (`moat check`) use a throw-away one.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    /// Counts an accepted SMTP connection.
-    pub fn connection(&self) {
-        self.connections.fetch_add(1, Ordering::Relaxed);
+    /// Registers `collect`, run at every scrape to write its families.
+    pub fn collect(&self, collect: impl Fn(&mut Exposition) + Send + Sync + 'static) {
+        self.collectors
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(collect));
     }
 
-    /// Counts a message decided at the end of DATA.
-    pub fn message(&self, action: Action) {
-        if let Some(i) = ACTIONS.iter().position(|a| *a == action) {
-            self.messages[i].fetch_add(1, Ordering::Relaxed);
-        }
+    /// A counter without labels, `name` (ending in `_total`) described by `help`.
+    pub fn counter(&self, name: &'static str, help: &'static str) -> Counter {
+        let counter = Counter::default();
+        let read = counter.clone();
+        self.collect(move |out| {
+            out.family(name, "counter", help);
+            out.sample(name, &[], read.get());
+        });
+        counter
     }
 
-    /// Counts a recipient's delivery outcome.
-    pub fn delivery(&self, outcome: DeliveryOutcome) {
-        self.delivery[outcome as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a login attempt's outcome.
-    pub fn login(&self, outcome: LoginOutcome) {
-        self.logins[outcome as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a message whose remaining recipients expired.
-    pub fn expired(&self) {
-        self.expired.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The exposition: these counters, each plugin's, the services' and the queue's
-    /// gauges when given.
-    pub fn render(
+    /// A counter per value of the label `label`; values appear in the exposition once
+    /// [`CounterFamily::get`] created them (at 0).
+    pub fn counter_family(
         &self,
-        plugins: &[Arc<LoadedPlugin>],
-        services: ServiceGauges,
-        queue: Option<&QueueSummary>,
-        now_ms: u64,
-    ) -> String {
-        let mut out = String::new();
-        family(
-            &mut out,
-            "moat_smtp_connections_total",
-            "counter",
-            "SMTP connections accepted.",
-        );
-        sample(
-            &mut out,
-            "moat_smtp_connections_total",
-            "",
-            load(&self.connections),
-        );
-        family(
-            &mut out,
-            "moat_messages_total",
-            "counter",
-            "Messages decided at the end of DATA, by action.",
-        );
-        for (action, count) in ACTIONS.iter().zip(&self.messages) {
-            let labels = format!("action=\"{}\"", action.as_str());
-            sample(&mut out, "moat_messages_total", &labels, load(count));
-        }
-        family(
-            &mut out,
-            "moat_delivery_recipients_total",
-            "counter",
-            "Delivery outcomes per recipient and attempt.",
-        );
-        for (name, count) in ["delivered", "deferred", "failed"]
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+    ) -> CounterFamily {
+        let family = CounterFamily::new(label);
+        let read = family.clone();
+        self.collect(move |out| {
+            out.family(name, "counter", help);
+            read.write(out, name);
+        });
+        family
+    }
+
+    /// A histogram of durations per value of the label `label`, over [`BUCKETS`].
+    pub fn histogram_family(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+    ) -> HistogramFamily {
+        let family = HistogramFamily::new(label);
+        let read = family.clone();
+        self.collect(move |out| {
+            out.family(name, "histogram", help);
+            read.write(out, name);
+        });
+        family
+    }
+
+    /// The exposition of every registered metric.
+    pub fn render(&self) -> String {
+        let mut out = Exposition::default();
+        for collect in self
+            .collectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .zip(&self.delivery)
         {
-            let labels = format!("outcome=\"{name}\"");
-            sample(
-                &mut out,
-                "moat_delivery_recipients_total",
-                &labels,
-                load(count),
-            );
+            collect(&mut out);
         }
-        family(
-            &mut out,
-            "moat_delivery_expired_total",
-            "counter",
-            "Messages given up on after the queue's maximum age.",
-        );
-        sample(
-            &mut out,
-            "moat_delivery_expired_total",
-            "",
-            load(&self.expired),
-        );
-        family(
-            &mut out,
-            "moat_smtp_auth_total",
-            "counter",
-            "SMTP AUTH attempts on the submission listeners, by result.",
-        );
-        for (name, count) in ["succeeded", "failed", "locked_out"]
-            .iter()
-            .zip(&self.logins)
-        {
-            let labels = format!("result=\"{name}\"");
-            sample(&mut out, "moat_smtp_auth_total", &labels, load(count));
-        }
-        render_plugins(&mut out, plugins);
-        render_services(&mut out, services);
-        if let Some(summary) = queue {
-            render_queue(&mut out, summary, now_ms);
-        }
-        out
+        out.into_text()
     }
 }
 
-/// One plugin's calls: how many, how many failed, and how long they took.
+/// A monotonically increasing count, shared by its clones.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds of the histogram buckets, in seconds.
+pub const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// A histogram of durations over [`BUCKETS`], shared by its clones; lock-free.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram(Arc<HistogramCells>);
+
 #[derive(Debug, Default)]
-pub struct PluginCallStats {
-    calls: AtomicU64,
-    failures: AtomicU64,
-    /// Calls per bucket of [`BUCKETS`] (not cumulative), and the ones above the last.
+struct HistogramCells {
+    /// Observations per bucket (not cumulative), and the ones above the last bound.
     buckets: [AtomicU64; BUCKETS.len() + 1],
-    /// Total call time, in microseconds.
+    /// Their sum, in microseconds.
     micros: AtomicU64,
 }
 
-impl PluginCallStats {
-    /// Counts one call that took `elapsed` and failed or not.
-    pub fn record(&self, elapsed: Duration, failed: bool) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let bucket = BUCKETS
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.0.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.0.micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
-}
 
-fn render_plugins(out: &mut String, plugins: &[Arc<LoadedPlugin>]) {
-    family(
-        out,
-        "moat_plugin_calls_total",
-        "counter",
-        "Plugin calls (every stage, learning included).",
-    );
-    for plugin in plugins {
-        let labels = plugin_label(plugin);
-        sample(
-            out,
-            "moat_plugin_calls_total",
-            &labels,
-            load(&plugin.stats.calls),
-        );
-    }
-    family(
-        out,
-        "moat_plugin_failures_total",
-        "counter",
-        "Plugin calls that failed (timeout, memory, trap, invalid verdict, disabled).",
-    );
-    for plugin in plugins {
-        let labels = plugin_label(plugin);
-        sample(
-            out,
-            "moat_plugin_failures_total",
-            &labels,
-            load(&plugin.stats.failures),
-        );
-    }
-    family(
-        out,
-        "moat_plugin_call_seconds",
-        "histogram",
-        "Wall-clock time of plugin calls, waiting for a pool slot included.",
-    );
-    for plugin in plugins {
-        let name = plugin_label(plugin);
-        let stats = &plugin.stats;
-        let mut cumulative = 0;
-        for (bound, count) in BUCKETS.iter().zip(&stats.buckets) {
-            cumulative += load(count);
-            sample(
-                out,
-                "moat_plugin_call_seconds_bucket",
-                &format!("{name},le=\"{bound}\""),
-                cumulative,
-            );
+    /// The cumulative counts per bound (the last is `+Inf`, the total) and the sum in
+    /// seconds.
+    fn snapshot(&self) -> ([u64; BUCKETS.len() + 1], f64) {
+        let mut cumulative = [0; BUCKETS.len() + 1];
+        let mut total = 0;
+        for (cell, count) in cumulative.iter_mut().zip(&self.0.buckets) {
+            total += count.load(Ordering::Relaxed);
+            *cell = total;
         }
-        cumulative += load(&stats.buckets[BUCKETS.len()]);
-        sample(
-            out,
-            "moat_plugin_call_seconds_bucket",
-            &format!("{name},le=\"+Inf\""),
-            cumulative,
-        );
-        let _ = writeln!(
-            out,
-            "moat_plugin_call_seconds_sum{{{name}}} {}",
-            load(&stats.micros) as f64 / 1e6
-        );
-        sample(out, "moat_plugin_call_seconds_count", &name, cumulative);
+        let sum = self.0.micros.load(Ordering::Relaxed) as f64 / 1e6;
+        (cumulative, sum)
     }
-}
-
-fn render_services(out: &mut String, services: ServiceGauges) {
-    if let Some((hits, misses)) = services.dns_cache {
-        family(
-            out,
-            "moat_dns_cache_lookups_total",
-            "counter",
-            "DNS lookups by whether the answer cache had them.",
-        );
-        sample(out, "moat_dns_cache_lookups_total", "result=\"hit\"", hits);
-        sample(
-            out,
-            "moat_dns_cache_lookups_total",
-            "result=\"miss\"",
-            misses,
-        );
-    }
-    if let Some(pool) = services.ocr {
-        family(
-            out,
-            "moat_ocr_slots",
-            "gauge",
-            "OCR pool slots (images read at once).",
-        );
-        sample(out, "moat_ocr_slots", "", pool.slots as u64);
-        family(
-            out,
-            "moat_ocr_slots_busy",
-            "gauge",
-            "OCR pool slots in use.",
-        );
-        sample(out, "moat_ocr_slots_busy", "", pool.busy as u64);
-        family(out, "moat_ocr_cache_entries", "gauge", "OCR texts cached.");
-        sample(out, "moat_ocr_cache_entries", "", pool.cached as u64);
-    }
-}
-
-fn render_queue(out: &mut String, summary: &QueueSummary, now_ms: u64) {
-    family(
-        out,
-        "moat_queue_messages",
-        "gauge",
-        "Messages in the delivery queue.",
-    );
-    sample(out, "moat_queue_messages", "", summary.messages);
-    family(
-        out,
-        "moat_queue_recipients",
-        "gauge",
-        "Recipients of queued messages, by state.",
-    );
-    for (state, count) in [
-        ("pending", summary.pending),
-        ("deferred", summary.deferred),
-        ("delivered", summary.delivered),
-        ("failed", summary.failed),
-    ] {
-        sample(
-            out,
-            "moat_queue_recipients",
-            &format!("state=\"{state}\""),
-            count,
-        );
-    }
-    family(
-        out,
-        "moat_queue_oldest_age_seconds",
-        "gauge",
-        "Age of the oldest queued message (0 when the queue is empty).",
-    );
-    let age_ms = summary
-        .oldest_received_at_ms
-        .map_or(0, |t| now_ms.saturating_sub(t));
-    let _ = writeln!(
-        out,
-        "moat_queue_oldest_age_seconds {}",
-        age_ms as f64 / 1000.0
-    );
-}
-
-fn plugin_label(plugin: &LoadedPlugin) -> String {
-    format!("plugin=\"{}\"", escape(&plugin.name))
-}
-
-/// A label value escaped for the text format.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &str, value: u64) {
-    if labels.is_empty() {
-        let _ = writeln!(out, "{name} {value}");
-    } else {
-        let _ = writeln!(out, "{name}{{{labels}}} {value}");
-    }
-}
-
-fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
@@ -399,28 +184,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_and_histograms_render_in_the_text_format() {
-        let metrics = Metrics::default();
-        metrics.connection();
-        metrics.message(Action::Reject);
-        metrics.message(Action::Reject);
-        metrics.delivery(DeliveryOutcome::Deferred);
-        let text = metrics.render(&[], ServiceGauges::default(), None, 0);
-        assert!(text.contains("\nmoat_delivery_recipients_total{outcome=\"deferred\"} 1\n"));
-        assert!(text.contains("# TYPE moat_smtp_connections_total counter\n"));
-        assert!(text.contains("\nmoat_smtp_connections_total 1\n"));
+    fn registered_metrics_render_in_the_text_format_in_registration_order() {
+        let registry = Registry::new();
+        let connections = registry.counter("moat_smtp_connections_total", "Connections.");
+        let actions = registry.counter_family("moat_messages_total", "Decisions.", "action");
+        let reject = actions.get("reject");
+        actions.get("accept");
+        registry.collect(|out| {
+            out.family("moat_queue_messages", "gauge", "Queued.");
+            out.sample("moat_queue_messages", &[], 7);
+        });
+        connections.inc();
+        reject.add(2);
+        let text = registry.render();
+        assert!(text.starts_with(
+            "# HELP moat_smtp_connections_total Connections.\n\
+             # TYPE moat_smtp_connections_total counter\n\
+             moat_smtp_connections_total 1\n"
+        ));
         assert!(text.contains("\nmoat_messages_total{action=\"reject\"} 2\n"));
         assert!(text.contains("\nmoat_messages_total{action=\"accept\"} 0\n"));
+        assert!(text.ends_with("# TYPE moat_queue_messages gauge\nmoat_queue_messages 7\n"));
+    }
 
-        let stats = PluginCallStats::default();
-        stats.record(Duration::from_micros(300), false);
-        stats.record(Duration::from_millis(30), true);
-        stats.record(Duration::from_secs(9), false);
-        assert_eq!(load(&stats.calls), 3);
-        assert_eq!(load(&stats.failures), 1);
-        assert_eq!(load(&stats.buckets[0]), 1);
-        assert_eq!(load(&stats.buckets[6]), 1, "30 ms is in the 50 ms bucket");
-        assert_eq!(load(&stats.buckets[BUCKETS.len()]), 1);
-        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    #[test]
+    fn a_histogram_counts_each_duration_in_its_bucket_and_renders_cumulative() {
+        let registry = Registry::new();
+        let family = registry.histogram_family("moat_call_seconds", "Calls.", "plugin");
+        let calls = family.get("a\"b");
+        calls.observe(Duration::from_micros(300));
+        calls.observe(Duration::from_millis(30));
+        calls.observe(Duration::from_secs(9));
+        let (cumulative, sum) = calls.snapshot();
+        assert_eq!(cumulative[0], 1);
+        assert_eq!(cumulative[5], 1, "30 ms is above 25 ms");
+        assert_eq!(cumulative[6], 2, "and within 50 ms");
+        assert_eq!(cumulative[BUCKETS.len()], 3);
+        assert!((sum - 9.0303).abs() < 1e-9, "{sum}");
+        let text = registry.render();
+        assert!(
+            text.contains("moat_call_seconds_bucket{plugin=\"a\\\"b\",le=\"0.0005\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("moat_call_seconds_bucket{plugin=\"a\\\"b\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("moat_call_seconds_count{plugin=\"a\\\"b\"} 3\n"));
+        assert!(text.contains("moat_call_seconds_sum{plugin=\"a\\\"b\"} 9.0303\n"));
     }
 }

@@ -58,6 +58,27 @@ pub enum OcrError {
 /// The future an engine returns.
 pub type OcrFuture<'a> = Pin<Box<dyn Future<Output = Result<String, OcrError>> + Send + 'a>>;
 
+/// Registers `engine`'s pool gauges in `registry`, read at each scrape (nothing for an
+/// engine without a pool).
+pub fn register_metrics(engine: &Arc<dyn OcrEngine>, registry: &crate::metrics::Registry) {
+    let engine = Arc::clone(engine);
+    registry.collect(move |out| {
+        let Some(pool) = engine.pool() else {
+            return;
+        };
+        out.family(
+            "moat_ocr_slots",
+            "gauge",
+            "OCR pool slots (images read at once).",
+        );
+        out.sample("moat_ocr_slots", &[], pool.slots);
+        out.family("moat_ocr_slots_busy", "gauge", "OCR pool slots in use.");
+        out.sample("moat_ocr_slots_busy", &[], pool.busy);
+        out.family("moat_ocr_cache_entries", "gauge", "OCR texts cached.");
+        out.sample("moat_ocr_cache_entries", &[], pool.cached);
+    });
+}
+
 /// How an engine's pool is used, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolUse {

@@ -11,7 +11,6 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -51,11 +50,7 @@ impl QueueId {
 
     /// A new id, greater than every id this process made before.
     pub fn generate() -> Self {
-        let clock_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let clock_ms = crate::time::now_ms();
         GENERATOR
             .lock()
             // The generator's state is two integers, valid even if a holder panicked.
@@ -293,10 +288,7 @@ mod tests {
             &1_700_000_000_123_u64.to_be_bytes()[2..]
         );
 
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis() as u64;
+        let now_ms = crate::time::now_ms();
         let generated = QueueId::generate().timestamp_ms();
         assert!(
             generated.abs_diff(now_ms) < 60_000,

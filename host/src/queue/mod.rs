@@ -22,7 +22,8 @@
 //! ([`Selection`]: messages by sender or recipient), `error`
 //! ([`QueueError`]), `update` ([`Queue::modify`]: an envelope read, changed and written back
 //! with its due entry, its removal and any bounces in ONE fsynced batch; the operator's
-//! hold, release, flush and delete), `summary` ([`QueueSummary`]). Delivery itself is in
+//! hold, release, flush and delete), `summary` ([`QueueSummary`]), `metrics` (its gauges
+//! for `/metrics`). Delivery itself is in
 //! `crate::delivery`. Whoever changes an envelope's `next_attempt_ms` or `held` does it
 //! through [`Queue::modify`], which moves the due entry in the same batch; a held message
 //! has no due entry. Delivery removes a message only once [`QueuedEnvelope::is_complete`].
@@ -31,6 +32,7 @@ mod commit;
 mod error;
 mod id;
 mod keys;
+mod metrics;
 mod quarantine;
 mod record;
 mod select;

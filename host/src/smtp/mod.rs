@@ -7,8 +7,13 @@
 //! * `proto`: command parsing and the line/DATA/BDAT receivers; no I/O, fuzzed.
 //! * `reply`: every reply Moat sends, with its enhanced status code.
 //! * `tls`: the STARTTLS configuration; `relay`: which recipients are accepted.
+//! * `metrics`: what the SMTP side counts (connections, decisions, logins).
+//! * `headers`: the header fields Moat adds to a message it accepts (`Received`, the
+//!   spam verdict).
 
+pub mod headers;
 pub mod listener;
+pub mod metrics;
 pub mod proto;
 pub mod relay;
 pub mod reply;

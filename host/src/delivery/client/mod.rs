@@ -34,7 +34,7 @@ use tracing::debug;
 
 pub use ehlo::Capabilities;
 pub use reply::Reply;
-pub use tls::{VerifiedTls, trusted_certificates};
+pub use tls::VerifiedTls;
 
 use super::outcome::Outcome;
 use crate::config::{AuthConfig, TlsPolicy};

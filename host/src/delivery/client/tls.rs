@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio_rustls::TlsConnector;
 
 /// How a `tls = "verify"` route checks its servers: a client trusting only the route's
@@ -42,7 +41,7 @@ impl VerifiedTls {
     /// A client trusting the certificates in the PEM file `ca_file`; `server_name`, when
     /// given, is the name every server's certificate must carry.
     pub fn new(ca_file: &Path, server_name: Option<String>) -> Result<Self, String> {
-        let (trusted, roots) = read_trusted(ca_file)?;
+        let (trusted, roots) = crate::config::trusted_certificates(ca_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -73,31 +72,6 @@ impl fmt::Debug for VerifiedTls {
             .field("server_name", &self.server_name)
             .finish_non_exhaustive()
     }
-}
-
-/// The certificates of the PEM file `file` as trust anchors, or why they cannot be (the
-/// text the config check shows under the key).
-pub fn trusted_certificates(file: &Path) -> Result<RootCertStore, String> {
-    read_trusted(file).map(|(_, roots)| roots)
-}
-
-/// The certificates of `file`, and the same as trust anchors.
-fn read_trusted(file: &Path) -> Result<(Vec<CertificateDer<'static>>, RootCertStore), String> {
-    let shown = file.display();
-    let certificates = CertificateDer::pem_file_iter(file)
-        .map_err(|e| format!("cannot read `{shown}`: {e}"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("`{shown}` is not PEM certificates: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for certificate in &certificates {
-        roots
-            .add(certificate.clone())
-            .map_err(|e| format!("a certificate in `{shown}` cannot be trusted: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("`{shown}` holds no certificate"));
-    }
-    Ok((certificates, roots))
 }
 
 /// A connector for STARTTLS to any next hop.
@@ -177,33 +151,13 @@ impl ServerCertVerifier for AnyCertificate {
 mod tests {
     use super::*;
 
-    fn file_with(text: &str) -> tempfile::NamedTempFile {
-        let file = tempfile::NamedTempFile::new().expect("temp file");
-        std::fs::write(file.path(), text).expect("written");
-        file
-    }
-
     #[test]
-    fn a_pem_certificate_is_trusted_and_a_file_without_one_is_refused_with_a_reason() {
+    fn a_route_trusting_a_pem_certificate_gets_a_verifying_client() {
         let certified =
             rcgen::generate_simple_self_signed(vec!["mx.test".to_owned()]).expect("certificate");
-        let good = file_with(&certified.cert.pem());
-        assert_eq!(trusted_certificates(good.path()).expect("trusted").len(), 1);
-        assert!(VerifiedTls::new(good.path(), Some("mx.test".into())).is_ok());
-
-        let empty = file_with("just text, no certificate\n");
-        let reason = trusted_certificates(empty.path()).expect_err("nothing to trust");
-        assert!(reason.ends_with("holds no certificate"), "{reason}");
-
-        let broken =
-            file_with("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
-        let reason = trusted_certificates(broken.path()).expect_err("not PEM");
-        assert!(reason.contains("is not PEM certificates"), "{reason}");
-
-        let reason = trusted_certificates(Path::new("no/such/ca.pem")).expect_err("no file");
-        assert!(
-            reason.starts_with("cannot read `no/such/ca.pem`"),
-            "{reason}"
-        );
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), certified.cert.pem()).expect("written");
+        assert!(VerifiedTls::new(file.path(), Some("mx.test".into())).is_ok());
+        assert!(VerifiedTls::new(Path::new("no/such/ca.pem"), None).is_err());
     }
 }

@@ -13,11 +13,12 @@ mod ocr;
 
 use std::sync::Arc;
 
-pub use clock::Clock;
-
 use crate::dns::Resolver;
 use crate::ocr::OcrEngine;
 use crate::store::KvNamespace;
+use crate::time::Clock;
+
+use super::metrics::PluginMetrics;
 
 /// Services shared by every plugin of the gateway.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct Services {
     pub ocr: Arc<dyn OcrEngine>,
     /// The clock plugins see.
     pub clock: Clock,
+    /// Each plugin's calls, failures and call time, for `/metrics`.
+    pub metrics: PluginMetrics,
 }
 
 /// What one plugin may use: its grants, its kv namespace and its config, built at load

@@ -7,7 +7,7 @@ use super::{Next, Session};
 use crate::auth::{Exceeded, Submission};
 use crate::filter::pipeline::StageInput;
 use crate::message::ParsedMessage;
-use crate::metrics::LoginOutcome;
+use crate::smtp::metrics::LoginOutcome;
 use crate::smtp::proto::{Credentials, ReversePath, SaslError, SaslExchange, SaslStep};
 use crate::smtp::reply::Reply;
 

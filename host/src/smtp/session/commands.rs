@@ -6,7 +6,7 @@ use super::state::{Phase, Transaction};
 use super::{BdatChunk, Mode, Next, Session};
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision, PluginResult};
-use crate::message::headers::top_symbols;
+use crate::smtp::headers::top_symbols;
 use crate::smtp::proto::{
     AddressError, BdatReceiver, Command, CommandError, ForwardPath, MECHANISMS, MailParams,
     ParseContext, ReversePath, parse_command_with,

@@ -2,7 +2,6 @@
 //! decision — refuse it, or put it on disk (queue or quarantine) and only then answer 250.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use password_hash::rand_core::{OsRng, RngCore as _};
 
@@ -10,10 +9,10 @@ use super::Session;
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
-use crate::message::headers::{
+use crate::queue::{NewMessage, QueueError, QueueId};
+use crate::smtp::headers::{
     ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
 };
-use crate::queue::{NewMessage, QueueError, QueueId};
 use crate::smtp::proto::{Body, MessageData};
 use crate::smtp::reply::Reply;
 
@@ -146,9 +145,7 @@ impl Session {
             (false, true) => "ESMTPA",
             (false, false) => "ESMTP",
         };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.params.clock.now_secs();
         let id = format!("{}.{}", self.id, self.messages);
         let single =
             (transaction.recipients.len() == 1).then(|| transaction.recipients[0].as_str());

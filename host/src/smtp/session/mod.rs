@@ -52,7 +52,9 @@ pub struct SessionParams {
     /// Counter for session ids.
     pub sessions: AtomicU64,
     /// What `/metrics` reports.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: crate::smtp::metrics::SmtpMetrics,
+    /// Wall-clock time (the `Received` header's date).
+    pub clock: crate::time::Clock,
     /// The accounts and limits of the submission listeners; `None` when there are none.
     pub submission: Option<Arc<crate::auth::Submission>>,
 }
@@ -287,7 +289,7 @@ impl Session {
                 tracing::info!(score = decision.score, "connection rejected by filters");
                 self.refused = true;
                 self.reply(Reply::rejected_at_connect(
-                    &crate::message::headers::top_symbols(&decision, 3),
+                    &crate::smtp::headers::top_symbols(&decision, 3),
                 ));
                 Next::Continue
             }

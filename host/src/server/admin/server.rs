@@ -12,40 +12,43 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::router;
+use crate::control::LocalControl;
 use crate::filter::live::LivePipeline;
-use crate::queue::Queue;
+use crate::metrics::Registry;
+use crate::server::reload::Reloader;
 
 /// What the endpoints act on.
 #[derive(Clone)]
-pub struct AdminContext {
-    /// The running server's queue.
-    pub queue: Queue,
-    /// The running server's plugins (as reloads change them), for learning and their
-    /// call counts.
-    pub pipeline: Arc<LivePipeline>,
+pub(crate) struct AdminContext {
+    /// The operator's actions on the running server's queue.
+    pub(crate) control: LocalControl,
+    /// The running server's plugins (as reloads change them), for learning.
+    pub(crate) pipeline: Arc<LivePipeline>,
     /// What `POST /reload` runs.
-    pub reloader: Arc<crate::cli::reload::Reloader>,
-    /// The server's counters, for `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub(crate) reloader: Arc<Reloader>,
+    /// The server's metrics, for `/metrics`.
+    pub(crate) metrics: Arc<Registry>,
     /// The largest request body taken (a message to learn): the SMTP size limit.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// `[admin] token`: when set, requests without `Authorization: Bearer TOKEN` get 401.
-    pub token: Option<String>,
-    /// `[server] hostname`: the reporting host of the bounces `moat queue bounce` sends.
-    pub hostname: String,
+    pub(crate) token: Option<String>,
 }
 
 impl std::fmt::Debug for AdminContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminContext")
-            .field("queue", &self.queue)
+            .field("control", &self.control)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
 
 /// Serves the admin API on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, context: AdminContext, shutdown: CancellationToken) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    context: AdminContext,
+    shutdown: CancellationToken,
+) {
     let context = Arc::new(context);
     loop {
         let accepted = tokio::select! {

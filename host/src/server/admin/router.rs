@@ -119,25 +119,10 @@ async fn reload(context: &AdminContext) -> Result<Reply, Failure> {
 
 /// `GET /metrics`: the Prometheus text exposition.
 async fn metrics(context: &AdminContext) -> Result<Reply, Failure> {
-    let summary = context.queue.summary();
-    let services = context.reloader.services();
-    let gauges = crate::metrics::ServiceGauges {
-        dns_cache: services
-            .resolver
-            .as_ref()
-            .map(crate::dns::Resolver::cache_counts),
-        ocr: services.ocr.pool(),
-    };
-    let text = context.metrics.render(
-        context.pipeline.current().plugins(),
-        gauges,
-        Some(&summary),
-        crate::delivery::now_ms(),
-    );
     Ok(bytes(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
-        text.into_bytes(),
+        context.metrics.render().into_bytes(),
     ))
 }
 

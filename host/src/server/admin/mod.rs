@@ -1,15 +1,17 @@
-//! The admin endpoint: a small HTTP/1.1 JSON API on a loopback address, served by
-//! `moat serve`, through which the `moat queue ...` and `moat quarantine ...` commands act
-//! on the running server's queue (fjall lets one process at a time open the database).
+//! The admin endpoint: a small HTTP/1.1 JSON API on a loopback address, through which
+//! `moat queue`, `moat quarantine`, `moat learn` and `moat reload` act on the running
+//! server (fjall lets one process at a time open the database), and `/metrics`.
 //!
 //! * `server`: the accept loop (hyper's HTTP/1.1 connection handling; no hand-written
 //!   parser).
 //! * `router`: method and path to endpoint: one `match` over the path's segments, so a new
-//!   endpoint (metrics, quarantine, reload) is one more arm and one more handler file.
-//! * `queue`: the queue endpoints.
-//! * `quarantine`: the quarantine endpoints.
+//!   endpoint is one more arm.
+//! * `queue`, `quarantine`: the operator's actions, each answered by
+//!   [`crate::control::LocalControl`], the same code `moat queue` runs on a stopped
+//!   server's data dir.
 //! * `learn`: teaching the running server's learning plugins, and their counters.
-//! * `client`: the HTTP client the CLI uses.
+//!
+//! The CLI's side is [`crate::control::client`].
 //!
 //! With `[admin] token` every request must carry `Authorization: Bearer TOKEN` (compared
 //! in constant time); the configuration refuses an address beyond loopback without one.
@@ -20,19 +22,10 @@
 //! small with only the `http1` features, and it already speaks tokio; axum would add a
 //! routing layer the handful of endpoints here does not need.
 
-pub mod client;
 mod learn;
 mod quarantine;
 mod queue;
 mod router;
 mod server;
 
-use std::path::{Path, PathBuf};
-
-pub use queue::QueueAction;
-pub use server::{AdminContext, serve};
-
-/// The file in the data directory holding the running server's admin address.
-pub fn address_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("admin.addr")
-}
+pub(super) use server::{AdminContext, serve};

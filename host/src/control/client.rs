@@ -1,6 +1,9 @@
-//! The HTTP client of the admin API, for the CLI: one request per connection.
+//! The HTTP client of the admin API, for the CLI (one request per connection), and how
+//! the CLI finds the running server's endpoint: the address the server wrote into its
+//! data dir ([`address_file`]), else the configured one.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full};
@@ -99,4 +102,44 @@ async fn send(
     let body = response.into_body().collect().await?.to_bytes().to_vec();
     driver.abort();
     Ok(AdminResponse { status, body })
+}
+
+/// The file in the data directory holding the running server's admin address.
+pub fn address_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.addr")
+}
+
+/// Why no running server's endpoint is known.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "moat is running on {data_dir} but has no admin endpoint (add an [admin] section)",
+    data_dir = .0.display()
+)]
+pub struct NoEndpoint(PathBuf);
+
+/// The admin endpoint of the server running on `config`'s data dir: the address it wrote
+/// there, else the configured one; with the configured token.
+pub fn running_endpoint(config: &crate::config::Config) -> Result<Endpoint, NoEndpoint> {
+    let data_dir = &config.server.data_dir;
+    let from_file = std::fs::read_to_string(address_file(data_dir))
+        .ok()
+        .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+    let from_config = config
+        .admin
+        .as_ref()
+        .map(|a| a.address)
+        .filter(|a| a.port() != 0);
+    let token = config.admin.as_ref().and_then(|a| a.token.clone());
+    match from_file.or(from_config) {
+        Some(address) => Ok(Endpoint { address, token }),
+        None => Err(NoEndpoint(data_dir.clone())),
+    }
+}
+
+/// The message of an error answer (`{"error": ...}`), or the body as text.
+pub fn error_text(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }

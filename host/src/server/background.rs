@@ -1,0 +1,207 @@
+//! What a server runs besides its listeners: the delivery scheduler, the quarantine's
+//! expiry, the plugins' kv sync and the admin endpoint. Each is started and stopped here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::admin::{self, AdminContext};
+use super::reload::Reloader;
+use crate::config::Config;
+use crate::control::LocalControl;
+use crate::control::client::address_file;
+use crate::delivery::Scheduler;
+use crate::delivery::metrics::DeliveryMetrics;
+use crate::filter::assemble::KV_SYNC_INTERVAL;
+use crate::metrics::Registry;
+use crate::queue::Queue;
+use crate::smtp::session::SessionParams;
+use crate::store::Database;
+use crate::time::Clock;
+
+/// How often quarantined messages past `[quarantine] max_age` are looked for.
+const QUARANTINE_EXPIRY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// What the background tasks are started from.
+pub(super) struct Parts<'a> {
+    pub(super) config: &'a Config,
+    pub(super) params: &'a SessionParams,
+    pub(super) reloader: &'a Arc<Reloader>,
+    pub(super) metrics: &'a Arc<Registry>,
+    pub(super) kv_database: &'a Database,
+    pub(super) shutdown: &'a CancellationToken,
+    pub(super) tracker: &'a TaskTracker,
+}
+
+/// The running background tasks.
+pub(super) struct Background {
+    /// Where the admin endpoint listens, if it does.
+    pub(super) admin: Option<SocketAddr>,
+    address_file: Option<PathBuf>,
+    kv_sync: JoinHandle<()>,
+    kv_database: Database,
+}
+
+/// Starts delivery, the quarantine's expiry, the kv sync and the admin endpoint (if
+/// configured). They stop when `shutdown` is cancelled; delivery's and expiry's tasks are
+/// on `tracker`.
+pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
+    let Parts {
+        config,
+        params,
+        reloader,
+        metrics,
+        kv_database,
+        shutdown,
+        tracker,
+    } = parts;
+    let queue = &params.queue;
+    if config.delivery.enabled {
+        let scheduler = Scheduler::new(
+            config,
+            queue.clone(),
+            params.resolver.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+            DeliveryMetrics::register(metrics),
+        )
+        .context("cannot start delivery")?;
+        reloader.serve_routes(scheduler.routes(), config.delivery.clone());
+        tracker.spawn(scheduler.run());
+    } else {
+        tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");
+    }
+    if let Some(max_age) = config.quarantine.max_age.limit() {
+        tracker.spawn(expire_quarantine(
+            queue.clone(),
+            params.clock.clone(),
+            max_age,
+            shutdown.clone(),
+        ));
+    }
+    let kv_database = kv_database.clone();
+    let kv_sync = tokio::spawn(sync_kv(kv_database.clone(), shutdown.clone()));
+    let (admin, address_file) = match admin_context(config, params, reloader, metrics) {
+        Some((configured, context)) => {
+            let data_dir = &config.server.data_dir;
+            let (address, file) = start_admin(configured, context, data_dir, shutdown).await?;
+            (Some(address), Some(file))
+        }
+        None => (None, None),
+    };
+    Ok(Background {
+        admin,
+        address_file,
+        kv_sync,
+        kv_database,
+    })
+}
+
+/// Where the admin endpoint is to listen and what it acts on, when `[admin]` is set.
+fn admin_context(
+    config: &Config,
+    params: &SessionParams,
+    reloader: &Arc<Reloader>,
+    metrics: &Arc<Registry>,
+) -> Option<(SocketAddr, AdminContext)> {
+    let admin_config = config.admin.as_ref()?;
+    let context = AdminContext {
+        control: LocalControl::new(
+            params.queue.clone(),
+            config.server.hostname.clone(),
+            params.clock.clone(),
+        ),
+        pipeline: reloader.live(),
+        reloader: Arc::clone(reloader),
+        metrics: Arc::clone(metrics),
+        max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
+        token: admin_config.token.clone(),
+    };
+    Some((admin_config.address, context))
+}
+
+/// Binds the admin endpoint, writes its address into the data dir for the CLI and
+/// serves it until `shutdown`: the address and the file.
+async fn start_admin(
+    configured: SocketAddr,
+    context: AdminContext,
+    data_dir: &std::path::Path,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(SocketAddr, PathBuf)> {
+    let listener = TcpListener::bind(configured)
+        .await
+        .with_context(|| format!("cannot listen on {configured} (admin.address)"))?;
+    let address = listener.local_addr()?;
+    let file = address_file(data_dir);
+    std::fs::write(&file, format!("{address}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    tracing::info!(%address, "admin endpoint listening");
+    tokio::spawn(admin::serve(listener, context, shutdown.clone()));
+    Ok((address, file))
+}
+
+/// Deletes quarantined messages older than `max_age` by `clock`, now and every
+/// [`QUARANTINE_EXPIRY_INTERVAL`], until `shutdown`.
+async fn expire_quarantine(
+    queue: Queue,
+    clock: Clock,
+    max_age: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let cutoff = clock
+            .now_ms()
+            .saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+        let queue_now = queue.clone();
+        match tokio::task::spawn_blocking(move || queue_now.expire_quarantine(cutoff)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "cannot expire quarantined messages"),
+            Err(error) => tracing::error!(%error, "quarantine expiry panicked"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(QUARANTINE_EXPIRY_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
+async fn sync_kv(kv: Database, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(KV_SYNC_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => sync_kv_once(&kv).await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Forces the plugins' kv database to disk now (off the async workers: fsync blocks).
+async fn sync_kv_once(kv: &Database) {
+    let db = kv.clone();
+    match tokio::task::spawn_blocking(move || db.sync()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "cannot sync the plugins' kv store"),
+        Err(error) => tracing::error!(%error, "the kv sync task failed"),
+    }
+}
+
+impl Background {
+    /// Stops what is not on the tracker (after the sessions finished): the last kv sync,
+    /// and the admin address file goes.
+    pub(super) async fn stop(self) {
+        let _ = self.kv_sync.await;
+        sync_kv_once(&self.kv_database).await;
+        if let Some(file) = self.address_file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The running gateway: start-up, the background tasks, reload and shutdown, and the admin
+//! endpoint through which the CLI reaches it. `moat serve` (in `cli`) parses its arguments
+//! and calls [`run`]; nothing here prints except the two lines a supervisor or benchmark
+//! reads (`moat ready …` and `moat stopped …`).
+//!
+//! * `startup`: what a server is made of, built from the configuration in order (data
+//!   dir, TLS, filters, queue, sessions, listeners).
+//! * `background`: what runs beside the listeners (delivery, the quarantine's expiry, the
+//!   kv sync, the admin endpoint).
+//! * `reload`: [`reload::Reloader`], the configuration read again on SIGHUP, `moat
+//!   reload` and plugin-directory changes.
+//! * `shutdown`: signals, then stop accepting, let sessions finish, stop the rest.
+//! * `admin`: the admin endpoint.
+//!
+//! Errors here are `anyhow`: start-up is the binary's edge, and each failure carries the
+//! context the operator needs ("cannot listen on …").
+
+mod admin;
+mod background;
+pub mod reload;
+mod shutdown;
+mod startup;
+
+use crate::config::ConfigSource;
+
+/// Runs the gateway `source` configures until SIGINT or SIGTERM (SIGHUP reloads), then
+/// stops accepting, answers open sessions `421 4.3.2` at their next read, and waits for
+/// messages in progress. `dev` makes a self-signed certificate when none is configured.
+pub async fn run(source: ConfigSource, dev: bool) -> anyhow::Result<()> {
+    let server = startup::Server::start(source, dev).await?;
+    announce(&server.ready_line());
+    server.serve_until_signalled().await
+}
+
+/// Prints one of the server's two stdout lines. A server keeps serving when nobody reads
+/// its standard output any more, so a failed write is not an error here.
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}

@@ -1,0 +1,204 @@
+//! What a running server is made of, built from its configuration in order: the data dir,
+//! TLS, the filter side, the queue, the session parameters, the listeners, and the tasks
+//! beside them.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::background::{self, Background};
+use super::reload::{PluginDirSnapshot, Reloader};
+use crate::config::{Config, ConfigSource};
+use crate::filter::assemble::assemble;
+use crate::filter::live::LivePipeline;
+use crate::metrics::Registry;
+use crate::queue::Queue;
+use crate::smtp::metrics::SmtpMetrics;
+use crate::smtp::relay::RelayPolicy;
+use crate::smtp::session::SessionParams;
+use crate::smtp::{listener, tls};
+use crate::store::Database;
+use crate::time::Clock;
+
+/// A started server: its listeners accept, its background tasks run.
+pub(super) struct Server {
+    pub(super) params: Arc<SessionParams>,
+    pub(super) reloader: Arc<Reloader>,
+    /// The plugin directory as it was when the running set was loaded.
+    pub(super) plugin_dir: PluginDirSnapshot,
+    pub(super) shutdown: CancellationToken,
+    /// The sessions, delivery and the quarantine's expiry.
+    pub(super) tracker: TaskTracker,
+    pub(super) accept_loops: Vec<JoinHandle<()>>,
+    pub(super) background: Background,
+    /// Each listener's name and the address it is bound to.
+    listening: Vec<(String, SocketAddr)>,
+    plugins: Vec<String>,
+}
+
+impl Server {
+    /// Builds the server `source` configures and starts it.
+    pub(super) async fn start(source: ConfigSource, dev: bool) -> anyhow::Result<Self> {
+        let config = source.load()?;
+        if config.listener.is_empty() {
+            anyhow::bail!("the configuration has no [[listener]]: nothing to serve");
+        }
+        let data_dir = config.server.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let dev_tls_dir = dev.then(|| data_dir.join("tls"));
+        let tls = tls::server_config(&config.tls, &config.server.hostname, dev_tls_dir.as_deref())?;
+        let plugin_dir = PluginDirSnapshot::of(&config);
+        let assembled = assemble(&config, &data_dir)
+            .await
+            .context("cannot start the filter pipeline")?;
+        for error in &assembled.load_errors {
+            eprintln!("moat: plugin not loaded: {error}");
+        }
+        let queue = Queue::open(assembled.database.clone()).context("cannot open the queue")?;
+        let clock = Clock::system();
+        queue.register_metrics(&assembled.metrics, clock.clone());
+        let plugins = assembled
+            .pipeline
+            .plugins()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        let live = Arc::new(LivePipeline::new(assembled.pipeline));
+        let reloader = Arc::new(Reloader::new(
+            source,
+            (
+                Arc::clone(&assembled.engine),
+                assembled.services.clone(),
+                Arc::clone(&assembled.kv),
+            ),
+            data_dir.clone(),
+            Arc::clone(&live),
+            tls.as_ref().map(|tls| Arc::clone(&tls.certificate)),
+        ));
+        let params = Arc::new(SessionParams {
+            hostname: config.server.hostname.clone(),
+            smtp: config.smtp.clone(),
+            relay: RelayPolicy::from_config(&config.relay),
+            submission: submission_service(&config, &data_dir, tls.is_some())?,
+            tls: tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config)),
+            pipeline: live,
+            queue,
+            resolver: assembled.services.resolver.clone(),
+            sessions: AtomicU64::new(1),
+            metrics: SmtpMetrics::register(&assembled.metrics),
+            clock,
+        });
+        let stores = (assembled.metrics, assembled.kv_database);
+        Self::listen(config, stores, params, reloader, plugin_dir, plugins).await
+    }
+
+    /// Binds every listener, then starts the background tasks.
+    async fn listen(
+        config: Config,
+        (metrics, kv_database): (Arc<Registry>, Database),
+        params: Arc<SessionParams>,
+        reloader: Arc<Reloader>,
+        plugin_dir: PluginDirSnapshot,
+        plugins: Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut listening = Vec::new();
+        let mut accept_loops = Vec::new();
+        for listener_config in &config.listener {
+            let socket = TcpListener::bind(listener_config.address)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} (listener {})",
+                        listener_config.address, listener_config.name
+                    )
+                })?;
+            let address = socket.local_addr()?;
+            tracing::info!(listener = %listener_config.name, %address, "listening");
+            listening.push((listener_config.name.clone(), address));
+            accept_loops.push(tokio::spawn(listener::serve(
+                socket,
+                listener_config.clone(),
+                Arc::clone(&params),
+                shutdown.clone(),
+                tracker.clone(),
+            )));
+        }
+        let background = background::start(background::Parts {
+            config: &config,
+            params: &params,
+            reloader: &reloader,
+            metrics: &metrics,
+            kv_database: &kv_database,
+            shutdown: &shutdown,
+            tracker: &tracker,
+        })
+        .await?;
+        tracing::info!(
+            plugins = ?plugins,
+            data_dir = %config.server.data_dir.display(),
+            tls = params.tls.is_some(),
+            "moat ready"
+        );
+        Ok(Self {
+            params,
+            reloader,
+            plugin_dir,
+            shutdown,
+            tracker,
+            accept_loops,
+            background,
+            listening,
+            plugins,
+        })
+    }
+
+    /// `moat ready mx=ADDR … admin=ADDR plugins=a,b`: what a supervisor, a test or a
+    /// benchmark reads to know the server is up and where.
+    pub(super) fn ready_line(&self) -> String {
+        let mut ready = String::from("moat ready");
+        for (name, address) in &self.listening {
+            ready.push_str(&format!(" {name}={address}"));
+        }
+        if let Some(admin) = self.background.admin {
+            ready.push_str(&format!(" admin={admin}"));
+        }
+        ready.push_str(&format!(" plugins={}", self.plugins.join(",")));
+        ready
+    }
+}
+
+/// The accounts and limits of the submission listeners, when there are any; those
+/// listeners need a certificate, since passwords never cross the network in clear.
+fn submission_service(
+    config: &Config,
+    data_dir: &Path,
+    have_tls: bool,
+) -> anyhow::Result<Option<Arc<crate::auth::Submission>>> {
+    let Some(listener) = config.listener.iter().find(|l| l.kind.is_submission()) else {
+        return Ok(None);
+    };
+    if !have_tls {
+        anyhow::bail!(
+            "listener `{}` is a submission listener and needs TLS: set [tls] certificate and key (or run with --dev for a self-signed one)",
+            listener.name
+        );
+    }
+    let submission = crate::auth::Submission::from_config(&config.submission, data_dir)
+        .context("cannot read the users file")?;
+    tracing::info!(
+        users_file = %submission.directory.path().display(),
+        accounts = submission.directory.current().user.len(),
+        "submission accounts"
+    );
+    Ok(Some(Arc::new(submission)))
+}
