@@ -979,9 +979,8 @@ fn queue_commands_act_on_every_message_of_a_sender_or_recipient() {
     assert_eq!(queue(&gw)[0]["held"], true);
 
     // The admin endpoint the CLI uses for many messages at once.
-    let admin = gw.addr("admin");
     let batch = |action: &str, body: &str| {
-        crate::metrics::admin_request(admin, &format!("POST /queue/batch/{action}"), "", body)
+        crate::metrics::admin_request(&gw, &format!("POST /queue/batch/{action}"), "", body)
     };
     let unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     let answer = batch(

@@ -239,7 +239,7 @@ fn block_list_lookups_show_as_dns_cache_misses_then_hits_in_the_metrics() {
         dnsbl_section("")
     ));
     let lookups = |result: &str| {
-        let text = crate::metrics::get_metrics(gw.addr("admin"), "");
+        let text = crate::metrics::get_metrics(&gw, "");
         let body = text.split_once("\r\n\r\n").unwrap().1;
         crate::metrics::parse(body)[&format!("moat_dns_cache_lookups_total{{result=\"{result}\"}}")]
     };

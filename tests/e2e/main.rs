@@ -6,6 +6,7 @@
     reason = "a failed unwrap is a failed test, with its location"
 )]
 
+mod abuse;
 mod cli;
 mod delivery;
 mod delivery_mx;

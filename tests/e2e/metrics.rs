@@ -13,20 +13,62 @@ use crate::{GTUBE, message};
 
 /// `GET /metrics` over a plain HTTP/1.1 connection with `headers` (each ending in CRLF):
 /// the whole response.
-pub(crate) fn get_metrics(admin: SocketAddr, headers: &str) -> String {
-    admin_request(admin, "GET /metrics", headers, "")
+pub(crate) fn get_metrics(gw: &Gateway, headers: &str) -> String {
+    admin_request(gw, "GET /metrics", headers, "")
 }
 
-/// `request` (method and path) to the admin endpoint over a plain HTTP/1.1 connection,
-/// with `headers` (each ending in CRLF) and `body`: the whole response.
-pub(crate) fn admin_request(admin: SocketAddr, request: &str, headers: &str, body: &str) -> String {
+/// The admin token `gw`'s server asks for: `[admin] token` if its config sets one, else
+/// the one it made in its data dir.
+pub(crate) fn admin_token(gw: &Gateway) -> String {
+    let config = std::fs::read_to_string(gw.dir.path().join("moat.toml")).unwrap();
+    if let Some(line) = config.lines().find(|l| l.starts_with("token = ")) {
+        return line["token = ".len()..].trim_matches('"').to_owned();
+    }
+    std::fs::read_to_string(gw.dir.path().join("data/admin.token"))
+        .expect("the server made its admin token")
+        .trim()
+        .to_owned()
+}
+
+/// `request` (method and path) to `gw`'s admin endpoint over a plain HTTP/1.1 connection,
+/// as the CLI sends it (its token; a JSON body type on writes) unless `headers` (each
+/// ending in CRLF) say otherwise, with `body`: the whole response.
+pub(crate) fn admin_request(gw: &Gateway, request: &str, headers: &str, body: &str) -> String {
+    let mut defaults = String::new();
+    if !headers.to_ascii_lowercase().contains("authorization:") {
+        defaults.push_str(&format!("Authorization: Bearer {}\r\n", admin_token(gw)));
+    }
+    if !request.starts_with("GET ") && !headers.to_ascii_lowercase().contains("content-type:") {
+        defaults.push_str("Content-Type: application/json\r\n");
+    }
+    raw_admin_request(
+        gw.addr("admin"),
+        request,
+        &format!("{defaults}{headers}"),
+        body,
+    )
+}
+
+/// `request` to the admin endpoint at `admin` with exactly `headers` (and `Host: ADMIN`
+/// unless they name another).
+pub(crate) fn raw_admin_request(
+    admin: SocketAddr,
+    request: &str,
+    headers: &str,
+    body: &str,
+) -> String {
     let mut stream = TcpStream::connect(admin).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let host = if headers.to_ascii_lowercase().contains("host:") {
+        String::new()
+    } else {
+        format!("Host: {admin}\r\n")
+    };
     write!(
         stream,
-        "{request} HTTP/1.1\r\nHost: {admin}\r\n{headers}Content-Length: {}\r\n\
+        "{request} HTTP/1.1\r\n{host}{headers}Content-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
     )
@@ -37,8 +79,8 @@ pub(crate) fn admin_request(admin: SocketAddr, request: &str, headers: &str, bod
 }
 
 /// `GET /metrics`: the body, after checking the status and the content type.
-pub(crate) fn scrape(admin: SocketAddr) -> String {
-    let response = get_metrics(admin, "");
+pub(crate) fn scrape(gw: &Gateway) -> String {
+    let response = get_metrics(gw, "");
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
@@ -92,8 +134,7 @@ pub(crate) fn parse(text: &str) -> HashMap<String, f64> {
 #[test]
 fn metrics_scrape_in_the_text_format_and_count_what_was_sent() {
     let gw = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
-    let admin = gw.addr("admin");
-    let before = parse(&scrape(admin));
+    let before = parse(&scrape(&gw));
     assert_eq!(before["moat_smtp_connections_total"], 0.0);
 
     let mut accepted = 0;
@@ -116,12 +157,12 @@ fn metrics_scrape_in_the_text_format_and_count_what_was_sent() {
     // The first attempts go to the default route, 127.0.0.1:9, where nothing listens.
     assert!(
         wait_until(Duration::from_secs(10), || {
-            parse(&scrape(admin))["moat_delivery_recipients_total{outcome=\"deferred\"}"]
+            parse(&scrape(&gw))["moat_delivery_recipients_total{outcome=\"deferred\"}"]
                 >= f64::from(accepted)
         }),
         "no deferred deliveries counted"
     );
-    let after = parse(&scrape(admin));
+    let after = parse(&scrape(&gw));
     assert_eq!(
         after["moat_delivery_recipients_total{outcome=\"delivered\"}"],
         0.0
@@ -156,12 +197,14 @@ fn with_a_token_the_admin_endpoint_refuses_requests_without_it() {
     let gw =
         Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef-test\"\n");
     let admin = gw.addr("admin");
-    let response = get_metrics(
+    let response = raw_admin_request(
         admin,
+        "GET /metrics",
         "Authorization: Bearer wrong-token-of-some-length\r\n",
+        "",
     );
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
-    let response = get_metrics(admin, "");
+    let response = raw_admin_request(admin, "GET /metrics", "", "");
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
     // The CLI takes the token from the same configuration.
     let out = crate::moat(

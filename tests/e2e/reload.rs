@@ -45,7 +45,7 @@ fn install_hello(gw: &Gateway) {
 
 /// Whether `/metrics` lists `plugin` (it lists every plugin in force).
 fn is_live(gw: &Gateway, plugin: &str) -> bool {
-    crate::metrics::get_metrics(gw.addr("admin"), "")
+    crate::metrics::get_metrics(gw, "")
         .contains(&format!("moat_plugin_calls_total{{plugin=\"{plugin}\"}}"))
 }
 

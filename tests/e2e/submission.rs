@@ -325,7 +325,7 @@ fn the_fifth_fast_failure_locks_the_address_out_for_the_configured_time() {
     assert_eq!(code, 235, "the lockout ends after its time: {text}");
 
     // smtplib's login() tried PLAIN and then LOGIN while locked out: two refusals.
-    let metrics = parse(&scrape(gw.addr("admin")));
+    let metrics = parse(&scrape(&gw));
     for (result, count) in [("failed", 5.0), ("locked_out", 3.0), ("succeeded", 1.0)] {
         let key = format!("moat_smtp_auth_total{{result=\"{result}\"}}");
         assert_eq!(metrics.get(&key), Some(&count), "{key}");

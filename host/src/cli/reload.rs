@@ -15,7 +15,7 @@ pub(super) async fn run(target: Target) -> anyhow::Result<ExitCode> {
     let endpoint = match (target.admin, target.config.load()) {
         (Some(address), config) => Endpoint {
             address,
-            token: config.ok().and_then(|c| c.admin.and_then(|a| a.token)),
+            token: config.ok().and_then(|c| client::token_for(&c)),
         },
         (None, Ok(config)) => running_admin(&config)?,
         (None, Err(error)) => {

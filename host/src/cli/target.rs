@@ -48,7 +48,7 @@ pub(super) use with_operations;
 pub(super) async fn connect(target: &Target) -> anyhow::Result<Connection> {
     let config = target.config.load()?;
     if let Some(address) = target.admin {
-        let token = config.admin.as_ref().and_then(|a| a.token.clone());
+        let token = client::token_for(&config);
         return Ok(Connection::Remote(RemoteControl::new(Endpoint {
             address,
             token,

@@ -16,9 +16,10 @@ pub struct AdminConfig {
     /// port; the ready line says which). Without an `[admin]` section there is no endpoint,
     /// and the commands work only while the server is stopped.
     pub address: SocketAddr,
-    /// `token = "…"`: when set, every request must carry `Authorization: Bearer TOKEN`
-    /// (the CLI sends it from the same configuration). Required when `address` is not a
-    /// loopback address; at least 16 characters.
+    /// `token = "…"`: the token every request must carry (`Authorization: Bearer
+    /// TOKEN`; the CLI sends it from the same configuration). Without it the server makes
+    /// one at first start in `data_dir/admin.token` (mode 0600), which the CLI reads.
+    /// Required when `address` is not a loopback address; at least 16 characters.
     #[serde(default)]
     pub token: Option<String>,
 }

@@ -89,10 +89,17 @@ async fn send(
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(connection);
+    // The endpoint takes writes only with a body type a browser cannot send unasked.
+    let content_type = if path.starts_with("/learn/") {
+        "message/rfc822"
+    } else {
+        "application/json"
+    };
     let mut request = Request::builder()
         .method(method)
         .uri(path)
-        .header(hyper::header::HOST, address.to_string());
+        .header(hyper::header::HOST, address.to_string())
+        .header(hyper::header::CONTENT_TYPE, content_type);
     if let Some(token) = &endpoint.token {
         request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
     }
@@ -117,8 +124,28 @@ pub fn address_file(data_dir: &Path) -> PathBuf {
 )]
 pub struct NoEndpoint(PathBuf);
 
+/// The file in the data directory holding the admin token the server made (when
+/// `[admin] token` is not set).
+pub fn token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.token")
+}
+
+/// The token to send to the server running on `config`'s data dir: `[admin] token`, else
+/// the one it made in the data dir (`None` if this user cannot read it).
+pub fn token_for(config: &crate::config::Config) -> Option<String> {
+    config
+        .admin
+        .as_ref()
+        .and_then(|a| a.token.clone())
+        .or_else(|| {
+            std::fs::read_to_string(token_file(&config.server.data_dir))
+                .ok()
+                .map(|text| text.trim().to_owned())
+        })
+}
+
 /// The admin endpoint of the server running on `config`'s data dir: the address it wrote
-/// there, else the configured one; with the configured token.
+/// there, else the configured one; with its token.
 pub fn running_endpoint(config: &crate::config::Config) -> Result<Endpoint, NoEndpoint> {
     let data_dir = &config.server.data_dir;
     let from_file = std::fs::read_to_string(address_file(data_dir))
@@ -129,7 +156,7 @@ pub fn running_endpoint(config: &crate::config::Config) -> Result<Endpoint, NoEn
         .as_ref()
         .map(|a| a.address)
         .filter(|a| a.port() != 0);
-    let token = config.admin.as_ref().and_then(|a| a.token.clone());
+    let token = token_for(config);
     match from_file.or(from_config) {
         Some(address) => Ok(Endpoint { address, token }),
         None => Err(NoEndpoint(data_dir.clone())),

@@ -14,9 +14,9 @@ use tokio_util::task::TaskTracker;
 
 use super::admin::{self, AdminContext};
 use super::reload::Reloader;
-use crate::config::Config;
+use crate::config::{AdminConfig, Config};
 use crate::control::LocalControl;
-use crate::control::client::address_file;
+use crate::control::client::{address_file, token_file};
 use crate::delivery::Scheduler;
 use crate::delivery::metrics::DeliveryMetrics;
 use crate::filter::assemble::KV_SYNC_INTERVAL;
@@ -88,10 +88,10 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
     }
     let kv_database = kv_database.clone();
     let kv_sync = tokio::spawn(sync_kv(kv_database.clone(), shutdown.clone()));
-    let (admin, address_file) = match admin_context(config, params, reloader, metrics) {
-        Some((configured, context)) => {
-            let data_dir = &config.server.data_dir;
-            let (address, file) = start_admin(configured, context, data_dir, shutdown).await?;
+    let (admin, address_file) = match &config.admin {
+        Some(admin_config) => {
+            let context = admin_context(config, params, reloader, metrics);
+            let (address, file) = start_admin(admin_config, context, config, shutdown).await?;
             (Some(address), Some(file))
         }
         None => (None, None),
@@ -104,15 +104,14 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
     })
 }
 
-/// Where the admin endpoint is to listen and what it acts on, when `[admin]` is set.
+/// What the admin endpoint acts on (its address and token are set once it listens).
 fn admin_context(
     config: &Config,
     params: &SessionParams,
     reloader: &Arc<Reloader>,
     metrics: &Arc<Registry>,
-) -> Option<(SocketAddr, AdminContext)> {
-    let admin_config = config.admin.as_ref()?;
-    let context = AdminContext {
+) -> AdminContext {
+    AdminContext {
         control: LocalControl::new(
             params.queue.clone(),
             config.server.hostname.clone(),
@@ -122,23 +121,32 @@ fn admin_context(
         reloader: Arc::clone(reloader),
         metrics: Arc::clone(metrics),
         max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
-        token: admin_config.token.clone(),
-    };
-    Some((admin_config.address, context))
+        address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        token: String::new(),
+    }
 }
 
-/// Binds the admin endpoint, writes its address into the data dir for the CLI and
-/// serves it until `shutdown`: the address and the file.
+/// Binds the admin endpoint, takes its token, writes its address into the data dir for
+/// the CLI and serves it until `shutdown`: the address and the address file.
 async fn start_admin(
-    configured: SocketAddr,
-    context: AdminContext,
-    data_dir: &std::path::Path,
+    admin_config: &AdminConfig,
+    mut context: AdminContext,
+    config: &Config,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(SocketAddr, PathBuf)> {
+    let configured = admin_config.address;
+    let data_dir = &config.server.data_dir;
     let listener = TcpListener::bind(configured)
         .await
         .with_context(|| format!("cannot listen on {configured} (admin.address)"))?;
-    let address = listener.local_addr()?;
+    context.address = listener.local_addr()?;
+    context.token = admin::token(admin_config, data_dir).with_context(|| {
+        format!(
+            "cannot read or make the admin token {}",
+            token_file(data_dir).display()
+        )
+    })?;
+    let address = context.address;
     let file = address_file(data_dir);
     std::fs::write(&file, format!("{address}\n"))
         .with_context(|| format!("cannot write {}", file.display()))?;

@@ -13,19 +13,23 @@
 //!
 //! The CLI's side is [`crate::control::client`].
 //!
-//! With `[admin] token` every request must carry `Authorization: Bearer TOKEN` (compared
-//! in constant time); the configuration refuses an address beyond loopback without one.
-//! The server writes the address it listens on to `data_dir/admin.addr` (port 0 picks
-//! one), where the CLI finds it.
+//! `guard` says who may ask: every request carries a token (`[admin] token`, or one
+//! generated into `data_dir/admin.token`, mode 0600), and nothing a browser sends gets
+//! through (an `Origin` header, a foreign `Host`, a write without a JSON body type).
+//! `token` makes the token. The server writes the address it listens on to
+//! `data_dir/admin.addr` (port 0 picks one), where the CLI finds it.
 //!
 //! Why hyper: it is the HTTP implementation the Rust ecosystem's servers stand on, it is
 //! small with only the `http1` features, and it already speaks tokio; axum would add a
 //! routing layer the handful of endpoints here does not need.
 
+mod guard;
 mod learn;
 mod quarantine;
 mod queue;
 mod router;
 mod server;
+mod token;
 
 pub(super) use server::{AdminContext, serve};
+pub(super) use token::token;

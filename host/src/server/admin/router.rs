@@ -6,6 +6,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use super::guard;
 use super::learn::{self, Lesson};
 use super::quarantine;
 use super::queue;
@@ -20,13 +21,8 @@ where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if let Some(token) = &context.token
-        && !authorized(&request, token)
-    {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "this endpoint needs Authorization: Bearer TOKEN ([admin] token)",
-        );
+    if let Some(refused) = guard::refusal(&request, context.address, &context.token) {
+        return refused;
     }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -84,25 +80,6 @@ where
         )),
     };
     result.unwrap_or_else(Failure::into_reply)
-}
-
-/// Whether `request` carries `Authorization: Bearer TOKEN`, compared in constant time.
-fn authorized<B>(request: &Request<B>, token: &str) -> bool {
-    let Some(given) = request
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let (given, token) = (given.as_bytes(), token.as_bytes());
-    given.len() == token.len()
-        && given
-            .iter()
-            .zip(token)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
 }
 
 /// `POST /reload`: the configuration read again and the new plugin set in force; 422 with

@@ -30,8 +30,10 @@ pub(crate) struct AdminContext {
     pub(crate) metrics: Arc<Registry>,
     /// The largest request body taken (a message to learn): the SMTP size limit.
     pub(crate) max_body_bytes: usize,
-    /// `[admin] token`: when set, requests without `Authorization: Bearer TOKEN` get 401.
-    pub(crate) token: Option<String>,
+    /// The address the endpoint listens on (what `Host` must name).
+    pub(crate) address: std::net::SocketAddr,
+    /// The token every request must carry (`[admin] token`, or the generated one).
+    pub(crate) token: String,
 }
 
 impl std::fmt::Debug for AdminContext {
