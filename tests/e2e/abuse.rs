@@ -2,6 +2,11 @@
 //! host could do with Moat against third parties or against the host itself, tried as
 //! they would (issue 22). Each case failed before its fix.
 
+use std::time::Duration;
+
+use moat_test_support::{SmtpSink, scratch, wait_until};
+
+use crate::delivery::{delivery_config, send};
 use crate::gateway::{Gateway, step};
 use crate::message;
 use crate::metrics::{admin_request, admin_token, raw_admin_request};
@@ -74,4 +79,77 @@ fn a_web_page_or_another_local_user_cannot_use_the_admin_api() {
     );
     out.assert_success();
     assert_eq!(queued(&gw), 0);
+}
+
+#[test]
+fn a_verdict_the_sender_wrote_is_gone_from_the_delivered_message() {
+    let dir = scratch();
+    let sink = SmtpSink::start(&dir.path().join("sink"), 0, &[]);
+    let gw = Gateway::start(&delivery_config(
+        "",
+        &[(&["example.test", "localhost"], sink.addr)],
+    ));
+    let forged = "X-Spam-Flag: NO\r\nX-Spam-Status: No, score=-10.0\r\n\tautolearn=ham\r\n\
+                  X-Moat-Report: clean\r\nAuthentication-Results: mx.test; dmarc=pass\r\n\
+                  Authentication-Results: other.example; spf=pass\r\n";
+    let original = message(
+        "pre-written verdict",
+        forged,
+        "X-Spam-Flag: NO stays in the body",
+    );
+    send(&gw, "alice@example.org", &["bob@example.test"], &original);
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.messages().len() == 1),
+        "nothing reached smtp-sink"
+    );
+    let delivered = String::from_utf8_lossy(&sink.messages()[0]).into_owned();
+    let (header, body) = delivered.split_once("\n\n").unwrap();
+    for gone in [
+        "X-Spam-Flag",
+        "X-Spam-Status",
+        "autolearn",
+        "X-Moat-Report",
+        "mx.test; dmarc",
+    ] {
+        assert!(!header.contains(gone), "{gone} was delivered:\n{header}");
+    }
+    assert!(
+        header.contains("Authentication-Results: other.example; spf=pass"),
+        "{header}"
+    );
+    assert!(header.contains("Subject: pre-written verdict"), "{header}");
+    assert!(body.contains("X-Spam-Flag: NO stays in the body"), "{body}");
+}
+
+#[test]
+fn a_message_with_fifty_received_fields_or_more_is_a_loop_and_refused() {
+    let gw = Gateway::start("");
+    let hops = |n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "Received: from hop{i}.example by hop{}.example; now\r\n",
+                    i + 1
+                )
+            })
+            .collect()
+    };
+    let send = |received: String| {
+        let steps = gw.smtplib(
+            "mx",
+            message("looping", &received, "round and round").as_bytes(),
+            &["--from", "a@example.org", "--rcpt", "b@example.test"],
+        );
+        step(&steps, "data").clone()
+    };
+    let looping = send(hops(60));
+    assert_eq!(looping["code"], 554, "{looping}");
+    assert!(
+        looping["text"].as_str().unwrap().starts_with("5.4.6"),
+        "{looping}"
+    );
+    let at_the_limit = send(hops(50));
+    assert_eq!(at_the_limit["code"], 554, "{at_the_limit}");
+    let below = send(hops(49));
+    assert_eq!(below["code"], 250, "{below}");
 }

@@ -113,6 +113,17 @@ pub struct SmtpConfig {
     /// never looked up.
     #[serde(default = "default_reverse_dns")]
     pub reverse_dns: bool,
+    /// `max_hops = 50`: a message with this many `Received` fields or more is in a loop
+    /// and is refused (554 5.4.6), as Postfix's `hopcount_limit`.
+    #[serde(default = "default_max_hops")]
+    pub max_hops: usize,
+    /// `strip_headers = ["X-Spam", "X-Spam-*", "X-Moat-*"]`: header fields removed from
+    /// every message before the filters see it (a trailing `*` matches a prefix; any
+    /// case), so a sender cannot pre-write a verdict that a mail client or the downstream
+    /// trusts. `Authentication-Results` fields naming this server (`[server] hostname`) as
+    /// their authserv-id are always removed (RFC 8601 §5).
+    #[serde(default = "default_strip_headers")]
+    pub strip_headers: Vec<String>,
 }
 
 impl Default for SmtpConfig {
@@ -128,6 +139,8 @@ impl Default for SmtpConfig {
             greeting_delay: default_greeting_delay(),
             bare_line_endings: BareLineEndingPolicy::default(),
             reverse_dns: default_reverse_dns(),
+            max_hops: default_max_hops(),
+            strip_headers: default_strip_headers(),
         }
     }
 }
@@ -155,6 +168,14 @@ fn default_data_timeout() -> HumanDuration {
 }
 fn default_reverse_dns() -> bool {
     true
+}
+fn default_max_hops() -> usize {
+    50
+}
+fn default_strip_headers() -> Vec<String> {
+    ["X-Spam", "X-Spam-*", "X-Moat-*"]
+        .map(String::from)
+        .to_vec()
 }
 fn default_greeting_delay() -> HumanDuration {
     HumanDuration(std::time::Duration::ZERO)
@@ -232,6 +253,19 @@ impl SmtpConfig {
             "data_timeout",
             "must be more than 0s".into(),
         );
+        check(
+            self.max_hops >= 2,
+            "max_hops",
+            "must be at least 2 (each relay adds one Received field)".into(),
+        );
+        for (i, name) in self.strip_headers.iter().enumerate() {
+            let bare = name.strip_suffix('*').unwrap_or(name);
+            check(
+                !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_graphic() && b != b':'),
+                &format!("strip_headers[{i}]"),
+                format!("`{name}` is not a header field name (or a prefix ending in `*`)"),
+            );
+        }
         problems
     }
 }

@@ -20,6 +20,7 @@ use crate::filter::assemble::assemble;
 use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
 use crate::queue::Queue;
+use crate::smtp::header_fields::HeaderStrip;
 use crate::smtp::metrics::SmtpMetrics;
 use crate::smtp::relay::RelayPolicy;
 use crate::smtp::session::SessionParams;
@@ -95,6 +96,7 @@ impl Server {
             sessions: AtomicU64::new(1),
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
+            strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
         });
         let stores = (assembled.metrics, assembled.kv_database);
         Self::listen(config, stores, params, reloader, plugin_dir, plugins).await

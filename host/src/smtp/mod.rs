@@ -8,9 +8,12 @@
 //! * `reply`: every reply Moat sends, with its enhanced status code.
 //! * `tls`: the STARTTLS configuration; `relay`: which recipients are accepted.
 //! * `metrics`: what the SMTP side counts (connections, decisions, logins).
+//! * `header_fields`: the header section as received: hops counted, verdict fields a
+//!   sender may not pre-write removed.
 //! * `headers`: the header fields Moat adds to a message it accepts (`Received`, the
 //!   spam verdict).
 
+pub mod header_fields;
 pub mod headers;
 pub mod listener;
 pub mod metrics;

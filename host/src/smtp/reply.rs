@@ -331,6 +331,15 @@ impl Reply {
     pub fn nul_in_data() -> Self {
         Self::new(550, "5.6.0", "NUL character in message data")
     }
+    /// A message that has made too many hops: a mail loop (RFC 5321 §6.3).
+    pub fn too_many_hops(hops: usize) -> Self {
+        Self::new(
+            554,
+            "5.4.6",
+            format!("Too many hops ({hops} Received fields): mail loop"),
+        )
+    }
+
     /// A message that is not an RFC 5322 message.
     pub fn not_a_message() -> Self {
         Self::new(550, "5.6.0", "Message has no header section")

@@ -10,6 +10,7 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
 use crate::queue::{NewMessage, QueueError, QueueId};
+use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
     ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
 };
@@ -37,7 +38,16 @@ impl Session {
         if data.has_nul {
             return Reply::nul_in_data();
         }
-        let Ok(message) = ParsedMessage::parse(data.bytes) else {
+        let hops = hop_count(&data.bytes);
+        if hops >= self.params.smtp.max_hops {
+            tracing::warn!(hops, "message refused: too many hops (a mail loop)");
+            return Reply::too_many_hops(hops);
+        }
+        let bytes = match self.params.strip.strip(&data.bytes) {
+            Some(stripped) => stripped,
+            None => data.bytes,
+        };
+        let Ok(message) = ParsedMessage::parse(bytes) else {
             return Reply::not_a_message();
         };
         if let Err(reply) = self.check_from_header(&message) {

@@ -55,6 +55,8 @@ pub struct SessionParams {
     pub metrics: crate::smtp::metrics::SmtpMetrics,
     /// Wall-clock time (the `Received` header's date).
     pub clock: crate::time::Clock,
+    /// The header fields removed from every message before the filters see it.
+    pub strip: crate::smtp::header_fields::HeaderStrip,
     /// The accounts and limits of the submission listeners; `None` when there are none.
     pub submission: Option<Arc<crate::auth::Submission>>,
 }
