@@ -20,7 +20,7 @@
 //!   queues, and the destinations that could not be reached lately.
 //! * `attempt`: one attempt at one message, split into jobs by destination and finished
 //!   once every destination answered.
-//! * `route` and `mx`: where a recipient's mail goes.
+//! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
 //! * `client`: the SMTP client.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
 //!   `dsn`: bounces and delay warnings (RFC 3464); `returned`: mail the operator returns
@@ -34,6 +34,7 @@ mod attempt;
 pub mod client;
 mod destinations;
 pub mod dsn;
+pub mod host;
 mod in_flight;
 mod mx;
 pub mod outcome;
