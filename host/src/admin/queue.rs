@@ -10,7 +10,7 @@ use serde_json::json;
 use super::router::{Failure, Reply, bytes, json, json_of};
 use super::server::AdminContext;
 use crate::delivery::now_ms;
-use crate::delivery::returned::return_to_sender;
+use crate::delivery::return_to_sender::return_to_sender;
 use crate::queue::{OperatorAction, Queue, QueueError, QueueId, Selection};
 
 /// Runs `work` on the queue off the async workers; errors become 500.
@@ -106,7 +106,7 @@ pub enum QueueAction {
     /// Flush, hold, release or delete ([`Queue::apply`]).
     Queue(OperatorAction),
     /// Fail what is left, bounce to the sender, remove
-    /// ([`crate::delivery::returned::return_to_sender`]).
+    /// ([`crate::delivery::return_to_sender::return_to_sender`]).
     Bounce,
 }
 

@@ -23,8 +23,8 @@
 //! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
 //! * `client`: the SMTP client.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
-//!   `dsn`: bounces and delay warnings (RFC 3464); `returned`: mail the operator returns
-//!   to its sender (`moat queue bounce`).
+//!   `dsn`: bounces and delay warnings (RFC 3464); `return_to_sender`: mail the operator
+//!   returns to its sender (`moat queue bounce`).
 //!
 //! The three stages depend one way: the scheduler starts an attempt and hands its jobs to
 //! the workers, and a worker reports each job's outcomes to its attempt; an attempt knows
@@ -39,7 +39,7 @@ mod in_flight;
 mod mx;
 pub mod outcome;
 pub mod retry;
-pub mod returned;
+pub mod return_to_sender;
 pub mod route;
 mod scheduler;
 mod worker;
