@@ -27,6 +27,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -495,7 +497,8 @@ impl Connection {
                 "the server does not offer AUTH PLAIN",
             ));
         }
-        let token = base64(format!("\0{}\0{}", auth.username, auth.password).as_bytes());
+        // AUTH PLAIN (RFC 4616): authorization identity (none), user and password, NUL-separated.
+        let token = STANDARD.encode(format!("\0{}\0{}", auth.username, auth.password));
         let reply = self
             .command(&format!("AUTH PLAIN {token}"), "waiting for the AUTH reply")
             .await?;
@@ -544,28 +547,6 @@ async fn timed<T>(
     tokio::time::timeout(limit, future)
         .await
         .unwrap_or(Err(ClientError::Timeout(stage)))
-}
-
-/// Standard base64 with padding (RFC 4648), for AUTH PLAIN.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
