@@ -1,6 +1,6 @@
 //! [`QueueAction`]: what the queue commands do to the messages they name.
 
-use crate::delivery::returned::return_to_sender;
+use crate::delivery::return_to_sender::return_to_sender;
 use crate::queue::{OperatorAction, Queue, QueueError, QueueId};
 
 /// The queue's own actions, and returning mail to its sender (which needs delivery's
@@ -10,7 +10,7 @@ pub enum QueueAction {
     /// Flush, hold, release or delete ([`Queue::apply`]).
     Queue(OperatorAction),
     /// Fail what is left, bounce to the sender, remove
-    /// ([`crate::delivery::returned::return_to_sender`]).
+    /// ([`crate::delivery::return_to_sender::return_to_sender`]).
     Bounce,
 }
 

@@ -1,21 +1,57 @@
 //! One attempt at one message: its recipients that are not final, split by destination
-//! into jobs; the outcomes gathered as each destination answers; and, once all have,
-//! recorded in one durable update with the bounce or delay warning it calls for.
+//! into jobs (which the scheduler hands to the workers); the outcomes gathered as each
+//! destination answers; and, once all have, recorded in one durable update with the
+//! bounce or delay warning it calls for.
+//!
+//! The lowest of the three delivery stages: it knows nothing of the scheduler or the
+//! workers, which call it (a worker through [`Attempt::report`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use super::dsn::{self, DsnKind};
-use super::metrics::DeliveryOutcome;
+use super::in_flight::InFlight;
+use super::metrics::{DeliveryMetrics, DeliveryOutcome};
 use super::now_ms;
 use super::outcome::{self, Applied, Outcome};
-use super::route::Destination;
-use super::scheduler::{FAILED_UPDATE_BACKOFF, Shared};
-use super::worker::{self, Job};
-use crate::queue::{QueueId, QueuedEnvelope, RecipientState, Settle};
+use super::retry::RetryPolicy;
+use super::route::{Destination, LiveRoutes};
+use crate::config::Config;
+use crate::queue::{Queue, QueueError, QueueId, QueuedEnvelope, RecipientState, Settle};
+
+/// The wait before a message whose outcome could not be read or recorded is tried again.
+pub(super) const FAILED_UPDATE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What every attempt needs: the queue it reads its message from and records its outcome
+/// in, the routes that split its recipients, the retry policy and DSN settings, and the
+/// in-flight set it leaves when done.
+pub(super) struct Attempts {
+    queue: Queue,
+    routes: Arc<LiveRoutes>,
+    policy: RetryPolicy,
+    delay_warning: Option<Duration>,
+    /// Our name, in DSNs.
+    hostname: String,
+    in_flight: Arc<InFlight>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    /// Outcome counters for `/metrics`.
+    metrics: DeliveryMetrics,
+}
+
+/// Recipients of one message that go to one destination.
+pub(super) struct Job {
+    /// The attempt the job belongs to.
+    pub(super) attempt: Arc<Attempt>,
+    /// Recipient indexes in the attempt's envelope.
+    pub(super) recipients: Vec<usize>,
+}
 
 /// An attempt in progress.
 pub(super) struct Attempt {
@@ -26,6 +62,7 @@ pub(super) struct Attempt {
     /// Its bytes, read by the first job that sends it (`None`: gone from the queue).
     message: OnceCell<Option<Arc<Vec<u8>>>>,
     results: Mutex<Results>,
+    attempts: Arc<Attempts>,
 }
 
 struct Results {
@@ -35,74 +72,176 @@ struct Results {
     outcomes: Vec<(usize, Outcome)>,
 }
 
-/// Starts the attempt at `id`: reads its envelope and hands a job per destination to the
-/// workers. A message gone or held meanwhile is dropped from the in-flight set.
-#[expect(
-    clippy::mutable_key_type,
-    reason = "a route destination hashes and compares by its Arc's address, not its TLS client"
-)]
-pub(super) async fn start(shared: Arc<Shared>, id: QueueId) {
-    let queue = shared.queue.clone();
-    let envelope = match tokio::task::spawn_blocking(move || queue.envelope(&id)).await {
-        Ok(Ok(Some(envelope))) if !envelope.held => envelope,
-        Ok(Ok(_)) => {
-            shared.state().in_flight.remove(&id);
-            return;
-        }
-        Ok(Err(error)) => {
-            error!(queue_id = %id, %error, "cannot read the envelope");
-            release_later(shared, id);
-            return;
-        }
-        Err(error) => {
-            error!(queue_id = %id, %error, "envelope read panicked");
-            release_later(shared, id);
-            return;
-        }
-    };
-    let mut by_destination: HashMap<Destination, Vec<usize>> = HashMap::new();
-    let routes = shared.routes.current();
-    for (index, recipient) in envelope.recipients.iter().enumerate() {
-        if !recipient.state.is_final() {
-            by_destination
-                .entry(routes.destination(&recipient.address))
-                .or_default()
-                .push(index);
+/// What [`Queue::modify`] gave back for an attempt's update: the changes applied and the
+/// DSNs queued, or `None` when the message had left the queue.
+type Recorded = Result<Option<(Applied, Vec<QueueId>)>, QueueError>;
+
+impl Attempts {
+    /// Attempts at messages of `queue`, per `config`'s `[delivery]`, that leave
+    /// `in_flight` when done. Their follow-up tasks are spawned on `tracker` and stop
+    /// waiting when `shutdown` is cancelled.
+    pub(super) fn new(
+        config: &Config,
+        queue: Queue,
+        routes: Arc<LiveRoutes>,
+        in_flight: Arc<InFlight>,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+        metrics: DeliveryMetrics,
+    ) -> Self {
+        let delivery = &config.delivery;
+        Self {
+            queue,
+            routes,
+            policy: RetryPolicy::from_config(delivery),
+            delay_warning: delivery.delay_warning.map(|d| d.0),
+            hostname: config.server.hostname.clone(),
+            in_flight,
+            shutdown,
+            tracker,
+            metrics,
         }
     }
-    let attempt = Arc::new(Attempt {
-        id,
-        envelope,
-        message: OnceCell::new(),
-        results: Mutex::new(Results {
-            pending_jobs: by_destination.len(),
-            outcomes: Vec::new(),
-        }),
-    });
-    if by_destination.is_empty() {
-        // Every recipient final but the message still queued (a crash between the two
-        // cannot cause this, as both are one batch, but an operator's tool might): settle.
-        finish(shared, attempt).await;
-        return;
+
+    /// The retry schedule in force.
+    pub(super) fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
-    for (destination, recipients) in by_destination {
-        worker::enqueue(
-            &shared,
-            destination,
-            Job {
-                attempt: Arc::clone(&attempt),
-                recipients,
-            },
-        );
+
+    /// Starts the attempt at `id`: reads its envelope and gives a job per destination, for
+    /// the workers. A message gone or held meanwhile is dropped from the in-flight set,
+    /// and one whose recipients are all final is settled at once (no jobs either way).
+    #[expect(
+        clippy::mutable_key_type,
+        reason = "a route destination hashes and compares by its Arc's address, not its TLS client"
+    )]
+    pub(super) async fn start(self: &Arc<Self>, id: QueueId) -> Vec<(Destination, Job)> {
+        let queue = self.queue.clone();
+        let envelope = match tokio::task::spawn_blocking(move || queue.envelope(&id)).await {
+            Ok(Ok(Some(envelope))) if !envelope.held => envelope,
+            Ok(Ok(_)) => {
+                self.in_flight.release(&id);
+                return Vec::new();
+            }
+            Ok(Err(error)) => {
+                error!(queue_id = %id, %error, "cannot read the envelope");
+                self.release_later(id);
+                return Vec::new();
+            }
+            Err(error) => {
+                error!(queue_id = %id, %error, "envelope read panicked");
+                self.release_later(id);
+                return Vec::new();
+            }
+        };
+        let mut by_destination: HashMap<Destination, Vec<usize>> = HashMap::new();
+        let routes = self.routes.current();
+        for (index, recipient) in envelope.recipients.iter().enumerate() {
+            if !recipient.state.is_final() {
+                by_destination
+                    .entry(routes.destination(&recipient.address))
+                    .or_default()
+                    .push(index);
+            }
+        }
+        let attempt = Arc::new(Attempt {
+            id,
+            envelope,
+            message: OnceCell::new(),
+            results: Mutex::new(Results {
+                pending_jobs: by_destination.len(),
+                outcomes: Vec::new(),
+            }),
+            attempts: Arc::clone(self),
+        });
+        if by_destination.is_empty() {
+            // Every recipient final but the message still queued (a crash between the two
+            // cannot cause this, as both are one batch, but an operator's tool might): settle.
+            attempt.finish().await;
+            return Vec::new();
+        }
+        by_destination
+            .into_iter()
+            .map(|(destination, recipients)| {
+                let attempt = Arc::clone(&attempt);
+                (
+                    destination,
+                    Job {
+                        attempt,
+                        recipients,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// What the queue must do with the changed `envelope`: remove it when complete, and
+    /// queue the DSN the attempt calls for (bounce, or delay warning).
+    fn settle(
+        &self,
+        envelope: &QueuedEnvelope,
+        applied: &Applied,
+        original: Option<&Vec<u8>>,
+        now: u64,
+    ) -> Settle {
+        let mut settle = Settle {
+            remove: applied.complete,
+            enqueue: Vec::new(),
+        };
+        let original = original.map_or(&[][..], Vec::as_slice);
+        if let Some(bounce) = dsn::build(
+            DsnKind::Failure,
+            &self.hostname,
+            envelope,
+            original,
+            &applied.newly_failed,
+            now,
+        ) {
+            settle.enqueue.push(bounce);
+        }
+        if applied.warn_delay {
+            let deferred: Vec<usize> = envelope
+                .recipients
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r.state, RecipientState::Deferred { .. }))
+                .map(|(index, _)| index)
+                .collect();
+            if let Some(warning) = dsn::build(
+                DsnKind::Delay,
+                &self.hostname,
+                envelope,
+                original,
+                &deferred,
+                now,
+            ) {
+                settle.enqueue.push(warning);
+            }
+        }
+        settle
+    }
+
+    /// Keeps `id` out of the scheduler's reach for a while (its outcome could not be read
+    /// or recorded), so a failing disk is not hammered in a loop.
+    fn release_later(self: &Arc<Self>, id: QueueId) {
+        let attempts = Arc::clone(self);
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(FAILED_UPDATE_BACKOFF) => {}
+                () = attempts.shutdown.cancelled() => {}
+            }
+            attempts.in_flight.release(&id);
+            attempts.queue.wake();
+        });
     }
 }
 
 impl Attempt {
     /// The message's bytes, read once for all jobs; `None` if it left the queue.
-    pub(super) async fn message(&self, shared: &Shared) -> Option<Arc<Vec<u8>>> {
+    pub(super) async fn message(&self) -> Option<Arc<Vec<u8>>> {
         self.message
             .get_or_init(|| async {
-                let queue = shared.queue.clone();
+                let queue = self.attempts.queue.clone();
                 let id = self.id;
                 match tokio::task::spawn_blocking(move || queue.message(&id)).await {
                     Ok(Ok(bytes)) => bytes.map(Arc::new),
@@ -119,7 +258,7 @@ impl Attempt {
 
     /// Records the outcomes of one job (and logs each, in the caller's span, which names
     /// the destination); the last job's report finishes the attempt.
-    pub(super) fn report(self: &Arc<Self>, shared: &Arc<Shared>, outcomes: Vec<(usize, Outcome)>) {
+    pub(super) fn report(self: &Arc<Self>, outcomes: Vec<(usize, Outcome)>) {
         for (index, outcome) in &outcomes {
             let recipient = self
                 .envelope
@@ -146,140 +285,87 @@ impl Attempt {
             results.pending_jobs == 0
         };
         if last {
-            shared
-                .tracker
-                .spawn(finish(Arc::clone(shared), Arc::clone(self)));
+            self.attempts.tracker.spawn(Arc::clone(self).finish());
         }
     }
-}
 
-/// Records the attempt's outcomes, with its bounce or delay warning, in one durable
-/// update, then lets the scheduler take the message again when it is next due.
-async fn finish(shared: Arc<Shared>, attempt: Arc<Attempt>) {
-    let id = attempt.id;
-    let outcomes = std::mem::take(
-        &mut attempt
-            .results
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .outcomes,
-    );
-    // The original's bytes for a bounce: read before the update (it may remove them).
-    for (_, outcome) in &outcomes {
-        shared.metrics.delivery(match outcome {
-            Outcome::Delivered { .. } => DeliveryOutcome::Delivered,
-            Outcome::Deferred { .. } => DeliveryOutcome::Deferred,
-            Outcome::Failed { .. } => DeliveryOutcome::Failed,
-        });
-    }
-    let needs_original = outcomes
-        .iter()
-        .any(|(_, o)| !matches!(o, Outcome::Delivered { .. }));
-    let original = if needs_original {
-        attempt.message(&shared).await
-    } else {
-        None
-    };
-    let updating = Arc::clone(&shared);
-    let result = tokio::task::spawn_blocking(move || {
-        let shared = updating;
-        let now = now_ms();
-        shared.queue.modify(&id, |envelope| {
-            let applied = outcome::apply(
-                envelope,
-                &outcomes,
-                now,
-                &shared.policy,
-                shared.delay_warning,
-            );
-            let settle = settle(&shared, envelope, &applied, original.as_deref(), now);
-            (settle, applied)
-        })
-    })
-    .await;
-    match result {
-        Ok(Ok(Some((applied, bounces)))) => {
-            if applied.expired {
-                shared.metrics.expired();
-                info!(queue_id = %id, "expired");
+    /// Records the attempt's outcomes, with its bounce or delay warning, in one durable
+    /// update, then lets the scheduler take the message again when it is next due.
+    async fn finish(self: Arc<Self>) {
+        let id = self.id;
+        let attempts = &self.attempts;
+        let outcomes = std::mem::take(
+            &mut self
+                .results
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .outcomes,
+        );
+        for (_, outcome) in &outcomes {
+            attempts.metrics.delivery(match outcome {
+                Outcome::Delivered { .. } => DeliveryOutcome::Delivered,
+                Outcome::Deferred { .. } => DeliveryOutcome::Deferred,
+                Outcome::Failed { .. } => DeliveryOutcome::Failed,
+            });
+        }
+        match self.record(outcomes).await {
+            Ok(Ok(Some((applied, bounces)))) => {
+                if applied.expired {
+                    attempts.metrics.expired();
+                    info!(queue_id = %id, "expired");
+                }
+                if !bounces.is_empty() {
+                    info!(queue_id = %id, bounces = ?bounces, "sender notified");
+                }
+                attempts.in_flight.release(&id);
+                attempts.queue.wake();
             }
-            if !bounces.is_empty() {
-                info!(queue_id = %id, bounces = ?bounces, "sender notified");
+            Ok(Ok(None)) => {
+                info!(queue_id = %id, "message left the queue during its attempt");
+                attempts.in_flight.release(&id);
             }
-            shared.state().in_flight.remove(&id);
-            shared.queue.wake();
-        }
-        Ok(Ok(None)) => {
-            info!(queue_id = %id, "message left the queue during its attempt");
-            shared.state().in_flight.remove(&id);
-        }
-        Ok(Err(error)) => {
-            error!(queue_id = %id, %error, "cannot record the attempt's outcome; will retry");
-            release_later(shared, id);
-        }
-        Err(error) => {
-            error!(queue_id = %id, %error, "recording the outcome panicked");
-            release_later(shared, id);
+            Ok(Err(error)) => {
+                error!(queue_id = %id, %error, "cannot record the attempt's outcome; will retry");
+                attempts.release_later(id);
+            }
+            Err(error) => {
+                error!(queue_id = %id, %error, "recording the outcome panicked");
+                attempts.release_later(id);
+            }
         }
     }
-}
 
-/// What the queue must do with the changed `envelope`: remove it when complete, and queue
-/// the DSN the attempt calls for (bounce, or delay warning).
-fn settle(
-    shared: &Shared,
-    envelope: &QueuedEnvelope,
-    applied: &Applied,
-    original: Option<&Vec<u8>>,
-    now: u64,
-) -> Settle {
-    let mut settle = Settle {
-        remove: applied.complete,
-        enqueue: Vec::new(),
-    };
-    let original = original.map_or(&[][..], Vec::as_slice);
-    if let Some(bounce) = dsn::build(
-        DsnKind::Failure,
-        &shared.hostname,
-        envelope,
-        original,
-        &applied.newly_failed,
-        now,
-    ) {
-        settle.enqueue.push(bounce);
-    }
-    if applied.warn_delay {
-        let deferred: Vec<usize> = envelope
-            .recipients
+    /// Applies `outcomes` to the queued envelope and settles it, in one durable update on
+    /// a blocking thread.
+    async fn record(
+        &self,
+        outcomes: Vec<(usize, Outcome)>,
+    ) -> Result<Recorded, tokio::task::JoinError> {
+        // The original's bytes for a bounce: read before the update (it may remove them).
+        let needs_original = outcomes
             .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r.state, RecipientState::Deferred { .. }))
-            .map(|(index, _)| index)
-            .collect();
-        if let Some(warning) = dsn::build(
-            DsnKind::Delay,
-            &shared.hostname,
-            envelope,
-            original,
-            &deferred,
-            now,
-        ) {
-            settle.enqueue.push(warning);
-        }
+            .any(|(_, o)| !matches!(o, Outcome::Delivered { .. }));
+        let original = if needs_original {
+            self.message().await
+        } else {
+            None
+        };
+        let id = self.id;
+        let attempts = Arc::clone(&self.attempts);
+        tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            attempts.queue.modify(&id, |envelope| {
+                let applied = outcome::apply(
+                    envelope,
+                    &outcomes,
+                    now,
+                    &attempts.policy,
+                    attempts.delay_warning,
+                );
+                let settle = attempts.settle(envelope, &applied, original.as_deref(), now);
+                (settle, applied)
+            })
+        })
+        .await
     }
-    settle
-}
-
-/// Keeps `id` out of the scheduler's reach for a while (its outcome could not be read or
-/// recorded), so a failing disk is not hammered in a loop.
-fn release_later(shared: Arc<Shared>, id: QueueId) {
-    let tracker = shared.tracker.clone();
-    tracker.spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(FAILED_UPDATE_BACKOFF) => {}
-            () = shared.shutdown.cancelled() => {}
-        }
-        shared.state().in_flight.remove(&id);
-        shared.queue.wake();
-    });
 }

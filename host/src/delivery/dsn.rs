@@ -35,16 +35,63 @@ pub fn build(
     if envelope.mail_from.is_empty() || recipients.is_empty() {
         return None;
     }
-    let now = date(now_ms);
-    let boundary = format!("{}/{}", envelope.id, hostname);
-    let (subject, action) = match kind {
-        DsnKind::Failure => ("Undelivered Mail Returned to Sender", "failed"),
-        DsnKind::Delay => ("Delayed Mail (still being retried)", "delayed"),
+    let notice = Notice {
+        kind,
+        hostname,
+        envelope,
+        recipients,
+        now: date(now_ms),
+        boundary: format!("{}/{}", envelope.id, hostname),
     };
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+    let mut out = notice.heading();
+    notice.write_reasons(&mut out);
+    notice.write_status_fields(&mut out);
+    let bytes = notice.with_original_header(out, original);
+
+    let new = NewMessage {
+        mail_from: String::new(),
+        recipients: vec![envelope.mail_from.clone()],
+        client_ip: "127.0.0.1".into(),
+        helo: hostname.to_owned(),
+        authenticated_user: None,
+        smtputf8: !envelope.mail_from.is_ascii(),
+        eight_bit_mime: !bytes.is_ascii(),
+    };
+    Some((new, bytes))
+}
+
+/// One DSN being written: what its parts are written from.
+struct Notice<'a> {
+    kind: DsnKind,
+    /// The reporting MTA.
+    hostname: &'a str,
+    envelope: &'a QueuedEnvelope,
+    /// The recipients reported on (indexes into `envelope.recipients`).
+    recipients: &'a [usize],
+    /// The date of the notice, and of the last attempt.
+    now: String,
+    boundary: String,
+}
+
+impl Notice<'_> {
+    /// The header fields, and the text part for people up to its list of reasons.
+    fn heading(&self) -> String {
+        let Self {
+            kind,
+            hostname,
+            envelope,
+            now,
+            boundary,
+            ..
+        } = self;
+        let subject = match kind {
+            DsnKind::Failure => "Undelivered Mail Returned to Sender",
+            DsnKind::Delay => "Delayed Mail (still being retried)",
+        };
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
 To: <{to}>\r\n\
 Subject: {subject}\r\n\
 Date: {now}\r\n\
@@ -59,87 +106,103 @@ This is a MIME-encapsulated delivery status notification.\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\
 Content-Transfer-Encoding: 8bit\r\n\
 \r\n",
-        to = envelope.mail_from,
-        id = envelope.id,
-        suffix = match kind {
-            DsnKind::Failure => "bounce",
-            DsnKind::Delay => "delay",
-        },
-    );
-    match kind {
-        DsnKind::Failure => out.push_str(
-            "This is the mail system at host {hostname}.\r\n\r\n\
+            to = envelope.mail_from,
+            id = envelope.id,
+            suffix = match kind {
+                DsnKind::Failure => "bounce",
+                DsnKind::Delay => "delay",
+            },
+        );
+        match kind {
+            DsnKind::Failure => out.push_str(
+                "This is the mail system at host {hostname}.\r\n\r\n\
 Your message could not be delivered to one or more recipients.\r\n\
 It is attached below (its header only). The reasons:\r\n\r\n",
-        ),
-        DsnKind::Delay => out.push_str(
-            "This is the mail system at host {hostname}.\r\n\r\n\
+            ),
+            DsnKind::Delay => out.push_str(
+                "This is the mail system at host {hostname}.\r\n\r\n\
 Your message has not been delivered yet to one or more recipients.\r\n\
 It is still being retried; you do not need to send it again. The reasons:\r\n\r\n",
-        ),
+            ),
+        }
+        out.replace("{hostname}", hostname)
     }
-    let text = out.replace("{hostname}", hostname);
-    out = text;
-    for &index in recipients {
-        if let Some(recipient) = envelope.recipients.get(index) {
-            let _ = write!(
-                out,
-                "<{}>: {}\r\n",
-                recipient.address,
-                diagnostic(&recipient.state)
-            );
+
+    /// The text part's list: each recipient with its reason.
+    fn write_reasons(&self, out: &mut String) {
+        for &index in self.recipients {
+            if let Some(recipient) = self.envelope.recipients.get(index) {
+                let _ = write!(
+                    out,
+                    "<{}>: {}\r\n",
+                    recipient.address,
+                    diagnostic(&recipient.state)
+                );
+            }
         }
     }
-    let _ = write!(
-        out,
-        "\r\n--{boundary}\r\n\
+
+    /// The `message/delivery-status` part: the message's fields, then each recipient's.
+    fn write_status_fields(&self, out: &mut String) {
+        let Self {
+            kind,
+            hostname,
+            envelope,
+            now,
+            boundary,
+            ..
+        } = self;
+        let action = match kind {
+            DsnKind::Failure => "failed",
+            DsnKind::Delay => "delayed",
+        };
+        let _ = write!(
+            out,
+            "\r\n--{boundary}\r\n\
 Content-Type: message/delivery-status\r\n\
 \r\n\
 Reporting-MTA: dns; {hostname}\r\n\
 X-Moat-Queue-ID: {id}\r\n\
 Arrival-Date: {arrival}\r\n",
-        id = envelope.id,
-        arrival = date(envelope.received_at_ms),
-    );
-    for &index in recipients {
-        let Some(recipient) = envelope.recipients.get(index) else {
-            continue;
-        };
-        let diagnostic = diagnostic(&recipient.state);
-        let _ = write!(
-            out,
-            "\r\nFinal-Recipient: rfc822; {address}\r\n\
+            id = envelope.id,
+            arrival = date(envelope.received_at_ms),
+        );
+        for &index in self.recipients {
+            let Some(recipient) = envelope.recipients.get(index) else {
+                continue;
+            };
+            let diagnostic = diagnostic(&recipient.state);
+            let _ = write!(
+                out,
+                "\r\nFinal-Recipient: rfc822; {address}\r\n\
 Action: {action}\r\n\
 Status: {status}\r\n\
 Diagnostic-Code: smtp; {diagnostic}\r\n\
 Last-Attempt-Date: {now}\r\n",
-            address = recipient.address,
-            status = status(&diagnostic, kind),
-        );
+                address = recipient.address,
+                status = status(&diagnostic, *kind),
+            );
+        }
     }
-    let _ = write!(
-        out,
-        "\r\n--{boundary}\r\n\
+
+    /// `out` as bytes with the last part, the header of `original`, and the closing
+    /// boundary.
+    fn with_original_header(&self, mut out: String, original: &[u8]) -> Vec<u8> {
+        let boundary = &self.boundary;
+        let _ = write!(
+            out,
+            "\r\n--{boundary}\r\n\
 Content-Type: text/rfc822-headers\r\n\
 \r\n"
-    );
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(header_of(original));
-    if !bytes.ends_with(b"\r\n") {
-        bytes.extend_from_slice(b"\r\n");
+        );
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(header_of(original));
+        if !bytes.ends_with(b"\r\n") {
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        bytes
     }
-    bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-
-    let new = NewMessage {
-        mail_from: String::new(),
-        recipients: vec![envelope.mail_from.clone()],
-        client_ip: "127.0.0.1".into(),
-        helo: hostname.to_owned(),
-        authenticated_user: None,
-        smtputf8: !envelope.mail_from.is_ascii(),
-        eight_bit_mime: !bytes.is_ascii(),
-    };
-    Some((new, bytes))
 }
 
 /// The reason recorded for a recipient, as one line.

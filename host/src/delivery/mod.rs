@@ -14,24 +14,34 @@
 //! ```
 //!
 //! * `scheduler`: [`Scheduler`], the loop over the due index (the only schedule: nothing
-//!   else survives a restart, and nothing else needs to).
-//! * `attempt`: one attempt at one message, finished once every destination answered.
-//! * `worker`: a destination's queue and its connection workers.
-//! * `route` and `mx`: where a recipient's mail goes.
+//!   else survives a restart, and nothing else needs to); `in_flight`: the messages it
+//!   passes over, their attempt in progress.
+//! * `worker`: the destinations' queues and their connection workers; `destinations`: those
+//!   queues, and the destinations that could not be reached lately.
+//! * `attempt`: one attempt at one message, split into jobs by destination and finished
+//!   once every destination answered.
+//! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
 //! * `client`: the SMTP client.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
-//!   `dsn`: bounces and delay warnings (RFC 3464); `returned`: mail the operator returns
-//!   to its sender (`moat queue bounce`).
+//!   `dsn`: bounces and delay warnings (RFC 3464); `return_to_sender`: mail the operator
+//!   returns to its sender (`moat queue bounce`).
 //! * `metrics`: what delivery counts for `/metrics`.
+//!
+//! The three stages depend one way: the scheduler starts an attempt and hands its jobs to
+//! the workers, and a worker reports each job's outcomes to its attempt; an attempt knows
+//! neither the scheduler nor the workers.
 
 mod attempt;
 pub mod client;
+mod destinations;
 pub mod dsn;
+pub mod host;
+mod in_flight;
 pub mod metrics;
 mod mx;
 pub mod outcome;
 pub mod retry;
-pub mod returned;
+pub mod return_to_sender;
 pub mod route;
 mod scheduler;
 mod worker;

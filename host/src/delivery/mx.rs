@@ -2,7 +2,7 @@
 //! A and AAAA addresses; the domain's own address when it has no MX (the implicit MX);
 //! and the null MX (RFC 7505), which says the domain accepts no mail at all.
 
-use super::route::{Host, RouteError, addresses};
+use super::host::{Host, RouteError, addresses};
 use crate::dns::{LookupError, RecordKind, Resolver};
 
 /// The hosts to try for mail to `domain`, best preference first, at `port`.

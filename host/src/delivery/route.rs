@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::client::VerifiedTls;
+use super::host::{Host, RouteError, addresses};
 use super::mx;
 use crate::config::{AuthConfig, DeliveryConfig, TlsPolicy, split_host_port};
-use crate::dns::{LookupError, RecordKind, Resolver};
+use crate::dns::Resolver;
 
 /// What connections are grouped by: one configured route, or the MX hosts of one domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,15 +59,6 @@ impl Hash for RouteRef {
     }
 }
 
-/// One host to try, with its addresses in the order to try them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    /// Its name (or address as text), for EHLO logs, SNI and error texts.
-    pub name: String,
-    /// Where to connect.
-    pub addresses: Vec<SocketAddr>,
-}
-
 /// How to reach a destination now: hosts in the order to try, and the TLS policy.
 #[derive(Debug, Clone)]
 pub struct Hops {
@@ -79,32 +70,6 @@ pub struct Hops {
     pub verified: Option<VerifiedTls>,
     /// Credentials, for a route that has them.
     pub auth: Option<AuthConfig>,
-}
-
-/// Why no host could be found for a destination.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RouteError {
-    /// DNS failed or timed out: try again later.
-    #[error("451 4.4.3 cannot find where to deliver for {destination}: {reason}")]
-    Temporary {
-        /// The destination.
-        destination: String,
-        /// What failed.
-        reason: String,
-    },
-    /// The domain does not accept mail, or does not exist: bounce.
-    #[error("{reply}")]
-    Permanent {
-        /// A reply in SMTP form (`556 5.1.10 …`, `550 5.1.2 …`), for the bounce.
-        reply: String,
-    },
-}
-
-impl RouteError {
-    /// Whether the recipients fail for good.
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Permanent { .. })
-    }
 }
 
 /// A `verify` route whose trusted certificates cannot be loaded.
@@ -270,43 +235,10 @@ impl LiveRoutes {
     }
 }
 
-/// The addresses of `host` (an IP address, or a name with A then AAAA records) at `port`.
-pub(super) async fn addresses(
-    resolver: Option<&Resolver>,
-    host: &str,
-    port: u16,
-) -> Result<Vec<SocketAddr>, LookupError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let Some(resolver) = resolver else {
-        return Err(LookupError::ServerFailure);
-    };
-    let (v4, v6) = tokio::join!(
-        resolver.lookup(host, RecordKind::A),
-        resolver.lookup(host, RecordKind::Aaaa)
-    );
-    let mut found = Vec::new();
-    for answers in [&v4, &v6].into_iter().flatten() {
-        found.extend(
-            answers
-                .iter()
-                .filter_map(|a| a.parse::<IpAddr>().ok())
-                .map(|ip| SocketAddr::new(ip, port)),
-        );
-    }
-    if !found.is_empty() {
-        return Ok(found);
-    }
-    // Both failed or were empty: a temporary failure of either outweighs "not found".
-    match (v4, v6) {
-        (Err(error), _) | (_, Err(error)) if error != LookupError::NotFound => Err(error),
-        _ => Err(LookupError::NotFound),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
     use crate::config::RouteConfig;
 

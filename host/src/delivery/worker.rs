@@ -9,91 +9,262 @@
 //! `postqueue -f` flushes its dead-destination cache.
 //!
 //! Limits: at most `max_connections_per_destination` workers per destination, each holding
-//! one of the `max_connections` permits while it works. A job is added under the state
-//! lock, and a worker that finds the queue empty leaves under the same lock, so a job is
-//! never stranded without a worker.
+//! one of the `max_connections` permits while it works. The queues and the unreachable
+//! destinations are kept in [`Destinations`]; a worker reports each job's outcomes to its
+//! attempt and knows nothing of the scheduler.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, info_span, warn};
 
-use super::attempt::Attempt;
-use super::client::{ClientError, Connection, Envelope};
+use super::attempt::Job;
+use super::client::{ClientError, ClientParams, Connection, Envelope};
+use super::destinations::Destinations;
+use super::host::RouteError;
 use super::outcome::Outcome;
-use super::route::{Destination, Hops, RouteError};
-use super::scheduler::{Shared, Unreachable};
-use crate::config::TlsPolicy;
+use super::route::{Destination, Hops, LiveRoutes};
+use crate::config::{DeliveryConfig, TlsPolicy};
+use crate::dns::Resolver;
+use crate::queue::{Queue, QueuedEnvelope};
 
-/// Recipients of one message that go to one destination.
-pub(super) struct Job {
-    /// The attempt the job belongs to.
-    pub(super) attempt: Arc<Attempt>,
-    /// Recipient indexes in the attempt's envelope.
-    pub(super) recipients: Vec<usize>,
+/// The connection workers of a running delivery: the destinations' queues, the connection
+/// limits, and what a worker needs to reach a destination.
+pub(super) struct Workers {
+    /// For its count of operator flushes, which ends a destination's unreachable spell.
+    queue: Queue,
+    resolver: Option<Resolver>,
+    routes: Arc<LiveRoutes>,
+    client: ClientParams,
+    /// Outgoing connections in all.
+    connections: Arc<Semaphore>,
+    per_destination: usize,
+    messages_per_connection: usize,
+    destinations: Destinations,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
 }
 
-/// Jobs waiting for a destination, and how many workers serve it.
-#[derive(Default)]
-pub(super) struct DestinationQueue {
-    jobs: VecDeque<Job>,
-    workers: usize,
-}
-
-/// Adds `job` to `destination`'s queue and starts a worker if the destination has room.
-pub(super) fn enqueue(shared: &Arc<Shared>, destination: Destination, job: Job) {
-    let start = {
-        let mut state = shared.state();
-        let queue = state.destinations.entry(destination.clone()).or_default();
-        queue.jobs.push_back(job);
-        let start = queue.workers < shared.per_destination;
-        if start {
-            queue.workers += 1;
+impl Workers {
+    /// The workers for `delivery`'s limits, connecting with `client` to the hosts `routes`
+    /// (and `resolver`, for MX) give. They are spawned on `tracker` and stop when `shutdown`
+    /// is cancelled.
+    pub(super) fn new(
+        delivery: &DeliveryConfig,
+        client: ClientParams,
+        queue: Queue,
+        resolver: Option<Resolver>,
+        routes: Arc<LiveRoutes>,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        Self {
+            queue,
+            resolver,
+            routes,
+            client,
+            connections: Arc::new(Semaphore::new(delivery.max_connections)),
+            per_destination: delivery.max_connections_per_destination,
+            messages_per_connection: delivery.max_messages_per_connection,
+            destinations: Destinations::new(delivery.retry_intervals.first().map(|first| first.0)),
+            shutdown,
+            tracker,
         }
-        start
-    };
-    if start {
-        let span = info_span!("delivery.worker", destination = %destination);
-        shared
-            .tracker
-            .spawn(run(Arc::clone(shared), destination).instrument(span));
     }
-}
 
-/// The next job of `destination`, or `None` after leaving it (the worker count drops).
-fn next_job(shared: &Shared, destination: &Destination) -> Option<Job> {
-    let mut state = shared.state();
-    let queue = state.destinations.get_mut(destination)?;
-    if let Some(job) = queue.jobs.pop_front() {
-        return Some(job);
+    /// Adds `job` to `destination`'s queue and starts a worker if the destination has room.
+    pub(super) fn enqueue(self: &Arc<Self>, destination: Destination, job: Job) {
+        if self
+            .destinations
+            .push_job(&destination, job, self.per_destination)
+        {
+            let span = info_span!("delivery.worker", destination = %destination);
+            self.tracker
+                .spawn(Arc::clone(self).run(destination).instrument(span));
+        }
     }
-    queue.workers = queue.workers.saturating_sub(1);
-    if queue.workers == 0 {
-        state.destinations.remove(destination);
-    }
-    None
-}
 
-/// One worker: takes a connection permit, then jobs until there are none.
-async fn run(shared: Arc<Shared>, destination: Destination) {
-    let permit = tokio::select! {
-        permit = Arc::clone(&shared.connections).acquire_owned() => permit.ok(),
-        () = shared.shutdown.cancelled() => None,
-    };
-    if permit.is_none() {
-        return;
-    }
-    let mut connection: Option<Connection> = None;
-    while !shared.shutdown.is_cancelled() {
-        let Some(job) = next_job(&shared, &destination) else {
-            break;
+    /// One worker: takes a connection permit, then jobs until there are none.
+    async fn run(self: Arc<Self>, destination: Destination) {
+        let permit = tokio::select! {
+            permit = Arc::clone(&self.connections).acquire_owned() => permit.ok(),
+            () = self.shutdown.cancelled() => None,
         };
-        let outcomes = deliver(&shared, &destination, &mut connection, &job).await;
-        job.attempt.report(&shared, outcomes);
+        if permit.is_none() {
+            return;
+        }
+        let mut connection: Option<Connection> = None;
+        while !self.shutdown.is_cancelled() {
+            let Some(job) = self.destinations.next_job(&destination) else {
+                break;
+            };
+            let outcomes = self.deliver(&destination, &mut connection, &job).await;
+            job.attempt.report(outcomes);
+        }
+        if let Some(connection) = connection {
+            connection.quit().await;
+        }
     }
-    if let Some(connection) = connection {
-        connection.quit().await;
+
+    /// Sends one job, in transactions of at most [`MAX_RECIPIENTS_PER_TRANSACTION`]
+    /// recipients: its outcome for each recipient.
+    async fn deliver(
+        &self,
+        destination: &Destination,
+        connection: &mut Option<Connection>,
+        job: &Job,
+    ) -> Vec<(usize, Outcome)> {
+        let Some(message) = job.attempt.message().await else {
+            return Vec::new();
+        };
+        let mut outcomes = Vec::with_capacity(job.recipients.len());
+        for recipients in job.recipients.chunks(MAX_RECIPIENTS_PER_TRANSACTION) {
+            outcomes.extend(
+                self.transaction(destination, connection, job, recipients, &message)
+                    .await,
+            );
+        }
+        outcomes
+    }
+
+    /// Sends the message of `job` to its `recipients` (indexes into the envelope) in one
+    /// transaction: over the open connection if there is one (a fresh one if it broke or
+    /// has carried its share), else over a new one.
+    async fn transaction(
+        &self,
+        destination: &Destination,
+        connection: &mut Option<Connection>,
+        job: &Job,
+        recipients: &[usize],
+        message: &[u8],
+    ) -> Vec<(usize, Outcome)> {
+        let every = |outcome: Outcome| -> Vec<(usize, Outcome)> {
+            recipients
+                .iter()
+                .map(|&index| (index, outcome.clone()))
+                .collect()
+        };
+        let smtp_envelope = smtp_envelope(&job.attempt.envelope, recipients);
+        if connection
+            .as_ref()
+            .is_some_and(|c| c.sent() >= self.messages_per_connection)
+            && let Some(old) = connection.take()
+        {
+            old.quit().await;
+        }
+        // A reused connection may have been closed by the server while idle: one fresh try.
+        for fresh_try in [false, true] {
+            let reused = connection.is_some();
+            if !reused {
+                match self.connect(destination).await {
+                    Ok(opened) => *connection = Some(opened),
+                    Err(outcome) => return every(outcome),
+                }
+            }
+            let Some(open) = connection.as_mut() else {
+                break;
+            };
+            match open.send(&smtp_envelope, message).await {
+                Ok(outcomes) => {
+                    return recipients.iter().copied().zip(outcomes).collect();
+                }
+                Err(error) => {
+                    let peer = open.peer().to_owned();
+                    *connection = None;
+                    if reused && !fresh_try {
+                        debug!(peer, %error, "reused connection failed; opening a fresh one");
+                        continue;
+                    }
+                    return every(Outcome::Deferred {
+                        error: format!("{peer}: {error}"),
+                    });
+                }
+            }
+        }
+        every(Outcome::Deferred {
+            error: "no connection".into(),
+        })
+    }
+
+    /// A new connection to `destination`, or the outcome of every recipient when none can
+    /// be had. A destination known to be unreachable is not tried; one that cannot be
+    /// reached now is remembered as such, and one reached is forgotten.
+    async fn connect(&self, destination: &Destination) -> Result<Connection, Outcome> {
+        let known = self
+            .destinations
+            .known_unreachable(destination, self.queue.flushes());
+        if let Some(error) = known {
+            return Err(Outcome::Deferred { error });
+        }
+        match self.open(destination).await {
+            Ok(opened) => {
+                self.destinations.mark_reachable(destination);
+                Ok(opened)
+            }
+            Err(OpenError::Route(RouteError::Permanent { reply })) => {
+                Err(Outcome::Failed { reply })
+            }
+            Err(other) => {
+                let error = other.to_string();
+                self.destinations.mark_unreachable(
+                    destination,
+                    error.clone(),
+                    self.queue.flushes(),
+                );
+                Err(Outcome::Deferred { error })
+            }
+        }
+    }
+
+    /// A connection to the first host of `destination` that takes one, in order.
+    async fn open(&self, destination: &Destination) -> Result<Connection, OpenError> {
+        let Hops {
+            hosts,
+            tls,
+            verified,
+            auth,
+        } = self
+            .routes
+            .current()
+            .hops(destination, self.resolver.as_ref())
+            .await
+            .map_err(OpenError::Route)?;
+        let mut failures = Vec::new();
+        for host in &hosts {
+            for &address in &host.addresses {
+                let mut policy = tls;
+                loop {
+                    match Connection::open(
+                        address,
+                        &host.name,
+                        &self.client,
+                        policy,
+                        verified.as_ref(),
+                        auth.as_ref(),
+                    )
+                    .await
+                    {
+                        Ok(connection) => return Ok(connection),
+                        Err(ClientError::Tls(error)) if policy == TlsPolicy::Opportunistic => {
+                            warn!(host = %host.name, %address, %error, "TLS failed; trying again in plain text");
+                            policy = TlsPolicy::None;
+                        }
+                        Err(error) => {
+                            debug!(host = %host.name, %address, %error, "cannot use host");
+                            failures.push(format!("{}[{address}]: {error}", host.name));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Err(OpenError::Hosts(if failures.is_empty() {
+            format!("no address to try for {destination}")
+        } else {
+            failures.join("; ")
+        }))
     }
 }
 
@@ -102,131 +273,19 @@ async fn run(shared: Arc<Shared>, destination: Destination) {
 /// transactions on the same connection, as Postfix's `smtp_destination_recipient_limit`.
 const MAX_RECIPIENTS_PER_TRANSACTION: usize = 100;
 
-/// Sends one job, in transactions of at most [`MAX_RECIPIENTS_PER_TRANSACTION`]
-/// recipients: its outcome for each recipient.
-async fn deliver(
-    shared: &Shared,
-    destination: &Destination,
-    connection: &mut Option<Connection>,
-    job: &Job,
-) -> Vec<(usize, Outcome)> {
-    let Some(message) = job.attempt.message(shared).await else {
-        return Vec::new();
-    };
-    let mut outcomes = Vec::with_capacity(job.recipients.len());
-    for recipients in job.recipients.chunks(MAX_RECIPIENTS_PER_TRANSACTION) {
-        outcomes
-            .extend(transaction(shared, destination, connection, job, recipients, &message).await);
-    }
-    outcomes
-}
-
-/// Sends the message of `job` to its `recipients` (indexes into the envelope) in one
-/// transaction: over the open connection if there is one (a fresh one if it broke or has
-/// carried its share), else over a new one.
-async fn transaction(
-    shared: &Shared,
-    destination: &Destination,
-    connection: &mut Option<Connection>,
-    job: &Job,
-    recipients: &[usize],
-    message: &[u8],
-) -> Vec<(usize, Outcome)> {
-    let envelope = &job.attempt.envelope;
-    let every = |outcome: Outcome| -> Vec<(usize, Outcome)> {
-        recipients
-            .iter()
-            .map(|&index| (index, outcome.clone()))
-            .collect()
-    };
+/// What the client sends of `envelope` for its `recipients` (indexes) in one transaction.
+fn smtp_envelope<'a>(envelope: &'a QueuedEnvelope, recipients: &[usize]) -> Envelope<'a> {
     let addresses: Vec<&str> = recipients
         .iter()
         .filter_map(|&i| envelope.recipients.get(i).map(|r| r.address.as_str()))
         .collect();
-    let smtp_envelope = Envelope {
+    Envelope {
         mail_from: &envelope.mail_from,
         recipients: addresses,
         size: envelope.size,
         smtputf8: envelope.smtputf8,
         eight_bit_mime: envelope.eight_bit_mime,
-    };
-    if connection
-        .as_ref()
-        .is_some_and(|c| c.sent() >= shared.messages_per_connection)
-        && let Some(old) = connection.take()
-    {
-        old.quit().await;
     }
-    // A reused connection may have been closed by the server while idle: one fresh try.
-    for fresh_try in [false, true] {
-        let reused = connection.is_some();
-        if !reused {
-            if let Some(error) = known_unreachable(shared, destination) {
-                return every(Outcome::Deferred { error });
-            }
-            match open(shared, destination).await {
-                Ok(opened) => {
-                    shared.state().unreachable.remove(destination);
-                    *connection = Some(opened);
-                }
-                Err(error) => {
-                    let outcome = match error {
-                        OpenError::Route(RouteError::Permanent { reply }) => {
-                            Outcome::Failed { reply }
-                        }
-                        other => Outcome::Deferred {
-                            error: other.to_string(),
-                        },
-                    };
-                    if let Outcome::Deferred { error } = &outcome {
-                        shared.state().unreachable.insert(
-                            destination.clone(),
-                            Unreachable {
-                                until: Instant::now() + shared.unreachable_for,
-                                error: error.clone(),
-                                flushes: shared.queue.flushes(),
-                            },
-                        );
-                    }
-                    return every(outcome);
-                }
-            }
-        }
-        let Some(open) = connection.as_mut() else {
-            break;
-        };
-        match open.send(&smtp_envelope, message).await {
-            Ok(outcomes) => {
-                return recipients.iter().copied().zip(outcomes).collect();
-            }
-            Err(error) => {
-                let peer = open.peer().to_owned();
-                *connection = None;
-                if reused && !fresh_try {
-                    debug!(peer, %error, "reused connection failed; opening a fresh one");
-                    continue;
-                }
-                return every(Outcome::Deferred {
-                    error: format!("{peer}: {error}"),
-                });
-            }
-        }
-    }
-    every(Outcome::Deferred {
-        error: "no connection".into(),
-    })
-}
-
-/// The error last seen for `destination` if it could not be reached lately and no
-/// operator flushed since: its jobs are deferred without connecting.
-fn known_unreachable(shared: &Shared, destination: &Destination) -> Option<String> {
-    let mut state = shared.state();
-    let known = state.unreachable.get(destination)?;
-    if known.until > Instant::now() && known.flushes == shared.queue.flushes() {
-        return Some(known.error.clone());
-    }
-    state.unreachable.remove(destination);
-    None
 }
 
 /// Why no connection could be opened.
@@ -235,56 +294,7 @@ enum OpenError {
     /// No host to try.
     #[error(transparent)]
     Route(RouteError),
-    /// Every host failed; the last failure.
+    /// Every host failed, or there was no address to try: what went wrong with each.
     #[error("{0}")]
     Hosts(String),
-}
-
-/// A connection to the first host of `destination` that takes one, in order.
-async fn open(shared: &Shared, destination: &Destination) -> Result<Connection, OpenError> {
-    let Hops {
-        hosts,
-        tls,
-        verified,
-        auth,
-    } = shared
-        .routes
-        .current()
-        .hops(destination, shared.resolver.as_ref())
-        .await
-        .map_err(OpenError::Route)?;
-    let mut failures = Vec::new();
-    for host in &hosts {
-        for &address in &host.addresses {
-            let mut policy = tls;
-            loop {
-                match Connection::open(
-                    address,
-                    &host.name,
-                    &shared.client,
-                    policy,
-                    verified.as_ref(),
-                    auth.as_ref(),
-                )
-                .await
-                {
-                    Ok(connection) => return Ok(connection),
-                    Err(ClientError::Tls(error)) if policy == TlsPolicy::Opportunistic => {
-                        warn!(host = %host.name, %address, %error, "TLS failed; trying again in plain text");
-                        policy = TlsPolicy::None;
-                    }
-                    Err(error) => {
-                        debug!(host = %host.name, %address, %error, "cannot use host");
-                        failures.push(format!("{}[{address}]: {error}", host.name));
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    Err(OpenError::Hosts(if failures.is_empty() {
-        format!("no address to try for {destination}")
-    } else {
-        failures.join("; ")
-    }))
 }

@@ -27,6 +27,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -142,6 +144,16 @@ pub struct Envelope<'a> {
     pub eight_bit_mime: bool,
 }
 
+/// The replies to a transaction's commands before the message.
+struct Replies {
+    /// MAIL's.
+    mail: Reply,
+    /// One per RCPT sent.
+    rcpts: Vec<Reply>,
+    /// DATA's, if it was sent.
+    data: Option<Reply>,
+}
+
 /// One open SMTP connection, ready for a transaction.
 pub struct Connection {
     io: BufReader<Box<dyn Io>>,
@@ -242,42 +254,14 @@ impl Connection {
             self.command("RSET", "waiting for the RSET reply").await?;
             self.dirty = false;
         }
-        let mail = self.mail_command(envelope);
-        let rcpts: Vec<String> = envelope
-            .recipients
-            .iter()
-            .map(|r| format!("RCPT TO:<{r}>"))
-            .collect();
-
-        let (mail_reply, rcpt_replies, data_reply) = if self.caps.pipelining {
-            let mut group = format!("{mail}\r\n");
-            for rcpt in &rcpts {
-                group.push_str(rcpt);
-                group.push_str("\r\n");
-            }
-            group.push_str("DATA\r\n");
-            self.write(group.as_bytes()).await?;
-            let mail_reply = self.read("waiting for the MAIL reply").await?;
-            let mut rcpt_replies = Vec::with_capacity(count);
-            for _ in 0..count {
-                rcpt_replies.push(self.read("waiting for a RCPT reply").await?);
-            }
-            let data_reply = self.read("waiting for the DATA reply").await?;
-            (mail_reply, rcpt_replies, Some(data_reply))
+        let Replies {
+            mail: mail_reply,
+            rcpts: rcpt_replies,
+            data: data_reply,
+        } = if self.caps.pipelining {
+            self.pipelined_commands(envelope).await?
         } else {
-            let mail_reply = self.command(&mail, "waiting for the MAIL reply").await?;
-            let mut rcpt_replies = Vec::with_capacity(count);
-            if mail_reply.is_positive() {
-                for rcpt in &rcpts {
-                    rcpt_replies.push(self.command(rcpt, "waiting for a RCPT reply").await?);
-                }
-            }
-            let data_reply = if rcpt_replies.iter().any(Reply::is_positive) {
-                Some(self.command("DATA", "waiting for the DATA reply").await?)
-            } else {
-                None
-            };
-            (mail_reply, rcpt_replies, data_reply)
+            self.commands_one_by_one(envelope).await?
         };
 
         if !mail_reply.is_positive() {
@@ -295,29 +279,7 @@ impl Connection {
             return Ok(outcomes.into_iter().flatten().collect());
         }
         let final_reply = match data_reply {
-            Some(reply) if reply.code == 354 => {
-                let converted = if self.caps.eight_bit_mime {
-                    None
-                } else {
-                    seven_bit::downgrade(message)
-                };
-                if converted.is_some() {
-                    debug!(peer = %self.peer, "8-bit body parts sent as quoted-printable: no 8BITMIME");
-                }
-                let message = converted.as_deref().unwrap_or(message);
-                timed(self.params.data_timeout, "sending the message", async {
-                    data::write_data(&mut self.io, message)
-                        .await
-                        .map_err(ClientError::Io)
-                })
-                .await?;
-                self.sent += 1;
-                self.read_within(
-                    self.params.data_timeout,
-                    "waiting for the reply to the message",
-                )
-                .await?
-            }
+            Some(reply) if reply.code == 354 => self.send_message(message).await?,
             Some(reply) => {
                 self.dirty = true;
                 reply
@@ -391,6 +353,84 @@ impl Connection {
             mail.push_str(" SMTPUTF8");
         }
         mail
+    }
+
+    /// MAIL, every RCPT and DATA in one write (RFC 2920), then their replies: MAIL's,
+    /// one per RCPT, and DATA's.
+    async fn pipelined_commands(
+        &mut self,
+        envelope: &Envelope<'_>,
+    ) -> Result<Replies, ClientError> {
+        let mut group = format!("{}\r\n", self.mail_command(envelope));
+        for rcpt in &envelope.recipients {
+            group.push_str(&format!("RCPT TO:<{rcpt}>\r\n"));
+        }
+        group.push_str("DATA\r\n");
+        self.write(group.as_bytes()).await?;
+        let mail_reply = self.read("waiting for the MAIL reply").await?;
+        let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
+        for _ in 0..envelope.recipients.len() {
+            rcpt_replies.push(self.read("waiting for a RCPT reply").await?);
+        }
+        let data_reply = self.read("waiting for the DATA reply").await?;
+        Ok(Replies {
+            mail: mail_reply,
+            rcpts: rcpt_replies,
+            data: Some(data_reply),
+        })
+    }
+
+    /// MAIL, then each RCPT if MAIL was taken, then DATA if a RCPT was, each waiting for
+    /// its reply: MAIL's, those of the RCPTs sent, and DATA's if sent.
+    async fn commands_one_by_one(
+        &mut self,
+        envelope: &Envelope<'_>,
+    ) -> Result<Replies, ClientError> {
+        let mail = self.mail_command(envelope);
+        let mail_reply = self.command(&mail, "waiting for the MAIL reply").await?;
+        let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
+        if mail_reply.is_positive() {
+            for rcpt in &envelope.recipients {
+                let rcpt = format!("RCPT TO:<{rcpt}>");
+                rcpt_replies.push(self.command(&rcpt, "waiting for a RCPT reply").await?);
+            }
+        }
+        let data_reply = if rcpt_replies.iter().any(Reply::is_positive) {
+            Some(self.command("DATA", "waiting for the DATA reply").await?)
+        } else {
+            None
+        };
+        Ok(Replies {
+            mail: mail_reply,
+            rcpts: rcpt_replies,
+            data: data_reply,
+        })
+    }
+
+    /// After DATA's 354: the message (8-bit body parts as quoted-printable to a server
+    /// without 8BITMIME), its final dot, and the reply to it.
+    async fn send_message(&mut self, message: &[u8]) -> Result<Reply, ClientError> {
+        let converted = if self.caps.eight_bit_mime {
+            None
+        } else {
+            seven_bit::downgrade(message)
+        };
+        if converted.is_some() {
+            debug!(peer = %self.peer, "8-bit body parts sent as quoted-printable: no 8BITMIME");
+        }
+        let message = converted.as_deref().unwrap_or(message);
+        timed(self.params.data_timeout, "sending the message", async {
+            data::write_data(&mut self.io, message)
+                .await
+                .map_err(ClientError::Io)
+        })
+        .await?;
+        self.sent += 1;
+        self.read_within(
+            self.params.data_timeout,
+            "waiting for the reply to the message",
+        )
+        .await
     }
 
     /// The outcome of a negative reply: 5xx fails, anything else defers.
@@ -495,7 +535,8 @@ impl Connection {
                 "the server does not offer AUTH PLAIN",
             ));
         }
-        let token = base64(format!("\0{}\0{}", auth.username, auth.password).as_bytes());
+        // AUTH PLAIN (RFC 4616): authorization identity (none), user and password, NUL-separated.
+        let token = STANDARD.encode(format!("\0{}\0{}", auth.username, auth.password));
         let reply = self
             .command(&format!("AUTH PLAIN {token}"), "waiting for the AUTH reply")
             .await?;
@@ -544,28 +585,6 @@ async fn timed<T>(
     tokio::time::timeout(limit, future)
         .await
         .unwrap_or(Err(ClientError::Timeout(stage)))
-}
-
-/// Standard base64 with padding (RFC 4648), for AUTH PLAIN.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

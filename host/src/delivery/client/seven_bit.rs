@@ -8,7 +8,9 @@
 //! encoding), and inside an attached `message/rfc822` or in a multipart's preamble, which
 //! no encoding may cover. The message then goes as it is, as before.
 
-use mail_parser::{Encoding, HeaderName, MessageParser, PartType};
+use std::ops::Range;
+
+use mail_parser::{Encoding, HeaderName, MessageParser, MessagePart, PartType};
 
 /// The longest encoded line, without its CRLF (RFC 2045 §6.7 rule 5).
 const MAX_LINE: usize = 76;
@@ -25,59 +27,76 @@ pub(super) fn downgrade(message: &[u8]) -> Option<Vec<u8>> {
         .headers
         .iter()
         .any(|h| h.name == HeaderName::MimeVersion);
-    // (range to replace, replacement), in message order.
-    let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
-    for (index, part) in parsed.parts.iter().enumerate() {
-        if !matches!(
-            part.body,
-            PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_)
-        ) || part.encoding != Encoding::None
-        {
-            continue;
-        }
-        let body = part.offset_body as usize..part.offset_end as usize;
-        let Some(bytes) = message.get(body.clone()) else {
-            continue;
+    let edits = parsed
+        .parts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, part)| part_edits(message, part, index == 0 && !top_is_mime))
+        .flatten()
+        .collect();
+    apply(message, edits)
+}
+
+/// A range of the message's bytes and what replaces it.
+type Edit = (Range<usize>, Vec<u8>);
+
+/// The edits that send `part` of `message` quoted-printable, in message order: its
+/// `Content-Transfer-Encoding` field (replaced, or added after its last field), and its
+/// body encoded. `None` for a part that stays as it is: not a leaf with a body of its own,
+/// already encoded, or 7-bit. `not_mime_yet`: the part is the body of a message without
+/// `MIME-Version`, which the first edit then adds (with a `Content-Type` if it has none).
+fn part_edits(message: &[u8], part: &MessagePart<'_>, not_mime_yet: bool) -> Option<[Edit; 2]> {
+    if !matches!(
+        part.body,
+        PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_)
+    ) || part.encoding != Encoding::None
+    {
+        return None;
+    }
+    let body = part.offset_body as usize..part.offset_end as usize;
+    let bytes = message.get(body.clone())?;
+    if bytes.is_ascii() {
+        return None;
+    }
+    let mut header = b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec();
+    if not_mime_yet {
+        // Not MIME yet: say so, and which charset the text is in (RFC 1428 when unknown).
+        let charset = if std::str::from_utf8(bytes).is_ok() {
+            "utf-8"
+        } else {
+            "unknown-8bit"
         };
-        if bytes.is_ascii() {
-            continue;
-        }
-        let mut header = b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec();
-        if index == 0 && !top_is_mime {
-            // Not MIME yet: say so, and which charset the text is in (RFC 1428 when unknown).
-            let charset = if std::str::from_utf8(bytes).is_ok() {
-                "utf-8"
-            } else {
-                "unknown-8bit"
-            };
-            header.extend_from_slice(b"MIME-Version: 1.0\r\n");
-            if !part
-                .headers
-                .iter()
-                .any(|h| h.name == HeaderName::ContentType)
-            {
-                header.extend_from_slice(
-                    format!("Content-Type: text/plain; charset={charset}\r\n").as_bytes(),
-                );
-            }
-        }
-        match part
+        header.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        if !part
             .headers
             .iter()
-            .find(|h| h.name == HeaderName::ContentTransferEncoding)
+            .any(|h| h.name == HeaderName::ContentType)
         {
-            Some(old) => edits.push((old.offset_field as usize..old.offset_end as usize, header)),
-            None => {
-                // After the last field, so trace fields (Received) stay on top (RFC 5321 §4.4).
-                let at = part
-                    .headers
-                    .last()
-                    .map_or(part.offset_header, |h| h.offset_end) as usize;
-                edits.push((at..at, header));
-            }
+            header.extend_from_slice(
+                format!("Content-Type: text/plain; charset={charset}\r\n").as_bytes(),
+            );
         }
-        edits.push((body, quoted_printable(bytes)));
     }
+    let field = match part
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::ContentTransferEncoding)
+    {
+        Some(old) => old.offset_field as usize..old.offset_end as usize,
+        None => {
+            // After the last field, so trace fields (Received) stay on top (RFC 5321 §4.4).
+            let at = part
+                .headers
+                .last()
+                .map_or(part.offset_header, |h| h.offset_end) as usize;
+            at..at
+        }
+    };
+    Some([(field, header), (body, quoted_printable(bytes))])
+}
+
+/// `message` with `edits` made, or `None` when there are none, or when two overlap.
+fn apply(message: &[u8], mut edits: Vec<Edit>) -> Option<Vec<u8>> {
     if edits.is_empty() {
         return None;
     }

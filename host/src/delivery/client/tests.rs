@@ -179,20 +179,6 @@ async fn required_tls_without_starttls_is_an_error() {
     assert!(matches!(error, ClientError::TlsNotOffered), "{error}");
 }
 
-#[test]
-fn base64_matches_rfc_4648() {
-    for (input, output) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foobar", "Zm9vYmFy"),
-        ("\0user\0pass", "AHVzZXIAcGFzcw=="),
-    ] {
-        assert_eq!(base64(input.as_bytes()), output);
-    }
-}
-
 #[tokio::test]
 async fn smtputf8_is_passed_on_or_the_message_fails_where_its_addresses_need_it() {
     let (address, peer) = server("250-test\r\n250 SMTPUTF8", |_| None).await;
