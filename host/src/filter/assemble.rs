@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::capabilities::{Clock, Services};
 use super::engine::{EngineSettings, FilterEngine};
 use super::error::LoadError;
-use super::host::{Clock, Services};
 use super::loader::{LoadContext, load_all};
 use super::pipeline::Pipeline;
 use crate::config::{Config, MAX_PLUGIN_MEMORY};

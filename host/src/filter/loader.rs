@@ -15,10 +15,10 @@ use wasmtime::component::Component;
 
 use super::bindings::PluginPre;
 use super::bundled::{self, BundledPlugin};
+use super::capabilities::{PluginHost, Services};
 use super::combine::PluginWeights;
 use super::engine::FilterEngine;
 use super::error::LoadError;
-use super::host::{PluginHost, Services};
 use super::pipeline::describe;
 use super::plugin::{CallLimits, LoadedPlugin, PluginHealth, PluginSource};
 use super::store::StoreState;

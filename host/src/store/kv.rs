@@ -5,7 +5,7 @@
 //! ([`FjallKv`](super::FjallKv)), and a shared one (Redis, Valkey) can implement the same
 //! traits so that several gateways share what their plugins learn.
 //!
-//! Calls block the calling thread. The plugins' `kv` imports (`filter::host`'s `kv`) make
+//! Calls block the calling thread. The plugins' `kv` imports (`filter::capabilities`'s `kv`) make
 //! them directly, on the tokio worker that runs the plugin, without `spawn_blocking`: the
 //! embedded backend answers reads from memory (value cache, counter table, fjall's
 //! memtable and block cache) and writes to the journal without fsync, so a call costs
