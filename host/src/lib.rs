@@ -8,7 +8,8 @@
 //!   capabilities), verdict validation, and `combine`, which turns verdicts into a decision
 //!   with a report explaining every point of the score.
 //! * `dns`: the shared caching resolver behind the plugins' `dns` capability.
-//! * `store`: the fjall database under the data dir and the kv storage trait.
+//! * `store`: the fjall databases under the data dir (the queue's; the plugins' kv store in
+//!   `data_dir/kv`) and the kv storage trait.
 //! * `ocr`: OCR engines behind the plugins' `ocr` capability.
 //! * `auth`: submission accounts (the users file, argon2id passwords), login-failure
 //!   lockouts and per-account sending limits.

@@ -16,7 +16,7 @@ use crate::cli::output::say;
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{Label, LearnOutcome, Pipeline, STATS_PREFIX};
 use crate::filter::plugin::LoadedPlugin;
-use crate::message::mailbox::messages_under;
+use crate::message::mailbox::{StoredMessage, UnreadableFile, messages_under};
 use crate::message::{MessageHandle, ParsedMessage};
 use crate::store::{Database, StoreError};
 
@@ -155,56 +155,90 @@ async fn teach(
     let started = Instant::now();
     let mut messages = 0;
     for found in messages_under(paths)? {
-        let message = match found {
-            Ok(message) => message,
-            Err(unreadable_file) => {
-                eprintln!("moat: {}", unreadable_file.error);
-                unreadable += 1;
-                continue;
-            }
-        };
-        let parsed = match ParsedMessage::parse(message.raw) {
-            Ok(parsed) => MessageHandle::new(parsed),
-            Err(error) => {
-                eprintln!("moat: {}: not a message: {error}", message.origin);
-                unreadable += 1;
-                continue;
-            }
+        let Some((origin, parsed)) = parse_found(found) else {
+            unreadable += 1;
+            continue;
         };
         messages += 1;
-        let mut index = 0;
-        while index < learners.len() {
-            let (plugin, tally) = &mut learners[index];
-            let report = pipeline.learn(plugin, parsed.clone(), label, forget).await;
-            tally.busy += report.elapsed;
-            match report.result {
-                Ok(Ok(LearnOutcome::Done)) => tally.done += 1,
-                Ok(Ok(LearnOutcome::Unchanged)) => tally.unchanged += 1,
-                Ok(Ok(LearnOutcome::Unsupported)) => {
-                    learners.remove(index);
-                    continue;
-                }
-                Ok(Err(reason)) => {
-                    eprintln!(
-                        "moat: {}: {} refused: {reason}",
-                        message.origin, plugin.name
-                    );
-                    tally.failed += 1;
-                }
-                Err(error) => {
-                    eprintln!("moat: {}: {} failed: {error}", message.origin, plugin.name);
-                    tally.failed += 1;
-                }
-            }
-            index += 1;
-        }
+        teach_one(pipeline, &mut learners, &origin, &parsed, label, forget).await;
     }
     if learners.is_empty() {
         bail!("none of the loaded plugins learns");
     }
-    let elapsed = started.elapsed();
+    print_summary(&learners, messages, unreadable, started.elapsed(), forget);
+    let failed = unreadable > 0 || learners.iter().any(|(_, t)| t.failed > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The message found under the paths, parsed, with its origin; `None`, said on stderr,
+/// when its file could not be read or it is not a message.
+fn parse_found(found: Result<StoredMessage, UnreadableFile>) -> Option<(String, MessageHandle)> {
+    let message = match found {
+        Ok(message) => message,
+        Err(unreadable_file) => {
+            eprintln!("moat: {}", unreadable_file.error);
+            return None;
+        }
+    };
+    match ParsedMessage::parse(message.raw) {
+        Ok(parsed) => Some((message.origin, MessageHandle::new(parsed))),
+        Err(error) => {
+            eprintln!("moat: {}: not a message: {error}", message.origin);
+            None
+        }
+    }
+}
+
+/// Teaches one message to each learner and counts the outcome in its tally; a plugin that
+/// answers that it does not learn leaves `learners`.
+async fn teach_one(
+    pipeline: &Pipeline,
+    learners: &mut Vec<(&Arc<LoadedPlugin>, Tally)>,
+    origin: &str,
+    message: &MessageHandle,
+    label: Label,
+    forget: bool,
+) {
+    let mut index = 0;
+    while index < learners.len() {
+        let (plugin, tally) = &mut learners[index];
+        let report = pipeline.learn(plugin, message.clone(), label, forget).await;
+        tally.busy += report.elapsed;
+        match report.result {
+            Ok(Ok(LearnOutcome::Done)) => tally.done += 1,
+            Ok(Ok(LearnOutcome::Unchanged)) => tally.unchanged += 1,
+            Ok(Ok(LearnOutcome::Unsupported)) => {
+                learners.remove(index);
+                continue;
+            }
+            Ok(Err(reason)) => {
+                eprintln!("moat: {origin}: {} refused: {reason}", plugin.name);
+                tally.failed += 1;
+            }
+            Err(error) => {
+                eprintln!("moat: {origin}: {} failed: {error}", plugin.name);
+                tally.failed += 1;
+            }
+        }
+        index += 1;
+    }
+}
+
+/// Prints each learner's tally and rate, then the number of messages, the time taken and
+/// how many could not be read.
+fn print_summary(
+    learners: &[(&Arc<LoadedPlugin>, Tally)],
+    messages: usize,
+    unreadable: usize,
+    elapsed: Duration,
+    forget: bool,
+) {
     let verb = if forget { "forgotten" } else { "learnt" };
-    for (plugin, tally) in &learners {
+    for (plugin, tally) in learners {
         say!(
             "{}: {} {verb}, {} unchanged, {} failed ({:.0} messages/s)",
             plugin.name,
@@ -224,12 +258,6 @@ async fn teach(
             String::new()
         }
     );
-    let failed = unreadable > 0 || learners.iter().any(|(_, t)| t.failed > 0);
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// Prints each plugin's `stats:` counters and the size of its kv namespace.

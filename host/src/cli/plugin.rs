@@ -2,7 +2,7 @@
 //! one message (verdict, time, peak memory, stderr).
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,13 +11,14 @@ use serde_json::json;
 
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::say;
-use crate::config::PluginSettings;
+use crate::config::{Config, PluginSettings};
 use crate::control::client;
-use crate::filter::assemble::{assemble, load_context};
+use crate::filter::assemble::{Assembled, assemble, load_context};
 use crate::filter::loader::{load_file, read_side_settings};
-use crate::filter::pipeline::StageInput;
-use crate::filter::{Pipeline, SessionContext, Stage};
-use crate::message::ParsedMessage;
+use crate::filter::pipeline::{CallReport, StageInput};
+use crate::filter::plugin::LoadedPlugin;
+use crate::filter::{Pipeline, SessionContext, Stage, Verdict};
+use crate::message::{MessageHandle, ParsedMessage};
 use crate::store::{Database, FjallKv, StoreError};
 
 /// `moat plugin ...`
@@ -122,6 +123,8 @@ fn print_plugin(p: &serde_json::Value, json: bool) {
     );
 }
 
+/// `moat plugin test`: loads the `.wasm` file alone (no bundled plugins) and runs it on
+/// the message at every stage it wants; fails when a call failed.
 async fn test(
     wasm: PathBuf,
     message: PathBuf,
@@ -138,25 +141,7 @@ async fn test(
         .unwrap_or_else(|| scratch.path().to_owned());
     ensure_dir(&data_dir)?;
     let assembled = assemble(&config, &data_dir).await?;
-    let side = settings.unwrap_or_else(|| wasm.with_extension("toml"));
-    let plugin_settings = if side.exists() {
-        read_side_settings(&side)?
-    } else {
-        PluginSettings::default()
-    };
-    let name = wasm
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plugin".into());
-    let kv = FjallKv::new(assembled.kv_database.clone());
-    let ctx = load_context(
-        &assembled.engine,
-        &assembled.services,
-        &kv,
-        &config,
-        &data_dir,
-    );
-    let plugin = Arc::new(load_file(&ctx, &config, &name, &wasm, plugin_settings).await?);
+    let plugin = Arc::new(load_tested(&assembled, &config, &data_dir, &wasm, settings).await?);
     let raw =
         std::fs::read(&message).with_context(|| format!("cannot read {}", message.display()))?;
     let parsed = Arc::new(ParsedMessage::parse(raw)?);
@@ -166,12 +151,6 @@ async fn test(
         config.thresholds,
         1,
     );
-
-    let mut session =
-        SessionContext::connected(Arc::from("plugin-test"), (Ipv4Addr::LOCALHOST, 0).into());
-    session.client.helo = Some("localhost".into());
-    session.mail_from = Some(String::new());
-    session.rcpt_to = vec!["postmaster@localhost".into()];
     if !json {
         say!(
             "plugin {} {} (sdk {}), stages {:?}, default weight {}",
@@ -182,6 +161,24 @@ async fn test(
             plugin.info.default_weight
         );
     }
+    let failed = run_stages(&pipeline, &plugin, &parsed, json).await;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Calls `plugin` at each stage it wants, in SMTP order, in one [`test_session`] that
+/// collects its annotations as a real session would, and prints each report; returns
+/// whether a call failed.
+async fn run_stages(
+    pipeline: &Pipeline,
+    plugin: &LoadedPlugin,
+    message: &MessageHandle,
+    json: bool,
+) -> bool {
+    let mut session = test_session();
     let mut failed = false;
     for stage in [
         Stage::Connect,
@@ -197,62 +194,115 @@ async fn test(
             Stage::Connect => StageInput::Connect,
             Stage::Helo => StageInput::Helo,
             Stage::MailFrom => StageInput::MailFrom,
-            Stage::RcptTo => StageInput::RcptTo("postmaster@localhost".into()),
-            _ => StageInput::Data(parsed.clone()),
+            Stage::RcptTo => StageInput::RcptTo(TEST_RECIPIENT.into()),
+            _ => StageInput::Data(message.clone()),
         };
-        let report = pipeline.call_stage(&plugin, &session, &input).await;
+        let report = pipeline.call_stage(plugin, &session, &input).await;
         failed |= report.result.is_err();
-        let elapsed_us = report.elapsed.as_micros() as u64;
         if json {
-            let verdict = match &report.result {
-                Ok(v) => json!({
-                    "symbols": v.symbols, "action": v.action, "annotations": v.annotations,
-                }),
-                Err(e) => json!({ "error": e.to_string(), "kind": e.kind() }),
-            };
-            say!(
-                "{}",
-                json!({ "stage": stage.as_str(), "verdict": verdict, "elapsed_us": elapsed_us, "peak_memory": report.peak_memory, "stderr": report.stderr })
-            );
+            print_stage_json(stage, &report);
         } else {
-            say!(
-                "\nstage {}: {} µs, peak memory {} KiB",
-                stage.as_str(),
-                elapsed_us,
-                report.peak_memory >> 10
-            );
-            match &report.result {
-                Ok(v) => {
-                    for s in &v.symbols {
-                        say!("  {:<28} {:>8.2}  {}", s.name, s.score, s.detail);
-                    }
-                    if v.symbols.is_empty() {
-                        say!("  (no symbols)");
-                    }
-                    if let Some(action) = v.action {
-                        say!("  demands action {}", action.as_str());
-                    }
-                    for a in &v.annotations {
-                        say!(
-                            "  annotation {} = {:?}",
-                            a.key,
-                            a.value.chars().take(80).collect::<String>()
-                        );
-                    }
-                }
-                Err(e) => say!("  PLUGIN_FAILED ({}): {e}", e.kind()),
-            }
-            if !report.stderr.is_empty() {
-                say!("  stderr: {}", report.stderr);
-            }
+            print_stage_text(stage, &report);
         }
         if let Ok(v) = &report.result {
             session.annotations.extend(v.annotations.iter().cloned());
         }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
+    failed
+}
+
+/// The recipient of the test session.
+const TEST_RECIPIENT: &str = "postmaster@localhost";
+
+/// Loads the `.wasm` file under test as a plugin named after its file, with the settings
+/// of `settings` (default: `NAME.toml` beside it, if there is one) and a kv namespace in
+/// `assembled`'s kv database.
+async fn load_tested(
+    assembled: &Assembled,
+    config: &Config,
+    data_dir: &Path,
+    wasm: &Path,
+    settings: Option<PathBuf>,
+) -> anyhow::Result<LoadedPlugin> {
+    let side = settings.unwrap_or_else(|| wasm.with_extension("toml"));
+    let plugin_settings = if side.exists() {
+        read_side_settings(&side)?
     } else {
-        ExitCode::SUCCESS
-    })
+        PluginSettings::default()
+    };
+    let name = wasm
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    let kv = FjallKv::new(assembled.kv_database.clone());
+    let ctx = load_context(
+        &assembled.engine,
+        &assembled.services,
+        &kv,
+        config,
+        data_dir,
+    );
+    Ok(load_file(&ctx, config, &name, wasm, plugin_settings).await?)
+}
+
+/// The session the plugin is tested in: a loopback client that said HELO localhost and
+/// sends a bounce (empty sender) to [`TEST_RECIPIENT`].
+fn test_session() -> SessionContext {
+    let mut session =
+        SessionContext::connected(Arc::from("plugin-test"), (Ipv4Addr::LOCALHOST, 0).into());
+    session.client.helo = Some("localhost".into());
+    session.mail_from = Some(String::new());
+    session.rcpt_to = vec![TEST_RECIPIENT.into()];
+    session
+}
+
+/// One stage's result as a JSON line: the verdict (or the failure), time, peak memory and
+/// stderr.
+fn print_stage_json(stage: Stage, report: &CallReport<Verdict>) {
+    let elapsed_us = report.elapsed.as_micros() as u64;
+    let verdict = match &report.result {
+        Ok(v) => json!({
+            "symbols": v.symbols, "action": v.action, "annotations": v.annotations,
+        }),
+        Err(e) => json!({ "error": e.to_string(), "kind": e.kind() }),
+    };
+    say!(
+        "{}",
+        json!({ "stage": stage.as_str(), "verdict": verdict, "elapsed_us": elapsed_us, "peak_memory": report.peak_memory, "stderr": report.stderr })
+    );
+}
+
+/// One stage's result as text: a heading with time and peak memory, then the symbols,
+/// demanded action and annotations (or the failure), then stderr.
+fn print_stage_text(stage: Stage, report: &CallReport<Verdict>) {
+    say!(
+        "\nstage {}: {} µs, peak memory {} KiB",
+        stage.as_str(),
+        report.elapsed.as_micros() as u64,
+        report.peak_memory >> 10
+    );
+    match &report.result {
+        Ok(v) => {
+            for s in &v.symbols {
+                say!("  {:<28} {:>8.2}  {}", s.name, s.score, s.detail);
+            }
+            if v.symbols.is_empty() {
+                say!("  (no symbols)");
+            }
+            if let Some(action) = v.action {
+                say!("  demands action {}", action.as_str());
+            }
+            for a in &v.annotations {
+                say!(
+                    "  annotation {} = {:?}",
+                    a.key,
+                    a.value.chars().take(80).collect::<String>()
+                );
+            }
+        }
+        Err(e) => say!("  PLUGIN_FAILED ({}): {e}", e.kind()),
+    }
+    if !report.stderr.is_empty() {
+        say!("  stderr: {}", report.stderr);
+    }
 }

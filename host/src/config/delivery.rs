@@ -252,6 +252,18 @@ impl DeliveryConfig {
                 });
             }
         };
+        self.connection_problems(&mut check);
+        self.schedule_problems(&mut check);
+        check(self.mx_port != 0, "mx_port".into(), "must not be 0".into());
+        let mut seen: Vec<String> = Vec::new();
+        for (r, route) in self.route.iter().enumerate() {
+            route.problems(r, &mut seen, &mut check);
+        }
+        problems
+    }
+
+    /// Checks the connection limits (at least 1) and timeouts (more than 0s).
+    fn connection_problems(&self, check: &mut impl FnMut(bool, String, String)) {
         check(
             self.max_connections >= 1,
             "max_connections".into(),
@@ -278,6 +290,10 @@ impl DeliveryConfig {
                 "must be more than 0s".into(),
             );
         }
+    }
+
+    /// Checks the retry schedule: the intervals, `max_age` and `delay_warning`.
+    fn schedule_problems(&self, check: &mut impl FnMut(bool, String, String)) {
         check(
             !self.retry_intervals.is_empty(),
             "retry_intervals".into(),
@@ -304,86 +320,119 @@ impl DeliveryConfig {
                 "must be more than 0s (or left out)".into(),
             );
         }
-        check(self.mx_port != 0, "mx_port".into(), "must not be 0".into());
-        let mut seen: Vec<String> = Vec::new();
-        for (r, route) in self.route.iter().enumerate() {
+    }
+}
+
+impl RouteConfig {
+    /// Checks `route[r]`: its domains (`seen` holds the lower-cased domains of the routes
+    /// before it, and gets this route's), servers, credentials and TLS settings.
+    fn problems(
+        &self,
+        r: usize,
+        seen: &mut Vec<String>,
+        check: &mut impl FnMut(bool, String, String),
+    ) {
+        self.domain_problems(r, seen, check);
+        self.server_problems(r, check);
+        self.auth_problems(r, check);
+        self.tls_problems(r, check);
+    }
+
+    /// Checks that the route lists domains, each a domain name no earlier route serves.
+    fn domain_problems(
+        &self,
+        r: usize,
+        seen: &mut Vec<String>,
+        check: &mut impl FnMut(bool, String, String),
+    ) {
+        check(
+            !self.domains.is_empty(),
+            format!("route[{r}].domains"),
+            "must list at least one domain".into(),
+        );
+        for (d, domain) in self.domains.iter().enumerate() {
+            let lower = domain.to_ascii_lowercase();
             check(
-                !route.domains.is_empty(),
-                format!("route[{r}].domains"),
-                "must list at least one domain".into(),
+                !domain.is_empty() && !domain.contains(['@', ' ', '<', '>', ':']),
+                format!("route[{r}].domains[{d}]"),
+                format!("`{domain}` is not a domain name"),
             );
-            for (d, domain) in route.domains.iter().enumerate() {
-                let lower = domain.to_ascii_lowercase();
-                check(
-                    !domain.is_empty() && !domain.contains(['@', ' ', '<', '>', ':']),
-                    format!("route[{r}].domains[{d}]"),
-                    format!("`{domain}` is not a domain name"),
-                );
-                check(
-                    !seen.contains(&lower),
-                    format!("route[{r}].domains[{d}]"),
-                    format!("`{domain}` has another route already"),
-                );
-                seen.push(lower);
-            }
             check(
-                !route.servers.is_empty(),
-                format!("route[{r}].servers"),
-                "must list at least one server (host:port)".into(),
+                !seen.contains(&lower),
+                format!("route[{r}].domains[{d}]"),
+                format!("`{domain}` has another route already"),
             );
-            for (s, server) in route.servers.iter().enumerate() {
-                check(
-                    split_host_port(server).is_some(),
-                    format!("route[{r}].servers[{s}]"),
-                    format!("`{server}` is not host:port (e.g. \"10.0.0.5:25\", \"[::1]:25\")"),
-                );
-            }
-            if let Some(auth) = &route.auth {
-                check(
-                    !auth.username.is_empty(),
-                    format!("route[{r}].auth.username"),
-                    "must not be empty".into(),
-                );
-                check(
-                    route.tls != TlsPolicy::None,
-                    format!("route[{r}].auth"),
-                    "needs tls = \"opportunistic\", \"required\" or \"verify\": credentials are only sent over TLS".into(),
-                );
-            }
-            if route.tls == TlsPolicy::Verify {
-                match &route.tls_ca_file {
-                    None => check(
-                        false,
-                        format!("route[{r}].tls_ca_file"),
-                        "is needed by tls = \"verify\": the PEM certificates to trust (for public CAs, the system bundle, e.g. /etc/ssl/certs/ca-certificates.crt)".into(),
-                    ),
-                    Some(file) => {
-                        if let Err(reason) = super::trusted_certificates(file) {
-                            check(false, format!("route[{r}].tls_ca_file"), reason);
-                        }
+            seen.push(lower);
+        }
+    }
+
+    /// Checks that the route lists servers, each as `host:port`.
+    fn server_problems(&self, r: usize, check: &mut impl FnMut(bool, String, String)) {
+        check(
+            !self.servers.is_empty(),
+            format!("route[{r}].servers"),
+            "must list at least one server (host:port)".into(),
+        );
+        for (s, server) in self.servers.iter().enumerate() {
+            check(
+                split_host_port(server).is_some(),
+                format!("route[{r}].servers[{s}]"),
+                format!("`{server}` is not host:port (e.g. \"10.0.0.5:25\", \"[::1]:25\")"),
+            );
+        }
+    }
+
+    /// Checks the credentials, if any: a user name, and a TLS policy to send them under.
+    fn auth_problems(&self, r: usize, check: &mut impl FnMut(bool, String, String)) {
+        if let Some(auth) = &self.auth {
+            check(
+                !auth.username.is_empty(),
+                format!("route[{r}].auth.username"),
+                "must not be empty".into(),
+            );
+            check(
+                self.tls != TlsPolicy::None,
+                format!("route[{r}].auth"),
+                "needs tls = \"opportunistic\", \"required\" or \"verify\": credentials are only sent over TLS".into(),
+            );
+        }
+    }
+
+    /// Checks the TLS settings: `verify` needs readable certificates to trust (and a valid
+    /// server name, if one is given); the other policies take neither.
+    fn tls_problems(&self, r: usize, check: &mut impl FnMut(bool, String, String)) {
+        if self.tls == TlsPolicy::Verify {
+            match &self.tls_ca_file {
+                None => check(
+                    false,
+                    format!("route[{r}].tls_ca_file"),
+                    "is needed by tls = \"verify\": the PEM certificates to trust (for public CAs, the system bundle, e.g. /etc/ssl/certs/ca-certificates.crt)".into(),
+                ),
+                Some(file) => {
+                    if let Err(reason) = super::trusted_certificates(file) {
+                        check(false, format!("route[{r}].tls_ca_file"), reason);
                     }
                 }
-                if let Some(name) = &route.tls_server_name {
-                    check(
-                        rustls::pki_types::ServerName::try_from(name.as_str()).is_ok(),
-                        format!("route[{r}].tls_server_name"),
-                        format!("`{name}` is not a host name or address"),
-                    );
-                }
-            } else {
-                for (key, set) in [
-                    ("tls_ca_file", route.tls_ca_file.is_some()),
-                    ("tls_server_name", route.tls_server_name.is_some()),
-                ] {
-                    check(
-                        !set,
-                        format!("route[{r}].{key}"),
-                        "is only used with tls = \"verify\"".into(),
-                    );
-                }
+            }
+            if let Some(name) = &self.tls_server_name {
+                check(
+                    rustls::pki_types::ServerName::try_from(name.as_str()).is_ok(),
+                    format!("route[{r}].tls_server_name"),
+                    format!("`{name}` is not a host name or address"),
+                );
+            }
+        } else {
+            for (key, set) in [
+                ("tls_ca_file", self.tls_ca_file.is_some()),
+                ("tls_server_name", self.tls_server_name.is_some()),
+            ] {
+                check(
+                    !set,
+                    format!("route[{r}].{key}"),
+                    "is only used with tls = \"verify\"".into(),
+                );
             }
         }
-        problems
     }
 }
 

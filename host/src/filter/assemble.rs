@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::capabilities::Services;
 use super::engine::{EngineSettings, FilterEngine};
 use super::error::LoadError;
-use super::host::Services;
 use super::loader::{LoadContext, load_all};
 use super::metrics::PluginMetrics;
 use super::pipeline::Pipeline;

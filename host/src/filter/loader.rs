@@ -4,6 +4,7 @@
 //! component's digest and the engine's compatibility hash, so a restart loads in
 //! milliseconds. One plugin failing to load is reported; the others load.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -14,15 +15,16 @@ use wasmtime::component::Component;
 
 use super::bindings::PluginPre;
 use super::bundled::{self, BundledPlugin};
+use super::capabilities::{PluginHost, Services};
 use super::combine::PluginWeights;
 use super::engine::FilterEngine;
 use super::error::LoadError;
-use super::host::{PluginHost, Services};
 use super::pipeline::describe;
 use super::plugin::{CallLimits, LoadedPlugin, PluginHealth, PluginSource};
+use super::store::StoreState;
 use super::{BUNDLED_PREFIX, Capability};
 use crate::config::{Config, PluginSettings};
-use crate::store::{KvBackend, KvQuota, QuotaNamespace};
+use crate::store::{KvBackend, KvNamespace, KvQuota, QuotaNamespace};
 
 /// What loading needs besides the config.
 pub struct LoadContext<'a> {
@@ -228,6 +230,9 @@ pub fn read_side_settings(path: &Path) -> Result<PluginSettings, LoadError> {
     Ok(settings)
 }
 
+/// Loads plugin `name` from `code` with `settings` (the operator's over the plugin's
+/// own): compiles it (or reads the cache), links it, gives it what it was granted, asks it
+/// to `describe()` itself, and applies the operator's stages, weights and limits.
 async fn load_one(
     ctx: &LoadContext<'_>,
     config: &Config,
@@ -235,59 +240,10 @@ async fn load_one(
     code: &Code,
     settings: PluginSettings,
 ) -> Result<LoadedPlugin, LoadError> {
-    let (bytes, source): (std::borrow::Cow<'static, [u8]>, PluginSource) = match code {
-        Code::Bundled(plugin) => (plugin.wasm.into(), PluginSource::Bundled(plugin.name)),
-        Code::File(path) => {
-            let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            (bytes.into(), PluginSource::File(path.clone()))
-        }
-    };
+    let (bytes, source) = read_code(code)?;
     let component = compile(ctx.engine, name, &bytes, &ctx.cache_dir)?;
-    let instance_pre = ctx
-        .engine
-        .linker()
-        .instantiate_pre(&component)
-        .map_err(|e| LoadError::Link {
-            plugin: name.to_owned(),
-            reason: format!("{e:#}"),
-        })?;
-    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link {
-        plugin: name.to_owned(),
-        reason: format!("{e:#}"),
-    })?;
-
-    let capabilities = settings.capabilities.clone().unwrap_or_default();
-    let kv = if capabilities.contains(&Capability::Kv) {
-        let namespace = ctx.kv.namespace(name).map_err(|e| LoadError::Kv {
-            plugin: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(|e| LoadError::Kv {
-            plugin: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Some(Arc::new(quota) as Arc<dyn crate::store::KvNamespace>)
-    } else {
-        None
-    };
-    let plugin_config = match &settings.config {
-        Some(table) => match serde_json::to_value(table) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        },
-        None => serde_json::Map::new(),
-    };
-    let host = Arc::new(PluginHost {
-        name: name.to_owned(),
-        services: ctx.services.clone(),
-        dns_granted: capabilities.contains(&Capability::Dns),
-        kv,
-        ocr_granted: capabilities.contains(&Capability::Ocr),
-        config: plugin_config,
-    });
+    let pre = link(ctx.engine, name, &component)?;
+    let host = Arc::new(plugin_host(ctx, name, &settings)?);
     let limits = CallLimits {
         time_budget: settings.time_budget.unwrap_or(config.filter.time_budget).0,
         memory_limit: settings
@@ -338,6 +294,79 @@ async fn load_one(
         ),
         stats: ctx.services.metrics.for_plugin(name),
     })
+}
+
+/// The component's bytes (embedded, or read from its file) and where they came from.
+fn read_code(code: &Code) -> Result<(Cow<'static, [u8]>, PluginSource), LoadError> {
+    match code {
+        Code::Bundled(plugin) => Ok((plugin.wasm.into(), PluginSource::Bundled(plugin.name))),
+        Code::File(path) => {
+            let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok((bytes.into(), PluginSource::File(path.clone())))
+        }
+    }
+}
+
+/// Links the component against the engine's imports now, so that a plugin importing
+/// something Moat does not provide fails to load rather than at its first call.
+fn link(
+    engine: &FilterEngine,
+    name: &str,
+    component: &Component,
+) -> Result<PluginPre<StoreState>, LoadError> {
+    let link_error = |e: wasmtime::Error| LoadError::Link {
+        plugin: name.to_owned(),
+        reason: format!("{e:#}"),
+    };
+    let instance_pre = engine
+        .linker()
+        .instantiate_pre(component)
+        .map_err(link_error)?;
+    PluginPre::new(instance_pre).map_err(link_error)
+}
+
+/// What the plugin may use, from its settings: the granted capabilities, its kv namespace
+/// (opened, under the operator's quota, only when `kv` is granted) and its config table.
+fn plugin_host(
+    ctx: &LoadContext<'_>,
+    name: &str,
+    settings: &PluginSettings,
+) -> Result<PluginHost, LoadError> {
+    let capabilities = settings.capabilities.clone().unwrap_or_default();
+    let kv = if capabilities.contains(&Capability::Kv) {
+        Some(open_namespace(ctx, name)?)
+    } else {
+        None
+    };
+    let plugin_config = match &settings.config {
+        Some(table) => match serde_json::to_value(table) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+        None => serde_json::Map::new(),
+    };
+    Ok(PluginHost {
+        name: name.to_owned(),
+        services: ctx.services.clone(),
+        dns_granted: capabilities.contains(&Capability::Dns),
+        kv,
+        ocr_granted: capabilities.contains(&Capability::Ocr),
+        config: plugin_config,
+    })
+}
+
+/// Opens the kv namespace of plugin `name`, wrapped in the operator's quota.
+fn open_namespace(ctx: &LoadContext<'_>, name: &str) -> Result<Arc<dyn KvNamespace>, LoadError> {
+    let kv_error = |e: crate::store::KvError| LoadError::Kv {
+        plugin: name.to_owned(),
+        reason: e.to_string(),
+    };
+    let namespace = ctx.kv.namespace(name).map_err(kv_error)?;
+    let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(kv_error)?;
+    Ok(Arc::new(quota))
 }
 
 /// Compiles `bytes`, or loads the cached compilation.

@@ -3,8 +3,9 @@
 //! Every plugin is a WebAssembly component run in a sandbox of its own: one wasmtime
 //! [`engine::FilterEngine`] for the process (pooling allocator, epoch deadlines), each plugin
 //! compiled once ([`loader`], with an on-disk cache of precompiled code) into an
-//! `InstancePre`, and a fresh store and instance for every call ([`pipeline`]). Host
-//! capabilities (dns, kv, ocr, log, config, clock) are in [`host`]. A plugin's answer is
+//! `InstancePre`, and a fresh store and instance for every call ([`pipeline`]). The host
+//! side of what plugins import — the capabilities dns, kv, ocr, log, config and clock, and
+//! the message they read — is in [`capabilities`]. A plugin's answer is
 //! validated ([`verdict`]); answers are combined with the operator's weights and
 //! thresholds into a [`combine::Decision`] that explains every point of its score
 //! ([`report`]). A trap, timeout, memory blow-up or malformed verdict is a
@@ -13,10 +14,10 @@
 pub mod assemble;
 pub mod bindings;
 pub mod bundled;
+pub mod capabilities;
 pub mod combine;
 pub mod engine;
 pub mod error;
-pub mod host;
 pub mod live;
 pub mod loader;
 pub mod metrics;

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bindings::PluginPre;
+use super::capabilities::PluginHost;
 use super::combine::PluginWeights;
 use super::error::PluginError;
-use super::host::PluginHost;
 use super::store::StoreState;
 use super::{OnError, Stage};
 

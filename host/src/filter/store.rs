@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::host::PluginHost;
+use super::capabilities::PluginHost;
 
 /// How much of a plugin's stderr is kept per call (panic messages, debug prints).
 pub const STDERR_CAPTURE_BYTES: usize = 4096;

@@ -1,6 +1,8 @@
 //! A received message, parsed once (mail-parser) and shared by every plugin that looks at
-//! it. The parts plugins ask for — decoded headers, body text, URLs — are computed on first
-//! use and kept, so ten plugins reading the body text cost one conversion.
+//! it. The parts plugins ask for — decoded headers, body text, the text and HTML parts,
+//! URLs, the attachment list — are computed on first use and kept, so ten plugins reading
+//! the body text cost one conversion. Only the raw bytes, an attachment's bytes and the
+//! From addresses are read from the parsed message at each call.
 
 pub mod mailbox;
 mod text;
@@ -38,7 +40,11 @@ pub struct ParsedMessage {
     parsed: mail_parser::Message<'static>,
     headers: OnceLock<Vec<HeaderField>>,
     body_text: OnceLock<String>,
+    text_parts: OnceLock<Vec<String>>,
+    html_parts: OnceLock<Vec<String>>,
+    html_sources: OnceLock<Vec<String>>,
     urls: OnceLock<Vec<String>>,
+    attachments: OnceLock<Vec<AttachmentInfo>>,
 }
 
 /// The handle plugins receive for the `message` resource: the parsed message behind an `Arc`.
@@ -66,7 +72,11 @@ impl ParsedMessage {
             parsed,
             headers: OnceLock::new(),
             body_text: OnceLock::new(),
+            text_parts: OnceLock::new(),
+            html_parts: OnceLock::new(),
+            html_sources: OnceLock::new(),
             urls: OnceLock::new(),
+            attachments: OnceLock::new(),
         })
     }
 
@@ -115,36 +125,42 @@ impl ParsedMessage {
     }
 
     /// The decoded text/plain body parts.
-    pub fn text_parts(&self) -> Vec<String> {
-        self.parsed
-            .text_bodies()
-            .filter(|p| matches!(p.body, mail_parser::PartType::Text(_)))
-            .filter_map(|p| p.text_contents().map(str::to_owned))
-            .collect()
+    pub fn text_parts(&self) -> &[String] {
+        self.text_parts.get_or_init(|| {
+            self.parsed
+                .text_bodies()
+                .filter(|p| matches!(p.body, mail_parser::PartType::Text(_)))
+                .filter_map(|p| p.text_contents().map(str::to_owned))
+                .collect()
+        })
     }
 
     /// The text/html body parts converted to plain text.
-    pub fn html_parts(&self) -> Vec<String> {
-        self.parsed
-            .html_bodies()
-            .filter_map(|p| match &p.body {
-                mail_parser::PartType::Html(html) => {
-                    Some(mail_parser::decoders::html::html_to_text(html))
-                }
-                _ => None,
-            })
-            .collect()
+    pub fn html_parts(&self) -> &[String] {
+        self.html_parts.get_or_init(|| {
+            self.parsed
+                .html_bodies()
+                .filter_map(|p| match &p.body {
+                    mail_parser::PartType::Html(html) => {
+                        Some(mail_parser::decoders::html::html_to_text(html))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
     }
 
     /// The text/html parts as HTML source (decoded from transfer encoding and charset).
-    pub fn html_sources(&self) -> Vec<String> {
-        self.parsed
-            .html_bodies()
-            .filter_map(|p| match &p.body {
-                mail_parser::PartType::Html(html) => Some(html.to_string()),
-                _ => None,
-            })
-            .collect()
+    pub fn html_sources(&self) -> &[String] {
+        self.html_sources.get_or_init(|| {
+            self.parsed
+                .html_bodies()
+                .filter_map(|p| match &p.body {
+                    mail_parser::PartType::Html(html) => Some(html.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
     }
 
     /// The readable text of the message: for each body part its plain version, or its HTML
@@ -176,26 +192,28 @@ impl ParsedMessage {
     }
 
     /// The attachments and inline images.
-    pub fn attachments(&self) -> Vec<AttachmentInfo> {
-        self.parsed
-            .attachments()
-            .enumerate()
-            .map(|(index, part)| AttachmentInfo {
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                name: part.attachment_name().map(str::to_owned),
-                content_type: part
-                    .content_type()
-                    .map(|ct| match ct.subtype() {
-                        Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-                        None => ct.ctype().to_ascii_lowercase(),
-                    })
-                    .unwrap_or_else(|| "application/octet-stream".into()),
-                size: part.contents().len() as u64,
-                content_id: part
-                    .content_id()
-                    .map(|id| id.trim_matches(['<', '>']).to_owned()),
-            })
-            .collect()
+    pub fn attachments(&self) -> &[AttachmentInfo] {
+        self.attachments.get_or_init(|| {
+            self.parsed
+                .attachments()
+                .enumerate()
+                .map(|(index, part)| AttachmentInfo {
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    name: part.attachment_name().map(str::to_owned),
+                    content_type: part
+                        .content_type()
+                        .map(|ct| match ct.subtype() {
+                            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+                            None => ct.ctype().to_ascii_lowercase(),
+                        })
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    size: part.contents().len() as u64,
+                    content_id: part
+                        .content_id()
+                        .map(|id| id.trim_matches(['<', '>']).to_owned()),
+                })
+                .collect()
+        })
     }
 
     /// The decoded bytes of attachment `index`.

@@ -6,7 +6,8 @@
 //! returns. Sessions enqueueing at the same moment share that fsync (`commit`: group
 //! commit), so throughput does not fall to the disk's fsync rate.
 //!
-//! Four keyspaces of the gateway's one database (`store::Database`):
+//! Four keyspaces of the queue's database (the data dir's `store::Database`; the plugins'
+//! kv store is a database of its own):
 //!
 //! * `queue.messages`: id → the raw message, queued or quarantined, with fjall's key-value
 //!   separation so large bodies sit in blob files and compaction moves only small pointers;

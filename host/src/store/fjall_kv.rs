@@ -11,9 +11,11 @@
 //! Durability: writes are not synced to disk one by one. kv holds learnt state (token
 //! counts, reputation), not mail: when a write returns it is in the journal in the
 //! operating system's buffers, so it survives the process crashing, but the last moments of
-//! learning may be lost if the machine fails before the next sync (any
-//! [`Database::sync`](super::Database::sync), such as the queue's, covers kv too). The
-//! journal keeps the store consistent either way: recovery replays whole writes only.
+//! learning may be lost if the machine fails before the next
+//! [`Database::sync`](super::Database::sync) of the kv database (`data_dir/kv`, a database
+//! of its own: the queue's syncs do not cover it). The server syncs it every second and at
+//! shutdown, `moat learn` when it is done. The journal keeps the store consistent either
+//! way: recovery replays whole writes only.
 //!
 //! Atomicity: each namespace has a write lock; `set`, `delete` and the read-modify-write
 //! of `increment` take it, so an increment never loses a concurrent write. Reads take no

@@ -3,8 +3,17 @@
 //!
 //! These traits name no storage engine: fjall is the embedded backend
 //! ([`FjallKv`](super::FjallKv)), and a shared one (Redis, Valkey) can implement the same
-//! traits so that several gateways share what their plugins learn. Calls block (disk or
-//! network I/O); from async code, make them through `spawn_blocking`.
+//! traits so that several gateways share what their plugins learn.
+//!
+//! Calls block the calling thread. The plugins' `kv` imports (`filter::capabilities`'s `kv`) make
+//! them directly, on the tokio worker that runs the plugin, without `spawn_blocking`: the
+//! embedded backend answers reads from memory (value cache, counter table, fjall's
+//! memtable and block cache) and writes to the journal without fsync, so a call costs
+//! microseconds, though a write may wait behind the kv database's once-a-second sync.
+//! Opening a namespace reads its counters from disk; that happens when plugins load.
+//! Reads of a whole namespace outside a plugin call (the admin endpoint's learn stats) go
+//! through `spawn_blocking`. A backend that waits on the network would hold workers the
+//! same way, so it must answer as quickly, or the `kv` imports must become async first.
 
 use std::fmt;
 use std::sync::Arc;

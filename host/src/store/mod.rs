@@ -1,8 +1,12 @@
-//! Local persistent storage: the gateway's one fjall database, and the key-value storage
-//! the plugins' `kv` capability (`wit/kv.wit`) stands on.
+//! Local persistent storage: the gateway's fjall databases, and the key-value storage the
+//! plugins' `kv` capability (`wit/kv.wit`) stands on.
 //!
-//! One [`Database`] per data directory holds every keyspace the gateway uses (the queue's,
-//! the plugins' kv namespaces). It is opened once; clones are cheap handles on it.
+//! A data directory holds two [`Database`]s: the directory itself, with the queue's
+//! keyspaces (fsynced before every 250), and `data_dir/kv`, with one keyspace per plugin kv
+//! namespace (synced every second, at shutdown and by `moat learn`). The plugins' state is
+//! a database of its own because fjall holds a database's journal lock while it fsyncs: in
+//! the queue's database, every plugin write waited behind the queue's fsyncs. Each is
+//! opened once (`filter::assemble`); clones are cheap handles on it.
 //!
 //! The kv capability does not see fjall: it is written against [`KvBackend`] and
 //! [`KvNamespace`], whose signatures hold only plain Rust types, so a shared backend (Redis
@@ -40,13 +44,15 @@ pub use quota::{KvQuota, QuotaNamespace};
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).
 pub(crate) const MAX_KEYSPACE_NAME_BYTES: usize = 255;
 
-/// The gateway's fjall database: every keyspace of one data directory. Cheap to clone;
-/// clones share the database. Calls on it and its keyspaces block (disk I/O): from async
-/// code, make them through `spawn_blocking` when they may be slow.
+/// One fjall database of the gateway: the queue's (the data directory) or the plugins' kv
+/// store (`data_dir/kv`). Cheap to clone; clones share the database. Calls on it and its
+/// keyspaces block (disk I/O): from async code, make them through `spawn_blocking` when
+/// they may be slow.
 ///
 /// Writes reach the journal in the operating system's buffers when they return, so they
 /// survive the process crashing; they are on disk (and survive the machine failing) only
-/// after [`Database::sync`], which covers every keyspace at once.
+/// after [`Database::sync`], which covers every keyspace of this database at once, and
+/// none of the other's.
 #[derive(Clone)]
 pub struct Database {
     db: fjall::Database,
@@ -132,7 +138,8 @@ impl Database {
         self.db.batch()
     }
 
-    /// Forces every write made so far, in every keyspace, onto the disk (fsync).
+    /// Forces every write made so far, in every keyspace of this database, onto the disk
+    /// (fsync).
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db
             .persist(PersistMode::SyncAll)

@@ -46,122 +46,183 @@ const COUNTED_TAGS: [&str; 10] = [
 /// Every feature starts with `html:`.
 #[must_use]
 pub fn features(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let source = cut(source, MAX_SCAN);
-    let lower = source.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let mut i = 0;
-    let (mut markup, mut text) = (0usize, 0usize);
-    let mut tags = 0usize;
-    let mut counts = [0usize; COUNTED_TAGS.len()];
-    let mut first_tag = true;
-    let mut closed_html = false;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'<' if lower[i..].starts_with("<!--") => {
-                let Some(end) = lower[i + 4..].find("-->").map(|e| i + 4 + e + 3) else {
-                    out.push("html:comment:open".to_owned());
+    let lower = cut(source, MAX_SCAN).to_ascii_lowercase();
+    let mut scan = Scan::new(&lower);
+    while scan.i < lower.len() {
+        match lower.as_bytes()[scan.i] {
+            b'<' if lower[scan.i..].starts_with("<!--") => {
+                if !scan.comment() {
                     break;
-                };
-                out.push("html:comment".to_owned());
-                let before = i.checked_sub(1).map(|b| bytes[b]);
-                let after = bytes.get(end).copied();
-                if before.is_some_and(|b| b.is_ascii_alphanumeric())
-                    && after.is_some_and(|b| b.is_ascii_alphanumeric())
-                {
-                    out.push("html:comment:inword".to_owned());
-                }
-                if end - i > 200 {
-                    out.push("html:comment:long".to_owned());
-                }
-                markup += end - i;
-                i = end;
-            }
-            b'<' => {
-                let Some(len) = tag_length(&bytes[i..]) else {
-                    text += 1;
-                    i += 1;
-                    continue;
-                };
-                let tag = &lower[i + 1..i + len - 1];
-                markup += len;
-                i += len;
-                let Some(name) = tag_name(tag) else {
-                    if tag.starts_with('!') {
-                        out.push("html:doctype".to_owned());
-                    } else {
-                        // `<` followed by something that is no tag name: text.
-                        text += len;
-                        markup -= len;
-                    }
-                    continue;
-                };
-                if name.closing {
-                    if name.name == "html" {
-                        closed_html = true;
-                    }
-                    continue;
-                }
-                tags += 1;
-                if first_tag {
-                    out.push(format!("html:first:{}", name.name));
-                    first_tag = false;
-                }
-                if let Some(k) = COUNTED_TAGS.iter().position(|t| *t == name.name) {
-                    counts[k] += 1;
-                }
-                out.push(format!("html:tag:{}", name.name));
-                attributes(name.name, &tag[name.end..], &mut out);
-            }
-            b'&' => {
-                let entity_end = lower[i + 1..]
-                    .bytes()
-                    .take(10)
-                    .position(|b| b == b';')
-                    .map(|p| i + 1 + p);
-                match entity_end {
-                    Some(end) if end > i + 1 => {
-                        let entity = &lower[i + 1..end];
-                        if entity.starts_with('#') {
-                            out.push("html:entity:#".to_owned());
-                        } else if entity.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                            out.push(format!("html:entity:{entity}"));
-                        }
-                        text += 1;
-                        i = end + 1;
-                    }
-                    _ => {
-                        text += 1;
-                        i += 1;
-                    }
                 }
             }
-            b if b.is_ascii_whitespace() => i += 1,
+            b'<' => scan.tag(),
+            b'&' => scan.entity(),
+            b if b.is_ascii_whitespace() => scan.i += 1,
+            _ => scan.text_byte(),
+        }
+    }
+    scan.finish()
+}
+
+/// One forward pass over a lower-cased HTML source: where it is, the features found so
+/// far, and the tallies the summary features come from.
+struct Scan<'a> {
+    /// The source, lower-cased.
+    lower: &'a str,
+    /// The byte the scan is at.
+    i: usize,
+    /// The features found so far.
+    out: Vec<String>,
+    /// Bytes of markup (tags, comments).
+    markup: usize,
+    /// Non-blank bytes of text.
+    text: usize,
+    /// Opening tags.
+    tags: usize,
+    /// Opening tags of each of [`COUNTED_TAGS`].
+    counts: [usize; COUNTED_TAGS.len()],
+    /// Whether no opening tag has been seen yet.
+    first_tag: bool,
+    /// Whether `</html>` was seen and no text has followed it yet.
+    closed_html: bool,
+}
+
+impl<'a> Scan<'a> {
+    /// A scan at the start of `lower`.
+    fn new(lower: &'a str) -> Self {
+        Self {
+            lower,
+            i: 0,
+            out: Vec::new(),
+            markup: 0,
+            text: 0,
+            tags: 0,
+            counts: [0; COUNTED_TAGS.len()],
+            first_tag: true,
+            closed_html: false,
+        }
+    }
+
+    /// The comment starting at `i` (`<!--`): its features, and the scan moves past it.
+    /// `false` when it is never closed, which ends the scan.
+    fn comment(&mut self) -> bool {
+        let (lower, bytes, i) = (self.lower, self.lower.as_bytes(), self.i);
+        let Some(end) = lower[i + 4..].find("-->").map(|e| i + 4 + e + 3) else {
+            self.out.push("html:comment:open".to_owned());
+            return false;
+        };
+        self.out.push("html:comment".to_owned());
+        let before = i.checked_sub(1).map(|b| bytes[b]);
+        let after = bytes.get(end).copied();
+        if before.is_some_and(|b| b.is_ascii_alphanumeric())
+            && after.is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            self.out.push("html:comment:inword".to_owned());
+        }
+        if end - i > 200 {
+            self.out.push("html:comment:long".to_owned());
+        }
+        self.markup += end - i;
+        self.i = end;
+        true
+    }
+
+    /// The `<` at `i`: a tag (its name, the counts, its attributes), a doctype, or text
+    /// when it starts no tag.
+    fn tag(&mut self) {
+        let (lower, i) = (self.lower, self.i);
+        let Some(len) = tag_length(&lower.as_bytes()[i..]) else {
+            self.text += 1;
+            self.i += 1;
+            return;
+        };
+        let tag = &lower[i + 1..i + len - 1];
+        self.markup += len;
+        self.i += len;
+        let Some(name) = tag_name(tag) else {
+            if tag.starts_with('!') {
+                self.out.push("html:doctype".to_owned());
+            } else {
+                // `<` followed by something that is no tag name: text.
+                self.text += len;
+                self.markup -= len;
+            }
+            return;
+        };
+        if name.closing {
+            if name.name == "html" {
+                self.closed_html = true;
+            }
+            return;
+        }
+        self.tags += 1;
+        if self.first_tag {
+            self.out.push(format!("html:first:{}", name.name));
+            self.first_tag = false;
+        }
+        if let Some(k) = COUNTED_TAGS.iter().position(|t| *t == name.name) {
+            self.counts[k] += 1;
+        }
+        self.out.push(format!("html:tag:{}", name.name));
+        attributes(name.name, &tag[name.end..], &mut self.out);
+    }
+
+    /// The `&` at `i`: an entity (`&#…;` or `&name;`, up to 10 bytes) counts as one
+    /// character of text and is a feature; a lone `&` is text.
+    fn entity(&mut self) {
+        let (lower, i) = (self.lower, self.i);
+        let entity_end = lower[i + 1..]
+            .bytes()
+            .take(10)
+            .position(|b| b == b';')
+            .map(|p| i + 1 + p);
+        match entity_end {
+            Some(end) if end > i + 1 => {
+                let entity = &lower[i + 1..end];
+                if entity.starts_with('#') {
+                    self.out.push("html:entity:#".to_owned());
+                } else if entity.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    self.out.push(format!("html:entity:{entity}"));
+                }
+                self.text += 1;
+                self.i = end + 1;
+            }
             _ => {
-                if closed_html {
-                    out.push("html:after-end".to_owned());
-                    closed_html = false;
-                }
-                text += 1;
-                i += 1;
+                self.text += 1;
+                self.i += 1;
             }
         }
     }
-    out.push(format!("html:tags:{}", bucket(tags)));
-    for (tag, n) in COUNTED_TAGS.iter().zip(counts) {
-        if n > 0 {
-            out.push(format!("html:n:{tag}:{}", bucket(n)));
+
+    /// A byte of text at `i`; the first one after `</html>` is a feature.
+    fn text_byte(&mut self) {
+        if self.closed_html {
+            self.out.push("html:after-end".to_owned());
+            self.closed_html = false;
         }
+        self.text += 1;
+        self.i += 1;
     }
-    let total = markup + text;
-    // The share of markup among the non-blank bytes, in tenths.
-    if let Some(share) = (markup * 10).checked_div(total) {
-        out.push(format!("html:markup:{share}"));
+
+    /// The features found, followed by the summary ones: the number of tags (in all and
+    /// of each counted tag), the share of markup, and whether there is little text.
+    fn finish(mut self) -> Vec<String> {
+        self.out.push(format!("html:tags:{}", bucket(self.tags)));
+        for (tag, n) in COUNTED_TAGS.iter().zip(self.counts) {
+            if n > 0 {
+                self.out.push(format!("html:n:{tag}:{}", bucket(n)));
+            }
+        }
+        let total = self.markup + self.text;
+        // The share of markup among the non-blank bytes, in tenths.
+        if let Some(share) = (self.markup * 10).checked_div(total) {
+            self.out.push(format!("html:markup:{share}"));
+        }
+        if self.text < 50 {
+            self.out.push("html:little-text".to_owned());
+        }
+        self.out
     }
-    if text < 50 {
-        out.push("html:little-text".to_owned());
-    }
-    out
 }
 
 /// `n` rounded down to a power of two (0 stays 0).

@@ -105,18 +105,21 @@ impl Config {
     pub(crate) fn validated(mut self) -> (Self, Vec<String>) {
         let defaults = Self::default();
         let mut problems = Vec::new();
-        let mut replace = |name: &str, shown: String, default: String| {
-            problems.push(format!(
-                "config key `{name}` = {shown} is not usable; using {default}"
-            ));
-        };
+        self.replace_unusable_limits(&defaults, &mut problems);
+        self.replace_unusable_scores(&defaults, &mut problems);
+        self.replace_unusable_thresholds(&defaults, &mut problems);
+        self.drop_wordless_phrases(&mut problems);
+        (self, problems)
+    }
 
+    /// Replaces a `max_images` outside 1 to 64 and a zero byte, pixel or time limit.
+    fn replace_unusable_limits(&mut self, defaults: &Self, problems: &mut Vec<String>) {
         if !(1..=MAX_IMAGES_LIMIT).contains(&self.max_images) {
-            replace(
+            problems.push(unusable(
                 "max_images",
                 self.max_images.to_string(),
                 defaults.max_images.to_string(),
-            );
+            ));
             self.max_images = defaults.max_images;
         }
         for (name, value, default) in [
@@ -133,10 +136,14 @@ impl Config {
             ),
         ] {
             if *value == 0 {
-                replace(name, "0".to_owned(), default.to_string());
+                problems.push(unusable(name, "0".to_owned(), default.to_string()));
                 *value = default;
             }
         }
+    }
+
+    /// Replaces a negative or non-finite score.
+    fn replace_unusable_scores(&mut self, defaults: &Self, problems: &mut Vec<String>) {
         for (name, value, default) in [
             (
                 "phrase_score",
@@ -160,10 +167,15 @@ impl Config {
             ),
         ] {
             if !(value.is_finite() && *value >= 0.0) {
-                replace(name, value.to_string(), default.to_string());
+                problems.push(unusable(name, value.to_string(), default.to_string()));
                 *value = default;
             }
         }
+    }
+
+    /// Replaces the thresholds of `OCR_IMAGE_ONLY` and `OCR_TEXT_MISMATCH` that cannot
+    /// work: a word minimum of zero, an overlap outside 0 to 1.
+    fn replace_unusable_thresholds(&mut self, defaults: &Self, problems: &mut Vec<String>) {
         for (name, value, default) in [
             (
                 "image_only_min_image_words",
@@ -182,18 +194,22 @@ impl Config {
             ),
         ] {
             if *value == 0 {
-                replace(name, "0".to_owned(), default.to_string());
+                problems.push(unusable(name, "0".to_owned(), default.to_string()));
                 *value = default;
             }
         }
         if !(0.0..=1.0).contains(&self.mismatch_max_overlap) {
-            replace(
+            problems.push(unusable(
                 "mismatch_max_overlap",
                 self.mismatch_max_overlap.to_string(),
                 defaults.mismatch_max_overlap.to_string(),
-            );
+            ));
             self.mismatch_max_overlap = defaults.mismatch_max_overlap;
         }
+    }
+
+    /// Drops the entries of `phrases` and `extra_phrases` that have no words.
+    fn drop_wordless_phrases(&mut self, problems: &mut Vec<String>) {
         for (name, list) in [
             ("phrases", self.phrases.as_mut()),
             ("extra_phrases", Some(&mut self.extra_phrases)),
@@ -209,8 +225,12 @@ impl Config {
                 usable
             });
         }
-        (self, problems)
     }
+}
+
+/// The problem of key `name` holding `shown`, replaced by `default`.
+fn unusable(name: &str, shown: String, default: String) -> String {
+    format!("config key `{name}` = {shown} is not usable; using {default}")
 }
 
 #[cfg(test)]

@@ -199,32 +199,11 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
         for size_text in &args.sizes {
             let size = parse_size(size_text)?;
             for &sessions in &args.sessions {
-                let mut server = Server::start(&setup, plugins).await?;
-                let cell = drive(
-                    server.addr,
-                    size,
-                    sessions,
-                    Duration::from_secs(args.seconds),
-                )
-                .await?;
-                let fsyncs = server.stop().await?;
-                let secs = cell.elapsed.as_secs_f64();
-                say!(
-                    "{:<8} {:>7} {:>8} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.0}",
-                    setup.variant(plugins),
-                    size_text,
-                    sessions,
-                    cell.messages,
-                    cell.messages as f64 / secs,
-                    percentile(&cell.latencies, 0.50),
-                    percentile(&cell.latencies, 0.90),
-                    percentile(&cell.latencies, 0.99),
-                    fsyncs as f64 / secs,
-                );
+                let seconds = Duration::from_secs(args.seconds);
+                measure_cell(&setup, plugins, size_text, size, sessions, seconds).await?;
             }
         }
         if args.smtp_source {
-            let variant = setup.variant(plugins);
             // Sessions that send message after message, as the rows above do; then a new
             // connection per message, as most MX traffic comes, which runs the connect and
             // HELO stages every time.
@@ -232,43 +211,83 @@ async fn measure(args: &SmtpArgs, mut setup: Setup) -> anyhow::Result<ExitCode> 
                 (true, "sessions reused (-d)"),
                 (false, "a connection per message"),
             ] {
-                let mut server = Server::start(&setup, plugins).await?;
-                let messages = 20_000;
-                let started = Instant::now();
-                let mut command = Command::new("smtp-source");
-                if reuse {
-                    command.arg("-d");
-                }
-                let status = command
-                    .args([
-                        "-s",
-                        "50",
-                        "-m",
-                        &messages.to_string(),
-                        "-l",
-                        "20480",
-                        "-f",
-                        "load@example.org",
-                        "-t",
-                        "bob@example.test",
-                    ])
-                    .arg(server.addr.to_string())
-                    .status()
-                    .await
-                    .context(
-                        "cannot run smtp-source (Debian package postfix; it lives in /usr/sbin)",
-                    )?;
-                let elapsed = started.elapsed().as_secs_f64();
-                let fsyncs = server.stop().await?;
-                say!(
-                    "smtp-source, 50 sessions, 20 KB, {how}, plugins {variant}: {messages} messages in {elapsed:.1}s = {:.0} msg/s, {:.0} fsyncs/s ({status})",
-                    messages as f64 / elapsed,
-                    fsyncs as f64 / elapsed
-                );
+                time_smtp_source(&setup, plugins, reuse, how).await?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measures one cell of the table (with or without plugins, one message size, one number
+/// of sessions) on a fresh server and prints its row.
+async fn measure_cell(
+    setup: &Setup,
+    plugins: bool,
+    size_text: &str,
+    size: usize,
+    sessions: usize,
+    seconds: Duration,
+) -> anyhow::Result<()> {
+    let mut server = Server::start(setup, plugins).await?;
+    let cell = drive(server.addr, size, sessions, seconds).await?;
+    let fsyncs = server.stop().await?;
+    let secs = cell.elapsed.as_secs_f64();
+    say!(
+        "{:<8} {:>7} {:>8} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.0}",
+        setup.variant(plugins),
+        size_text,
+        sessions,
+        cell.messages,
+        cell.messages as f64 / secs,
+        percentile(&cell.latencies, 0.50),
+        percentile(&cell.latencies, 0.90),
+        percentile(&cell.latencies, 0.99),
+        fsyncs as f64 / secs,
+    );
+    Ok(())
+}
+
+/// Times Postfix's `smtp-source` (50 sessions, 20,000 messages of 20 KB) against a fresh
+/// server, reusing sessions (`-d`) or not, and prints the rate; `how` names the mode.
+async fn time_smtp_source(
+    setup: &Setup,
+    plugins: bool,
+    reuse: bool,
+    how: &str,
+) -> anyhow::Result<()> {
+    let variant = setup.variant(plugins);
+    let mut server = Server::start(setup, plugins).await?;
+    let messages = 20_000;
+    let started = Instant::now();
+    let mut command = Command::new("smtp-source");
+    if reuse {
+        command.arg("-d");
+    }
+    let status = command
+        .args([
+            "-s",
+            "50",
+            "-m",
+            &messages.to_string(),
+            "-l",
+            "20480",
+            "-f",
+            "load@example.org",
+            "-t",
+            "bob@example.test",
+        ])
+        .arg(server.addr.to_string())
+        .status()
+        .await
+        .context("cannot run smtp-source (Debian package postfix; it lives in /usr/sbin)")?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let fsyncs = server.stop().await?;
+    say!(
+        "smtp-source, 50 sessions, 20 KB, {how}, plugins {variant}: {messages} messages in {elapsed:.1}s = {:.0} msg/s, {:.0} fsyncs/s ({status})",
+        messages as f64 / elapsed,
+        fsyncs as f64 / elapsed
+    );
+    Ok(())
 }
 
 /// A `moat serve` child for one measurement.

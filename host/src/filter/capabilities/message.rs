@@ -47,15 +47,15 @@ impl HostMessage for StoreState {
     }
 
     fn text_parts(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<String>> {
-        Ok(self.message(&this)?.text_parts())
+        Ok(self.message(&this)?.text_parts().to_vec())
     }
 
     fn html_parts(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<String>> {
-        Ok(self.message(&this)?.html_parts())
+        Ok(self.message(&this)?.html_parts().to_vec())
     }
 
     fn html_sources(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<Vec<String>> {
-        Ok(self.message(&this)?.html_sources())
+        Ok(self.message(&this)?.html_sources().to_vec())
     }
 
     fn body_text(&mut self, this: Resource<MessageHandle>) -> wasmtime::Result<String> {
@@ -73,13 +73,13 @@ impl HostMessage for StoreState {
         Ok(self
             .message(&this)?
             .attachments()
-            .into_iter()
+            .iter()
             .map(|a| AttachmentInfo {
                 index: a.index,
-                name: a.name,
-                content_type: a.content_type,
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
                 size: a.size,
-                content_id: a.content_id,
+                content_id: a.content_id.clone(),
             })
             .collect())
     }
