@@ -18,8 +18,13 @@
 //! * `queue`: the durable message queue in fjall (250 only after fsync, group commit).
 //! * `delivery`: the scheduler over the due index, routes and MX, the SMTP client,
 //!   per-recipient outcomes, retries and DSNs.
-//! * `admin`: the local HTTP endpoint of a running server (`moat queue ...`).
-//! * `cli`: the `moat` commands; `telemetry`: log setup (binary only).
+//! * `server`: the running gateway: start-up, background tasks, reload, shutdown, and
+//!   the admin endpoint (the local HTTP API `moat queue ...` uses while it runs).
+//! * `control`: the operator's queue and quarantine actions, once, on the queue itself
+//!   or through the admin API.
+//! * `metrics`: the registry every subsystem counts in, and its Prometheus exposition.
+//! * `time`: the one clock.
+//! * `cli`: the `moat` commands (parsing and printing); `telemetry`: log setup.
 //!
 //! docs/ARCHITECTURE.md has the system picture.
 

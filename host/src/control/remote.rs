@@ -102,7 +102,7 @@ impl Operations for RemoteControl {
             .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
-    /// In requests of [`IDS_PER_REQUEST`] ids; the selection rides on the last one, so
+    /// In requests of 10,000 ids (`IDS_PER_REQUEST`); the selection rides on the last one, so
     /// what earlier ones deleted or bounced is gone by then, and what they held or flushed
     /// is dropped here when selected again.
     async fn queue_apply(

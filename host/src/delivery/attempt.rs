@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
+use super::Instruments;
 use super::dsn::{self, DsnKind};
 use super::in_flight::InFlight;
-use super::metrics::{DeliveryMetrics, DeliveryOutcome};
-use super::now_ms;
+use super::metrics::DeliveryOutcome;
 use super::outcome::{self, Applied, Outcome};
 use super::retry::RetryPolicy;
 use super::route::{Destination, LiveRoutes};
@@ -41,8 +41,8 @@ pub(super) struct Attempts {
     in_flight: Arc<InFlight>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    /// Outcome counters for `/metrics`.
-    metrics: DeliveryMetrics,
+    /// Outcome counters and the clock.
+    instruments: Instruments,
 }
 
 /// Recipients of one message that go to one destination.
@@ -87,7 +87,7 @@ impl Attempts {
         in_flight: Arc<InFlight>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        metrics: DeliveryMetrics,
+        instruments: Instruments,
     ) -> Self {
         let delivery = &config.delivery;
         Self {
@@ -99,7 +99,7 @@ impl Attempts {
             in_flight,
             shutdown,
             tracker,
-            metrics,
+            instruments,
         }
     }
 
@@ -302,7 +302,7 @@ impl Attempt {
                 .outcomes,
         );
         for (_, outcome) in &outcomes {
-            attempts.metrics.delivery(match outcome {
+            attempts.instruments.metrics.delivery(match outcome {
                 Outcome::Delivered { .. } => DeliveryOutcome::Delivered,
                 Outcome::Deferred { .. } => DeliveryOutcome::Deferred,
                 Outcome::Failed { .. } => DeliveryOutcome::Failed,
@@ -311,7 +311,7 @@ impl Attempt {
         match self.record(outcomes).await {
             Ok(Ok(Some((applied, bounces)))) => {
                 if applied.expired {
-                    attempts.metrics.expired();
+                    attempts.instruments.metrics.expired();
                     info!(queue_id = %id, "expired");
                 }
                 if !bounces.is_empty() {
@@ -353,7 +353,7 @@ impl Attempt {
         let id = self.id;
         let attempts = Arc::clone(&self.attempts);
         tokio::task::spawn_blocking(move || {
-            let now = now_ms();
+            let now = attempts.instruments.clock.now_ms();
             attempts.queue.modify(&id, |envelope| {
                 let applied = outcome::apply(
                     envelope,

@@ -48,5 +48,11 @@ mod worker;
 
 pub use scheduler::{Scheduler, SchedulerError};
 
-/// Unix milliseconds now ([`crate::time::now_ms`]).
-pub(crate) use crate::time::now_ms;
+/// What delivery reads the time from and counts its outcomes in.
+#[derive(Debug, Clone)]
+pub struct Instruments {
+    /// The outcome counters for `/metrics`.
+    pub metrics: metrics::DeliveryMetrics,
+    /// The clock the retry schedule runs on.
+    pub clock: crate::time::Clock,
+}

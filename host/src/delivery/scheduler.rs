@@ -21,7 +21,6 @@ use tracing::{debug, error, info};
 use super::attempt::{Attempts, FAILED_UPDATE_BACKOFF};
 use super::client::ClientParams;
 use super::in_flight::InFlight;
-use super::now_ms;
 use super::route::{LiveRoutes, RouteTable};
 use super::worker::Workers;
 use crate::config::Config;
@@ -46,6 +45,8 @@ pub enum SchedulerError {
 /// The delivery scheduler of a running server.
 pub struct Scheduler {
     queue: Queue,
+    /// The time the due index is read at.
+    clock: crate::time::Clock,
     routes: Arc<LiveRoutes>,
     /// Messages with an attempt in progress: passed over in the due index.
     in_flight: Arc<InFlight>,
@@ -66,8 +67,9 @@ impl Scheduler {
         resolver: Option<Resolver>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        metrics: super::metrics::DeliveryMetrics,
+        instruments: super::Instruments,
     ) -> Result<Self, SchedulerError> {
+        let clock = instruments.clock.clone();
         let delivery = &config.delivery;
         let client = ClientParams::new(
             config.server.hostname.clone(),
@@ -84,7 +86,7 @@ impl Scheduler {
             Arc::clone(&in_flight),
             shutdown.clone(),
             tracker.clone(),
-            metrics,
+            instruments,
         );
         let workers = Workers::new(
             delivery,
@@ -103,6 +105,7 @@ impl Scheduler {
             workers: Arc::new(workers),
             shutdown,
             tracker,
+            clock,
             max_in_flight: (delivery.max_connections * 8).max(64),
         })
     }
@@ -152,7 +155,7 @@ impl Scheduler {
         room: usize,
     ) -> Result<Option<Duration>, crate::queue::QueueError> {
         let queue = self.queue.clone();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let (due, skip) = tokio::task::spawn_blocking(move || {
             let due = queue.due_except(now, &skip, room);
             (due, skip)
@@ -180,7 +183,7 @@ impl Scheduler {
             .await
             .unwrap_or(Ok(None))?;
         let sleep = next.map_or(MAX_SLEEP, |at| {
-            Duration::from_millis(at.saturating_sub(now_ms())).min(MAX_SLEEP)
+            Duration::from_millis(at.saturating_sub(self.clock.now_ms())).min(MAX_SLEEP)
         });
         // A due entry that is not in flight but was not claimed (the room filled between
         // the reads) shows as a zero sleep: look again at once.

@@ -17,8 +17,8 @@ use super::reload::Reloader;
 use crate::config::{AdminConfig, Config};
 use crate::control::LocalControl;
 use crate::control::client::{address_file, token_file};
-use crate::delivery::Scheduler;
 use crate::delivery::metrics::DeliveryMetrics;
+use crate::delivery::{Instruments, Scheduler};
 use crate::filter::assemble::KV_SYNC_INTERVAL;
 use crate::metrics::Registry;
 use crate::queue::Queue;
@@ -70,7 +70,10 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
             params.resolver.clone(),
             shutdown.clone(),
             tracker.clone(),
-            DeliveryMetrics::register(metrics),
+            Instruments {
+                metrics: DeliveryMetrics::register(metrics),
+                clock: params.clock.clone(),
+            },
         )
         .context("cannot start delivery")?;
         reloader.serve_routes(scheduler.routes(), config.delivery.clone());

@@ -58,7 +58,7 @@ pub(super) const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl FjallKv {
     /// The backend on `db`; namespaces are created in it as they are first opened, each
-    /// with a value cache of [`DEFAULT_CACHE_BYTES`].
+    /// with a value cache of `DEFAULT_CACHE_BYTES`.
     pub fn new(db: Database) -> Self {
         Self::with_cache(db, DEFAULT_CACHE_BYTES)
     }
