@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use moat_test_support::{SmtpSink, scratch, wait_until};
+use moat_test_support::{Downstream, SmtpSink, scratch, wait_until};
 
-use crate::delivery::{delivery_config, send};
+use crate::delivery::{delivery_config, queue, send};
 use crate::gateway::{Gateway, step};
 use crate::message;
 use crate::metrics::{admin_request, admin_token, raw_admin_request};
@@ -152,4 +152,130 @@ fn a_message_with_fifty_received_fields_or_more_is_a_loop_and_refused() {
     assert_eq!(at_the_limit["code"], 554, "{at_the_limit}");
     let below = send(hops(49));
     assert_eq!(below["code"], 250, "{below}");
+}
+
+/// A gateway routing the protected domains to a downstream that refuses
+/// `gone@example.test` for good, and the senders' domain `example.org` to a sink (where
+/// bounces arrive), with `extra` config.
+struct Refusing {
+    gw: Gateway,
+    _downstream: Downstream,
+    senders: SmtpSink,
+}
+
+fn gateway_refusing_gone(dir: &std::path::Path, extra: &str) -> Refusing {
+    let downstream = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.join("log"),
+        &["--rcpt", "gone@example.test=550 5.1.1 no such user"],
+    );
+    let senders = SmtpSink::start(&dir.join("senders"), 0, &[]);
+    let config = format!(
+        "{extra}{}",
+        delivery_config(
+            "",
+            &[
+                (&["example.test", "localhost"], downstream.addr),
+                (&["example.org"], senders.addr),
+            ]
+        )
+    );
+    Refusing {
+        gw: Gateway::start(&config),
+        _downstream: downstream,
+        senders,
+    }
+}
+
+/// The bounces the senders' sink received, once `count` are there (or 30 s passed).
+fn bounces(sink: &SmtpSink, count: usize) -> Vec<String> {
+    wait_until(Duration::from_secs(30), || sink.messages().len() >= count);
+    sink.messages()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+#[test]
+fn a_bounce_returns_at_most_16_kib_of_header_and_never_the_body_of_a_header_only_message() {
+    let dir = scratch();
+    let refusing = gateway_refusing_gone(dir.path(), "");
+    // A forged sender would get whatever the "header" says: 400 KB of it, no blank line.
+    let mut header_only =
+        String::from("From: a@example.org\r\nTo: gone@example.test\r\nSubject: hi\r\n");
+    for i in 0..8_000 {
+        header_only.push_str(&format!(
+            "X-Payload-{i}: advertising text for the victim\r\n"
+        ));
+    }
+    header_only.push_str("the end of the payload, in a line that is no header field\r\n");
+    send(
+        &refusing.gw,
+        "victim@example.org",
+        &["gone@example.test"],
+        &header_only,
+    );
+    let found = bounces(&refusing.senders, 1);
+    assert_eq!(found.len(), 1, "one bounce");
+    let bounce = found[0].replace("\r\n", "\n");
+    assert!(
+        bounce.contains("X-Rcpt-Args: <victim@example.org>"),
+        "{bounce}"
+    );
+    let (_, returned) = bounce
+        .split_once("Content-Type: text/rfc822-headers\n\n")
+        .expect("a returned header part");
+    let returned = returned.split("\n--").next().unwrap();
+    // Counted with CRLF, as sent.
+    let sent_size = returned.len() + returned.matches('\n').count();
+    assert!(sent_size <= 16 * 1024, "{sent_size} bytes returned");
+    assert!(returned.starts_with("Received: "), "{returned}");
+    assert!(
+        returned.contains("X-Payload-1:"),
+        "the first fields are returned"
+    );
+    assert!(!returned.contains("X-Payload-7999:"), "not the rest");
+    assert!(!bounce.contains("the end of the payload"), "never the body");
+    assert!(
+        bounce.len() < 24 * 1024,
+        "the whole bounce is {} bytes",
+        bounce.len()
+    );
+}
+
+#[test]
+fn mail_accepted_as_spam_is_not_bounced_to_its_probably_forged_sender() {
+    let dir = scratch();
+    // A message without a Date scores MISSING_DATE, which these thresholds tag.
+    let thresholds = "[thresholds]\ntag = 0.5\nquarantine = 50.0\nreject = 60.0\n";
+    let mut refusing = gateway_refusing_gone(dir.path(), thresholds);
+    let gw = &refusing.gw;
+    let undated = "From: a@example.org\r\nTo: gone@example.test\r\nSubject: spam\r\n\r\nbody\r\n";
+    send(gw, "victim@example.org", &["gone@example.test"], undated);
+    // Ham to the same refusing recipient is bounced: the control.
+    send(
+        gw,
+        "sender@example.org",
+        &["gone@example.test"],
+        &message("ham", "", "hello"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || queue(gw).is_empty()),
+        "both failed and left the queue: {:?}",
+        queue(gw)
+    );
+    let found = bounces(&refusing.senders, 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(refusing.senders.messages().len(), 1, "one bounce only");
+    assert!(
+        found[0].contains("X-Rcpt-Args: <sender@example.org>"),
+        "{}",
+        found[0]
+    );
+    let log = refusing.gw.stop();
+    assert!(
+        log.contains("no DSN: the message was accepted as spam"),
+        "{log}"
+    );
 }

@@ -58,7 +58,7 @@ pub(super) async fn connect(target: &Target) -> anyhow::Result<Connection> {
     match Database::open(data_dir) {
         Ok(db) => Ok(Connection::Local(LocalControl::new(
             Queue::open(db)?,
-            config.server.hostname.clone(),
+            crate::delivery::dsn::Bounces::from_config(&config),
             crate::time::Clock::system(),
         ))),
         Err(StoreError::InUse { .. }) => Ok(Connection::Remote(RemoteControl::new(

@@ -54,6 +54,12 @@ pub struct DeliveryConfig {
     /// the message is delayed (a DSN with `Action: delayed`). Unset: no warning.
     #[serde(default)]
     pub delay_warning: Option<HumanDuration>,
+    /// `bounce_spam = false`: whether a message accepted as probably spam (its score
+    /// reached the tag threshold) gets a bounce or delay warning when delivery fails. Off:
+    /// the sender of spam is almost always forged, and bouncing to it is backscatter; the
+    /// failure is logged instead.
+    #[serde(default)]
+    pub bounce_spam: bool,
     /// `mx_port = 25`: the port of MX hosts (and A/AAAA fallback hosts). Only tests change it.
     #[serde(default = "default_mx_port")]
     pub mx_port: u16,
@@ -75,6 +81,7 @@ impl Default for DeliveryConfig {
             retry_intervals: default_retry_intervals(),
             max_age: default_max_age(),
             delay_warning: None,
+            bounce_spam: false,
             mx_port: default_mx_port(),
             route: Vec::new(),
         }

@@ -1,5 +1,6 @@
 //! [`QueueAction`]: what the queue commands do to the messages they name.
 
+use crate::delivery::dsn::Bounces;
 use crate::delivery::return_to_sender::return_to_sender;
 use crate::queue::{OperatorAction, Queue, QueueError, QueueId};
 
@@ -33,18 +34,18 @@ impl QueueAction {
         }
     }
 
-    /// Applies the action to `ids` at `now_ms` (`hostname` reports the bounces): the ids
-    /// that were queued. Blocks on disk I/O.
+    /// Applies the action to `ids` at `now_ms` (`bounces` says who reports the bounces
+    /// and whether spam gets one): the ids that were queued. Blocks on disk I/O.
     pub(super) fn run(
         self,
         queue: &Queue,
-        hostname: &str,
+        bounces: &Bounces,
         ids: &[QueueId],
         now_ms: u64,
     ) -> Result<Vec<QueueId>, QueueError> {
         match self {
             Self::Queue(action) => queue.apply(action, ids, now_ms),
-            Self::Bounce => return_to_sender(queue, hostname, ids, now_ms),
+            Self::Bounce => return_to_sender(queue, bounces, ids, now_ms),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! call run on tokio's blocking pool.
 
 use super::{ControlError, Operations, QueueAction};
+use crate::delivery::dsn::Bounces;
 use crate::queue::{QuarantinedMessage, Queue, QueueId, QueueSummary, QueuedEnvelope, Selection};
 use crate::time::Clock;
 
@@ -9,17 +10,17 @@ use crate::time::Clock;
 #[derive(Debug, Clone)]
 pub struct LocalControl {
     queue: Queue,
-    /// `[server] hostname`: the reporting host of the bounces `bounce` sends.
-    hostname: String,
+    /// Who reports the bounces `bounce` sends, and whether spam gets one.
+    bounces: Bounces,
     clock: Clock,
 }
 
 impl LocalControl {
-    /// The actions on `queue`, reporting bounces as `hostname`, timed by `clock`.
-    pub fn new(queue: Queue, hostname: String, clock: Clock) -> Self {
+    /// The actions on `queue`, bouncing by `bounces`, timed by `clock`.
+    pub fn new(queue: Queue, bounces: Bounces, clock: Clock) -> Self {
         Self {
             queue,
-            hostname,
+            bounces,
             clock,
         }
     }
@@ -74,11 +75,11 @@ impl Operations for LocalControl {
         ids: Vec<QueueId>,
         selection: Selection,
     ) -> Result<Vec<QueueId>, ControlError> {
-        let hostname = self.hostname.clone();
+        let bounces = self.bounces.clone();
         let now = self.clock.now_ms();
         self.blocking(move |queue| {
             let chosen = queue.select(&ids, &selection)?;
-            action.run(queue, &hostname, &chosen, now)
+            action.run(queue, &bounces, &chosen, now)
         })
         .await
     }

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use super::Instruments;
-use super::dsn::{self, DsnKind};
+use super::dsn::{Bounces, DsnKind};
 use super::in_flight::InFlight;
 use super::metrics::DeliveryOutcome;
 use super::outcome::{self, Applied, Outcome};
@@ -36,8 +36,8 @@ pub(super) struct Attempts {
     routes: Arc<LiveRoutes>,
     policy: RetryPolicy,
     delay_warning: Option<Duration>,
-    /// Our name, in DSNs.
-    hostname: String,
+    /// Who sends DSNs, and whether spam gets them.
+    bounces: Bounces,
     in_flight: Arc<InFlight>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -95,7 +95,7 @@ impl Attempts {
             routes,
             policy: RetryPolicy::from_config(delivery),
             delay_warning: delivery.delay_warning.map(|d| d.0),
-            hostname: config.server.hostname.clone(),
+            bounces: Bounces::from_config(config),
             in_flight,
             shutdown,
             tracker,
@@ -189,9 +189,8 @@ impl Attempts {
             enqueue: Vec::new(),
         };
         let original = original.map_or(&[][..], Vec::as_slice);
-        if let Some(bounce) = dsn::build(
+        if let Some(bounce) = self.bounces.notice(
             DsnKind::Failure,
-            &self.hostname,
             envelope,
             original,
             &applied.newly_failed,
@@ -207,14 +206,10 @@ impl Attempts {
                 .filter(|(_, r)| matches!(r.state, RecipientState::Deferred { .. }))
                 .map(|(index, _)| index)
                 .collect();
-            if let Some(warning) = dsn::build(
-                DsnKind::Delay,
-                &self.hostname,
-                envelope,
-                original,
-                &deferred,
-                now,
-            ) {
+            if let Some(warning) =
+                self.bounces
+                    .notice(DsnKind::Delay, envelope, original, &deferred, now)
+            {
                 settle.enqueue.push(warning);
             }
         }

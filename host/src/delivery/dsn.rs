@@ -3,13 +3,66 @@
 //!
 //! A DSN is a `multipart/report; report-type=delivery-status` with three parts: a text for
 //! people, the `message/delivery-status` fields for programs, and the original message's
-//! header as `text/rfc822-headers`. It goes from the null sender (`MAIL FROM:<>`) to the
+//! header as `text/rfc822-headers` (RFC 6522: whole fields, at most
+//! [`MAX_RETURNED_HEADER`] bytes, never the body). It goes from the null sender (`MAIL FROM:<>`) to the
 //! original envelope sender, so it can never be bounced itself; nothing here is built for
 //! a message whose sender is null.
 
 use std::fmt::Write as _;
 
+use crate::config::Config;
+use crate::message::header_section::header_prefix;
 use crate::queue::{NewMessage, QueuedEnvelope, RecipientState};
+
+/// The most of the original's header a DSN returns (whole fields only): a DSN that
+/// returned the message, or an unbounded header, would let anyone mail a third party
+/// whatever they like through a forged sender (backscatter).
+pub const MAX_RETURNED_HEADER: usize = 16 * 1024;
+
+/// Who sends DSNs and which messages get one: the reporting host (`[server] hostname`),
+/// and whether mail accepted as probably spam is bounced (`[delivery] bounce_spam`, off by
+/// default: the sender of spam is almost always forged, so its bounce would go to an
+/// innocent third party).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounces {
+    /// The reporting MTA.
+    pub hostname: String,
+    /// Whether a message accepted as spam ([`QueuedEnvelope::spam`]) gets DSNs.
+    pub bounce_spam: bool,
+}
+
+impl Bounces {
+    /// The bounce settings of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            hostname: config.server.hostname.clone(),
+            bounce_spam: config.delivery.bounce_spam,
+        }
+    }
+
+    /// The DSN of `kind` about `recipients` of `envelope` (see [`build`]), unless the
+    /// message was accepted as spam and such mail is not bounced: then nothing, logged.
+    pub fn notice(
+        &self,
+        kind: DsnKind,
+        envelope: &QueuedEnvelope,
+        original: &[u8],
+        recipients: &[usize],
+        now_ms: u64,
+    ) -> Option<(NewMessage, Vec<u8>)> {
+        if envelope.spam && !self.bounce_spam {
+            if !recipients.is_empty() && !envelope.mail_from.is_empty() {
+                tracing::info!(
+                    queue_id = %envelope.id,
+                    kind = ?kind,
+                    "no DSN: the message was accepted as spam ([delivery] bounce_spam = false)"
+                );
+            }
+            return None;
+        }
+        build(kind, &self.hostname, envelope, original, recipients, now_ms)
+    }
+}
 
 /// Which kind of notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +109,7 @@ pub fn build(
         authenticated_user: None,
         smtputf8: !envelope.mail_from.is_ascii(),
         eight_bit_mime: !bytes.is_ascii(),
+        spam: false,
     };
     Some((new, bytes))
 }
@@ -196,7 +250,7 @@ Content-Type: text/rfc822-headers\r\n\
 \r\n"
         );
         let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(header_of(original));
+        bytes.extend_from_slice(header_prefix(original, MAX_RETURNED_HEADER));
         if !bytes.ends_with(b"\r\n") {
             bytes.extend_from_slice(b"\r\n");
         }
@@ -234,18 +288,6 @@ fn status(diagnostic: &str, kind: DsnKind) -> String {
         (_, DsnKind::Delay) => "4.0.0".into(),
         _ => "4.4.7".into(),
     }
-}
-
-/// The header of `message`: everything up to and including the line ending before the
-/// first empty line (all of it if there is none).
-fn header_of(message: &[u8]) -> &[u8] {
-    if let Some(at) = message.windows(4).position(|w| w == b"\r\n\r\n") {
-        return &message[..at + 2];
-    }
-    if let Some(at) = message.windows(2).position(|w| w == b"\n\n") {
-        return &message[..at + 1];
-    }
-    message
 }
 
 /// `now_ms` as an RFC 5322 date, in UTC.
@@ -340,5 +382,59 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Subject: Delayed Mail"));
+    }
+
+    #[test]
+    fn mail_accepted_as_spam_gets_no_dsn_unless_the_operator_wants_it() {
+        let mut env = envelope("victim@example.org");
+        env.spam = true;
+        let quiet = Bounces {
+            hostname: "mx.test".into(),
+            bounce_spam: false,
+        };
+        assert!(
+            quiet
+                .notice(DsnKind::Failure, &env, ORIGINAL, &[1], 0)
+                .is_none()
+        );
+        assert!(
+            quiet
+                .notice(DsnKind::Delay, &env, ORIGINAL, &[1], 0)
+                .is_none()
+        );
+        let loud = Bounces {
+            bounce_spam: true,
+            ..quiet.clone()
+        };
+        assert!(
+            loud.notice(DsnKind::Failure, &env, ORIGINAL, &[1], 0)
+                .is_some()
+        );
+        env.spam = false;
+        assert!(
+            quiet
+                .notice(DsnKind::Failure, &env, ORIGINAL, &[1], 0)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_header_only_original_returns_at_most_16_kib_of_whole_fields() {
+        let env = envelope("alice@example.org");
+        let mut original = Vec::new();
+        for i in 0..5_000 {
+            original.extend_from_slice(format!("X-Filler-{i}: some text\r\n").as_bytes());
+        }
+        original.extend_from_slice(b"a line that is not a field, then more\r\n");
+        let (_, bytes) = build(DsnKind::Failure, "mx.test", &env, &original, &[1], 0).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let (_, returned) = text
+            .split_once("Content-Type: text/rfc822-headers\r\n\r\n")
+            .unwrap();
+        let returned = returned.split("\r\n--").next().unwrap();
+        assert!(returned.len() <= MAX_RETURNED_HEADER, "{}", returned.len());
+        assert!(returned.len() > MAX_RETURNED_HEADER - 64);
+        assert!(returned.ends_with("some text\r\n"), "whole fields only");
+        assert!(!text.contains("a line that is not a field"));
     }
 }

@@ -7,19 +7,20 @@
 
 use tracing::info;
 
-use super::dsn::{self, DsnKind};
+use super::dsn::{Bounces, DsnKind};
 use crate::queue::{Queue, QueueError, QueueId, RecipientState, Settle};
 
 /// The reply recorded for each recipient returned, and shown in the bounce.
 pub const RETURNED: &str = "550 5.0.0 returned to the sender by the mail system's operator";
 
-/// Returns each message of `ids` to its sender, as `hostname` (the bounce's reporting
-/// MTA) at `now_ms`: the ids that were queued. A message from the null sender is removed
-/// without a bounce (never a bounce of a bounce). A delivery in progress may still
+/// Returns each message of `ids` to its sender, by `bounces` (the reporting MTA, and
+/// whether mail accepted as spam is bounced) at `now_ms`: the ids that were queued. A
+/// message from the null sender, or accepted as spam, is removed without a bounce (never
+/// a bounce of a bounce, no backscatter). A delivery in progress may still
 /// complete; its outcome then finds the message gone.
 pub fn return_to_sender(
     queue: &Queue,
-    hostname: &str,
+    bounces: &Bounces,
     ids: &[QueueId],
     now_ms: u64,
 ) -> Result<Vec<QueueId>, QueueError> {
@@ -42,9 +43,8 @@ pub fn return_to_sender(
             failed.push(index);
         }
         let original = queue.message(&envelope.id)?;
-        let bounce = dsn::build(
+        let bounce = bounces.notice(
             DsnKind::Failure,
-            hostname,
             envelope,
             original.as_deref().unwrap_or_default(),
             &failed,
@@ -76,6 +76,7 @@ mod tests {
             authenticated_user: None,
             smtputf8: false,
             eight_bit_mime: false,
+            spam: false,
         }
     }
 
@@ -108,8 +109,16 @@ mod tests {
             .expect("enqueue");
 
         let unknown = QueueId::generate();
-        let returned = return_to_sender(&queue, "mx.example.test", &[id, unknown, null, id], 5_000)
-            .expect("return");
+        let returned = return_to_sender(
+            &queue,
+            &Bounces {
+                hostname: "mx.example.test".into(),
+                bounce_spam: false,
+            },
+            &[id, unknown, null, id],
+            5_000,
+        )
+        .expect("return");
         assert_eq!(returned, [id, null]);
         let left = queue.ids().expect("ids");
         assert_eq!(left.len(), 1, "only the bounce is queued: {left:?}");

@@ -2,8 +2,10 @@
 //! it. The parts plugins ask for — decoded headers, body text, the text and HTML parts,
 //! URLs, the attachment list — are computed on first use and kept, so ten plugins reading
 //! the body text cost one conversion. Only the raw bytes, an attachment's bytes and the
-//! From addresses are read from the parsed message at each call.
+//! From addresses are read from the parsed message at each call. `header_section` reads
+//! the raw header section as byte ranges, without parsing.
 
+pub mod header_section;
 pub mod mailbox;
 mod text;
 

@@ -72,6 +72,7 @@ mod tests {
                     authenticated_user: None,
                     smtputf8: false,
                     eight_bit_mime: false,
+                    spam: false,
                 },
                 b"Subject: x\r\n\r\nx\r\n".to_vec(),
             )

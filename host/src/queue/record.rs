@@ -31,6 +31,10 @@ pub struct NewMessage {
     pub smtputf8: bool,
     /// The client declared `BODY=8BITMIME` (RFC 6152): delivery must declare it downstream.
     pub eight_bit_mime: bool,
+    /// The filters' score reached the tag threshold: the message is probably spam, and its
+    /// sender probably forged, so a failure is not bounced to it (`[delivery]
+    /// bounce_spam`).
+    pub spam: bool,
 }
 
 /// A queued message's envelope and delivery state: the value of `queue.envelopes`.
@@ -72,6 +76,9 @@ pub struct QueuedEnvelope {
     /// told once.
     #[serde(default)]
     pub delay_warned: bool,
+    /// Accepted as probably spam ([`NewMessage::spam`]): no bounce, no delay warning.
+    #[serde(default)]
+    pub spam: bool,
 }
 
 impl QueuedEnvelope {
@@ -105,6 +112,7 @@ impl QueuedEnvelope {
             attempts: 0,
             held: false,
             delay_warned: false,
+            spam: message.spam,
         }
     }
 
@@ -170,6 +178,7 @@ mod tests {
             authenticated_user: None,
             smtputf8: false,
             eight_bit_mime: true,
+            spam: false,
         }
     }
 

@@ -22,6 +22,7 @@ pub(super) fn new_message(recipients: &[&str]) -> NewMessage {
         authenticated_user: Some("alice".into()),
         smtputf8: true,
         eight_bit_mime: false,
+        spam: false,
     }
 }
 

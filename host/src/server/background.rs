@@ -17,6 +17,7 @@ use super::reload::Reloader;
 use crate::config::{AdminConfig, Config};
 use crate::control::LocalControl;
 use crate::control::client::{address_file, token_file};
+use crate::delivery::dsn::Bounces;
 use crate::delivery::metrics::DeliveryMetrics;
 use crate::delivery::{Instruments, Scheduler};
 use crate::filter::assemble::KV_SYNC_INTERVAL;
@@ -117,7 +118,7 @@ fn admin_context(
     AdminContext {
         control: LocalControl::new(
             params.queue.clone(),
-            config.server.hostname.clone(),
+            Bounces::from_config(config),
             params.clock.clone(),
         ),
         pipeline: reloader.live(),

@@ -6,52 +6,7 @@
 
 use std::ops::Range;
 
-/// One header field: its name, and the whole field (continuation lines and line end
-/// included), as ranges of the raw message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Field {
-    name: Range<usize>,
-    whole: Range<usize>,
-}
-
-/// The fields of `raw`'s header section, up to the blank line (or the end). A line that
-/// is not a field (no colon) ends the section, as it would for a reader.
-fn fields(raw: &[u8]) -> Vec<Field> {
-    let mut fields: Vec<Field> = Vec::new();
-    let mut at = 0;
-    while at < raw.len() {
-        let end = raw[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |i| at + i + 1);
-        let line = &raw[at..end];
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        if content.is_empty() {
-            break;
-        }
-        if matches!(content[0], b' ' | b'\t') {
-            match fields.last_mut() {
-                Some(field) => field.whole.end = end,
-                None => break,
-            }
-        } else {
-            let Some(colon) = content.iter().position(|&b| b == b':') else {
-                break;
-            };
-            let name_end = content[..colon]
-                .iter()
-                .rposition(|b| !b.is_ascii_whitespace())
-                .map_or(0, |i| i + 1);
-            fields.push(Field {
-                name: at..at + name_end,
-                whole: at..end,
-            });
-        }
-        at = end;
-    }
-    fields
-}
+use crate::message::header_section::{Field, fields};
 
 /// How many `Received` fields the header section holds: the hops the message has made
 /// (RFC 5321 §6.3: a message that made too many is in a loop).

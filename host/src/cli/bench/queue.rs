@@ -121,5 +121,6 @@ fn envelope(n: usize) -> NewMessage {
         authenticated_user: None,
         smtputf8: false,
         eight_bit_mime: false,
+        spam: false,
     }
 }

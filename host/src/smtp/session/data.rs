@@ -109,6 +109,7 @@ impl Session {
                         transaction.params.body,
                         Some(Body::EightBitMime | Body::BinaryMime)
                     ),
+                    spam: decision.action == Action::Tag,
                 };
                 let stored = if decision.action == Action::Quarantine {
                     self.params
