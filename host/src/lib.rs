@@ -23,7 +23,7 @@
 //! * `control`: the operator's queue and quarantine actions, once, on the queue itself
 //!   or through the admin API.
 //! * `metrics`: the registry every subsystem counts in, and its Prometheus exposition.
-//! * `time`: the one clock.
+//! * `time`: the one clock; `os`: private files, dropping root, telling systemd.
 //! * `cli`: the `moat` commands (parsing and printing); `telemetry`: log setup.
 //!
 //! docs/ARCHITECTURE.md has the system picture.
@@ -38,6 +38,7 @@ pub mod filter;
 pub mod message;
 pub mod metrics;
 pub mod ocr;
+pub mod os;
 pub mod queue;
 pub mod server;
 pub mod smtp;

@@ -3,6 +3,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Before any thread starts: nothing Moat writes (mail, plugin state, keys, tokens) is
+    // readable by other users.
+    moat::os::private::restrict_umask();
     let cli = moat::cli::Cli::parse();
     moat::telemetry::init(cli.log_json, cli.default_log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()

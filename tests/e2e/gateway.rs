@@ -47,7 +47,16 @@ impl Gateway {
 
     /// Starts `moat serve --dev --config` on `base_config(listener_extra, extra)`.
     pub(crate) fn start_with(listener_extra: &str, extra: &str) -> Gateway {
-        let dir = scratch();
+        Self::start_with_in(scratch(), listener_extra, extra)
+    }
+
+    /// Starts `moat serve --dev --config` on `base_config("", extra)` in `dir`, which may
+    /// hold a data dir already.
+    pub(crate) fn start_in(dir: TempDir, extra: &str) -> Gateway {
+        Self::start_with_in(dir, "", extra)
+    }
+
+    fn start_with_in(dir: TempDir, listener_extra: &str, extra: &str) -> Gateway {
         std::fs::write(
             dir.path().join("moat.toml"),
             base_config(listener_extra, extra),

@@ -22,6 +22,7 @@ mod quarantine;
 mod reload;
 mod reputation;
 mod sdk_example;
+mod service;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;

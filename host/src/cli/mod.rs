@@ -125,9 +125,9 @@ fn ready_address(line: &str, name: &str) -> Option<std::net::SocketAddr> {
         .find_map(|field| field.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
-/// Creates the data directory if needed.
+/// Creates the data directory (mode 0700) if needed.
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
+    crate::os::private::create_private_dir(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 

@@ -101,6 +101,15 @@ pub struct ServerConfig {
     /// cache. A relative path is taken from the current directory. `--data-dir` overrides.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// `user = "moat"`: started as root, the server binds its listeners and then runs as
+    /// this user (and `group`, default the user's own), never handling mail as root. The
+    /// data dir, the TLS key and the configuration must be readable by it. Unset: it runs
+    /// as whoever started it (under systemd, `User=` with `CAP_NET_BIND_SERVICE`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// `group = "moat"`: the group to run as, with `user`.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +117,8 @@ impl Default for ServerConfig {
         Self {
             hostname: default_hostname(),
             data_dir: default_data_dir(),
+            user: None,
+            group: None,
         }
     }
 }
@@ -211,6 +222,23 @@ impl Config {
             problems.push(Problem {
                 key: "server.hostname".into(),
                 reason: "must not be empty".into(),
+            });
+        }
+        for (key, name) in [("user", &self.server.user), ("group", &self.server.group)] {
+            if name
+                .as_ref()
+                .is_some_and(|n| n.is_empty() || n.contains('\0'))
+            {
+                problems.push(Problem {
+                    key: format!("server.{key}"),
+                    reason: "must be a user or group name".into(),
+                });
+            }
+        }
+        if self.server.group.is_some() && self.server.user.is_none() {
+            problems.push(Problem {
+                key: "server.group".into(),
+                reason: "needs server.user".into(),
             });
         }
         problems

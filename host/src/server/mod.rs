@@ -21,7 +21,10 @@ pub mod reload;
 mod shutdown;
 mod startup;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::ConfigSource;
+use crate::os::systemd;
 
 /// Runs the gateway `source` configures until SIGINT or SIGTERM (SIGHUP reloads), then
 /// stops accepting, answers open sessions `421 4.3.2` at their next read, and waits for
@@ -29,7 +32,23 @@ use crate::config::ConfigSource;
 pub async fn run(source: ConfigSource, dev: bool) -> anyhow::Result<()> {
     let server = startup::Server::start(source, dev).await?;
     announce(&server.ready_line());
+    systemd::notify("READY=1");
+    if let Some(every) = systemd::watchdog_interval() {
+        tokio::spawn(keep_watchdog_fed(every, server.shutdown.clone()));
+    }
     server.serve_until_signalled().await
+}
+
+/// Sends `WATCHDOG=1` every `every` until `shutdown`: a server whose runtime hangs stops
+/// sending, and systemd restarts it.
+async fn keep_watchdog_fed(every: std::time::Duration, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => { systemd::notify("WATCHDOG=1"); }
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Prints one of the server's two stdout lines. A server keeps serving when nobody reads

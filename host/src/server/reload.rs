@@ -24,6 +24,7 @@ use crate::filter::engine::FilterEngine;
 use crate::filter::live::LivePipeline;
 use crate::filter::loader::load_all;
 use crate::filter::plugin::LoadedPlugin;
+use crate::os::systemd;
 use crate::smtp::tls::{CertificateReload, ServedCertificate};
 use crate::store::FjallKv;
 
@@ -136,9 +137,18 @@ impl Reloader {
     }
 
     /// Reads the configuration again and puts the new plugin set in force, with the
-    /// certificate and routes it names; changes nothing if any of it is refused.
+    /// certificate and routes it names; changes nothing if any of it is refused. The
+    /// service manager is told (`RELOADING=1`, then `READY=1`).
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.running.lock().await;
+        systemd::reloading();
+        let result = self.reload_now().await;
+        systemd::notify("READY=1");
+        result
+    }
+
+    /// [`Reloader::reload`], under its lock.
+    async fn reload_now(&self) -> Result<ReloadReport, ReloadError> {
         let mut config = self.source.load().map_err(|e| ReloadError(e.into()))?;
         // The data dir is the running server's, whatever the file says now.
         config.server.data_dir.clone_from(&self.data_dir);

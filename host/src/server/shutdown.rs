@@ -31,6 +31,7 @@ impl Server {
     /// background tasks and prints `moat stopped messages=N fsyncs=B`.
     async fn stop(self) {
         tracing::info!("shutting down");
+        crate::os::systemd::notify("STOPPING=1");
         self.shutdown.cancel();
         for accept_loop in self.accept_loops {
             let _ = accept_loop.await;

@@ -15,10 +15,12 @@ use tokio_util::task::TaskTracker;
 
 use super::background::{self, Background};
 use super::reload::{PluginDirSnapshot, Reloader};
-use crate::config::{Config, ConfigSource};
+use crate::config::{Config, ConfigSource, ListenerConfig};
 use crate::filter::assemble::assemble;
 use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
+use crate::os::private;
+use crate::os::privileges::{self, Account};
 use crate::queue::Queue;
 use crate::smtp::header_fields::HeaderStrip;
 use crate::smtp::metrics::SmtpMetrics;
@@ -45,15 +47,16 @@ pub(super) struct Server {
 }
 
 impl Server {
-    /// Builds the server `source` configures and starts it.
+    /// Builds the server `source` configures and starts it: binds its listeners (as root,
+    /// when started so), gives up root for `[server] user`, then opens everything else.
     pub(super) async fn start(source: ConfigSource, dev: bool) -> anyhow::Result<Self> {
         let config = source.load()?;
         if config.listener.is_empty() {
             anyhow::bail!("the configuration has no [[listener]]: nothing to serve");
         }
+        let sockets = bind_listeners(&config).await?;
+        settle_in(&config)?;
         let data_dir = config.server.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let dev_tls_dir = dev.then(|| data_dir.join("tls"));
         let tls = tls::server_config(&config.tls, &config.server.hostname, dev_tls_dir.as_deref())?;
         let plugin_dir = PluginDirSnapshot::of(&config);
@@ -99,12 +102,16 @@ impl Server {
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
         });
         let stores = (assembled.metrics, assembled.kv_database);
-        Self::listen(config, stores, params, reloader, plugin_dir, plugins).await
+        Self::listen(
+            config, sockets, stores, params, reloader, plugin_dir, plugins,
+        )
+        .await
     }
 
-    /// Binds every listener, then starts the background tasks.
+    /// Serves the bound listeners, then starts the background tasks.
     async fn listen(
         config: Config,
+        sockets: Vec<(ListenerConfig, TcpListener)>,
         (metrics, kv_database): (Arc<Registry>, Database),
         params: Arc<SessionParams>,
         reloader: Arc<Reloader>,
@@ -115,21 +122,12 @@ impl Server {
         let tracker = TaskTracker::new();
         let mut listening = Vec::new();
         let mut accept_loops = Vec::new();
-        for listener_config in &config.listener {
-            let socket = TcpListener::bind(listener_config.address)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot listen on {} (listener {})",
-                        listener_config.address, listener_config.name
-                    )
-                })?;
+        for (listener_config, socket) in sockets {
             let address = socket.local_addr()?;
-            tracing::info!(listener = %listener_config.name, %address, "listening");
             listening.push((listener_config.name.clone(), address));
             accept_loops.push(tokio::spawn(listener::serve(
                 socket,
-                listener_config.clone(),
+                listener_config,
                 Arc::clone(&params),
                 shutdown.clone(),
                 tracker.clone(),
@@ -177,6 +175,58 @@ impl Server {
         ready.push_str(&format!(" plugins={}", self.plugins.join(",")));
         ready
     }
+}
+
+/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it).
+async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpListener)>> {
+    let mut sockets = Vec::new();
+    for listener in &config.listener {
+        let socket = TcpListener::bind(listener.address).await.with_context(|| {
+            format!(
+                "cannot listen on {} (listener {})",
+                listener.address, listener.name
+            )
+        })?;
+        tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "listening");
+        sockets.push((listener.clone(), socket));
+    }
+    Ok(sockets)
+}
+
+/// Makes the data dir (mode 0700), hands it to `[server] user` and becomes that user when
+/// started as root; warns when the data dir is open to other users, or when the server
+/// keeps running as root.
+fn settle_in(config: &Config) -> anyhow::Result<()> {
+    let data_dir = &config.server.data_dir;
+    let existed = data_dir.exists();
+    private::create_private_dir(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    match &config.server.user {
+        Some(user) => {
+            let account = Account::lookup(user, config.server.group.as_deref())?;
+            if privileges::is_root() && !existed {
+                account.own_dir(data_dir)?;
+            }
+            account.switch_to()?;
+            tracing::info!(user = %account.user, uid = account.uid, gid = account.gid, "running as");
+        }
+        None if privileges::is_root() => tracing::warn!(
+            "running as root: set [server] user (or run under systemd as its own user) so \
+             that no mail is handled as root"
+        ),
+        None => {}
+    }
+    if let Some(mode) = private::open_to_others(data_dir)
+        .with_context(|| format!("cannot read the data directory {}", data_dir.display()))?
+    {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory is open to other users, who may read every message in it: \
+             chmod 700 it"
+        );
+    }
+    Ok(())
 }
 
 /// The accounts and limits of the submission listeners, when there are any; those

@@ -3,6 +3,8 @@
 //! certificate served is a [`ServedCertificate`], which a reload replaces: a renewed
 //! certificate is served from the next handshake on, without a restart.
 
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -183,9 +185,18 @@ fn dev_certificate(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tls
     };
     let names = vec![hostname.to_owned(), "localhost".to_owned()];
     let certified = rcgen::generate_simple_self_signed(names).map_err(|e| error(e.to_string()))?;
-    std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+    crate::os::private::create_private_dir(dir).map_err(|e| error(e.to_string()))?;
     std::fs::write(&cert, certified.cert.pem()).map_err(|e| error(e.to_string()))?;
-    std::fs::write(&key, certified.signing_key.serialize_pem())
+    // The key is the server's identity: its owner only, whatever the umask.
+    let mut key_file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&key)
+        .map_err(|e| error(e.to_string()))?;
+    key_file
+        .write_all(certified.signing_key.serialize_pem().as_bytes())
         .map_err(|e| error(e.to_string()))?;
     tracing::info!(certificate = %cert.display(), "made a self-signed development certificate");
     Ok((cert, key))

@@ -116,7 +116,7 @@ pub fn run_with_input(
     input: &[u8],
     limit: Duration,
 ) -> Finished {
-    let mut child = spawn_piped(bin, dir, args);
+    let mut child = spawn_piped(bin, dir, args, &[]);
     if let Some(mut stdin) = child.stdin.take() {
         use std::io::Write as _;
         // A child that exits without reading its input is not an error here.
@@ -148,10 +148,12 @@ pub fn run_with_input(
     }
 }
 
-/// Starts `bin` in `dir` with all three streams piped.
-fn spawn_piped(bin: &str, dir: &Path, args: &[&str]) -> Child {
+/// Starts `bin` in `dir` with all three streams piped, and `env` added to its
+/// environment.
+fn spawn_piped(bin: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -179,7 +181,18 @@ pub struct Server {
 impl Server {
     /// Starts `bin` with `args` in `dir` and waits up to `limit` for the ready line.
     pub fn start(bin: &str, dir: &Path, args: &[&str], limit: Duration) -> Server {
-        let mut child = spawn_piped(bin, dir, args);
+        Self::start_with_env(bin, dir, args, &[], limit)
+    }
+
+    /// [`Server::start`] with `env` added to the server's environment.
+    pub fn start_with_env(
+        bin: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Server {
+        let mut child = spawn_piped(bin, dir, args, env);
         let stderr = drain(child.stderr.take().expect("piped stderr"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
@@ -205,6 +218,11 @@ impl Server {
                 );
             }
         }
+    }
+
+    /// The server's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends the server signal `name` (`HUP`, …), as `kill -NAME` does.
