@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use moat_test_support::{Downstream, SmtpSink, scratch, wait_until};
+use moat_test_support::{Downstream, SmtpSink, free_port, scratch, wait_until};
 
 use crate::delivery::{delivery_config, queue, send};
 use crate::gateway::{Gateway, step};
@@ -278,4 +278,89 @@ fn mail_accepted_as_spam_is_not_bounced_to_its_probably_forged_sender() {
         log.contains("no DSN: the message was accepted as spam"),
         "{log}"
     );
+}
+
+/// The last error of the only recipient of queued message `id`, once it has one.
+fn last_error(gw: &Gateway, id: &str) -> Option<String> {
+    queue(gw).iter().find(|e| e["id"] == id).and_then(|e| {
+        e["recipients"][0]["state"]["last_error"]
+            .as_str()
+            .map(str::to_owned)
+    })
+}
+
+#[test]
+fn a_route_to_moats_own_listener_defers_with_a_loop_error_and_sends_nothing() {
+    let port = free_port("127.0.0.1");
+    // The protected domain routed to a second listener of this very gateway.
+    let config = format!(
+        "[[listener]]\nname = \"mx2\"\naddress = \"127.0.0.1:{port}\"\n{}",
+        delivery_config(
+            "retry_intervals = [\"1h\"]",
+            &[(
+                &["example.test", "localhost"],
+                format!("127.0.0.1:{port}").parse().unwrap()
+            )]
+        )
+    );
+    let gw = Gateway::start(&config);
+    assert_eq!(gw.addr("mx2").port(), port);
+    let id = send(
+        &gw,
+        "a@example.org",
+        &["b@example.test"],
+        &message("loop", "", "x"),
+    );
+    let mut error = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            error = last_error(&gw, &id);
+            error.is_some()
+        }),
+        "{:?}",
+        queue(&gw)
+    );
+    let error = error.unwrap();
+    assert!(error.contains("loops back to myself"), "{error}");
+    assert_eq!(
+        queue(&gw).len(),
+        1,
+        "deferred, not bounced, and not delivered to itself"
+    );
+}
+
+#[test]
+fn a_next_hop_that_greets_with_moats_own_name_is_a_loop() {
+    // Another gateway answering as mx.test: the name this one goes by.
+    let twin = Gateway::start("[admin]\naddress = \"127.0.0.1:0\"\n");
+    let gw = Gateway::start(&delivery_config(
+        "retry_intervals = [\"1h\"]",
+        &[(&["example.test", "localhost"], twin.mx())],
+    ));
+    let id = send(
+        &gw,
+        "a@example.org",
+        &["b@example.test"],
+        &message("twin", "", "x"),
+    );
+    let mut error = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            error = last_error(&gw, &id);
+            error.is_some()
+        }),
+        "{:?}",
+        queue(&gw)
+    );
+    let error = error.unwrap();
+    assert!(
+        error.contains("loops back to myself (it greets with my name)"),
+        "{error}"
+    );
+    let out = crate::moat(
+        twin.dir.path(),
+        &["queue", "list", "--json", "--config", "moat.toml"],
+    );
+    out.assert_success();
+    assert!(out.json_lines().is_empty(), "nothing reached the twin");
 }

@@ -691,7 +691,7 @@ fn a_route_requiring_tls_delivers_over_starttls_to_a_second_moat() {
 [[delivery.route]]\ndomains = [\"example.test\"]\nservers = [\"{}\"]\ntls = \"required\"\n",
         downstream.mx()
     );
-    let gw = Gateway::start(&config);
+    let gw = Gateway::start_named("relay.test", &config);
     let original = message("over TLS", "", "secret\r\n");
     send(&gw, "alice@example.org", &["bob@example.test"], &original);
     assert!(
@@ -765,10 +765,13 @@ tls_ca_file = {:?}\ntls_server_name = \"{name}\"\n",
             ca.display().to_string()
         )
     };
-    let gw = Gateway::start(&format!(
-        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}",
-        route("example.test", &trusted, "mx.test")
-    ));
+    let gw = Gateway::start_named(
+        "relay.test",
+        &format!(
+            "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}",
+            route("example.test", &trusted, "mx.test")
+        ),
+    );
     let original = message("verified", "", "for the right server only\r\n");
     send(&gw, "alice@example.org", &["bob@example.test"], &original);
     assert!(
@@ -781,11 +784,14 @@ tls_ca_file = {:?}\ntls_server_name = \"{name}\"\n",
     // Another certificate as the trusted one (this gateway's own), or the right one for
     // another name: the handshake fails, the mail stays queued, nothing is sent.
     let untrusted = gw.dir.path().join("data/tls/dev-cert.pem");
-    let strict = Gateway::start(&format!(
-        "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}{}",
-        route("example.test", &untrusted, "mx.test"),
-        route("localhost", &trusted, "other.test")
-    ));
+    let strict = Gateway::start_named(
+        "relay2.test",
+        &format!(
+            "[admin]\naddress = \"127.0.0.1:0\"\n[delivery]\nconnect_timeout = \"2s\"\n{}{}",
+            route("example.test", &untrusted, "mx.test"),
+            route("localhost", &trusted, "other.test")
+        ),
+    );
     let id = send(
         &strict,
         "alice@example.org",

@@ -56,12 +56,24 @@ impl Gateway {
         Self::start_with_in(dir, "", extra)
     }
 
+    /// Starts a gateway named `hostname` instead of `mx.test`: one that delivers to
+    /// another test gateway (two gateways of one name would be mail looping back to
+    /// itself, which delivery refuses).
+    pub(crate) fn start_named(hostname: &str, extra: &str) -> Gateway {
+        let config = base_config("", extra).replacen(
+            "hostname = \"mx.test\"",
+            &format!("hostname = \"{hostname}\""),
+            1,
+        );
+        Self::start_config(scratch(), &config)
+    }
+
     fn start_with_in(dir: TempDir, listener_extra: &str, extra: &str) -> Gateway {
-        std::fs::write(
-            dir.path().join("moat.toml"),
-            base_config(listener_extra, extra),
-        )
-        .unwrap();
+        Self::start_config(dir, &base_config(listener_extra, extra))
+    }
+
+    fn start_config(dir: TempDir, config: &str) -> Gateway {
+        std::fs::write(dir.path().join("moat.toml"), config).unwrap();
         let server = Server::start(
             MOAT,
             dir.path(),

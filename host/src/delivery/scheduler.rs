@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use super::attempt::{Attempts, FAILED_UPDATE_BACKOFF};
-use super::client::ClientParams;
+use super::client::{ClientParams, Myself};
 use super::in_flight::InFlight;
 use super::route::{LiveRoutes, RouteTable};
 use super::worker::Workers;
@@ -59,12 +59,14 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// The scheduler for `config`'s `[delivery]`, delivering from `queue`. Its tasks stop
-    /// when `shutdown` is cancelled; they are spawned on `tracker`.
+    /// The scheduler for `config`'s `[delivery]`, delivering from `queue`, never to
+    /// `myself`. Its tasks stop when `shutdown` is cancelled; they are spawned on
+    /// `tracker`.
     pub fn new(
         config: &Config,
         queue: Queue,
         resolver: Option<Resolver>,
+        myself: Myself,
         shutdown: CancellationToken,
         tracker: TaskTracker,
         instruments: super::Instruments,
@@ -76,7 +78,8 @@ impl Scheduler {
             delivery.connect_timeout.0,
             delivery.command_timeout.0,
             delivery.data_timeout.0,
-        )?;
+        )?
+        .not_to(myself);
         let routes = Arc::new(LiveRoutes::new(RouteTable::from_config(delivery)?));
         let in_flight = Arc::new(InFlight::default());
         let attempts = Attempts::new(

@@ -17,6 +17,7 @@ use super::reload::Reloader;
 use crate::config::{AdminConfig, Config};
 use crate::control::LocalControl;
 use crate::control::client::{address_file, token_file};
+use crate::delivery::client::Myself;
 use crate::delivery::dsn::Bounces;
 use crate::delivery::metrics::DeliveryMetrics;
 use crate::delivery::{Instruments, Scheduler};
@@ -37,6 +38,8 @@ pub(super) struct Parts<'a> {
     pub(super) reloader: &'a Arc<Reloader>,
     pub(super) metrics: &'a Arc<Registry>,
     pub(super) kv_database: &'a Database,
+    /// The addresses the listeners are bound to (delivery never goes there).
+    pub(super) listening: &'a [SocketAddr],
     pub(super) shutdown: &'a CancellationToken,
     pub(super) tracker: &'a TaskTracker,
 }
@@ -60,6 +63,7 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
         reloader,
         metrics,
         kv_database,
+        listening,
         shutdown,
         tracker,
     } = parts;
@@ -69,6 +73,7 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
             config,
             queue.clone(),
             params.resolver.clone(),
+            Myself::listening_on(listening.to_vec()),
             shutdown.clone(),
             tracker.clone(),
             Instruments {

@@ -139,6 +139,10 @@ impl Server {
             reloader: &reloader,
             metrics: &metrics,
             kv_database: &kv_database,
+            listening: &listening
+                .iter()
+                .map(|(_, address)| *address)
+                .collect::<Vec<_>>(),
             shutdown: &shutdown,
             tracker: &tracker,
         })

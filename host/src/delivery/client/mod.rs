@@ -19,6 +19,7 @@
 
 mod data;
 mod ehlo;
+mod myself;
 mod reply;
 mod seven_bit;
 mod tls;
@@ -35,6 +36,7 @@ use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 pub use ehlo::Capabilities;
+pub use myself::Myself;
 pub use reply::Reply;
 pub use tls::VerifiedTls;
 
@@ -54,6 +56,8 @@ pub struct ClientParams {
     pub data_timeout: Duration,
     /// STARTTLS's rustls client.
     pub tls: TlsConnector,
+    /// Our own listeners, never delivered to.
+    pub myself: Myself,
 }
 
 impl ClientParams {
@@ -70,7 +74,15 @@ impl ClientParams {
             command_timeout,
             data_timeout,
             tls: tls::connector()?,
+            myself: Myself::default(),
         })
+    }
+
+    /// The same parameters, refusing to deliver to `myself`'s listeners.
+    #[must_use]
+    pub fn not_to(mut self, myself: Myself) -> Self {
+        self.myself = myself;
+        self
     }
 }
 
@@ -123,6 +135,15 @@ pub enum ClientError {
     /// The route has credentials but the server offers no AUTH PLAIN (or TLS is off).
     #[error("cannot authenticate: {0}")]
     AuthUnavailable(&'static str),
+    /// The next hop is this gateway: one of its listeners, or a server greeting with its
+    /// name. Retried (the operator fixes the route or the DNS meanwhile).
+    #[error("mail for {peer} loops back to myself ({why})")]
+    LoopsBackToMyself {
+        /// The next hop.
+        peer: String,
+        /// How it gave itself away.
+        why: &'static str,
+    },
 }
 
 /// A byte stream: TCP, or TLS over it.
@@ -180,6 +201,13 @@ impl Connection {
         verified: Option<&VerifiedTls>,
         auth: Option<&AuthConfig>,
     ) -> Result<Self, ClientError> {
+        let peer = format!("{}[{}]", host.trim_end_matches('.'), address);
+        if params.myself.is_listening_on(address) {
+            return Err(ClientError::LoopsBackToMyself {
+                peer,
+                why: "it is one of my listening addresses",
+            });
+        }
         let stream = timed(params.connect_timeout, "connecting", async {
             TcpStream::connect(address)
                 .await
@@ -190,7 +218,7 @@ impl Connection {
         let mut connection = Self {
             io: BufReader::new(Box::new(stream)),
             caps: Capabilities::default(),
-            peer: format!("{}[{}]", host.trim_end_matches('.'), address),
+            peer,
             tls: false,
             params: params.clone(),
             dirty: false,
@@ -203,6 +231,7 @@ impl Connection {
                 reply: greeting,
             });
         }
+        connection.check_not_myself(&greeting, "it greets with my name")?;
         connection.hello().await?;
         let verified = match (policy, verified) {
             (TlsPolicy::Verify, None) => return Err(ClientError::NoTrustedCertificates),
@@ -457,10 +486,23 @@ impl Connection {
         Ok(())
     }
 
+    /// Refuses a server whose first reply line names it as us.
+    fn check_not_myself(&self, reply: &Reply, why: &'static str) -> Result<(), ClientError> {
+        let first = reply.lines.first().map_or("", String::as_str);
+        if myself::names_me(first, &self.params.helo) {
+            return Err(ClientError::LoopsBackToMyself {
+                peer: self.peer.clone(),
+                why,
+            });
+        }
+        Ok(())
+    }
+
     async fn hello(&mut self) -> Result<(), ClientError> {
         let ehlo = format!("EHLO {}", self.params.helo);
         let reply = self.command(&ehlo, "waiting for the EHLO reply").await?;
         if reply.is_positive() {
+            self.check_not_myself(&reply, "it answers EHLO with my name")?;
             self.caps = Capabilities::from_ehlo(&reply);
             return Ok(());
         }
