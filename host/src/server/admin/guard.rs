@@ -74,14 +74,24 @@ fn has_body_type<B>(request: &Request<B>) -> bool {
     essence == "application/json" || (learning && essence == "message/rfc822")
 }
 
-/// Whether the `Host` header names `address`: its IP and port, or `localhost` on its
-/// port.
+/// Whether the `Host` header names `address`: `localhost` or an IP literal, on its port —
+/// its own IP, or any when it listens on every address. Never a DNS name other than
+/// `localhost`: that is what a rebinding page sends.
 fn host_is_endpoint<B>(request: &Request<B>, address: SocketAddr) -> bool {
     let Some(host) = request.headers().get(HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let host = host.trim().to_ascii_lowercase();
-    host == address.to_string() || host == format!("localhost:{}", address.port())
+    if host == format!("localhost:{}", address.port()) {
+        return true;
+    }
+    match host.parse::<SocketAddr>() {
+        Ok(named) => {
+            named.port() == address.port()
+                && (named.ip() == address.ip() || address.ip().is_unspecified())
+        }
+        Err(_) => false,
+    }
 }
 
 /// Whether `request` carries `Authorization: Bearer TOKEN`, compared in constant time.
@@ -180,6 +190,17 @@ mod tests {
             status(&request("GET", "/queue", &wrong)),
             Some(StatusCode::UNAUTHORIZED)
         );
+        let other_ip = [("host", "127.0.0.2:2580"), GOOD[1]];
+        assert_eq!(
+            status(&request("GET", "/queue", &other_ip)),
+            Some(StatusCode::FORBIDDEN)
+        );
+        let any = refusal(
+            &request("GET", "/queue", &[("host", "192.0.2.7:2580"), GOOD[1]]),
+            "0.0.0.0:2580".parse().expect("address"),
+            TOKEN,
+        );
+        assert!(any.is_none(), "an endpoint on every address takes its IPs");
         let no_host = [GOOD[1]];
         assert_eq!(
             status(&request("GET", "/queue", &no_host)),
