@@ -333,6 +333,52 @@ fn the_fifth_fast_failure_locks_the_address_out_for_the_configured_time() {
 }
 
 #[test]
+fn twenty_parallel_wrong_logins_get_no_more_guesses_than_one_session() {
+    let gw = Gateway::start(&format!(
+        "{}[admin]\naddress = \"127.0.0.1:0\"\n",
+        submission_listeners("")
+    ));
+    add_user(&gw, "alice@example.test", "correct horse", &[]);
+    let codes: Vec<i64> = std::thread::scope(|scope| {
+        let sessions: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    let steps = gw.smtplib(
+                        "submission",
+                        b"Subject: x\r\n\r\nx\r\n",
+                        &[
+                            "--starttls",
+                            "--login",
+                            "alice@example.test",
+                            "wrong horse",
+                            "--mech",
+                            "PLAIN",
+                            "--from",
+                            "alice@example.test",
+                            "--rcpt",
+                            "carol@remote.test",
+                        ],
+                    );
+                    step(&steps, "login")["code"].as_i64().unwrap()
+                })
+            })
+            .collect();
+        sessions.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let metrics = parse(&scrape(&gw));
+    let count = |result: &str| metrics[&format!("moat_smtp_auth_total{{result=\"{result}\"}}")];
+    // Only failures were verified (argon2); locked-out and busy logins never were.
+    let verified = count("failed");
+    assert!(
+        (1.0..=5.0).contains(&verified),
+        "{verified} passwords checked: {codes:?}"
+    );
+    assert_eq!(verified + count("locked_out") + count("busy"), 20.0);
+    assert_eq!(codes.iter().filter(|&&c| c == 535).count() as f64, verified);
+    assert!(codes.iter().all(|&c| c == 535 || c == 454), "{codes:?}");
+}
+
+#[test]
 fn accounts_change_while_the_server_runs_and_each_has_an_hourly_allowance() {
     let gw = Gateway::start(&submission_listeners(
         "max_messages_per_hour = 2\nmax_auth_failures = 20",

@@ -2,6 +2,11 @@
 //! failure within `window` locks that address (or account) out for `lockout`, during
 //! which every login from it (or as it) is refused without looking at the password. Kept
 //! in memory: a restart forgets them, as Postfix's anvil does.
+//!
+//! A login takes its slot before its password is verified ([`FailureLimiter::begin`]):
+//! logins in progress count as failures-to-be, so twenty sessions guessing at once get
+//! the same `max_failures` guesses as one session guessing in turn; the rest are refused
+//! as busy until the guesses in progress are decided.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -22,11 +27,33 @@ pub struct Locked {
     pub remaining: Duration,
 }
 
+/// Why a login may not be tried now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The address or the account is locked out.
+    Locked(Locked),
+    /// Every guess left before a lockout is being verified already.
+    Busy,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
+    /// Logins being verified now: each may become a failure.
+    pending: u32,
     window_start: Instant,
     locked_until: Option<Instant>,
+}
+
+impl Failures {
+    fn fresh(now: Instant) -> Self {
+        Self {
+            count: 0,
+            pending: 0,
+            window_start: now,
+            locked_until: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -52,22 +79,48 @@ impl<K: Eq + Hash> Table<K> {
         (until > now).then(|| until - now)
     }
 
+    /// Takes a guess for `key`: its time left when locked out, `Busy` when every guess
+    /// left is in progress, else a pending guess is counted.
+    fn reserve(&self, key: K, limits: &Limits, now: Instant) -> Result<(), Option<Duration>> {
+        let mut entries = self.lock();
+        if entries.len() >= SWEEP_AT {
+            entries.retain(|_, f| !f.expired(limits, now) || f.pending > 0);
+        }
+        let entry = entries.entry(key).or_insert(Failures::fresh(now));
+        if let Some(until) = entry.locked_until.filter(|until| *until > now) {
+            return Err(Some(until - now));
+        }
+        if entry.expired(limits, now) {
+            *entry = Failures {
+                pending: entry.pending,
+                ..Failures::fresh(now)
+            };
+        }
+        if entry.count + entry.pending >= limits.max_failures {
+            return Err(None);
+        }
+        entry.pending += 1;
+        Ok(())
+    }
+
+    /// Gives back a pending guess.
+    fn release(&self, key: &K) {
+        if let Some(entry) = self.lock().get_mut(key) {
+            entry.pending = entry.pending.saturating_sub(1);
+        }
+    }
+
     /// Counts a failure; true if it locks the key out.
     fn fail(&self, key: K, limits: &Limits, now: Instant) -> bool {
         let mut entries = self.lock();
         if entries.len() >= SWEEP_AT {
-            entries.retain(|_, f| !f.expired(limits, now));
+            entries.retain(|_, f| !f.expired(limits, now) || f.pending > 0);
         }
-        let entry = entries.entry(key).or_insert(Failures {
-            count: 0,
-            window_start: now,
-            locked_until: None,
-        });
+        let entry = entries.entry(key).or_insert(Failures::fresh(now));
         if entry.expired(limits, now) {
             *entry = Failures {
-                count: 0,
-                window_start: now,
-                locked_until: None,
+                pending: entry.pending,
+                ..Failures::fresh(now)
             };
         }
         entry.count += 1;
@@ -81,7 +134,16 @@ impl<K: Eq + Hash> Table<K> {
     }
 
     fn forget(&self, key: &K) {
-        self.lock().remove(key);
+        let mut entries = self.lock();
+        let pending = entries.get(key).map_or(0, |f| f.pending);
+        if pending == 0 {
+            entries.remove(key);
+        } else if let Some(entry) = entries.get_mut(key) {
+            *entry = Failures {
+                pending,
+                ..Failures::fresh(Instant::now())
+            };
+        }
     }
 }
 
@@ -159,6 +221,66 @@ impl FailureLimiter {
     pub fn succeeded(&self, login: &str) {
         self.by_account.forget(&login.to_lowercase());
     }
+
+    /// Takes a guess from `ip` as `login` before its password is verified, or says why
+    /// not. The guess is decided with [`LoginAttempt::succeeded`] or
+    /// [`LoginAttempt::failed`]; dropped undecided, it is given back.
+    pub fn begin(&self, ip: IpAddr, login: &str) -> Result<LoginAttempt<'_>, Refusal> {
+        let now = Instant::now();
+        let login = login.to_lowercase();
+        let locked = |account, remaining| Refusal::Locked(Locked { account, remaining });
+        if let Err(remaining) = self.by_address.reserve(ip, &self.limits, now) {
+            return Err(remaining.map_or(Refusal::Busy, |r| locked(false, r)));
+        }
+        if let Err(remaining) = self.by_account.reserve(login.clone(), &self.limits, now) {
+            self.by_address.release(&ip);
+            return Err(remaining.map_or(Refusal::Busy, |r| locked(true, r)));
+        }
+        Ok(LoginAttempt {
+            limiter: self,
+            ip,
+            login,
+            decided: false,
+        })
+    }
+}
+
+/// A login whose password is being verified: it holds one of the guesses its address and
+/// account have left.
+#[derive(Debug)]
+pub struct LoginAttempt<'a> {
+    limiter: &'a FailureLimiter,
+    ip: IpAddr,
+    login: String,
+    decided: bool,
+}
+
+impl LoginAttempt<'_> {
+    /// The password was right.
+    pub fn succeeded(mut self) {
+        self.give_back();
+        self.limiter.succeeded(&self.login);
+    }
+
+    /// The password was wrong; true if that locked the address or the account out.
+    pub fn failed(mut self) -> bool {
+        self.give_back();
+        self.limiter.failed(self.ip, &self.login)
+    }
+
+    fn give_back(&mut self) {
+        if !self.decided {
+            self.decided = true;
+            self.limiter.by_address.release(&self.ip);
+            self.limiter.by_account.release(&self.login);
+        }
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        self.give_back();
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +337,41 @@ mod tests {
         limiter.succeeded("a@b.org");
         assert!(limiter.failed(IP, "c@b.org"), "the address's count went on");
         assert!(limiter.locked(OTHER_IP, "a@b.org").is_none());
+    }
+
+    #[test]
+    fn guesses_in_progress_count_so_parallel_logins_get_no_more_guesses() {
+        let limiter = FailureLimiter::new(5, Duration::from_secs(60), Duration::from_secs(60));
+        let attempts: Vec<_> = (0..5)
+            .map(|n| {
+                limiter
+                    .begin(IP, &format!("user{n}@b.org"))
+                    .expect("a guess")
+            })
+            .collect();
+        assert_eq!(
+            limiter.begin(IP, "user9@b.org").err(),
+            Some(Refusal::Busy),
+            "five guesses are in progress"
+        );
+        let locked: Vec<bool> = attempts.into_iter().map(LoginAttempt::failed).collect();
+        assert_eq!(locked, [false, false, false, false, true]);
+        assert!(matches!(
+            limiter.begin(IP, "user9@b.org"),
+            Err(Refusal::Locked(Locked { account: false, .. }))
+        ));
+    }
+
+    #[test]
+    fn an_undecided_guess_is_given_back_and_a_success_frees_its_slot() {
+        let limiter = FailureLimiter::new(1, Duration::from_secs(60), Duration::from_secs(60));
+        drop(limiter.begin(IP, "a@b.org").expect("a guess"));
+        let attempt = limiter.begin(IP, "a@b.org").expect("given back");
+        assert_eq!(
+            limiter.begin(OTHER_IP, "a@b.org").err(),
+            Some(Refusal::Busy)
+        );
+        attempt.succeeded();
+        limiter.begin(OTHER_IP, "a@b.org").expect("free again");
     }
 }

@@ -14,7 +14,7 @@ pub mod sending;
 pub mod users;
 
 pub use directory::UserDirectory;
-pub use failures::{FailureLimiter, Locked};
+pub use failures::{FailureLimiter, Locked, LoginAttempt, Refusal};
 pub use sending::{Exceeded, SendingLimiter};
 pub use users::{Account, UsersError, UsersFile};
 
@@ -27,6 +27,9 @@ pub struct Submission {
     pub failures: FailureLimiter,
     /// Messages and recipients per account and hour.
     pub sending: SendingLimiter,
+    /// Password checks allowed at once: argon2 costs 19 MiB and tens of milliseconds of a
+    /// core, so a login flood must not start one per session.
+    pub checks: tokio::sync::Semaphore,
 }
 
 impl Submission {
@@ -47,6 +50,12 @@ impl Submission {
                 config.max_messages_per_hour,
                 config.max_recipients_per_hour,
             ),
+            checks: tokio::sync::Semaphore::new(concurrent_checks()),
         })
     }
+}
+
+/// Password checks at once: one per core, so logins never take more than the machine.
+fn concurrent_checks() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }

@@ -20,8 +20,9 @@ pub struct SmtpMetrics {
     connections: Counter,
     /// Messages decided at the end of DATA, by action (see [`ACTIONS`]).
     messages: [Counter; 5],
-    /// Logins: succeeded, failed, refused while locked out ([`LoginOutcome`]).
-    logins: [Counter; 3],
+    /// Logins: succeeded, failed, refused while locked out, refused as busy
+    /// ([`LoginOutcome`]).
+    logins: [Counter; 4],
 }
 
 /// How a login on a submission listener ended, for [`SmtpMetrics::login`].
@@ -33,6 +34,8 @@ pub enum LoginOutcome {
     Failed,
     /// 454: the address or account is locked out.
     LockedOut,
+    /// 454: too many logins being checked at once.
+    Busy,
 }
 
 impl SmtpMetrics {
@@ -53,7 +56,7 @@ impl SmtpMetrics {
         Self {
             connections,
             messages: ACTIONS.map(|action| messages.get(action.as_str())),
-            logins: ["succeeded", "failed", "locked_out"].map(|result| logins.get(result)),
+            logins: ["succeeded", "failed", "locked_out", "busy"].map(|result| logins.get(result)),
         }
     }
 

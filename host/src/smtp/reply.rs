@@ -239,6 +239,15 @@ impl Reply {
             format!("Too many failed logins for {what}; try again in {remaining_secs} seconds"),
         )
     }
+    /// Every password check the server allows at once is running, or every guess this
+    /// address or account has left is being checked: try again in a moment.
+    pub fn auth_busy() -> Self {
+        Self::new(
+            454,
+            "4.7.0",
+            "Too many logins at once; try again in a moment",
+        )
+    }
     /// AUTH before STARTTLS: passwords never cross the network in clear (RFC 4954 §6).
     pub fn auth_needs_tls() -> Self {
         Self::new(

@@ -4,7 +4,7 @@
 
 use super::state::Phase;
 use super::{Next, Session};
-use crate::auth::{Exceeded, Submission};
+use crate::auth::{Exceeded, Refusal, Submission};
 use crate::filter::pipeline::StageInput;
 use crate::message::ParsedMessage;
 use crate::smtp::metrics::LoginOutcome;
@@ -85,21 +85,30 @@ impl Session {
             return self.client_error(Reply::auth_not_available());
         };
         let ip = self.ctx.client.ip;
-        if let Some(locked) = submission.failures.locked(ip, &credentials.login) {
-            self.params.metrics.login(LoginOutcome::LockedOut);
-            tracing::info!(user = %credentials.login, account = locked.account, "login refused: locked out");
-            return self.client_error(Reply::auth_locked_out(
-                locked.account,
-                locked.remaining.as_secs() + 1,
-            ));
-        }
+        // The guess is taken before the password is checked, so parallel sessions share
+        // one allowance of guesses; and the checks at once are bounded.
+        let attempt = match submission.failures.begin(ip, &credentials.login) {
+            Ok(attempt) => attempt,
+            Err(Refusal::Locked(locked)) => {
+                self.params.metrics.login(LoginOutcome::LockedOut);
+                tracing::info!(user = %credentials.login, account = locked.account, "login refused: locked out");
+                return self.client_error(Reply::auth_locked_out(
+                    locked.account,
+                    locked.remaining.as_secs() + 1,
+                ));
+            }
+            Err(Refusal::Busy) => return self.login_busy(&credentials.login),
+        };
+        let Ok(_check) = submission.checks.try_acquire() else {
+            return self.login_busy(&credentials.login);
+        };
         match submission
             .directory
             .verify(&credentials.login, &credentials.password)
             .await
         {
             Some(account) => {
-                submission.failures.succeeded(&credentials.login);
+                attempt.succeeded();
                 self.params.metrics.login(LoginOutcome::Succeeded);
                 tracing::info!(user = %account.address, "authenticated");
                 self.ctx.client.authenticated_user = Some(account.address);
@@ -115,12 +124,19 @@ impl Session {
                 Next::Continue
             }
             None => {
-                let locked = submission.failures.failed(ip, &credentials.login);
+                let locked = attempt.failed();
                 self.params.metrics.login(LoginOutcome::Failed);
                 tracing::warn!(user = %credentials.login, locked_out = locked, "authentication failed");
                 self.client_error(Reply::auth_failed())
             }
         }
+    }
+
+    /// A login not checked because too many are being checked at once.
+    fn login_busy(&mut self, login: &str) -> Next {
+        self.params.metrics.login(LoginOutcome::Busy);
+        tracing::info!(user = %login, "login refused: too many at once");
+        self.client_error(Reply::auth_busy())
     }
 
     /// The connect and HELO stages, which a submission listener holds until the login
