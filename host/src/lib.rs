@@ -23,6 +23,7 @@
 //! * `control`: the operator's queue and quarantine actions, once, on the queue itself
 //!   or through the admin API.
 //! * `metrics`: the registry every subsystem counts in, and its Prometheus exposition.
+//! * `net`: clients counted per IPv4 address or IPv6 /64.
 //! * `time`: the one clock; `os`: private files, dropping root, telling systemd.
 //! * `cli`: the `moat` commands (parsing and printing); `telemetry`: log setup.
 //!
@@ -37,6 +38,7 @@ pub mod dns;
 pub mod filter;
 pub mod message;
 pub mod metrics;
+pub mod net;
 pub mod ocr;
 pub mod os;
 pub mod queue;

@@ -219,3 +219,54 @@ fn shutdown_answers_open_sessions_421() {
     let reply = smtp.reply().unwrap();
     assert_eq!((reply.code, &reply.text[..5]), (421, "4.3.2"), "{reply:?}");
 }
+
+/// A client that pipelines commands and never reads the replies: the server's writes time
+/// out after `command_timeout` and the session gives its slot back.
+#[test]
+fn a_client_that_never_reads_its_replies_loses_its_slot_after_the_write_timeout() {
+    let gw = Gateway::start_with(
+        "max_connections_per_ip = 1\n",
+        // No plugins: each EHLO would run the helo stage, and the test is about writes.
+        "bundled = []\n[smtp]\ncommand_timeout = \"2s\"\nmax_commands = 1000000\n",
+    );
+    let mut stuck = std::net::TcpStream::connect(gw.mx()).unwrap();
+    stuck
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // EHLO's reply is ten times its command: the server's send buffer fills long before
+    // ours, and then it stops reading too. Write until that happens (bounded).
+    let burst = "EHLO client.example\r\n".repeat(1000);
+    let mut blocked = false;
+    for _ in 0..2000 {
+        if std::io::Write::write_all(&mut stuck, burst.as_bytes()).is_err() {
+            blocked = true;
+            break;
+        }
+    }
+    assert!(blocked, "the server kept reading without being read");
+    // The slot is taken until the write timeout: then a new session is served.
+    let served = moat_test_support::wait_until(Duration::from_secs(15), || {
+        let mut next = RawSmtp::connect(gw.mx());
+        next.reply().is_some_and(|r| r.code == 220)
+    });
+    assert!(served, "the stuck session kept its slot");
+    drop(stuck);
+}
+
+/// A client that keeps a session alive with a command now and then ends at
+/// `max_session_time`, with 421 4.3.2.
+#[test]
+fn a_session_ends_at_its_deadline_however_busy() {
+    let gw = Gateway::start("[smtp]\nmax_session_time = \"2s\"\n");
+    let mut smtp = greeted(&gw);
+    let started = std::time::Instant::now();
+    let last = loop {
+        let reply = smtp.command("NOOP");
+        if reply.code != 250 || started.elapsed() > Duration::from_secs(20) {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!((last.code, &last.text[..5]), (421, "4.3.2"), "{last:?}");
+    assert!(last.text.contains("too long"), "{last:?}");
+}

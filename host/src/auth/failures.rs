@@ -1,4 +1,4 @@
-//! Failed logins, counted per client address and per account name: the `max_failures`-th
+//! Failed logins, counted per client (IPv4 address, IPv6 /64) and per account name: the `max_failures`-th
 //! failure within `window` locks that address (or account) out for `lockout`, during
 //! which every login from it (or as it) is refused without looking at the password. Kept
 //! in memory: a restart forgets them, as Postfix's anvil does.
@@ -187,7 +187,7 @@ impl FailureLimiter {
     /// Whether logins from `ip` are locked out now.
     pub fn address_locked(&self, ip: IpAddr) -> Option<Locked> {
         self.by_address
-            .locked(&ip, Instant::now())
+            .locked(&crate::net::client_key(ip), Instant::now())
             .map(|remaining| Locked {
                 account: false,
                 remaining,
@@ -208,6 +208,7 @@ impl FailureLimiter {
 
     /// Counts a failed login from `ip` as `login`; true if that locked either out.
     pub fn failed(&self, ip: IpAddr, login: &str) -> bool {
+        let ip = crate::net::client_key(ip);
         let now = Instant::now();
         let address = self.by_address.fail(ip, &self.limits, now);
         let account = self
@@ -226,6 +227,7 @@ impl FailureLimiter {
     /// not. The guess is decided with [`LoginAttempt::succeeded`] or
     /// [`LoginAttempt::failed`]; dropped undecided, it is given back.
     pub fn begin(&self, ip: IpAddr, login: &str) -> Result<LoginAttempt<'_>, Refusal> {
+        let ip = crate::net::client_key(ip);
         let now = Instant::now();
         let login = login.to_lowercase();
         let locked = |account, remaining| Refusal::Locked(Locked { account, remaining });

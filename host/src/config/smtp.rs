@@ -100,6 +100,12 @@ pub struct SmtpConfig {
     /// `data_timeout = "10m"`: idle time allowed while receiving message data.
     #[serde(default = "default_data_timeout")]
     pub data_timeout: HumanDuration,
+    /// `max_session_time = "1h"`: the longest a session may stay open, however busy: a
+    /// client that sends a byte now and then, or never reads its replies, gives its slot
+    /// back then (421 4.3.2). Writes to a client that does not read time out after
+    /// `command_timeout`.
+    #[serde(default = "default_max_session_time")]
+    pub max_session_time: HumanDuration,
     /// `greeting_delay = "0s"`: how long to wait before the greeting; a client that talks
     /// in that time is refused (postscreen's pregreet test). Talk before the greeting is
     /// refused even at 0s when it is already there.
@@ -137,6 +143,7 @@ impl Default for SmtpConfig {
             command_timeout: default_command_timeout(),
             data_timeout: default_data_timeout(),
             greeting_delay: default_greeting_delay(),
+            max_session_time: default_max_session_time(),
             bare_line_endings: BareLineEndingPolicy::default(),
             reverse_dns: default_reverse_dns(),
             max_hops: default_max_hops(),
@@ -168,6 +175,9 @@ fn default_data_timeout() -> HumanDuration {
 }
 fn default_reverse_dns() -> bool {
     true
+}
+fn default_max_session_time() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3600))
 }
 fn default_max_hops() -> usize {
     50
@@ -251,6 +261,11 @@ impl SmtpConfig {
         check(
             !self.data_timeout.0.is_zero(),
             "data_timeout",
+            "must be more than 0s".into(),
+        );
+        check(
+            !self.max_session_time.0.is_zero(),
+            "max_session_time",
             "must be more than 0s".into(),
         );
         check(

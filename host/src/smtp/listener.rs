@@ -18,7 +18,8 @@ use super::reply::Reply;
 use super::session::{self, SessionParams};
 use crate::config::ListenerConfig;
 
-/// Open sessions per client address; a slot is given back when its guard drops.
+/// Open sessions per client (IPv4 address, IPv6 /64: [`crate::net::client_key`]); a
+/// slot is given back when its guard drops.
 #[derive(Debug, Default)]
 struct PerClient {
     open: Mutex<HashMap<IpAddr, usize>>,
@@ -106,8 +107,8 @@ pub async fn serve(
             refuse(stream, Reply::too_many_connections(false), &tracker);
             continue;
         };
-        let Some(client_slot) = per_client.try_take(peer.ip(), config.max_connections_per_ip)
-        else {
+        let client = crate::net::client_key(peer.ip());
+        let Some(client_slot) = per_client.try_take(client, config.max_connections_per_ip) else {
             refuse(stream, Reply::too_many_connections(true), &tracker);
             continue;
         };
@@ -134,4 +135,29 @@ fn refuse(mut stream: TcpStream, reply: Reply, tracker: &TaskTracker) {
         .await;
         let _ = stream.shutdown().await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_one_client_across_its_64() {
+        let table = Arc::new(PerClient::default());
+        let key = |s: &str| crate::net::client_key(s.parse().expect("an address"));
+        let first = table.try_take(key("2001:db8::1"), 1).expect("a slot");
+        assert!(
+            table.try_take(key("2001:db8::ffff:2"), 1).is_none(),
+            "same /64"
+        );
+        let other = table
+            .try_take(key("2001:db8:0:1::1"), 1)
+            .expect("another /64");
+        drop(first);
+        assert!(
+            table.try_take(key("2001:db8::3"), 1).is_some(),
+            "given back"
+        );
+        drop(other);
+    }
 }

@@ -82,6 +82,14 @@ impl Reply {
             format!("{hostname} Service shutting down, try again later"),
         )
     }
+    /// The session has been open for longer than `[smtp] max_session_time`.
+    pub fn session_too_long(hostname: &str) -> Self {
+        Self::new(
+            421,
+            "4.3.2",
+            format!("{hostname} Session open for too long, closing connection"),
+        )
+    }
     /// The client was idle too long.
     pub fn idle_timeout(hostname: &str) -> Self {
         Self::new(

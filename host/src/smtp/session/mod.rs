@@ -117,6 +117,8 @@ struct Session {
     out: Vec<u8>,
     /// The listener's connection slots; `None` once the last reply is on its way.
     slots: Option<ConnectionSlots>,
+    /// When the session ends, however busy (`[smtp] max_session_time`).
+    deadline: tokio::time::Instant,
 }
 
 /// Runs a session on an accepted connection until it ends.
@@ -151,6 +153,7 @@ impl Session {
         slots: ConnectionSlots,
     ) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
+        let params_deadline = params.smtp.max_session_time.0;
         Self {
             pipeline: params.pipeline.current(),
             params,
@@ -168,6 +171,7 @@ impl Session {
             messages: 0,
             out: Vec::new(),
             slots: Some(slots),
+            deadline: tokio::time::Instant::now() + params_deadline,
         }
     }
 
@@ -184,14 +188,13 @@ impl Session {
         }
         if self.talked_before_greeting(&mut stream).await {
             tracing::info!("client talked before the greeting");
-            let _ = stream
-                .write_all(Reply::pregreet().to_wire().as_bytes())
-                .await;
+            self.reply(Reply::pregreet());
+            let _ = self.flush(&mut stream).await;
             return;
         }
         if self.greet().await == Next::Close {
             self.release_slots();
-            let _ = stream.write_all(&self.out).await;
+            let _ = self.flush(&mut stream).await;
             return;
         }
         let mut pending = Vec::new();
@@ -209,7 +212,13 @@ impl Session {
         self.sasl = None;
         pending.clear();
         let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
-        let _ = tls.shutdown().await;
+        self.close_tls(&mut tls).await;
+    }
+
+    /// Sends TLS's close_notify, unless the client stopped reading.
+    async fn close_tls<S: AsyncWrite + Unpin>(&self, tls: &mut S) {
+        let limit = self.params.smtp.command_timeout.0;
+        let _ = tokio::time::timeout(limit, tls.shutdown()).await;
     }
 
     /// A `submissions` session: the TLS handshake, then the greeting and the conversation.
@@ -224,7 +233,7 @@ impl Session {
         }
         let mut pending = Vec::new();
         let _ = self.converse(&mut tls, &mut pending, &shutdown).await;
-        let _ = tls.shutdown().await;
+        self.close_tls(&mut tls).await;
     }
 
     /// The server side of a TLS handshake, within the command timeout; records the version
@@ -313,12 +322,27 @@ impl Session {
         self.out.extend_from_slice(reply.to_wire().as_bytes());
     }
 
+    /// Writes the queued replies, within `command_timeout`: a client that pipelines and
+    /// never reads must not keep its slot by filling the socket's buffers.
     async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            stream.write_all(&self.out).await?;
-            stream.flush().await?;
-            self.out.clear();
+        if self.out.is_empty() {
+            return Ok(());
         }
+        let limit = self.params.smtp.command_timeout.0;
+        let out = &self.out;
+        let written = tokio::time::timeout(limit, async {
+            stream.write_all(out).await?;
+            stream.flush().await
+        })
+        .await;
+        match written {
+            Ok(result) => result?,
+            Err(_) => {
+                tracing::info!("the client does not read its replies: closing");
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+        }
+        self.out.clear();
         Ok(())
     }
 
@@ -373,6 +397,13 @@ impl Session {
                 },
                 () = shutdown.cancelled() => {
                     self.reply(Reply::shutting_down(&self.params.hostname));
+                    let _ = self.flush(stream).await;
+                    return Next::Close;
+                }
+                () = tokio::time::sleep_until(self.deadline) => {
+                    tracing::info!("session open for too long: closing");
+                    self.release_slots();
+                    self.reply(Reply::session_too_long(&self.params.hostname));
                     let _ = self.flush(stream).await;
                     return Next::Close;
                 }
