@@ -3,6 +3,8 @@
 //! # Layout
 //!
 //! * `config`: the operator's TOML configuration, validated with errors naming the key.
+//! * `domain`: the one spelling of a mail domain (UTS 46, lowercase A-labels), which
+//!   relay control, routing, submission ownership and the queue all compare by.
 //! * `message`: a received message parsed once and shared by every plugin.
 //! * `filter`: the plugin runtime (wasmtime engine, loader, per-call sandboxes, host
 //!   capabilities), verdict validation, and `combine`, which turns verdicts into a decision
@@ -35,6 +37,7 @@ pub mod config;
 pub mod control;
 pub mod delivery;
 pub mod dns;
+pub mod domain;
 pub mod filter;
 pub mod message;
 pub mod metrics;

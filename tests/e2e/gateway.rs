@@ -19,8 +19,9 @@ pub(crate) struct Gateway {
 }
 
 /// The config every SMTP test starts from; `listener_extra` adds keys to the mx listener,
-/// `extra` adds keys to [filter] and then tables (not [server] or [relay], which are
-/// here). Unless `extra` configures delivery, the protected domains are routed to a
+/// `extra` adds keys to [filter] and then tables (not [server], which is here). Unless
+/// `extra` has a `[relay]` table, the protected domains are `example.test` and
+/// `localhost`. Unless `extra` configures delivery, the protected domains are routed to a
 /// loopback port where nothing listens (port 9), so mail stays queued and no test looks
 /// anything up on the network.
 pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
@@ -30,10 +31,15 @@ pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
     } else {
         "[[delivery.route]]\ndomains = [\"example.test\", \"localhost\"]\nservers = [\"127.0.0.1:9\"]\n"
     };
+    let relay = if extra.contains("[relay]") {
+        ""
+    } else {
+        "[relay]\ndomains = [\"example.test\", \"localhost\"]\n"
+    };
     format!(
         "[server]\nhostname = \"mx.test\"\ndata_dir = \"data\"\n\
 [[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\n{listener_extra}\
-[relay]\ndomains = [\"example.test\", \"localhost\"]\n\
+{relay}\
 [filter]\ncache_dir = {:?}\n{extra}\n{delivery}",
         cache.display().to_string()
     )

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::password;
+use crate::domain::{Domain, split_address};
 
 /// The first lines of every users file Moat writes.
 const HEADER: &str = "# Moat's submission accounts, written by `moat user`; a running server picks up\n\
@@ -39,29 +40,29 @@ pub struct Account {
 impl Account {
     /// Whether this account may send as `address`: its own address or a listed one (a
     /// `+detail` suffix on the local part allowed), or any address of a listed domain.
-    /// Case-insensitive.
+    /// Local parts compare case-insensitively (ASCII); domains in their one spelling
+    /// (`crate::domain`: any case, U-labels or A-labels), the spelling mail is routed by.
+    /// An address whose domain does not normalize is owned by nobody.
     pub fn owns(&self, address: &str) -> bool {
         let Some((local, domain)) = split_address(address) else {
             return false;
         };
+        let Ok(domain) = Domain::parse_name(domain) else {
+            return false;
+        };
         let base = local.split_once('+').map_or(local, |(base, _)| base);
+        let same_domain = |owned: &str| Domain::parse_name(owned).is_ok_and(|d| d == domain);
         std::iter::once(self.address.as_str())
             .chain(self.may_send_as.iter().map(String::as_str))
             .any(|entry| match split_address(entry) {
                 Some((owned_local, owned_domain)) => {
-                    owned_domain.eq_ignore_ascii_case(domain)
+                    same_domain(owned_domain)
                         && (owned_local.eq_ignore_ascii_case(local)
                             || owned_local.eq_ignore_ascii_case(base))
                 }
-                None => entry.trim_start_matches('@').eq_ignore_ascii_case(domain),
+                None => same_domain(entry.trim_start_matches('@')),
             })
     }
-}
-
-/// `local@domain` split at the last `@`, both non-empty; `None` otherwise.
-fn split_address(address: &str) -> Option<(&str, &str)> {
-    let (local, domain) = address.rsplit_once('@')?;
-    (!local.is_empty() && !domain.is_empty()).then_some((local, domain.trim_end_matches('.')))
 }
 
 /// Why the users file could not be read, changed or written.
@@ -264,18 +265,10 @@ pub fn is_address(text: &str) -> bool {
     })
 }
 
-/// A plausible domain name: dot-separated labels of letters, digits and hyphens (or
-/// non-ASCII, for internationalised names).
+/// A domain name: one that has a spelling under `crate::domain` (UTS 46; any case,
+/// U-labels or A-labels, one trailing dot), not an address literal.
 pub fn is_domain(text: &str) -> bool {
-    let text = text.trim_end_matches('.');
-    !text.is_empty()
-        && text.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-' || !c.is_ascii())
-        })
+    Domain::parse_name(text).is_ok()
 }
 
 #[cfg(test)]
@@ -313,6 +306,35 @@ mod tests {
             "alicex@example.org",
         ] {
             assert!(!alice.owns(foreign), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn ownership_compares_domains_in_their_one_spelling() {
+        let account = Account {
+            address: "alice@b\u{FC}cher.test".into(),
+            password: String::new(),
+            may_send_as: vec!["BAN\u{212A}.test".into(), "sales@Example.ORG.".into()],
+        };
+        for owned in [
+            "alice@xn--bcher-kva.test",
+            "Alice@B\u{DC}CHER.test",
+            "alice+x@bu\u{308}cher.test",
+            "anyone@bank.test",
+            "anyone@\u{FF42}\u{FF41}\u{FF4E}\u{FF4B}.test",
+            "sales@example.org",
+            "sales@EXAMPLE.org.",
+        ] {
+            assert!(account.owns(owned), "{owned}");
+        }
+        for foreign in [
+            "alice@bucher.test",
+            "anyone@b\u{3B1}nk.test",
+            "anyone@ban\u{200D}k.test",
+            "sales@example.org.evil",
+            "alice@[192.0.2.1]",
+        ] {
+            assert!(!account.owns(foreign), "{foreign}");
         }
     }
 

@@ -16,7 +16,7 @@ use crate::cli::output::{say, say_part};
 use crate::config::HumanDuration;
 use crate::control::Operations;
 use crate::control::client::{self, Endpoint};
-use crate::queue::{QuarantinedMessage, QueueId};
+use crate::queue::{QuarantinedMessage, QueueId, Selection};
 use crate::time::now_ms;
 
 /// `moat quarantine ...`
@@ -30,7 +30,8 @@ pub enum QuarantineCommand {
         /// One JSON object (envelope and report) per message per line.
         #[arg(long)]
         json: bool,
-        /// Only messages with this recipient (case-insensitive).
+        /// Only messages with this recipient (case-insensitive, its domain in any
+        /// spelling: `bücher.test` finds `xn--bcher-kva.test`).
         #[arg(long, value_name = "ADDRESS")]
         rcpt: Option<String>,
         /// Only messages quarantined within this long (`2h`, `3d`).
@@ -122,15 +123,14 @@ async fn list(
     let records = ops.quarantine_list().await?;
     let now = now_ms();
     let cutoff = since.map(|d| now.saturating_sub(d.0.as_millis() as u64));
+    // Recipients are stored with their domain normalized: match as `queue --to` does.
+    let by_rcpt = Selection {
+        from: None,
+        to: rcpt.map(str::to_owned),
+    };
     for record in records.iter().filter(|r| {
         let envelope = &r.envelope;
-        cutoff.is_none_or(|c| envelope.received_at_ms >= c)
-            && rcpt.is_none_or(|want| {
-                envelope
-                    .recipients
-                    .iter()
-                    .any(|r| r.address.eq_ignore_ascii_case(want))
-            })
+        cutoff.is_none_or(|c| envelope.received_at_ms >= c) && by_rcpt.matches(envelope)
     }) {
         if json {
             say!("{}", serde_json::to_string(record)?);

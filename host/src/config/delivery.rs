@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::Problem;
 use super::units::HumanDuration;
+use crate::domain::Domain;
 
 /// `[delivery]`: the scheduler, the SMTP client and the retry schedule.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -181,8 +182,8 @@ impl Serialize for MaxAge {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    /// `domains = ["example.org"]`: the recipient domains this route serves
-    /// (case-insensitive, exact).
+    /// `domains = ["example.org"]`: the recipient domains this route serves (compared in
+    /// their one spelling: any case, U-labels or A-labels; exact, no subdomains).
     pub domains: Vec<String>,
     /// `servers = ["10.0.0.5:25", "backup.internal:25"]`: the downstream servers, tried in
     /// this order; a host name is resolved to its A/AAAA addresses.
@@ -262,7 +263,7 @@ impl DeliveryConfig {
         self.connection_problems(&mut check);
         self.schedule_problems(&mut check);
         check(self.mx_port != 0, "mx_port".into(), "must not be 0".into());
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<Domain> = Vec::new();
         for (r, route) in self.route.iter().enumerate() {
             route.problems(r, &mut seen, &mut check);
         }
@@ -331,12 +332,13 @@ impl DeliveryConfig {
 }
 
 impl RouteConfig {
-    /// Checks `route[r]`: its domains (`seen` holds the lower-cased domains of the routes
-    /// before it, and gets this route's), servers, credentials and TLS settings.
+    /// Checks `route[r]`: its domains (`seen` holds the domains of the routes before it,
+    /// in their one spelling, and gets this route's), servers, credentials and TLS
+    /// settings.
     fn problems(
         &self,
         r: usize,
-        seen: &mut Vec<String>,
+        seen: &mut Vec<Domain>,
         check: &mut impl FnMut(bool, String, String),
     ) {
         self.domain_problems(r, seen, check);
@@ -349,7 +351,7 @@ impl RouteConfig {
     fn domain_problems(
         &self,
         r: usize,
-        seen: &mut Vec<String>,
+        seen: &mut Vec<Domain>,
         check: &mut impl FnMut(bool, String, String),
     ) {
         check(
@@ -358,18 +360,30 @@ impl RouteConfig {
             "must list at least one domain".into(),
         );
         for (d, domain) in self.domains.iter().enumerate() {
-            let lower = domain.to_ascii_lowercase();
-            check(
-                !domain.is_empty() && !domain.contains(['@', ' ', '<', '>', ':']),
-                format!("route[{r}].domains[{d}]"),
-                format!("`{domain}` is not a domain name"),
-            );
-            check(
-                !seen.contains(&lower),
-                format!("route[{r}].domains[{d}]"),
-                format!("`{domain}` has another route already"),
-            );
-            seen.push(lower);
+            let key = format!("route[{r}].domains[{d}]");
+            match Domain::parse_name(domain) {
+                Ok(name) => {
+                    let spelling = if name.as_str() == domain {
+                        String::new()
+                    } else {
+                        format!(" (as {name})")
+                    };
+                    check(
+                        !seen.contains(&name),
+                        key,
+                        format!(
+                            "`{}` has another route already{spelling}",
+                            domain.escape_debug()
+                        ),
+                    );
+                    seen.push(name);
+                }
+                Err(error) => check(
+                    false,
+                    key,
+                    format!("`{}` is not a domain name: {error}", domain.escape_debug()),
+                ),
+            }
         }
     }
 

@@ -10,6 +10,7 @@ mod filter;
 mod pem;
 mod plugin_terms;
 mod quarantine;
+mod relay;
 mod smtp;
 mod submission;
 mod units;
@@ -29,9 +30,8 @@ pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
 };
 pub use quarantine::QuarantineConfig;
-pub use smtp::{
-    BareLineEndingPolicy, ListenerConfig, ListenerKind, RelayConfig, SmtpConfig, TlsConfig,
-};
+pub use relay::RelayConfig;
+pub use smtp::{BareLineEndingPolicy, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig};
 pub use submission::SubmissionConfig;
 pub use units::{ByteSize, HumanDuration, UnitError};
 

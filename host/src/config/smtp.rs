@@ -1,7 +1,6 @@
-//! `[[listener]]`, `[smtp]`, `[tls]` and `[relay]`: where Moat listens, the limits of a
-//! session, its certificate, and which recipients it accepts mail for.
+//! `[[listener]]`, `[smtp]` and `[tls]`: where Moat listens, the limits of a session, and
+//! its certificate. (`[relay]`, which recipients it accepts mail for, is `relay.rs`.)
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -204,21 +203,6 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
 }
 
-/// `[relay]`: the domains Moat is the MX for. Mail to any other domain is refused
-/// (550 5.7.1): Moat is never an open relay.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RelayConfig {
-    /// `domains = ["example.org"]`: the protected domains (case-insensitive, exact).
-    #[serde(default)]
-    pub domains: Vec<String>,
-    /// `[relay.recipients] "example.org" = ["alice", "bob"]`: where a domain has a list,
-    /// only these local parts are accepted (550 5.1.1 otherwise); domains without a list
-    /// accept any local part.
-    #[serde(default)]
-    pub recipients: BTreeMap<String, Vec<String>>,
-}
-
 impl SmtpConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -280,29 +264,6 @@ impl SmtpConfig {
                 &format!("strip_headers[{i}]"),
                 format!("`{name}` is not a header field name (or a prefix ending in `*`)"),
             );
-        }
-        problems
-    }
-}
-
-impl RelayConfig {
-    pub(super) fn problems(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for (i, domain) in self.domains.iter().enumerate() {
-            if domain.is_empty() || domain.contains(['@', ' ', '<', '>']) {
-                problems.push(Problem {
-                    key: format!("relay.domains[{i}]"),
-                    reason: format!("`{domain}` is not a domain name"),
-                });
-            }
-        }
-        for domain in self.recipients.keys() {
-            if !self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
-                problems.push(Problem {
-                    key: format!("relay.recipients.{domain}"),
-                    reason: "lists recipients of a domain that is not in relay.domains".into(),
-                });
-            }
         }
         problems
     }

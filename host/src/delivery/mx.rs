@@ -5,7 +5,10 @@
 use super::host::{Host, RouteError, addresses};
 use crate::dns::{LookupError, RecordKind, Resolver};
 
-/// The hosts to try for mail to `domain`, best preference first, at `port`.
+/// The hosts to try for mail to `domain`, best preference first, at `port`. `domain` is
+/// in its one spelling (a lowercase A-label name, from [`super::route::Destination`]), so
+/// the lookup asks for the domain relay control and routing decided on, never a Unicode
+/// spelling the resolver would map its own way.
 pub(super) async fn hosts(
     resolver: Option<&Resolver>,
     domain: &str,

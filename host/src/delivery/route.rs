@@ -13,13 +13,15 @@ use super::host::{Host, RouteError, addresses};
 use super::mx;
 use crate::config::{AuthConfig, DeliveryConfig, TlsPolicy, split_host_port};
 use crate::dns::Resolver;
+use crate::domain::{Domain, split_address};
 
 /// What connections are grouped by: one configured route, or the MX hosts of one domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Destination {
     /// A `[[delivery.route]]` of the table in force when it was chosen.
     Route(RouteRef),
-    /// The MX hosts of this domain (lowercase).
+    /// The MX hosts of this domain, in its one spelling (`crate::domain`: a lowercase
+    /// A-label name, which the MX and address lookups ask for).
     Domain(String),
 }
 
@@ -98,7 +100,7 @@ struct Route {
 #[derive(Debug, Clone)]
 pub struct RouteTable {
     routes: Vec<Arc<Route>>,
-    by_domain: HashMap<String, usize>,
+    by_domain: HashMap<Domain, usize>,
     mx_port: u16,
 }
 
@@ -109,8 +111,14 @@ impl RouteTable {
         let mut by_domain = HashMap::new();
         let mut routes = Vec::with_capacity(config.route.len());
         for (index, route) in config.route.iter().enumerate() {
-            for domain in &route.domains {
-                by_domain.insert(domain.to_ascii_lowercase(), index);
+            // Validated at load: a domain that does not normalize is a configuration
+            // problem, and could match no recipient anyway.
+            for domain in route
+                .domains
+                .iter()
+                .filter_map(|d| Domain::parse_name(d).ok())
+            {
+                by_domain.insert(domain, index);
             }
             let verified = match (&route.tls, &route.tls_ca_file) {
                 (TlsPolicy::Verify, Some(file)) => Some(
@@ -138,20 +146,23 @@ impl RouteTable {
         })
     }
 
-    /// The destination of `recipient` (by its domain, after the last `@`).
+    /// The destination of `recipient`: by its domain (after the last `@`) in its one
+    /// spelling (`crate::domain`), the spelling relay control accepted it by, so a
+    /// protected domain takes its route however the client wrote it. A domain that does
+    /// not normalize (only a recipient queued before recipients were normalized at RCPT
+    /// can have one) goes to MX as written, lower-cased, where it finds no host.
     pub fn destination(&self, recipient: &str) -> Destination {
-        let domain = recipient
-            .rsplit_once('@')
-            .map_or(recipient, |(_, domain)| domain)
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        let written = split_address(recipient).map_or(recipient, |(_, domain)| domain);
+        let Ok(domain) = Domain::parse(written) else {
+            return Destination::Domain(written.trim_end_matches('.').to_ascii_lowercase());
+        };
         match self
             .by_domain
             .get(&domain)
             .and_then(|&i| self.routes.get(i))
         {
             Some(route) => Destination::Route(RouteRef(Arc::clone(route))),
-            None => Destination::Domain(domain),
+            None => Destination::Domain(domain.to_string()),
         }
     }
 
@@ -267,6 +278,43 @@ mod tests {
         assert_eq!(
             table.destination("alice@Example.ORG"),
             Destination::Domain("example.org".into())
+        );
+    }
+
+    #[test]
+    fn every_spelling_of_a_routed_domain_takes_its_route_and_mx_gets_a_labels() {
+        let table = RouteTable::from_config(&DeliveryConfig {
+            route: vec![RouteConfig {
+                domains: vec!["bank.test".into(), "B\u{DC}CHER.test.".into()],
+                servers: vec!["127.0.0.1:2526".into()],
+                tls: TlsPolicy::None,
+                tls_ca_file: None,
+                tls_server_name: None,
+                auth: None,
+            }],
+            ..DeliveryConfig::default()
+        })
+        .unwrap();
+        let route = table.destination("info@bank.test");
+        assert!(matches!(&route, Destination::Route(_)));
+        for recipient in [
+            "info@ban\u{212A}.test",
+            "info@\u{FF42}\u{FF41}\u{FF4E}\u{FF4B}\u{FF0E}test",
+            "info@bank\u{3002}test",
+            "\"a@b\"@BANK.test",
+            "info@b\u{FC}cher.test",
+            "info@bu\u{308}cher.test",
+            "info@XN--BCHER-KVA.test",
+        ] {
+            assert_eq!(table.destination(recipient), route, "{recipient}");
+        }
+        assert_eq!(
+            table.destination("info@B\u{DC}cher.example"),
+            Destination::Domain("xn--bcher-kva.example".into())
+        );
+        assert_eq!(
+            table.destination("info@stra\u{DF}e.test"),
+            Destination::Domain("xn--strae-oqa.test".into())
         );
     }
 

@@ -55,6 +55,15 @@ pub enum QueueError {
     /// the queue.
     #[error("a message needs at least one recipient to be queued")]
     NoRecipients,
+    /// A recipient without a domain (`postmaster`): delivery routes by the domain, and
+    /// would take the whole address for one, find no host and bounce the message to its
+    /// sender. SMTP maps `<postmaster>` to an address before queueing; this keeps any
+    /// other path from queueing such a recipient.
+    #[error("the recipient {recipient:?} has no domain; only local@domain can be queued")]
+    RecipientWithoutDomain {
+        /// The recipient as given.
+        recipient: String,
+    },
     /// The message is larger than fjall can store as one value.
     #[error("a message of {size} bytes is larger than the queue's limit of {max} bytes")]
     TooLarge {

@@ -60,6 +60,7 @@ pub use select::Selection;
 pub use summary::QueueSummary;
 pub use update::{OPERATOR_BATCH, OperatorAction, Settle};
 
+use crate::domain::split_address;
 use crate::store::Database;
 use commit::{Committer, Entry, Placement};
 
@@ -346,11 +347,20 @@ impl Queue {
     }
 }
 
-/// The envelope of a message accepted now: checked, given its id, every recipient pending,
-/// due at once.
+/// The envelope of a message accepted now: checked (a recipient at least, each with a
+/// domain; not too large), given its id, every recipient pending, due at once.
 fn accept(envelope: NewMessage, message: &[u8]) -> Result<QueuedEnvelope, QueueError> {
     if envelope.recipients.is_empty() {
         return Err(QueueError::NoRecipients);
+    }
+    if let Some(recipient) = envelope
+        .recipients
+        .iter()
+        .find(|r| split_address(r).is_none())
+    {
+        return Err(QueueError::RecipientWithoutDomain {
+            recipient: recipient.clone(),
+        });
     }
     let size = u64::try_from(message.len()).unwrap_or(u64::MAX);
     if size > MAX_MESSAGE_BYTES {

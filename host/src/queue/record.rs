@@ -17,7 +17,10 @@ pub struct NewMessage {
     /// (`MAIL FROM:<>`, used by bounces, which must never be bounced themselves).
     pub mail_from: String,
     /// The accepted forward paths from `RCPT TO`, without angle brackets, in the order
-    /// given. Must not be empty.
+    /// given: each `local@domain` with the local part as sent and the domain in its one
+    /// spelling (`crate::domain`; `<postmaster>` as the configured postmaster). Must not
+    /// be empty, and a recipient without a domain is refused
+    /// ([`QueueError::RecipientWithoutDomain`](super::QueueError::RecipientWithoutDomain)).
     pub recipients: Vec<String>,
     /// The client's IP address as text (`192.0.2.1`, `2001:db8::1`), for `Received`
     /// headers, bounces and logs.

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Queue, QueueError, QueueId, QueuedEnvelope};
+use crate::domain::{Domain, split_address};
 
 /// The messages of one sender and/or for one recipient. Each is an address (compared
 /// case-insensitively), `@domain` for every address at a domain, and for `from` also `<>`
@@ -76,13 +77,35 @@ impl Queue {
 }
 
 /// `pattern` is the address (case-insensitive), or `@domain` and the address is at it.
+/// Domains compare in their one spelling (recipients are queued with the normalized
+/// domain, so `@bücher.test` must find `xn--bcher-kva.test`).
 fn address_matches(pattern: &str, address: &str) -> bool {
     let pattern = pattern.trim().trim_start_matches('<').trim_end_matches('>');
-    match pattern.strip_prefix('@') {
-        Some(domain) => address
-            .rsplit_once('@')
-            .is_some_and(|(_, at)| at.trim_end_matches('.').eq_ignore_ascii_case(domain)),
-        None => !pattern.is_empty() && address.eq_ignore_ascii_case(pattern),
+    if let Some(domain) = pattern.strip_prefix('@') {
+        return split_address(address).is_some_and(|(_, at)| same_domain(at, domain));
+    }
+    if pattern.is_empty() {
+        return false;
+    }
+    if address.eq_ignore_ascii_case(pattern) {
+        return true;
+    }
+    match (split_address(pattern), split_address(address)) {
+        (Some((local, domain)), Some((at_local, at))) => {
+            local.eq_ignore_ascii_case(at_local) && same_domain(domain, at)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` are one domain: in their one spelling, or (where either does not
+/// normalize) as written, ASCII case-insensitively, without a trailing dot.
+fn same_domain(a: &str, b: &str) -> bool {
+    match (Domain::parse(a), Domain::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(b.trim_end_matches('.')),
     }
 }
 
@@ -138,6 +161,22 @@ mod tests {
         assert!(!selection(Some("@example.org"), Some("dave@example.test")).matches(&mail));
         assert!(selection(Some("<>"), None).matches(&envelope("", &["x@example.test"])));
         assert!(!selection(Some(""), None).matches(&envelope("", &["x@example.test"])));
+    }
+
+    #[test]
+    fn domains_match_in_their_one_spelling() {
+        let mail = envelope(
+            "alice@ban\u{212A}.test",
+            &["info@xn--bcher-kva.test", "\"a b\"@example.test"],
+        );
+        assert!(selection(None, Some("@b\u{FC}cher.test")).matches(&mail));
+        assert!(selection(None, Some("@B\u{DC}CHER.test.")).matches(&mail));
+        assert!(selection(None, Some("INFO@b\u{FC}cher.test")).matches(&mail));
+        assert!(!selection(None, Some("bob@b\u{FC}cher.test")).matches(&mail));
+        assert!(!selection(None, Some("@bucher.test")).matches(&mail));
+        assert!(selection(None, Some("\"a b\"@EXAMPLE.test")).matches(&mail));
+        assert!(selection(Some("@bank.test"), None).matches(&mail));
+        assert!(selection(Some("alice@BANK.test"), None).matches(&mail));
     }
 
     #[tokio::test]

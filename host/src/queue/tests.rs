@@ -129,6 +129,34 @@ async fn a_message_without_recipients_is_refused_and_nothing_is_written() {
     assert_eq!(queue.stats().batches, 0);
 }
 
+#[tokio::test]
+async fn a_recipient_without_a_domain_is_refused_whatever_the_path() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let queue = open(tmp.path());
+    for recipients in [
+        &["postmaster"][..],
+        &["a@example.org", "POSTMASTER"],
+        &["a@"],
+        &["@example.org"],
+    ] {
+        let refused = queue.enqueue(new_message(recipients), b"x".to_vec()).await;
+        assert!(
+            matches!(&refused, Err(QueueError::RecipientWithoutDomain { recipient })
+                if recipients.contains(&recipient.as_str())),
+            "{recipients:?}: {refused:?}"
+        );
+        let quarantined = queue
+            .quarantine(new_message(recipients), b"x".to_vec(), "{}".into())
+            .await;
+        assert!(
+            matches!(quarantined, Err(QueueError::RecipientWithoutDomain { .. })),
+            "{recipients:?}: {quarantined:?}"
+        );
+    }
+    assert_eq!(queue.len().expect("len"), 0);
+    assert_eq!(queue.stats().batches, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_enqueues_all_succeed_and_share_fsyncs() {
     const MESSAGES: usize = 200;

@@ -206,6 +206,12 @@ impl Reply {
     pub fn invalid_address(reason: &str) -> Self {
         Self::new(501, "5.1.3", format!("Bad address syntax: {reason}"))
     }
+    /// A recipient domain that is not a domain name once normalized (UTS 46): `reason`
+    /// says why, the domain itself is not echoed. RFC 5321's 553, "mailbox name not
+    /// allowed", with RFC 3463's bad destination mailbox address syntax.
+    pub fn invalid_recipient_domain(reason: &str) -> Self {
+        Self::new(553, "5.1.3", format!("Bad recipient domain: {reason}"))
+    }
     /// An ESMTP parameter the server does not know.
     pub fn unknown_parameter(name: &str) -> Self {
         Self::new(555, "5.5.4", format!("Unsupported parameter {name}"))

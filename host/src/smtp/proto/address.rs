@@ -1,5 +1,6 @@
 //! Envelope paths (RFC 5321 §4.1.2): the reverse-path of `MAIL FROM` and the forward-path of
-//! `RCPT TO`, parsed into a [`Mailbox`] whose domain is what relay decisions look at.
+//! `RCPT TO`, parsed into a [`Mailbox`] whose domain, once normalized (`crate::domain`),
+//! is what relay decisions look at.
 //!
 //! Angle brackets are required, as RFC 5321 says and as Postfix does with
 //! `strict_rfc821_envelopes = yes`: every MTA and mail library sends them, and without them
@@ -23,18 +24,12 @@ pub struct Mailbox {
     /// RFC 5321 §2.4 leaves its meaning to the receiving host.
     pub local: String,
     /// The domain as sent (case kept), or an address literal with its brackets
-    /// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+    /// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`). Syntax only: compare it, route it or store
+    /// it in its one spelling, `crate::domain::Domain::parse` (relay control does).
     pub domain: String,
 }
 
 impl Mailbox {
-    /// The domain lowercased, for comparing with configured domains (domains are
-    /// case-insensitive, RFC 5321 §2.4). Non-ASCII letters are lowercased by Unicode rules,
-    /// not mapped by IDNA.
-    pub fn domain_lowercase(&self) -> String {
-        self.domain.to_lowercase()
-    }
-
     /// Whether the domain is an address literal such as `[192.0.2.1]`.
     pub fn is_address_literal(&self) -> bool {
         self.domain.starts_with('[')

@@ -1,5 +1,7 @@
 //! Domain and address-literal syntax (RFC 5321 §4.1.2, §4.1.3), shared by the EHLO/HELO
-//! argument and the domain of a path. Checks syntax only: no DNS, no IDNA mapping.
+//! argument and the domain of a path. Checks syntax only: no DNS, no IDNA mapping; the
+//! one spelling a domain is compared and routed by is `crate::domain`'s. A trailing dot
+//! is an empty label here, refused as RFC 5321's `Domain` grammar has none.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -11,7 +11,7 @@ use crate::smtp::proto::{
     AddressError, BdatReceiver, Command, CommandError, ForwardPath, MECHANISMS, MailParams,
     ParseContext, ReversePath, parse_command_with,
 };
-use crate::smtp::relay::RecipientCheck;
+use crate::smtp::relay::{Recipient, RecipientCheck, RecipientError};
 use crate::smtp::reply::Reply;
 
 impl Session {
@@ -165,28 +165,15 @@ impl Session {
         if recipients >= max {
             return self.client_error(Reply::too_many_recipients(max));
         }
-        let address = match &to {
-            ForwardPath::Postmaster => "postmaster".to_owned(),
-            ForwardPath::Address(mailbox) => {
-                let check = self.params.relay.check(&mailbox.local, &mailbox.domain);
-                let authenticated = self.ctx.client.authenticated_user.is_some();
-                let refusal = match check {
-                    RecipientCheck::Accept => None,
-                    // An authenticated user's mail may go anywhere (it leaves through MX).
-                    RecipientCheck::RelayDenied { .. } if authenticated => None,
-                    RecipientCheck::RelayDenied { domain } => Some(Reply::relay_denied(&domain)),
-                    RecipientCheck::UnknownUser => {
-                        Some(Reply::unknown_recipient(&mailbox.to_string()))
-                    }
-                    RecipientCheck::RoutingInLocalPart => Some(Reply::routing_in_local_part()),
-                };
-                if let Some(reply) = refusal {
-                    tracing::info!(rcpt = %mailbox, code = reply.code, "recipient refused");
-                    return self.client_error(reply);
-                }
-                mailbox.to_string()
-            }
+        // The one spelling of the recipient: what is checked, filtered, queued and routed.
+        let recipient = match self.params.relay.recipient(&to) {
+            Ok(recipient) => recipient,
+            Err(error) => return self.refuse_recipient(&to, reply_for_recipient(&error)),
         };
+        if let Some(reply) = self.relay_refusal(&recipient) {
+            return self.refuse_recipient(&recipient, reply);
+        }
+        let address = recipient.to_string();
         if let Err(reply) = self.take_recipient_allowance() {
             return self.client_error(reply);
         }
@@ -209,6 +196,26 @@ impl Session {
         self.ctx.rcpt_to.push(address);
         self.reply(Reply::recipient_ok());
         Next::Continue
+    }
+
+    /// Logs the refusal of `rcpt` and answers `reply`.
+    fn refuse_recipient(&mut self, rcpt: &dyn std::fmt::Display, reply: Reply) -> Next {
+        tracing::info!(rcpt = %rcpt, code = reply.code, "recipient refused");
+        self.client_error(reply)
+    }
+
+    /// The reply refusing `recipient` under relay control, if it is refused. An
+    /// authenticated user's mail may go to any domain (it leaves through MX); a protected
+    /// domain's local-part and list checks apply to everyone.
+    fn relay_refusal(&self, recipient: &Recipient) -> Option<Reply> {
+        let authenticated = self.ctx.client.authenticated_user.is_some();
+        match self.params.relay.check(recipient) {
+            RecipientCheck::Accept => None,
+            RecipientCheck::RelayDenied { .. } if authenticated => None,
+            RecipientCheck::RelayDenied { domain } => Some(Reply::relay_denied(&domain)),
+            RecipientCheck::UnknownUser => Some(Reply::unknown_recipient(&recipient.to_string())),
+            RecipientCheck::RoutingInLocalPart => Some(Reply::routing_in_local_part()),
+        }
     }
 
     /// Runs a stage before DATA and decides on everything so far (the session's results,
@@ -289,6 +296,16 @@ fn refusal_before_data(decision: &Decision) -> Option<Reply> {
         Action::Reject => Some(Reply::rejected_before_data(&top_symbols(decision, 3))),
         Action::Tempfail => Some(Reply::tempfail_before_data()),
         _ => None,
+    }
+}
+
+/// The reply to a forward path that names no recipient Moat can keep.
+fn reply_for_recipient(error: &RecipientError) -> Reply {
+    match error {
+        RecipientError::NoPostmaster => Reply::unknown_recipient("postmaster"),
+        RecipientError::InvalidDomain(reason) => {
+            Reply::invalid_recipient_domain(&reason.to_string())
+        }
     }
 }
 

@@ -13,7 +13,8 @@ pub(super) struct Transaction {
     pub(super) from: ReversePath,
     /// MAIL FROM's parameters.
     pub(super) params: MailParams,
-    /// The recipients accepted so far, as `local@domain` (or `postmaster`).
+    /// The recipients accepted so far, as `local@domain` in their one spelling
+    /// (`relay::Recipient`: `<postmaster>` mapped, the domain normalized).
     pub(super) recipients: Vec<String>,
     /// Filter results of this transaction's stages (mail_from, rcpt_to, data).
     pub(super) results: Vec<PluginResult>,
