@@ -15,7 +15,10 @@ pub(super) async fn run(target: Target) -> anyhow::Result<ExitCode> {
     let endpoint = match (target.admin, target.config.load()) {
         (Some(address), config) => Endpoint {
             address,
-            token: config.ok().and_then(|c| client::token_for(&c)),
+            token: match config {
+                Ok(config) => client::token_for(&config),
+                Err(_) => token_of_unchecked(&target),
+            },
         },
         (None, Ok(config)) => running_admin(&config)?,
         (None, Err(error)) => {
@@ -70,4 +73,33 @@ pub(super) async fn run(target: Target) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The admin token for a configuration the CLI cannot load (the server is to refuse it):
+/// `[admin] token` or the data dir's token file, read from the file as plain TOML.
+fn token_of_unchecked(target: &Target) -> Option<String> {
+    let text = target
+        .config
+        .config
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    let table: toml::Table = text.parse().unwrap_or_default();
+    if let Some(token) = table
+        .get("admin")
+        .and_then(|admin| admin.get("token"))
+        .and_then(toml::Value::as_str)
+    {
+        return Some(token.to_owned());
+    }
+    let data_dir = target.config.data_dir.clone().unwrap_or_else(|| {
+        let configured = table
+            .get("server")
+            .and_then(|server| server.get("data_dir"))
+            .and_then(toml::Value::as_str);
+        std::path::PathBuf::from(configured.unwrap_or(crate::config::DEFAULT_DATA_DIR))
+    });
+    std::fs::read_to_string(client::token_file(&data_dir))
+        .ok()
+        .map(|text| text.trim().to_owned())
 }

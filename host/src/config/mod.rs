@@ -151,8 +151,11 @@ impl ConfigSource {
 fn default_hostname() -> String {
     "moat.localhost".into()
 }
+/// `server.data_dir` when the configuration does not say.
+pub const DEFAULT_DATA_DIR: &str = "moat-data";
+
 fn default_data_dir() -> PathBuf {
-    PathBuf::from("moat-data")
+    PathBuf::from(DEFAULT_DATA_DIR)
 }
 
 impl Config {

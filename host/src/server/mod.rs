@@ -30,13 +30,15 @@ use crate::os::systemd;
 /// stops accepting, answers open sessions `421 4.3.2` at their next read, and waits for
 /// messages in progress. `dev` makes a self-signed certificate when none is configured.
 pub async fn run(source: ConfigSource, dev: bool) -> anyhow::Result<()> {
+    let signals = shutdown::Signals::catch()?;
     let server = startup::Server::start(source, dev).await?;
     announce(&server.ready_line());
     systemd::notify("READY=1");
     if let Some(every) = systemd::watchdog_interval() {
         tokio::spawn(keep_watchdog_fed(every, server.shutdown.clone()));
     }
-    server.serve_until_signalled().await
+    server.serve_until_signalled(signals).await;
+    Ok(())
 }
 
 /// Sends `WATCHDOG=1` every `every` until `shutdown`: a server whose runtime hangs stops

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::announce;
 use super::reload::Reloader;
@@ -15,16 +16,15 @@ use super::startup::Server;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Server {
-    /// Serves until SIGINT or SIGTERM (reloading on SIGHUP and when the plugin directory
-    /// changes), then stops.
-    pub(super) async fn serve_until_signalled(self) -> anyhow::Result<()> {
+    /// Serves until SIGINT or SIGTERM arrive on `signals` (reloading on SIGHUP and when
+    /// the plugin directory changes), then stops.
+    pub(super) async fn serve_until_signalled(self, mut signals: Signals) {
         tokio::spawn(
             Arc::clone(&self.reloader)
                 .watch_plugin_dir(self.plugin_dir.clone(), self.shutdown.clone()),
         );
-        wait_for_signal(&self.reloader).await?;
+        signals.wait(&self.reloader).await;
         self.stop().await;
-        Ok(())
     }
 
     /// Stops accepting, waits for the sessions (up to [`SHUTDOWN_GRACE`]), stops the
@@ -57,20 +57,38 @@ impl Server {
     }
 }
 
-/// Waits for SIGTERM or SIGINT; reloads on SIGHUP meanwhile.
-async fn wait_for_signal(reloader: &Reloader) -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch SIGTERM")?;
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("cannot watch SIGHUP")?;
-    loop {
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => return result.context("cannot watch SIGINT"),
-            _ = term.recv() => return Ok(()),
-            _ = hangup.recv() => {
-                tracing::info!("SIGHUP: reloading");
-                if let Err(error) = reloader.reload().await {
-                    tracing::error!(%error, "reload refused; the running configuration stays");
+/// The signals a server answers, caught from before it starts: a SIGTERM that arrives
+/// the moment the ready line is out must stop it cleanly, not kill it.
+pub(super) struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    /// Starts catching SIGINT, SIGTERM and SIGHUP.
+    pub(super) fn catch() -> anyhow::Result<Self> {
+        let catch = |kind, name: &str| {
+            signal(kind).with_context(|| format!("cannot watch {name}"))
+        };
+        Ok(Self {
+            interrupt: catch(SignalKind::interrupt(), "SIGINT")?,
+            terminate: catch(SignalKind::terminate(), "SIGTERM")?,
+            hangup: catch(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT; reloads with `reloader` on SIGHUP meanwhile.
+    async fn wait(&mut self, reloader: &Reloader) {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                _ = self.hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading");
+                    if let Err(error) = reloader.reload().await {
+                        tracing::error!(%error, "reload refused; the running configuration stays");
+                    }
                 }
             }
         }
