@@ -21,7 +21,8 @@
 //! * `attempt`: one attempt at one message, split into jobs by destination and finished
 //!   once every destination answered.
 //! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
-//! * `client`: the SMTP client.
+//! * `client`: the SMTP client; `connect`: a connection to the first host of a
+//!   destination that takes one.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
 //!   `dsn`: bounces and delay warnings (RFC 3464); `return_to_sender`: mail the operator
 //!   returns to its sender (`moat queue bounce`).
@@ -33,6 +34,7 @@
 
 mod attempt;
 pub mod client;
+mod connect;
 mod destinations;
 pub mod dsn;
 pub mod host;
