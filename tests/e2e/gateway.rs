@@ -20,10 +20,15 @@ pub(crate) struct Gateway {
 
 /// The config every SMTP test starts from; `listener_extra` adds keys to the mx listener,
 /// `extra` adds keys to [filter] and then tables (not [server] or [relay], which are
-/// here). Unless `extra` configures delivery, the protected domains are routed to a
+/// here: see [`Gateway::start_with_relay`] for keys of [relay]). Unless `extra` configures delivery, the protected domains are routed to a
 /// loopback port where nothing listens (port 9), so mail stays queued and no test looks
 /// anything up on the network.
 pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
+    base_config_with_relay(listener_extra, "", extra)
+}
+
+/// [`base_config`] with `relay_extra` added to `[relay]`.
+fn base_config_with_relay(listener_extra: &str, relay_extra: &str, extra: &str) -> String {
     let cache = workspace_root().join("target/e2e-plugin-cache");
     let delivery = if extra.contains("delivery") {
         ""
@@ -33,7 +38,7 @@ pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
     format!(
         "[server]\nhostname = \"mx.test\"\ndata_dir = \"data\"\n\
 [[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:0\"\n{listener_extra}\
-[relay]\ndomains = [\"example.test\", \"localhost\"]\n\
+[relay]\ndomains = [\"example.test\", \"localhost\"]\n{relay_extra}\
 [filter]\ncache_dir = {:?}\n{extra}\n{delivery}",
         cache.display().to_string()
     )
@@ -47,12 +52,19 @@ impl Gateway {
 
     /// Starts `moat serve --dev --config` on `base_config(listener_extra, extra)`.
     pub(crate) fn start_with(listener_extra: &str, extra: &str) -> Gateway {
+        Self::start_config(&base_config(listener_extra, extra))
+    }
+
+    /// Starts `moat serve --dev --config` on `base_config("", extra)` with `relay_extra`
+    /// added to `[relay]`.
+    pub(crate) fn start_with_relay(relay_extra: &str, extra: &str) -> Gateway {
+        Self::start_config(&base_config_with_relay("", relay_extra, extra))
+    }
+
+    /// Starts `moat serve --dev --config` on `config`.
+    fn start_config(config: &str) -> Gateway {
         let dir = scratch();
-        std::fs::write(
-            dir.path().join("moat.toml"),
-            base_config(listener_extra, extra),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("moat.toml"), config).unwrap();
         let server = Server::start(
             MOAT,
             dir.path(),

@@ -23,6 +23,8 @@
 //! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
 //! * `client`: the SMTP client; `connect`: a connection to the first host of a
 //!   destination that takes one.
+//! * `probe`: recipient probes (`MAIL FROM:<>`, `RCPT TO`, never DATA) on a route, for the
+//!   SMTP side's recipient verification.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
 //!   `dsn`: bounces and delay warnings (RFC 3464); `return_to_sender`: mail the operator
 //!   returns to its sender (`moat queue bounce`).
@@ -42,6 +44,7 @@ mod in_flight;
 pub mod metrics;
 mod mx;
 pub mod outcome;
+pub mod probe;
 pub mod retry;
 pub mod return_to_sender;
 pub mod route;

@@ -21,7 +21,7 @@ use tracing::{debug, error, info};
 use super::attempt::{Attempts, FAILED_UPDATE_BACKOFF};
 use super::client::ClientParams;
 use super::in_flight::InFlight;
-use super::route::{LiveRoutes, RouteTable};
+use super::route::LiveRoutes;
 use super::worker::Workers;
 use crate::config::Config;
 use crate::dns::Resolver;
@@ -37,9 +37,6 @@ pub enum SchedulerError {
     /// The TLS client could not be configured.
     #[error("cannot set up the TLS client: {0}")]
     Tls(#[from] rustls::Error),
-    /// A route's trusted certificates cannot be loaded.
-    #[error(transparent)]
-    Route(#[from] super::route::RouteTableError),
 }
 
 /// The delivery scheduler of a running server.
@@ -59,12 +56,14 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// The scheduler for `config`'s `[delivery]`, delivering from `queue`. Its tasks stop
-    /// when `shutdown` is cancelled; they are spawned on `tracker`.
+    /// The scheduler for `config`'s `[delivery]`, delivering from `queue` over `routes`
+    /// (the table in force, which a reload replaces). Its tasks stop when `shutdown` is
+    /// cancelled; they are spawned on `tracker`.
     pub fn new(
         config: &Config,
         queue: Queue,
         resolver: Option<Resolver>,
+        routes: Arc<LiveRoutes>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
         instruments: super::Instruments,
@@ -77,7 +76,6 @@ impl Scheduler {
             delivery.command_timeout.0,
             delivery.data_timeout.0,
         )?;
-        let routes = Arc::new(LiveRoutes::new(RouteTable::from_config(delivery)?));
         let in_flight = Arc::new(InFlight::default());
         let attempts = Attempts::new(
             config,
@@ -108,11 +106,6 @@ impl Scheduler {
             clock,
             max_in_flight: (delivery.max_connections * 8).max(64),
         })
-    }
-
-    /// The route table in force, for a reload to replace.
-    pub fn routes(&self) -> Arc<LiveRoutes> {
-        Arc::clone(&self.routes)
     }
 
     /// Runs until shutdown: claims due messages and starts their attempts.

@@ -18,6 +18,7 @@ use crate::config::{AdminConfig, Config};
 use crate::control::LocalControl;
 use crate::control::client::{address_file, token_file};
 use crate::delivery::metrics::DeliveryMetrics;
+use crate::delivery::route::LiveRoutes;
 use crate::delivery::{Instruments, Scheduler};
 use crate::filter::assemble::KV_SYNC_INTERVAL;
 use crate::metrics::Registry;
@@ -36,6 +37,8 @@ pub(super) struct Parts<'a> {
     pub(super) reloader: &'a Arc<Reloader>,
     pub(super) metrics: &'a Arc<Registry>,
     pub(super) kv_database: &'a Database,
+    /// The route table delivery and recipient verification share.
+    pub(super) routes: &'a Arc<LiveRoutes>,
     pub(super) shutdown: &'a CancellationToken,
     pub(super) tracker: &'a TaskTracker,
 }
@@ -59,15 +62,20 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
         reloader,
         metrics,
         kv_database,
+        routes,
         shutdown,
         tracker,
     } = parts;
     let queue = &params.queue;
+    if config.delivery.enabled || params.verifier.is_some() {
+        reloader.serve_routes(Arc::clone(routes), config.delivery.clone());
+    }
     if config.delivery.enabled {
         let scheduler = Scheduler::new(
             config,
             queue.clone(),
             params.resolver.clone(),
+            Arc::clone(routes),
             shutdown.clone(),
             tracker.clone(),
             Instruments {
@@ -76,7 +84,6 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
             },
         )
         .context("cannot start delivery")?;
-        reloader.serve_routes(scheduler.routes(), config.delivery.clone());
         tracker.spawn(scheduler.run());
     } else {
         tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::background::{self, Background};
 use super::reload::{PluginDirSnapshot, Reloader};
 use crate::config::{Config, ConfigSource};
+use crate::delivery::route::{LiveRoutes, RouteTable};
 use crate::filter::assemble::assemble;
 use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
@@ -84,6 +85,16 @@ impl Server {
             Arc::clone(&live),
             tls.as_ref().map(|tls| Arc::clone(&tls.certificate)),
         ));
+        let routes = Arc::new(LiveRoutes::new(
+            RouteTable::from_config(&config.delivery).context("cannot load the delivery routes")?,
+        ));
+        let verifier = super::verify::recipient_verifier(
+            &config,
+            &routes,
+            assembled.services.resolver.clone(),
+            clock.clone(),
+            &assembled.metrics,
+        )?;
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),
@@ -97,15 +108,16 @@ impl Server {
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            verifier,
         });
-        let stores = (assembled.metrics, assembled.kv_database);
+        let stores = (assembled.metrics, assembled.kv_database, routes);
         Self::listen(config, stores, params, reloader, plugin_dir, plugins).await
     }
 
     /// Binds every listener, then starts the background tasks.
     async fn listen(
         config: Config,
-        (metrics, kv_database): (Arc<Registry>, Database),
+        (metrics, kv_database, routes): (Arc<Registry>, Database, Arc<LiveRoutes>),
         params: Arc<SessionParams>,
         reloader: Arc<Reloader>,
         plugin_dir: PluginDirSnapshot,
@@ -141,6 +153,7 @@ impl Server {
             reloader: &reloader,
             metrics: &metrics,
             kv_database: &kv_database,
+            routes: &routes,
             shutdown: &shutdown,
             tracker: &tracker,
         })

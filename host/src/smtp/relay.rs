@@ -47,6 +47,11 @@ impl RelayPolicy {
         }
     }
 
+    /// Whether `domain` (as given by the client) is a protected domain.
+    pub fn protects(&self, domain: &str) -> bool {
+        self.domains.contains(&normalize_domain(domain))
+    }
+
     /// Whether mail for `local@domain` is accepted. `domain` as given by the client.
     pub fn check(&self, local: &str, domain: &str) -> RecipientCheck {
         let domain = normalize_domain(domain);
@@ -119,6 +124,12 @@ mod tests {
                 "{local}"
             );
         }
+    }
+
+    #[test]
+    fn a_protected_domain_is_one_of_the_list_in_any_case() {
+        assert!(policy().protects("EXAMPLE.test."));
+        assert!(!policy().protects("sub.example.test"));
     }
 
     #[test]
