@@ -76,6 +76,7 @@ fn unknown_users_are_refused_at_rcpt_known_ones_taken_and_each_address_probed_on
             "carol@example.test=250 2.1.5 carol is here",
             "--rcpt-default",
             "550 5.1.1 no such user",
+            "--log-commands",
         ],
     );
     let extra = format!(

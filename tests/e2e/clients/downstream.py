@@ -5,10 +5,11 @@ JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
 
 usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--rcpt-default "CODE TEXT"]
                      [--refuse-first N] [--refuse-reply "421 4.3.2 busy"] [--no-pipelining]
-                     [--silent] [--tls CERT KEY] [--auth USER:PASS]
+                     [--silent] [--tls CERT KEY] [--auth USER:PASS] [--log-commands]
 
-Logged events: connect, refused, tls, auth, mail (the reverse path), rcpt (address and
-code), data (every DATA command, answered or not), message, quit.
+Logged events: connect, refused, tls, auth, rcpt (address and code), message; with
+--log-commands also mail (the reverse path), data (every DATA command, answered or not)
+and quit.
 
 PORT 0 picks a free port. Prints "ready PORT" on stdout once listening. Stops after
 --lifetime seconds (default 300), so a test that forgets it cannot leave it running.
@@ -39,6 +40,8 @@ def main():
                    help="offer STARTTLS with this certificate and key (PEM)")
     p.add_argument("--auth", metavar="USER:PASS",
                    help="offer AUTH PLAIN (after STARTTLS) and accept only these credentials")
+    p.add_argument("--log-commands", action="store_true",
+                   help="also log MAIL (with its reverse path), every DATA and QUIT")
     p.add_argument("--silent", action="store_true",
                    help="accept connections and never say anything (a hung server)")
     p.add_argument("--lifetime", type=float, default=300)
@@ -118,7 +121,8 @@ def main():
                 elif verb == "MAIL":
                     mail_from = line[10:].split(">")[0].lstrip("<")
                     rcpts, tried = [], []
-                    record(event="mail", connection=number, mail_from=mail_from)
+                    if a.log_commands:
+                        record(event="mail", connection=number, mail_from=mail_from)
                     await reply("250 2.1.0 ok")
                 elif verb == "RCPT":
                     address = line[8:].split(">")[0].lstrip("<")
@@ -130,7 +134,8 @@ def main():
                         rcpts.append(address)
                     await reply(answer)
                 elif verb == "DATA":
-                    record(event="data", connection=number)
+                    if a.log_commands:
+                        record(event="data", connection=number)
                     if mail_from is None or not rcpts:
                         await reply("554 5.5.1 no valid recipients")
                         continue
@@ -156,7 +161,8 @@ def main():
                 elif verb == "NOOP":
                     await reply("250 2.0.0 ok")
                 elif verb == "QUIT":
-                    record(event="quit", connection=number)
+                    if a.log_commands:
+                        record(event="quit", connection=number)
                     await reply("221 2.0.0 bye")
                     return
                 else:
