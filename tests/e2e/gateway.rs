@@ -21,10 +21,16 @@ pub(crate) struct Gateway {
 /// The config every SMTP test starts from; `listener_extra` adds keys to the mx listener,
 /// `extra` adds keys to [filter] and then tables (not [server], which is here). Unless
 /// `extra` has a `[relay]` table, the protected domains are `example.test` and
-/// `localhost`. Unless `extra` configures delivery, the protected domains are routed to a
+/// `localhost` (with the keys of `relay_extra`, in [`Gateway::start_with_relay`]). Unless
+/// `extra` configures delivery, the protected domains are routed to a
 /// loopback port where nothing listens (port 9), so mail stays queued and no test looks
 /// anything up on the network.
 pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
+    base_config_with_relay(listener_extra, "", extra)
+}
+
+/// [`base_config`] with `relay_extra` added to `[relay]`.
+fn base_config_with_relay(listener_extra: &str, relay_extra: &str, extra: &str) -> String {
     let cache = workspace_root().join("target/e2e-plugin-cache");
     let delivery = if extra.contains("delivery") {
         ""
@@ -32,9 +38,9 @@ pub(crate) fn base_config(listener_extra: &str, extra: &str) -> String {
         "[[delivery.route]]\ndomains = [\"example.test\", \"localhost\"]\nservers = [\"127.0.0.1:9\"]\n"
     };
     let relay = if extra.contains("[relay]") {
-        ""
+        String::new()
     } else {
-        "[relay]\ndomains = [\"example.test\", \"localhost\"]\n"
+        format!("[relay]\ndomains = [\"example.test\", \"localhost\"]\n{relay_extra}")
     };
     format!(
         "[server]\nhostname = \"mx.test\"\ndata_dir = \"data\"\n\
@@ -72,6 +78,12 @@ impl Gateway {
             1,
         );
         Self::start_config(scratch(), &config)
+    }
+
+    /// Starts `moat serve --dev --config` on `base_config("", extra)` with `relay_extra`
+    /// added to `[relay]`.
+    pub(crate) fn start_with_relay(relay_extra: &str, extra: &str) -> Gateway {
+        Self::start_config(scratch(), &base_config_with_relay("", relay_extra, extra))
     }
 
     fn start_with_in(dir: TempDir, listener_extra: &str, extra: &str) -> Gateway {

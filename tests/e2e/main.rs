@@ -19,6 +19,7 @@ mod ocr;
 mod open_relay;
 mod plugin_faults;
 mod quarantine;
+mod recipient_verification;
 mod recipients;
 mod reload;
 mod reputation;

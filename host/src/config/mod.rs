@@ -14,6 +14,7 @@ mod relay;
 mod smtp;
 mod submission;
 mod units;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use relay::RelayConfig;
 pub use smtp::{BareLineEndingPolicy, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig};
 pub use submission::SubmissionConfig;
 pub use units::{ByteSize, HumanDuration, UnitError};
+pub use verify::{UnverifiedRecipientAction, VerifyRecipients};
 
 /// The embedded default configuration (`moat serve --dev`, `moat check` without `--config`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("embedded.toml");

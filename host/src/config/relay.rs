@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::Problem;
+use super::units::HumanDuration;
+use super::verify::{self, UnverifiedRecipientAction, VerifyRecipients};
 use crate::domain::{Domain, split_address};
 
 /// RFC 5321 §4.5.3.1.1: a local part is at most 64 octets.
@@ -15,7 +17,7 @@ const MAX_LOCAL_PART: usize = 64;
 
 /// `[relay]`: the domains Moat is the MX for. Mail to any other domain is refused
 /// (550 5.7.1): Moat is never an open relay.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RelayConfig {
     /// `domains = ["example.org"]`: the protected domains (compared in their one
@@ -34,6 +36,48 @@ pub struct RelayConfig {
     /// like any address there: refused 550 5.1.1 if that domain's list lacks it).
     #[serde(default)]
     pub postmaster: Option<String>,
+    /// `verify_recipients = "off"`: `"downstream"` asks a protected domain's route
+    /// whether a recipient exists before answering RCPT (550 5.1.1 if not), so mail for
+    /// unknown users is refused at once instead of bounced later (backscatter).
+    #[serde(default)]
+    pub verify_recipients: VerifyRecipients,
+    /// `verify_positive_ttl = "7d"`: how long "this user exists" is believed.
+    #[serde(default = "verify::default_positive_ttl")]
+    pub verify_positive_ttl: HumanDuration,
+    /// `verify_negative_ttl = "3h"`: how long "no such user" is believed.
+    #[serde(default = "verify::default_negative_ttl")]
+    pub verify_negative_ttl: HumanDuration,
+    /// `verify_timeout = "10s"`: the longest a RCPT waits for its probe (a slot, the
+    /// connection, every reply); then the recipient is unverified.
+    #[serde(default = "verify::default_timeout")]
+    pub verify_timeout: HumanDuration,
+    /// `verify_cache_size = 20000`: answers kept of each kind (known, unknown).
+    #[serde(default = "verify::default_cache_size")]
+    pub verify_cache_size: usize,
+    /// `verify_max_probes = 10`: probes under way at once, for all addresses.
+    #[serde(default = "verify::default_max_probes")]
+    pub verify_max_probes: usize,
+    /// `unverified_recipient_action = "tempfail"`: what a recipient whose probe failed
+    /// (downstream down, 4xx, timeout) gets: `tempfail` (450 4.1.1) or `accept`.
+    #[serde(default)]
+    pub unverified_recipient_action: UnverifiedRecipientAction,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            domains: Vec::new(),
+            recipients: BTreeMap::new(),
+            postmaster: None,
+            verify_recipients: VerifyRecipients::default(),
+            verify_positive_ttl: verify::default_positive_ttl(),
+            verify_negative_ttl: verify::default_negative_ttl(),
+            verify_timeout: verify::default_timeout(),
+            verify_cache_size: verify::default_cache_size(),
+            verify_max_probes: verify::default_max_probes(),
+            unverified_recipient_action: UnverifiedRecipientAction::default(),
+        }
+    }
 }
 
 impl RelayConfig {
@@ -80,6 +124,7 @@ impl RelayConfig {
                 reason,
             });
         }
+        problems.extend(verify::problems(self));
         problems
     }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use super::Instruments;
+use super::Surroundings;
 use super::dsn::{Bounces, DsnKind};
 use super::in_flight::InFlight;
 use super::metrics::DeliveryOutcome;
@@ -42,7 +42,7 @@ pub(super) struct Attempts {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     /// Outcome counters and the clock.
-    instruments: Instruments,
+    surroundings: Surroundings,
 }
 
 /// Recipients of one message that go to one destination.
@@ -87,7 +87,7 @@ impl Attempts {
         in_flight: Arc<InFlight>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        instruments: Instruments,
+        surroundings: Surroundings,
     ) -> Self {
         let delivery = &config.delivery;
         Self {
@@ -99,7 +99,7 @@ impl Attempts {
             in_flight,
             shutdown,
             tracker,
-            instruments,
+            surroundings,
         }
     }
 
@@ -297,7 +297,7 @@ impl Attempt {
                 .outcomes,
         );
         for (_, outcome) in &outcomes {
-            attempts.instruments.metrics.delivery(match outcome {
+            attempts.surroundings.metrics.delivery(match outcome {
                 Outcome::Delivered { .. } => DeliveryOutcome::Delivered,
                 Outcome::Deferred { .. } => DeliveryOutcome::Deferred,
                 Outcome::Failed { .. } => DeliveryOutcome::Failed,
@@ -306,7 +306,7 @@ impl Attempt {
         match self.record(outcomes).await {
             Ok(Ok(Some((applied, bounces)))) => {
                 if applied.expired {
-                    attempts.instruments.metrics.expired();
+                    attempts.surroundings.metrics.expired();
                     info!(queue_id = %id, "expired");
                 }
                 if !bounces.is_empty() {
@@ -348,7 +348,7 @@ impl Attempt {
         let id = self.id;
         let attempts = Arc::clone(&self.attempts);
         tokio::task::spawn_blocking(move || {
-            let now = attempts.instruments.clock.now_ms();
+            let now = attempts.surroundings.clock.now_ms();
             attempts.queue.modify(&id, |envelope| {
                 let applied = outcome::apply(
                     envelope,

@@ -21,7 +21,10 @@
 //! * `attempt`: one attempt at one message, split into jobs by destination and finished
 //!   once every destination answered.
 //! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.
-//! * `client`: the SMTP client.
+//! * `client`: the SMTP client; `connect`: a connection to the first host of a
+//!   destination that takes one.
+//! * `probe`: recipient probes (`MAIL FROM:<>`, `RCPT TO`, never DATA) on a route, for the
+//!   SMTP side's recipient verification.
 //! * `outcome`: per-recipient outcomes applied to the envelope; `retry`: the schedule;
 //!   `dsn`: bounces and delay warnings (RFC 3464); `return_to_sender`: mail the operator
 //!   returns to its sender (`moat queue bounce`).
@@ -33,6 +36,7 @@
 
 mod attempt;
 pub mod client;
+mod connect;
 mod destinations;
 pub mod dsn;
 pub mod host;
@@ -40,6 +44,7 @@ mod in_flight;
 pub mod metrics;
 mod mx;
 pub mod outcome;
+pub mod probe;
 pub mod retry;
 pub mod return_to_sender;
 pub mod route;
@@ -48,11 +53,14 @@ mod worker;
 
 pub use scheduler::{Scheduler, SchedulerError};
 
-/// What delivery reads the time from and counts its outcomes in.
+/// What delivery runs in: the clock its schedule runs on, the counters it counts in, and
+/// this gateway's own listeners, which it never delivers to.
 #[derive(Debug, Clone)]
-pub struct Instruments {
+pub struct Surroundings {
     /// The outcome counters for `/metrics`.
     pub metrics: metrics::DeliveryMetrics,
     /// The clock the retry schedule runs on.
     pub clock: crate::time::Clock,
+    /// Where this gateway listens (mail for those addresses loops back to itself).
+    pub myself: client::Myself,
 }

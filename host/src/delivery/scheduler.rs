@@ -19,9 +19,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use super::attempt::{Attempts, FAILED_UPDATE_BACKOFF};
-use super::client::{ClientParams, Myself};
+use super::client::ClientParams;
 use super::in_flight::InFlight;
-use super::route::{LiveRoutes, RouteTable};
+use super::route::LiveRoutes;
 use super::worker::Workers;
 use crate::config::Config;
 use crate::dns::Resolver;
@@ -37,9 +37,6 @@ pub enum SchedulerError {
     /// The TLS client could not be configured.
     #[error("cannot set up the TLS client: {0}")]
     Tls(#[from] rustls::Error),
-    /// A route's trusted certificates cannot be loaded.
-    #[error(transparent)]
-    Route(#[from] super::route::RouteTableError),
 }
 
 /// The delivery scheduler of a running server.
@@ -59,19 +56,19 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// The scheduler for `config`'s `[delivery]`, delivering from `queue`, never to
-    /// `myself`. Its tasks stop when `shutdown` is cancelled; they are spawned on
-    /// `tracker`.
+    /// The scheduler for `config`'s `[delivery]`, delivering from `queue` over `routes`
+    /// (the table in force, which a reload replaces), never to `surroundings.myself`. Its tasks stop
+    /// when `shutdown` is cancelled; they are spawned on `tracker`.
     pub fn new(
         config: &Config,
         queue: Queue,
         resolver: Option<Resolver>,
-        myself: Myself,
+        routes: Arc<LiveRoutes>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        instruments: super::Instruments,
+        surroundings: super::Surroundings,
     ) -> Result<Self, SchedulerError> {
-        let clock = instruments.clock.clone();
+        let clock = surroundings.clock.clone();
         let delivery = &config.delivery;
         let client = ClientParams::new(
             config.server.hostname.clone(),
@@ -79,8 +76,7 @@ impl Scheduler {
             delivery.command_timeout.0,
             delivery.data_timeout.0,
         )?
-        .not_to(myself);
-        let routes = Arc::new(LiveRoutes::new(RouteTable::from_config(delivery)?));
+        .not_to(surroundings.myself.clone());
         let in_flight = Arc::new(InFlight::default());
         let attempts = Attempts::new(
             config,
@@ -89,7 +85,7 @@ impl Scheduler {
             Arc::clone(&in_flight),
             shutdown.clone(),
             tracker.clone(),
-            instruments,
+            surroundings,
         );
         let workers = Workers::new(
             delivery,
@@ -111,11 +107,6 @@ impl Scheduler {
             clock,
             max_in_flight: (delivery.max_connections * 8).max(64),
         })
-    }
-
-    /// The route table in force, for a reload to replace.
-    pub fn routes(&self) -> Arc<LiveRoutes> {
-        Arc::clone(&self.routes)
     }
 
     /// Runs until shutdown: claims due messages and starts their attempts.

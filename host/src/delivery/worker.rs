@@ -18,15 +18,16 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument as _, debug, info_span, warn};
+use tracing::{Instrument as _, debug, info_span};
 
 use super::attempt::Job;
-use super::client::{ClientError, ClientParams, Connection, Envelope};
+use super::client::{ClientParams, Connection, Envelope};
+use super::connect;
 use super::destinations::Destinations;
 use super::host::RouteError;
 use super::outcome::Outcome;
-use super::route::{Destination, Hops, LiveRoutes};
-use crate::config::{DeliveryConfig, TlsPolicy};
+use super::route::{Destination, LiveRoutes};
+use crate::config::DeliveryConfig;
 use crate::dns::Resolver;
 use crate::queue::{Queue, QueuedEnvelope};
 
@@ -220,51 +221,15 @@ impl Workers {
 
     /// A connection to the first host of `destination` that takes one, in order.
     async fn open(&self, destination: &Destination) -> Result<Connection, OpenError> {
-        let Hops {
-            hosts,
-            tls,
-            verified,
-            auth,
-        } = self
+        let hops = self
             .routes
             .current()
             .hops(destination, self.resolver.as_ref())
             .await
             .map_err(OpenError::Route)?;
-        let mut failures = Vec::new();
-        for host in &hosts {
-            for &address in &host.addresses {
-                let mut policy = tls;
-                loop {
-                    match Connection::open(
-                        address,
-                        &host.name,
-                        &self.client,
-                        policy,
-                        verified.as_ref(),
-                        auth.as_ref(),
-                    )
-                    .await
-                    {
-                        Ok(connection) => return Ok(connection),
-                        Err(ClientError::Tls(error)) if policy == TlsPolicy::Opportunistic => {
-                            warn!(host = %host.name, %address, %error, "TLS failed; trying again in plain text");
-                            policy = TlsPolicy::None;
-                        }
-                        Err(error) => {
-                            debug!(host = %host.name, %address, %error, "cannot use host");
-                            failures.push(format!("{}[{address}]: {error}", host.name));
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        Err(OpenError::Hosts(if failures.is_empty() {
-            format!("no address to try for {destination}")
-        } else {
-            failures.join("; ")
-        }))
+        connect::first_host(&hops, &self.client, destination)
+            .await
+            .map_err(OpenError::Hosts)
     }
 }
 

@@ -20,7 +20,8 @@ use crate::control::client::{address_file, token_file};
 use crate::delivery::client::Myself;
 use crate::delivery::dsn::Bounces;
 use crate::delivery::metrics::DeliveryMetrics;
-use crate::delivery::{Instruments, Scheduler};
+use crate::delivery::route::LiveRoutes;
+use crate::delivery::{Scheduler, Surroundings};
 use crate::filter::assemble::KV_SYNC_INTERVAL;
 use crate::metrics::Registry;
 use crate::queue::Queue;
@@ -40,6 +41,8 @@ pub(super) struct Parts<'a> {
     pub(super) kv_database: &'a Database,
     /// The addresses the listeners are bound to (delivery never goes there).
     pub(super) listening: &'a [SocketAddr],
+    /// The route table delivery and recipient verification share.
+    pub(super) routes: &'a Arc<LiveRoutes>,
     pub(super) shutdown: &'a CancellationToken,
     pub(super) tracker: &'a TaskTracker,
 }
@@ -64,25 +67,29 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
         metrics,
         kv_database,
         listening,
+        routes,
         shutdown,
         tracker,
     } = parts;
     let queue = &params.queue;
+    if config.delivery.enabled || params.verifier.is_some() {
+        reloader.serve_routes(Arc::clone(routes), config.delivery.clone());
+    }
     if config.delivery.enabled {
         let scheduler = Scheduler::new(
             config,
             queue.clone(),
             params.resolver.clone(),
-            Myself::listening_on(listening.to_vec()),
+            Arc::clone(routes),
             shutdown.clone(),
             tracker.clone(),
-            Instruments {
+            Surroundings {
                 metrics: DeliveryMetrics::register(metrics),
                 clock: params.clock.clone(),
+                myself: Myself::listening_on(listening.to_vec()),
             },
         )
         .context("cannot start delivery")?;
-        reloader.serve_routes(scheduler.routes(), config.delivery.clone());
         tracker.spawn(scheduler.run());
     } else {
         tracing::warn!("delivery is disabled (delivery.enabled = false): mail is only queued");

@@ -11,6 +11,8 @@
 //!   reload` and plugin-directory changes.
 //! * `shutdown`: signals, then stop accepting, let sessions finish, stop the rest.
 //! * `admin`: the admin endpoint.
+//! * `verify`: recipient verification, the SMTP side's prober answered by delivery's
+//!   probes.
 //!
 //! Errors here are `anyhow`: start-up is the binary's edge, and each failure carries the
 //! context the operator needs ("cannot listen on …").
@@ -20,6 +22,7 @@ mod background;
 pub mod reload;
 mod shutdown;
 mod startup;
+mod verify;
 
 use tokio_util::sync::CancellationToken;
 

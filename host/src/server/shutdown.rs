@@ -68,9 +68,7 @@ pub(super) struct Signals {
 impl Signals {
     /// Starts catching SIGINT, SIGTERM and SIGHUP.
     pub(super) fn catch() -> anyhow::Result<Self> {
-        let catch = |kind, name: &str| {
-            signal(kind).with_context(|| format!("cannot watch {name}"))
-        };
+        let catch = |kind, name: &str| signal(kind).with_context(|| format!("cannot watch {name}"));
         Ok(Self {
             interrupt: catch(SignalKind::interrupt(), "SIGINT")?,
             terminate: catch(SignalKind::terminate(), "SIGTERM")?,

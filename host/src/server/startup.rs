@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::background::{self, Background};
 use super::reload::{PluginDirSnapshot, Reloader};
 use crate::config::{Config, ConfigSource, ListenerConfig};
+use crate::delivery::route::{LiveRoutes, RouteTable};
 use crate::filter::assemble::assemble;
 use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
@@ -87,6 +88,16 @@ impl Server {
             Arc::clone(&live),
             tls.as_ref().map(|tls| Arc::clone(&tls.certificate)),
         ));
+        let routes = Arc::new(LiveRoutes::new(
+            RouteTable::from_config(&config.delivery).context("cannot load the delivery routes")?,
+        ));
+        let verifier = super::verify::recipient_verifier(
+            &config,
+            &routes,
+            assembled.services.resolver.clone(),
+            clock.clone(),
+            &assembled.metrics,
+        )?;
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),
@@ -100,8 +111,9 @@ impl Server {
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            verifier,
         });
-        let stores = (assembled.metrics, assembled.kv_database);
+        let stores = (assembled.metrics, assembled.kv_database, routes);
         Self::listen(
             config, sockets, stores, params, reloader, plugin_dir, plugins,
         )
@@ -112,7 +124,7 @@ impl Server {
     async fn listen(
         config: Config,
         sockets: Vec<(ListenerConfig, TcpListener)>,
-        (metrics, kv_database): (Arc<Registry>, Database),
+        (metrics, kv_database, routes): (Arc<Registry>, Database, Arc<LiveRoutes>),
         params: Arc<SessionParams>,
         reloader: Arc<Reloader>,
         plugin_dir: PluginDirSnapshot,
@@ -143,6 +155,7 @@ impl Server {
                 .iter()
                 .map(|(_, address)| *address)
                 .collect::<Vec<_>>(),
+            routes: &routes,
             shutdown: &shutdown,
             tracker: &tracker,
         })

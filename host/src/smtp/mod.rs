@@ -12,6 +12,8 @@
 //!   sender may not pre-write removed.
 //! * `headers`: the header fields Moat adds to a message it accepts (`Received`, the
 //!   spam verdict).
+//! * `verify`: recipient verification against the protected server (`[relay]
+//!   verify_recipients`), its cache and its shared probes.
 
 pub mod header_fields;
 pub mod headers;
@@ -22,3 +24,4 @@ pub mod relay;
 pub mod reply;
 pub mod session;
 pub mod tls;
+pub mod verify;

@@ -103,6 +103,11 @@ impl RelayPolicy {
         }
     }
 
+    /// Whether `domain` is a protected domain, in any of its spellings.
+    pub fn protects(&self, domain: &str) -> bool {
+        Domain::parse(domain).is_ok_and(|domain| self.domains.contains(&domain))
+    }
+
     /// The recipient `to` names, in the one spelling it is checked, filtered, queued and
     /// routed by: `<postmaster>` (any case) is the configured postmaster; a mailbox keeps
     /// its local part and has its domain normalized.
@@ -245,6 +250,12 @@ mod tests {
                 "{local}"
             );
         }
+    }
+
+    #[test]
+    fn a_protected_domain_is_one_of_the_list_in_any_case() {
+        assert!(policy().protects("EXAMPLE.test."));
+        assert!(!policy().protects("sub.example.test"));
     }
 
     #[test]

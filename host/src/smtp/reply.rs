@@ -382,6 +382,17 @@ impl Reply {
             format!("<{address}>: Recipient address rejected: User unknown"),
         )
     }
+    /// A recipient the protected server could not be asked about now (recipient
+    /// verification): the sender tries again later.
+    pub fn recipient_unverified(address: &str) -> Self {
+        Self::new(
+            450,
+            "4.1.1",
+            format!(
+                "<{address}>: Recipient address rejected: cannot verify the address now, try again later"
+            ),
+        )
+    }
     /// Routing characters in a local part (%-hack, bang path, quoted @).
     pub fn routing_in_local_part() -> Self {
         Self::new(
@@ -506,6 +517,8 @@ mod tests {
             Reply::auth_required(),
             Reply::sender_not_owned("Sender", "a@b.org", "c@b.org"),
             Reply::sending_limit("messages", 10),
+            Reply::unknown_recipient("a@b.org"),
+            Reply::recipient_unverified("a@b.org"),
         ] {
             let class = (r.code / 100).to_string();
             assert!(r.enhanced.starts_with(&class), "{r}");

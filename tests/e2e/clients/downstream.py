@@ -3,9 +3,13 @@
 code, can refuse the first N connections, and logs every connection and transaction as
 JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
 
-usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--refuse-first N]
-                     [--refuse-reply "421 4.3.2 busy"] [--no-pipelining] [--silent]
-                     [--tls CERT KEY] [--auth USER:PASS]
+usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--rcpt-default "CODE TEXT"]
+                     [--refuse-first N] [--refuse-reply "421 4.3.2 busy"] [--no-pipelining]
+                     [--silent] [--tls CERT KEY] [--auth USER:PASS] [--log-commands]
+
+Logged events: connect, refused, tls, auth, rcpt (address and code), message; with
+--log-commands also mail (the reverse path), data (every DATA command, answered or not)
+and quit.
 
 PORT 0 picks a free port. Prints "ready PORT" on stdout once listening. Stops after
 --lifetime seconds (default 300), so a test that forgets it cannot leave it running.
@@ -25,6 +29,9 @@ def main():
     p.add_argument("log")
     p.add_argument("--rcpt", action="append", default=[],
                    help="ADDR=CODE TEXT: the reply to RCPT TO:<ADDR>")
+    p.add_argument("--rcpt-default", default="250 2.1.5 ok",
+                   help="CODE TEXT: the reply to a RCPT TO no --rcpt names (a server that "
+                        "knows its users: \"550 5.1.1 no such user\")")
     p.add_argument("--refuse-first", type=int, default=0,
                    help="answer the first N connections' greeting with --refuse-reply")
     p.add_argument("--refuse-reply", default="421 4.3.2 not now, try later")
@@ -33,6 +40,8 @@ def main():
                    help="offer STARTTLS with this certificate and key (PEM)")
     p.add_argument("--auth", metavar="USER:PASS",
                    help="offer AUTH PLAIN (after STARTTLS) and accept only these credentials")
+    p.add_argument("--log-commands", action="store_true",
+                   help="also log MAIL (with its reverse path), every DATA and QUIT")
     p.add_argument("--silent", action="store_true",
                    help="accept connections and never say anything (a hung server)")
     p.add_argument("--lifetime", type=float, default=300)
@@ -112,17 +121,21 @@ def main():
                 elif verb == "MAIL":
                     mail_from = line[10:].split(">")[0].lstrip("<")
                     rcpts, tried = [], []
+                    if a.log_commands:
+                        record(event="mail", connection=number, mail_from=mail_from)
                     await reply("250 2.1.0 ok")
                 elif verb == "RCPT":
                     address = line[8:].split(">")[0].lstrip("<")
                     tried.append(address)
-                    answer = rules.get(address.lower(), "250 2.1.5 ok")
+                    answer = rules.get(address.lower(), a.rcpt_default)
                     record(event="rcpt", connection=number, address=address,
                            code=int(answer[:3]))
                     if answer.startswith("2"):
                         rcpts.append(address)
                     await reply(answer)
                 elif verb == "DATA":
+                    if a.log_commands:
+                        record(event="data", connection=number)
                     if mail_from is None or not rcpts:
                         await reply("554 5.5.1 no valid recipients")
                         continue
@@ -148,6 +161,8 @@ def main():
                 elif verb == "NOOP":
                     await reply("250 2.0.0 ok")
                 elif verb == "QUIT":
+                    if a.log_commands:
+                        record(event="quit", connection=number)
                     await reply("221 2.0.0 bye")
                     return
                 else:

@@ -15,11 +15,13 @@
 //! while per-recipient outcomes are the point here; the protocol needed is small.
 //!
 //! * `reply`: reading a reply; `ehlo`: the capabilities; `data`: dot-stuffing;
-//!   `seven_bit`: 8-bit to quoted-printable; `tls`: the rustls client configuration.
+//!   `seven_bit`: 8-bit to quoted-printable; `tls`: the rustls client configuration;
+//!   `probe`: `MAIL FROM:<>` and one `RCPT TO` without DATA, for recipient verification.
 
 mod data;
 mod ehlo;
 mod myself;
+mod probe;
 mod reply;
 mod seven_bit;
 mod tls;
@@ -37,6 +39,7 @@ use tracing::debug;
 
 pub use ehlo::Capabilities;
 pub use myself::Myself;
+pub use probe::ProbeReply;
 pub use reply::Reply;
 pub use tls::VerifiedTls;
 

@@ -219,3 +219,53 @@ async fn smtputf8_is_passed_on_or_the_message_fails_where_its_addresses_need_it(
     let seen = peer.await.unwrap();
     assert!(!seen.iter().any(|l| l.contains("jörg")), "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_probe_asks_with_the_null_sender_and_never_sends_data() {
+    let (address, server) = server("250-test\r\n250 PIPELINING", |line| {
+        line.contains("nobody@")
+            .then(|| "550 5.1.1 no such user".to_owned())
+    })
+    .await;
+    let mut connection = Connection::open(address, "test", &params(), TlsPolicy::None, None, None)
+        .await
+        .unwrap();
+    let known = connection
+        .probe_recipient("bob@example.test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(known, ProbeReply::Recipient(ref r) if r.code == 250),
+        "{known:?}"
+    );
+    let unknown = connection
+        .probe_recipient("nobody@example.test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(unknown, ProbeReply::Recipient(ref r) if r.code == 550),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        connection
+            .probe_recipient("δοκιμή@example.test")
+            .await
+            .unwrap(),
+        ProbeReply::NeedsSmtputf8,
+        "nothing sent for an address the server cannot take"
+    );
+    connection.quit().await;
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen,
+        [
+            "EHLO moat.test",
+            "MAIL FROM:<>",
+            "RCPT TO:<bob@example.test>",
+            "RSET",
+            "MAIL FROM:<>",
+            "RCPT TO:<nobody@example.test>",
+            "QUIT"
+        ]
+    );
+}

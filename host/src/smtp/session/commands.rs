@@ -189,6 +189,9 @@ impl Session {
             Ok(results) => results,
             Err(reply) => return self.client_error(reply),
         };
+        if let Err(reply) = self.verify_recipient(&address).await {
+            return self.client_error(reply);
+        }
         if let Ok(t) = self.phase.transaction_for_rcpt() {
             t.recipients.push(address.clone());
             t.results.extend(results);

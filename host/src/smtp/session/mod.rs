@@ -9,6 +9,7 @@ mod auth;
 mod commands;
 mod data;
 mod state;
+mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub struct SessionParams {
     pub strip: crate::smtp::header_fields::HeaderStrip,
     /// The accounts and limits of the submission listeners; `None` when there are none.
     pub submission: Option<Arc<crate::auth::Submission>>,
+    /// Asks the protected server whether a recipient exists (`[relay]
+    /// verify_recipients`); `None` when off.
+    pub verifier: Option<crate::smtp::verify::RecipientVerifier>,
 }
 
 /// What the conversation asks of the connection next.
