@@ -39,3 +39,9 @@ pub(crate) fn overflow_stack(depth: u64) -> u64 {
     let below = overflow_stack(depth + 1);
     black_box(below) ^ depth
 }
+
+/// Holds `copies` copies of `text`, each really in memory, and returns their total length.
+pub(crate) fn hoard(text: &str, copies: usize) -> usize {
+    let hoard: Vec<String> = (0..copies).map(|_| black_box(text.to_owned())).collect();
+    black_box(&hoard).iter().map(String::len).sum()
+}
