@@ -12,6 +12,7 @@ mod delivery;
 mod delivery_mx;
 mod dnsbl;
 mod durability;
+mod floods;
 mod gateway;
 mod learn;
 mod metrics;

@@ -194,10 +194,28 @@ impl Server {
     }
 }
 
-/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it).
+/// File descriptors kept for everything but SMTP sessions: the databases' files, plugin
+/// and delivery connections, DNS, OCR pipes.
+const RESERVED_FILES: u64 = 512;
+
+/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it),
+/// with the open-file limit raised and each listener's session cap kept below it.
 async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpListener)>> {
+    let files = crate::os::limits::raise_open_files().unwrap_or(1024);
+    let most = usize::try_from(files.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX);
+    tracing::info!(open_files = files, "open-file limit");
     let mut sockets = Vec::new();
     for listener in &config.listener {
+        let mut listener = listener.clone();
+        if listener.max_connections > most {
+            tracing::warn!(
+                listener = %listener.name,
+                max_connections = listener.max_connections,
+                open_files = files,
+                "the open-file limit allows fewer sessions: capped at {most} (raise LimitNOFILE)"
+            );
+            listener.max_connections = most;
+        }
         let socket = TcpListener::bind(listener.address).await.with_context(|| {
             format!(
                 "cannot listen on {} (listener {})",
@@ -205,7 +223,7 @@ async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, 
             )
         })?;
         tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "listening");
-        sockets.push((listener.clone(), socket));
+        sockets.push((listener, socket));
     }
     Ok(sockets)
 }

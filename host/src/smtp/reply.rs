@@ -61,18 +61,18 @@ impl Reply {
             "Protocol error: the client talked before the greeting",
         )
     }
-    /// Too many connections in all, or from this client.
+    /// Too many connections from this client (a policy: 4.7.0), or in all (the system
+    /// is busy: 4.3.2).
     pub fn too_many_connections(per_client: bool) -> Self {
-        let what = if per_client {
-            "from your address"
+        if per_client {
+            Self::new(
+                421,
+                "4.7.0",
+                "Too many connections from your address, try again later",
+            )
         } else {
-            "in all"
-        };
-        Self::new(
-            421,
-            "4.7.0",
-            format!("Too many connections {what}, try again later"),
-        )
+            Self::new(421, "4.3.2", "Too many connections in all, try again later")
+        }
     }
     /// The server is shutting down.
     pub fn shutting_down(hostname: &str) -> Self {

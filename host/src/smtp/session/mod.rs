@@ -123,7 +123,12 @@ struct Session {
     slots: Option<ConnectionSlots>,
     /// When the session ends, however busy (`[smtp] max_session_time`).
     deadline: tokio::time::Instant,
+    /// Whether the listener is under stress (idle sessions then get `stress_timeout`).
+    stress: tokio::sync::watch::Receiver<bool>,
 }
+
+/// The most read from the client at once.
+const MAX_READ: usize = 64 << 10;
 
 /// Runs a session on an accepted connection until it ends.
 pub async fn run(
@@ -158,6 +163,7 @@ impl Session {
     ) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
         let params_deadline = params.smtp.max_session_time.0;
+        let stress = slots.stress();
         Self {
             pipeline: params.pipeline.current(),
             params,
@@ -176,6 +182,7 @@ impl Session {
             out: Vec::new(),
             slots: Some(slots),
             deadline: tokio::time::Instant::now() + params_deadline,
+            stress,
         }
     }
 
@@ -360,7 +367,11 @@ impl Session {
     ) -> Next {
         let smtp = &self.params.smtp;
         let mut mode = Mode::Command(LineReceiver::new(smtp.max_line_length));
-        let mut read_buf = vec![0u8; 64 << 10];
+        // Small while the client is idle (thousands of idle sessions must stay cheap),
+        // grown once it sends more than that at a time.
+        let mut read_buf = vec![0u8; 4 << 10];
+        let mut stress = self.stress.clone();
+        let mut idle_since = tokio::time::Instant::now();
         loop {
             while !pending.is_empty() {
                 let (consumed, next) = self.ingest(&mut mode, pending).await;
@@ -385,20 +396,25 @@ impl Session {
             if self.flush(stream).await.is_err() {
                 return Next::Close;
             }
-            let timeout = match mode {
-                Mode::Command(_) => self.params.smtp.command_timeout.0,
-                _ => self.params.smtp.data_timeout.0,
-            };
+            let idle_until = idle_since + self.idle_limit(&mode, *stress.borrow());
             tokio::select! {
-                read = tokio::time::timeout(timeout, stream.read(&mut read_buf)) => match read {
-                    Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
-                    Ok(Ok(n)) => pending.extend_from_slice(&read_buf[..n]),
-                    Err(_) => {
-                        self.reply(Reply::idle_timeout(&self.params.hostname));
-                        let _ = self.flush(stream).await;
-                        return Next::Close;
+                read = stream.read(&mut read_buf) => match read {
+                    Ok(0) | Err(_) => return Next::Close,
+                    Ok(n) => {
+                        pending.extend_from_slice(&read_buf[..n]);
+                        idle_since = tokio::time::Instant::now();
+                        if n == read_buf.len() && read_buf.len() < MAX_READ {
+                            read_buf.resize(MAX_READ, 0);
+                        }
                     }
                 },
+                () = tokio::time::sleep_until(idle_until) => {
+                    self.reply(Reply::idle_timeout(&self.params.hostname));
+                    let _ = self.flush(stream).await;
+                    return Next::Close;
+                }
+                // The idle limit is worked out again when the listener's stress changes.
+                Ok(()) = stress.changed() => {}
                 () = shutdown.cancelled() => {
                     self.reply(Reply::shutting_down(&self.params.hostname));
                     let _ = self.flush(stream).await;
@@ -412,6 +428,20 @@ impl Session {
                     return Next::Close;
                 }
             }
+        }
+    }
+
+    /// How long the client may stay silent in `mode`: `data_timeout` in a message,
+    /// `command_timeout` between commands, and `stress_timeout` before MAIL while the
+    /// listener is under stress (idle sessions go first, as in Postfix's stress mode).
+    fn idle_limit(&self, mode: &Mode, stressed: bool) -> std::time::Duration {
+        let smtp = &self.params.smtp;
+        match mode {
+            Mode::Command(_) if stressed && !matches!(self.phase, Phase::Transaction(_)) => {
+                smtp.stress_timeout.0.min(smtp.command_timeout.0)
+            }
+            Mode::Command(_) => smtp.command_timeout.0,
+            _ => smtp.data_timeout.0,
         }
     }
 
