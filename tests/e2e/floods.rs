@@ -147,3 +147,89 @@ fn under_stress_idle_sessions_go_first_and_a_transaction_stays() {
     assert!(dropped >= 1, "no idle session was dropped under stress");
     assert_eq!(busy.command("NOOP").code, 250, "the transaction stays");
 }
+
+/// `VmHWM` (peak resident memory) and `VmRSS` of process `pid`, in bytes.
+fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Sends one message of `body` bytes over a session of its own: the code of the reply
+/// that decided it (DATA's refusal, or the end of data's).
+fn send_large(mx: SocketAddr, n: usize, message: &[u8]) -> u16 {
+    let mut smtp = moat_test_support::RawSmtp::connect(mx);
+    assert_eq!(smtp.reply().unwrap().code, 220);
+    assert_eq!(smtp.command("EHLO client.example").code, 250);
+    assert_eq!(
+        smtp.command(&format!("MAIL FROM:<s{n}@example.org>")).code,
+        250
+    );
+    assert_eq!(smtp.command("RCPT TO:<b@example.test>").code, 250);
+    let data = smtp.command("DATA");
+    if data.code != 354 {
+        return data.code;
+    }
+    smtp.send(message);
+    smtp.send(b".\r\n");
+    smtp.reply().expect("the end-of-data reply").code
+}
+
+#[test]
+fn large_messages_at_once_stay_within_the_memory_budget_and_nothing_accepted_is_lost() {
+    const BUDGET: u64 = 64 << 20;
+    const SESSIONS: usize = 24;
+    let mut gw = Gateway::start_with(
+        "max_connections_per_ip = 100\n",
+        "bundled = []\n[smtp]\nmax_message_size = \"8MiB\"\nmax_inflight_bytes = \"64MiB\"\n",
+    );
+    let pid = gw.pid();
+    let (_, baseline) = memory_of(pid);
+    // 6 MiB of text per message, 144 MiB offered at once against a 64 MiB budget.
+    let mut message = crate::message("large", "", "").into_bytes();
+    let line = b"the quick brown fox jumps over the lazy dog, again and again and again\r\n";
+    while message.len() < 6 << 20 {
+        message.extend_from_slice(line);
+    }
+    let message = std::sync::Arc::new(message);
+    let mx = gw.mx();
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..SESSIONS)
+            .map(|n| {
+                let message = std::sync::Arc::clone(&message);
+                scope.spawn(move || send_large(mx, n, &message))
+            })
+            .collect();
+        senders.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    let (peak, _) = memory_of(pid);
+    let accepted = codes.iter().filter(|&&c| c == 250).count();
+    assert!(codes.iter().all(|&c| c == 250 || c == 452), "{codes:?}");
+    assert!(accepted >= 1, "{codes:?}");
+    assert!(accepted < SESSIONS, "the budget refused some: {codes:?}");
+    eprintln!(
+        "accepted {accepted} of {SESSIONS}; peak {} MiB over a start of {} MiB",
+        peak >> 20,
+        baseline >> 20
+    );
+    // The budget plus a fixed overhead above the start: the queue's write buffer (fjall
+    // keeps accepted messages in a memtable of up to 64 MiB until it flushes them to its
+    // blob files) and 48 MiB of buffers and allocator slack.
+    let margin = (64 << 20) + (48 << 20);
+    assert!(
+        peak <= baseline + BUDGET + margin,
+        "peak {} MiB over a start of {} MiB (budget 64 MiB)",
+        peak >> 20,
+        baseline >> 20
+    );
+    gw.stop();
+    assert_eq!(gw.queue_ids().len(), accepted, "every 250 is queued");
+}

@@ -139,6 +139,11 @@ impl Gateway {
         self.server.take().unwrap().kill();
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.as_ref().unwrap().id()
+    }
+
     /// Stops the gateway (SIGTERM) and returns its stderr.
     pub(crate) fn stop(&mut self) -> String {
         let (status, stderr) = self.server.take().unwrap().stop();

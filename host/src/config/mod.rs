@@ -32,7 +32,9 @@ pub use plugin_terms::{
 };
 pub use quarantine::QuarantineConfig;
 pub use relay::RelayConfig;
-pub use smtp::{BareLineEndingPolicy, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig};
+pub use smtp::{
+    BareLineEndingPolicy, IN_FLIGHT_COPIES, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig,
+};
 pub use submission::SubmissionConfig;
 pub use units::{ByteSize, HumanDuration, UnitError};
 pub use verify::{UnverifiedRecipientAction, VerifyRecipients};

@@ -75,6 +75,11 @@ pub enum BareLineEndingPolicy {
     Normalize,
 }
 
+/// How many times its size a message in flight holds at its peak: the receive buffer, the
+/// parsed copy, the stored copy with the added header fields, the queue's write until its
+/// fsync (measured with `moat bench memory`).
+pub const IN_FLIGHT_COPIES: u64 = 4;
+
 /// `[smtp]`: limits and timeouts of every session.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +113,14 @@ pub struct SmtpConfig {
     /// `max_connections` open): idle floods push out idle sessions first.
     #[serde(default = "default_stress_timeout")]
     pub stress_timeout: HumanDuration,
+    /// `max_inflight_bytes = "2GiB"`: the memory for messages being received and
+    /// filtered, for the whole server. A message holds about four times its size in flight
+    /// ([`IN_FLIGHT_COPIES`]); past the budget a new DATA or BDAT gets 452 4.3.1, and a
+    /// message that cannot grow is read to its end, dropped and answered the same. Unset:
+    /// a quarter of the machine's memory, between 256 MiB and 16 GiB. At least
+    /// `IN_FLIGHT_COPIES` × `max_message_size`, so that one message always fits.
+    #[serde(default)]
+    pub max_inflight_bytes: Option<ByteSize>,
     /// `max_session_time = "1h"`: the longest a session may stay open, however busy: a
     /// client that sends a byte now and then, or never reads its replies, gives its slot
     /// back then (421 4.3.2). Writes to a client that does not read time out after
@@ -152,6 +165,7 @@ impl Default for SmtpConfig {
             data_timeout: default_data_timeout(),
             greeting_delay: default_greeting_delay(),
             max_session_time: default_max_session_time(),
+            max_inflight_bytes: None,
             stress_timeout: default_stress_timeout(),
             bare_line_endings: BareLineEndingPolicy::default(),
             reverse_dns: default_reverse_dns(),
@@ -217,6 +231,19 @@ pub struct TlsConfig {
 }
 
 impl SmtpConfig {
+    /// `max_inflight_bytes`, or its default for a machine with `memory` bytes: a quarter,
+    /// between 256 MiB and 16 GiB, and never less than one largest message.
+    pub fn inflight_budget(&self, memory: u64) -> u64 {
+        self.max_inflight_bytes.map_or_else(
+            || {
+                (memory / 4)
+                    .clamp(256 << 20, 16 << 30)
+                    .max(IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0))
+            },
+            |budget| budget.0,
+        )
+    }
+
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut check = |ok: bool, key: &str, reason: String| {
@@ -260,6 +287,16 @@ impl SmtpConfig {
             "data_timeout",
             "must be more than 0s".into(),
         );
+        if let Some(budget) = self.max_inflight_bytes {
+            check(
+                budget.0 >= IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0),
+                "max_inflight_bytes",
+                format!(
+                    "must be at least {IN_FLIGHT_COPIES} × max_message_size ({}), so that one message fits",
+                    ByteSize(IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0))
+                ),
+            );
+        }
         check(
             !self.stress_timeout.0.is_zero(),
             "stress_timeout",

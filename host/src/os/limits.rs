@@ -28,6 +28,19 @@ pub fn raise_open_files() -> std::io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
+/// The machine's memory in bytes (`MemTotal` of /proc/meminfo), or 2 GiB when it cannot
+/// be read.
+pub fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(2 << 30)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -41,5 +54,10 @@ mod tests {
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
         assert_eq!(now, limit.rlim_cur);
         assert_eq!(limit.rlim_cur, limit.rlim_max);
+    }
+
+    #[test]
+    fn the_machine_has_some_memory() {
+        assert!(super::total_memory() >= 64 << 20);
     }
 }

@@ -111,6 +111,8 @@ impl Server {
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            budget: inflight_budget(&config),
+            outcomes: Arc::new(tokio::sync::Semaphore::new(MAX_OUTCOMES)),
             verifier,
         });
         let stores = (assembled.metrics, assembled.kv_database, routes);
@@ -192,6 +194,20 @@ impl Server {
         ready.push_str(&format!(" plugins={}", self.plugins.join(",")));
         ready
     }
+}
+
+/// Outcome stages (learning) running in the background at most; past it a message
+/// teaches nothing rather than queue up with its memory.
+const MAX_OUTCOMES: usize = 256;
+
+/// The memory for mail in flight: `[smtp] max_inflight_bytes`, or a quarter of the
+/// machine's.
+fn inflight_budget(config: &Config) -> Arc<crate::smtp::budget::MemoryBudget> {
+    let budget = config
+        .smtp
+        .inflight_budget(crate::os::limits::total_memory());
+    tracing::info!(max_inflight_bytes = budget, "memory for mail in flight");
+    crate::smtp::budget::MemoryBudget::new(budget)
 }
 
 /// File descriptors kept for everything but SMTP sessions: the databases' files, plugin

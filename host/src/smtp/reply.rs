@@ -461,6 +461,11 @@ impl Reply {
     pub fn quarantined(queue_id: &str) -> Self {
         Self::new(250, "2.0.0", format!("OK: queued as {queue_id}"))
     }
+    /// The memory for mail in flight is used up: the message is refused (DATA, BDAT) or
+    /// was dropped (its end). The client retries later.
+    pub fn inflight_full() -> Self {
+        Self::new(452, "4.3.1", "Too much mail in progress, try again later")
+    }
     /// The queue could not store the message: disk full.
     pub fn storage_full() -> Self {
         Self::new(452, "4.3.1", "Insufficient system storage, try again later")

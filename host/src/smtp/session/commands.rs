@@ -240,6 +240,10 @@ impl Session {
         if let Err(reply) = self.phase.transaction_for_data() {
             return self.client_error(reply);
         }
+        if let Err(reply) = self.reserve_for_message() {
+            self.reply(reply);
+            return Next::Continue;
+        }
         *mode = self.data_mode();
         self.reply(Reply::start_data());
         Next::Continue
@@ -249,13 +253,19 @@ impl Session {
     /// dropped when out of sequence) before the reply.
     async fn handle_bdat(&mut self, size: u64, last: bool, mode: &mut Mode) -> Next {
         let max = self.params.smtp.max_message_size.0;
-        let (mut receiver, in_sequence) = match self.phase.transaction_for_data() {
-            Ok(t) => (
-                t.bdat.take().unwrap_or_else(|| BdatReceiver::new(max)),
-                true,
-            ),
-            Err(_) => (BdatReceiver::new(max), false),
+        let (mut receiver, in_sequence, first) = match self.phase.transaction_for_data() {
+            Ok(t) => match t.bdat.take() {
+                Some(receiver) => (receiver, true, false),
+                None => (BdatReceiver::new(max), true, true),
+            },
+            Err(_) => (BdatReceiver::new(max), false, false),
         };
+        // The first chunk of a message takes its share of memory; without one the chunks
+        // are still read (they follow the command), dropped and answered 452.
+        if first && self.reserve_for_message().is_err() {
+            self.over_budget = true;
+            receiver.discard();
+        }
         receiver.start_chunk(size, last);
         let mut chunk = BdatChunk {
             receiver,

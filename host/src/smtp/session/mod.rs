@@ -6,6 +6,7 @@
 //! first, before the greeting.
 
 mod auth;
+mod budget;
 mod commands;
 mod data;
 mod state;
@@ -56,6 +57,10 @@ pub struct SessionParams {
     pub metrics: crate::smtp::metrics::SmtpMetrics,
     /// Wall-clock time (the `Received` header's date).
     pub clock: crate::time::Clock,
+    /// The memory for mail in flight (`[smtp] max_inflight_bytes`).
+    pub budget: Arc<crate::smtp::budget::MemoryBudget>,
+    /// Outcome stages running in the background at most (learning is dropped past it).
+    pub outcomes: Arc<tokio::sync::Semaphore>,
     /// The header fields removed from every message before the filters see it.
     pub strip: crate::smtp::header_fields::HeaderStrip,
     /// The accounts and limits of the submission listeners; `None` when there are none.
@@ -125,6 +130,10 @@ struct Session {
     deadline: tokio::time::Instant,
     /// Whether the listener is under stress (idle sessions then get `stress_timeout`).
     stress: tokio::sync::watch::Receiver<bool>,
+    /// The message's share of the memory for mail in flight, while one is received.
+    reservation: Option<crate::smtp::budget::Reservation>,
+    /// The message being received could not be covered: it is being dropped.
+    over_budget: bool,
 }
 
 /// The most read from the client at once.
@@ -183,6 +192,8 @@ impl Session {
             slots: Some(slots),
             deadline: tokio::time::Instant::now() + params_deadline,
             stress,
+            reservation: None,
+            over_budget: false,
         }
     }
 
@@ -461,10 +472,18 @@ impl Session {
             Mode::Data(receiver) => {
                 let (consumed, end) = receiver.ingest(input);
                 let Some(end) = end else {
+                    if !self.keep_within_budget(receiver.held()) {
+                        receiver.discard();
+                    }
                     return (consumed, Next::Continue);
                 };
                 *mode = self.command_mode();
                 let reply = match end {
+                    DataEnd::Complete(message)
+                        if self.over_budget || !self.keep_within_budget(message.bytes.len()) =>
+                    {
+                        self.abort_message(Reply::inflight_full())
+                    }
                     DataEnd::Complete(message) => self.finish_message(message).await,
                     DataEnd::TooLarge => self.abort_message(Reply::message_too_large(
                         self.params.smtp.max_message_size.0,
@@ -476,6 +495,9 @@ impl Session {
             }
             Mode::Bdat(chunk) => {
                 let (consumed, end) = chunk.receiver.ingest(input);
+                if !self.keep_within_budget(chunk.receiver.held()) {
+                    chunk.receiver.discard();
+                }
                 let Some(end) = end else {
                     return (consumed, Next::Continue);
                 };
@@ -528,6 +550,8 @@ impl Session {
 
     /// Ends the transaction with an error reply.
     fn abort_message(&mut self, reply: Reply) -> Reply {
+        self.reservation = None;
+        self.over_budget = false;
         self.phase.reset();
         self.ctx.annotations.truncate(self.session_annotations);
         reply
@@ -565,8 +589,13 @@ impl Session {
                 if let Phase::Transaction(t) = &mut self.phase {
                     t.bdat = Some(receiver);
                 }
+                if self.over_budget {
+                    // Later chunks of this message are still read and dropped until LAST.
+                    return Reply::inflight_full();
+                }
                 Reply::chunk_ok(total)
             }
+            BdatEnd::Complete(_) if self.over_budget => self.abort_message(Reply::inflight_full()),
             BdatEnd::TooLarge => {
                 let reply = Reply::message_too_large(self.params.smtp.max_message_size.0);
                 // Later chunks of this message are still read and refused until LAST.
