@@ -75,9 +75,10 @@ pub enum BareLineEndingPolicy {
     Normalize,
 }
 
-/// How many times its size a message in flight holds at its peak: the receive buffer, the
-/// parsed copy, the stored copy with the added header fields, the queue's write until its
-/// fsync (measured with `moat bench memory`).
+/// How many times its size a message in flight holds at its peak: the received bytes
+/// (which the parse borrows), its decoded parts (base64, quoted-printable: up to its size
+/// again), the stored copy with the added header fields, and the queue's write until its
+/// fsync.
 pub const IN_FLIGHT_COPIES: u64 = 4;
 
 /// `[smtp]`: limits and timeouts of every session.

@@ -5,16 +5,15 @@
 //! same; nothing is held that the budget does not cover, so a flood of large messages
 //! cannot take the machine's memory.
 //!
-//! A message costs more than its bytes while it is in flight: the receive buffer becomes
-//! the parsed message (mail-parser copies what it keeps), the stored copy gets the added
-//! header fields, and the queue's write holds it until the fsync. [`COPIES`] is that
-//! factor, measured (see `moat bench memory`).
+//! A message costs more than its bytes while it is in flight: the received bytes (which
+//! the parse borrows, no copy), its decoded parts, the stored copy with the added header
+//! fields, and the queue's write until the fsync. [`COPIES`] is that factor.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// How many times its size a message in flight holds at its peak (receive buffer, parsed
-/// copy, stored copy, the queue's write).
+/// How many times its size a message in flight holds at its peak (received bytes, decoded
+/// parts, stored copy, the queue's write).
 pub const COPIES: u64 = crate::config::IN_FLIGHT_COPIES;
 
 /// The server's budget for mail in flight.
