@@ -156,7 +156,8 @@ async fn connect_from(source: &str, server: SocketAddr) -> anyhow::Result<TcpStr
 /// `sessions` sessions each sending a `size`-byte message at once: each one's deciding
 /// reply code (`None` if the session failed).
 async fn large_messages(mx: SocketAddr, sessions: usize, size: u64) -> Vec<Option<u16>> {
-    let mut message = b"From: a@example.org\r\nTo: b@example.test\r\nSubject: large\r\n\r\n".to_vec();
+    let mut message =
+        b"From: a@example.org\r\nTo: b@example.test\r\nSubject: large\r\n\r\n".to_vec();
     let line = b"the quick brown fox jumps over the lazy dog, again and again and again\r\n";
     while (message.len() as u64) < size {
         message.extend_from_slice(line);
