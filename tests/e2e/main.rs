@@ -10,6 +10,7 @@ mod abuse;
 mod cli;
 mod delivery;
 mod delivery_mx;
+mod disk_full;
 mod dnsbl;
 mod durability;
 mod floods;

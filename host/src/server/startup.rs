@@ -22,7 +22,7 @@ use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
 use crate::os::private;
 use crate::os::privileges::{self, Account};
-use crate::queue::Queue;
+use crate::queue::{FreeSpace, Queue};
 use crate::smtp::header_fields::HeaderStrip;
 use crate::smtp::metrics::SmtpMetrics;
 use crate::smtp::relay::RelayPolicy;
@@ -67,7 +67,7 @@ impl Server {
         for error in &assembled.load_errors {
             eprintln!("moat: plugin not loaded: {error}");
         }
-        let queue = Queue::open(assembled.database.clone()).context("cannot open the queue")?;
+        let queue = open_queue(&config, &assembled.database)?;
         let clock = Clock::system();
         queue.register_metrics(&assembled.metrics, clock.clone());
         let plugins = assembled
@@ -213,6 +213,21 @@ fn inflight_budget(config: &Config) -> Arc<crate::smtp::budget::MemoryBudget> {
 /// File descriptors kept for everything but SMTP sessions: the databases' files, plugin
 /// and delivery connections, DNS, OCR pipes.
 const RESERVED_FILES: u64 = 512;
+
+/// Opens the queue with the reserve of `[queue] min_free`, and makes sure its database
+/// takes writes before anything is delivered: a disk that fails writes would otherwise
+/// have a message delivered and its outcome lost at every start.
+fn open_queue(config: &Config, database: &Database) -> anyhow::Result<Queue> {
+    let space = FreeSpace::new(database.dir(), config.queue.min_free.0);
+    let queue = Queue::open_with(database.clone(), space).context("cannot open the queue")?;
+    queue.check_writable().with_context(|| {
+        format!(
+            "the queue's database in {} does not take writes (is its disk full or failing?)",
+            database.dir().display()
+        )
+    })?;
+    Ok(queue)
+}
 
 /// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it),
 /// with the open-file limit raised and each listener's session cap kept below it.

@@ -466,9 +466,19 @@ impl Reply {
     pub fn inflight_full() -> Self {
         Self::new(452, "4.3.1", "Too much mail in progress, try again later")
     }
-    /// The queue could not store the message: disk full.
+    /// The queue could not store the message, or takes no new mail (MAIL, DATA): its disk
+    /// is full or below `[queue] min_free` (RFC 3463's mail system full).
     pub fn storage_full() -> Self {
         Self::new(452, "4.3.1", "Insufficient system storage, try again later")
+    }
+    /// The queue's database failed a write and takes none until moat restarts: the
+    /// session is closed (RFC 5321's 421, RFC 3463's system not accepting messages).
+    pub fn storage_failed(hostname: &str) -> Self {
+        Self::new(
+            421,
+            "4.3.2",
+            format!("{hostname} Service not available: cannot store mail now, closing connection"),
+        )
     }
     /// The queue could not store the message: another local error.
     pub fn local_error() -> Self {
@@ -513,6 +523,7 @@ mod tests {
             Reply::pregreet(),
             Reply::syntax_error("x"),
             Reply::storage_full(),
+            Reply::storage_failed("mx.test"),
             Reply::local_error(),
             Reply::message_tempfail(),
             Reply::bare_line_ending(),

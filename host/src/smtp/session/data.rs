@@ -128,12 +128,17 @@ impl Session {
                 };
                 match stored {
                     Ok(id) => (Reply::queued(&id.to_string()), Some(id)),
-                    Err(QueueError::DiskFull { .. }) => {
-                        tracing::error!("queue full: message refused with 452");
+                    Err(error @ QueueError::NoRoom { .. }) => {
+                        tracing::info!(%error, "message refused with 452");
+                        (Reply::storage_full(), None)
+                    }
+                    // A failed write: the server logs it once, and restarts.
+                    Err(error @ QueueError::DiskFull { .. }) => {
+                        tracing::warn!(%error, "message refused with 452");
                         (Reply::storage_full(), None)
                     }
                     Err(error) => {
-                        tracing::error!(%error, "queue write failed: message refused with 451");
+                        tracing::warn!(%error, "queue write failed: message refused with 451");
                         (Reply::local_error(), None)
                     }
                 }
