@@ -119,6 +119,11 @@ impl Gateway {
         self.server = Some(server);
     }
 
+    /// The process id of the running gateway.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.as_ref().expect("running").id()
+    }
+
     /// Sends the running gateway SIGHUP: reload.
     pub(crate) fn hangup(&self) {
         self.server.as_ref().expect("running").signal("HUP");
