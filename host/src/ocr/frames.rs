@@ -206,6 +206,11 @@ struct Tiff<'a> {
 const IMAGE_WIDTH: u16 = 256;
 const IMAGE_LENGTH: u16 = 257;
 
+/// The most entries of one directory searched for the width and height. Real directories
+/// hold a few dozen (sorted by tag, the two near the start); directories may overlap, so
+/// without this bound `max_frames` of them could each send the walk through the whole file.
+const MAX_ENTRIES_SEARCHED: u64 = 1024;
+
 impl<'a> Tiff<'a> {
     fn new(bytes: &'a [u8]) -> Result<Self, FrameError> {
         let (big_endian, big) = match bytes.get(..4) {
@@ -281,7 +286,8 @@ impl<'a> Tiff<'a> {
             offset: at,
         })?;
         let (mut width, mut height) = (None, None);
-        for entry in (0..count).map(|n| entries_at + n * entry_len) {
+        let searched = count.min(MAX_ENTRIES_SEARCHED);
+        for entry in (0..searched).map(|n| entries_at + n * entry_len) {
             let (slot, tag) = match self.u16(entry, WHAT)? {
                 IMAGE_WIDTH => (&mut width, "ImageWidth"),
                 IMAGE_LENGTH => (&mut height, "ImageLength"),

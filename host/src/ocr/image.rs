@@ -478,6 +478,20 @@ mod tests {
             failed(check(&tiff(&[(10, 10), (0, 10)], 0), "image/tiff", &LIMITS)),
             "Tiff: page 2 declares a 0×10 image"
         );
+        // A directory of 2,000 entries, the size tags last: the search stops after 1,024
+        // (directories may overlap: max_frames of them must not each run through the file).
+        let mut long_directory = b"II*\0\x08\0\0\0".to_vec();
+        long_directory.extend_from_slice(&2000u16.to_le_bytes());
+        for n in 0..2000u16 {
+            let tag = if n < 1998 { 300 } else { 256 + n - 1998 };
+            long_directory.extend_from_slice(&tag.to_le_bytes());
+            long_directory.extend_from_slice(&[4, 0, 1, 0, 0, 0, 10, 0, 0, 0]);
+        }
+        long_directory.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            failed(check(&long_directory, "image/tiff", &LIMITS)),
+            "Tiff: TIFF page 1 has no ImageWidth"
+        );
         let mut ascii_width = tiff(&[(10, 10), (10, 10)], 0);
         ascii_width[second + 4..second + 6].copy_from_slice(&2u16.to_le_bytes());
         assert_eq!(
