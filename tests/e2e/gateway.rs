@@ -135,6 +135,11 @@ impl Gateway {
         self.server = Some(server);
     }
 
+    /// The process id of the running gateway.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.as_ref().expect("running").id()
+    }
+
     /// Sends the running gateway SIGHUP: reload.
     pub(crate) fn hangup(&self) {
         self.server.as_ref().expect("running").signal("HUP");
@@ -153,11 +158,6 @@ impl Gateway {
     /// Kills the gateway with SIGKILL, as a crash would.
     pub(crate) fn crash(&mut self) {
         self.server.take().unwrap().kill();
-    }
-
-    /// The server's process id.
-    pub(crate) fn pid(&self) -> u32 {
-        self.server.as_ref().unwrap().id()
     }
 
     /// Stops the gateway (SIGTERM) and returns its stderr.

@@ -18,6 +18,7 @@ mod gateway;
 mod learn;
 mod metrics;
 mod ocr;
+mod ocr_bombs;
 mod open_relay;
 mod plugin_faults;
 mod quarantine;

@@ -2,8 +2,9 @@
 //! limits and error handling can be tested end to end.
 //!
 //! The mode comes from the config key `mode` and may be overridden per message by the
-//! header `X-Misbehave: MODE`: `none`, `loop`, `memory-bomb`, `panic`, `stack-overflow` or
-//! `invalid-verdict`. An unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
+//! header `X-Misbehave: MODE`: `none`, `loop`, `memory-bomb`, `panic`, `stack-overflow`,
+//! `invalid-verdict` or `ocr-raw` (every attachment to the host's OCR as it is). An
+//! unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
 //!
 //! It also lets tests drive decisions before DATA: with config `act_at = "STAGE"`
 //! (`connect`, `helo`, `mail_from`, `rcpt_to`) and `act = "reject"` or `"tempfail"`, it
@@ -81,6 +82,9 @@ impl Plugin for Misbehave {
             }
             Some(Mode::InvalidVerdict) => {
                 Verdict::new().symbol("not a valid name!", f64::NAN, "invalid on purpose")
+            }
+            Some(Mode::OcrRaw) => {
+                Verdict::new().symbol("MISBEHAVE_OCR", 0.0, misbehaviour::ocr_everything(message))
             }
             None => Verdict::new().symbol(
                 "MISBEHAVE_UNKNOWN_MODE",

@@ -3,6 +3,8 @@
 
 use std::hint::black_box;
 
+use moat_sdk::{Message, ocr};
+
 /// Spins forever.
 pub(crate) fn spin_forever() -> ! {
     let mut counter = 0_u64;
@@ -38,4 +40,21 @@ pub(crate) fn overflow_stack(depth: u64) -> u64 {
     }
     let below = overflow_stack(depth + 1);
     black_box(below) ^ depth
+}
+
+/// Each attachment's OCR outcome, as `INDEX: N bytes of text` or `INDEX: ERROR`, joined by
+/// `; `: every attachment is sent as it is, whatever its type or size.
+pub(crate) fn ocr_everything(message: &Message) -> String {
+    let mut outcomes = Vec::new();
+    for attachment in message.attachments() {
+        let Some(bytes) = message.attachment_bytes(attachment.index) else {
+            continue;
+        };
+        let outcome = match ocr::recognize(&bytes, &attachment.content_type) {
+            Ok(text) => format!("{} bytes of text", text.len()),
+            Err(error) => format!("{error:?}"),
+        };
+        outcomes.push(format!("{}: {outcome}", attachment.index));
+    }
+    outcomes.join("; ")
 }

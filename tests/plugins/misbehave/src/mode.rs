@@ -15,6 +15,10 @@ pub(crate) enum Mode {
     StackOverflow,
     /// Answer a verdict the host must reject (bad symbol name, NaN score).
     InvalidVerdict,
+    /// Hand every attachment to the host's OCR as it is, checking nothing (as a careless
+    /// third-party plugin would), and answer `MISBEHAVE_OCR` (score 0) with the outcomes:
+    /// what the host's image bounds are for.
+    OcrRaw,
 }
 
 impl Mode {
@@ -27,6 +31,7 @@ impl Mode {
             "panic" => Self::Panic,
             "stack-overflow" => Self::StackOverflow,
             "invalid-verdict" => Self::InvalidVerdict,
+            "ocr-raw" => Self::OcrRaw,
             _ => return None,
         })
     }
@@ -53,6 +58,7 @@ mod tests {
         assert_eq!(Mode::parse(" Panic "), Some(Mode::Panic));
         assert_eq!(Mode::parse("stack-overflow"), Some(Mode::StackOverflow));
         assert_eq!(Mode::parse("invalid-verdict"), Some(Mode::InvalidVerdict));
+        assert_eq!(Mode::parse("ocr-raw"), Some(Mode::OcrRaw));
         assert_eq!(Mode::parse("explode"), None);
     }
 
