@@ -109,6 +109,22 @@ impl Gateway {
     /// Stops the gateway (SIGTERM) and starts it again on the same config and data.
     pub(crate) fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// Waits up to `limit` for the gateway to exit by itself: its exit status (`None`: it
+    /// was still running, and is killed now) and its stderr.
+    pub(crate) fn wait_for_exit(
+        &mut self,
+        limit: Duration,
+    ) -> (Option<std::process::ExitStatus>, String) {
+        self.server.take().unwrap().wait_for_exit(limit)
+    }
+
+    /// Starts the gateway again on the same config and data, once it has stopped (as a
+    /// service manager restarts it).
+    pub(crate) fn start_again(&mut self) {
+        assert!(self.server.is_none(), "the gateway is still running");
         let server = Server::start(
             MOAT,
             self.dir.path(),
@@ -117,6 +133,11 @@ impl Gateway {
         );
         self.addresses = ready_addresses(&server.ready_line);
         self.server = Some(server);
+    }
+
+    /// The process id of the running gateway.
+    pub(crate) fn pid(&self) -> u32 {
+        self.server.as_ref().expect("running").id()
     }
 
     /// Sends the running gateway SIGHUP: reload.

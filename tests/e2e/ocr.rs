@@ -15,7 +15,7 @@ use crate::moat;
 
 /// A config running only the ocr and bayes plugins, tesseract as the engine; `ocr_extra`
 /// adds keys to `[ocr]`, `extra` adds tables.
-fn ocr_config(dir: &Path, ocr_extra: &str, extra: &str) -> &'static str {
+pub(crate) fn ocr_config(dir: &Path, ocr_extra: &str, extra: &str) -> &'static str {
     let cache = workspace_root().join("target/e2e-plugin-cache");
     let text = format!(
         "[server]\ndata_dir = \"data\"\n[filter]\nbundled = [\"ocr\", \"bayes\"]\ncache_dir = {:?}\n\
@@ -28,7 +28,7 @@ fn ocr_config(dir: &Path, ocr_extra: &str, extra: &str) -> &'static str {
 }
 
 /// Writes a message with `args` (see clients/image_mail.py) to `dir/name`.
-fn image_mail(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+pub(crate) fn image_mail(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let script = workspace_root().join("tests/e2e/clients/image_mail.py");
     let out_path = dir.join(name);
     let mut full = vec![
@@ -41,7 +41,7 @@ fn image_mail(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     out_path
 }
 
-fn corpus_images(kind: &str) -> Vec<PathBuf> {
+pub(crate) fn corpus_images(kind: &str) -> Vec<PathBuf> {
     let mut images: Vec<PathBuf> = std::fs::read_dir(shared_dir().join("corpus/images").join(kind))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -52,7 +52,7 @@ fn corpus_images(kind: &str) -> Vec<PathBuf> {
 }
 
 /// The decision `moat check --json` prints for `file` (the run must succeed).
-fn check_one(dir: &Path, config: &str, file: &Path) -> Value {
+pub(crate) fn check_one(dir: &Path, config: &str, file: &Path) -> Value {
     let out = moat(
         dir,
         &[
@@ -68,7 +68,7 @@ fn check_one(dir: &Path, config: &str, file: &Path) -> Value {
 }
 
 /// The symbols of a `moat check --json` line, by name.
-fn symbol<'a>(decision: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn symbol<'a>(decision: &'a Value, name: &str) -> Option<&'a Value> {
     decision["symbols"]
         .as_array()
         .unwrap()
@@ -247,7 +247,7 @@ fn a_bomb_a_corrupt_and_an_oversized_image_are_skipped_with_a_symbol() {
 
 /// An executable fake engine in `dir`: a shell script that answers `--version` as
 /// tesseract does and runs `body` for an image.
-fn fake_engine(dir: &Path, name: &str, body: &str) -> PathBuf {
+pub(crate) fn fake_engine(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(
         &path,
@@ -258,14 +258,32 @@ fn fake_engine(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// A shell line with which a fake engine records that it ran: it may write no file
+/// (RLIMIT_FSIZE 0), so it makes an empty one in `runs`, named by its pid.
+pub(crate) fn record_run(runs: &Path) -> String {
+    std::fs::create_dir_all(runs).unwrap();
+    format!(": > {}/$$.pid", runs.display())
+}
+
+/// The pids of the runs recorded in `runs` (see [`record_run`]).
+pub(crate) fn recorded_runs(runs: &Path) -> Vec<String> {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".pid").map(str::to_owned)
+        })
+        .collect()
+}
+
 #[test]
 fn an_engine_that_hangs_is_killed_at_its_time_limit() {
     let dir = scratch();
-    let pid_file = dir.path().join("engine.pid");
+    let runs = dir.path().join("runs");
     let engine = fake_engine(
         dir.path(),
         "hang.sh",
-        &format!("echo $$ > {}\nexec sleep 60", pid_file.display()),
+        &format!("{}\nexec sleep 60", record_run(&runs)),
     );
     let config = ocr_config(
         dir.path(),
@@ -292,9 +310,11 @@ fn an_engine_that_hangs_is_killed_at_its_time_limit() {
         "check waited for the hung engine"
     );
     assert!(symbol(decision, "OCR_TIMEOUT").is_some(), "{decision}");
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
-    assert!(!proc_dir.exists(), "the engine {} still runs", pid.trim());
+    let [pid] = &recorded_runs(&runs)[..] else {
+        panic!("the engine ran other than once")
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    assert!(!proc_dir.exists(), "the engine {pid} still runs");
 }
 
 #[test]

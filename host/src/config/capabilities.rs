@@ -143,6 +143,16 @@ pub struct OcrConfig {
     /// `max_dimension = 10000`: images wider or taller than this many pixels are refused.
     #[serde(default = "default_ocr_max_dimension")]
     pub max_dimension: u32,
+    /// `max_frames = 16`: images of more frames (GIF) or pages (TIFF) are refused. Every
+    /// frame and page is held to `max_pixels` and `max_dimension` too: GIF decoders decode
+    /// every frame and tesseract reads every page, not only the first the header names.
+    #[serde(default = "default_ocr_max_frames")]
+    pub max_frames: u32,
+    /// `memory_limit = "512MiB"`: the address space of one engine process (tesseract runs
+    /// under `RLIMIT_AS`, and under a CPU-time limit of `timeout` plus a second): an image
+    /// that would take more fails instead of taking the host's memory.
+    #[serde(default = "default_ocr_memory_limit")]
+    pub memory_limit: ByteSize,
     /// `cache_entries = 10000`: results kept, keyed by the image's SHA-256, so an image
     /// seen in many messages is read once. 0 turns the cache off.
     #[serde(default = "default_ocr_cache_entries")]
@@ -160,6 +170,8 @@ impl Default for OcrConfig {
             max_image_bytes: default_ocr_max_image_bytes(),
             max_pixels: default_ocr_max_pixels(),
             max_dimension: default_ocr_max_dimension(),
+            max_frames: default_ocr_max_frames(),
+            memory_limit: default_ocr_memory_limit(),
             cache_entries: default_ocr_cache_entries(),
         }
     }
@@ -186,9 +198,20 @@ fn default_ocr_max_pixels() -> u64 {
 fn default_ocr_max_dimension() -> u32 {
     10_000
 }
+fn default_ocr_max_frames() -> u32 {
+    16
+}
+fn default_ocr_memory_limit() -> ByteSize {
+    ByteSize(512 << 20)
+}
 fn default_ocr_cache_entries() -> usize {
     10_000
 }
+
+/// The most `[ocr] max_frames`: each frame or page may cost a full OCR run.
+const MAX_OCR_FRAMES: u32 = 1000;
+/// The least `[ocr] memory_limit`; less is a unit mistake.
+const MIN_OCR_MEMORY: u64 = 16 << 20;
 
 impl OcrConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
@@ -216,6 +239,24 @@ impl OcrConfig {
         }
         if self.max_dimension == 0 {
             problem("max_dimension", "must be more than 0".into());
+        }
+        if !(1..=MAX_OCR_FRAMES).contains(&self.max_frames) {
+            problem(
+                "max_frames",
+                format!(
+                    "must be between 1 and {MAX_OCR_FRAMES}, not {}",
+                    self.max_frames
+                ),
+            );
+        }
+        if self.memory_limit.0 < MIN_OCR_MEMORY {
+            problem(
+                "memory_limit",
+                format!(
+                    "must be at least 16MiB (no engine starts in less), not {}",
+                    self.memory_limit
+                ),
+            );
         }
         let valid_language =
             |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');

@@ -10,6 +10,7 @@ mod filter;
 mod pem;
 mod plugin_terms;
 mod quarantine;
+mod queue;
 mod relay;
 mod smtp;
 mod submission;
@@ -34,8 +35,11 @@ pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
 };
 pub use quarantine::QuarantineConfig;
+pub use queue::QueueConfig;
 pub use relay::RelayConfig;
-pub use smtp::{BareLineEndingPolicy, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig};
+pub use smtp::{
+    BareLineEndingPolicy, IN_FLIGHT_COPIES, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig,
+};
 pub use submission::SubmissionConfig;
 pub use units::{ByteSize, HumanDuration, UnitError};
 pub use verify::{UnverifiedRecipientAction, VerifyRecipients};
@@ -89,6 +93,9 @@ pub struct Config {
     /// `[quarantine]`: how long held messages are kept.
     #[serde(default)]
     pub quarantine: QuarantineConfig,
+    /// `[queue]`: the room kept free on the data dir's disk.
+    #[serde(default)]
+    pub queue: QueueConfig,
     /// `[submission]`: accounts, login limits, sending limits and outbound thresholds for
     /// the submission listeners.
     #[serde(default)]
@@ -217,6 +224,7 @@ impl Config {
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
         problems.extend(self.ocr.problems());
         problems.extend(self.submission.problems());
+        problems.extend(self.queue.problems());
         for (name, settings) in &self.plugin {
             if !is_valid_plugin_name(name) {
                 problems.push(Problem {

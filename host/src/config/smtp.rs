@@ -18,7 +18,11 @@ pub struct ListenerConfig {
     /// `address = "0.0.0.0:25"`: where to listen (port 0 picks a free port; the ready line
     /// says which).
     pub address: SocketAddr,
-    /// `max_connections = 1000`: open sessions on this listener; more are answered 421.
+    /// `max_connections = 10000`: open sessions on this listener; more are answered
+    /// 421 4.3.2. An idle session costs about 25 KB and a file descriptor; the server
+    /// raises its open-file limit to the hard limit and keeps this cap below it. At 80%
+    /// of it the listener is under stress: sessions that have not started a transaction
+    /// get `[smtp] stress_timeout` instead of `command_timeout`, as Postfix's stress mode.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// `max_connections_per_ip = 20`: open sessions from one client address. A session
@@ -54,7 +58,7 @@ impl ListenerKind {
 }
 
 fn default_max_connections() -> usize {
-    1000
+    10_000
 }
 fn default_max_connections_per_ip() -> usize {
     20
@@ -70,6 +74,12 @@ pub enum BareLineEndingPolicy {
     /// Turn it into CRLF and accept the message.
     Normalize,
 }
+
+/// How many times its size a message in flight holds at its peak: the received bytes
+/// (which the parse borrows), its decoded parts (base64, quoted-printable: up to its size
+/// again), the stored copy with the added header fields, and the queue's write until its
+/// fsync.
+pub const IN_FLIGHT_COPIES: u64 = 4;
 
 /// `[smtp]`: limits and timeouts of every session.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -99,6 +109,19 @@ pub struct SmtpConfig {
     /// `data_timeout = "10m"`: idle time allowed while receiving message data.
     #[serde(default = "default_data_timeout")]
     pub data_timeout: HumanDuration,
+    /// `stress_timeout = "10s"`: the idle time allowed, instead of `command_timeout`, to
+    /// a session before MAIL while its listener is under stress (80% of
+    /// `max_connections` open): idle floods push out idle sessions first.
+    #[serde(default = "default_stress_timeout")]
+    pub stress_timeout: HumanDuration,
+    /// `max_inflight_bytes = "2GiB"`: the memory for messages being received and
+    /// filtered, for the whole server. A message holds about four times its size in flight
+    /// ([`IN_FLIGHT_COPIES`]); past the budget a new DATA or BDAT gets 452 4.3.1, and a
+    /// message that cannot grow is read to its end, dropped and answered the same. Unset:
+    /// a quarter of the machine's memory, between 256 MiB and 16 GiB. At least
+    /// `IN_FLIGHT_COPIES` × `max_message_size`, so that one message always fits.
+    #[serde(default)]
+    pub max_inflight_bytes: Option<ByteSize>,
     /// `max_session_time = "1h"`: the longest a session may stay open, however busy: a
     /// client that sends a byte now and then, or never reads its replies, gives its slot
     /// back then (421 4.3.2). Writes to a client that does not read time out after
@@ -143,6 +166,8 @@ impl Default for SmtpConfig {
             data_timeout: default_data_timeout(),
             greeting_delay: default_greeting_delay(),
             max_session_time: default_max_session_time(),
+            max_inflight_bytes: None,
+            stress_timeout: default_stress_timeout(),
             bare_line_endings: BareLineEndingPolicy::default(),
             reverse_dns: default_reverse_dns(),
             max_hops: default_max_hops(),
@@ -175,6 +200,9 @@ fn default_data_timeout() -> HumanDuration {
 fn default_reverse_dns() -> bool {
     true
 }
+fn default_stress_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
 fn default_max_session_time() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(3600))
 }
@@ -204,6 +232,19 @@ pub struct TlsConfig {
 }
 
 impl SmtpConfig {
+    /// `max_inflight_bytes`, or its default for a machine with `memory` bytes: a quarter,
+    /// between 256 MiB and 16 GiB, and never less than one largest message.
+    pub fn inflight_budget(&self, memory: u64) -> u64 {
+        self.max_inflight_bytes.map_or_else(
+            || {
+                (memory / 4)
+                    .clamp(256 << 20, 16 << 30)
+                    .max(IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0))
+            },
+            |budget| budget.0,
+        )
+    }
+
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut check = |ok: bool, key: &str, reason: String| {
@@ -245,6 +286,21 @@ impl SmtpConfig {
         check(
             !self.data_timeout.0.is_zero(),
             "data_timeout",
+            "must be more than 0s".into(),
+        );
+        if let Some(budget) = self.max_inflight_bytes {
+            check(
+                budget.0 >= IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0),
+                "max_inflight_bytes",
+                format!(
+                    "must be at least {IN_FLIGHT_COPIES} × max_message_size ({}), so that one message fits",
+                    ByteSize(IN_FLIGHT_COPIES.saturating_mul(self.max_message_size.0))
+                ),
+            );
+        }
+        check(
+            !self.stress_timeout.0.is_zero(),
+            "stress_timeout",
             "must be more than 0s".into(),
         );
         check(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 
 use super::Surroundings;
 use super::dsn::{Bounces, DsnKind};
@@ -25,7 +25,9 @@ use super::route::{Destination, LiveRoutes};
 use crate::config::Config;
 use crate::queue::{Queue, QueueError, QueueId, QueuedEnvelope, RecipientState, Settle};
 
-/// The wait before a message whose outcome could not be read or recorded is tried again.
+/// The wait before a message whose envelope could not be read is tried again, and before
+/// an outcome that could not be recorded is written again (never delivered again: see
+/// [`Attempt::finish`]).
 pub(super) const FAILED_UPDATE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What every attempt needs: the queue it reads its message from and records its outcome
@@ -216,8 +218,8 @@ impl Attempts {
         settle
     }
 
-    /// Keeps `id` out of the scheduler's reach for a while (its outcome could not be read
-    /// or recorded), so a failing disk is not hammered in a loop.
+    /// Keeps `id` out of the scheduler's reach for a while (its envelope could not be
+    /// read), so a failing disk is not hammered in a loop.
     fn release_later(self: &Arc<Self>, id: QueueId) {
         let attempts = Arc::clone(self);
         self.tracker.spawn(async move {
@@ -286,8 +288,12 @@ impl Attempt {
 
     /// Records the attempt's outcomes, with its bounce or delay warning, in one durable
     /// update, then lets the scheduler take the message again when it is next due.
+    ///
+    /// An outcome that cannot be written is written again every [`FAILED_UPDATE_BACKOFF`]
+    /// (until shutdown), and the message stays out of the scheduler's reach meanwhile:
+    /// what was delivered is not delivered again while this process knows it was. Only a
+    /// restart forgets it (the at-least-once window: one more delivery).
     async fn finish(self: Arc<Self>) {
-        let id = self.id;
         let attempts = &self.attempts;
         let outcomes = std::mem::take(
             &mut self
@@ -303,30 +309,71 @@ impl Attempt {
                 Outcome::Failed { .. } => DeliveryOutcome::Failed,
             });
         }
-        match self.record(outcomes).await {
-            Ok(Ok(Some((applied, bounces)))) => {
-                if applied.expired {
-                    attempts.surroundings.metrics.expired();
-                    info!(queue_id = %id, "expired");
-                }
-                if !bounces.is_empty() {
-                    info!(queue_id = %id, bounces = ?bounces, "sender notified");
-                }
-                attempts.in_flight.release(&id);
-                attempts.queue.wake();
+        let mut tries = 0_u32;
+        loop {
+            let error = match self.record(outcomes.clone()).await {
+                Ok(Ok(recorded)) => return self.recorded(recorded),
+                Ok(Err(error)) => error.to_string(),
+                Err(error) => format!("recording the outcome panicked: {error}"),
+            };
+            if tries == 0 {
+                self.not_recorded(&outcomes, &error);
+            } else {
+                debug!(queue_id = %self.id, %error, tries, "outcome still not recorded");
             }
-            Ok(Ok(None)) => {
-                info!(queue_id = %id, "message left the queue during its attempt");
-                attempts.in_flight.release(&id);
+            tries += 1;
+            tokio::select! {
+                () = tokio::time::sleep(FAILED_UPDATE_BACKOFF) => {}
+                () = attempts.shutdown.cancelled() => return,
             }
-            Ok(Err(error)) => {
-                error!(queue_id = %id, %error, "cannot record the attempt's outcome; will retry");
-                attempts.release_later(id);
-            }
-            Err(error) => {
-                error!(queue_id = %id, %error, "recording the outcome panicked");
-                attempts.release_later(id);
-            }
+        }
+    }
+
+    /// Lets the message go once its outcome is on disk (or it left the queue meanwhile).
+    fn recorded(&self, recorded: Option<(Applied, Vec<QueueId>)>) {
+        let id = self.id;
+        let attempts = &self.attempts;
+        let Some((applied, bounces)) = recorded else {
+            info!(queue_id = %id, "message left the queue during its attempt");
+            attempts.in_flight.release(&id);
+            return;
+        };
+        if applied.expired {
+            attempts.surroundings.metrics.expired();
+            info!(queue_id = %id, "expired");
+        }
+        if !bounces.is_empty() {
+            info!(queue_id = %id, bounces = ?bounces, "sender notified");
+        }
+        attempts.in_flight.release(&id);
+        attempts.queue.wake();
+    }
+
+    /// Says, once per attempt, that its outcome is not on disk: the message is kept from
+    /// delivery until it is, and if the process ends first, it is delivered again (to the
+    /// recipients delivered now too) after the restart.
+    fn not_recorded(&self, outcomes: &[(usize, Outcome)], error: &str) {
+        let delivered = outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Delivered { .. }))
+            .count();
+        if self.attempts.queue.failure().is_some() {
+            // The server logged the failure once, and restarts: this says what it costs.
+            warn!(
+                queue_id = %self.id,
+                delivered,
+                "the outcome of this attempt cannot be recorded (the queue's database \
+                 failed): after the restart the message is tried again, also for the \
+                 recipients delivered now"
+            );
+        } else {
+            error!(
+                queue_id = %self.id,
+                delivered,
+                %error,
+                "cannot record the attempt's outcome; the message is not delivered again \
+                 until it is recorded"
+            );
         }
     }
 

@@ -9,6 +9,10 @@
 //!
 //! The top of the three delivery stages: it starts each attempt and hands the attempt's
 //! jobs to the workers of their destinations.
+//!
+//! It starts no attempt whose outcome could not be written: none while the queue's disk has
+//! less than a quarter of `[queue] min_free` (it looks again every [`SPACE_RECHECK`]), and
+//! none at all once the queue's database failed a write (it stops; the server restarts).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,6 +34,9 @@ use crate::queue::{Queue, QueueId};
 /// The longest the scheduler sleeps without looking at the due index (a safety net; it is
 /// woken when anything becomes due sooner).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How often a scheduler paused by an almost full disk looks at the room again.
+const SPACE_RECHECK: Duration = Duration::from_secs(2);
 
 /// Why delivery could not start.
 #[derive(Debug, thiserror::Error)]
@@ -109,16 +116,22 @@ impl Scheduler {
         })
     }
 
-    /// Runs until shutdown: claims due messages and starts their attempts.
+    /// Runs until shutdown, or until the queue's database fails a write (no outcome could
+    /// be recorded any more): claims due messages and starts their attempts, except while
+    /// the queue's disk is almost full.
     pub async fn run(self) {
         info!(routes = ?self.routes.current(), "delivery started");
         loop {
-            if self.shutdown.is_cancelled() {
+            if self.shutdown.is_cancelled() || self.queue.failure().is_some() {
                 break;
             }
             let skip = self.in_flight.snapshot();
             let room = self.max_in_flight.saturating_sub(skip.len());
-            let sleep = if room == 0 {
+            let sleep = if let Err(shortage) = self.queue.space().for_delivery() {
+                // Logged by the space check when the level changes.
+                debug!(%shortage, "delivery paused: the queue's disk is almost full");
+                SPACE_RECHECK
+            } else if room == 0 {
                 // Everything in progress: an attempt finishing wakes us.
                 MAX_SLEEP
             } else {
@@ -134,11 +147,15 @@ impl Scheduler {
             debug!(sleep_ms = sleep.as_millis(), "delivery scheduler sleeping");
             tokio::select! {
                 () = self.shutdown.cancelled() => break,
+                () = self.queue.failed() => break,
                 () = self.queue.work() => {}
                 () = tokio::time::sleep(sleep) => {}
             }
         }
-        info!("delivery stopped");
+        match self.queue.failure() {
+            Some(reason) => info!(%reason, "delivery stopped: the queue cannot record outcomes"),
+            None => info!("delivery stopped"),
+        }
     }
 
     /// Starts attempts for up to `room` due messages not in `skip`. `None` when the room

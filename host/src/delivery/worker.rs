@@ -34,7 +34,8 @@ use crate::queue::{Queue, QueuedEnvelope};
 /// The connection workers of a running delivery: the destinations' queues, the connection
 /// limits, and what a worker needs to reach a destination.
 pub(super) struct Workers {
-    /// For its count of operator flushes, which ends a destination's unreachable spell.
+    /// For its count of operator flushes, which ends a destination's unreachable spell,
+    /// and its health: a job is not sent once the queue cannot record its outcome.
     queue: Queue,
     resolver: Option<Resolver>,
     routes: Arc<LiveRoutes>,
@@ -117,6 +118,23 @@ impl Workers {
         connection: &mut Option<Connection>,
         job: &Job,
     ) -> Vec<(usize, Outcome)> {
+        if self.queue.failure().is_some() {
+            // Its outcome could not be recorded: sending it now would only make it be sent
+            // again after the restart.
+            let error = "not sent: the queue cannot record outcomes until moat restarts";
+            return job
+                .recipients
+                .iter()
+                .map(|&index| {
+                    (
+                        index,
+                        Outcome::Deferred {
+                            error: error.into(),
+                        },
+                    )
+                })
+                .collect();
+        }
         let Some(message) = job.attempt.message().await else {
             return Vec::new();
         };

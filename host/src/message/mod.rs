@@ -37,9 +37,22 @@ pub struct AttachmentInfo {
     pub content_id: Option<String>,
 }
 
+/// mail-parser's view of a message, borrowing the bytes it was parsed from.
+type Parsed<'a> = mail_parser::Message<'a>;
+
+self_cell::self_cell!(
+    /// The received bytes and the parse that borrows them: one copy of the message, not
+    /// the two mail-parser's `into_owned` would make.
+    struct Parse {
+        owner: Vec<u8>,
+        #[covariant]
+        dependent: Parsed,
+    }
+);
+
 /// A message parsed once; cheap to share through [`MessageHandle`].
 pub struct ParsedMessage {
-    parsed: mail_parser::Message<'static>,
+    parse: Parse,
     headers: OnceLock<Vec<HeaderField>>,
     body_text: OnceLock<String>,
     text_parts: OnceLock<Vec<String>>,
@@ -63,15 +76,14 @@ pub enum MessageError {
 impl ParsedMessage {
     /// Parses `raw` (the message as received, CRLF or LF line ends).
     pub fn parse(raw: Vec<u8>) -> Result<Self, MessageError> {
-        let parsed = MessageParser::default()
-            .parse(raw.as_slice())
-            .ok_or(MessageError::NoHeaders)?
-            .into_owned();
-        if parsed.headers().is_empty() {
-            return Err(MessageError::NoHeaders);
-        }
+        let parse = Parse::try_new(raw, |raw| {
+            MessageParser::default()
+                .parse(raw.as_slice())
+                .filter(|parsed| !parsed.headers().is_empty())
+                .ok_or(MessageError::NoHeaders)
+        })?;
         Ok(Self {
-            parsed,
+            parse,
             headers: OnceLock::new(),
             body_text: OnceLock::new(),
             text_parts: OnceLock::new(),
@@ -84,14 +96,19 @@ impl ParsedMessage {
 
     /// The message as received.
     pub fn raw(&self) -> &[u8] {
-        self.parsed.raw_message()
+        self.parse.borrow_owner()
+    }
+
+    /// mail-parser's view of the message.
+    fn parsed(&self) -> &Parsed<'_> {
+        self.parse.borrow_dependent()
     }
 
     /// Every header field, decoded, in message order.
     pub fn headers(&self) -> &[HeaderField] {
         self.headers.get_or_init(|| {
             let raw = self.raw();
-            self.parsed
+            self.parsed()
                 .headers()
                 .iter()
                 .map(|h| HeaderField {
@@ -117,7 +134,7 @@ impl ParsedMessage {
 
     /// The addresses in every From header field (group members included), as written.
     pub fn from_addresses(&self) -> Vec<String> {
-        self.parsed
+        self.parsed()
             .header_values(mail_parser::HeaderName::From)
             .filter_map(mail_parser::HeaderValue::as_address)
             .flat_map(mail_parser::Address::iter)
@@ -129,7 +146,7 @@ impl ParsedMessage {
     /// The decoded text/plain body parts.
     pub fn text_parts(&self) -> &[String] {
         self.text_parts.get_or_init(|| {
-            self.parsed
+            self.parsed()
                 .text_bodies()
                 .filter(|p| matches!(p.body, mail_parser::PartType::Text(_)))
                 .filter_map(|p| p.text_contents().map(str::to_owned))
@@ -140,7 +157,7 @@ impl ParsedMessage {
     /// The text/html body parts converted to plain text.
     pub fn html_parts(&self) -> &[String] {
         self.html_parts.get_or_init(|| {
-            self.parsed
+            self.parsed()
                 .html_bodies()
                 .filter_map(|p| match &p.body {
                     mail_parser::PartType::Html(html) => {
@@ -155,7 +172,7 @@ impl ParsedMessage {
     /// The text/html parts as HTML source (decoded from transfer encoding and charset).
     pub fn html_sources(&self) -> &[String] {
         self.html_sources.get_or_init(|| {
-            self.parsed
+            self.parsed()
                 .html_bodies()
                 .filter_map(|p| match &p.body {
                     mail_parser::PartType::Html(html) => Some(html.to_string()),
@@ -169,8 +186,8 @@ impl ParsedMessage {
     /// converted to text where it has no plain version; parts separated by a blank line.
     pub fn body_text(&self) -> &str {
         self.body_text.get_or_init(|| {
-            (0..self.parsed.text_body_count())
-                .filter_map(|i| self.parsed.body_text(i))
+            (0..self.parsed().text_body_count())
+                .filter_map(|i| self.parsed().body_text(i))
                 .collect::<Vec<_>>()
                 .join("\n\n")
         })
@@ -180,12 +197,12 @@ impl ParsedMessage {
     pub fn urls(&self) -> &[String] {
         self.urls.get_or_init(|| {
             let mut sources: Vec<String> = self
-                .parsed
+                .parsed()
                 .text_bodies()
                 .filter_map(|p| p.text_contents().map(str::to_owned))
                 .collect();
             sources.extend(
-                self.parsed
+                self.parsed()
                     .html_bodies()
                     .filter_map(|p| p.text_contents().map(str::to_owned)),
             );
@@ -196,7 +213,7 @@ impl ParsedMessage {
     /// The attachments and inline images.
     pub fn attachments(&self) -> &[AttachmentInfo] {
         self.attachments.get_or_init(|| {
-            self.parsed
+            self.parsed()
                 .attachments()
                 .enumerate()
                 .map(|(index, part)| AttachmentInfo {
@@ -220,7 +237,7 @@ impl ParsedMessage {
 
     /// The decoded bytes of attachment `index`.
     pub fn attachment_bytes(&self, index: u32) -> Option<&[u8]> {
-        self.parsed
+        self.parsed()
             .attachments()
             .nth(index as usize)
             .map(|p| p.contents())

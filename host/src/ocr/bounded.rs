@@ -162,6 +162,7 @@ mod tests {
         max_bytes: 1 << 20,
         max_pixels: 1_000_000,
         max_dimension: 2000,
+        max_frames: 16,
     };
 
     fn png(width: u32, height: u32, salt: u8) -> Vec<u8> {

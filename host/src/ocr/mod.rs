@@ -9,6 +9,7 @@
 
 mod bounded;
 mod cache;
+mod frames;
 mod image;
 mod tesseract;
 
@@ -122,6 +123,7 @@ pub fn engine_from_config(config: &OcrConfig) -> Arc<dyn OcrEngine> {
                 config.command.clone(),
                 config.languages.clone(),
                 config.timeout.0,
+                config.memory_limit.0,
             );
             match tesseract.probe() {
                 Ok(version) => tracing::debug!(engine = %version, "OCR engine ready"),
@@ -141,6 +143,7 @@ pub fn engine_from_config(config: &OcrConfig) -> Arc<dyn OcrEngine> {
         max_bytes: config.max_image_bytes.0,
         max_pixels: config.max_pixels,
         max_dimension: config.max_dimension,
+        max_frames: config.max_frames,
     };
     Arc::new(BoundedEngine::new(
         inner,

@@ -22,11 +22,13 @@
 //! fsynced, and only then are the writes applied to the memtables and made visible, all
 //! under the journal lock. So a batch that fails is never visible in this process: a
 //! failed write or fsync also poisons the database, and every later write fails with
-//! `Poisoned` until the process restarts. On recovery, a batch without its end marker or
-//! with a bad checksum is discarded whole. One caveat: if the fsync itself failed, bytes of
-//! the batch may still have reached the disk, and the whole batch may then reappear after
-//! a restart; its senders were answered `4xx` and will send again, so the worst case is a
-//! duplicate, never a loss or a partial message.
+//! `Poisoned` until the process restarts (the failure goes to the queue's `Health`, which
+//! the server watches). On recovery, a batch without its end marker or with a bad checksum
+//! is discarded whole. One caveat: if the write or fsync failed, bytes of the batch may
+//! still have reached the disk (fjall's buffer is written out when the database closes),
+//! and the whole batch may then reappear after a restart; its senders were answered `4xx`
+//! and will send again, so the worst case is a duplicate, never a loss or a partial
+//! message.
 //!
 //! Dropping the [`Committer`] closes the channel; the thread commits what is already in it,
 //! answers those waiters, and exits, and the drop waits for that.
@@ -41,6 +43,7 @@ use tracing::{debug, debug_span, error, warn};
 
 use super::Keyspaces;
 use super::error::QueueError;
+use super::health::Health;
 use super::id::QueueId;
 use super::keys;
 use super::summary::Tally;
@@ -136,11 +139,12 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the committer thread, writing into `keyspaces` of `db`.
-    /// Each committed envelope is added to `tally`.
+    /// Each committed envelope is added to `tally`; a failed batch is told to `health`.
     pub(super) fn start(
         db: Database,
         keyspaces: Keyspaces,
         tally: Arc<Tally>,
+        health: Arc<Health>,
     ) -> Result<Self, QueueError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -151,6 +155,7 @@ impl Committer {
             keyspaces,
             counters: Arc::clone(&counters),
             tally,
+            health,
         };
         let thread = std::thread::Builder::new()
             .name("queue-commit".to_owned())
@@ -209,6 +214,7 @@ struct Worker {
     keyspaces: Keyspaces,
     counters: Arc<Counters>,
     tally: Arc<Tally>,
+    health: Arc<Health>,
 }
 
 impl Worker {
@@ -295,7 +301,9 @@ impl Worker {
             }
             Err(source) => {
                 let source = Arc::new(source);
-                error!(error = %source, "queue batch failed; its messages were not queued");
+                self.health
+                    .commit_failed(&QueueError::from_commit(Arc::clone(&source)));
+                warn!(error = %source, messages, "queue batch failed; its messages were not queued");
                 for (_, done) in waiters {
                     // A waiter that is gone has nothing left to tell.
                     let _ = done.send(Err(QueueError::from_commit(Arc::clone(&source))));

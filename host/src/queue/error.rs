@@ -1,7 +1,8 @@
 //! Why the queue could not open, take a message, or read one back.
 //!
-//! The SMTP side maps these to replies (`smtp/reply.rs`): [`QueueError::DiskFull`] to
-//! `452 4.3.1`, every other enqueue failure to `451 4.3.0`. This module only classifies.
+//! The SMTP side maps these to replies (`smtp/reply.rs`): [`QueueError::DiskFull`] and
+//! [`QueueError::NoRoom`] to `452 4.3.1`, every other enqueue failure to `451 4.3.0`. This
+//! module only classifies.
 
 use std::io;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ pub enum QueueError {
     },
     /// The disk (or the user's quota) is full: the batch holding the message was not
     /// written. SMTP answers `452 4.3.1`. fjall refuses later writes too
-    /// ([`QueueError::Poisoned`]) until the process restarts.
+    /// ([`QueueError::Poisoned`]) until the process restarts; `[queue] min_free`
+    /// ([`QueueError::NoRoom`]) is what keeps this from happening.
     #[error("the disk is full; the message was not queued: {source}")]
     DiskFull {
         /// fjall's reason (shared by every message of the failed batch).
@@ -44,10 +46,21 @@ pub enum QueueError {
         source: Arc<fjall::Error>,
     },
     /// An earlier write or sync failed, so fjall refuses every write until the database is
-    /// reopened (after a failed fsync, what reached the disk is unknown). The gateway must
-    /// be restarted once the disk is fixed; SMTP answers `451 4.3.0` meanwhile.
+    /// reopened (after a failed fsync, what reached the disk is unknown). The server exits
+    /// for its supervisor to restart it; SMTP answers `451 4.3.0` meanwhile.
     #[error("the queue refuses writes since an earlier disk failure; restart moat")]
     Poisoned,
+    /// Writing the message would leave less room on the queue's disk than the reserve
+    /// keeps (`[queue] min_free`): it was not written. SMTP answers `452 4.3.1`.
+    #[error(
+        "no room for the message: {} bytes available on the queue's disk, {} needed",
+        shortage.available,
+        shortage.needed
+    )]
+    NoRoom {
+        /// What was available and what was needed.
+        shortage: super::space::Shortage,
+    },
     /// The group committer has stopped (its thread panicked, or the queue is closing).
     #[error("the queue's commit thread has stopped")]
     CommitterStopped,

@@ -15,6 +15,10 @@ use super::id::QueueId;
 /// The length of a key of the due index.
 pub(super) const DUE_KEY_LEN: usize = 8 + QueueId::LEN;
 
+/// The key the start-up write check removes from `queue.envelopes`: never a record's key
+/// (it is not 16 bytes long), so its removal changes nothing a reader sees.
+pub(super) const WRITE_PROBE_KEY: &[u8] = b"write-check";
+
 /// The key of the message or envelope of `id`.
 pub(super) fn id_key(id: &QueueId) -> [u8; QueueId::LEN] {
     *id.as_bytes()

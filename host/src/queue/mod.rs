@@ -21,9 +21,11 @@
 //! Files: `id` ([`QueueId`]), `keys` (key encodings), `record` (the serde records),
 //! `commit` (the group committer), `quarantine` (quarantine operations), `select`
 //! ([`Selection`]: messages by sender or recipient), `error`
-//! ([`QueueError`]), `update` ([`Queue::modify`]: an envelope read, changed and written back
-//! with its due entry, its removal and any bounces in ONE fsynced batch; the operator's
-//! hold, release, flush and delete), `summary` ([`QueueSummary`]), `metrics` (its gauges
+//! ([`QueueError`]), `space` ([`FreeSpace`]: the room on the queue's disk against `[queue]
+//! min_free`), `health` (whether the database still takes writes: fjall refuses every
+//! write after one failed, see [`Queue::failure`]), `update` ([`Queue::modify`]: an
+//! envelope read, changed and written back with its due entry, its removal and any
+//! bounces in ONE fsynced batch; the operator's hold, release, flush and delete), `summary` ([`QueueSummary`]), `metrics` (its gauges
 //! for `/metrics`). Delivery itself is in
 //! `crate::delivery`. Whoever changes an envelope's `next_attempt_ms` or `held` does it
 //! through [`Queue::modify`], which moves the due entry in the same batch; a held message
@@ -31,12 +33,14 @@
 
 mod commit;
 mod error;
+mod health;
 mod id;
 mod keys;
 mod metrics;
 mod quarantine;
 mod record;
 mod select;
+pub mod space;
 mod summary;
 mod update;
 
@@ -48,7 +52,7 @@ mod update_tests;
 use std::fmt;
 use std::sync::Arc;
 
-use fjall::{Keyspace, KeyspaceCreateOptions, KvSeparationOptions};
+use fjall::{Keyspace, KeyspaceCreateOptions, KvSeparationOptions, OwnedWriteBatch};
 use tracing::info;
 
 pub use commit::CommitStats;
@@ -57,12 +61,14 @@ pub use id::{ParseQueueIdError, QueueId};
 pub use quarantine::QuarantinedMessage;
 pub use record::{NewMessage, QueuedEnvelope, RecipientRecord, RecipientState};
 pub use select::Selection;
+pub use space::FreeSpace;
 pub use summary::QueueSummary;
 pub use update::{OPERATOR_BATCH, OperatorAction, Settle};
 
 use crate::domain::split_address;
 use crate::store::Database;
 use commit::{Committer, Entry, Placement};
+use health::Health;
 
 /// The keyspace of message bytes.
 const MESSAGES: &str = "queue.messages";
@@ -105,6 +111,10 @@ struct Inner {
     /// Counts operator flushes and releases, so delivery can forget what it learnt about
     /// unreachable destinations when an operator says "try now".
     flushes: std::sync::atomic::AtomicU64,
+    /// Whether the database still takes writes (shared with the committer).
+    health: Arc<Health>,
+    /// The room on the disk against `[queue] min_free`.
+    space: FreeSpace,
 }
 
 /// Handles on the queue's keyspaces.
@@ -118,8 +128,16 @@ struct Keyspaces {
 
 impl Queue {
     /// Opens (creating if needed) the queue's keyspaces in `db` and starts the committer
-    /// thread. Blocks on disk I/O: call it at startup, or through `spawn_blocking`.
+    /// thread, with no reserve of disk space (as the CLI does on a stopped server's data
+    /// dir). Blocks on disk I/O: call it at startup, or through `spawn_blocking`.
     pub fn open(db: Database) -> Result<Self, QueueError> {
+        Self::open_with(db, FreeSpace::unlimited())
+    }
+
+    /// [`Queue::open`], keeping the room `space` says free on the disk: a new message that
+    /// would eat into it is refused ([`QueueError::NoRoom`]), and SMTP and delivery ask it
+    /// through [`Queue::space`].
+    pub fn open_with(db: Database, space: FreeSpace) -> Result<Self, QueueError> {
         let open = |name, options: fn() -> KeyspaceCreateOptions| {
             db.keyspace_with(name, options)
                 .map_err(|source| QueueError::Open { source })
@@ -134,7 +152,13 @@ impl Queue {
             quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
         };
         let tally = Arc::new(summary::Tally::default());
-        let committer = Committer::start(db.clone(), keyspaces.clone(), Arc::clone(&tally))?;
+        let health = Arc::new(Health::default());
+        let committer = Committer::start(
+            db.clone(),
+            keyspaces.clone(),
+            Arc::clone(&tally),
+            Arc::clone(&health),
+        )?;
         let queue = Self {
             inner: Arc::new(Inner {
                 keyspaces,
@@ -144,6 +168,8 @@ impl Queue {
                 tally,
                 work: tokio::sync::Notify::new(),
                 flushes: std::sync::atomic::AtomicU64::new(0),
+                health,
+                space,
             }),
         };
         queue.inner.tally.count_all(&queue)?;
@@ -161,15 +187,17 @@ impl Queue {
     /// due entry (due now) are on disk, fsynced in one atomic batch. Only then may SMTP
     /// answer `250`.
     ///
-    /// On [`QueueError::DiskFull`] answer `452 4.3.1`, on any other error `451 4.3.0`;
-    /// nothing of the message is then visible in the queue. If the future is dropped after
-    /// the message was handed to the committer, the message may still be queued.
+    /// On [`QueueError::DiskFull`] or [`QueueError::NoRoom`] answer `452 4.3.1`, on any
+    /// other error `451 4.3.0`; nothing of the message is then visible in the queue. If the
+    /// future is dropped after the message was handed to the committer, the message may
+    /// still be queued.
     pub async fn enqueue(
         &self,
         envelope: NewMessage,
         message: Vec<u8>,
     ) -> Result<QueueId, QueueError> {
         let record = accept(envelope, &message)?;
+        self.make_room(record.size)?;
         let id = record.id;
         let encoded = encode(&record)?;
         self.inner
@@ -330,6 +358,51 @@ impl Queue {
     /// them. `messages / batches` is how many sessions shared each fsync.
     pub fn stats(&self) -> CommitStats {
         self.inner.committer.stats()
+    }
+
+    /// The room on the queue's disk against `[queue] min_free`: SMTP asks it before a
+    /// transaction, delivery before an attempt.
+    pub fn space(&self) -> &FreeSpace {
+        &self.inner.space
+    }
+
+    /// Why the queue's database refuses writes, once a write failed: fjall then refuses
+    /// every later one until the database is opened again (a restart). `None` while it
+    /// works.
+    pub fn failure(&self) -> Option<&str> {
+        self.inner.health.failure()
+    }
+
+    /// Resolves when a write of the queue's database fails (at once if one did).
+    pub async fn failed(&self) {
+        self.inner.health.failed().await;
+    }
+
+    /// Writes one durable batch that changes nothing a reader sees (the removal of a key no
+    /// record has), to learn at start-up whether the database takes writes: an error here
+    /// means nothing can be recorded, and the database is then failed as after any write.
+    /// Blocks on an fsync.
+    pub fn check_writable(&self) -> Result<(), QueueError> {
+        let mut batch = self.inner.db.durable_batch();
+        batch.remove(&self.inner.keyspaces.envelopes, keys::WRITE_PROBE_KEY);
+        self.commit(batch)
+    }
+
+    /// Takes `size` bytes of the room on the disk for a new message, or refuses it.
+    fn make_room(&self, size: u64) -> Result<(), QueueError> {
+        self.inner
+            .space
+            .take(size)
+            .map_err(|shortage| QueueError::NoRoom { shortage })
+    }
+
+    /// Commits `batch`; a failure is the database's failure for good (see `health`).
+    fn commit(&self, batch: OwnedWriteBatch) -> Result<(), QueueError> {
+        batch.commit().map_err(|source| {
+            let error = QueueError::from_commit(Arc::new(source));
+            self.inner.health.commit_failed(&error);
+            error
+        })
     }
 
     fn get(

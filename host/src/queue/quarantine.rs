@@ -11,8 +11,6 @@
 //! envelope and due entry written and its record removed together, so it is never in both
 //! places, nor in neither.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -45,6 +43,7 @@ impl Queue {
         report: String,
     ) -> Result<QueueId, QueueError> {
         let envelope = accept(envelope, &message)?;
+        self.make_room(envelope.size)?;
         let (id, rcpts, size) = (envelope.id, envelope.recipients.len(), envelope.size);
         let record = encode(&QuarantinedMessage { envelope, report })?;
         self.inner
@@ -104,9 +103,7 @@ impl Queue {
         batch.insert(&keyspaces.envelopes, key, encode(&envelope)?);
         batch.insert(&keyspaces.due, keys::due_key(now_ms, id), Vec::new());
         batch.remove(&keyspaces.quarantine, key);
-        batch
-            .commit()
-            .map_err(|source| QueueError::from_commit(Arc::new(source)))?;
+        self.commit(batch)?;
         self.inner.tally.changed(None, Some(&envelope));
         self.wake();
         info!(queue_id = %id, "quarantined message released for delivery");
@@ -151,8 +148,6 @@ impl Queue {
             batch.remove(&keyspaces.quarantine, key);
             batch.remove(&keyspaces.messages, key);
         }
-        batch
-            .commit()
-            .map_err(|source| QueueError::from_commit(Arc::new(source)))
+        self.commit(batch)
     }
 }

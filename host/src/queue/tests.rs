@@ -359,3 +359,55 @@ fn the_queue_and_its_errors_cross_threads() {
     send_sync::<Queue>();
     send_sync::<QueueError>();
 }
+
+#[tokio::test]
+async fn a_message_that_would_eat_into_the_reserve_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // 1 MiB reserve, 600 KiB available: a message may leave 512 KiB, so 88 KiB fit.
+    let space = FreeSpace::with_probe(tmp.path(), 1 << 20, Box::new(|_| Ok(600 << 10)));
+    let db = Database::open(tmp.path()).expect("open database");
+    let queue = Queue::open_with(db, space).expect("open queue");
+    let refused = queue
+        .enqueue(new_message(&["a@example.org"]), vec![b'x'; 100 << 10])
+        .await;
+    assert!(
+        matches!(refused, Err(QueueError::NoRoom { .. })),
+        "{refused:?}"
+    );
+    let quarantined = queue
+        .quarantine(
+            new_message(&["a@example.org"]),
+            vec![b'x'; 100 << 10],
+            "{}".into(),
+        )
+        .await;
+    assert!(matches!(quarantined, Err(QueueError::NoRoom { .. })));
+    assert!(queue.is_empty().expect("read"));
+    assert!(queue.quarantined_ids().expect("read").is_empty());
+    queue
+        .enqueue(new_message(&["a@example.org"]), vec![b'x'; 50 << 10])
+        .await
+        .expect("a message that leaves the half reserve is queued");
+    assert!(
+        queue.space().for_mail(0).is_err(),
+        "below the reserve: no new transaction"
+    );
+    assert!(queue.failure().is_none(), "refusing is not failing");
+}
+
+#[test]
+fn the_start_up_write_check_leaves_nothing_a_reader_sees() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    {
+        let queue = open(tmp.path());
+        queue
+            .check_writable()
+            .expect("a healthy database takes writes");
+        queue.check_writable().expect("twice too");
+        assert!(queue.failure().is_none());
+    }
+    let queue = open(tmp.path());
+    assert!(queue.ids().expect("ids").is_empty());
+    assert_eq!(queue.len().expect("len"), 0);
+    assert!(queue.due(u64::MAX, 10).expect("due").is_empty());
+}

@@ -313,9 +313,7 @@ impl Queue {
             }
             wake |= !plan.bounces.is_empty() || new_due.is_some();
         }
-        batch
-            .commit()
-            .map_err(|source| QueueError::from_commit(std::sync::Arc::new(source)))?;
+        self.commit(batch)?;
         let tally = &self.inner.tally;
         for plan in &plans {
             tally.changed(Some(&plan.before), (!plan.remove).then_some(&plan.after));

@@ -197,24 +197,43 @@ async fn expire_quarantine(
 }
 
 /// Forces the plugins' kv database to disk every [`KV_SYNC_INTERVAL`] until `shutdown`.
+/// A failure is logged once, not every second: after a failed write or fsync fjall refuses
+/// every later one until a restart (plugin state only; mail is in the queue's database).
 async fn sync_kv(kv: Database, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(KV_SYNC_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tokio::select! {
-            _ = ticks.tick() => sync_kv_once(&kv).await,
+            _ = ticks.tick() => {
+                let failed = match sync_kv_once(&kv).await {
+                    Ok(()) => false,
+                    Err(error) if failing => {
+                        tracing::debug!(%error, "the plugins' kv store still cannot be synced");
+                        true
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot sync the plugins' kv store");
+                        true
+                    }
+                };
+                if failing && !failed {
+                    tracing::info!("the plugins' kv store is synced again");
+                }
+                failing = failed;
+            }
             () = shutdown.cancelled() => return,
         }
     }
 }
 
 /// Forces the plugins' kv database to disk now (off the async workers: fsync blocks).
-async fn sync_kv_once(kv: &Database) {
+async fn sync_kv_once(kv: &Database) -> Result<(), String> {
     let db = kv.clone();
     match tokio::task::spawn_blocking(move || db.sync()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "cannot sync the plugins' kv store"),
-        Err(error) => tracing::error!(%error, "the kv sync task failed"),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(format!("the kv sync task failed: {error}")),
     }
 }
 
@@ -223,7 +242,9 @@ impl Background {
     /// and the admin address file goes.
     pub(super) async fn stop(self) {
         let _ = self.kv_sync.await;
-        sync_kv_once(&self.kv_database).await;
+        if let Err(error) = sync_kv_once(&self.kv_database).await {
+            tracing::warn!(%error, "cannot sync the plugins' kv store at shutdown");
+        }
         if let Some(file) = self.address_file {
             let _ = std::fs::remove_file(file);
         }

@@ -32,6 +32,7 @@ use crate::os::systemd;
 /// Runs the gateway `source` configures until SIGINT or SIGTERM (SIGHUP reloads), then
 /// stops accepting, answers open sessions `421 4.3.2` at their next read, and waits for
 /// messages in progress. `dev` makes a self-signed certificate when none is configured.
+/// Stops the same way, and returns an error, when the queue's database fails a write.
 pub async fn run(source: ConfigSource, dev: bool) -> anyhow::Result<()> {
     let signals = shutdown::Signals::catch()?;
     let server = startup::Server::start(source, dev).await?;
@@ -40,8 +41,7 @@ pub async fn run(source: ConfigSource, dev: bool) -> anyhow::Result<()> {
     if let Some(every) = systemd::watchdog_interval() {
         tokio::spawn(keep_watchdog_fed(every, server.shutdown.clone()));
     }
-    server.serve_until_signalled(signals).await;
-    Ok(())
+    server.serve_until_signalled(signals).await
 }
 
 /// Sends `WATCHDOG=1` every `every` until `shutdown`: a server whose runtime hangs stops

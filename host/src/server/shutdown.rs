@@ -17,14 +17,44 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Server {
     /// Serves until SIGINT or SIGTERM arrive on `signals` (reloading on SIGHUP and when
-    /// the plugin directory changes), then stops.
-    pub(super) async fn serve_until_signalled(self, mut signals: Signals) {
+    /// the plugin directory changes), then stops. Stops too when the queue's database
+    /// fails a write, and then returns an error: the process must exit non-zero for its
+    /// supervisor to restart it (see [`Server::stop_after_failure`]).
+    pub(super) async fn serve_until_signalled(self, mut signals: Signals) -> anyhow::Result<()> {
         tokio::spawn(
             Arc::clone(&self.reloader)
                 .watch_plugin_dir(self.plugin_dir.clone(), self.shutdown.clone()),
         );
-        signals.wait(&self.reloader).await;
+        let queue = self.params.queue.clone();
+        tokio::select! {
+            () = signals.wait(&self.reloader) => {}
+            () = queue.failed() => return self.stop_after_failure().await,
+        }
         self.stop().await;
+        Ok(())
+    }
+
+    /// Stops after the queue's database failed a write. fjall refuses every write after
+    /// one failed (its own advice: let the application crash and recover), so nothing can
+    /// be queued and no delivery outcome recorded until the database is opened again.
+    /// Reopening it in this process would need every holder of the queue (sessions,
+    /// delivery, the admin endpoint) to let go of it first; a restart recovers from the
+    /// journal as after a crash, the path every `kill -9` already takes. So: one error
+    /// logged, delivery and new mail stopped (the shutdown), and an error returned, which
+    /// `moat serve` turns into exit status 1 (systemd's `Restart=on-failure` restarts it).
+    async fn stop_after_failure(self) -> anyhow::Result<()> {
+        let reason = self.params.queue.failure().unwrap_or("unknown").to_owned();
+        tracing::error!(
+            %reason,
+            "the queue's database failed a write and takes none until it is opened again: \
+             moat stops delivery and new mail now, and exits with status 1 for its service \
+             manager to restart it; messages delivered since their last recorded outcome may \
+             be delivered once more after the restart"
+        );
+        self.stop().await;
+        anyhow::bail!(
+            "stopped: the queue's database failed a write ({reason}); restarting moat recovers it"
+        )
     }
 
     /// Stops accepting, waits for the sessions (up to [`SHUTDOWN_GRACE`]), stops the

@@ -22,7 +22,7 @@ use crate::filter::live::LivePipeline;
 use crate::metrics::Registry;
 use crate::os::private;
 use crate::os::privileges::{self, Account};
-use crate::queue::Queue;
+use crate::queue::{FreeSpace, Queue};
 use crate::smtp::header_fields::HeaderStrip;
 use crate::smtp::metrics::SmtpMetrics;
 use crate::smtp::relay::RelayPolicy;
@@ -67,7 +67,7 @@ impl Server {
         for error in &assembled.load_errors {
             eprintln!("moat: plugin not loaded: {error}");
         }
-        let queue = Queue::open(assembled.database.clone()).context("cannot open the queue")?;
+        let queue = open_queue(&config, &assembled.database)?;
         let clock = Clock::system();
         queue.register_metrics(&assembled.metrics, clock.clone());
         let plugins = assembled
@@ -111,6 +111,8 @@ impl Server {
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            budget: inflight_budget(&config),
+            outcomes: Arc::new(tokio::sync::Semaphore::new(MAX_OUTCOMES)),
             verifier,
         });
         let stores = (assembled.metrics, assembled.kv_database, routes);
@@ -194,10 +196,57 @@ impl Server {
     }
 }
 
-/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it).
+/// Outcome stages (learning) running in the background at most; past it a message
+/// teaches nothing rather than queue up with its memory.
+const MAX_OUTCOMES: usize = 256;
+
+/// The memory for mail in flight: `[smtp] max_inflight_bytes`, or a quarter of the
+/// machine's.
+fn inflight_budget(config: &Config) -> Arc<crate::smtp::budget::MemoryBudget> {
+    let budget = config
+        .smtp
+        .inflight_budget(crate::os::limits::total_memory());
+    tracing::info!(max_inflight_bytes = budget, "memory for mail in flight");
+    crate::smtp::budget::MemoryBudget::new(budget)
+}
+
+/// File descriptors kept for everything but SMTP sessions: the databases' files, plugin
+/// and delivery connections, DNS, OCR pipes.
+const RESERVED_FILES: u64 = 512;
+
+/// Opens the queue with the reserve of `[queue] min_free`, and makes sure its database
+/// takes writes before anything is delivered: a disk that fails writes would otherwise
+/// have a message delivered and its outcome lost at every start.
+fn open_queue(config: &Config, database: &Database) -> anyhow::Result<Queue> {
+    let space = FreeSpace::new(database.dir(), config.queue.min_free.0);
+    let queue = Queue::open_with(database.clone(), space).context("cannot open the queue")?;
+    queue.check_writable().with_context(|| {
+        format!(
+            "the queue's database in {} does not take writes (is its disk full or failing?)",
+            database.dir().display()
+        )
+    })?;
+    Ok(queue)
+}
+
+/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it),
+/// with the open-file limit raised and each listener's session cap kept below it.
 async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpListener)>> {
+    let files = crate::os::limits::raise_open_files().unwrap_or(1024);
+    let most = usize::try_from(files.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX);
+    tracing::info!(open_files = files, "open-file limit");
     let mut sockets = Vec::new();
     for listener in &config.listener {
+        let mut listener = listener.clone();
+        if listener.max_connections > most {
+            tracing::warn!(
+                listener = %listener.name,
+                max_connections = listener.max_connections,
+                open_files = files,
+                "the open-file limit allows fewer sessions: capped at {most} (raise LimitNOFILE)"
+            );
+            listener.max_connections = most;
+        }
         let socket = TcpListener::bind(listener.address).await.with_context(|| {
             format!(
                 "cannot listen on {} (listener {})",
@@ -205,7 +254,7 @@ async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, 
             )
         })?;
         tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "listening");
-        sockets.push((listener.clone(), socket));
+        sockets.push((listener, socket));
     }
     Ok(sockets)
 }

@@ -1,7 +1,8 @@
-//! The accept loop of one listener: caps on open sessions (in all and per client address,
-//! answered 421 4.7.0 beyond them), back-off when accepting fails (e.g. out of file
+//! The accept loop of one listener: caps on open sessions (in all, answered 421 4.3.2
+//! beyond it, and per client, 421 4.7.0), back-off when accepting fails (e.g. out of file
 //! descriptors) instead of dying, one task per session, and no session's error ever
-//! reaching the loop.
+//! reaching the loop. A listener 80% full is under stress: its sessions hear of it
+//! ([`ConnectionSlots::stress`]) and give idle clients less time.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,11 +26,55 @@ struct PerClient {
     open: Mutex<HashMap<IpAddr, usize>>,
 }
 
-/// A session's places under the listener's caps (in all, and for its client address);
-/// dropping it gives them back.
+/// How full a listener is, and whether that is stress (80% of its cap or more).
+#[derive(Debug)]
+struct Occupancy {
+    total: Arc<Semaphore>,
+    max: usize,
+    stressed: watch::Sender<bool>,
+}
+
+impl Occupancy {
+    fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            total: Arc::new(Semaphore::new(max)),
+            max,
+            stressed: watch::channel(false).0,
+        })
+    }
+
+    /// Tells the sessions when the listener starts or stops being under stress.
+    fn update(&self) {
+        let open = self.max.saturating_sub(self.total.available_permits());
+        let stressed = open * 5 >= self.max * 4;
+        self.stressed.send_if_modified(|now| {
+            let changed = *now != stressed;
+            *now = stressed;
+            changed
+        });
+    }
+}
+
+/// A session's places under the listener's caps (in all, and for its client); dropping it
+/// gives them back.
 pub struct ConnectionSlots {
-    _total: OwnedSemaphorePermit,
+    total: Option<OwnedSemaphorePermit>,
     _client: PerClientSlot,
+    occupancy: Arc<Occupancy>,
+}
+
+impl ConnectionSlots {
+    /// Whether the listener is under stress now, and when that changes.
+    pub fn stress(&self) -> watch::Receiver<bool> {
+        self.occupancy.stressed.subscribe()
+    }
+}
+
+impl Drop for ConnectionSlots {
+    fn drop(&mut self) {
+        drop(self.total.take());
+        self.occupancy.update();
+    }
 }
 
 struct PerClientSlot {
@@ -79,7 +124,7 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let total = Arc::new(Semaphore::new(config.max_connections));
+    let occupancy = Occupancy::new(config.max_connections);
     let per_client = Arc::new(PerClient::default());
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -103,7 +148,7 @@ pub async fn serve(
             }
         };
         params.metrics.connection();
-        let Ok(total_slot) = total.clone().try_acquire_owned() else {
+        let Ok(total_slot) = Arc::clone(&occupancy.total).try_acquire_owned() else {
             refuse(stream, Reply::too_many_connections(false), &tracker);
             continue;
         };
@@ -116,9 +161,11 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         let listener = (config.name.clone(), config.kind);
         let slots = ConnectionSlots {
-            _total: total_slot,
+            total: Some(total_slot),
             _client: client_slot,
+            occupancy: Arc::clone(&occupancy),
         };
+        occupancy.update();
         tracker.spawn(session::run(
             stream, peer, listener, params, shutdown, slots,
         ));

@@ -7,6 +7,7 @@
 //! * `proto`: command parsing and the line/DATA/BDAT receivers; no I/O, fuzzed.
 //! * `reply`: every reply Moat sends, with its enhanced status code.
 //! * `tls`: the STARTTLS configuration; `relay`: which recipients are accepted.
+//! * `budget`: the memory given to mail in flight, one budget for the server.
 //! * `metrics`: what the SMTP side counts (connections, decisions, logins).
 //! * `header_fields`: the header section as received: hops counted, verdict fields a
 //!   sender may not pre-write removed.
@@ -15,6 +16,7 @@
 //! * `verify`: recipient verification against the protected server (`[relay]
 //!   verify_recipients`), its cache and its shared probes.
 
+pub mod budget;
 pub mod header_fields;
 pub mod headers;
 pub mod listener;

@@ -61,18 +61,18 @@ impl Reply {
             "Protocol error: the client talked before the greeting",
         )
     }
-    /// Too many connections in all, or from this client.
+    /// Too many connections from this client (a policy: 4.7.0), or in all (the system
+    /// is busy: 4.3.2).
     pub fn too_many_connections(per_client: bool) -> Self {
-        let what = if per_client {
-            "from your address"
+        if per_client {
+            Self::new(
+                421,
+                "4.7.0",
+                "Too many connections from your address, try again later",
+            )
         } else {
-            "in all"
-        };
-        Self::new(
-            421,
-            "4.7.0",
-            format!("Too many connections {what}, try again later"),
-        )
+            Self::new(421, "4.3.2", "Too many connections in all, try again later")
+        }
     }
     /// The server is shutting down.
     pub fn shutting_down(hostname: &str) -> Self {
@@ -461,9 +461,24 @@ impl Reply {
     pub fn quarantined(queue_id: &str) -> Self {
         Self::new(250, "2.0.0", format!("OK: queued as {queue_id}"))
     }
-    /// The queue could not store the message: disk full.
+    /// The memory for mail in flight is used up: the message is refused (DATA, BDAT) or
+    /// was dropped (its end). The client retries later.
+    pub fn inflight_full() -> Self {
+        Self::new(452, "4.3.1", "Too much mail in progress, try again later")
+    }
+    /// The queue could not store the message, or takes no new mail (MAIL, DATA): its disk
+    /// is full or below `[queue] min_free` (RFC 3463's mail system full).
     pub fn storage_full() -> Self {
         Self::new(452, "4.3.1", "Insufficient system storage, try again later")
+    }
+    /// The queue's database failed a write and takes none until moat restarts: the
+    /// session is closed (RFC 5321's 421, RFC 3463's system not accepting messages).
+    pub fn storage_failed(hostname: &str) -> Self {
+        Self::new(
+            421,
+            "4.3.2",
+            format!("{hostname} Service not available: cannot store mail now, closing connection"),
+        )
     }
     /// The queue could not store the message: another local error.
     pub fn local_error() -> Self {
@@ -508,6 +523,7 @@ mod tests {
             Reply::pregreet(),
             Reply::syntax_error("x"),
             Reply::storage_full(),
+            Reply::storage_failed("mx.test"),
             Reply::local_error(),
             Reply::message_tempfail(),
             Reply::bare_line_ending(),

@@ -6,6 +6,7 @@ JSON lines (the message bytes exactly as received, dot-unstuffed, base64).
 usage: downstream.py HOST PORT LOG [--rcpt ADDR=CODE TEXT ...] [--rcpt-default "CODE TEXT"]
                      [--refuse-first N] [--refuse-reply "421 4.3.2 busy"] [--no-pipelining]
                      [--silent] [--tls CERT KEY] [--auth USER:PASS] [--log-commands]
+                     [--data-delay SECONDS]
 
 Logged events: connect, refused, tls, auth, rcpt (address and code), message; with
 --log-commands also mail (the reverse path), data (every DATA command, answered or not)
@@ -44,6 +45,9 @@ def main():
                    help="also log MAIL (with its reverse path), every DATA and QUIT")
     p.add_argument("--silent", action="store_true",
                    help="accept connections and never say anything (a hung server)")
+    p.add_argument("--data-delay", type=float, default=0,
+                   help="wait this long after logging a message before answering its "
+                        "end of data (a slow server; the message is logged first)")
     p.add_argument("--lifetime", type=float, default=300)
     a = p.parse_args()
     rules = {}
@@ -153,6 +157,8 @@ def main():
                     record(event="message", connection=number, mail_from=mail_from,
                            rcpts=rcpts, tried=tried, tls=tls, user=user,
                            data=base64.b64encode(bytes(data)).decode())
+                    if a.data_delay:
+                        await asyncio.sleep(a.data_delay)
                     await reply("250 2.0.0 queued")
                     mail_from, rcpts, tried = None, [], []
                 elif verb == "RSET":

@@ -258,6 +258,30 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Waits up to `limit` for the server to exit by itself (no signal sent): its exit
+    /// status, or `None` when it was still running (it is then killed), and its stderr.
+    pub fn wait_for_exit(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for moat") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(Vec::new));
+        (
+            status,
+            String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
+        )
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -2,6 +2,7 @@
 
 mod bayes;
 mod dnsbl;
+mod floods;
 mod latency;
 mod ocr;
 mod pipeline;
@@ -30,6 +31,9 @@ pub enum BenchCommand {
     /// What the queue's length costs: filling it, reopening it, and the counts behind
     /// `/metrics` and `moat queue stats`.
     Queue(queue::QueueArgs),
+    /// What floods cost: a new client's wait behind thousands of idle connections, and
+    /// the peak memory of many large messages at once against the memory budget.
+    Floods(floods::FloodsArgs),
 }
 
 /// Runs the benchmark.
@@ -41,5 +45,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Ocr(args) => ocr::run(args).await,
         BenchCommand::Bayes(args) => bayes::run(args).await,
         BenchCommand::Queue(args) => queue::run(args).await,
+        BenchCommand::Floods(args) => floods::run(args).await,
     }
 }

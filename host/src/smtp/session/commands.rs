@@ -136,6 +136,9 @@ impl Session {
         if params.size.is_some_and(|size| size > max) {
             return self.client_error(Reply::message_too_large(max));
         }
+        if let Some(next) = self.storage_refusal(params.size.unwrap_or(0)) {
+            return next;
+        }
         if let Err(reply) = self.check_sender(&from) {
             tracing::info!(from = %from, code = reply.code, "sender refused");
             return self.client_error(reply);
@@ -240,6 +243,13 @@ impl Session {
         if let Err(reply) = self.phase.transaction_for_data() {
             return self.client_error(reply);
         }
+        if let Some(next) = self.storage_refusal(0) {
+            return next;
+        }
+        if let Err(reply) = self.reserve_for_message() {
+            self.reply(reply);
+            return Next::Continue;
+        }
         *mode = self.data_mode();
         self.reply(Reply::start_data());
         Next::Continue
@@ -249,13 +259,19 @@ impl Session {
     /// dropped when out of sequence) before the reply.
     async fn handle_bdat(&mut self, size: u64, last: bool, mode: &mut Mode) -> Next {
         let max = self.params.smtp.max_message_size.0;
-        let (mut receiver, in_sequence) = match self.phase.transaction_for_data() {
-            Ok(t) => (
-                t.bdat.take().unwrap_or_else(|| BdatReceiver::new(max)),
-                true,
-            ),
-            Err(_) => (BdatReceiver::new(max), false),
+        let (mut receiver, in_sequence, first) = match self.phase.transaction_for_data() {
+            Ok(t) => match t.bdat.take() {
+                Some(receiver) => (receiver, true, false),
+                None => (BdatReceiver::new(max), true, true),
+            },
+            Err(_) => (BdatReceiver::new(max), false, false),
         };
+        // The first chunk of a message takes its share of memory; without one the chunks
+        // are still read (they follow the command), dropped and answered 452.
+        if first && self.reserve_for_message().is_err() {
+            self.over_budget = true;
+            receiver.discard();
+        }
         receiver.start_chunk(size, last);
         let mut chunk = BdatChunk {
             receiver,
@@ -272,6 +288,24 @@ impl Session {
         }
         *mode = Mode::Bdat(chunk);
         Next::Continue
+    }
+
+    /// Refuses new mail the queue cannot take (the server's fault, so not a client error):
+    /// `421 4.3.2` and the session ends once the queue's database failed (the server is
+    /// restarting), `452 4.3.1` while its disk has less room than `[queue] min_free` (and,
+    /// at MAIL, the `declared` SIZE). BDAT needs no check of its own: its bytes come with
+    /// the command and are only written at the last chunk, which the queue refuses then.
+    fn storage_refusal(&mut self, declared: u64) -> Option<Next> {
+        if self.params.queue.failure().is_some() {
+            self.reply(Reply::storage_failed(&self.params.hostname));
+            return Some(Next::Close);
+        }
+        if let Err(shortage) = self.params.queue.space().for_mail(declared) {
+            tracing::info!(%shortage, "mail refused: no room on the queue's disk");
+            self.reply(Reply::storage_full());
+            return Some(Next::Continue);
+        }
+        None
     }
 
     fn handle_starttls(&mut self) -> Next {

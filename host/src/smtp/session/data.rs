@@ -10,6 +10,7 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
 use crate::queue::{NewMessage, QueueError, QueueId};
+use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
     ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
@@ -35,6 +36,8 @@ impl Session {
         data: MessageData,
         transaction: &super::state::Transaction,
     ) -> Reply {
+        // The message's share of memory goes with its bytes, until its outcome is done.
+        let reservation = self.take_reservation();
         if data.has_nul {
             return Reply::nul_in_data();
         }
@@ -78,7 +81,7 @@ impl Session {
             reply = reply.code,
             "message"
         );
-        self.learn_outcome(decision, message);
+        self.learn_outcome(decision, message, reservation);
         reply
     }
 
@@ -125,12 +128,17 @@ impl Session {
                 };
                 match stored {
                     Ok(id) => (Reply::queued(&id.to_string()), Some(id)),
-                    Err(QueueError::DiskFull { .. }) => {
-                        tracing::error!("queue full: message refused with 452");
+                    Err(error @ QueueError::NoRoom { .. }) => {
+                        tracing::info!(%error, "message refused with 452");
+                        (Reply::storage_full(), None)
+                    }
+                    // A failed write: the server logs it once, and restarts.
+                    Err(error @ QueueError::DiskFull { .. }) => {
+                        tracing::warn!(%error, "message refused with 452");
                         (Reply::storage_full(), None)
                     }
                     Err(error) => {
-                        tracing::error!(%error, "queue write failed: message refused with 451");
+                        tracing::warn!(%error, "queue write failed: message refused with 451");
                         (Reply::local_error(), None)
                     }
                 }
@@ -186,12 +194,24 @@ impl Session {
         out
     }
 
-    /// Runs the outcome stage in the background: learning must not delay the reply.
-    fn learn_outcome(&self, decision: Decision, message: Arc<ParsedMessage>) {
+    /// Runs the outcome stage in the background: learning must not delay the reply. At
+    /// most `outcomes` run at once: past that, this message teaches nothing (learning is
+    /// best effort; a backlog of messages waiting to teach would hold their memory).
+    fn learn_outcome(
+        &self,
+        decision: Decision,
+        message: Arc<ParsedMessage>,
+        reservation: Option<Reservation>,
+    ) {
+        let Ok(slot) = Arc::clone(&self.params.outcomes).try_acquire_owned() else {
+            tracing::warn!("outcome stage skipped: too many running");
+            return;
+        };
         let pipeline = self.pipeline.clone();
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
             pipeline.run_outcome(&ctx, &decision, Some(&message)).await;
+            drop((slot, reservation, message));
         });
     }
 }

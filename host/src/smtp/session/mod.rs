@@ -6,6 +6,7 @@
 //! first, before the greeting.
 
 mod auth;
+mod budget;
 mod commands;
 mod data;
 mod state;
@@ -56,6 +57,10 @@ pub struct SessionParams {
     pub metrics: crate::smtp::metrics::SmtpMetrics,
     /// Wall-clock time (the `Received` header's date).
     pub clock: crate::time::Clock,
+    /// The memory for mail in flight (`[smtp] max_inflight_bytes`).
+    pub budget: Arc<crate::smtp::budget::MemoryBudget>,
+    /// Outcome stages running in the background at most (learning is dropped past it).
+    pub outcomes: Arc<tokio::sync::Semaphore>,
     /// The header fields removed from every message before the filters see it.
     pub strip: crate::smtp::header_fields::HeaderStrip,
     /// The accounts and limits of the submission listeners; `None` when there are none.
@@ -123,7 +128,16 @@ struct Session {
     slots: Option<ConnectionSlots>,
     /// When the session ends, however busy (`[smtp] max_session_time`).
     deadline: tokio::time::Instant,
+    /// Whether the listener is under stress (idle sessions then get `stress_timeout`).
+    stress: tokio::sync::watch::Receiver<bool>,
+    /// The message's share of the memory for mail in flight, while one is received.
+    reservation: Option<crate::smtp::budget::Reservation>,
+    /// The message being received could not be covered: it is being dropped.
+    over_budget: bool,
 }
+
+/// The most read from the client at once.
+const MAX_READ: usize = 64 << 10;
 
 /// Runs a session on an accepted connection until it ends.
 pub async fn run(
@@ -158,6 +172,7 @@ impl Session {
     ) -> Self {
         let ctx = SessionContext::connected(id.clone(), peer);
         let params_deadline = params.smtp.max_session_time.0;
+        let stress = slots.stress();
         Self {
             pipeline: params.pipeline.current(),
             params,
@@ -176,6 +191,9 @@ impl Session {
             out: Vec::new(),
             slots: Some(slots),
             deadline: tokio::time::Instant::now() + params_deadline,
+            stress,
+            reservation: None,
+            over_budget: false,
         }
     }
 
@@ -360,7 +378,11 @@ impl Session {
     ) -> Next {
         let smtp = &self.params.smtp;
         let mut mode = Mode::Command(LineReceiver::new(smtp.max_line_length));
-        let mut read_buf = vec![0u8; 64 << 10];
+        // Small while the client is idle (thousands of idle sessions must stay cheap),
+        // grown once it sends more than that at a time.
+        let mut read_buf = vec![0u8; 4 << 10];
+        let mut stress = self.stress.clone();
+        let mut idle_since = tokio::time::Instant::now();
         loop {
             while !pending.is_empty() {
                 let (consumed, next) = self.ingest(&mut mode, pending).await;
@@ -385,20 +407,25 @@ impl Session {
             if self.flush(stream).await.is_err() {
                 return Next::Close;
             }
-            let timeout = match mode {
-                Mode::Command(_) => self.params.smtp.command_timeout.0,
-                _ => self.params.smtp.data_timeout.0,
-            };
+            let idle_until = idle_since + self.idle_limit(&mode, *stress.borrow());
             tokio::select! {
-                read = tokio::time::timeout(timeout, stream.read(&mut read_buf)) => match read {
-                    Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
-                    Ok(Ok(n)) => pending.extend_from_slice(&read_buf[..n]),
-                    Err(_) => {
-                        self.reply(Reply::idle_timeout(&self.params.hostname));
-                        let _ = self.flush(stream).await;
-                        return Next::Close;
+                read = stream.read(&mut read_buf) => match read {
+                    Ok(0) | Err(_) => return Next::Close,
+                    Ok(n) => {
+                        pending.extend_from_slice(&read_buf[..n]);
+                        idle_since = tokio::time::Instant::now();
+                        if n == read_buf.len() && read_buf.len() < MAX_READ {
+                            read_buf.resize(MAX_READ, 0);
+                        }
                     }
                 },
+                () = tokio::time::sleep_until(idle_until) => {
+                    self.reply(Reply::idle_timeout(&self.params.hostname));
+                    let _ = self.flush(stream).await;
+                    return Next::Close;
+                }
+                // The idle limit is worked out again when the listener's stress changes.
+                Ok(()) = stress.changed() => {}
                 () = shutdown.cancelled() => {
                     self.reply(Reply::shutting_down(&self.params.hostname));
                     let _ = self.flush(stream).await;
@@ -412,6 +439,20 @@ impl Session {
                     return Next::Close;
                 }
             }
+        }
+    }
+
+    /// How long the client may stay silent in `mode`: `data_timeout` in a message,
+    /// `command_timeout` between commands, and `stress_timeout` before MAIL while the
+    /// listener is under stress (idle sessions go first, as in Postfix's stress mode).
+    fn idle_limit(&self, mode: &Mode, stressed: bool) -> std::time::Duration {
+        let smtp = &self.params.smtp;
+        match mode {
+            Mode::Command(_) if stressed && !matches!(self.phase, Phase::Transaction(_)) => {
+                smtp.stress_timeout.0.min(smtp.command_timeout.0)
+            }
+            Mode::Command(_) => smtp.command_timeout.0,
+            _ => smtp.data_timeout.0,
         }
     }
 
@@ -431,10 +472,18 @@ impl Session {
             Mode::Data(receiver) => {
                 let (consumed, end) = receiver.ingest(input);
                 let Some(end) = end else {
+                    if !self.keep_within_budget(receiver.held()) {
+                        receiver.discard();
+                    }
                     return (consumed, Next::Continue);
                 };
                 *mode = self.command_mode();
                 let reply = match end {
+                    DataEnd::Complete(message)
+                        if self.over_budget || !self.keep_within_budget(message.bytes.len()) =>
+                    {
+                        self.abort_message(Reply::inflight_full())
+                    }
                     DataEnd::Complete(message) => self.finish_message(message).await,
                     DataEnd::TooLarge => self.abort_message(Reply::message_too_large(
                         self.params.smtp.max_message_size.0,
@@ -446,6 +495,9 @@ impl Session {
             }
             Mode::Bdat(chunk) => {
                 let (consumed, end) = chunk.receiver.ingest(input);
+                if !self.keep_within_budget(chunk.receiver.held()) {
+                    chunk.receiver.discard();
+                }
                 let Some(end) = end else {
                     return (consumed, Next::Continue);
                 };
@@ -498,6 +550,8 @@ impl Session {
 
     /// Ends the transaction with an error reply.
     fn abort_message(&mut self, reply: Reply) -> Reply {
+        self.reservation = None;
+        self.over_budget = false;
         self.phase.reset();
         self.ctx.annotations.truncate(self.session_annotations);
         reply
@@ -535,8 +589,13 @@ impl Session {
                 if let Phase::Transaction(t) = &mut self.phase {
                     t.bdat = Some(receiver);
                 }
+                if self.over_budget {
+                    // Later chunks of this message are still read and dropped until LAST.
+                    return Reply::inflight_full();
+                }
                 Reply::chunk_ok(total)
             }
+            BdatEnd::Complete(_) if self.over_budget => self.abort_message(Reply::inflight_full()),
             BdatEnd::TooLarge => {
                 let reply = Reply::message_too_large(self.params.smtp.max_message_size.0);
                 // Later chunks of this message are still read and refused until LAST.

@@ -3,8 +3,8 @@
 //!
 //! The mode comes from the config key `mode` and may be overridden per message by the
 //! header `X-Misbehave: MODE`: `none`, `loop`, `memory-bomb`, `panic`, `stack-overflow`,
-//! `invalid-verdict`, `hoard-body`, `scan-all` or `dns-flood` (each described in `mode.rs`). An
-//! unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
+//! `invalid-verdict`, `hoard-body`, `scan-all`, `dns-flood` or `ocr-raw` (each described
+//! in `mode.rs`). An unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
 //!
 //! It also lets tests drive decisions before DATA: with config `act_at = "STAGE"`
 //! (`connect`, `helo`, `mail_from`, `rcpt_to`) and `act = "reject"` or `"tempfail"`, it
@@ -89,6 +89,9 @@ impl Plugin for Misbehave {
             }
             Some(Mode::ScanAll) => scan_all(),
             Some(Mode::DnsFlood) => dns_flood(),
+            Some(Mode::OcrRaw) => {
+                Verdict::new().symbol("MISBEHAVE_OCR", 0.0, misbehaviour::ocr_everything(message))
+            }
             None => Verdict::new().symbol(
                 "MISBEHAVE_UNKNOWN_MODE",
                 0.0,

@@ -3,6 +3,8 @@
 
 use std::hint::black_box;
 
+use moat_sdk::{Message, ocr};
+
 /// Spins forever.
 pub(crate) fn spin_forever() -> ! {
     let mut counter = 0_u64;
@@ -44,4 +46,21 @@ pub(crate) fn overflow_stack(depth: u64) -> u64 {
 pub(crate) fn hoard(text: &str, copies: usize) -> usize {
     let hoard: Vec<String> = (0..copies).map(|_| black_box(text.to_owned())).collect();
     black_box(&hoard).iter().map(String::len).sum()
+}
+
+/// Each attachment's OCR outcome, as `INDEX: N bytes of text` or `INDEX: ERROR`, joined by
+/// `; `: every attachment is sent as it is, whatever its type or size.
+pub(crate) fn ocr_everything(message: &Message) -> String {
+    let mut outcomes = Vec::new();
+    for attachment in message.attachments() {
+        let Some(bytes) = message.attachment_bytes(attachment.index) else {
+            continue;
+        };
+        let outcome = match ocr::recognize(&bytes, &attachment.content_type) {
+            Ok(text) => format!("{} bytes of text", text.len()),
+            Err(error) => format!("{error:?}"),
+        };
+        outcomes.push(format!("{}: {outcome}", attachment.index));
+    }
+    outcomes.join("; ")
 }

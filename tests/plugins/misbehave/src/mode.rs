@@ -25,6 +25,10 @@ pub(crate) enum Mode {
     /// else an invalid PTR question answered without the network) and report how each was
     /// answered (`MISBEHAVE_DNS`).
     DnsFlood,
+    /// Hand every attachment to the host's OCR as it is, checking nothing (as a careless
+    /// third-party plugin would), and answer `MISBEHAVE_OCR` (score 0) with the outcomes:
+    /// what the host's image bounds are for.
+    OcrRaw,
 }
 
 impl Mode {
@@ -40,6 +44,7 @@ impl Mode {
             "hoard-body" => Self::HoardBody,
             "scan-all" => Self::ScanAll,
             "dns-flood" => Self::DnsFlood,
+            "ocr-raw" => Self::OcrRaw,
             _ => return None,
         })
     }
@@ -69,6 +74,7 @@ mod tests {
         assert_eq!(Mode::parse("hoard-body"), Some(Mode::HoardBody));
         assert_eq!(Mode::parse("scan-all"), Some(Mode::ScanAll));
         assert_eq!(Mode::parse("dns-flood"), Some(Mode::DnsFlood));
+        assert_eq!(Mode::parse("ocr-raw"), Some(Mode::OcrRaw));
         assert_eq!(Mode::parse("explode"), None);
     }
 

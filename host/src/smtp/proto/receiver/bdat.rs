@@ -30,6 +30,9 @@ pub struct BdatReceiver {
     too_large: bool,
     pending_cr: bool,
     message: MessageData,
+    /// The session stopped keeping the content (no memory for it): chunks are consumed and
+    /// dropped, and the message ends empty.
+    discarding: bool,
 }
 
 impl BdatReceiver {
@@ -44,7 +47,20 @@ impl BdatReceiver {
             too_large: false,
             pending_cr: false,
             message: MessageData::default(),
+            discarding: false,
         }
+    }
+
+    /// The content kept so far, in bytes (what the message holds in memory).
+    pub fn held(&self) -> usize {
+        self.message.bytes.len()
+    }
+
+    /// Drops the content kept so far and keeps no more of this message: its chunks are
+    /// consumed and it completes empty. For a session that has no memory left for it.
+    pub fn discard(&mut self) {
+        self.discarding = true;
+        self.message.bytes = Vec::new();
     }
 
     /// Announces a chunk of `size` octets (`BDAT size [LAST]`). A chunk that would take the
@@ -74,7 +90,7 @@ impl BdatReceiver {
     }
 
     fn store(&mut self, content: &[u8]) {
-        if self.too_large {
+        if self.too_large || self.discarding {
             return;
         }
         self.note_line_endings(content);

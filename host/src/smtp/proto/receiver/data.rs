@@ -64,6 +64,9 @@ pub struct DataReceiver {
     size: u64,
     too_large: bool,
     saw_bare_line_ending: bool,
+    /// The session stopped keeping the content (no memory for it): it is scanned for its
+    /// end and dropped, and the message ends empty.
+    discarding: bool,
 }
 
 impl DataReceiver {
@@ -79,7 +82,20 @@ impl DataReceiver {
             size: 0,
             too_large: false,
             saw_bare_line_ending: false,
+            discarding: false,
         }
+    }
+
+    /// The content kept so far, in bytes (what the message holds in memory).
+    pub fn held(&self) -> usize {
+        self.message.bytes.len()
+    }
+
+    /// Drops the content kept so far and keeps no more of this message: it is read to its
+    /// end and completes empty. For a session that has no memory left for it.
+    pub fn discard(&mut self) {
+        self.discarding = true;
+        self.message.bytes = Vec::new();
     }
 
     /// Consumes `bytes` up to and including the end of data, if it is there, and returns how
@@ -172,7 +188,7 @@ impl DataReceiver {
     }
 
     fn emit(&mut self, content: &[u8]) {
-        if self.too_large || self.saw_bare_line_ending {
+        if self.too_large || self.saw_bare_line_ending || self.discarding {
             return;
         }
         self.size += content.len() as u64;
