@@ -214,7 +214,8 @@ async fn a_plugin_stuck_in_a_slow_kv_call_fails_at_its_time_budget() {
         "{:?}",
         report.result
     );
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    // Loose, for loaded machines: waiting on the backend or the resolver would take 5 s.
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,5 +300,6 @@ async fn lookups_past_the_dns_time_budget_time_out_and_the_plugin_still_answers(
     let report = harness.data("dns-flood").await;
     let elapsed = started.elapsed();
     assert_eq!(detail(&report, "MISBEHAVE_DNS"), "timeout=5");
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    // Loose, for loaded machines: waiting on the backend or the resolver would take 5 s.
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
 }

@@ -65,13 +65,6 @@ impl KvWorkers {
     /// but a write may wait behind the journal's sync, and reads should not queue behind it.
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // TEMP-EXPERIMENT
-        if std::env::var_os("MOAT_KV_INLINE").is_some() {
-            return Self { jobs: None };
-        }
-        if let Some(n) = std::env::var("MOAT_KV_THREADS").ok().and_then(|v| v.parse().ok()) {
-            return Self::start(n);
-        }
         Self::start(cores.max(4))
     }
 

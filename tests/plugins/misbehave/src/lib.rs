@@ -121,8 +121,14 @@ fn act_at(stage: &str) -> Verdict {
         .action(action)
 }
 
-/// One scan of the whole namespace asking for every entry there is.
+/// One scan of the whole namespace asking for every entry there is, after writing config
+/// `fill` keys (default none) in one call.
 fn scan_all() -> Verdict {
+    let fill: u32 = config::get("fill").ok().flatten().unwrap_or(0);
+    let deltas: Vec<(String, i64)> = (0..fill).map(|i| (format!("fill:{i:06}"), 1)).collect();
+    if let Err(error) = kv::increment_many(&deltas) {
+        return Verdict::new().symbol("MISBEHAVE_SCANNED", 0.0, format!("fill error: {error}"));
+    }
     let detail = match kv::scan_prefix("", None, u32::MAX) {
         Ok(entries) => format!("{} entries", entries.len()),
         Err(error) => format!("error: {error}"),

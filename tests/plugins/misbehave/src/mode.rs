@@ -19,7 +19,7 @@ pub(crate) enum Mode {
     /// limit on a large one (as a real plugin holding a huge message's text several times).
     HoardBody,
     /// Scan the whole kv namespace in one call, asking for `u32::MAX` entries, and report
-    /// how many came back (`MISBEHAVE_SCANNED`).
+    /// how many came back (`MISBEHAVE_SCANNED`); with config `fill = N`, first write N keys.
     ScanAll,
     /// Ask many DNS questions one by one (config `lookups`, default 300; config `dns_name`,
     /// else an invalid PTR question answered without the network) and report how each was
