@@ -5,6 +5,12 @@
 //! handful of block lists — ask them together with [`lookup_all`]: the host runs them
 //! concurrently.
 //!
+//! Each call of the plugin has a DNS budget set by the operator: a number of questions
+//! (128 by default) and a time waiting for answers (nine tenths of the call's time budget
+//! by default), over all its lookups. Questions beyond the count fail with
+//! [`DnsError::ServerFailure`] without being asked; once the time is spent, lookups fail
+//! with [`DnsError::Timeout`]. Both already mean "unknown": handle them as such.
+//!
 //! ```no_run
 //! use moat_sdk::dns::{self, DnsError};
 //!
@@ -83,9 +89,11 @@ pub enum DnsError {
     /// The name does not exist (NXDOMAIN) or has no record of this kind (NODATA). For a
     /// DNS block list this means "not listed".
     NotFound,
-    /// No answer within the configured timeout. Treat it as unknown, not as clean.
+    /// No answer within the configured timeout, or the call's DNS time budget is spent.
+    /// Treat it as unknown, not as clean.
     Timeout,
-    /// The server failed or refused (SERVFAIL, REFUSED) or could not be reached.
+    /// The server failed or refused (SERVFAIL, REFUSED) or could not be reached, or the
+    /// call's DNS question budget is spent.
     ServerFailure,
     /// The question was malformed (a bad name, or an invalid IP for a PTR lookup).
     InvalidName,

@@ -178,6 +178,21 @@ pub fn counters_add(deltas: &[(u64, i64)], keyed: &[(String, i64)]) -> Result<()
 
 /// Up to `limit` entries whose keys start with `prefix`, in key order. To page through
 /// more, pass the last key you got as `start_after`.
+///
+/// The gateway returns at most 1000 entries and 1 MiB of keys and values per call,
+/// whatever `limit` asks (an entry larger than that comes alone), so a page can be shorter
+/// than `limit` before the end: keep paging until a page comes back empty.
+///
+/// ```no_run
+/// let mut after: Option<String> = None;
+/// loop {
+///     let page = moat_sdk::kv::scan_prefix("history:", after.as_deref(), 500)?;
+///     let Some((last, _)) = page.last() else { break };
+///     after = Some(last.clone());
+///     // ... use the page ...
+/// }
+/// # Ok::<(), moat_sdk::kv::KvError>(())
+/// ```
 pub fn scan_prefix(
     prefix: &str,
     start_after: Option<&str>,

@@ -20,6 +20,7 @@ mod metrics;
 mod ocr;
 mod ocr_bombs;
 mod open_relay;
+mod plugin_bounds;
 mod plugin_faults;
 mod quarantine;
 mod recipient_verification;

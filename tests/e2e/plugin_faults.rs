@@ -1,25 +1,52 @@
 //! A misbehaving plugin is a plugin failure, never a gateway failure: each mode of the
 //! `misbehave` test guest yields PLUGIN_FAILED with the right kind, the other plugins'
-//! verdicts stay intact, and a plugin that keeps failing is switched off.
+//! verdicts stay intact, and a plugin that keeps failing is switched off — but not by
+//! large messages, which are the sender's doing; a switched-off plugin shows in
+//! `/metrics` and can tempfail mail while it is off.
 
 use std::path::Path;
 
 use moat::test_guests::TEST_MISBEHAVE;
 use moat_test_support::scratch;
 
+use crate::gateway::{Gateway, step};
+use crate::metrics::{parse, scrape};
 use crate::{GTUBE, message, moat};
 
 /// A config running the bundled plugins plus `misbehave` in `mode`.
 fn config(dir: &Path, mode: &str, failure_threshold: u32) -> String {
+    config_with(
+        dir,
+        mode,
+        &format!("failure_threshold = {failure_threshold}\n"),
+        "",
+    )
+}
+
+/// A config running the bundled plugins plus `misbehave` in `mode`, with `filter` keys in
+/// `[filter]` and `plugin` keys in `[plugin.misbehave]` (whose memory limit is 16MiB
+/// unless they say otherwise).
+fn config_with(dir: &Path, mode: &str, filter: &str, plugin: &str) -> String {
+    let memory = if plugin.contains("memory_limit") {
+        ""
+    } else {
+        "memory_limit = \"16MiB\"\n"
+    };
     let text = format!(
         "[server]\ndata_dir = \"data\"\n\
-[filter]\nfailure_threshold = {failure_threshold}\n\
-[plugin.misbehave]\nsource = {TEST_MISBEHAVE:?}\ntime_budget = \"200ms\"\nmemory_limit = \"16MiB\"\n\
+[filter]\n{filter}\
+[plugin.misbehave]\nsource = {TEST_MISBEHAVE:?}\ntime_budget = \"200ms\"\n{memory}{plugin}\
 [plugin.misbehave.config]\nmode = {mode:?}\n"
     );
     let path = dir.join(format!("{mode}.toml"));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
+}
+
+/// A message of about `bytes` bytes of text lines.
+fn large_message(subject: &str, extra_headers: &str, bytes: usize) -> String {
+    let line = "the quick brown fox jumps over the lazy dog again and again and again\r\n";
+    message(subject, extra_headers, &line.repeat(bytes / line.len() + 1))
 }
 
 fn failed_kind(value: &serde_json::Value) -> Option<String> {
@@ -194,4 +221,151 @@ fn plugin_test_shows_the_failure_kind_and_the_plugins_stderr() {
         text.contains("misbehave plugin panicked on purpose"),
         "stderr is shown: {text}"
     );
+}
+
+#[test]
+fn large_messages_that_blow_a_plugins_limits_do_not_switch_it_off() {
+    let dir = scratch();
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    // Five 300 KiB messages (at least large_message_size): three whose 16 copies of the
+    // text blow the 4MiB cap, two that run out of time.
+    for (i, mode) in ["hoard-body", "loop", "hoard-body", "loop", "hoard-body"]
+        .iter()
+        .enumerate()
+    {
+        let header = format!("X-Misbehave: {mode}\r\n");
+        let text = large_message(&format!("big {i}"), &header, 300 << 10);
+        std::fs::write(messages.join(format!("{i:02}.eml")), text).unwrap();
+    }
+    // Then an ordinary message, and five small ones that blow the cap, which count.
+    std::fs::write(messages.join("05.eml"), message("hi", "", "hello")).unwrap();
+    for i in 6..12 {
+        let text = message("x", "X-Misbehave: memory-bomb\r\n", "hello");
+        std::fs::write(messages.join(format!("{i:02}.eml")), text).unwrap();
+    }
+    let config = config_with(
+        dir.path(),
+        "hoard-body",
+        "failure_threshold = 5\nlarge_message_size = \"256KiB\"\nbundled = [\"headers\"]\n",
+        "memory_limit = \"4MiB\"\n",
+    );
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", &config, "messages"],
+    );
+    out.assert_success();
+    let lines = out.json_lines();
+    let kinds: Vec<Option<String>> = lines.iter().map(failed_kind).collect();
+    let kind = |k: &str| Some(k.to_owned());
+    assert_eq!(
+        kinds,
+        [
+            kind("memory"),
+            kind("timeout"),
+            kind("memory"),
+            kind("timeout"),
+            kind("memory"),
+            None,
+            kind("memory"),
+            kind("memory"),
+            kind("memory"),
+            kind("memory"),
+            kind("memory"),
+            kind("disabled"),
+        ],
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        lines[5]["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["plugin"] == "misbehave" && s["name"] == "MISBEHAVE_OK"),
+        "the plugin still answers the ordinary message: {}",
+        lines[5]
+    );
+    assert!(
+        out.stderr()
+            .contains("not counted towards switching it off"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn a_message_over_max_message_size_skips_the_plugin_with_a_symbol() {
+    let dir = scratch();
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    std::fs::write(
+        messages.join("1-large.eml"),
+        large_message("big", "", 100 << 10),
+    )
+    .unwrap();
+    std::fs::write(messages.join("2-small.eml"), message("x", "", "hello")).unwrap();
+    let config = config_with(
+        dir.path(),
+        "panic",
+        "bundled = [\"headers\"]\n",
+        "max_message_size = \"64KiB\"\n",
+    );
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", &config, "messages"],
+    );
+    out.assert_success();
+    let lines = out.json_lines();
+    let misbehave = |value: &serde_json::Value| -> Vec<(String, String)> {
+        value["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["plugin"] == "misbehave")
+            .map(|s| {
+                let name = s["name"].as_str().unwrap_or_default().to_owned();
+                (name, s["detail"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    let large = misbehave(&lines[0]);
+    assert_eq!(large.len(), 1, "{large:?}");
+    assert_eq!(large[0].0, "PLUGIN_SKIPPED");
+    assert!(
+        large[0]
+            .1
+            .contains("over the plugin's max_message_size of 64KiB"),
+        "{large:?}"
+    );
+    assert_eq!(failed_kind(&lines[1]).as_deref(), Some("panic"));
+}
+
+#[test]
+fn a_switched_off_plugin_shows_in_metrics_and_tempfails_with_on_disabled() {
+    let gw = Gateway::start(&format!(
+        "failure_threshold = 2\n\
+[plugin.misbehave]\nsource = {TEST_MISBEHAVE:?}\nstages = [\"data\"]\non_disabled = \"tempfail\"\n\
+[plugin.misbehave.config]\nmode = \"panic\"\n\
+[admin]\naddress = \"127.0.0.1:0\"\n"
+    ));
+    let disabled = |gw: &Gateway, plugin: &str| {
+        parse(&scrape(gw))[&format!("moat_plugin_disabled{{plugin=\"{plugin}\"}}")]
+    };
+    assert_eq!(disabled(&gw, "misbehave"), 0.0);
+    let send = |i: usize| {
+        let steps = gw.smtplib(
+            "mx",
+            message(&format!("m{i}"), "", "hello").as_bytes(),
+            &["--from", "a@example.org", "--rcpt", "b@example.test"],
+        );
+        step(&steps, "data")["code"].clone()
+    };
+    // Two panics (on_error skip: the mail goes through) switch it off.
+    assert_eq!(send(1), 250);
+    assert_eq!(send(2), 250);
+    assert_eq!(disabled(&gw, "misbehave"), 1.0);
+    assert_eq!(disabled(&gw, "bayes"), 0.0);
+    // While it is off, on_disabled = "tempfail" defers mail instead of skipping it.
+    assert_eq!(send(3), 451);
 }

@@ -53,9 +53,15 @@ pub struct FilterConfig {
     #[serde(default = "default_failure_window")]
     pub failure_window: HumanDuration,
     /// `disable_for = "5m"`: how long a failing plugin stays switched off; while off, its
-    /// `on_error` policy applies to every message.
+    /// `on_disabled` policy (by default its `on_error` policy) applies to every message.
     #[serde(default = "default_disable_for")]
     pub disable_for: HumanDuration,
+    /// `large_message_size = "1MiB"`: a plugin that runs out of memory or time on a message
+    /// at least this large fails for that message (`PLUGIN_FAILED`, its `on_error`
+    /// policy), but the failure is put down to the message, not the plugin: it does not
+    /// count towards `failure_threshold`, so large mail cannot switch a plugin off.
+    #[serde(default = "default_large_message_size")]
+    pub large_message_size: ByteSize,
 }
 
 impl Default for FilterConfig {
@@ -72,6 +78,7 @@ impl Default for FilterConfig {
             failure_threshold: default_failure_threshold(),
             failure_window: default_failure_window(),
             disable_for: default_disable_for(),
+            large_message_size: default_large_message_size(),
         }
     }
 }
@@ -94,12 +101,30 @@ fn default_failure_window() -> HumanDuration {
 fn default_disable_for() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(300))
 }
+fn default_large_message_size() -> ByteSize {
+    ByteSize(1 << 20)
+}
+
+/// The most DNS questions one plugin call may ask unless its settings say otherwise
+/// (`dns_max_questions`): two full `lookup-all` batches.
+pub const DEFAULT_DNS_MAX_QUESTIONS: u32 = 128;
+
+/// The DNS wait one plugin call may spend unless its settings say otherwise
+/// (`dns_time_budget`): nine tenths of its time budget, so that a plugin whose lookups
+/// time out still has time to answer.
+pub fn default_dns_time_budget(time_budget: std::time::Duration) -> std::time::Duration {
+    time_budget * 9 / 10
+}
 
 /// The largest memory cap a plugin may be given; the sandbox pool reserves this much
 /// address space per slot.
 pub const MAX_PLUGIN_MEMORY: u64 = 256 << 20;
 /// The smallest memory cap that lets a Rust guest start (it needs about 1.1 MiB).
 pub const MIN_PLUGIN_MEMORY: u64 = 2 << 20;
+/// The smallest `max_message_size` and `large_message_size`: no real message is smaller.
+const MIN_MESSAGE_SIZE: u64 = 1 << 10;
+/// The most DNS questions an operator may let one plugin call ask.
+const MAX_DNS_QUESTIONS: u32 = 10_000;
 
 /// `[thresholds]`: the score at which a message is tagged, quarantined or rejected.
 /// `tag ≤ quarantine ≤ reject`; a score below `tag` is accepted.
@@ -175,6 +200,24 @@ pub struct PluginSettings {
     /// `on_error = "skip"`: `skip` or `tempfail` when this plugin fails.
     #[serde(default)]
     pub on_error: Option<OnError>,
+    /// `on_disabled = "tempfail"`: `skip` or `tempfail` while the plugin is switched off
+    /// after repeated failures (`[filter] failure_threshold`). Unset: as `on_error`.
+    #[serde(default)]
+    pub on_disabled: Option<OnError>,
+    /// `max_message_size = "10MiB"`: larger messages are not given to the plugin: at the
+    /// data stage it is skipped (the symbol `PLUGIN_SKIPPED`, weight 0 unless set), at the
+    /// outcome stage it hears the decision without the message. Unset: no limit.
+    #[serde(default)]
+    pub max_message_size: Option<ByteSize>,
+    /// `dns_max_questions = 128`: DNS questions one call of the plugin may ask, over all
+    /// its lookups; those beyond are answered `server-failure` without being asked.
+    #[serde(default)]
+    pub dns_max_questions: Option<u32>,
+    /// `dns_time_budget = "900ms"`: time one call of the plugin may spend waiting on DNS,
+    /// over all its lookups; a lookup still unanswered when it is spent, and every later
+    /// one, is answered `timeout`. Unset: nine tenths of `time_budget`.
+    #[serde(default)]
+    pub dns_time_budget: Option<HumanDuration>,
     /// `allow_hard_action = false`: whether an action the plugin demands (e.g. reject on
     /// GTUBE) is carried out regardless of the score. Unset: false for plugin-dir
     /// plugins, true for bundled ones.
@@ -210,6 +253,10 @@ impl PluginSettings {
             memory_limit: self.memory_limit.or(base.memory_limit),
             capabilities: self.capabilities.or_else(|| base.capabilities.clone()),
             on_error: self.on_error.or(base.on_error),
+            on_disabled: self.on_disabled.or(base.on_disabled),
+            max_message_size: self.max_message_size.or(base.max_message_size),
+            dns_max_questions: self.dns_max_questions.or(base.dns_max_questions),
+            dns_time_budget: self.dns_time_budget.or(base.dns_time_budget),
             allow_hard_action: self.allow_hard_action.or(base.allow_hard_action),
             config,
         }
@@ -267,7 +314,36 @@ impl PluginSettings {
                 "must be \"bundled:NAME\" or the path of a .wasm file".into(),
             );
         }
+        self.limit_problems(&mut problem);
         problems
+    }
+
+    /// Problems with the message-size and DNS limits.
+    fn limit_problems(&self, problem: &mut impl FnMut(&str, String)) {
+        if let Some(size) = self.max_message_size
+            && size.0 < MIN_MESSAGE_SIZE
+        {
+            problem(
+                "max_message_size",
+                format!("must be at least 1KiB, not {size}"),
+            );
+        }
+        if let Some(questions) = self.dns_max_questions
+            && questions > MAX_DNS_QUESTIONS
+        {
+            problem(
+                "dns_max_questions",
+                format!("must be at most {MAX_DNS_QUESTIONS}, not {questions}"),
+            );
+        }
+        if let Some(budget) = self.dns_time_budget
+            && !(10..=60_000).contains(&budget.0.as_millis())
+        {
+            problem(
+                "dns_time_budget",
+                format!("must be between 10ms and 60s, not {budget}"),
+            );
+        }
     }
 }
 
@@ -301,6 +377,12 @@ impl FilterConfig {
             problems.push(Problem {
                 key: "filter.failure_threshold".into(),
                 reason: "must be at least 1".into(),
+            });
+        }
+        if self.large_message_size.0 < MIN_MESSAGE_SIZE {
+            problems.push(Problem {
+                key: "filter.large_message_size".into(),
+                reason: format!("must be at least 1KiB, not {}", self.large_message_size),
             });
         }
         problems

@@ -26,7 +26,10 @@ pub use admin::AdminConfig;
 pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
-pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use filter::{
+    DEFAULT_DNS_MAX_QUESTIONS, FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings,
+    Thresholds, default_dns_time_budget,
+};
 pub use pem::trusted_certificates;
 pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,

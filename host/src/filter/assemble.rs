@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::capabilities::Services;
 use super::engine::{EngineSettings, FilterEngine};
 use super::error::LoadError;
+use super::kv_workers::KvWorkers;
 use super::loader::{LoadContext, load_all};
 use super::metrics::PluginMetrics;
 use super::pipeline::Pipeline;
@@ -63,8 +64,8 @@ pub enum AssembleError {
 }
 
 /// The services of `config`: the resolver (a warning and `None` if it cannot be set up),
-/// the OCR engine, the clock and the plugins' metrics, each registering what it counts in
-/// `registry`.
+/// the OCR engine, the clock, the plugins' metrics, each registering what it counts in
+/// `registry`, and the kv threads.
 pub fn services(config: &Config, registry: &Registry) -> Services {
     let settings = ResolverSettings {
         nameservers: config.dns.nameservers.clone(),
@@ -91,6 +92,7 @@ pub fn services(config: &Config, registry: &Registry) -> Services {
         ocr,
         clock: crate::time::Clock::system(),
         metrics,
+        kv_workers: KvWorkers::for_this_machine(),
     }
 }
 

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
         "moat:filter/dns.lookup": async | trappable,
         "moat:filter/dns.lookup-all": async | trappable,
         "moat:filter/ocr.recognize": async | trappable,
+        "moat:filter/kv": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -22,6 +22,11 @@ use crate::config::Thresholds;
 /// visible in every report without moving the score.
 pub const PLUGIN_FAILED: &str = "PLUGIN_FAILED";
 
+/// The symbol recorded when a plugin is not called because the message is larger than its
+/// `max_message_size`. Like [`PLUGIN_FAILED`], its score is 1.0 and its weight 0 unless
+/// the operator weighs it.
+pub const PLUGIN_SKIPPED: &str = "PLUGIN_SKIPPED";
+
 /// One plugin's answer at one stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginResult {
@@ -47,8 +52,14 @@ pub enum PluginOutcome {
     Failed {
         /// How.
         error: PluginError,
-        /// The plugin's failure policy.
+        /// The policy that applies: the plugin's `on_error`, or its `on_disabled` while
+        /// it is switched off.
         on_error: OnError,
+    },
+    /// The plugin was not called: the message is larger than its `max_message_size`.
+    Skipped {
+        /// Why, for the report.
+        reason: String,
     },
 }
 
@@ -79,7 +90,7 @@ impl WeightTable {
         if let Some(w) = weights.and_then(|p| p.symbols.get(symbol)) {
             return *w;
         }
-        if symbol == PLUGIN_FAILED {
+        if symbol == PLUGIN_FAILED || symbol == PLUGIN_SKIPPED {
             return 0.0;
         }
         weights.map_or(1.0, |p| p.weight)
@@ -206,6 +217,7 @@ pub fn combine(
                     tempfailing_plugin = Some(result.plugin.clone());
                 }
             }
+            PluginOutcome::Skipped { reason } => line(PLUGIN_SKIPPED, 1.0, reason.clone()),
         }
     }
     // `+ 0.0` turns a sum of negative zeros into 0, so reports never say -0.00.
@@ -420,5 +432,38 @@ mod tests {
             &Thresholds::default(),
         );
         assert_eq!(d.score, 3.0);
+    }
+
+    #[test]
+    fn a_skipped_plugin_is_reported_with_weight_0_unless_weighed() {
+        let skipped = PluginResult {
+            plugin: "s".into(),
+            stage: Stage::Data,
+            outcome: PluginOutcome::Skipped {
+                reason: "too large".into(),
+            },
+        };
+        let d = combine(
+            std::slice::from_ref(&skipped),
+            &weights(),
+            &Thresholds::default(),
+        );
+        assert_eq!(d.action, Action::Accept);
+        assert_eq!(d.score, 0.0);
+        let line = &d.report[0];
+        assert_eq!(
+            (line.name.as_str(), line.detail.as_str(), line.weight),
+            (PLUGIN_SKIPPED, "too large", 0.0)
+        );
+        let mut table = WeightTable::default();
+        table.insert(
+            "s",
+            PluginWeights {
+                weight: 1.0,
+                symbols: [(PLUGIN_SKIPPED.to_owned(), 2.0)].into_iter().collect(),
+            },
+        );
+        let weighed = combine(&[skipped], &table, &Thresholds::default());
+        assert_eq!(weighed.score, 2.0);
     }
 }

@@ -23,7 +23,7 @@ use super::pipeline::describe;
 use super::plugin::{CallLimits, LoadedPlugin, PluginHealth, PluginSource};
 use super::store::StoreState;
 use super::{BUNDLED_PREFIX, Capability};
-use crate::config::{Config, PluginSettings};
+use crate::config::{Config, DEFAULT_DNS_MAX_QUESTIONS, PluginSettings, default_dns_time_budget};
 use crate::store::{KvBackend, KvNamespace, KvQuota, QuotaNamespace};
 
 /// What loading needs besides the config.
@@ -244,13 +244,7 @@ async fn load_one(
     let component = compile(ctx.engine, name, &bytes, &ctx.cache_dir)?;
     let pre = link(ctx.engine, name, &component)?;
     let host = Arc::new(plugin_host(ctx, name, &settings)?);
-    let limits = CallLimits {
-        time_budget: settings.time_budget.unwrap_or(config.filter.time_budget).0,
-        memory_limit: settings
-            .memory_limit
-            .unwrap_or(config.filter.memory_limit)
-            .0,
-    };
+    let limits = call_limits(config, &settings);
     let info = describe(ctx.engine, &pre, host.clone(), limits)
         .await
         .map_err(|reason| LoadError::Describe {
@@ -275,6 +269,13 @@ async fn load_one(
             .collect(),
     };
     tracing::info!(plugin = name, source = %source, version = %info.version, "plugin loaded");
+    let health = Arc::new(PluginHealth::new(
+        config.filter.failure_threshold,
+        config.filter.failure_window.0,
+        config.filter.disable_for.0,
+    ));
+    ctx.services.metrics.watch(name, &health);
+    let on_error = settings.on_error.unwrap_or(config.filter.on_error);
     Ok(LoadedPlugin {
         name: name.to_owned(),
         info,
@@ -282,18 +283,37 @@ async fn load_one(
         stages,
         time_budget: limits.time_budget,
         memory_limit: limits.memory_limit,
-        on_error: settings.on_error.unwrap_or(config.filter.on_error),
+        on_error,
+        on_disabled: settings.on_disabled.unwrap_or(on_error),
+        max_message_size: settings.max_message_size.map(|size| size.0),
+        large_message_size: config.filter.large_message_size.0,
+        dns_max_questions: limits.dns_max_questions,
+        dns_time_budget: limits.dns_time_budget,
         allow_hard_action: settings.allow_hard_action.unwrap_or(false),
         weights,
         host,
         pre,
-        health: PluginHealth::new(
-            config.filter.failure_threshold,
-            config.filter.failure_window.0,
-            config.filter.disable_for.0,
-        ),
+        health,
         stats: ctx.services.metrics.for_plugin(name),
     })
+}
+
+/// The limits of each call of a plugin with `settings`, the `[filter]` defaults filling in.
+fn call_limits(config: &Config, settings: &PluginSettings) -> CallLimits {
+    let time_budget = settings.time_budget.unwrap_or(config.filter.time_budget).0;
+    CallLimits {
+        time_budget,
+        memory_limit: settings
+            .memory_limit
+            .unwrap_or(config.filter.memory_limit)
+            .0,
+        dns_max_questions: settings
+            .dns_max_questions
+            .unwrap_or(DEFAULT_DNS_MAX_QUESTIONS),
+        dns_time_budget: settings
+            .dns_time_budget
+            .map_or_else(|| default_dns_time_budget(time_budget), |budget| budget.0),
+    }
 }
 
 /// The component's bytes (embedded, or read from its file) and where they came from.

@@ -1,10 +1,20 @@
 //! The plugins' metrics: calls, failures and call time per plugin, registered once per
 //! server ([`PluginMetrics`]) and handed to each plugin as it loads ([`PluginCallStats`]).
-//! A plugin reloaded under the same name keeps counting where it was.
+//! A plugin reloaded under the same name keeps counting where it was. Whether each plugin
+//! is switched off (`moat_plugin_disabled`) is read from its circuit breaker at scrape
+//! time: the plugin of that name loaded last, 0 once it is gone.
 
-use std::time::Duration;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
 
+use super::plugin::PluginHealth;
 use crate::metrics::{Counter, CounterFamily, Histogram, HistogramFamily, Registry};
+
+/// The name of the gauge that says which plugins are switched off.
+const DISABLED: &str = "moat_plugin_disabled";
+
+/// Each plugin's circuit breaker, by name, in load order.
+type Breakers = Arc<RwLock<Vec<(String, Weak<PluginHealth>)>>>;
 
 /// The plugin families of a server's registry.
 #[derive(Debug, Clone)]
@@ -12,12 +22,28 @@ pub struct PluginMetrics {
     calls: CounterFamily,
     failures: CounterFamily,
     seconds: HistogramFamily,
+    breakers: Breakers,
 }
 
 impl PluginMetrics {
     /// Registers the plugin families in `registry`.
     pub fn register(registry: &Registry) -> Self {
+        let breakers = Breakers::default();
+        let read = Arc::clone(&breakers);
+        registry.collect(move |out| {
+            out.family(
+                DISABLED,
+                "gauge",
+                "1 while the plugin is switched off after repeated failures (failure_threshold), else 0.",
+            );
+            let now = Instant::now();
+            for (name, health) in read.read().unwrap_or_else(PoisonError::into_inner).iter() {
+                let off = health.upgrade().is_some_and(|h| h.is_disabled(now));
+                out.sample(DISABLED, &[("plugin", name)], u8::from(off));
+            }
+        });
         Self {
+            breakers,
             calls: registry.counter_family(
                 "moat_plugin_calls_total",
                 "Plugin calls (every stage, learning included).",
@@ -33,6 +59,20 @@ impl PluginMetrics {
                 "Wall-clock time of plugin calls, waiting for a pool slot included.",
                 "plugin",
             ),
+        }
+    }
+
+    /// Reports the circuit breaker `health` as that of the plugin named `name` (replacing
+    /// the one of a plugin of that name loaded before).
+    pub fn watch(&self, name: &str, health: &Arc<PluginHealth>) {
+        let mut breakers = self
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let health = Arc::downgrade(health);
+        match breakers.iter_mut().find(|(n, _)| n == name) {
+            Some((_, watched)) => *watched = health,
+            None => breakers.push((name.to_owned(), health)),
         }
     }
 
@@ -88,5 +128,49 @@ mod tests {
         assert!(text.contains("\nmoat_plugin_failures_total{plugin=\"bayes\"} 1\n"));
         assert!(text.contains("\nmoat_plugin_calls_total{plugin=\"dnsbl\"} 0\n"));
         assert!(text.contains("\nmoat_plugin_call_seconds_count{plugin=\"bayes\"} 2\n"));
+    }
+
+    #[test]
+    fn the_disabled_gauge_follows_the_breaker_of_the_plugin_loaded_last() {
+        let registry = Registry::new();
+        let metrics = PluginMetrics::register(&registry);
+        let breaker = || {
+            Arc::new(PluginHealth::new(
+                1,
+                Duration::from_secs(60),
+                Duration::from_secs(300),
+            ))
+        };
+        let (old, ok) = (breaker(), breaker());
+        metrics.watch("bayes", &old);
+        metrics.watch("dnsbl", &ok);
+        old.record_failure(Instant::now());
+        let text = registry.render();
+        assert!(
+            text.contains("# TYPE moat_plugin_disabled gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nmoat_plugin_disabled{plugin=\"bayes\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nmoat_plugin_disabled{plugin=\"dnsbl\"} 0\n"),
+            "{text}"
+        );
+        // A reload: the new bayes starts switched on; the old one's state no longer shows.
+        let new = breaker();
+        metrics.watch("bayes", &new);
+        assert!(
+            registry
+                .render()
+                .contains("\nmoat_plugin_disabled{plugin=\"bayes\"} 0\n")
+        );
+        drop(ok);
+        assert!(
+            registry
+                .render()
+                .contains("\nmoat_plugin_disabled{plugin=\"dnsbl\"} 0\n")
+        );
     }
 }

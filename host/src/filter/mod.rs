@@ -13,11 +13,14 @@
 
 pub mod assemble;
 pub mod bindings;
+#[cfg(test)]
+mod bounds_tests;
 pub mod bundled;
 pub mod capabilities;
 pub mod combine;
 pub mod engine;
 pub mod error;
+pub mod kv_workers;
 pub mod live;
 pub mod loader;
 pub mod metrics;

@@ -241,6 +241,14 @@ impl Pipeline {
         let stage = input.stage();
         let mut results = Vec::new();
         for plugin in self.plugins.iter().filter(|p| p.wants(stage)) {
+            if let Some(reason) = too_large_for(plugin, input) {
+                results.push(PluginResult {
+                    plugin: plugin.name.clone(),
+                    stage,
+                    outcome: PluginOutcome::Skipped { reason },
+                });
+                continue;
+            }
             let report = self.call_stage(plugin, ctx, input).await;
             let outcome = match report.result {
                 Ok(verdict) => {
@@ -251,8 +259,8 @@ impl Pipeline {
                     }
                 }
                 Err(error) => PluginOutcome::Failed {
+                    on_error: plugin.policy_for(&error),
                     error,
-                    on_error: plugin.on_error,
                 },
             };
             results.push(PluginResult {
@@ -310,7 +318,11 @@ impl Pipeline {
         for plugin in self.plugins.iter().filter(|p| p.wants(Stage::Outcome)) {
             let session = ctx.to_wit();
             let decision = wit_decision.clone();
-            let message = message.cloned();
+            // A message over the plugin's max_message_size is withheld, as if the decision
+            // had been taken before DATA.
+            let message = message
+                .filter(|m| !plugin.skips_message_of(m.raw().len() as u64))
+                .cloned();
             let _ = self
                 .call(plugin, &ctx.id, move |guest, store| {
                     Box::pin(async move {
@@ -347,6 +359,7 @@ impl Pipeline {
         forget: bool,
     ) -> CallReport<Result<LearnOutcome, String>> {
         let id: Arc<str> = Arc::from("learn");
+        let size = message.raw().len() as u64;
         let wit_label = match label {
             Label::Spam => wit::Label::Spam,
             Label::Ham => wit::Label::Ham,
@@ -368,7 +381,7 @@ impl Pipeline {
             })
             .await;
         if let Err(error) = &report.result {
-            self.note_failure(plugin, &id, error, &report.stderr);
+            self.note_failure(plugin, &id, error, &report.stderr, Some(size));
         }
         CallReport {
             result: report.result.map(|answer| {
@@ -392,6 +405,10 @@ impl Pipeline {
         input: &StageInput,
     ) -> CallReport<Verdict> {
         let session = ctx.to_wit();
+        let message_size = match input {
+            StageInput::Data(message) => Some(message.raw().len() as u64),
+            _ => None,
+        };
         let input = input.clone();
         let report = self
             .call(plugin, &ctx.id, move |guest, store| {
@@ -423,7 +440,7 @@ impl Pipeline {
             Verdict::from_wit(verdict).map_err(|reason| PluginError::InvalidVerdict { reason })
         });
         if let Err(error) = &result {
-            self.note_failure(plugin, &ctx.id, error, &report.stderr);
+            self.note_failure(plugin, &ctx.id, error, &report.stderr, message_size);
         }
         CallReport {
             result,
@@ -433,14 +450,22 @@ impl Pipeline {
         }
     }
 
+    /// Logs a failed call and counts it towards switching the plugin off, unless it ran
+    /// out of memory or time on a large message (of `message_size` bytes): that failure is
+    /// the message's, and a sender must not be able to switch a plugin off for everyone.
     fn note_failure(
         &self,
         plugin: &LoadedPlugin,
         session_id: &str,
         error: &PluginError,
         stderr: &str,
+        message_size: Option<u64>,
     ) {
         if matches!(error, PluginError::Disabled { .. }) {
+            return;
+        }
+        if plugin.failure_is_the_messages(error, message_size) {
+            tracing::warn!(plugin = %plugin.name, session_id, kind = error.kind(), %error, stderr, message_size, "plugin failed on a large message (not counted towards switching it off)");
             return;
         }
         tracing::warn!(plugin = %plugin.name, session_id, kind = error.kind(), %error, stderr, "plugin failed");
@@ -514,6 +539,19 @@ impl Pipeline {
     }
 }
 
+/// Why `plugin` is not given `input`'s message: it is larger than the plugin's
+/// `max_message_size`. `None` for the other stages, and for messages within the limit.
+fn too_large_for(plugin: &LoadedPlugin, input: &StageInput) -> Option<String> {
+    let StageInput::Data(message) = input else {
+        return None;
+    };
+    let size = message.raw().len() as u64;
+    plugin.skips_message_of(size).then(|| {
+        let max = crate::config::ByteSize(plugin.max_message_size.unwrap_or_default());
+        format!("the message is {size} bytes, over the plugin's max_message_size of {max}")
+    })
+}
+
 /// What a message is taught as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Label {
@@ -548,13 +586,13 @@ pub fn new_store(
     limits: CallLimits,
     session_id: Arc<str>,
 ) -> Store<StoreState> {
-    let state = StoreState::new(host, session_id, limits.memory_limit as usize);
+    let state = StoreState::new(host, session_id, limits);
+    let deadline = state.deadline;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
-    let (start, budget) = (Instant::now(), limits.time_budget);
     store.epoch_deadline_callback(move |_| {
-        if start.elapsed() > budget {
+        if Instant::now() > deadline {
             Err(Trap::Interrupt.into())
         } else {
             Ok(UpdateDeadline::Yield(1))

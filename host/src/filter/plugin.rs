@@ -61,6 +61,18 @@ pub struct LoadedPlugin {
     pub memory_limit: u64,
     /// Failure policy.
     pub on_error: OnError,
+    /// What a call does while the plugin is switched off (by default, `on_error`).
+    pub on_disabled: OnError,
+    /// Larger messages are not given to the plugin (skipped at the data stage, withheld
+    /// at the outcome stage); `None`: no limit.
+    pub max_message_size: Option<u64>,
+    /// Memory and time failures on messages at least this large are the message's, and
+    /// do not count towards switching the plugin off.
+    pub large_message_size: u64,
+    /// DNS questions one call may ask.
+    pub dns_max_questions: u32,
+    /// DNS wait one call may spend.
+    pub dns_time_budget: Duration,
     /// Whether its hard actions decide.
     pub allow_hard_action: bool,
     /// Its symbols' weights.
@@ -69,8 +81,9 @@ pub struct LoadedPlugin {
     pub host: Arc<PluginHost>,
     /// The linked component.
     pub pre: PluginPre<StoreState>,
-    /// Failure tracking for the circuit breaker.
-    pub health: PluginHealth,
+    /// Failure tracking for the circuit breaker (shared with `/metrics`, which reports
+    /// whether it is switched off).
+    pub health: Arc<PluginHealth>,
     /// Calls, failures and call time, for `/metrics`.
     pub stats: super::metrics::PluginCallStats,
 }
@@ -82,6 +95,10 @@ pub struct CallLimits {
     pub time_budget: Duration,
     /// Linear memory cap in bytes.
     pub memory_limit: u64,
+    /// DNS questions the call may ask, over all its lookups.
+    pub dns_max_questions: u32,
+    /// Time the call may wait on DNS, over all its lookups.
+    pub dns_time_budget: Duration,
 }
 
 impl LoadedPlugin {
@@ -94,6 +111,9 @@ impl LoadedPlugin {
             "stages": stages, "weight": self.weights.weight,
             "time_budget_ms": self.time_budget.as_millis() as u64,
             "memory_limit": self.memory_limit, "on_error": self.on_error,
+            "on_disabled": self.on_disabled, "max_message_size": self.max_message_size,
+            "dns_max_questions": self.dns_max_questions,
+            "dns_time_budget_ms": self.dns_time_budget.as_millis() as u64,
             "allow_hard_action": self.allow_hard_action,
         })
     }
@@ -103,13 +123,50 @@ impl LoadedPlugin {
         CallLimits {
             time_budget: self.time_budget,
             memory_limit: self.memory_limit,
+            dns_max_questions: self.dns_max_questions,
+            dns_time_budget: self.dns_time_budget,
         }
+    }
+
+    /// Whether a message of `size` bytes is too large to give to the plugin.
+    pub fn skips_message_of(&self, size: u64) -> bool {
+        self.max_message_size.is_some_and(|max| size > max)
+    }
+
+    /// The policy for a failed call: `on_disabled` while switched off, else `on_error`.
+    pub fn policy_for(&self, error: &PluginError) -> OnError {
+        match error {
+            PluginError::Disabled { .. } => self.on_disabled,
+            _ => self.on_error,
+        }
+    }
+
+    /// Whether `error`, on a call given a message of `message_size` bytes, is the
+    /// message's doing rather than the plugin's: it ran out of memory or time on a large
+    /// message. Such failures do not count towards switching the plugin off, so that a
+    /// sender cannot switch a plugin off for everyone with a few huge messages.
+    pub fn failure_is_the_messages(&self, error: &PluginError, message_size: Option<u64>) -> bool {
+        is_a_large_message_failure(error, message_size, self.large_message_size)
     }
 
     /// Whether the plugin runs at `stage`.
     pub fn wants(&self, stage: Stage) -> bool {
         self.stages.contains(&stage)
     }
+}
+
+/// Whether `error` is running out of memory or time on a call given a message of
+/// `message_size` bytes, at least `large_message_size`.
+pub fn is_a_large_message_failure(
+    error: &PluginError,
+    message_size: Option<u64>,
+    large_message_size: u64,
+) -> bool {
+    let resource = matches!(
+        error,
+        PluginError::MemoryExceeded { .. } | PluginError::Timeout { .. }
+    );
+    resource && message_size.is_some_and(|size| size >= large_message_size)
 }
 
 /// Counts a plugin's recent failures and switches it off for a while when they pile up,
@@ -162,6 +219,11 @@ impl PluginHealth {
         }
     }
 
+    /// Whether the plugin is switched off at `now` (read only: `/metrics` asks).
+    pub fn is_disabled(&self, now: Instant) -> bool {
+        self.state().disabled_until.is_some_and(|until| until > now)
+    }
+
     /// Records a failure; true when this failure switched the plugin off.
     pub fn record_failure(&self, now: Instant) -> bool {
         let mut state = self.state();
@@ -200,10 +262,34 @@ mod tests {
                 .kind(),
             "disabled"
         );
+        assert!(health.is_disabled(t0 + Duration::from_secs(3)));
         assert!(
             health.check(t0 + Duration::from_secs(303)).is_ok(),
             "back after disable_for"
         );
+        assert!(!health.is_disabled(t0 + Duration::from_secs(303)));
+    }
+
+    #[test]
+    fn only_memory_and_time_failures_on_large_messages_are_the_messages() {
+        let memory = PluginError::MemoryExceeded {
+            limit: 16 << 20,
+            requested: 32 << 20,
+        };
+        let timeout = PluginError::Timeout { budget_ms: 200 };
+        let panic = PluginError::Panic {
+            message: "bug".into(),
+        };
+        let large = 1 << 20;
+        assert!(is_a_large_message_failure(&memory, Some(large), large));
+        assert!(is_a_large_message_failure(&timeout, Some(5 << 20), large));
+        assert!(!is_a_large_message_failure(
+            &timeout,
+            Some(large - 1),
+            large
+        ));
+        assert!(!is_a_large_message_failure(&memory, None, large));
+        assert!(!is_a_large_message_failure(&panic, Some(5 << 20), large));
     }
 
     #[test]

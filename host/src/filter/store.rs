@@ -1,15 +1,17 @@
 //! What one plugin call's store holds: the empty WASI context (no files, network or
-//! environment; stderr captured), the resource table, the memory limiter, and the
-//! plugin's granted host services.
+//! environment; stderr captured), the resource table, the memory limiter, the call's
+//! deadline and DNS budget, and the plugin's granted host services.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::capabilities::PluginHost;
+use super::capabilities::{DnsBudget, PluginHost};
+use super::plugin::CallLimits;
 
 /// How much of a plugin's stderr is kept per call (panic messages, debug prints).
 pub const STDERR_CAPTURE_BYTES: usize = 4096;
@@ -26,20 +28,27 @@ pub struct StoreState {
     pub session_id: Arc<str>,
     /// The plugin's stderr (bounded).
     pub stderr: MemoryOutputPipe,
+    /// When the call's time budget runs out: host calls that wait (kv) wait no longer.
+    pub deadline: Instant,
+    /// What the call may still spend on DNS.
+    pub dns: DnsBudget,
 }
 
 impl StoreState {
-    /// A fresh state for one call of the plugin behind `host`.
-    pub fn new(host: Arc<PluginHost>, session_id: Arc<str>, memory_limit: usize) -> Self {
+    /// A fresh state for one call of the plugin behind `host`, starting now, within
+    /// `limits`.
+    pub fn new(host: Arc<PluginHost>, session_id: Arc<str>, limits: CallLimits) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(memory_limit),
+            limiter: MemoryLimiter::new(usize::try_from(limits.memory_limit).unwrap_or(usize::MAX)),
             host,
             session_id,
             stderr,
+            deadline: Instant::now() + limits.time_budget,
+            dns: DnsBudget::new(limits.dns_max_questions, limits.dns_time_budget),
         }
     }
 

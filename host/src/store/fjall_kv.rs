@@ -29,7 +29,9 @@ use fjall::Keyspace;
 use tracing::debug;
 
 use super::counters::CounterTable;
-use super::kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, decode_counter};
+use super::kv::{
+    EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit, decode_counter,
+};
 use super::value_cache::{Cached, ValueCache};
 use super::{Database, MAX_KEYSPACE_NAME_BYTES, StoreError};
 
@@ -289,6 +291,23 @@ impl KvNamespace for FjallNamespace {
         Ok(self.cached_get(key)?.map(|v| v.to_vec()))
     }
 
+    fn get_now(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        let hit = self.cache.as_ref()?.get(key)?;
+        Some(hit.map(|v| v.to_vec()))
+    }
+
+    fn get_many_now(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+        let cache = self.cache.as_ref()?;
+        keys.iter()
+            .map(|key| cache.get(key).map(|hit| hit.map(|v| v.to_vec())))
+            .collect()
+    }
+
+    fn counters_get_now(&self, ids: &[u64]) -> Option<Vec<i64>> {
+        // Not while a write holds the table: that would be waiting.
+        Some(self.counters.try_read().ok()?.get_many(ids))
+    }
+
     fn contains(&self, key: &str) -> Result<bool, KvError> {
         Ok(self.cached_get(key)?.is_some())
     }
@@ -442,13 +461,13 @@ impl KvNamespace for FjallNamespace {
         Ok(change)
     }
 
-    fn scan_prefix(
+    fn scan(
         &self,
         prefix: &str,
         start_after: Option<&str>,
-        limit: usize,
+        limit: ScanLimit,
     ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
-        if limit == 0 {
+        if limit.entries == 0 {
             return Ok(Vec::new());
         }
         let stored_prefix = tagged(prefix);
@@ -458,15 +477,21 @@ impl KvNamespace for FjallNamespace {
             _ => Bound::Included(stored_prefix.clone()),
         };
         let mut entries = Vec::new();
+        let mut held = 0usize;
         for guard in self.keyspace.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
             let (stored, value) = guard.into_inner().map_err(|e| self.storage("scan", e))?;
             if !stored.starts_with(&stored_prefix) {
                 break; // keys are ordered: past the prefix, nothing more matches
             }
+            let size = stored.len() - 1 + value.len();
+            if !limit.has_room(entries.len(), held, size) {
+                break;
+            }
+            held += size;
             let key = stored.get(1..).unwrap_or_default().to_vec();
             let key = String::from_utf8(key).map_err(|e| self.storage("scan", e))?;
             entries.push((key, value.to_vec()));
-            if entries.len() == limit {
+            if entries.len() == limit.entries {
                 break;
             }
         }

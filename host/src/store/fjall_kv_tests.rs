@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Database, FjallKv, KvBackend, KvError, KvNamespace};
+use super::{Database, FjallKv, KvBackend, KvError, KvNamespace, ScanLimit};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -158,6 +158,28 @@ fn scan_prefix_is_ordered_limited_and_pages() {
     assert!(ns.scan_prefix("t:", None, 0).expect("scan").is_empty());
     // The empty prefix is everything.
     assert_eq!(ns.scan_prefix("", None, 100).expect("scan").len(), 8);
+}
+
+#[test]
+fn a_scan_stops_at_its_byte_bound_but_always_moves_on() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("big");
+    for key in ["a", "b", "c", "d"] {
+        ns.set(key, &[0u8; 99]).expect("set");
+    }
+    let page = |after: Option<&str>, bytes| {
+        let limit = ScanLimit { entries: 10, bytes };
+        let entries = ns.scan("", after, limit).expect("scan");
+        entries.into_iter().map(|(key, _)| key).collect::<Vec<_>>()
+    };
+    // Each entry is 100 bytes of key and value.
+    assert_eq!(page(None, 250), ["a", "b"]);
+    assert_eq!(page(Some("b"), 250), ["c", "d"]);
+    assert_eq!(page(None, 400), ["a", "b", "c", "d"]);
+    // One entry larger than the bound still comes, alone.
+    assert_eq!(page(None, 10), ["a"]);
+    assert_eq!(page(Some("a"), 10), ["b"]);
+    assert!(page(Some("d"), 10).is_empty());
 }
 
 #[test]

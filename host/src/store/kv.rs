@@ -5,15 +5,18 @@
 //! ([`FjallKv`](super::FjallKv)), and a shared one (Redis, Valkey) can implement the same
 //! traits so that several gateways share what their plugins learn.
 //!
-//! Calls block the calling thread. The plugins' `kv` imports (`filter::capabilities`'s `kv`) make
-//! them directly, on the tokio worker that runs the plugin, without `spawn_blocking`: the
-//! embedded backend answers reads from memory (value cache, counter table, fjall's
-//! memtable and block cache) and writes to the journal without fsync, so a call costs
-//! microseconds, though a write may wait behind the kv database's once-a-second sync.
-//! Opening a namespace reads its counters from disk; that happens when plugins load.
-//! Reads of a whole namespace outside a plugin call (the admin endpoint's learn stats) go
-//! through `spawn_blocking`. A backend that waits on the network would hold workers the
-//! same way, so it must answer as quickly, or the `kv` imports must become async first.
+//! Calls block the calling thread. The plugins' `kv` imports (`filter::capabilities`'s
+//! `kv`) therefore make none of them on a tokio worker: they hand each call to the
+//! filter's kv threads (`filter::kv_workers`) and wait for the answer no longer than the
+//! plugin call's deadline, so a slow backend (a write waiting behind the kv database's
+//! once-a-second sync, a network backend) costs the plugin its time budget, not a worker.
+//! Only reads a backend can answer from memory at once (`get_now`, `get_many_now`,
+//! `counters_get_now`: the embedded backend's value cache and counter table) are answered
+//! in place, sparing the common case two thread switches. The embedded backend writes to
+//! the journal without fsync, so a call itself costs microseconds. Opening a namespace
+//! reads its counters from disk; that happens when plugins load. Reads of a whole
+//! namespace outside a plugin call (the admin endpoint's learn stats) go through
+//! `spawn_blocking`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,6 +33,26 @@ pub trait KvBackend: Send + Sync + 'static {
 pub trait KvNamespace: Send + Sync {
     /// The value stored under `key`, or `None`.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+
+    /// [`Self::get`] answered from memory at once, without waiting on storage or on a
+    /// write in progress: `Some(value)`, or `None` when the backend cannot answer so (then
+    /// ask [`Self::get`], from a thread that may block). Callers on async threads (the
+    /// plugins' kv imports) try this first and hand only the rest to a blocking thread.
+    /// The default never answers.
+    fn get_now(&self, _key: &str) -> Option<Option<Vec<u8>>> {
+        None
+    }
+
+    /// [`Self::get_many`] answered from memory at once, as [`Self::get_now`]: all the
+    /// values, or `None`.
+    fn get_many_now(&self, _keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+        None
+    }
+
+    /// [`Self::counters_get`] answered from memory at once, as [`Self::get_now`].
+    fn counters_get_now(&self, _ids: &[u64]) -> Option<Vec<i64>> {
+        None
+    }
 
     /// Whether `key` holds a value. The default reads the value; backends answer it more
     /// cheaply where they can.
@@ -92,12 +115,27 @@ pub trait KvNamespace: Send + Sync {
 
     /// Up to `limit` entries whose keys start with `prefix`, in key order, starting after
     /// the key `start_after` when given (for paging: pass the last key of the previous
-    /// page).
+    /// page). [`Self::scan`] with no byte bound.
     fn scan_prefix(
         &self,
         prefix: &str,
         start_after: Option<&str>,
         limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        self.scan(prefix, start_after, ScanLimit::entries(limit))
+    }
+
+    /// Entries whose keys start with `prefix`, in key order, starting after the key
+    /// `start_after` when given, within `limit`: at most `limit.entries`, and no more
+    /// than `limit.bytes` of keys and values together, except that the first entry is
+    /// returned whatever its size (so paging always moves on). A page may thus be shorter
+    /// than `limit.entries` before the end; only an empty page says the scan is done.
+    /// Backends stop reading at the bound, so a scan never holds more than it returns.
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: ScanLimit,
     ) -> Result<Vec<(String, Vec<u8>)>, KvError>;
 
     /// The number of keys in the namespace (used by quotas; may scan the namespace).
@@ -106,6 +144,31 @@ pub trait KvNamespace: Send + Sync {
     /// Whether the namespace holds no keys.
     fn is_empty(&self) -> Result<bool, KvError> {
         Ok(self.len()? == 0)
+    }
+}
+
+/// How much one [`KvNamespace::scan`] may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanLimit {
+    /// The most entries.
+    pub entries: usize,
+    /// The most bytes of keys and values together (the first entry excepted).
+    pub bytes: usize,
+}
+
+impl ScanLimit {
+    /// At most `entries` entries, of any size.
+    pub fn entries(entries: usize) -> Self {
+        Self {
+            entries,
+            bytes: usize::MAX,
+        }
+    }
+
+    /// Whether a page of `taken` entries holding `held` bytes has room for one of
+    /// `size` bytes more.
+    pub fn has_room(&self, taken: usize, held: usize, size: usize) -> bool {
+        taken < self.entries && (taken == 0 || held.saturating_add(size) <= self.bytes)
     }
 }
 

@@ -38,7 +38,7 @@ use tracing::info;
 
 pub use error::StoreError;
 pub use fjall_kv::FjallKv;
-pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit};
+pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit};
 pub use quota::{KvQuota, QuotaNamespace};
 
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::kv::{EntryChange, KvError, KvNamespace, QuotaLimit};
+use super::kv::{EntryChange, KvError, KvNamespace, QuotaLimit, ScanLimit};
 
 /// The counter's size: what `increment` stores.
 const COUNTER_BYTES: usize = 8;
@@ -248,13 +248,25 @@ impl KvNamespace for QuotaNamespace {
         Ok(change)
     }
 
-    fn scan_prefix(
+    fn get_now(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.inner.get_now(key)
+    }
+
+    fn get_many_now(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+        self.inner.get_many_now(keys)
+    }
+
+    fn counters_get_now(&self, ids: &[u64]) -> Option<Vec<i64>> {
+        self.inner.counters_get_now(ids)
+    }
+
+    fn scan(
         &self,
         prefix: &str,
         start_after: Option<&str>,
-        limit: usize,
+        limit: ScanLimit,
     ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
-        self.inner.scan_prefix(prefix, start_after, limit)
+        self.inner.scan(prefix, start_after, limit)
     }
 
     fn len(&self) -> Result<u64, KvError> {

@@ -79,15 +79,16 @@ impl fmt::Display for DecodeError {
 
 impl Window {
     /// Counts one more at `now_ms` in `previous` (if any): a window that has passed (or
-    /// lies in the future, after the clock went backwards) starts over at `now_ms`.
+    /// lies a whole window in the future, after the clock went backwards) starts over at
+    /// `now_ms`. A window that started a little after `now_ms` still counts it: concurrent
+    /// sessions take their time before their updates land, in any order, and the first
+    /// update may be a later session's.
     pub(crate) fn bump(previous: Option<Self>, now_ms: u64, window_ms: u64) -> Self {
         match previous {
-            Some(window) if now_ms >= window.start_ms && now_ms - window.start_ms < window_ms => {
-                Self {
-                    start_ms: window.start_ms,
-                    count: window.count.saturating_add(1),
-                }
-            }
+            Some(window) if now_ms.abs_diff(window.start_ms) < window_ms => Self {
+                start_ms: window.start_ms,
+                count: window.count.saturating_add(1),
+            },
             _ => Self {
                 start_ms: now_ms,
                 count: 1,
@@ -189,8 +190,14 @@ mod tests {
                 count: 1
             }
         );
-        // A clock that went backwards starts over too.
-        assert_eq!(Window::bump(Some(window), T0 - 1, MINUTE).count, 1);
+        // An update stamped a little before the window began (a concurrent session whose
+        // update landed later) counts in it; a clock that went back a whole window
+        // starts over.
+        assert_eq!(
+            Window::bump(Some(window), T0 - 1, MINUTE).count,
+            window.count + 1
+        );
+        assert_eq!(Window::bump(Some(window), T0 - MINUTE, MINUTE).count, 1);
     }
 
     #[test]

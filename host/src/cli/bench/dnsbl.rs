@@ -131,7 +131,7 @@ async fn round_trip(
                 latencies.push(t0.elapsed());
                 if let Some(failure) = results.iter().find_map(|r| match &r.outcome {
                     PluginOutcome::Failed { error, .. } => Some(error.to_string()),
-                    PluginOutcome::Answered { .. } => None,
+                    PluginOutcome::Answered { .. } | PluginOutcome::Skipped { .. } => None,
                 }) {
                     bail!("the dnsbl plugin failed: {failure}");
                 }

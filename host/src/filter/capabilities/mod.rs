@@ -5,6 +5,11 @@
 //! `wasmtime::Result<Result<T, WitError>>`: the outer error traps the plugin (a host bug it
 //! must not survive), the inner one is the WIT error the plugin handles — including
 //! `denied` when the operator did not grant the capability.
+//!
+//! Host calls that wait are bounded per plugin call: kv calls run on the kv threads
+//! ([`KvWorkers`]) and are given up at the call's deadline (the call then fails with
+//! `timeout`); DNS lookups spend the call's [`DnsBudget`] of questions and time, and
+//! lookups beyond it are answered with an error the plugin handles.
 
 mod clock;
 mod config;
@@ -16,6 +21,10 @@ mod ocr;
 
 use std::sync::Arc;
 
+pub use dns::DnsBudget;
+pub use kv::{MAX_SCAN_BYTES, MAX_SCAN_ENTRIES};
+
+use super::kv_workers::KvWorkers;
 use crate::dns::Resolver;
 use crate::ocr::OcrEngine;
 use crate::store::KvNamespace;
@@ -35,6 +44,8 @@ pub struct Services {
     pub clock: Clock,
     /// Each plugin's calls, failures and call time, for `/metrics`.
     pub metrics: PluginMetrics,
+    /// The threads kv calls run on, off the async workers.
+    pub kv_workers: KvWorkers,
 }
 
 /// What one plugin may use: its grants, its kv namespace and its config, built at load

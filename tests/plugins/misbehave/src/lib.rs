@@ -3,8 +3,8 @@
 //!
 //! The mode comes from the config key `mode` and may be overridden per message by the
 //! header `X-Misbehave: MODE`: `none`, `loop`, `memory-bomb`, `panic`, `stack-overflow`,
-//! `invalid-verdict` or `ocr-raw` (every attachment to the host's OCR as it is). An
-//! unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
+//! `invalid-verdict`, `hoard-body`, `scan-all`, `dns-flood` or `ocr-raw` (each described
+//! in `mode.rs`). An unknown mode answers the symbol `MISBEHAVE_UNKNOWN_MODE`.
 //!
 //! It also lets tests drive decisions before DATA: with config `act_at = "STAGE"`
 //! (`connect`, `helo`, `mail_from`, `rcpt_to`) and `act = "reject"` or `"tempfail"`, it
@@ -16,7 +16,7 @@ mod misbehaviour;
 mod mode;
 
 use moat_sdk::{
-    Action, Decision, Message, Plugin, PluginInfo, Session, Stage, Verdict, config, kv, log,
+    Action, Decision, Message, Plugin, PluginInfo, Session, Stage, Verdict, config, dns, kv, log,
 };
 
 use crate::mode::Mode;
@@ -83,6 +83,12 @@ impl Plugin for Misbehave {
             Some(Mode::InvalidVerdict) => {
                 Verdict::new().symbol("not a valid name!", f64::NAN, "invalid on purpose")
             }
+            Some(Mode::HoardBody) => {
+                let held = misbehaviour::hoard(&message.body_text(), 16);
+                Verdict::new().symbol("MISBEHAVE_OK", 0.0, format!("held {held} bytes"))
+            }
+            Some(Mode::ScanAll) => scan_all(),
+            Some(Mode::DnsFlood) => dns_flood(),
             Some(Mode::OcrRaw) => {
                 Verdict::new().symbol("MISBEHAVE_OCR", 0.0, misbehaviour::ocr_everything(message))
             }
@@ -113,6 +119,46 @@ fn act_at(stage: &str) -> Verdict {
             format!("configured to act at {stage}"),
         )
         .action(action)
+}
+
+/// One scan of the whole namespace asking for every entry there is, after writing config
+/// `fill` keys (default none) in one call.
+fn scan_all() -> Verdict {
+    let fill: u32 = config::get("fill").ok().flatten().unwrap_or(0);
+    let deltas: Vec<(String, i64)> = (0..fill).map(|i| (format!("fill:{i:06}"), 1)).collect();
+    if let Err(error) = kv::increment_many(&deltas) {
+        return Verdict::new().symbol("MISBEHAVE_SCANNED", 0.0, format!("fill error: {error}"));
+    }
+    let detail = match kv::scan_prefix("", None, u32::MAX) {
+        Ok(entries) => format!("{} entries", entries.len()),
+        Err(error) => format!("error: {error}"),
+    };
+    Verdict::new().symbol("MISBEHAVE_SCANNED", 0.0, detail)
+}
+
+/// Many lookups, one by one, counted by how they were answered.
+fn dns_flood() -> Verdict {
+    let lookups: u32 = config::get("lookups").ok().flatten().unwrap_or(300);
+    let name: Option<String> = config::get("dns_name").ok().flatten();
+    let question = match &name {
+        Some(name) => dns::Question::new(name.clone(), dns::RecordKind::A),
+        None => dns::Question::new("not-an-ip", dns::RecordKind::Ptr),
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..lookups {
+        let answer = match dns::lookup(&question) {
+            Ok(_) => "answered",
+            Err(dns::DnsError::NotFound) => "not-found",
+            Err(dns::DnsError::Timeout) => "timeout",
+            Err(dns::DnsError::ServerFailure) => "server-failure",
+            Err(dns::DnsError::InvalidName) => "invalid-name",
+            Err(dns::DnsError::Denied) => "denied",
+            Err(_) => "other",
+        };
+        *counts.entry(answer).or_insert(0u32) += 1;
+    }
+    let detail: Vec<String> = counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    Verdict::new().symbol("MISBEHAVE_DNS", 0.0, detail.join(" "))
 }
 
 /// The `mode` of the plugin's config, if set and a string.

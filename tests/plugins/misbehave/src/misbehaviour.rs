@@ -42,6 +42,12 @@ pub(crate) fn overflow_stack(depth: u64) -> u64 {
     black_box(below) ^ depth
 }
 
+/// Holds `copies` copies of `text`, each really in memory, and returns their total length.
+pub(crate) fn hoard(text: &str, copies: usize) -> usize {
+    let hoard: Vec<String> = (0..copies).map(|_| black_box(text.to_owned())).collect();
+    black_box(&hoard).iter().map(String::len).sum()
+}
+
 /// Each attachment's OCR outcome, as `INDEX: N bytes of text` or `INDEX: ERROR`, joined by
 /// `; `: every attachment is sent as it is, whatever its type or size.
 pub(crate) fn ocr_everything(message: &Message) -> String {

@@ -15,6 +15,16 @@ pub(crate) enum Mode {
     StackOverflow,
     /// Answer a verdict the host must reject (bad symbol name, NaN score).
     InvalidVerdict,
+    /// Keep 16 copies of the body text: fine on a small message, past any sensible memory
+    /// limit on a large one (as a real plugin holding a huge message's text several times).
+    HoardBody,
+    /// Scan the whole kv namespace in one call, asking for `u32::MAX` entries, and report
+    /// how many came back (`MISBEHAVE_SCANNED`); with config `fill = N`, first write N keys.
+    ScanAll,
+    /// Ask many DNS questions one by one (config `lookups`, default 300; config `dns_name`,
+    /// else an invalid PTR question answered without the network) and report how each was
+    /// answered (`MISBEHAVE_DNS`).
+    DnsFlood,
     /// Hand every attachment to the host's OCR as it is, checking nothing (as a careless
     /// third-party plugin would), and answer `MISBEHAVE_OCR` (score 0) with the outcomes:
     /// what the host's image bounds are for.
@@ -31,6 +41,9 @@ impl Mode {
             "panic" => Self::Panic,
             "stack-overflow" => Self::StackOverflow,
             "invalid-verdict" => Self::InvalidVerdict,
+            "hoard-body" => Self::HoardBody,
+            "scan-all" => Self::ScanAll,
+            "dns-flood" => Self::DnsFlood,
             "ocr-raw" => Self::OcrRaw,
             _ => return None,
         })
@@ -58,6 +71,9 @@ mod tests {
         assert_eq!(Mode::parse(" Panic "), Some(Mode::Panic));
         assert_eq!(Mode::parse("stack-overflow"), Some(Mode::StackOverflow));
         assert_eq!(Mode::parse("invalid-verdict"), Some(Mode::InvalidVerdict));
+        assert_eq!(Mode::parse("hoard-body"), Some(Mode::HoardBody));
+        assert_eq!(Mode::parse("scan-all"), Some(Mode::ScanAll));
+        assert_eq!(Mode::parse("dns-flood"), Some(Mode::DnsFlood));
         assert_eq!(Mode::parse("ocr-raw"), Some(Mode::OcrRaw));
         assert_eq!(Mode::parse("explode"), None);
     }
