@@ -76,9 +76,10 @@ pub enum BareLineEndingPolicy {
 }
 
 /// How many times its size a message in flight holds at its peak: the received bytes
-/// (which the parse borrows), its decoded parts (base64, quoted-printable: up to its size
-/// again), the stored copy with the added header fields, and the queue's write until its
-/// fsync.
+/// (which the parse borrows and the outcome stage shares; up to twice the message while
+/// the receive buffer grows), its decoded parts (base64, quoted-printable: up to its size
+/// again), and the queue's write (the added header fields and the received bytes, built
+/// once in the store's own buffer).
 pub const IN_FLIGHT_COPIES: u64 = 4;
 
 /// `[smtp]`: limits and timeouts of every session.

@@ -78,8 +78,8 @@ pub(super) struct Entry {
     pub(super) id: QueueId,
     /// Where the message goes, and its record there, already encoded.
     pub(super) placement: Placement,
-    /// The raw message.
-    pub(super) message: Vec<u8>,
+    /// The message as stored.
+    pub(super) message: super::MessageBytes,
 }
 
 /// Where a new message goes besides its bytes.
@@ -260,7 +260,7 @@ impl Worker {
         let mut queued = Vec::with_capacity(messages);
         for Request { entry, done } in batch {
             let key = keys::id_key(&entry.id);
-            write.insert(&self.keyspaces.messages, key, entry.message);
+            write.insert(&self.keyspaces.messages, key, entry.message.into_slice());
             match entry.placement {
                 Placement::Queue {
                     envelope,

@@ -31,6 +31,7 @@
 //! through [`Queue::modify`], which moves the due entry in the same batch; a held message
 //! has no due entry. Delivery removes a message only once [`QueuedEnvelope::is_complete`].
 
+mod bytes;
 mod commit;
 mod error;
 mod health;
@@ -55,6 +56,7 @@ use std::sync::Arc;
 use fjall::{Keyspace, KeyspaceCreateOptions, KvSeparationOptions, OwnedWriteBatch};
 use tracing::info;
 
+pub use bytes::MessageBytes;
 pub use commit::CommitStats;
 pub use error::QueueError;
 pub use id::{ParseQueueIdError, QueueId};
@@ -194,9 +196,10 @@ impl Queue {
     pub async fn enqueue(
         &self,
         envelope: NewMessage,
-        message: Vec<u8>,
+        message: impl Into<MessageBytes>,
     ) -> Result<QueueId, QueueError> {
-        let record = accept(envelope, &message)?;
+        let message = message.into();
+        let record = accept(envelope, message.as_bytes())?;
         self.make_room(record.size)?;
         let id = record.id;
         let encoded = encode(&record)?;

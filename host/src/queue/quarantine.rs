@@ -16,8 +16,8 @@ use tracing::info;
 
 use super::commit::{Entry, Placement};
 use super::{
-    NewMessage, QUARANTINE, Queue, QueueError, QueueId, QueuedEnvelope, accept, decode, encode,
-    ids_in, keys,
+    MessageBytes, NewMessage, QUARANTINE, Queue, QueueError, QueueId, QueuedEnvelope, accept,
+    decode, encode, ids_in, keys,
 };
 
 /// A quarantined message's record: the value of `queue.quarantine`.
@@ -39,10 +39,11 @@ impl Queue {
     pub async fn quarantine(
         &self,
         envelope: NewMessage,
-        message: Vec<u8>,
+        message: impl Into<MessageBytes>,
         report: String,
     ) -> Result<QueueId, QueueError> {
-        let envelope = accept(envelope, &message)?;
+        let message = message.into();
+        let envelope = accept(envelope, message.as_bytes())?;
         self.make_room(envelope.size)?;
         let (id, rcpts, size) = (envelope.id, envelope.recipients.len(), envelope.size);
         let record = encode(&QuarantinedMessage { envelope, report })?;

@@ -6,14 +6,15 @@
 //! cannot take the machine's memory.
 //!
 //! A message costs more than its bytes while it is in flight: the received bytes (which
-//! the parse borrows, no copy), its decoded parts, the stored copy with the added header
-//! fields, and the queue's write until the fsync. [`COPIES`] is that factor.
+//! the parse borrows, no copy; twice its size while the buffer grows), its decoded parts,
+//! and the queue's write (the added header
+//! fields and the received bytes in one buffer). [`COPIES`] is that factor.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many times its size a message in flight holds at its peak (received bytes, decoded
-/// parts, stored copy, the queue's write).
+/// parts, the queue's write).
 pub const COPIES: u64 = crate::config::IN_FLIGHT_COPIES;
 
 /// The server's budget for mail in flight.
