@@ -7,6 +7,7 @@ mod capabilities;
 mod delivery;
 mod error;
 mod filter;
+mod headers;
 mod pem;
 mod plugin_terms;
 mod quarantine;
@@ -27,6 +28,7 @@ pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
 pub use filter::{FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings, Thresholds};
+pub use headers::{HeadersConfig, VerdictField};
 pub use pem::trusted_certificates;
 pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
@@ -69,6 +71,9 @@ pub struct Config {
     /// `[thresholds]`: score → action.
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// `[headers]`: the verdict fields added to accepted mail.
+    #[serde(default)]
+    pub headers: HeadersConfig,
     /// `[plugin.NAME]`: per-plugin settings, weights and config.
     #[serde(default)]
     pub plugin: BTreeMap<String, PluginSettings>,
@@ -216,6 +221,7 @@ impl Config {
         problems.extend(self.relay.problems());
         problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
+        problems.extend(self.headers.problems(&self.smtp.strip_headers));
         problems.extend(self.dns.problems());
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));

@@ -13,7 +13,7 @@ use crate::queue::{NewMessage, QueueError, QueueId};
 use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
-    ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
+    ReceivedFields, missing_origin_fields, received, top_symbols, verdict_fields,
 };
 use crate::smtp::proto::{Body, MessageData};
 use crate::smtp::reply::Reply;
@@ -147,8 +147,8 @@ impl Session {
     }
 
     /// The message as it goes on disk: our Received field, the Date and Message-ID an
-    /// authenticated user's message lacks, the spam verdict when tagged, then the message
-    /// exactly as received.
+    /// authenticated user's message lacks, the verdict fields (`[headers]`; on submission
+    /// listeners only with `submission = true`), then the message exactly as received.
     fn stored_bytes(
         &self,
         decision: &Decision,
@@ -187,8 +187,10 @@ impl Session {
             );
             out.extend_from_slice(origin.as_bytes());
         }
-        if decision.action == Action::Tag {
-            out.extend_from_slice(spam_headers(decision).as_bytes());
+        let headers = &self.params.headers;
+        if headers.on(self.kind) {
+            let required = self.pipeline.thresholds_for(self.direction()).tag;
+            out.extend_from_slice(verdict_fields(decision, required, headers).as_bytes());
         }
         out.extend_from_slice(message.raw());
         out
