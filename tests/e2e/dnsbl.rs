@@ -390,10 +390,10 @@ fn every_kind_of_answer_gets_its_smtp_reply_end_to_end() {
         let stored = String::from_utf8(gw.queued_message(&id)).unwrap();
         match symbol {
             Some(symbol) => assert!(
-                stored.contains("X-Spam: Yes") && stored.contains(&format!("dnsbl.{symbol}(")),
+                stored.contains("X-Spam-Flag: YES") && stored.contains(&format!("dnsbl.{symbol}(")),
                 "{symbol}: {stored}"
             ),
-            None => assert!(!stored.contains("X-Spam:"), "not tagged: {stored}"),
+            None => assert!(stored.contains("X-Spam-Flag: NO"), "not tagged: {stored}"),
         }
     }
 }

@@ -56,7 +56,7 @@ fn kill_9_under_load_loses_no_message_that_got_a_250() {
             .message(&id)
             .unwrap()
             .unwrap_or_else(|| panic!("{id} got a 250 but is not in the queue after kill -9"));
-        let sent = strip_received(&stored);
+        let sent = strip_added_fields(&stored);
         assert_eq!(
             hex(&Sha256::digest(sent)),
             ack["sha256"].as_str().unwrap(),
@@ -74,20 +74,29 @@ fn kill_9_under_load_loses_no_message_that_got_a_250() {
     );
 }
 
-/// The message without the folded `Received:` field Moat put in front of it.
-fn strip_received(stored: &[u8]) -> &[u8] {
+/// The message without the fields Moat put in front of it: its folded `Received:` field
+/// and the verdict (`X-Spam-*`, `X-Moat-Report`).
+fn strip_added_fields(stored: &[u8]) -> &[u8] {
     assert!(stored.starts_with(b"Received: "));
     let mut at = 0;
     loop {
-        let end = stored[at..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| at + p + 2)
-            .expect("a complete Received field");
-        if stored.get(end) != Some(&b'\t') {
-            return &stored[end..];
+        // One field: its first line and any continuation lines.
+        let mut end = at;
+        loop {
+            end = stored[end..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map(|p| end + p + 2)
+                .expect("a complete header field");
+            if stored.get(end) != Some(&b'\t') {
+                break;
+            }
         }
         at = end;
+        let next = &stored[at..];
+        if !(next.starts_with(b"X-Spam-") || next.starts_with(b"X-Moat-Report: ")) {
+            return next;
+        }
     }
 }
 

@@ -32,6 +32,7 @@ mod service;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;
+mod spam_headers;
 mod submission;
 
 use std::path::Path;

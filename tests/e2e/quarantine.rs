@@ -104,6 +104,11 @@ fn a_quarantined_message_is_listed_shown_released_and_delivered_or_deleted() {
         delivered.contains("X-Rcpt-Args: <b@example.test>"),
         "{delivered}"
     );
+    assert!(
+        delivered.contains("\nX-Spam-Flag: YES\n")
+            && delivered.contains("\nX-Moat-Report: action=quarantine "),
+        "released with its verdict: {delivered}"
+    );
     quarantine(&gw, &["release", &held]).assert_failure();
 
     quarantine(&gw, &["delete", &dropped]).assert_failure();

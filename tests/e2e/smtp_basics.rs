@@ -7,7 +7,8 @@ use moat_test_support::RawSmtp;
 use crate::gateway::{Gateway, queued_id, step, swaks};
 use crate::{GTUBE, message};
 
-/// The stored message is `Received: ...` (folded) followed by exactly what was sent.
+/// The stored message is `Received: ...` (folded) and Moat's verdict fields (`X-Spam-*`,
+/// `X-Moat-Report`), followed by exactly what was sent.
 fn assert_stored_as_sent(stored: &[u8], sent: &[u8]) {
     assert!(
         stored.starts_with(b"Received: from "),
@@ -22,13 +23,16 @@ fn assert_stored_as_sent(stored: &[u8], sent: &[u8]) {
     let added = &stored[..stored.len() - sent.len()];
     let text = String::from_utf8_lossy(added);
     assert!(
-        text.lines().skip(1).all(|l| l.starts_with('\t')),
-        "only the folded Received field is added: {text}"
+        text.lines().skip(1).all(|l| l.starts_with('\t')
+            || l.starts_with("X-Spam-")
+            || l.starts_with("X-Moat-Report: ")),
+        "only the folded Received field and the verdict are added: {text}"
     );
+    assert!(text.contains("\r\nX-Spam-Flag: "), "{text}");
 }
 
 #[test]
-fn smtplib_plain_message_is_queued_byte_identical_apart_from_received() {
+fn smtplib_plain_message_is_queued_byte_identical_apart_from_the_added_fields() {
     let mut gw = Gateway::start("");
     let sent = message("hello", "", "Plain body.\r\nSecond line.");
     let steps = gw.smtplib(
@@ -197,7 +201,7 @@ fn gtube_is_rejected_at_data_with_the_top_symbols_on_every_listener() {
 
 /// Postfix's smtp-source, 10 sessions at once and a connection per message, sending a
 /// pre-formatted message (a line starting with a dot, which it stuffs, and 8-bit text):
-/// every one of the 40 is queued, each byte-identical apart from the Received field.
+/// every one of the 40 is queued, each byte-identical apart from the fields Moat adds.
 #[test]
 fn smtp_source_delivers_concurrently_and_every_message_is_queued_whole() {
     let mut gw = Gateway::start("");

@@ -84,7 +84,7 @@ fn tagged_messages_carry_the_verdict_headers() {
     gw.stop();
     let stored = String::from_utf8(gw.queued_message(&id)).unwrap();
     assert!(
-        stored.contains("\r\nX-Spam: Yes\r\nX-Spam-Score: "),
+        stored.contains("\r\nX-Spam-Flag: YES\r\nX-Spam-Score: "),
         "{stored}"
     );
     assert!(

@@ -51,7 +51,7 @@ pub(crate) fn add_user(gw: &Gateway, address: &str, password: &str, may_send_as:
 }
 
 /// smtplib on the `submission` listener: STARTTLS, login, then `from` to `rcpt`.
-fn submit(
+pub(crate) fn submit(
     gw: &Gateway,
     login: (&str, &str),
     from: &str,
@@ -75,7 +75,7 @@ fn submit(
 }
 
 /// A message whose From header is `from`.
-fn from_header(from: &str, subject: &str, body: &str) -> String {
+pub(crate) fn from_header(from: &str, subject: &str, body: &str) -> String {
     message(subject, "", body).replacen(
         "From: Alice <alice@example.org>",
         &format!("From: {from}"),

@@ -131,7 +131,8 @@ const MAX_DNS_QUESTIONS: u32 = 10_000;
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
-    /// `tag = 5.0`: from this score on, the message is delivered with X-Spam headers.
+    /// `tag = 5.0`: from this score on, the message is delivered flagged as spam
+    /// (`X-Spam-Flag: YES`); `X-Spam-Status` gives it as `required`.
     #[serde(default = "default_tag")]
     pub tag: f64,
     /// `quarantine = 10.0`: from this score on, the message is held in quarantine.

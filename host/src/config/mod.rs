@@ -7,6 +7,7 @@ mod capabilities;
 mod delivery;
 mod error;
 mod filter;
+mod headers;
 mod pem;
 mod plugin_terms;
 mod quarantine;
@@ -30,6 +31,7 @@ pub use filter::{
     DEFAULT_DNS_MAX_QUESTIONS, FilterConfig, MAX_PLUGIN_MEMORY, MIN_PLUGIN_MEMORY, PluginSettings,
     Thresholds, default_dns_time_budget,
 };
+pub use headers::{HeadersConfig, VerdictField};
 pub use pem::trusted_certificates;
 pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
@@ -72,6 +74,9 @@ pub struct Config {
     /// `[thresholds]`: score → action.
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// `[headers]`: the verdict fields added to accepted mail.
+    #[serde(default)]
+    pub headers: HeadersConfig,
     /// `[plugin.NAME]`: per-plugin settings, weights and config.
     #[serde(default)]
     pub plugin: BTreeMap<String, PluginSettings>,
@@ -219,6 +224,7 @@ impl Config {
         problems.extend(self.relay.problems());
         problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
+        problems.extend(self.headers.problems(&self.smtp.strip_headers));
         problems.extend(self.dns.problems());
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));

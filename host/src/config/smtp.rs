@@ -149,8 +149,9 @@ pub struct SmtpConfig {
     /// `strip_headers = ["X-Spam", "X-Spam-*", "X-Moat-*"]`: header fields removed from
     /// every message before the filters see it (a trailing `*` matches a prefix; any
     /// case), so a sender cannot pre-write a verdict that a mail client or the downstream
-    /// trusts. `Authentication-Results` fields naming this server (`[server] hostname`) as
-    /// their authserv-id are always removed (RFC 8601 §5).
+    /// trusts; it must cover every field `[headers]` adds. `Authentication-Results` fields
+    /// naming this server (`[server] hostname`) as their authserv-id are always removed
+    /// (RFC 8601 §5).
     #[serde(default = "default_strip_headers")]
     pub strip_headers: Vec<String>,
 }

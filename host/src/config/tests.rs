@@ -24,6 +24,11 @@ fn the_documented_example_config_loads() {
         config.plugin.contains_key("headers"),
         "examples/moat.toml documents the bundled plugin's section"
     );
+    assert_eq!(
+        config.headers,
+        super::HeadersConfig::default(),
+        "examples/moat.toml shows the [headers] defaults"
+    );
 }
 
 #[test]

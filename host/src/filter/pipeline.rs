@@ -280,11 +280,15 @@ impl Pipeline {
 
     /// Combines results into a decision with the thresholds of `direction`.
     pub fn decide_as(&self, direction: Direction, results: &[PluginResult]) -> Decision {
-        let thresholds = match direction {
+        combine::combine(results, &self.weights, self.thresholds_for(direction))
+    }
+
+    /// The thresholds mail going `direction` is decided with.
+    pub fn thresholds_for(&self, direction: Direction) -> &Thresholds {
+        match direction {
             Direction::Inbound => &self.thresholds,
             Direction::Outbound => &self.outbound_thresholds,
-        };
-        combine::combine(results, &self.weights, thresholds)
+        }
     }
 
     /// Tells the plugins that want the outcome stage what was decided. Their failures are

@@ -23,7 +23,7 @@ pub const MAX_ANNOTATION_VALUE_BYTES: usize = 256 << 10;
 pub enum Action {
     /// Deliver as is.
     Accept,
-    /// Deliver with X-Spam headers and the report.
+    /// Deliver flagged as spam (`X-Spam-Flag: YES`).
     Tag,
     /// Hold in quarantine.
     Quarantine,

@@ -8,7 +8,8 @@
 //! A plugin that fails to load is reported and its previous version stays live. The
 //! wasmtime engine, the databases, the kv backend, DNS and OCR are the running server's:
 //! their settings (`[filter] max_concurrent_calls`, `[kv]`, `[dns]`, `[ocr]`, listeners,
-//! the other `[delivery]` keys) take a restart.
+//! the other `[delivery]` keys) take a restart, as the sessions' `[smtp]` and `[headers]`
+//! do.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

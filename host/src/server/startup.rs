@@ -111,6 +111,7 @@ impl Server {
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
             strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            headers: config.headers,
             budget: inflight_budget(&config),
             outcomes: Arc::new(tokio::sync::Semaphore::new(MAX_OUTCOMES)),
             verifier,

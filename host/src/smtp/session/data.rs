@@ -13,7 +13,7 @@ use crate::queue::{MessageBytes, NewMessage, QueueError, QueueId};
 use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
-    ReceivedFields, missing_origin_fields, received, spam_headers, top_symbols,
+    ReceivedFields, missing_origin_fields, received, top_symbols, verdict_fields,
 };
 use crate::smtp::proto::{Body, MessageData};
 use crate::smtp::reply::Reply;
@@ -147,8 +147,9 @@ impl Session {
     }
 
     /// The message as it goes on disk: our Received field, the Date and Message-ID an
-    /// authenticated user's message lacks, the spam verdict when tagged, then the message
-    /// exactly as received, built in one buffer (the received bytes are not copied twice).
+    /// authenticated user's message lacks, the verdict fields (`[headers]`; on submission
+    /// listeners only with `submission = true`), then the message exactly as received,
+    /// built in one buffer (the received bytes are not copied twice).
     fn stored_bytes(
         &self,
         decision: &Decision,
@@ -187,8 +188,10 @@ impl Session {
             );
             out.extend_from_slice(origin.as_bytes());
         }
-        if decision.action == Action::Tag {
-            out.extend_from_slice(spam_headers(decision).as_bytes());
+        let headers = &self.params.headers;
+        if headers.on(self.kind) {
+            let required = self.pipeline.thresholds_for(self.direction()).tag;
+            out.extend_from_slice(verdict_fields(decision, required, headers).as_bytes());
         }
         MessageBytes::joined(&out, message.raw())
     }

@@ -63,6 +63,8 @@ pub struct SessionParams {
     pub outcomes: Arc<tokio::sync::Semaphore>,
     /// The header fields removed from every message before the filters see it.
     pub strip: crate::smtp::header_fields::HeaderStrip,
+    /// The verdict fields added to accepted mail (`[headers]`).
+    pub headers: crate::config::HeadersConfig,
     /// The accounts and limits of the submission listeners; `None` when there are none.
     pub submission: Option<Arc<crate::auth::Submission>>,
     /// Asks the protected server whether a recipient exists (`[relay]
@@ -529,12 +531,16 @@ impl Session {
     /// Combines `results` with the thresholds of this listener's direction: a submission
     /// listener's mail is outbound.
     fn decide(&self, results: &[PluginResult]) -> Decision {
-        let direction = if self.kind.is_submission() {
+        self.pipeline.decide_as(self.direction(), results)
+    }
+
+    /// Which way this session's mail travels: out from a submission listener, else in.
+    fn direction(&self) -> Direction {
+        if self.kind.is_submission() {
             Direction::Outbound
         } else {
             Direction::Inbound
-        };
-        self.pipeline.decide_as(direction, results)
+        }
     }
 
     /// Counts a client error, replies, and closes the session after too many.
