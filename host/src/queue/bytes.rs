@@ -8,7 +8,6 @@
 use fjall::Slice;
 
 /// A message as it will be stored: built once, handed to the store without a copy.
-#[derive(Clone)]
 pub struct MessageBytes(Slice);
 
 impl MessageBytes {
@@ -40,12 +39,6 @@ impl MessageBytes {
 
 impl From<Vec<u8>> for MessageBytes {
     fn from(bytes: Vec<u8>) -> Self {
-        Self(Slice::from(bytes))
-    }
-}
-
-impl From<&[u8]> for MessageBytes {
-    fn from(bytes: &[u8]) -> Self {
         Self(Slice::from(bytes))
     }
 }
