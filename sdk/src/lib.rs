@@ -43,7 +43,8 @@
 //!   [`Message`] at the data stage.
 //! - Host capabilities, each granted or denied per plugin by the operator: [`dns`],
 //!   [`kv`] (persistent storage) and [`ocr`]. Denied calls fail with a `Denied` error.
-//! - Always: [`log`], [`config`] (the plugin's own settings) and [`clock`].
+//! - Always: [`log`], [`config`] (the plugin's own settings), [`clock`], and
+//!   [`sender_auth`] (the gateway's SPF, DKIM, DMARC and ARC results for the message).
 //!
 //! Plugins get no filesystem, network, environment variables or real clock. Every call
 //! runs in a fresh sandbox with a time and memory budget; a plugin keeps nothing between
@@ -64,6 +65,7 @@ mod message;
 pub mod ocr;
 mod outcome;
 mod plugin;
+pub mod sender_auth;
 mod session;
 mod verdict;
 

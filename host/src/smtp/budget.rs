@@ -73,7 +73,7 @@ impl Reservation {
         let budget = &self.budget;
         let grown = budget
             .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            .try_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 let after = used.checked_add(more)?;
                 (after <= budget.max).then_some(after)
             });

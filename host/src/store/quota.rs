@@ -95,7 +95,7 @@ impl QuotaNamespace {
     fn count_removed(&self) {
         let _ = self
             .entries
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 Some(n.saturating_sub(1))
             });
     }
