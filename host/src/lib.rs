@@ -45,6 +45,7 @@ pub mod net;
 pub mod ocr;
 pub mod os;
 pub mod queue;
+pub mod sender_auth;
 pub mod server;
 pub mod smtp;
 pub mod store;

@@ -13,6 +13,7 @@ mod plugin_terms;
 mod quarantine;
 mod queue;
 mod relay;
+mod sender_auth;
 mod smtp;
 mod submission;
 mod units;
@@ -39,6 +40,7 @@ pub use plugin_terms::{
 pub use quarantine::QuarantineConfig;
 pub use queue::QueueConfig;
 pub use relay::RelayConfig;
+pub use sender_auth::{DkimConfig, DkimKeyConfig, SenderAuthConfig};
 pub use smtp::{
     BareLineEndingPolicy, IN_FLIGHT_COPIES, ListenerConfig, ListenerKind, SmtpConfig, TlsConfig,
 };
@@ -77,6 +79,12 @@ pub struct Config {
     /// `[headers]`: the verdict fields added to accepted mail.
     #[serde(default)]
     pub headers: HeadersConfig,
+    /// `[sender_auth]`: SPF, DKIM, DMARC and ARC checks of inbound mail.
+    #[serde(default)]
+    pub sender_auth: SenderAuthConfig,
+    /// `[dkim]`: the keys submitted mail is signed with.
+    #[serde(default)]
+    pub dkim: DkimConfig,
     /// `[plugin.NAME]`: per-plugin settings, weights and config.
     #[serde(default)]
     pub plugin: BTreeMap<String, PluginSettings>,
@@ -225,6 +233,8 @@ impl Config {
         problems.extend(self.filter.problems());
         problems.extend(self.thresholds.problems());
         problems.extend(self.headers.problems(&self.smtp.strip_headers));
+        problems.extend(self.sender_auth.problems());
+        problems.extend(self.dkim.problems());
         problems.extend(self.dns.problems());
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
@@ -277,6 +287,11 @@ impl Config {
         {
             if path.is_relative() {
                 *path = base.join(&*path);
+            }
+        }
+        for key in &mut self.dkim.key {
+            if key.key_file.is_relative() {
+                key.key_file = base.join(&key.key_file);
             }
         }
         for file in self

@@ -61,6 +61,12 @@ pub struct RelayConfig {
     /// (downstream down, 4xx, timeout) gets: `tempfail` (450 4.1.1) or `accept`.
     #[serde(default)]
     pub unverified_recipient_action: UnverifiedRecipientAction,
+    /// `trusted_relays = ["192.0.2.0/24"]`: relays in front of Moat (a backup MX that
+    /// forwards, an inbound relay) whose `Received` fields are believed, as
+    /// SpamAssassin's `trusted_networks`: mail they hand in is judged by the first hop
+    /// outside them (SPF of that host). Addresses or networks.
+    #[serde(default)]
+    pub trusted_relays: Vec<String>,
 }
 
 impl Default for RelayConfig {
@@ -76,6 +82,7 @@ impl Default for RelayConfig {
             verify_cache_size: verify::default_cache_size(),
             verify_max_probes: verify::default_max_probes(),
             unverified_recipient_action: UnverifiedRecipientAction::default(),
+            trusted_relays: Vec::new(),
         }
     }
 }
@@ -93,6 +100,14 @@ impl RelayConfig {
 
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
+        for (i, entry) in self.trusted_relays.iter().enumerate() {
+            if let Err(error) = crate::sender_auth::Network::parse(entry) {
+                problems.push(Problem {
+                    key: format!("relay.trusted_relays[{i}]"),
+                    reason: error.to_string(),
+                });
+            }
+        }
         let mut protected = Vec::new();
         for (i, domain) in self.domains.iter().enumerate() {
             match Domain::parse_name(domain) {

@@ -8,7 +8,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use mail_auth::MessageAuthenticator;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
@@ -37,6 +37,8 @@ pub struct Resolver {
 
 struct Inner {
     resolver: TokioResolver,
+    /// Sender authentication's checks, on `resolver`.
+    authenticator: MessageAuthenticator,
     /// The bound on one whole lookup: `timeout × attempts + GUARD_MARGIN`.
     guard: Duration,
     /// Formatted answers by name and kind, in front of hickory's cache.
@@ -62,9 +64,8 @@ impl Resolver {
             });
         }
 
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if settings.nameservers.is_empty() {
-            TokioResolver::builder(provider)
+        let (config, mut options) = if settings.nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
                 .map_err(|source| DnsSetupError::SystemConfig { source })?
         } else {
             let servers = settings
@@ -73,17 +74,17 @@ impl Resolver {
                 .copied()
                 .map(name_server)
                 .collect();
-            let mut builder = TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                provider,
-            );
-            builder.options_mut().use_hosts_file = ResolveHosts::Never;
-            builder
+            let mut options = ResolverOpts::default();
+            options.use_hosts_file = ResolveHosts::Never;
+            (ResolverConfig::from_name_servers(servers), options)
         };
-        apply(settings, builder.options_mut());
-        let resolver = builder
-            .build()
-            .map_err(|source| DnsSetupError::Build { source })?;
+        apply(settings, &mut options);
+        // One hickory resolver (one cache, one set of connections) for our lookups and
+        // for sender authentication's: mail-auth builds it, and we share its handle.
+        let authenticator = MessageAuthenticator::new(config, options)
+            .map_err(|source| DnsSetupError::Build { source })?
+            .with_max_negative_ttl(settings.negative_ttl_max);
+        let resolver = authenticator.resolver().clone();
 
         let guard = settings
             .timeout
@@ -99,11 +100,18 @@ impl Resolver {
         Ok(Self {
             inner: Arc::new(Inner {
                 resolver,
+                authenticator,
                 guard,
                 cache: AnswerCache::new(settings.cache_size),
                 negative_ttl_max: settings.negative_ttl_max,
             }),
         })
+    }
+
+    /// SPF, DKIM, DMARC and ARC checks (mail-auth) on this resolver's connections and
+    /// cache.
+    pub fn authenticator(&self) -> &MessageAuthenticator {
+        &self.inner.authenticator
     }
 
     /// Lookups answered from the answer cache, and not.

@@ -23,6 +23,7 @@ use super::store::{MemoryLimitExceeded, StoreState};
 use super::verdict::{Annotation, Verdict};
 use crate::config::Thresholds;
 use crate::message::MessageHandle;
+use crate::sender_auth::SenderAuthResults;
 
 /// The TLS session of a client connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,9 @@ pub struct SessionContext {
     pub rcpt_to: Vec<String>,
     /// Annotations from plugins that already ran for this message.
     pub annotations: Vec<Annotation>,
+    /// What sender authentication found for the message so far (SPF from MAIL FROM on,
+    /// the rest from DATA on); `None` where nothing was checked.
+    pub sender_auth: Option<Arc<SenderAuthResults>>,
 }
 
 impl SessionContext {
@@ -81,6 +85,7 @@ impl SessionContext {
             mail_from: None,
             rcpt_to: Vec::new(),
             annotations: Vec::new(),
+            sender_auth: None,
         }
     }
 
@@ -327,9 +332,11 @@ impl Pipeline {
             let message = message
                 .filter(|m| !plugin.skips_message_of(m.raw().len() as u64))
                 .cloned();
+            let sender_auth = ctx.sender_auth.clone();
             let _ = self
                 .call(plugin, &ctx.id, move |guest, store| {
                     Box::pin(async move {
+                        store.data_mut().sender_auth = sender_auth;
                         let message = match message {
                             Some(m) => Some(store.data_mut().table().push(m)?),
                             None => None,
@@ -414,9 +421,11 @@ impl Pipeline {
             _ => None,
         };
         let input = input.clone();
+        let sender_auth = ctx.sender_auth.clone();
         let report = self
             .call(plugin, &ctx.id, move |guest, store| {
                 Box::pin(async move {
+                    store.data_mut().sender_auth = sender_auth;
                     match input {
                         StageInput::Connect => guest.call_on_connect(&mut *store, &session).await,
                         StageInput::Helo => guest.call_on_helo(&mut *store, &session).await,

@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capabilities::{DnsBudget, PluginHost};
 use super::plugin::CallLimits;
+use crate::sender_auth::SenderAuthResults;
 
 /// How much of a plugin's stderr is kept per call (panic messages, debug prints).
 pub const STDERR_CAPTURE_BYTES: usize = 4096;
@@ -32,6 +33,8 @@ pub struct StoreState {
     pub deadline: Instant,
     /// What the call may still spend on DNS.
     pub dns: DnsBudget,
+    /// The sender authentication results of the message (`sender-auth` interface).
+    pub sender_auth: Option<Arc<SenderAuthResults>>,
 }
 
 impl StoreState {
@@ -49,6 +52,7 @@ impl StoreState {
             stderr,
             deadline: Instant::now() + limits.time_budget,
             dns: DnsBudget::new(limits.dns_max_questions, limits.dns_time_budget),
+            sender_auth: None,
         }
     }
 

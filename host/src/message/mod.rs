@@ -37,6 +37,15 @@ pub struct AttachmentInfo {
     pub content_id: Option<String>,
 }
 
+/// One hop of a message's path, as a `Received` field records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceivedHop {
+    /// The sending host's address, if the field gives one.
+    pub ip: Option<std::net::IpAddr>,
+    /// The name it greeted with (or the name the field gives it).
+    pub helo: Option<String>,
+}
+
 /// mail-parser's view of a message, borrowing the bytes it was parsed from.
 type Parsed<'a> = mail_parser::Message<'a>;
 
@@ -140,6 +149,31 @@ impl ParsedMessage {
             .flat_map(mail_parser::Address::iter)
             .filter_map(|addr| addr.address())
             .map(str::to_owned)
+            .collect()
+    }
+
+    /// Where each `Received` field says the message came from, newest (topmost) first:
+    /// the sending host's address and the name it greeted with, where the field says.
+    pub fn received_hops(&self) -> Vec<ReceivedHop> {
+        self.parsed()
+            .header_values(mail_parser::HeaderName::Received)
+            .map(|value| match value.as_received() {
+                Some(received) => ReceivedHop {
+                    ip: received.from_ip.or(match &received.from {
+                        Some(mail_parser::Host::IpAddr(ip)) => Some(*ip),
+                        _ => None,
+                    }),
+                    helo: received
+                        .helo
+                        .as_ref()
+                        .or(received.from.as_ref())
+                        .and_then(|host| match host {
+                            mail_parser::Host::Name(name) => Some(name.to_string()),
+                            mail_parser::Host::IpAddr(_) => None,
+                        }),
+                },
+                None => ReceivedHop::default(),
+            })
             .collect()
     }
 
