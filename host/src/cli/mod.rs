@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod config;
+mod dkim;
 mod learn;
 mod learn_remote;
 pub mod output;
@@ -69,6 +70,9 @@ pub enum Command {
     Quarantine(quarantine::QuarantineCommand),
     /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
     Learn(learn::LearnArgs),
+    /// DKIM signing keys for submitted mail.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
     /// Manage the accounts that send through the submission listeners.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -116,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
         Command::User(command) => user::run(command),
+        Command::Dkim(command) => dkim::run(command),
     }
 }
 

@@ -19,6 +19,12 @@ pub struct SenderAuthConfig {
     /// `Authentication-Results` field. Mail from authenticated users is never checked.
     #[serde(default = "yes")]
     pub verify: bool,
+    /// `check_local = false`: also check mail from loopback and private addresses (as
+    /// rspamd's `check_local`). Off by default: such mail comes from the operator's own
+    /// network, and its senders' SPF records do not name it. A trusted relay's mail is
+    /// checked either way, for its first untrusted hop.
+    #[serde(default)]
+    pub check_local: bool,
     /// `authserv_id = "mx.example.org"`: the name `Authentication-Results` fields are
     /// written under, and under which a sender's own such fields are stripped. Default:
     /// `[server] hostname`.
@@ -45,6 +51,7 @@ impl Default for SenderAuthConfig {
     fn default() -> Self {
         Self {
             verify: true,
+            check_local: false,
             authserv_id: None,
             results_header: true,
             time_budget: default_time_budget(),

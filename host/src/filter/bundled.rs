@@ -27,8 +27,9 @@ const CAPABILITIES: &[(&str, &[Capability])] = &[
 ];
 
 /// The order bundled plugins run in unless `[filter] order` says otherwise: cheap checks
-/// first, then content; ocr before bayes, which reads ocr's `ocr-text` annotation.
-const CANONICAL_ORDER: &[&str] = &["headers", "dnsbl", "reputation", "ocr", "bayes"];
+/// first (auth only reads the gateway's results), then content; ocr before bayes, which
+/// reads ocr's `ocr-text` annotation.
+const CANONICAL_ORDER: &[&str] = &["headers", "auth", "dnsbl", "reputation", "ocr", "bayes"];
 
 /// Where the bundled plugin `name` comes in the canonical order (unknown names last).
 pub fn rank(name: &str) -> usize {

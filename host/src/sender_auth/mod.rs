@@ -10,6 +10,7 @@
 //! * `relays`: `[relay] trusted_relays`, and the first hop outside them.
 //! * `alignment`: organizational domains by the Public Suffix List.
 //! * `header`: the `Authentication-Results` field.
+//! * `service`: what the SMTP sessions get, built from the configuration.
 //! * `signing` and `keygen`: DKIM keys, signatures, and `moat dkim keygen`.
 
 mod alignment;
@@ -17,6 +18,7 @@ mod header;
 pub mod keygen;
 mod relays;
 mod results;
+mod service;
 mod signing;
 mod verifier;
 
@@ -27,5 +29,6 @@ pub use results::{
     DkimCheck, DkimVerdict, DmarcCheck, DmarcPolicy, DmarcVerdict, SenderAuthResults, SpfCheck,
     SpfVerdict,
 };
+pub use service::{SenderAuthService, SetupError};
 pub use signing::{DkimKey, DkimSigning, KeyError, SIGNED_FIELDS, SigningIdentity};
 pub use verifier::{Envelope, SenderVerifier};

@@ -29,6 +29,7 @@ pub struct SenderVerifier {
     hostname: String,
     relays: TrustedRelays,
     time_budget: Duration,
+    check_local: bool,
 }
 
 /// What is known of the envelope when the message is checked.
@@ -44,19 +45,28 @@ pub struct Envelope<'a> {
 
 impl SenderVerifier {
     /// A verifier asking through `authenticator` (the gateway's resolver), judging mail
-    /// relayed by `relays` by its first untrusted hop, with `time_budget` per step.
+    /// relayed by `relays` by its first untrusted hop, with `time_budget` per step;
+    /// mail from loopback and private addresses only with `check_local`.
     pub fn new(
         authenticator: MessageAuthenticator,
         hostname: String,
         relays: TrustedRelays,
         time_budget: Duration,
+        check_local: bool,
     ) -> Self {
         Self {
             authenticator,
             hostname,
             relays,
             time_budget,
+            check_local,
         }
+    }
+
+    /// Whether mail from `client` is checked at all: not from a loopback or private
+    /// address (unless `check_local`), unless that is a trusted relay.
+    pub fn checks(&self, client: IpAddr) -> bool {
+        self.check_local || crate::dns::reverse::is_public(client) || self.relays.trusts(client)
     }
 
     /// SPF at MAIL FROM; `None` when the client is a trusted relay (the origin is then

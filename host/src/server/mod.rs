@@ -21,6 +21,7 @@ mod admin;
 mod background;
 pub mod reload;
 mod shutdown;
+mod sender_auth;
 mod startup;
 mod verify;
 

@@ -98,6 +98,10 @@ impl Server {
             clock.clone(),
             &assembled.metrics,
         )?;
+        let sender_auth = super::sender_auth::sender_auth_service(
+            &config,
+            assembled.services.resolver.as_ref(),
+        )?;
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),
@@ -110,11 +114,15 @@ impl Server {
             sessions: AtomicU64::new(1),
             metrics: SmtpMetrics::register(&assembled.metrics),
             clock,
-            strip: HeaderStrip::new(&config.smtp.strip_headers, &config.server.hostname),
+            strip: HeaderStrip::new(
+                &config.smtp.strip_headers,
+                config.sender_auth.authserv_id(&config.server.hostname),
+            ),
             headers: config.headers,
             budget: inflight_budget(&config),
             outcomes: Arc::new(tokio::sync::Semaphore::new(MAX_OUTCOMES)),
             verifier,
+            sender_auth,
         });
         let stores = (assembled.metrics, assembled.kv_database, routes);
         Self::listen(

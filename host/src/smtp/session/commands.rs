@@ -43,6 +43,7 @@ impl Session {
             Command::Rset => {
                 self.phase.reset();
                 self.ctx.annotations.truncate(self.session_annotations);
+                self.ctx.sender_auth = None;
                 self.reply(Reply::reset());
                 Next::Continue
             }
@@ -98,6 +99,7 @@ impl Session {
         // A new EHLO resets any transaction (RFC 5321 §4.1.4).
         self.phase = Phase::Greeting;
         self.ctx.annotations.truncate(self.session_annotations);
+        self.ctx.sender_auth = None;
         self.ctx.client.helo = Some(name.clone());
         let held_for_login =
             self.kind.is_submission() && self.ctx.client.authenticated_user.is_none();
@@ -145,6 +147,7 @@ impl Session {
         }
         self.ctx.mail_from = Some(from.mailbox().map(ToString::to_string).unwrap_or_default());
         self.ctx.rcpt_to.clear();
+        self.ctx.sender_auth = self.check_envelope_sender().await;
         let results = match self.run_stage_before_data(StageInput::MailFrom, &[]).await {
             Ok(results) => results,
             Err(reply) => {

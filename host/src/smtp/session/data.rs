@@ -9,6 +9,7 @@ use super::Session;
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
+use crate::sender_auth::authentication_results;
 use crate::queue::{MessageBytes, NewMessage, QueueError, QueueId};
 use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
@@ -28,6 +29,7 @@ impl Session {
         self.commands = 0;
         let reply = self.filter_and_store(data, &transaction).await;
         self.ctx.annotations.truncate(self.session_annotations);
+        self.ctx.sender_auth = None;
         reply
     }
 
@@ -46,9 +48,11 @@ impl Session {
             tracing::warn!(hops, "message refused: too many hops (a mail loop)");
             return Reply::too_many_hops(hops);
         }
-        let bytes = match self.params.strip.strip(&data.bytes) {
-            Some(stripped) => stripped,
-            None => data.bytes,
+        // The message as sent is kept beside the stripped one while its signatures are
+        // checked: a stripped field may be a signed one.
+        let (bytes, as_sent) = match self.params.strip.strip(&data.bytes) {
+            Some(stripped) => (stripped, Some(data.bytes)),
+            None => (data.bytes, None),
         };
         let Ok(message) = ParsedMessage::parse(bytes) else {
             return Reply::not_a_message();
@@ -56,6 +60,9 @@ impl Session {
         if let Err(reply) = self.check_from_header(&message) {
             return reply;
         }
+        self.check_message_sender(as_sent.as_deref().unwrap_or(message.raw()), &message)
+            .await;
+        drop(as_sent);
         let message = Arc::new(message);
         let results = self
             .pipeline
@@ -188,10 +195,21 @@ impl Session {
             );
             out.extend_from_slice(origin.as_bytes());
         }
+        if let (Some(authserv_id), Some(results)) =
+            (&self.params.sender_auth.results_header, &self.ctx.sender_auth)
+        {
+            out.extend_from_slice(authentication_results(authserv_id, results).as_bytes());
+        }
         let headers = &self.params.headers;
         if headers.on(self.kind) {
             let required = self.pipeline.thresholds_for(self.direction()).tag;
             out.extend_from_slice(verdict_fields(decision, required, headers).as_bytes());
+        }
+        if self.ctx.client.authenticated_user.is_some() {
+            let signatures = self.dkim_signatures(message, &out);
+            if !signatures.is_empty() {
+                out.splice(0..0, signatures.into_bytes());
+            }
         }
         MessageBytes::joined(&out, message.raw())
     }

@@ -9,6 +9,7 @@ mod auth;
 mod budget;
 mod commands;
 mod data;
+mod sender_auth;
 mod state;
 mod verify;
 
@@ -70,6 +71,9 @@ pub struct SessionParams {
     /// Asks the protected server whether a recipient exists (`[relay]
     /// verify_recipients`); `None` when off.
     pub verifier: Option<crate::smtp::verify::RecipientVerifier>,
+    /// SPF, DKIM, DMARC and ARC checks, the `Authentication-Results` field and DKIM
+    /// signing of submitted mail.
+    pub sender_auth: crate::sender_auth::SenderAuthService,
 }
 
 /// What the conversation asks of the connection next.

@@ -1,0 +1,72 @@
+//! Sender authentication in the conversation: SPF when MAIL FROM arrives, DKIM, ARC and
+//! DMARC when the message is in (results for the plugins and `Authentication-Results`),
+//! and DKIM signatures on what an authenticated user sends.
+
+use std::sync::Arc;
+
+use super::Session;
+use crate::message::ParsedMessage;
+use crate::sender_auth::{Envelope, SenderAuthResults};
+
+impl Session {
+    /// SPF of the sender just given in MAIL FROM; `None` when nothing is checked (an
+    /// authenticated user's mail, checks off) or the client is a trusted relay (SPF is
+    /// then checked at DATA, for the first untrusted hop).
+    pub(super) async fn check_envelope_sender(&self) -> Option<Arc<SenderAuthResults>> {
+        let verifier = self.sender_verifier()?;
+        let results = verifier.check_envelope(self.envelope()).await?;
+        Some(Arc::new(results))
+    }
+
+    /// Completes the results once the message is in; `raw` is the message as the client
+    /// sent it (signatures cover what the sender wrote, stripped fields included).
+    pub(super) async fn check_message_sender(&mut self, raw: &[u8], message: &ParsedMessage) {
+        let Some(verifier) = self.sender_verifier() else {
+            return;
+        };
+        let results = verifier
+            .check_message(
+                raw,
+                self.envelope(),
+                &message.received_hops(),
+                self.ctx.sender_auth.as_deref(),
+            )
+            .await;
+        self.ctx.sender_auth = Some(Arc::new(results));
+    }
+
+    /// The `DKIM-Signature` fields for a message an authenticated user sends: the
+    /// message is `fields` (those Moat adds) followed by `message`, signed by the keys of
+    /// its From domain; empty when that domain has none.
+    pub(super) fn dkim_signatures(&self, message: &ParsedMessage, fields: &[u8]) -> String {
+        let signing = &self.params.sender_auth.signing;
+        if signing.is_empty() {
+            return String::new();
+        }
+        let Some(from) = message.from_addresses().into_iter().next() else {
+            return String::new();
+        };
+        let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+        signing.sign(domain, &[fields, message.raw()])
+    }
+
+    /// The verifier, when this session's mail is checked: not for authenticated users,
+    /// nor (by default) from local addresses.
+    fn sender_verifier(&self) -> Option<Arc<crate::sender_auth::SenderVerifier>> {
+        if self.ctx.client.authenticated_user.is_some() {
+            return None;
+        }
+        let verifier = self.params.sender_auth.verifier.as_ref()?;
+        verifier
+            .checks(self.ctx.client.ip)
+            .then(|| Arc::clone(verifier))
+    }
+
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            client: self.ctx.client.ip,
+            helo: self.ctx.client.helo.as_deref(),
+            mail_from: self.ctx.mail_from.as_deref().unwrap_or_default(),
+        }
+    }
+}
