@@ -32,6 +32,7 @@ mod service;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;
+mod sender_auth;
 mod spam_headers;
 mod submission;
 

@@ -29,7 +29,7 @@ const VERDICT_FIELDS: [&str; 5] = [
 
 /// A header section's fields as (name, value), in order, unfolded (RFC 5322 §2.2.3: the
 /// CRLF before a continuation line goes, its whitespace stays).
-fn fields(message: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn fields(message: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(message);
     let header = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut fields: Vec<(String, String)> = Vec::new();
@@ -52,7 +52,7 @@ fn fields(message: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The value of the field `name`, if the message has it (once at most).
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     let mut found = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
     let value = found.next().map(|(_, v)| v.as_str());
     assert!(found.next().is_none(), "{name} twice in {fields:?}");
@@ -61,17 +61,17 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// `X-Spam-Status` read as a Sieve script or a mail client reads it.
 #[derive(Debug)]
-struct Status {
+pub(crate) struct Status {
     spam: bool,
     score: f64,
     required: f64,
-    tests: Vec<String>,
+    pub(crate) tests: Vec<String>,
 }
 
 /// Parses `Yes, score=7.3 required=5.0 tests=A,B autolearn=no version=moat-…`, unfolded:
 /// whitespace after a comma is a fold inside the tests list, other whitespace separates
 /// the `key=value` words.
-fn parse_status(value: &str) -> Status {
+pub(crate) fn parse_status(value: &str) -> Status {
     let (verdict, rest) = value.split_once(',').expect("Yes|No, ...");
     let spam = match verdict {
         "Yes" => true,
