@@ -83,3 +83,48 @@ fn a_plugin_dropped_into_the_plugin_dir_runs_with_its_side_config() {
     assert_eq!(symbol["weight"], 2.0);
     assert_eq!(symbol["contribution"], 8.0);
 }
+
+/// `examples/plugin-hello` built against the WIT package before the `sender-auth`
+/// interface was added (tests/golden/): plugins built against an older SDK keep loading.
+const GOLDEN_HELLO: &str = "tests/golden/plugin-hello-wit-0.1.0.wasm";
+
+#[test]
+fn a_plugin_built_against_the_first_wit_still_loads_and_runs() {
+    let dir = scratch();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(workspace_root().join(GOLDEN_HELLO), plugins.join("hello.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        "[server]\ndata_dir = \"data\"\n[filter]\nplugin_dir = \"plugins\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("m.eml"),
+        message("Free money, act now", "", "hello"),
+    )
+    .unwrap();
+    let out = moat(
+        dir.path(),
+        &["check", "--json", "--config", "moat.toml", "m.eml"],
+    );
+    out.assert_success();
+    let value = &out.json_lines()[0];
+    let names: Vec<(&str, &str)> = value["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["plugin"].as_str().unwrap(), s["name"].as_str().unwrap()))
+        .collect();
+    assert!(
+        names.contains(&("hello", "HELLO_SUBJECT_PHRASE")),
+        "{value}"
+    );
+    let golden = std::fs::read(workspace_root().join(GOLDEN_HELLO)).unwrap();
+    assert!(
+        !golden
+            .windows(b"sender-auth".len())
+            .any(|w| w == b"sender-auth"),
+        "the golden plugin predates the sender-auth interface"
+    );
+}

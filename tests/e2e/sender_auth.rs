@@ -311,3 +311,30 @@ fn submitted_mail_is_signed_with_the_key_of_its_from_domain_and_verifies() {
     let signature = outputs[0].signature().unwrap();
     assert_eq!((signature.d.as_str(), signature.s.as_str()), ("signer.auth.test", "mta"));
 }
+
+#[test]
+fn behind_a_trusted_relay_spf_judges_the_first_untrusted_hop() {
+    let (_, public) = ed25519_key();
+    let nsd = Nsd::start("test", &zone(&public, ""));
+    // good.auth.test permits 127.0.0.1 (the relay) but not 192.0.2.55, which handed the
+    // message to the relay.
+    let relayed = format!(
+        "Received: from mail.elsewhere.example (mail.elsewhere.example [192.0.2.55])\r\n\
+\tby relay.example.test (Postfix) with ESMTP id 4F1;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n{}",
+        message_from("Alice <alice@good.auth.test>", "relayed")
+    );
+    let behind = Gateway::start(&config(
+        &nsd.addr.to_string(),
+        "[relay]\ndomains = [\"example.test\"]\ntrusted_relays = [\"127.0.0.0/8\"]\n",
+    ));
+    let steps = send(&behind, "relay.example.test", "alice@good.auth.test", &relayed);
+    let (symbols, results) = verdict(&behind, &steps);
+    assert!(symbols.iter().any(|s| s == "SPF_FAIL"), "{symbols:?}");
+    assert!(results.contains("spf=fail smtp.mailfrom=alice@good.auth.test"), "{results}");
+
+    // Without the relay trusted, the connecting client is judged: 127.0.0.1 passes.
+    let direct = Gateway::start(&config(&nsd.addr.to_string(), ""));
+    let steps = send(&direct, "relay.example.test", "alice@good.auth.test", &relayed);
+    let (symbols, _) = verdict(&direct, &steps);
+    assert!(symbols.iter().any(|s| s == "SPF_PASS"), "{symbols:?}");
+}
