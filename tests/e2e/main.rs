@@ -28,11 +28,11 @@ mod recipients;
 mod reload;
 mod reputation;
 mod sdk_example;
+mod sender_auth;
 mod service;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;
-mod sender_auth;
 mod spam_headers;
 mod submission;
 

@@ -93,7 +93,11 @@ fn a_plugin_built_against_the_first_wit_still_loads_and_runs() {
     let dir = scratch();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(workspace_root().join(GOLDEN_HELLO), plugins.join("hello.wasm")).unwrap();
+    std::fs::copy(
+        workspace_root().join(GOLDEN_HELLO),
+        plugins.join("hello.wasm"),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("moat.toml"),
         "[server]\ndata_dir = \"data\"\n[filter]\nplugin_dir = \"plugins\"\n",

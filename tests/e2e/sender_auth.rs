@@ -97,7 +97,14 @@ fn send(gw: &Gateway, helo: &str, mail_from: &str, message: &str) -> Vec<serde_j
     gw.smtplib(
         "mx",
         message.as_bytes(),
-        &["--ehlo", helo, "--from", mail_from, "--rcpt", "bob@example.test"],
+        &[
+            "--ehlo",
+            helo,
+            "--from",
+            mail_from,
+            "--rcpt",
+            "bob@example.test",
+        ],
     )
 }
 
@@ -124,7 +131,11 @@ fn parse_results(value: &str) -> (String, Vec<(String, String, String)>) {
             let (method, rest) = part.split_once('=').expect("method=result");
             let mut words = rest.split_whitespace();
             let result = words.next().unwrap_or_default().to_owned();
-            (method.to_owned(), result, words.collect::<Vec<_>>().join(" "))
+            (
+                method.to_owned(),
+                result,
+                words.collect::<Vec<_>>().join(" "),
+            )
         })
         .collect();
     (authserv_id, methods)
@@ -137,11 +148,17 @@ fn a_signed_message_from_a_permitted_address_passes_spf_dkim_and_dmarc_and_an_al
     let nsd = Nsd::start("test", &zone(&public, ""));
     let gw = Gateway::start(&config(&nsd.addr.to_string(), ""));
 
-    let original = signed(&pkcs8, &message_from("Alice <alice@good.auth.test>", "hello"));
+    let original = signed(
+        &pkcs8,
+        &message_from("Alice <alice@good.auth.test>", "hello"),
+    );
     let steps = send(&gw, "good.auth.test", "alice@good.auth.test", &original);
     let (symbols, results) = verdict(&gw, &steps);
     for symbol in ["SPF_PASS", "DKIM_VALID", "DKIM_VALID_ALIGNED", "DMARC_PASS"] {
-        assert!(symbols.iter().any(|s| s == symbol), "{symbol} in {symbols:?}");
+        assert!(
+            symbols.iter().any(|s| s == symbol),
+            "{symbol} in {symbols:?}"
+        );
     }
     assert!(!symbols.iter().any(|s| s == "DKIM_INVALID"), "{symbols:?}");
     let (authserv_id, methods) = parse_results(&results);
@@ -160,10 +177,7 @@ fn a_signed_message_from_a_permitted_address_passes_spf_dkim_and_dmarc_and_an_al
     );
     assert_eq!(
         result_of("dkim"),
-        [(
-            "pass".into(),
-            "header.d=good.auth.test header.s=sel".into()
-        )],
+        [("pass".into(), "header.d=good.auth.test header.s=sel".into())],
         "{results}"
     );
     assert_eq!(
@@ -177,7 +191,10 @@ fn a_signed_message_from_a_permitted_address_passes_spf_dkim_and_dmarc_and_an_al
     let steps = send(&gw, "good.auth.test", "alice@good.auth.test", &altered);
     let (symbols, results) = verdict(&gw, &steps);
     assert!(symbols.iter().any(|s| s == "DKIM_INVALID"), "{symbols:?}");
-    assert!(!symbols.iter().any(|s| s.starts_with("DKIM_VALID")), "{symbols:?}");
+    assert!(
+        !symbols.iter().any(|s| s.starts_with("DKIM_VALID")),
+        "{symbols:?}"
+    );
     // A body hash mismatch is `neutral`, as Gmail writes it ("body hash did not verify").
     assert!(
         results.contains("dkim=neutral (Calculated body hash does not match")
@@ -198,7 +215,12 @@ fn a_forged_p_reject_domain_is_refused_with_dmarc_reject_and_scored_without() {
         &nsd.addr.to_string(),
         "[plugin.auth]\nallow_hard_action = true\n[plugin.auth.config]\ndmarc_reject = true\n",
     ));
-    let steps = send(&rejecting, "client.auth.test", "boss@forged.auth.test", &forged);
+    let steps = send(
+        &rejecting,
+        "client.auth.test",
+        "boss@forged.auth.test",
+        &forged,
+    );
     let data = step(&steps, "data");
     assert_eq!(data["code"], 550, "{steps:?}");
     assert!(
@@ -208,12 +230,23 @@ fn a_forged_p_reject_domain_is_refused_with_dmarc_reject_and_scored_without() {
     assert!(rejecting.queue_ids().is_empty());
 
     let scoring = Gateway::start(&config(&nsd.addr.to_string(), ""));
-    let steps = send(&scoring, "client.auth.test", "boss@forged.auth.test", &forged);
+    let steps = send(
+        &scoring,
+        "client.auth.test",
+        "boss@forged.auth.test",
+        &forged,
+    );
     let (symbols, results) = verdict(&scoring, &steps);
     for symbol in ["SPF_FAIL", "DKIM_NONE", "DMARC_FAIL_REJECT"] {
-        assert!(symbols.iter().any(|s| s == symbol), "{symbol} in {symbols:?}");
+        assert!(
+            symbols.iter().any(|s| s == symbol),
+            "{symbol} in {symbols:?}"
+        );
     }
-    assert!(results.contains("dmarc=fail policy.dmarc=reject"), "{results}");
+    assert!(
+        results.contains("dmarc=fail policy.dmarc=reject"),
+        "{results}"
+    );
 }
 
 #[test]
@@ -222,13 +255,19 @@ fn a_dns_server_that_never_answers_gives_temperrors_without_a_stall() {
     // A socket that takes the questions and never answers.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let gw = Gateway::start(&config(&silent.local_addr().unwrap().to_string(), ""));
-    let message = signed(&pkcs8, &message_from("Alice <alice@good.auth.test>", "hello"));
+    let message = signed(
+        &pkcs8,
+        &message_from("Alice <alice@good.auth.test>", "hello"),
+    );
     let started = Instant::now();
     let steps = send(&gw, "good.auth.test", "alice@good.auth.test", &message);
     let elapsed = started.elapsed();
     let (symbols, results) = verdict(&gw, &steps);
     for symbol in ["SPF_TEMPERROR", "DKIM_TEMPERROR", "DMARC_TEMPERROR"] {
-        assert!(symbols.iter().any(|s| s == symbol), "{symbol} in {symbols:?}");
+        assert!(
+            symbols.iter().any(|s| s == symbol),
+            "{symbol} in {symbols:?}"
+        );
     }
     assert!(results.contains("spf=temperror"), "{results}");
     // Three steps of at most time_budget (3 s) each, and the plugins' own work.
@@ -241,7 +280,14 @@ fn submitted_mail_is_signed_with_the_key_of_its_from_domain_and_verifies() {
     let keygen = moat_test_support::run_in(
         MOAT,
         dir.path(),
-        &["dkim", "keygen", "signer.auth.test", "mta", "--out", "mta.pem"],
+        &[
+            "dkim",
+            "keygen",
+            "signer.auth.test",
+            "mta",
+            "--out",
+            "mta.pem",
+        ],
         COMMAND_LIMIT,
     );
     keygen.assert_success();
@@ -251,7 +297,10 @@ fn submitted_mail_is_signed_with_the_key_of_its_from_domain_and_verifies() {
         .find(|l| l.contains("._domainkey."))
         .expect("the TXT record line")
         .to_owned();
-    assert!(record.starts_with("mta._domainkey.signer.auth.test. IN TXT"), "{record}");
+    assert!(
+        record.starts_with("mta._domainkey.signer.auth.test. IN TXT"),
+        "{record}"
+    );
     let (_, public) = ed25519_key();
     let nsd = Nsd::start("test", &zone(&public, &record));
     let protected = Downstream::start("127.0.0.1", 0, &dir.path().join("protected"), &[]);
@@ -267,7 +316,12 @@ fn submitted_mail_is_signed_with_the_key_of_its_from_domain_and_verifies() {
         )
         .replacen("[admin]\naddress = \"127.0.0.1:0\"\n", "", 1)
     ));
-    add_user(&gw, "alice@signer.auth.test", "correct horse", &["other.auth.test"]);
+    add_user(
+        &gw,
+        "alice@signer.auth.test",
+        "correct horse",
+        &["other.auth.test"],
+    );
     for from in ["alice@signer.auth.test", "alice@other.auth.test"] {
         let steps = submit(
             &gw,
@@ -301,15 +355,20 @@ fn submitted_mail_is_signed_with_the_key_of_its_from_domain_and_verifies() {
     let mut udp = ConnectionConfig::udp();
     udp.port = nsd.addr.port();
     let servers = vec![NameServerConfig::new(nsd.addr.ip(), true, vec![udp])];
-    let authenticator =
-        MessageAuthenticator::new(ResolverConfig::from_name_servers(servers), ResolverOpts::default())
-            .unwrap();
+    let authenticator = MessageAuthenticator::new(
+        ResolverConfig::from_name_servers(servers),
+        ResolverOpts::default(),
+    )
+    .unwrap();
     let message = AuthenticatedMessage::parse(signed[0]).expect("a message");
     let outputs = runtime.block_on(authenticator.verify_dkim(&message));
     assert_eq!(outputs.len(), 1, "one DKIM-Signature");
     assert_eq!(outputs[0].result(), &DkimResult::Pass, "{:?}", outputs[0]);
     let signature = outputs[0].signature().unwrap();
-    assert_eq!((signature.d.as_str(), signature.s.as_str()), ("signer.auth.test", "mta"));
+    assert_eq!(
+        (signature.d.as_str(), signature.s.as_str()),
+        ("signer.auth.test", "mta")
+    );
 }
 
 #[test]
@@ -327,14 +386,27 @@ fn behind_a_trusted_relay_spf_judges_the_first_untrusted_hop() {
         &nsd.addr.to_string(),
         "[relay]\ndomains = [\"example.test\"]\ntrusted_relays = [\"127.0.0.0/8\"]\n",
     ));
-    let steps = send(&behind, "relay.example.test", "alice@good.auth.test", &relayed);
+    let steps = send(
+        &behind,
+        "relay.example.test",
+        "alice@good.auth.test",
+        &relayed,
+    );
     let (symbols, results) = verdict(&behind, &steps);
     assert!(symbols.iter().any(|s| s == "SPF_FAIL"), "{symbols:?}");
-    assert!(results.contains("spf=fail smtp.mailfrom=alice@good.auth.test"), "{results}");
+    assert!(
+        results.contains("spf=fail smtp.mailfrom=alice@good.auth.test"),
+        "{results}"
+    );
 
     // Without the relay trusted, the connecting client is judged: 127.0.0.1 passes.
     let direct = Gateway::start(&config(&nsd.addr.to_string(), ""));
-    let steps = send(&direct, "relay.example.test", "alice@good.auth.test", &relayed);
+    let steps = send(
+        &direct,
+        "relay.example.test",
+        "alice@good.auth.test",
+        &relayed,
+    );
     let (symbols, _) = verdict(&direct, &steps);
     assert!(symbols.iter().any(|s| s == "SPF_PASS"), "{symbols:?}");
 }

@@ -68,7 +68,12 @@ pub(super) fn run(command: DkimCommand) -> anyhow::Result<ExitCode> {
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .with_context(|| format!("cannot create {} (an existing key is never overwritten)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never overwritten)",
+                path.display()
+            )
+        })?;
     file.write_all(key.private_pem.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -76,6 +81,9 @@ pub(super) fn run(command: DkimCommand) -> anyhow::Result<ExitCode> {
     println!("{}", zone_line(&domain, &selector, &key.record));
     println!();
     println!("# then add to moat.toml:");
-    println!("[[dkim.key]]\ndomain = {domain:?}\nselector = {selector:?}\nkey_file = {:?}", path.display().to_string());
+    println!(
+        "[[dkim.key]]\ndomain = {domain:?}\nselector = {selector:?}\nkey_file = {:?}",
+        path.display().to_string()
+    );
     Ok(ExitCode::SUCCESS)
 }

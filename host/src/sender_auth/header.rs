@@ -69,7 +69,11 @@ fn token(value: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || ".-_@+=/".contains(*c))
         .collect();
-    if safe.is_empty() { "unknown".to_owned() } else { safe }
+    if safe.is_empty() {
+        "unknown".to_owned()
+    } else {
+        safe
+    }
 }
 
 /// `text` fit for a comment: printable ASCII without parentheses or backslashes, at most

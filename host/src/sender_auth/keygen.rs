@@ -129,7 +129,10 @@ mod tests {
     fn generated_keys_load_as_signing_keys() {
         for kind in [KeyKind::Ed25519, KeyKind::Rsa2048] {
             let key = generate(kind).unwrap();
-            assert!(DkimKey::from_pem(key.private_pem.as_bytes()).is_ok(), "{kind:?}");
+            assert!(
+                DkimKey::from_pem(key.private_pem.as_bytes()).is_ok(),
+                "{kind:?}"
+            );
             assert!(key.record.starts_with("v=DKIM1; k="), "{}", key.record);
         }
     }

@@ -35,7 +35,12 @@ impl Network {
         let address: IpAddr = address.trim().parse().map_err(|_| error())?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(error)?,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(error)?,
             None => max,
         };
         Ok(Self { address, prefix })
@@ -123,8 +128,7 @@ mod tests {
     use super::*;
 
     fn relays(entries: &[&str]) -> TrustedRelays {
-        TrustedRelays::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
-            .unwrap()
+        TrustedRelays::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap()
     }
 
     fn hop(ip: &str, helo: &str) -> ReceivedHop {

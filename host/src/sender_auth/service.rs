@@ -33,4 +33,3 @@ pub enum SetupError {
     #[error("relay.trusted_relays: {0}")]
     Relays(#[from] super::relays::NetworkError),
 }
-

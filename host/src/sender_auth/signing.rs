@@ -49,7 +49,9 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// No private key in PEM form in the file.
-    #[error("{path} holds no PEM private key (PKCS#8 \"PRIVATE KEY\" or PKCS#1 \"RSA PRIVATE KEY\")")]
+    #[error(
+        "{path} holds no PEM private key (PKCS#8 \"PRIVATE KEY\" or PKCS#1 \"RSA PRIVATE KEY\")"
+    )]
     NotPem {
         /// The key file.
         path: String,
@@ -114,7 +116,9 @@ impl DkimKey {
             PrivateKeyDer::Pkcs1(pkcs1) => RsaKeyPair::from_der(pkcs1.secret_pkcs1_der())
                 .map(|pair| Self::Rsa(Arc::new(pair)))
                 .map_err(|e| unusable(e.to_string())),
-            _ => Err(unusable("an elliptic-curve key (DKIM uses RSA or Ed25519)".into())),
+            _ => Err(unusable(
+                "an elliptic-curve key (DKIM uses RSA or Ed25519)".into(),
+            )),
         }
     }
 }
@@ -131,8 +135,13 @@ impl SigningKey for DkimKey {
                 let mut data = Vec::new();
                 input.write(&mut data);
                 let mut signature = vec![0; pair.public().modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), &data, &mut signature)
-                    .map_err(failed)?;
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    &data,
+                    &mut signature,
+                )
+                .map_err(failed)?;
                 Ok(signature)
             }
             // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the canonicalized input.
@@ -257,7 +266,11 @@ mod tests {
         assert!(header.starts_with("DKIM-Signature:"), "{header}");
         assert!(header.contains("d=example.org"), "{header}");
         assert!(header.contains("a=ed25519-sha256"), "{header}");
-        assert!(signing.sign("News.Example.org", &[message]).contains("d=example.org"));
+        assert!(
+            signing
+                .sign("News.Example.org", &[message])
+                .contains("d=example.org")
+        );
         assert_eq!(signing.sign("example.net", &[message]), "");
         assert_eq!(signing.sign("org", &[message]), "");
     }

@@ -75,7 +75,10 @@ impl SenderVerifier {
         if self.relays.trusts(envelope.client) {
             return None;
         }
-        Some(self.spf(envelope.client, envelope.helo, envelope.mail_from).await)
+        Some(
+            self.spf(envelope.client, envelope.helo, envelope.mail_from)
+                .await,
+        )
     }
 
     /// Everything once the message is in: SPF of the origin if the client was a trusted
@@ -162,9 +165,7 @@ impl SenderVerifier {
         };
         let (helo_result, mail_from_result) =
             match tokio::time::timeout(self.time_budget, checks).await {
-                Ok((helo, mail_from)) => {
-                    (helo.map(|o| o.result()), mail_from.result())
-                }
+                Ok((helo, mail_from)) => (helo.map(|o| o.result()), mail_from.result()),
                 Err(_) => {
                     tracing::info!("SPF check out of time: temperror");
                     (
@@ -207,17 +208,11 @@ impl SenderVerifier {
         let spf_output = SpfOutput::new(spf_domain.clone())
             .with_result(spf.map_or(SpfResult::None, |s| spf_result(s.result)));
         let params = DmarcParameters::new(message, dkim, &spf_domain, &spf_output);
-        let output = match tokio::time::timeout(
-            self.time_budget,
-            self.authenticator.verify_dmarc(params),
-        )
-        .await
-        {
-            Ok(output) => output,
-            Err(_) => {
-                tracing::info!("DMARC check out of time: temperror");
-                return timed_out_dmarc(&results.from_domain);
-            }
+        let Ok(output) =
+            tokio::time::timeout(self.time_budget, self.authenticator.verify_dmarc(params)).await
+        else {
+            tracing::info!("DMARC check out of time: temperror");
+            return timed_out_dmarc(&results.from_domain);
         };
         let mut policy = dmarc_policy(&output);
         if matches!(output.result(), DmarcResult::Fail(_))
@@ -250,11 +245,14 @@ impl SenderVerifier {
                 continue;
             };
             for record in answer.answers() {
-                let hickory_resolver::proto::rr::RData::TXT(txt) = &record.data
-                else {
+                let hickory_resolver::proto::rr::RData::TXT(txt) = &record.data else {
                     continue;
                 };
-                let text: Vec<u8> = txt.txt_data.iter().flat_map(|c| c.iter().copied()).collect();
+                let text: Vec<u8> = txt
+                    .txt_data
+                    .iter()
+                    .flat_map(|c| c.iter().copied())
+                    .collect();
                 if let Some(percent) = pct_tag(&text) {
                     return percent;
                 }
@@ -430,7 +428,10 @@ mod tests {
     #[test]
     fn outside_the_sample_the_policy_steps_down_one_level() {
         assert_eq!(sampled(DmarcPolicy::Reject, 20, 19), DmarcPolicy::Reject);
-        assert_eq!(sampled(DmarcPolicy::Reject, 20, 20), DmarcPolicy::Quarantine);
+        assert_eq!(
+            sampled(DmarcPolicy::Reject, 20, 20),
+            DmarcPolicy::Quarantine
+        );
         assert_eq!(sampled(DmarcPolicy::Quarantine, 0, 0), DmarcPolicy::None);
         assert_eq!(sampled(DmarcPolicy::Reject, 100, 99), DmarcPolicy::Reject);
     }

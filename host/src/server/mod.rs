@@ -20,8 +20,8 @@
 mod admin;
 mod background;
 pub mod reload;
-mod shutdown;
 mod sender_auth;
+mod shutdown;
 mod startup;
 mod verify;
 

@@ -98,10 +98,8 @@ impl Server {
             clock.clone(),
             &assembled.metrics,
         )?;
-        let sender_auth = super::sender_auth::sender_auth_service(
-            &config,
-            assembled.services.resolver.as_ref(),
-        )?;
+        let sender_auth =
+            super::sender_auth::sender_auth_service(&config, assembled.services.resolver.as_ref())?;
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),

@@ -131,8 +131,8 @@ impl History {
         let mut bytes = [0; ENCODED_LEN];
         bytes[0] = FORMAT_VERSION;
         let counts = [self.accepted, self.tagged, self.quarantined, self.rejected];
-        for (chunk, count) in bytes[1..33].chunks_exact_mut(8).zip(counts) {
-            chunk.copy_from_slice(&count.to_le_bytes());
+        for (chunk, count) in bytes[1..33].as_chunks_mut::<8>().0.iter_mut().zip(counts) {
+            *chunk = count.to_le_bytes();
         }
         bytes[33..].copy_from_slice(&self.updated_ms.to_le_bytes());
         bytes
@@ -147,10 +147,8 @@ impl History {
             return Err(DecodeError::Version(bytes[0]));
         }
         let mut counts = [0.0; 4];
-        for (count, chunk) in counts.iter_mut().zip(bytes[1..33].chunks_exact(8)) {
-            let mut raw = [0; 8];
-            raw.copy_from_slice(chunk);
-            *count = f64::from_le_bytes(raw);
+        for (count, chunk) in counts.iter_mut().zip(bytes[1..33].as_chunks::<8>().0) {
+            *count = f64::from_le_bytes(*chunk);
             if !count.is_finite() || *count < 0.0 {
                 return Err(DecodeError::BadCount);
             }

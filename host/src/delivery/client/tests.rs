@@ -2,7 +2,7 @@
 //! replies become per-recipient outcomes. (End-to-end tests run it against smtp-sink and a
 //! Python server.)
 
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpListener;
 
 use super::*;

@@ -9,8 +9,8 @@ use super::Session;
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
-use crate::sender_auth::authentication_results;
 use crate::queue::{MessageBytes, NewMessage, QueueError, QueueId};
+use crate::sender_auth::authentication_results;
 use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
@@ -195,9 +195,10 @@ impl Session {
             );
             out.extend_from_slice(origin.as_bytes());
         }
-        if let (Some(authserv_id), Some(results)) =
-            (&self.params.sender_auth.results_header, &self.ctx.sender_auth)
-        {
+        if let (Some(authserv_id), Some(results)) = (
+            &self.params.sender_auth.results_header,
+            &self.ctx.sender_auth,
+        ) {
             out.extend_from_slice(authentication_results(authserv_id, results).as_bytes());
         }
         let headers = &self.params.headers;
