@@ -7,6 +7,7 @@ mod latency;
 mod ocr;
 mod pipeline;
 mod queue;
+mod sender_auth;
 mod smtp;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ pub enum BenchCommand {
     /// What floods cost: a new client's wait behind thousands of idle connections, and
     /// the peak memory of many large messages at once against the memory budget.
     Floods(floods::FloodsArgs),
+    /// What checking a message's sender costs (SPF, DKIM, ARC, DMARC) against NSD on
+    /// loopback: the first message cold, then every answer from the resolver's cache.
+    SenderAuth(sender_auth::SenderAuthArgs),
 }
 
 /// Runs the benchmark.
@@ -46,5 +50,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Bayes(args) => bayes::run(args).await,
         BenchCommand::Queue(args) => queue::run(args).await,
         BenchCommand::Floods(args) => floods::run(args).await,
+        BenchCommand::SenderAuth(args) => sender_auth::run(args).await,
     }
 }
