@@ -17,7 +17,7 @@ pub enum DkimCommand {
     /// Make a signing key: write the private key (mode 0600) and print the TXT record to
     /// publish at SELECTOR._domainkey.DOMAIN and the `[[dkim.key]]` entry to add.
     Keygen {
-        /// The signing domain (the From domain of the mail to sign, or a parent of it).
+        /// The signing domain: the From domain of the mail to sign.
         domain: String,
         /// The key's name, e.g. `moat2026`; a new selector for each new key.
         selector: String,

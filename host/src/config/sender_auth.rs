@@ -93,7 +93,7 @@ impl SenderAuthConfig {
 #[serde(deny_unknown_fields)]
 pub struct DkimConfig {
     /// `[[dkim.key]]`: one entry per domain and selector. Mail from a submission listener
-    /// whose From domain (or a parent of it) has keys is signed with each, before it is
+    /// whose From domain has keys (exactly that domain) is signed with each, before it is
     /// queued.
     #[serde(default)]
     pub key: Vec<DkimKeyConfig>,

@@ -159,10 +159,9 @@ impl ParsedMessage {
             .header_values(mail_parser::HeaderName::Received)
             .map(|value| match value.as_received() {
                 Some(received) => ReceivedHop {
-                    ip: received.from_ip.or(match &received.from {
-                        Some(mail_parser::Host::IpAddr(ip)) => Some(*ip),
-                        _ => None,
-                    }),
+                    // The address the receiving host saw (`[192.0.2.1]`), never the name
+                    // the sender greeted with, which it chooses.
+                    ip: received.from_ip,
                     helo: received
                         .helo
                         .as_ref()

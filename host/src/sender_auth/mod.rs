@@ -8,6 +8,7 @@
 //! * `results`: what was found, in the gateway's terms.
 //! * `verifier`: the checks, bounded in time.
 //! * `relays`: `[relay] trusted_relays`, and the first hop outside them.
+//! * `limits`: what one message can make the checks do.
 //! * `alignment`: organizational domains by the Public Suffix List.
 //! * `header`: the `Authentication-Results` field.
 //! * `service`: what the SMTP sessions get, built from the configuration.
@@ -16,6 +17,7 @@
 mod alignment;
 mod header;
 pub mod keygen;
+mod limits;
 mod relays;
 mod results;
 mod service;
@@ -24,7 +26,8 @@ mod verifier;
 
 pub use alignment::{is_within, organizational_domain, relaxed_aligned};
 pub use header::authentication_results;
-pub use relays::{Network, NetworkError, Origin, TrustedRelays};
+pub use limits::MAX_SIGNATURES;
+pub use relays::{Network, NetworkError, Origin, Path, TrustedRelays};
 pub use results::{
     DkimCheck, DkimVerdict, DmarcCheck, DmarcPolicy, DmarcVerdict, SenderAuthResults, SpfCheck,
     SpfVerdict,

@@ -106,21 +106,38 @@ impl TrustedRelays {
         self.networks.iter().any(|n| n.contains(ip))
     }
 
-    /// The first hop outside the trusted relays, reading the message's `Received` fields
-    /// from the newest (the one our trusted client added) down; `None` when a field along
-    /// the way does not say where it came from, or every hop is trusted.
-    pub fn first_untrusted(&self, hops: &[ReceivedHop]) -> Option<Origin> {
+    /// Where a message a trusted relay handed in came from, reading its `Received`
+    /// fields from the newest (the one that relay added) down.
+    pub fn path(&self, hops: &[ReceivedHop]) -> Path {
         for hop in hops {
-            let ip = hop.ip?;
+            let Some(ip) = hop.ip else {
+                return Path::Unreadable;
+            };
             if !self.trusts(ip) {
-                return Some(Origin {
+                return Path::From(Origin {
                     ip,
                     helo: hop.helo.clone(),
                 });
             }
         }
-        None
+        if hops.is_empty() {
+            Path::Unreadable
+        } else {
+            Path::Inside
+        }
     }
+}
+
+/// Where a message handed in by a trusted relay came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Path {
+    /// The first host outside the trusted relays.
+    From(Origin),
+    /// Every hop is a trusted relay: the message began inside.
+    Inside,
+    /// A `Received` field along the way names no sending address (or there is none), so
+    /// the origin is unknown.
+    Unreadable,
 }
 
 #[cfg(test)]
@@ -166,8 +183,8 @@ mod tests {
             hop("203.0.113.1", "earlier.example"),
         ];
         assert_eq!(
-            r.first_untrusted(&hops),
-            Some(Origin {
+            r.path(&hops),
+            Path::From(Origin {
                 ip: "198.51.100.9".parse().unwrap(),
                 helo: Some("mail.sender.example".into())
             })
@@ -175,12 +192,13 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_or_all_trusted_path_has_no_origin() {
+    fn an_all_trusted_path_began_inside_and_a_field_without_an_address_is_unreadable() {
         let r = relays(&["10.0.0.0/8"]);
-        assert_eq!(r.first_untrusted(&[hop("10.0.0.2", "a")]), None);
+        assert_eq!(r.path(&[hop("10.0.0.2", "a")]), Path::Inside);
         assert_eq!(
-            r.first_untrusted(&[ReceivedHop::default(), hop("198.51.100.9", "x")]),
-            None
+            r.path(&[ReceivedHop::default(), hop("198.51.100.9", "x")]),
+            Path::Unreadable
         );
+        assert_eq!(r.path(&[]), Path::Unreadable);
     }
 }

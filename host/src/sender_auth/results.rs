@@ -197,3 +197,73 @@ impl SenderAuthResults {
         }
     }
 }
+
+// mail-auth's results in our terms, and back (DMARC takes the SPF result as mail-auth's).
+
+impl From<mail_auth::SpfResult> for SpfVerdict {
+    fn from(result: mail_auth::SpfResult) -> Self {
+        use mail_auth::SpfResult as R;
+        match result {
+            R::Pass => Self::Pass,
+            R::Fail => Self::Fail,
+            R::SoftFail => Self::SoftFail,
+            R::Neutral => Self::Neutral,
+            R::TempError => Self::TempError,
+            R::PermError => Self::PermError,
+            R::None => Self::None,
+        }
+    }
+}
+
+impl From<SpfVerdict> for mail_auth::SpfResult {
+    fn from(verdict: SpfVerdict) -> Self {
+        match verdict {
+            SpfVerdict::Pass => Self::Pass,
+            SpfVerdict::Fail => Self::Fail,
+            SpfVerdict::SoftFail => Self::SoftFail,
+            SpfVerdict::Neutral => Self::Neutral,
+            SpfVerdict::TempError => Self::TempError,
+            SpfVerdict::PermError => Self::PermError,
+            SpfVerdict::None => Self::None,
+        }
+    }
+}
+
+impl From<&mail_auth::DkimResult> for DkimVerdict {
+    fn from(result: &mail_auth::DkimResult) -> Self {
+        use mail_auth::DkimResult as R;
+        match result {
+            R::Pass => Self::Pass,
+            R::Fail(_) => Self::Fail,
+            R::Neutral(_) => Self::Neutral,
+            R::PermError(_) => Self::PermError,
+            R::TempError(_) => Self::TempError,
+            R::None => Self::None,
+        }
+    }
+}
+
+impl From<&mail_auth::DmarcResult> for DmarcVerdict {
+    fn from(result: &mail_auth::DmarcResult) -> Self {
+        use mail_auth::DmarcResult as R;
+        match result {
+            R::Pass => Self::Pass,
+            R::Fail(_) => Self::Fail,
+            R::TempError(_) => Self::TempError,
+            R::PermError(_) => Self::PermError,
+            R::None => Self::None,
+        }
+    }
+}
+
+impl From<mail_auth::dmarc::Policy> for DmarcPolicy {
+    fn from(policy: mail_auth::dmarc::Policy) -> Self {
+        use mail_auth::dmarc::Policy as P;
+        match policy {
+            P::None => Self::None,
+            P::Quarantine => Self::Quarantine,
+            P::Reject => Self::Reject,
+            P::Unspecified => Self::Unspecified,
+        }
+    }
+}

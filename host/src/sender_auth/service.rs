@@ -12,8 +12,9 @@ use super::verifier::SenderVerifier;
 pub struct SenderAuthService {
     /// Checks inbound mail; `None` when `[sender_auth] verify = false` or DNS is down.
     pub verifier: Option<Arc<SenderVerifier>>,
-    /// The authserv-id of the `Authentication-Results` field, when it is added.
-    pub results_header: Option<String>,
+    /// The authserv-id `Authentication-Results` fields are written under; `None` when
+    /// they are not added.
+    pub authserv_id: Option<String>,
     /// The keys submitted mail is signed with.
     pub signing: DkimSigning,
 }

@@ -16,16 +16,21 @@ use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject as _;
 
-use super::alignment::is_within;
-
 /// The header fields signed when present: those RFC 6376 §5.4.1 recommends, and the
-/// ones a mail client shows or acts on.
+/// ones a mail client shows or acts on. Those a reader sees as who wrote the message and
+/// to whom are listed twice: mail-auth then also signs one more (absent) instance, so a
+/// field of that name added on the way breaks the signature (oversigning, §8.15).
 pub const SIGNED_FIELDS: &[&str] = &[
     "From",
+    "From",
     "Reply-To",
+    "Reply-To",
+    "Subject",
     "Subject",
     "Date",
     "To",
+    "To",
+    "Cc",
     "Cc",
     "Message-ID",
     "In-Reply-To",
@@ -197,11 +202,12 @@ impl DkimSigning {
 
     /// The `DKIM-Signature` fields (each ending in CRLF) for the message `chunks` (in
     /// order, together the whole message) whose From domain is `from_domain`: one per key
-    /// of that domain, or of the nearest parent domain with keys. Empty when no key
-    /// applies; a signing failure is logged and leaves the message unsigned.
+    /// of exactly that domain (a subdomain, which may be another tenant's, needs keys of
+    /// its own). Empty when it has none; a signing failure is logged and leaves the
+    /// message unsigned by that key.
     pub fn sign(&self, from_domain: &str, chunks: &[&[u8]]) -> String {
         let from_domain = from_domain.trim_end_matches('.').to_ascii_lowercase();
-        let Some(identities) = self.identities_for(&from_domain) else {
+        let Some(identities) = self.by_domain.get(&from_domain) else {
             return String::new();
         };
         let mut out = String::new();
@@ -225,22 +231,6 @@ impl DkimSigning {
         }
         out
     }
-
-    /// The keys of `domain`, or of its nearest parent domain that has keys (mail from
-    /// `news.example.org` is signed by `example.org`'s key: aligned in relaxed mode).
-    fn identities_for(&self, domain: &str) -> Option<&[SigningIdentity]> {
-        let mut candidate = domain;
-        loop {
-            if let Some(found) = self.by_domain.get(candidate) {
-                debug_assert!(is_within(domain, candidate));
-                return Some(found);
-            }
-            candidate = candidate.split_once('.')?.1;
-            if !candidate.contains('.') {
-                return None;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -259,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_domain_or_its_subdomains_are_signed_and_others_not() {
+    fn a_domain_with_keys_is_signed_and_its_subdomains_and_others_not() {
         let signing = DkimSigning::new(vec![ed25519_identity("example.org")]);
         let message: &[u8] = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
         let header = signing.sign("example.org", &[message]);
@@ -268,9 +258,23 @@ mod tests {
         assert!(header.contains("a=ed25519-sha256"), "{header}");
         assert!(
             signing
-                .sign("News.Example.org", &[message])
+                .sign("Example.ORG.", &[message])
                 .contains("d=example.org")
         );
+        // The one From is signed, and one more: a From added later breaks the signature.
+        let signed_fields = header
+            .split("h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let froms = signed_fields
+            .split(':')
+            .filter(|f| f.trim() == "From")
+            .count();
+        assert_eq!(froms, 2, "oversigned: {header}");
+        assert_eq!(signing.sign("news.example.org", &[message]), "");
         assert_eq!(signing.sign("example.net", &[message]), "");
         assert_eq!(signing.sign("org", &[message]), "");
     }

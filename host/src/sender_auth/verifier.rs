@@ -9,13 +9,15 @@ use std::time::Duration;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, DkimOutput, DkimResult, DmarcOutput, DmarcResult, MessageAuthenticator,
-    SpfOutput, SpfResult,
+    AuthenticatedMessage, DkimOutput, DkimResult, DmarcResult, MessageAuthenticator, SpfOutput,
+    SpfResult,
 };
 use password_hash::rand_core::{OsRng, RngCore as _};
+use tokio::time::Instant;
 
-use super::alignment::{organizational_domain, relaxed_aligned};
-use super::relays::TrustedRelays;
+use super::alignment::relaxed_aligned;
+use super::limits::{MAX_SIGNATURES, keep_first_signatures, shown_domain, shown_selector};
+use super::relays::{Path, TrustedRelays};
 use super::results::{
     DkimCheck, DkimVerdict, DmarcCheck, DmarcPolicy, DmarcVerdict, SenderAuthResults, SpfCheck,
     SpfVerdict,
@@ -75,42 +77,63 @@ impl SenderVerifier {
         if self.relays.trusts(envelope.client) {
             return None;
         }
+        let deadline = Instant::now() + self.time_budget;
         Some(
-            self.spf(envelope.client, envelope.helo, envelope.mail_from)
+            self.spf(envelope.client, envelope.helo, envelope.mail_from, deadline)
                 .await,
         )
     }
 
+    /// SPF results without asking DNS, for a session past its allowance of checks: a
+    /// `temperror`, as for a DNS failure (the client may retry in a new session).
+    pub fn spf_not_checked(&self, envelope: Envelope<'_>) -> SenderAuthResults {
+        let (domain, identity) = identity(envelope.helo.unwrap_or_default(), envelope.mail_from);
+        SenderAuthResults {
+            spf_mail_from: Some(SpfCheck {
+                domain,
+                result: SpfVerdict::TempError,
+            }),
+            mail_from: identity,
+            ..SenderAuthResults::for_client(envelope.client)
+        }
+    }
+
     /// Everything once the message is in: SPF of the origin if the client was a trusted
-    /// relay (`at_mail_from` is then `None`), DKIM, ARC and DMARC. `raw` is the message as
-    /// the client sent it.
+    /// relay (`at_mail_from` is then `None`), DKIM, ARC and DMARC, all within one time
+    /// budget. `raw` is the message as the client sent it. `None` when the message came
+    /// from inside (every hop trusted, or the origin a local address without
+    /// `check_local`), as mail from such a client directly is not checked.
     pub async fn check_message(
         &self,
         raw: &[u8],
         envelope: Envelope<'_>,
         hops: &[ReceivedHop],
         at_mail_from: Option<&SenderAuthResults>,
-    ) -> SenderAuthResults {
+    ) -> Option<SenderAuthResults> {
+        let deadline = Instant::now() + self.time_budget;
         let mut results = match at_mail_from {
             Some(results) => results.clone(),
-            None => match self.relays.first_untrusted(hops) {
-                Some(origin) => {
-                    self.spf(origin.ip, origin.helo.as_deref(), envelope.mail_from)
+            None => match self.relays.path(hops) {
+                Path::From(origin) if self.checks_origin(origin.ip) => {
+                    let helo = origin.helo.as_deref();
+                    self.spf(origin.ip, helo, envelope.mail_from, deadline)
                         .await
                 }
-                None => SenderAuthResults::for_client(envelope.client),
+                Path::From(_) | Path::Inside => return None,
+                Path::Unreadable => {
+                    tracing::info!(
+                        "the trusted relay's Received field names no sender: SPF temperror"
+                    );
+                    self.spf_not_checked(envelope)
+                }
             },
         };
+        let limited = keep_first_signatures(raw, MAX_SIGNATURES);
+        let raw = limited.as_ref().map_or(raw, |(bytes, _)| bytes.as_slice());
         let Some(message) = AuthenticatedMessage::parse(raw) else {
-            results.dmarc = Some(DmarcCheck {
-                domain: String::new(),
-                result: DmarcVerdict::PermError,
-                policy: DmarcPolicy::Unspecified,
-                spf_aligned: false,
-                dkim_aligned: false,
-            });
+            results.dmarc = Some(unchecked_dmarc(String::new(), DmarcVerdict::PermError));
             results.arc = Some(DkimVerdict::None);
-            return results;
+            return Some(results);
         };
         results.from_domain = domain_of(message.first_from_address());
         let checks = async {
@@ -118,28 +141,51 @@ impl SenderVerifier {
                 self.authenticator.verify_dkim(&message),
                 self.authenticator.verify_arc(&message)
             );
-            (dkim, arc.result().clone())
+            (dkim, DkimVerdict::from(arc.result()))
         };
-        let (dkim, arc) = match tokio::time::timeout(self.time_budget, checks).await {
-            Ok((dkim, arc)) => (dkim, Some(dkim_verdict(&arc))),
-            Err(_) => {
-                tracing::info!("DKIM and ARC checks out of time: temperror");
-                results.dkim = timed_out_signatures(&message, &results.from_domain);
-                results.arc = Some(DkimVerdict::TempError);
-                results.dmarc = Some(timed_out_dmarc(&results.from_domain));
-                return results;
-            }
+        let Ok((dkim, arc)) = tokio::time::timeout_at(deadline, checks).await else {
+            tracing::info!("DKIM and ARC checks out of time: temperror");
+            results.dkim = timed_out_signatures(&message, &results.from_domain);
+            results.arc = Some(DkimVerdict::TempError);
+            results.dmarc = Some(unchecked_dmarc(
+                results.from_domain.clone(),
+                DmarcVerdict::TempError,
+            ));
+            return Some(results);
         };
-        results.arc = arc;
+        results.arc = Some(arc);
         results.dkim = dkim
             .iter()
             .map(|output| dkim_check(output, &results.from_domain))
             .collect();
-        results.dmarc = Some(self.dmarc(&message, &dkim, &results).await);
-        results
+        if let Some((_, total)) = limited {
+            results.dkim.push(DkimCheck {
+                domain: String::new(),
+                selector: String::new(),
+                result: DkimVerdict::PermError,
+                aligned: false,
+                detail: format!(
+                    "{} more signatures not checked: at most {MAX_SIGNATURES} are",
+                    total - MAX_SIGNATURES
+                ),
+            });
+        }
+        results.dmarc = Some(self.dmarc(&message, &dkim, &results, deadline).await);
+        Some(results)
     }
 
-    async fn spf(&self, ip: IpAddr, helo: Option<&str>, mail_from: &str) -> SenderAuthResults {
+    /// Whether the origin behind the trusted relays is checked: as for a client.
+    fn checks_origin(&self, ip: IpAddr) -> bool {
+        self.check_local || crate::dns::reverse::is_public(ip)
+    }
+
+    async fn spf(
+        &self,
+        ip: IpAddr,
+        helo: Option<&str>,
+        mail_from: &str,
+        deadline: Instant,
+    ) -> SenderAuthResults {
         let helo_name = helo.unwrap_or_default();
         let checks = async {
             let helo_check = async {
@@ -153,35 +199,26 @@ impl SenderVerifier {
             let params = SpfParameters::mail_from(ip, helo_name, &self.hostname, mail_from);
             tokio::join!(helo_check, self.authenticator.verify_spf(params))
         };
-        let mail_from_domain = if mail_from.is_empty() {
-            helo_name.to_ascii_lowercase()
-        } else {
-            domain_of(mail_from)
+        let (domain, identity) = identity(helo_name, mail_from);
+        let (helo_result, mail_from_result) = match tokio::time::timeout_at(deadline, checks).await
+        {
+            Ok((helo, mail_from)) => (helo.map(|o| o.result()), mail_from.result()),
+            Err(_) => {
+                tracing::info!("SPF check out of time: temperror");
+                (
+                    is_domain_name(helo_name).then_some(SpfResult::TempError),
+                    SpfResult::TempError,
+                )
+            }
         };
-        let identity = if mail_from.is_empty() {
-            format!("postmaster@{helo_name}")
-        } else {
-            mail_from.to_owned()
-        };
-        let (helo_result, mail_from_result) =
-            match tokio::time::timeout(self.time_budget, checks).await {
-                Ok((helo, mail_from)) => (helo.map(|o| o.result()), mail_from.result()),
-                Err(_) => {
-                    tracing::info!("SPF check out of time: temperror");
-                    (
-                        is_domain_name(helo_name).then_some(SpfResult::TempError),
-                        SpfResult::TempError,
-                    )
-                }
-            };
         SenderAuthResults {
             spf_helo: helo_result.map(|result| SpfCheck {
                 domain: helo_name.to_ascii_lowercase(),
-                result: spf_verdict(result),
+                result: result.into(),
             }),
             spf_mail_from: Some(SpfCheck {
-                domain: mail_from_domain,
-                result: spf_verdict(mail_from_result),
+                domain,
+                result: mail_from_result.into(),
             }),
             mail_from: identity,
             ..SenderAuthResults::for_client(ip)
@@ -193,55 +230,52 @@ impl SenderVerifier {
         message: &AuthenticatedMessage<'_>,
         dkim: &[DkimOutput<'_>],
         results: &SenderAuthResults,
+        deadline: Instant,
     ) -> DmarcCheck {
         if results.from_domain.is_empty() {
-            return DmarcCheck {
-                domain: String::new(),
-                result: DmarcVerdict::PermError,
-                policy: DmarcPolicy::Unspecified,
-                spf_aligned: false,
-                dkim_aligned: false,
-            };
+            return unchecked_dmarc(String::new(), DmarcVerdict::PermError);
         }
         let spf = results.spf_mail_from.as_ref();
         let spf_domain = spf.map_or_else(String::new, |s| s.domain.clone());
         let spf_output = SpfOutput::new(spf_domain.clone())
-            .with_result(spf.map_or(SpfResult::None, |s| spf_result(s.result)));
+            .with_result(spf.map_or(SpfResult::None, |s| s.result.into()));
         let params = DmarcParameters::new(message, dkim, &spf_domain, &spf_output);
         let Ok(output) =
-            tokio::time::timeout(self.time_budget, self.authenticator.verify_dmarc(params)).await
+            tokio::time::timeout_at(deadline, self.authenticator.verify_dmarc(params)).await
         else {
             tracing::info!("DMARC check out of time: temperror");
-            return timed_out_dmarc(&results.from_domain);
+            return unchecked_dmarc(results.from_domain.clone(), DmarcVerdict::TempError);
         };
-        let mut policy = dmarc_policy(&output);
+        let mut policy = DmarcPolicy::from(output.policy());
         if matches!(output.result(), DmarcResult::Fail(_))
             && matches!(policy, DmarcPolicy::Reject | DmarcPolicy::Quarantine)
         {
-            let percent = self.percentage(&results.from_domain).await;
+            let percent = self.percentage(&results.from_domain, deadline).await;
             policy = sampled(policy, percent, OsRng.next_u32() % 100);
         }
         DmarcCheck {
             domain: results.from_domain.clone(),
-            result: dmarc_verdict(&output.result()),
+            result: DmarcVerdict::from(&output.result()),
             policy,
             spf_aligned: matches!(output.spf_result(), DmarcResult::Pass),
             dkim_aligned: matches!(output.dkim_result(), DmarcResult::Pass),
         }
     }
 
-    /// The `pct=` of the From domain's DMARC record (RFC 7489 §6.3), or of its
-    /// organizational domain's; 100 when absent. mail-auth follows RFC 9989, which
-    /// dropped `pct`; domains still publish it, and receivers still honour it.
-    async fn percentage(&self, from_domain: &str) -> u32 {
-        let organizational = organizational_domain(from_domain);
-        let mut names = vec![format!("_dmarc.{from_domain}.")];
-        if organizational != from_domain {
-            names.push(format!("_dmarc.{organizational}."));
-        }
-        for name in names {
+    /// The `pct=` of the DMARC record that applies to `from_domain` (RFC 7489 §6.3), found
+    /// as mail-auth finds it (RFC 9989's walk: the domain, then each parent, at most 8
+    /// names); 100 when absent, and when the record has `t=y` (mail-auth has already
+    /// stepped the policy down for it). RFC 9989 dropped `pct`; domains still publish it.
+    async fn percentage(&self, from_domain: &str, deadline: Instant) -> u32 {
+        let Ok(domain) = crate::domain::Domain::parse(from_domain) else {
+            return 100;
+        };
+        let domain = domain.to_string();
+        let labels: Vec<&str> = domain.split('.').collect();
+        for start in 0..labels.len().saturating_sub(1).min(8) {
+            let name = format!("_dmarc.{}.", labels[start..].join("."));
             let lookup = self.authenticator.resolver().txt_lookup(name.as_str());
-            let Ok(Ok(answer)) = tokio::time::timeout(self.time_budget, lookup).await else {
+            let Ok(Ok(answer)) = tokio::time::timeout_at(deadline, lookup).await else {
                 continue;
             };
             for record in answer.answers() {
@@ -256,26 +290,33 @@ impl SenderVerifier {
                 if let Some(percent) = pct_tag(&text) {
                     return percent;
                 }
-                if text.starts_with(b"v=DMARC1") {
-                    return 100;
-                }
             }
         }
         100
     }
 }
 
-/// The `pct=` tag of a DMARC record, if it has a valid one.
+/// The sampling percentage a DMARC record asks for: its `pct=` (at most 100), or 100
+/// without one or with `t=y`; `None` when `record` is not a DMARC record.
 fn pct_tag(record: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(record).ok()?;
     if !text.starts_with("v=DMARC1") {
         return None;
     }
-    text.split(';')
-        .filter_map(|tag| tag.split_once('='))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("pct"))
-        .and_then(|(_, value)| value.trim().parse::<u32>().ok())
-        .map(|p| p.min(100))
+    let tag = |wanted: &str| {
+        text.split(';')
+            .filter_map(|tag| tag.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.trim())
+    };
+    if tag("t").is_some_and(|t| t.eq_ignore_ascii_case("y")) {
+        return Some(100);
+    }
+    Some(
+        tag("pct")
+            .and_then(|p| p.parse::<u32>().ok())
+            .map_or(100, |p| p.min(100)),
+    )
 }
 
 /// The policy applied to a failing message given `pct=percent` and a uniform `draw` in
@@ -313,45 +354,10 @@ fn is_domain_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
 }
 
-fn spf_verdict(result: SpfResult) -> SpfVerdict {
-    match result {
-        SpfResult::Pass => SpfVerdict::Pass,
-        SpfResult::Fail => SpfVerdict::Fail,
-        SpfResult::SoftFail => SpfVerdict::SoftFail,
-        SpfResult::Neutral => SpfVerdict::Neutral,
-        SpfResult::TempError => SpfVerdict::TempError,
-        SpfResult::PermError => SpfVerdict::PermError,
-        SpfResult::None => SpfVerdict::None,
-    }
-}
-
-fn spf_result(verdict: SpfVerdict) -> SpfResult {
-    match verdict {
-        SpfVerdict::Pass => SpfResult::Pass,
-        SpfVerdict::Fail => SpfResult::Fail,
-        SpfVerdict::SoftFail => SpfResult::SoftFail,
-        SpfVerdict::Neutral => SpfResult::Neutral,
-        SpfVerdict::TempError => SpfResult::TempError,
-        SpfVerdict::PermError => SpfResult::PermError,
-        SpfVerdict::None => SpfResult::None,
-    }
-}
-
-fn dkim_verdict(result: &DkimResult) -> DkimVerdict {
-    match result {
-        DkimResult::Pass => DkimVerdict::Pass,
-        DkimResult::Fail(_) => DkimVerdict::Fail,
-        DkimResult::Neutral(_) => DkimVerdict::Neutral,
-        DkimResult::PermError(_) => DkimVerdict::PermError,
-        DkimResult::TempError(_) => DkimVerdict::TempError,
-        DkimResult::None => DkimVerdict::None,
-    }
-}
-
 fn dkim_check(output: &DkimOutput<'_>, from_domain: &str) -> DkimCheck {
     let (domain, selector) = output.signature().map_or_else(
         || (String::new(), String::new()),
-        |s| (s.d.to_ascii_lowercase(), s.s.clone()),
+        |s| (shown_domain(&s.d), shown_selector(&s.s)),
     );
     let detail = match output.result() {
         DkimResult::Pass | DkimResult::None => String::new(),
@@ -364,27 +370,8 @@ fn dkim_check(output: &DkimOutput<'_>, from_domain: &str) -> DkimCheck {
         aligned: relaxed_aligned(&domain, from_domain),
         domain,
         selector,
-        result: dkim_verdict(output.result()),
+        result: DkimVerdict::from(output.result()),
         detail,
-    }
-}
-
-fn dmarc_verdict(result: &DmarcResult) -> DmarcVerdict {
-    match result {
-        DmarcResult::Pass => DmarcVerdict::Pass,
-        DmarcResult::Fail(_) => DmarcVerdict::Fail,
-        DmarcResult::TempError(_) => DmarcVerdict::TempError,
-        DmarcResult::PermError(_) => DmarcVerdict::PermError,
-        DmarcResult::None => DmarcVerdict::None,
-    }
-}
-
-fn dmarc_policy(output: &DmarcOutput) -> DmarcPolicy {
-    match output.policy() {
-        mail_auth::dmarc::Policy::None => DmarcPolicy::None,
-        mail_auth::dmarc::Policy::Quarantine => DmarcPolicy::Quarantine,
-        mail_auth::dmarc::Policy::Reject => DmarcPolicy::Reject,
-        mail_auth::dmarc::Policy::Unspecified => DmarcPolicy::Unspecified,
     }
 }
 
@@ -395,21 +382,32 @@ fn timed_out_signatures(message: &AuthenticatedMessage<'_>, from_domain: &str) -
         .iter()
         .map(|h| DkimCheck {
             aligned: relaxed_aligned(&h.header.d, from_domain),
-            domain: h.header.d.to_ascii_lowercase(),
-            selector: h.header.s.clone(),
+            domain: shown_domain(&h.header.d),
+            selector: shown_selector(&h.header.s),
             result: DkimVerdict::TempError,
             detail: "out of time".to_owned(),
         })
         .collect()
 }
 
-fn timed_out_dmarc(from_domain: &str) -> DmarcCheck {
+/// A DMARC result reached without mail-auth's verdict: no policy applies.
+fn unchecked_dmarc(domain: String, result: DmarcVerdict) -> DmarcCheck {
     DmarcCheck {
-        domain: from_domain.to_owned(),
-        result: DmarcVerdict::TempError,
+        domain,
+        result,
         policy: DmarcPolicy::Unspecified,
         spf_aligned: false,
         dkim_aligned: false,
+    }
+}
+
+/// The domain SPF checks for MAIL FROM `mail_from` after HELO `helo` (the HELO name for
+/// the null sender), and the identity as written (`postmaster@HELO` for the null sender).
+fn identity(helo: &str, mail_from: &str) -> (String, String) {
+    if mail_from.is_empty() {
+        (helo.to_ascii_lowercase(), format!("postmaster@{helo}"))
+    } else {
+        (domain_of(mail_from), mail_from.to_owned())
     }
 }
 
@@ -421,7 +419,8 @@ mod tests {
     fn pct_is_read_from_a_dmarc_record_only() {
         assert_eq!(pct_tag(b"v=DMARC1; p=reject; pct=20"), Some(20));
         assert_eq!(pct_tag(b"v=DMARC1; p=reject; PCT = 250"), Some(100));
-        assert_eq!(pct_tag(b"v=DMARC1; p=reject"), None);
+        assert_eq!(pct_tag(b"v=DMARC1; p=reject"), Some(100));
+        assert_eq!(pct_tag(b"v=DMARC1; p=reject; pct=10; t=y"), Some(100));
         assert_eq!(pct_tag(b"v=spf1 pct=20"), None);
     }
 

@@ -47,7 +47,7 @@ pub(super) fn sender_auth_service(
         })
         .collect::<Result<Vec<_>, SetupError>>()?;
     Ok(SenderAuthService {
-        results_header: (verifier.is_some() && settings.results_header)
+        authserv_id: (verifier.is_some() && settings.results_header)
             .then(|| settings.authserv_id(hostname).to_owned()),
         verifier,
         signing: DkimSigning::new(identities),

@@ -93,14 +93,48 @@ impl HeaderStrip {
 }
 
 /// The authserv-id an `Authentication-Results` field starts with (`rest` is the field
-/// after its name): the first token after the colon, before `;`, space or a comment.
+/// after its name): after the colon, comments (nested too) and folding whitespace are
+/// skipped, and the id is a token or a quoted string (RFC 8601 §2.2 allows both), ending
+/// at `;`, whitespace or a comment. So `(x) "mx.example.org"; dkim=pass` claims
+/// `mx.example.org` as surely as `mx.example.org; dkim=pass` does.
 fn authserv_id(rest: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(rest);
-    let value = text.trim_start().strip_prefix(':')?.trim_start();
-    let id: String = value
-        .chars()
-        .take_while(|c| !matches!(c, ';' | '(' | '\r' | '\n') && !c.is_whitespace())
-        .collect();
+    let mut chars = text.trim_start().strip_prefix(':')?.chars().peekable();
+    loop {
+        match chars.peek() {
+            Some(c) if c.is_whitespace() => {
+                chars.next();
+            }
+            Some('(') => {
+                let mut depth = 0usize;
+                for c in chars.by_ref() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => break,
+        }
+    }
+    let id: String = if chars.peek() == Some(&'"') {
+        chars.next();
+        chars
+            .take_while(|c| *c != '"')
+            .filter(|c| *c != '\\')
+            .collect()
+    } else {
+        chars
+            .take_while(|c| !matches!(c, ';' | '(') && !c.is_whitespace())
+            .collect()
+    };
+    let id = id.trim().to_owned();
     (!id.is_empty()).then_some(id)
 }
 
@@ -128,7 +162,7 @@ mod tests {
 
     #[test]
     fn only_authentication_results_with_our_own_authserv_id_are_removed() {
-        let raw = b"Authentication-Results: MX.example.test; spf=pass\nAuthentication-Results: mx.example.test (moat) 1; dkim=pass\nAuthentication-Results: gmail.com; spf=pass\nAuthentication-Results:mx.example.test.evil; dmarc=pass\n\nbody\n";
+        let raw = b"Authentication-Results: MX.example.test; spf=pass\nAuthentication-Results: mx.example.test (moat) 1; dkim=pass\nAuthentication-Results: (a (nested) comment)\n mx.example.test; dmarc=pass\nAuthentication-Results: \"mx.example.test\"; dkim=pass\nAuthentication-Results: gmail.com; spf=pass\nAuthentication-Results:mx.example.test.evil; dmarc=pass\n\nbody\n";
         let out = strip().strip(raw).expect("removed");
         assert_eq!(
             out,

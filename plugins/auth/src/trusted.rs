@@ -16,7 +16,8 @@ pub(crate) fn trusted_sender(auth: &SenderAuth, trusted: &[String]) -> Option<Fi
         .iter()
         .filter(|listed| is_within(&auth.from_domain, listed))
         .find_map(|listed| {
-            let proof = aligned_dkim_pass(auth, listed).or_else(|| aligned_spf_pass(auth))?;
+            let proof =
+                aligned_dkim_pass(auth, listed).or_else(|| aligned_spf_pass(auth, listed))?;
             Some(Finding::new(
                 TRUSTED_SENDER,
                 format!(
@@ -39,11 +40,12 @@ fn aligned_dkim_pass(auth: &SenderAuth, listed: &str) -> Option<String> {
         .map(|signature| format!("dkim=pass for {}", signature.domain))
 }
 
-/// SPF of the MAIL FROM domain passed and DMARC found it aligned with the From domain.
-fn aligned_spf_pass(auth: &SenderAuth) -> Option<String> {
+/// SPF of the MAIL FROM domain passed, that domain is `listed` or under it (as the
+/// DKIM proof's signing domain must be), and DMARC found it aligned with the From domain.
+fn aligned_spf_pass(auth: &SenderAuth, listed: &str) -> Option<String> {
     let spf = auth.spf_mail_from.as_ref()?;
     let dmarc = auth.dmarc.as_ref()?;
-    (spf.result == SpfResult::Pass && dmarc.spf_aligned)
+    (spf.result == SpfResult::Pass && dmarc.spf_aligned && is_within(&spf.domain, listed))
         .then(|| format!("aligned spf=pass for {}", spf.domain))
 }
 
@@ -197,6 +199,19 @@ mod tests {
         );
         no_dmarc.dmarc = None;
         assert_eq!(trusted_sender(&no_dmarc, &listed()), None);
+    }
+
+    #[test]
+    fn an_aligned_spf_pass_outside_the_listed_domain_is_not_trusted() {
+        // example.com's other senders align with newsletter.example.com too (same
+        // organizational domain), but only the listed domain is vouched for.
+        let mut auth = with_spf(
+            from("newsletter.example.com", Vec::new()),
+            SpfResult::Pass,
+            true,
+        );
+        auth.spf_mail_from.as_mut().unwrap().domain = "shop.example.com".to_owned();
+        assert_eq!(trusted_sender(&auth, &listed()), None);
     }
 
     #[test]

@@ -116,7 +116,7 @@ async fn check_all(
                     .check_message(&message, envelope, &[], at_mail_from.as_ref())
                     .await;
                 latencies.push(t0.elapsed());
-                let dmarc = results.dmarc.map(|d| d.result);
+                let dmarc = results.and_then(|r| r.dmarc).map(|d| d.result);
                 anyhow::ensure!(
                     dmarc == Some(DmarcVerdict::Pass),
                     "the bench message should pass DMARC, got {dmarc:?}"

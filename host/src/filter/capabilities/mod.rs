@@ -1,7 +1,8 @@
 //! What plugins can call: the host side of each WIT interface they import, one file per
-//! interface — the capabilities `dns`, `kv`, `ocr`, `log`, `config` and `clock`, and the
-//! `message` resource they read and the open `sender-auth` results — plus what one plugin is allowed to use ([`PluginHost`])
-//! and the gateway services behind it ([`Services`]). Each function returns
+//! interface — the capabilities `dns`, `kv`, `ocr`, `log`, `config` and `clock`, the
+//! `message` resource they read and the `sender-auth` results open to all — plus what one
+//! plugin is allowed to use ([`PluginHost`]) and the gateway services behind it
+//! ([`Services`]). Each function returns
 //! `wasmtime::Result<Result<T, WitError>>`: the outer error traps the plugin (a host bug it
 //! must not survive), the inner one is the WIT error the plugin handles — including
 //! `denied` when the operator did not grant the capability.

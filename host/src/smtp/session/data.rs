@@ -195,10 +195,9 @@ impl Session {
             );
             out.extend_from_slice(origin.as_bytes());
         }
-        if let (Some(authserv_id), Some(results)) = (
-            &self.params.sender_auth.results_header,
-            &self.ctx.sender_auth,
-        ) {
+        if let (Some(authserv_id), Some(results)) =
+            (&self.params.sender_auth.authserv_id, &self.ctx.sender_auth)
+        {
             out.extend_from_slice(authentication_results(authserv_id, results).as_bytes());
         }
         let headers = &self.params.headers;

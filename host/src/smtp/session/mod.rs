@@ -129,6 +129,8 @@ struct Session {
     commands: usize,
     errors: usize,
     messages: u64,
+    /// SPF checks this session has caused (bounded: `sender_auth::MAX_SPF_CHECKS`).
+    spf_checks: u32,
     out: Vec<u8>,
     /// The listener's connection slots; `None` once the last reply is on its way.
     slots: Option<ConnectionSlots>,
@@ -194,6 +196,7 @@ impl Session {
             commands: 0,
             errors: 0,
             messages: 0,
+            spf_checks: 0,
             out: Vec::new(),
             slots: Some(slots),
             deadline: tokio::time::Instant::now() + params_deadline,

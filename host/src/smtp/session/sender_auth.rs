@@ -8,12 +8,23 @@ use super::Session;
 use crate::message::ParsedMessage;
 use crate::sender_auth::{Envelope, SenderAuthResults};
 
+/// The SPF checks one session may cause (each up to 10 DNS-querying mechanisms for the
+/// MAIL FROM and as many for the HELO name).
+pub(super) const MAX_SPF_CHECKS: u32 = 10;
+
 impl Session {
     /// SPF of the sender just given in MAIL FROM; `None` when nothing is checked (an
     /// authenticated user's mail, checks off) or the client is a trusted relay (SPF is
     /// then checked at DATA, for the first untrusted hop).
-    pub(super) async fn check_envelope_sender(&self) -> Option<Arc<SenderAuthResults>> {
+    /// Past [`MAX_SPF_CHECKS`] in one session, SPF is a `temperror` without a lookup:
+    /// a client cycling MAIL FROM / RSET cannot aim unbounded DNS work at third parties.
+    pub(super) async fn check_envelope_sender(&mut self) -> Option<Arc<SenderAuthResults>> {
         let verifier = self.sender_verifier()?;
+        self.spf_checks += 1;
+        if self.spf_checks > MAX_SPF_CHECKS {
+            tracing::info!("SPF not checked: the session used its allowance of checks");
+            return Some(Arc::new(verifier.spf_not_checked(self.envelope())));
+        }
         let results = verifier.check_envelope(self.envelope()).await?;
         Some(Arc::new(results))
     }
@@ -32,7 +43,7 @@ impl Session {
                 self.ctx.sender_auth.as_deref(),
             )
             .await;
-        self.ctx.sender_auth = Some(Arc::new(results));
+        self.ctx.sender_auth = results.map(Arc::new);
     }
 
     /// The `DKIM-Signature` fields for a message an authenticated user sends: the
