@@ -272,6 +272,19 @@ fn a_forged_p_reject_domain_is_refused_with_dmarc_reject_and_scored_without() {
         "{results}"
     );
 
+    // spf_reject refuses an SPF failure at MAIL FROM, before the message is sent.
+    let early = Gateway::start(&config(
+        &nsd.addr.to_string(),
+        "[plugin.auth]\nallow_hard_action = true\n[plugin.auth.config]\nspf_reject = true\n",
+    ));
+    let steps = send(&early, "client.auth.test", "boss@forged.auth.test", &forged);
+    let mail = step(&steps, "mail");
+    assert_eq!(mail["code"], 554, "{steps:?}");
+    assert!(
+        mail["text"].as_str().unwrap().contains("SPF_FAIL"),
+        "{steps:?}"
+    );
+
     let scoring = Gateway::start(&config(&nsd.addr.to_string(), ""));
     let steps = send(
         &scoring,

@@ -3,8 +3,9 @@
 //! symbols, with optional hard actions for DMARC and SPF failures and an allow-list of
 //! trusted sender domains that counts only when the message proves its From.
 //!
-//! SPF is scored at MAIL FROM when the host has it then, otherwise at DATA; DKIM, DMARC,
-//! ARC and the trusted senders at DATA. The README lists the symbols and the config keys.
+//! Everything is scored at DATA: SPF with the rest, unless `spf_reject` is on, which needs
+//! the mail-from stage too (to refuse before the message is sent); then SPF is scored
+//! there when the host has it then. One call per message is one sandbox less. The README lists the symbols and the config keys.
 //!
 //! - `evaluate.rs`: the decision for a stage, as a pure function.
 //! - `spf.rs`, `dkim.rs`, `dmarc.rs`, `trusted.rs`: the findings, one module per check.
@@ -28,17 +29,19 @@ use crate::evaluate::{Checkpoint, SPF_SCORED, evaluate};
 use crate::settings::Settings;
 use crate::symbols::Scores;
 
-/// The plugin: scores SPF at mail_from, and DKIM, DMARC, ARC (and SPF if not yet) at data.
+/// The plugin: scores SPF, DKIM, DMARC and ARC at data; with `spf_reject`, SPF at
+/// mail_from already.
 pub struct Auth;
 
 impl Plugin for Auth {
     fn describe() -> PluginInfo {
-        PluginInfo::new(
-            "auth",
-            env!("CARGO_PKG_VERSION"),
-            [Stage::MailFrom, Stage::Data],
-        )
-        .default_weight(1.0)
+        let stages: &[Stage] = if configured_settings().spf_reject {
+            &[Stage::MailFrom, Stage::Data]
+        } else {
+            &[Stage::Data]
+        };
+        PluginInfo::new("auth", env!("CARGO_PKG_VERSION"), stages.iter().copied())
+            .default_weight(1.0)
     }
 
     fn on_mail_from(_session: &Session) -> Verdict {

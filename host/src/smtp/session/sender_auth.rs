@@ -35,13 +35,14 @@ impl Session {
         let Some(verifier) = self.sender_verifier() else {
             return;
         };
+        // The path is read only when a trusted relay handed the message in (SPF was then
+        // left for now).
+        let hops = match self.ctx.sender_auth {
+            Some(_) => Vec::new(),
+            None => message.received_hops(),
+        };
         let results = verifier
-            .check_message(
-                raw,
-                self.envelope(),
-                &message.received_hops(),
-                self.ctx.sender_auth.as_deref(),
-            )
+            .check_message(raw, self.envelope(), &hops, self.ctx.sender_auth.as_deref())
             .await;
         self.ctx.sender_auth = results.map(Arc::new);
     }
