@@ -272,6 +272,32 @@ fn a_forged_p_reject_domain_is_refused_with_dmarc_reject_and_scored_without() {
         "{results}"
     );
 
+    // dmarc_quarantine holds a failure whose policy is quarantine (here p=reject stepped
+    // down by pct=0) in the quarantine: 250 to the client, nothing queued.
+    let quarantining = Gateway::start(&config(
+        &nsd.addr.to_string(),
+        "[plugin.auth]\nallow_hard_action = true\n[plugin.auth.config]\ndmarc_quarantine = true\n",
+    ));
+    let steps = send(
+        &quarantining,
+        "client.auth.test",
+        "boss@pct0.auth.test",
+        &sampled_out,
+    );
+    assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+    assert!(quarantining.queue_ids().is_empty());
+    let held = crate::moat(
+        quarantining.dir.path(),
+        &["quarantine", "list", "--json", "--config", "moat.toml"],
+    );
+    held.assert_success();
+    let held = held.json_lines();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        held[0].to_string().contains("DMARC_FAIL_QUARANTINE"),
+        "{held:?}"
+    );
+
     // spf_reject refuses an SPF failure at MAIL FROM, before the message is sent.
     let early = Gateway::start(&config(
         &nsd.addr.to_string(),
