@@ -37,6 +37,10 @@ pub fn authentication_results(authserv_id: &str, results: &SenderAuthResults) ->
             token(&dkim.domain),
             token(&dkim.selector)
         );
+        if !dkim.signature_prefix.is_empty() {
+            // Base64's '/' is a tspecial (RFC 2045): quoted, the value is a quoted-string.
+            let _ = write!(method, " header.b=\"{}\"", token(&dkim.signature_prefix));
+        }
         methods.push(method);
     }
     if let Some(dmarc) = &results.dmarc {
@@ -105,6 +109,7 @@ mod tests {
                 result: DkimVerdict::Pass,
                 aligned: true,
                 detail: String::new(),
+                signature_prefix: "AbCd+/12".into(),
             }],
             dmarc: Some(DmarcCheck {
                 domain: "example.org".into(),
@@ -124,7 +129,7 @@ mod tests {
         assert_eq!(
             authentication_results("mx.test", &full()),
             "Authentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=alice@example.org;\r\n\t\
-dkim=pass header.d=example.org header.s=s1;\r\n\tdmarc=pass header.from=example.org;\r\n\tarc=none\r\n"
+dkim=pass header.d=example.org header.s=s1 header.b=\"AbCd+/12\";\r\n\tdmarc=pass header.from=example.org;\r\n\tarc=none\r\n"
         );
     }
 

@@ -48,6 +48,14 @@ pub(super) fn shown_selector(selector: &str) -> String {
     selector.chars().take(MAX_SELECTOR).collect()
 }
 
+/// `header.b` for a signature whose `b=` is `signature`: its first 8 base64 characters
+/// (RFC 6008 §4: enough to tell signatures apart, short enough to show).
+pub(super) fn signature_prefix(signature: &[u8]) -> String {
+    use base64::Engine as _;
+    let shown = &signature[..signature.len().min(6)];
+    base64::engine::general_purpose::STANDARD.encode(shown)
+}
+
 fn is_signature(field: &[u8]) -> bool {
     const NAME: &[u8] = b"dkim-signature";
     field.len() > NAME.len()
@@ -99,5 +107,9 @@ mod tests {
         assert_eq!(shown_domain(&"A".repeat(300)).len(), 253);
         assert_eq!(shown_domain("Example.ORG"), "example.org");
         assert_eq!(shown_selector(&"s".repeat(100)).len(), 63);
+        assert_eq!(
+            signature_prefix(b"\x01\x02\x03\x04\x05\x06\x07"),
+            "AQIDBAUG"
+        );
     }
 }

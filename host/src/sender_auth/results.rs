@@ -90,6 +90,10 @@ pub struct DkimCheck {
     pub aligned: bool,
     /// Why it did not pass; empty when it did.
     pub detail: String,
+    /// The first 8 characters of the signature (`b=`) in base64, which tell two
+    /// signatures of one domain and selector apart (`header.b`, RFC 6008); empty when
+    /// the signature did not parse.
+    pub signature_prefix: String,
 }
 
 /// A DMARC result.

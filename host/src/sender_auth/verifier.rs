@@ -16,7 +16,7 @@ use password_hash::rand_core::{OsRng, RngCore as _};
 use tokio::time::Instant;
 
 use super::alignment::relaxed_aligned;
-use super::limits::{MAX_SIGNATURES, keep_first_signatures, shown_domain, shown_selector};
+use super::limits::{self, MAX_SIGNATURES, keep_first_signatures, shown_domain, shown_selector};
 use super::relays::{Path, TrustedRelays};
 use super::results::{
     DkimCheck, DkimVerdict, DmarcCheck, DmarcPolicy, DmarcVerdict, SenderAuthResults, SpfCheck,
@@ -168,6 +168,7 @@ impl SenderVerifier {
                     "{} more signatures not checked: at most {MAX_SIGNATURES} are",
                     total - MAX_SIGNATURES
                 ),
+                signature_prefix: String::new(),
             });
         }
         results.dmarc = Some(self.dmarc(&message, &dkim, &results, deadline).await);
@@ -355,9 +356,15 @@ fn is_domain_name(name: &str) -> bool {
 }
 
 fn dkim_check(output: &DkimOutput<'_>, from_domain: &str) -> DkimCheck {
-    let (domain, selector) = output.signature().map_or_else(
-        || (String::new(), String::new()),
-        |s| (shown_domain(&s.d), shown_selector(&s.s)),
+    let (domain, selector, signature_prefix) = output.signature().map_or_else(
+        || (String::new(), String::new(), String::new()),
+        |s| {
+            (
+                shown_domain(&s.d),
+                shown_selector(&s.s),
+                limits::signature_prefix(&s.b),
+            )
+        },
     );
     let detail = match output.result() {
         DkimResult::Pass | DkimResult::None => String::new(),
@@ -372,6 +379,7 @@ fn dkim_check(output: &DkimOutput<'_>, from_domain: &str) -> DkimCheck {
         selector,
         result: DkimVerdict::from(output.result()),
         detail,
+        signature_prefix,
     }
 }
 
@@ -386,6 +394,7 @@ fn timed_out_signatures(message: &AuthenticatedMessage<'_>, from_domain: &str) -
             selector: shown_selector(&h.header.s),
             result: DkimVerdict::TempError,
             detail: "out of time".to_owned(),
+            signature_prefix: limits::signature_prefix(&h.header.b),
         })
         .collect()
 }
