@@ -278,3 +278,32 @@ fn serve_without_a_config_says_what_to_do() {
     out.assert_failure();
     assert!(out.stderr().contains("--dev"), "{}", out.stderr());
 }
+
+#[test]
+fn check_takes_the_client_from_the_received_chain_unless_told() {
+    let dir = scratch();
+    let fetched = format!(
+        "Received: from localhost (localhost [127.0.0.1])\r\n\tby home.example (Postfix); \
+Mon, 23 Nov 2026 10:00:02 +0000\r\nReceived: from mail.sender.example \
+(mail.sender.example [203.0.113.9])\r\n\tby mx.example.net (Postfix); \
+Mon, 23 Nov 2026 10:00:01 +0000\r\n{}",
+        message("fetched", "", "hello")
+    );
+    std::fs::write(dir.path().join("fetched.eml"), fetched).unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--json", "--config", offline_config(dir.path())];
+        args.extend_from_slice(extra);
+        args.push("fetched.eml");
+        let out = moat(dir.path(), &args);
+        out.assert_success();
+        out.json_lines()[0]["client"].clone()
+    };
+    // Past the loopback hop (a fetch), as a live MX would have seen it.
+    let client = check(&[]);
+    assert_eq!(client["ip"], "203.0.113.9", "{client}");
+    assert_eq!(client["helo"], "mail.sender.example", "{client}");
+    assert_eq!(client["reverse_dns"], "mail.sender.example", "{client}");
+    let told = check(&["--ip", "192.0.2.1", "--helo", "given.example"]);
+    assert_eq!(told["ip"], "192.0.2.1", "{told}");
+    assert_eq!(told["helo"], "given.example", "{told}");
+}

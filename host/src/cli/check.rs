@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde_json::json;
 
+use super::check_client::{CheckedClient, client_of, relays_with_loopback};
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::{say, say_part};
 use crate::filter::assemble::assemble;
@@ -17,6 +18,7 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::report;
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
 use crate::message::ParsedMessage;
+use crate::sender_auth::TrustedRelays;
 
 /// `moat check` arguments.
 #[derive(Debug, clap::Args)]
@@ -24,12 +26,13 @@ pub struct CheckArgs {
     /// Config and data dir (kv state such as Bayes tokens is read from the data dir).
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// The client IP the message is taken to come from.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub ip: IpAddr,
-    /// The EHLO name the client is taken to give.
-    #[arg(long, default_value = "localhost")]
-    pub helo: String,
+    /// The client IP the message is taken to come from (default: the first hop of its
+    /// Received chain outside loopback and `[relay] trusted_relays`, else 127.0.0.1).
+    #[arg(long)]
+    pub ip: Option<IpAddr>,
+    /// The EHLO name the client is taken to give (default: that hop's, else localhost).
+    #[arg(long)]
+    pub helo: Option<String>,
     /// The envelope sender (default: the message's Return-Path, else its From address).
     #[arg(long, value_name = "ADDRESS")]
     pub from: Option<String>,
@@ -49,6 +52,7 @@ pub struct CheckArgs {
 struct Checked {
     stage: Stage,
     decision: crate::filter::Decision,
+    client: CheckedClient,
 }
 
 /// Runs the check.
@@ -59,6 +63,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
+    let relays = relays_with_loopback(&config.relay.trusted_relays)?;
     let mut failures = 0;
     // An mbox file holds several messages, each checked as `FILE#N`.
     for (n, found) in crate::message::mailbox::messages_under(&args.paths)?.enumerate() {
@@ -71,7 +76,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        match check_message(&assembled.pipeline, &args, message.raw, n + 1).await {
+        match check_message(&assembled.pipeline, &args, &relays, message.raw, n + 1).await {
             Ok(checked) => print_checked(
                 &args,
                 &message.origin,
@@ -113,9 +118,20 @@ fn print_checked(
         let mut value = report::to_json(&checked.decision);
         value["file"] = json!(origin);
         value["stage"] = json!(checked.stage.as_str());
+        let client = &checked.client;
+        value["client"] = json!({
+            "ip": client.ip.to_string(),
+            "helo": client.helo,
+            "reverse_dns": client.reverse_dns,
+        });
         say!("{value}");
     } else {
-        say!("== {origin} (decided at {})", checked.stage.as_str());
+        say!(
+            "== {origin} (decided at {}; client {} helo {})",
+            checked.stage.as_str(),
+            checked.client.ip,
+            checked.client.helo
+        );
         say_part!("{}", report::render_text(&checked.decision, thresholds));
     }
 }
@@ -123,11 +139,14 @@ fn print_checked(
 async fn check_message(
     pipeline: &Pipeline,
     args: &CheckArgs,
+    relays: &TrustedRelays,
     raw: Vec<u8>,
     n: usize,
 ) -> anyhow::Result<Checked> {
     let message = Arc::new(ParsedMessage::parse(raw)?);
-    let mut ctx = SessionContext::connected(Arc::from(format!("check-{n}")), (args.ip, 0).into());
+    let client = client_of(&message, relays, args.ip, args.helo.as_deref());
+    let mut ctx = SessionContext::connected(Arc::from(format!("check-{n}")), (client.ip, 0).into());
+    ctx.client.reverse_dns = client.reverse_dns.clone();
     let mut results: Vec<PluginResult> = Vec::new();
     let mut run = async |ctx: &mut SessionContext, input: StageInput| -> Option<Checked> {
         let stage = input.stage();
@@ -136,15 +155,16 @@ async fn check_message(
         results.extend(stage_results);
         // As an SMTP session would: refuse before DATA on a reject or tempfail.
         let refused = matches!(stage_decision.action, Action::Reject | Action::Tempfail);
-        (refused && stage != Stage::Data).then_some(Checked {
+        (refused && stage != Stage::Data).then(|| Checked {
             stage,
             decision: stage_decision,
+            client: client.clone(),
         })
     };
     if let Some(refused) = run(&mut ctx, StageInput::Connect).await {
         return Ok(refused);
     }
-    ctx.client.helo = Some(args.helo.clone());
+    ctx.client.helo = Some(client.helo.clone());
     if let Some(refused) = run(&mut ctx, StageInput::Helo).await {
         return Ok(refused);
     }
@@ -171,6 +191,7 @@ async fn check_message(
     Ok(Checked {
         stage: Stage::Data,
         decision: pipeline.decide(&results),
+        client,
     })
 }
 

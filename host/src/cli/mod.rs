@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod check_client;
 mod config;
 mod dkim;
 mod learn;

@@ -44,6 +44,8 @@ pub struct ReceivedHop {
     pub ip: Option<std::net::IpAddr>,
     /// The name it greeted with (or the name the field gives it).
     pub helo: Option<String>,
+    /// The reverse name the receiving host found for the address, if the field says.
+    pub reverse_dns: Option<String>,
 }
 
 /// mail-parser's view of a message, borrowing the bytes it was parsed from.
@@ -162,6 +164,11 @@ impl ParsedMessage {
                     // The address the receiving host saw (`[192.0.2.1]`), never the name
                     // the sender greeted with, which it chooses.
                     ip: received.from_ip,
+                    reverse_dns: received
+                        .from_iprev
+                        .as_deref()
+                        .filter(|name| !name.eq_ignore_ascii_case("unknown"))
+                        .map(str::to_owned),
                     helo: received
                         .helo
                         .as_ref()

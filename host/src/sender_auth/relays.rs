@@ -89,6 +89,8 @@ pub struct Origin {
     pub ip: IpAddr,
     /// The name it greeted with, if known.
     pub helo: Option<String>,
+    /// Its reverse name, as the hop that received from it recorded it.
+    pub reverse_dns: Option<String>,
 }
 
 impl TrustedRelays {
@@ -117,6 +119,7 @@ impl TrustedRelays {
                 return Path::From(Origin {
                     ip,
                     helo: hop.helo.clone(),
+                    reverse_dns: hop.reverse_dns.clone(),
                 });
             }
         }
@@ -152,6 +155,7 @@ mod tests {
         ReceivedHop {
             ip: Some(ip.parse().unwrap()),
             helo: Some(helo.to_owned()),
+            reverse_dns: None,
         }
     }
 
@@ -186,7 +190,8 @@ mod tests {
             r.path(&hops),
             Path::From(Origin {
                 ip: "198.51.100.9".parse().unwrap(),
-                helo: Some("mail.sender.example".into())
+                helo: Some("mail.sender.example".into()),
+                reverse_dns: None,
             })
         );
     }
