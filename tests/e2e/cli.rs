@@ -307,3 +307,49 @@ Mon, 23 Nov 2026 10:00:01 +0000\r\n{}",
     assert_eq!(told["ip"], "192.0.2.1", "{told}");
     assert_eq!(told["helo"], "given.example", "{told}");
 }
+
+#[test]
+fn checking_teaches_nothing_the_live_kv_state_is_as_before() {
+    let dir = scratch();
+    let config = offline_config(dir.path());
+    let text = std::fs::read_to_string(dir.path().join(config)).unwrap();
+    std::fs::write(
+        dir.path().join(config),
+        format!("{text}[plugin.reputation.config]\nmax_connections_per_window = 3\n"),
+    )
+    .unwrap();
+    let messages = dir.path().join("messages");
+    std::fs::create_dir(&messages).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            messages.join(format!("{i}.eml")),
+            message(&format!("m{i}"), "", "hello"),
+        )
+        .unwrap();
+    }
+    let bursts = || {
+        let out = moat(
+            dir.path(),
+            &[
+                "check",
+                "--json",
+                "--config",
+                config,
+                "--ip",
+                "192.0.2.77",
+                "messages",
+            ],
+        );
+        out.assert_success();
+        let lines = out.json_lines();
+        assert_eq!(lines.len(), 3);
+        lines
+            .iter()
+            .filter(|line| line.to_string().contains("REPUTATION_CONN_BURST"))
+            .count()
+    };
+    // Three connections in the window are within the limit; a second run counting on
+    // the first one's (which a live data dir would hold) would make a burst.
+    assert_eq!(bursts(), 0);
+    assert_eq!(bursts(), 0, "the first check's connections were kept");
+}

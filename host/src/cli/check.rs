@@ -1,6 +1,9 @@
 //! `moat check`: run messages through the whole filter pipeline offline — the stages an
 //! SMTP session would run, in order, stopping where a session would be refused — and print
-//! each decision with its report. The outcome stage is not run: checking teaches nothing.
+//! each decision with its report. Checking teaches nothing: the outcome stage is not run,
+//! and the plugins' kv writes (reputation windows, say) go to a throw-away overlay of the
+//! live state (`store::OverlayKv`). The client is the one the message's Received chain
+//! names (`check_client.rs`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -13,7 +16,7 @@ use serde_json::json;
 use super::check_client::{CheckedClient, client_of, relays_with_loopback};
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::{say, say_part};
-use crate::filter::assemble::assemble;
+use crate::filter::assemble::assemble_for_check;
 use crate::filter::pipeline::StageInput;
 use crate::filter::report;
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
@@ -59,7 +62,7 @@ struct Checked {
 pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     ensure_dir(&config.server.data_dir)?;
-    let assembled = assemble(&config, &config.server.data_dir)
+    let assembled = assemble_for_check(&config, &config.server.data_dir)
         .await
         .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);

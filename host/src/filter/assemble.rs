@@ -14,7 +14,7 @@ use super::pipeline::Pipeline;
 use crate::config::{Config, MAX_PLUGIN_MEMORY};
 use crate::dns::{Resolver, ResolverSettings};
 use crate::metrics::Registry;
-use crate::store::{Database, FjallKv, KvQuota};
+use crate::store::{Database, FjallKv, KvBackend, KvQuota, OverlayKv};
 
 /// The plugins' kv database, under the data dir.
 pub const KV_DIR: &str = "kv";
@@ -100,7 +100,7 @@ pub fn services(config: &Config, registry: &Registry) -> Services {
 pub fn load_context<'a>(
     engine: &'a FilterEngine,
     services: &'a Services,
-    kv: &'a FjallKv,
+    kv: &'a dyn KvBackend,
     config: &Config,
     data_dir: &Path,
 ) -> LoadContext<'a> {
@@ -123,6 +123,30 @@ pub fn load_context<'a>(
 
 /// Opens the data dir and loads the plugin set of `config`.
 pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, AssembleError> {
+    assemble_with(config, data_dir, KvWrites::Kept).await
+}
+
+/// [`assemble`] for an offline check: the plugins read the live kv state, and what they
+/// write stays in memory (`store::OverlayKv`), so checking teaches nothing.
+pub async fn assemble_for_check(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<Assembled, AssembleError> {
+    assemble_with(config, data_dir, KvWrites::Discarded).await
+}
+
+/// Whether the plugins' kv writes reach the data dir.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KvWrites {
+    Kept,
+    Discarded,
+}
+
+async fn assemble_with(
+    config: &Config,
+    data_dir: &Path,
+    writes: KvWrites,
+) -> Result<Assembled, AssembleError> {
     let max_memory = config
         .plugin
         .values()
@@ -150,7 +174,15 @@ pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, Ass
         kv_database.clone(),
         config.kv.cache_bytes.0,
     ));
-    let ctx = load_context(&engine, &services, &kv, config, data_dir);
+    let overlay;
+    let backend: &dyn KvBackend = match writes {
+        KvWrites::Kept => &*kv,
+        KvWrites::Discarded => {
+            overlay = OverlayKv::new(kv.clone());
+            &overlay
+        }
+    };
+    let ctx = load_context(&engine, &services, backend, config, data_dir);
     let outcome = load_all(&ctx, config).await;
     let pipeline = Pipeline::new(
         engine.clone(),

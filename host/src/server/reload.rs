@@ -236,7 +236,7 @@ impl Reloader {
         let ctx = load_context(
             &self.engine,
             &self.services,
-            &self.kv,
+            &*self.kv,
             config,
             &self.data_dir,
         );

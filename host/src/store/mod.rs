@@ -18,6 +18,7 @@
 //! * `kv`: the storage traits and [`KvError`].
 //! * `fjall_kv`: [`FjallKv`], the embedded backend.
 //! * `quota`: [`KvQuota`] and [`QuotaNamespace`].
+//! * `overlay`: [`OverlayKv`], live reads and throw-away writes (`moat check`).
 //! * `counters`: the in-memory table of a namespace's id counters.
 //! * `value_cache`: the in-memory cache of a namespace's values under string keys.
 
@@ -25,6 +26,7 @@ mod counters;
 mod error;
 mod fjall_kv;
 mod kv;
+mod overlay;
 mod quota;
 mod value_cache;
 
@@ -39,6 +41,7 @@ use tracing::info;
 pub use error::StoreError;
 pub use fjall_kv::FjallKv;
 pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit};
+pub use overlay::OverlayKv;
 pub use quota::{KvQuota, QuotaNamespace};
 
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).
