@@ -55,13 +55,14 @@ fn moat(dir: &Path, args: &[&str]) -> Finished {
     run_in(MOAT, dir, args, COMMAND_LIMIT)
 }
 
-/// Writes `offline.toml` in `dir`: the default plugins with no DNS block lists, for
-/// checks of real mail (whose real domains would otherwise be looked up on the network,
-/// which tests must not touch); returns its name.
+/// Writes `offline.toml` in `dir`: the default plugins with no DNS block lists and no
+/// sender authentication, for checks of real mail (whose real addresses and domains would
+/// otherwise be looked up on the network, which tests must not touch); returns its name.
 fn offline_config(dir: &Path) -> &'static str {
     let cache = moat_test_support::workspace_root().join("target/e2e-plugin-cache");
     let text = format!(
-        "[server]\ndata_dir = \"data\"\n[filter]\ncache_dir = {:?}\n[plugin.dnsbl.config]\nlists = []\n",
+        "[server]\ndata_dir = \"data\"\n[filter]\ncache_dir = {:?}\n[plugin.dnsbl.config]\nlists = []\n\
+[sender_auth]\nverify = false\n",
         cache.display().to_string()
     );
     std::fs::write(dir.join("offline.toml"), text).unwrap();

@@ -529,3 +529,65 @@ fn behind_a_trusted_relay_spf_judges_the_first_untrusted_hop() {
     let (symbols, _) = verdict(&direct, &steps);
     assert!(symbols.iter().any(|s| s == "SPF_PASS"), "{symbols:?}");
 }
+
+#[test]
+fn moat_check_authenticates_the_sender_as_the_live_gateway_does() {
+    let (pkcs8, public) = ed25519_key();
+    let nsd = Nsd::start("test", &zone(&public, ""));
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("moat.toml"),
+        format!(
+            "[server]\ndata_dir = \"data\"\n[filter]\ncache_dir = {:?}\n{}",
+            moat_test_support::workspace_root()
+                .join("target/e2e-plugin-cache")
+                .display()
+                .to_string(),
+            config(&nsd.addr.to_string(), "")
+        ),
+    )
+    .unwrap();
+    let signed_message = signed(&pkcs8, &message_from("Alice <alice@good.auth.test>", "hi"));
+    std::fs::write(dir.path().join("signed.eml"), &signed_message).unwrap();
+    let forged = message_from("Boss <boss@forged.auth.test>", "pay this invoice");
+    std::fs::write(dir.path().join("forged.eml"), forged).unwrap();
+    let symbols = |file: &str, from: &str| -> Vec<String> {
+        let out = crate::moat(
+            dir.path(),
+            &[
+                "check",
+                "--json",
+                "--config",
+                "moat.toml",
+                "--ip",
+                "127.0.0.1",
+                "--helo",
+                "good.auth.test",
+                "--from",
+                from,
+                file,
+            ],
+        );
+        out.assert_success();
+        out.json_lines()[0]["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let passing = symbols("signed.eml", "alice@good.auth.test");
+    for symbol in ["SPF_PASS", "DKIM_VALID_ALIGNED", "DMARC_PASS"] {
+        assert!(
+            passing.iter().any(|s| s == symbol),
+            "{symbol} in {passing:?}"
+        );
+    }
+    let failing = symbols("forged.eml", "boss@forged.auth.test");
+    for symbol in ["SPF_FAIL", "DMARC_FAIL_REJECT"] {
+        assert!(
+            failing.iter().any(|s| s == symbol),
+            "{symbol} in {failing:?}"
+        );
+    }
+}

@@ -3,7 +3,8 @@
 //! each decision with its report. Checking teaches nothing: the outcome stage is not run,
 //! and the plugins' kv writes (reputation windows, say) go to a throw-away overlay of the
 //! live state (`store::OverlayKv`). The client is the one the message's Received chain
-//! names (`check_client.rs`).
+//! names (`check_client.rs`), and sender authentication runs as in a session
+//! (`check_sender.rs`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::check_client::{CheckedClient, client_of, relays_with_loopback};
+use super::check_sender;
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::{say, say_part};
 use crate::filter::assemble::assemble_for_check;
@@ -21,7 +23,7 @@ use crate::filter::pipeline::StageInput;
 use crate::filter::report;
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
 use crate::message::ParsedMessage;
-use crate::sender_auth::TrustedRelays;
+use crate::sender_auth::{SenderVerifier, TrustedRelays};
 
 /// `moat check` arguments.
 #[derive(Debug, clap::Args)]
@@ -67,6 +69,13 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .context("cannot set up the filter pipeline")?;
     report_load_errors(&assembled.load_errors);
     let relays = relays_with_loopback(&config.relay.trusted_relays)?;
+    let verifier =
+        crate::server::sender_auth_service(&config, assembled.services.resolver.as_ref())?.verifier;
+    let env = CheckEnv {
+        pipeline: &assembled.pipeline,
+        relays: &relays,
+        verifier: verifier.as_deref(),
+    };
     let mut failures = 0;
     // An mbox file holds several messages, each checked as `FILE#N`.
     for (n, found) in crate::message::mailbox::messages_under(&args.paths)?.enumerate() {
@@ -79,7 +88,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        match check_message(&assembled.pipeline, &args, &relays, message.raw, n + 1).await {
+        match check_message(&env, &args, message.raw, n + 1).await {
             Ok(checked) => print_checked(
                 &args,
                 &message.origin,
@@ -139,15 +148,24 @@ fn print_checked(
     }
 }
 
+/// What every message of a check is run with.
+struct CheckEnv<'a> {
+    pipeline: &'a Pipeline,
+    /// The relays (and loopback) the client is looked for past.
+    relays: &'a TrustedRelays,
+    /// Sender authentication, when the configuration has it on.
+    verifier: Option<&'a SenderVerifier>,
+}
+
 async fn check_message(
-    pipeline: &Pipeline,
+    env: &CheckEnv<'_>,
     args: &CheckArgs,
-    relays: &TrustedRelays,
     raw: Vec<u8>,
     n: usize,
 ) -> anyhow::Result<Checked> {
+    let pipeline = env.pipeline;
     let message = Arc::new(ParsedMessage::parse(raw)?);
-    let client = client_of(&message, relays, args.ip, args.helo.as_deref());
+    let client = client_of(&message, env.relays, args.ip, args.helo.as_deref());
     let mut ctx = SessionContext::connected(Arc::from(format!("check-{n}")), (client.ip, 0).into());
     ctx.client.reverse_dns = client.reverse_dns.clone();
     let mut results: Vec<PluginResult> = Vec::new();
@@ -176,6 +194,7 @@ async fn check_message(
             .clone()
             .unwrap_or_else(|| envelope_sender(&message)),
     );
+    check_sender::check_envelope(env.verifier, &mut ctx).await;
     if let Some(refused) = run(&mut ctx, StageInput::MailFrom).await {
         return Ok(refused);
     }
@@ -190,6 +209,7 @@ async fn check_message(
         }
         ctx.rcpt_to.push(rcpt);
     }
+    check_sender::check_message(env.verifier, &mut ctx, &message).await;
     run(&mut ctx, StageInput::Data(message)).await;
     Ok(Checked {
         stage: Stage::Data,

@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod check_client;
+mod check_sender;
 mod config;
 mod dkim;
 mod learn;

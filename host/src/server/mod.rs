@@ -25,6 +25,8 @@ mod shutdown;
 mod startup;
 mod verify;
 
+pub use sender_auth::sender_auth_service;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigSource;

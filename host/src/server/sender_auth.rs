@@ -11,7 +11,7 @@ use crate::sender_auth::{
 };
 
 /// The sender authentication `config` asks for, asking DNS through `resolver`.
-pub(super) fn sender_auth_service(
+pub fn sender_auth_service(
     config: &Config,
     resolver: Option<&Resolver>,
 ) -> Result<SenderAuthService, SetupError> {
