@@ -65,6 +65,7 @@ mod message;
 pub mod ocr;
 mod outcome;
 mod plugin;
+pub mod scores;
 pub mod sender_auth;
 mod session;
 mod verdict;

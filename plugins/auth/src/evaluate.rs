@@ -194,7 +194,7 @@ mod tests {
     }
 
     fn defaults() -> Scores {
-        Scores::default()
+        Scores::with_overrides(crate::symbols::DEFAULT_SCORES, BTreeMap::new())
     }
 
     /// Default settings changed by `change`.
@@ -406,10 +406,13 @@ mod tests {
 
     #[test]
     fn operator_scores_override_the_defaults() {
-        let scores = Scores::with_overrides(BTreeMap::from([
-            (SPF_SOFTFAIL.to_owned(), 1.0),
-            (DMARC_FAIL_REJECT.to_owned(), 6.0),
-        ]));
+        let scores = Scores::with_overrides(
+            crate::symbols::DEFAULT_SCORES,
+            BTreeMap::from([
+                (SPF_SOFTFAIL.to_owned(), 1.0),
+                (DMARC_FAIL_REJECT.to_owned(), 6.0),
+            ]),
+        );
         let mail_from = evaluate(
             &envelope(SpfResult::SoftFail),
             Checkpoint::MailFrom,

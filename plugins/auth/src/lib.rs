@@ -20,14 +20,12 @@ mod spf;
 mod symbols;
 mod trusted;
 
-use std::collections::BTreeMap;
-
 use moat_sdk::{Message, Plugin, PluginInfo, Session, Stage, Verdict, config, log, sender_auth};
 use serde::de::DeserializeOwned;
 
 use crate::evaluate::{Checkpoint, SPF_SCORED, evaluate};
 use crate::settings::Settings;
-use crate::symbols::Scores;
+use crate::symbols::configured_scores;
 
 /// The plugin: scores SPF, DKIM, DMARC and ARC at data; with `spf_reject`, SPF at
 /// mail_from already.
@@ -98,25 +96,6 @@ fn value_or_default<T: DeserializeOwned + Default>(key: &str) -> T {
             T::default()
         }
     }
-}
-
-/// The scores, with the overrides from the config table `scores`. A bad table is logged
-/// and ignored rather than failing every message.
-fn configured_scores() -> Scores {
-    let overrides: BTreeMap<String, f64> = match config::get("scores") {
-        Ok(overrides) => overrides.unwrap_or_default(),
-        Err(error) => {
-            log::warn(&format!("ignoring the configured scores: {error}"));
-            BTreeMap::new()
-        }
-    };
-    let scores = Scores::with_overrides(overrides);
-    for unknown in scores.unknown_symbols() {
-        log::warn(&format!(
-            "config `scores` names an unknown symbol: {unknown}"
-        ));
-    }
-    scores
 }
 
 moat_sdk::export_plugin!(Auth);

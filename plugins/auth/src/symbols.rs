@@ -1,8 +1,6 @@
 //! The symbols this plugin emits, their default scores, and the operator's overrides from
 //! the config table `scores`.
 
-use std::collections::BTreeMap;
-
 /// SPF of the MAIL FROM domain passed.
 pub(crate) const SPF_PASS: &str = "SPF_PASS";
 /// SPF of the MAIL FROM domain failed (`-all`): the client may not send for it.
@@ -83,47 +81,17 @@ pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (TRUSTED_SENDER, -10.0),
 ];
 
-/// The score of each symbol: the default, unless the operator's `scores` table overrides it.
-#[derive(Debug, Default)]
-pub(crate) struct Scores {
-    overrides: BTreeMap<String, f64>,
-}
+pub(crate) use moat_sdk::scores::Scores;
 
-impl Scores {
-    /// Scores with these overrides (symbol name → score); unknown names are kept but
-    /// never used, see [`Scores::unknown_symbols`].
-    pub(crate) fn with_overrides(overrides: BTreeMap<String, f64>) -> Self {
-        Self { overrides }
-    }
-
-    /// The score of `symbol`.
-    pub(crate) fn score(&self, symbol: &str) -> f64 {
-        self.overrides
-            .get(symbol)
-            .copied()
-            .or_else(|| default_score(symbol))
-            .unwrap_or(0.0)
-    }
-
-    /// Overridden names that are not symbols of this plugin (typos, worth a warning).
-    pub(crate) fn unknown_symbols(&self) -> Vec<&str> {
-        self.overrides
-            .keys()
-            .map(String::as_str)
-            .filter(|name| default_score(name).is_none())
-            .collect()
-    }
-}
-
-fn default_score(symbol: &str) -> Option<f64> {
-    DEFAULT_SCORES
-        .iter()
-        .find(|(name, _)| *name == symbol)
-        .map(|&(_, score)| score)
+/// This plugin's scores with the operator's overrides from the config table `scores`.
+pub(crate) fn configured_scores() -> Scores {
+    Scores::configured(DEFAULT_SCORES)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use moat_sdk::Symbol;
 
     use super::*;
@@ -145,10 +113,13 @@ mod tests {
 
     #[test]
     fn overrides_replace_defaults() {
-        let scores = Scores::with_overrides(BTreeMap::from([
-            (SPF_SOFTFAIL.to_owned(), 1.0),
-            ("SPF_SOFT_FAIL".to_owned(), 5.0),
-        ]));
+        let scores = Scores::with_overrides(
+            DEFAULT_SCORES,
+            BTreeMap::from([
+                (SPF_SOFTFAIL.to_owned(), 1.0),
+                ("SPF_SOFT_FAIL".to_owned(), 5.0),
+            ]),
+        );
         assert_eq!(scores.score(SPF_SOFTFAIL), 1.0);
         assert_eq!(scores.score(DMARC_FAIL_REJECT), 3.0);
         assert_eq!(scores.score(TRUSTED_SENDER), -10.0);

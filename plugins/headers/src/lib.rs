@@ -10,12 +10,10 @@ mod date;
 mod rules;
 mod symbols;
 
-use std::collections::BTreeMap;
-
-use moat_sdk::{Action, Message, Plugin, PluginInfo, Session, Stage, Verdict, clock, config, log};
+use moat_sdk::{Action, Message, Plugin, PluginInfo, Session, Stage, Verdict, clock};
 
 use crate::rules::Facts;
-use crate::symbols::{REJECTING, Scores};
+use crate::symbols::{REJECTING, configured_scores};
 
 /// The plugin: runs the header checks at the data stage.
 pub struct Headers;
@@ -43,25 +41,6 @@ impl Plugin for Headers {
         }
         verdict
     }
-}
-
-/// The scores, with the overrides from the config table `scores`. A bad table is logged
-/// and ignored rather than failing every message.
-fn configured_scores() -> Scores {
-    let overrides: BTreeMap<String, f64> = match config::get("scores") {
-        Ok(overrides) => overrides.unwrap_or_default(),
-        Err(error) => {
-            log::warn(&format!("ignoring the configured scores: {error}"));
-            BTreeMap::new()
-        }
-    };
-    let scores = Scores::with_overrides(overrides);
-    for unknown in scores.unknown_symbols() {
-        log::warn(&format!(
-            "config `scores` names an unknown symbol: {unknown}"
-        ));
-    }
-    scores
 }
 
 moat_sdk::export_plugin!(Headers);
