@@ -4,7 +4,7 @@
 //! and the plugins' kv writes (reputation windows, say) go to a throw-away overlay of the
 //! live state (`store::OverlayKv`). The client is the one the message's Received chain
 //! names (`check_client.rs`), and sender authentication runs as in a session
-//! (`check_sender.rs`).
+//! (`filter::sender_context`, shared with the sessions).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -15,12 +15,12 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::check_client::{CheckedClient, client_of, relays_with_loopback};
-use super::check_sender;
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::{say, say_part};
 use crate::filter::assemble::assemble_for_check;
 use crate::filter::pipeline::StageInput;
 use crate::filter::report;
+use crate::filter::sender_context::{authenticate_envelope, authenticate_message, verifier_for};
 use crate::filter::{Action, Pipeline, PluginResult, SessionContext, Stage};
 use crate::message::ParsedMessage;
 use crate::sender_auth::{SenderVerifier, TrustedRelays};
@@ -194,7 +194,10 @@ async fn check_message(
             .clone()
             .unwrap_or_else(|| envelope_sender(&message)),
     );
-    check_sender::check_envelope(env.verifier, &mut ctx).await;
+    let verifier = verifier_for(env.verifier, &ctx);
+    if let Some(verifier) = verifier {
+        authenticate_envelope(verifier, &mut ctx).await;
+    }
     if let Some(refused) = run(&mut ctx, StageInput::MailFrom).await {
         return Ok(refused);
     }
@@ -209,7 +212,9 @@ async fn check_message(
         }
         ctx.rcpt_to.push(rcpt);
     }
-    check_sender::check_message(env.verifier, &mut ctx, &message).await;
+    if let Some(verifier) = verifier {
+        authenticate_message(verifier, &mut ctx, message.raw(), &message).await;
+    }
     run(&mut ctx, StageInput::Data(message)).await;
     Ok(Checked {
         stage: Stage::Data,

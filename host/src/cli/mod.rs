@@ -4,7 +4,6 @@
 mod bench;
 mod check;
 mod check_client;
-mod check_sender;
 mod config;
 mod dkim;
 mod learn;

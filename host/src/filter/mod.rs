@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
 pub mod report;
+pub mod sender_context;
 pub mod store;
 pub mod verdict;
 

@@ -147,7 +147,7 @@ impl Session {
         }
         self.ctx.mail_from = Some(from.mailbox().map(ToString::to_string).unwrap_or_default());
         self.ctx.rcpt_to.clear();
-        self.ctx.sender_auth = self.check_envelope_sender().await;
+        self.check_envelope_sender().await;
         let results = match self.run_stage_before_data(StageInput::MailFrom, &[]).await {
             Ok(results) => results,
             Err(reply) => {

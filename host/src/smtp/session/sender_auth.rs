@@ -5,46 +5,44 @@
 use std::sync::Arc;
 
 use super::Session;
+use crate::filter::sender_context::{
+    authenticate_envelope, authenticate_message, envelope, verifier_for,
+};
 use crate::message::ParsedMessage;
-use crate::sender_auth::{Envelope, SenderAuthResults};
 
 /// The SPF checks one session may cause (each up to 10 DNS-querying mechanisms for the
 /// MAIL FROM and as many for the HELO name).
 pub(super) const MAX_SPF_CHECKS: u32 = 10;
 
 impl Session {
-    /// SPF of the sender just given in MAIL FROM; `None` when nothing is checked (an
-    /// authenticated user's mail, checks off) or the client is a trusted relay (SPF is
-    /// then checked at DATA, for the first untrusted hop).
-    /// Past [`MAX_SPF_CHECKS`] in one session, SPF is a `temperror` without a lookup:
-    /// a client cycling MAIL FROM / RSET cannot aim unbounded DNS work at third parties.
-    pub(super) async fn check_envelope_sender(&mut self) -> Option<Arc<SenderAuthResults>> {
-        let verifier = self.sender_verifier()?;
+    /// SPF of the sender just given in MAIL FROM, into the plugins' context (nothing when
+    /// this mail is not checked, or the client is a trusted relay: SPF is then checked at
+    /// DATA, for the first untrusted hop). Past [`MAX_SPF_CHECKS`] in one session, SPF is
+    /// a `temperror` without a lookup: a client cycling MAIL FROM / RSET cannot aim
+    /// unbounded DNS work at third parties.
+    pub(super) async fn check_envelope_sender(&mut self) {
+        self.ctx.sender_auth = None;
+        let params = Arc::clone(&self.params);
+        let Some(verifier) = verifier_for(params.sender_auth.verifier.as_deref(), &self.ctx) else {
+            return;
+        };
         self.spf_checks += 1;
         if self.spf_checks > MAX_SPF_CHECKS {
             tracing::info!("SPF not checked: the session used its allowance of checks");
-            return Some(Arc::new(verifier.spf_not_checked(self.envelope())));
+            let results = verifier.spf_not_checked(envelope(&self.ctx));
+            self.ctx.sender_auth = Some(Arc::new(results));
+            return;
         }
-        let results = verifier.check_envelope(self.envelope()).await?;
-        Some(Arc::new(results))
+        authenticate_envelope(verifier, &mut self.ctx).await;
     }
 
     /// Completes the results once the message is in; `raw` is the message as the client
-    /// sent it (signatures cover what the sender wrote, stripped fields included).
+    /// sent it.
     pub(super) async fn check_message_sender(&mut self, raw: &[u8], message: &ParsedMessage) {
-        let Some(verifier) = self.sender_verifier() else {
-            return;
-        };
-        // The path is read only when a trusted relay handed the message in (SPF was then
-        // left for now).
-        let hops = match self.ctx.sender_auth {
-            Some(_) => Vec::new(),
-            None => message.received_hops(),
-        };
-        let results = verifier
-            .check_message(raw, self.envelope(), &hops, self.ctx.sender_auth.as_deref())
-            .await;
-        self.ctx.sender_auth = results.map(Arc::new);
+        let params = Arc::clone(&self.params);
+        if let Some(verifier) = verifier_for(params.sender_auth.verifier.as_deref(), &self.ctx) {
+            authenticate_message(verifier, &mut self.ctx, raw, message).await;
+        }
     }
 
     /// The `DKIM-Signature` fields for a message an authenticated user sends: the
@@ -60,25 +58,5 @@ impl Session {
         };
         let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
         signing.sign(domain, &[fields, message.raw()])
-    }
-
-    /// The verifier, when this session's mail is checked: not for authenticated users,
-    /// nor (by default) from local addresses.
-    fn sender_verifier(&self) -> Option<Arc<crate::sender_auth::SenderVerifier>> {
-        if self.ctx.client.authenticated_user.is_some() {
-            return None;
-        }
-        let verifier = self.params.sender_auth.verifier.as_ref()?;
-        verifier
-            .checks(self.ctx.client.ip)
-            .then(|| Arc::clone(verifier))
-    }
-
-    fn envelope(&self) -> Envelope<'_> {
-        Envelope {
-            client: self.ctx.client.ip,
-            helo: self.ctx.client.helo.as_deref(),
-            mail_from: self.ctx.mail_from.as_deref().unwrap_or_default(),
-        }
     }
 }
