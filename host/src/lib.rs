@@ -9,6 +9,8 @@
 //! * `filter`: the plugin runtime (wasmtime engine, loader, per-call sandboxes, host
 //!   capabilities), verdict validation, and `combine`, which turns verdicts into a decision
 //!   with a report explaining every point of the score.
+//! * `decisions`: the decision log (every verdict with its symbols, and what the operator
+//!   later said each message was), what `moat replay` re-weighs and `moat tune` learns from.
 //! * `dns`: the shared caching resolver behind the plugins' `dns` capability.
 //! * `store`: the fjall databases under the data dir (the queue's; the plugins' kv store in
 //!   `data_dir/kv`) and the kv storage trait.
@@ -35,6 +37,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod decisions;
 pub mod delivery;
 pub mod dns;
 pub mod domain;

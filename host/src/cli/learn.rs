@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 
 use super::{ConfigArgs, ensure_dir, learn_remote, report_load_errors};
 use crate::cli::output::say;
+use crate::decisions::{Entry, LabelEvent, Truth, append_now};
 use crate::filter::assemble::assemble;
 use crate::filter::pipeline::{Label, LearnOutcome, Pipeline, STATS_PREFIX};
 use crate::filter::plugin::LoadedPlugin;
@@ -125,13 +126,29 @@ pub(super) async fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
             args.plugin.as_deref().unwrap_or("(any)")
         );
     }
+    let log = config
+        .decisions
+        .enabled
+        .then(|| crate::decisions::log_dir(&config.server.data_dir));
     let code = match request {
         Request::Stats => {
             stats(&plugins)?;
             ExitCode::SUCCESS
         }
-        Request::Learn { label, paths } => teach(pipeline, &plugins, &paths, label, false).await?,
-        Request::Forget { paths } => teach(pipeline, &plugins, &paths, Label::Spam, true).await?,
+        Request::Learn { label, paths } => {
+            teach(pipeline, &plugins, &paths, label, false, log.as_deref()).await?
+        }
+        Request::Forget { paths } => {
+            teach(
+                pipeline,
+                &plugins,
+                &paths,
+                Label::Spam,
+                true,
+                log.as_deref(),
+            )
+            .await?
+        }
     };
     assembled
         .kv_database
@@ -148,12 +165,19 @@ async fn teach(
     paths: &[PathBuf],
     label: Label,
     forget: bool,
+    decision_log: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let mut learners: Vec<(&Arc<LoadedPlugin>, Tally)> =
         plugins.iter().map(|p| (*p, Tally::default())).collect();
     let mut unreadable = 0;
     let started = Instant::now();
     let mut messages = 0;
+    let now = crate::time::now_ms();
+    let truth = (!forget).then_some(match label {
+        Label::Spam => Truth::Spam,
+        Label::Ham => Truth::Ham,
+    });
+    let mut labels = Vec::new();
     for found in messages_under(paths)? {
         let Some((origin, parsed)) = parse_found(found) else {
             unreadable += 1;
@@ -161,6 +185,12 @@ async fn teach(
         };
         messages += 1;
         teach_one(pipeline, &mut learners, &origin, &parsed, label, forget).await;
+        labels.extend(Entry::Label(LabelEvent::learnt(&parsed, truth, now)).to_line());
+    }
+    if let Some(dir) = decision_log {
+        // The operator's word on these messages, for `moat replay` and `moat tune`.
+        append_now(dir, &labels, now)
+            .with_context(|| format!("cannot record the labels in {}", dir.display()))?;
     }
     if learners.is_empty() {
         bail!("none of the loaded plugins learns");

@@ -4,7 +4,9 @@
 mod bench;
 mod check;
 mod check_client;
+mod check_run;
 mod config;
+mod corpus;
 mod dkim;
 mod learn;
 mod learn_remote;
@@ -14,6 +16,7 @@ mod quarantine;
 mod queue;
 mod queue_select;
 mod reload;
+mod replay;
 mod serve;
 mod target;
 mod user;
@@ -66,6 +69,9 @@ pub enum Command {
     Queue(queue::QueueCommand),
     /// Make the running server read its configuration and plugin directory again.
     Reload(target::Target),
+    /// What a candidate configuration would have decided: the decision log re-weighed
+    /// under its weights and thresholds, or its whole pipeline over a labelled corpus.
+    Replay(replay::ReplayArgs),
     /// Look into the quarantine: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
@@ -118,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(command) => queue::run(command).await,
         Command::Quarantine(command) => quarantine::run(command).await,
         Command::Reload(target) => reload::run(target).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
         Command::User(command) => user::run(command),

@@ -60,6 +60,11 @@ pub(super) async fn connect(target: &Target) -> anyhow::Result<Connection> {
             Queue::open(db)?,
             crate::delivery::dsn::Bounces::from_config(&config),
             crate::time::Clock::system(),
+            crate::decisions::DecisionLog::direct(
+                &crate::decisions::log_dir(data_dir),
+                &config.decisions,
+                crate::time::Clock::system(),
+            ),
         ))),
         Err(StoreError::InUse { .. }) => Ok(Connection::Remote(RemoteControl::new(
             client::running_endpoint(&config)?,

@@ -62,6 +62,12 @@ pub struct FilterConfig {
     /// count towards `failure_threshold`, so large mail cannot switch a plugin off.
     #[serde(default = "default_large_message_size")]
     pub large_message_size: ByteSize,
+    /// `weights_file = "learnt-weights.toml"`: symbol weights learnt by `moat tune`
+    /// (`[PLUGIN]` tables of `SYMBOL = weight`). Weights set in `[plugin.NAME.symbols]`
+    /// are pinned and win over it; it wins over a plugin's `weight`. Read at load and on
+    /// reload.
+    #[serde(default)]
+    pub weights_file: Option<PathBuf>,
 }
 
 impl Default for FilterConfig {
@@ -79,6 +85,7 @@ impl Default for FilterConfig {
             failure_window: default_failure_window(),
             disable_for: default_disable_for(),
             large_message_size: default_large_message_size(),
+            weights_file: None,
         }
     }
 }

@@ -4,10 +4,12 @@
 
 mod admin;
 mod capabilities;
+mod decisions;
 mod delivery;
 mod error;
 mod filter;
 mod headers;
+mod learnt_weights;
 mod pem;
 mod plugin_terms;
 mod quarantine;
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admin::AdminConfig;
 pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
+pub use decisions::DecisionsConfig;
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
 pub use filter::{
@@ -33,6 +36,7 @@ pub use filter::{
     Thresholds, default_dns_time_budget,
 };
 pub use headers::{HeadersConfig, VerdictField};
+pub use learnt_weights::LearntWeights;
 pub use pem::trusted_certificates;
 pub use plugin_terms::{
     BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
@@ -113,6 +117,12 @@ pub struct Config {
     /// the submission listeners.
     #[serde(default)]
     pub submission: SubmissionConfig,
+    /// `[decisions]`: the decision log.
+    #[serde(default)]
+    pub decisions: DecisionsConfig,
+    /// The learnt weights `[filter] weights_file` names, read at load (empty without it).
+    #[serde(skip)]
+    pub learnt_weights: LearntWeights,
 }
 
 /// `[server]`: the gateway's identity and where it keeps its data.
@@ -214,7 +224,13 @@ impl Config {
         if let Some(base) = base {
             config.resolve_relative_to(base);
         }
-        let problems = config.problems();
+        let mut problems = config.problems();
+        if let Some(file) = &config.filter.weights_file {
+            match LearntWeights::read(file) {
+                Ok(weights) => config.learnt_weights = weights,
+                Err(problem) => problems.push(problem),
+            }
+        }
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -241,6 +257,7 @@ impl Config {
         problems.extend(self.ocr.problems());
         problems.extend(self.submission.problems());
         problems.extend(self.queue.problems());
+        problems.extend(self.decisions.problems());
         for (name, settings) in &self.plugin {
             if !is_valid_plugin_name(name) {
                 problems.push(Problem {
@@ -304,9 +321,13 @@ impl Config {
                 *file = base.join(&*file);
             }
         }
-        for dir in [&mut self.filter.plugin_dir, &mut self.filter.cache_dir]
-            .into_iter()
-            .flatten()
+        for dir in [
+            &mut self.filter.plugin_dir,
+            &mut self.filter.cache_dir,
+            &mut self.filter.weights_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             if dir.is_relative() {
                 *dir = base.join(&*dir);

@@ -2,6 +2,7 @@
 //! call run on tokio's blocking pool.
 
 use super::{ControlError, Operations, QueueAction};
+use crate::decisions::{DecisionLog, LabelEvent, LabelSource, Truth};
 use crate::delivery::dsn::Bounces;
 use crate::queue::{QuarantinedMessage, Queue, QueueId, QueueSummary, QueuedEnvelope, Selection};
 use crate::time::Clock;
@@ -13,15 +14,19 @@ pub struct LocalControl {
     /// Who reports the bounces `bounce` sends, and whether spam gets one.
     bounces: Bounces,
     clock: Clock,
+    /// Where a release is recorded as the operator's word that the message is ham.
+    decisions: DecisionLog,
 }
 
 impl LocalControl {
-    /// The actions on `queue`, bouncing by `bounces`, timed by `clock`.
-    pub fn new(queue: Queue, bounces: Bounces, clock: Clock) -> Self {
+    /// The actions on `queue`, bouncing by `bounces`, timed by `clock`; releases are
+    /// labelled ham in `decisions`.
+    pub fn new(queue: Queue, bounces: Bounces, clock: Clock, decisions: DecisionLog) -> Self {
         Self {
             queue,
             bounces,
             clock,
+            decisions,
         }
     }
 
@@ -107,8 +112,20 @@ impl Operations for LocalControl {
 
     async fn quarantine_release(&self, id: QueueId) -> Result<bool, ControlError> {
         let now = self.clock.now_ms();
-        self.blocking(move |queue| Ok(queue.release_quarantined(&id, now)?.is_some()))
-            .await
+        let released = self
+            .blocking(move |queue| Ok(queue.release_quarantined(&id, now)?.is_some()))
+            .await?;
+        if released {
+            self.decisions.label(LabelEvent {
+                time: now,
+                truth: Some(Truth::Ham),
+                source: LabelSource::Release,
+                queue_id: Some(id.to_string()),
+                message_id: None,
+                digest: None,
+            });
+        }
+        Ok(released)
     }
 
     async fn quarantine_delete(&self, id: QueueId) -> Result<bool, ControlError> {

@@ -53,12 +53,19 @@ pub enum PluginError {
         /// Seconds until it is tried again.
         remaining_secs: u64,
     },
+    /// A failure read back from the decision log (`moat replay`, `moat tune`), as it was
+    /// reported then; only the policy it was under matters to a decision.
+    #[error("failed ({report})")]
+    Logged {
+        /// The failure as logged (`KIND: message`).
+        report: String,
+    },
 }
 
 impl PluginError {
     /// A short stable name of the failure kind, for symbols, logs and tests:
     /// `timeout`, `memory`, `panic`, `stack-overflow`, `trap`, `invalid-verdict`,
-    /// `instantiate`, `disabled`.
+    /// `instantiate`, `disabled` (and `logged` for a failure read back from the decision log).
     pub fn kind(&self) -> &'static str {
         match self {
             PluginError::Timeout { .. } => "timeout",
@@ -69,6 +76,7 @@ impl PluginError {
             PluginError::InvalidVerdict { .. } => "invalid-verdict",
             PluginError::Instantiate { .. } => "instantiate",
             PluginError::Disabled { .. } => "disabled",
+            PluginError::Logged { .. } => "logged",
         }
     }
 }

@@ -67,12 +67,7 @@ pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
     let candidates = candidates(config, &mut errors);
     let mut plugins = Vec::new();
     for candidate in candidates {
-        let operator = config
-            .plugin
-            .get(&candidate.name)
-            .cloned()
-            .unwrap_or_default();
-        let settings = operator.over(&candidate.base);
+        let settings = effective_settings(config, &candidate.name, &candidate.base);
         if settings.enabled == Some(false) {
             continue;
         }
@@ -83,6 +78,34 @@ pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
     }
     order(&mut plugins, &config.filter.order);
     LoadOutcome { plugins, errors }
+}
+
+/// The settings of every plugin the config would load, by name, without loading any
+/// (for `moat replay`, which re-weighs logged answers): what [`load_all`] would apply.
+pub fn planned_settings(config: &Config) -> (BTreeMap<String, PluginSettings>, Vec<LoadError>) {
+    let mut errors = Vec::new();
+    let planned = candidates(config, &mut errors)
+        .into_iter()
+        .map(|c| {
+            let settings = effective_settings(config, &c.name, &c.base);
+            (c.name, settings)
+        })
+        .filter(|(_, settings)| settings.enabled != Some(false))
+        .collect();
+    (planned, errors)
+}
+
+/// The operator's settings for `name` over `base` (the plugin's own), with the learnt
+/// weights (`[filter] weights_file`) under the symbol weights either of them pins.
+fn effective_settings(config: &Config, name: &str, base: &PluginSettings) -> PluginSettings {
+    let operator = config.plugin.get(name).cloned().unwrap_or_default();
+    let mut settings = operator.over(base);
+    if let Some(learnt) = config.learnt_weights.plugins.get(name) {
+        for (symbol, weight) in learnt {
+            settings.symbols.entry(symbol.clone()).or_insert(*weight);
+        }
+    }
+    settings
 }
 
 /// Loads one .wasm file as plugin `name` with `settings` (for `moat plugin test`).

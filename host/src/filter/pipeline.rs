@@ -171,7 +171,8 @@ pub struct Pipeline {
 }
 
 /// Which way a message travels, which picks the thresholds its decision is made with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Mail for the protected domains, from anyone (the MX listeners): `[thresholds]`.
     Inbound,

@@ -132,6 +132,7 @@ fn admin_context(
             params.queue.clone(),
             Bounces::from_config(config),
             params.clock.clone(),
+            params.decisions.clone(),
         ),
         pipeline: reloader.live(),
         reloader: Arc::clone(reloader),
@@ -139,6 +140,7 @@ fn admin_context(
         max_body_bytes: usize::try_from(config.smtp.max_message_size.0).unwrap_or(usize::MAX),
         address: SocketAddr::from(([127, 0, 0, 1], 0)),
         token: String::new(),
+        decisions: params.decisions.clone(),
     }
 }
 

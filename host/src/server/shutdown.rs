@@ -77,6 +77,8 @@ impl Server {
             );
         }
         self.background.stop().await;
+        let decisions = self.params.decisions.clone();
+        let _ = tokio::task::spawn_blocking(move || decisions.close()).await;
         let stats = self.params.queue.stats();
         tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
         // A stable last line, as the ready line is first: benchmarks read the fsync count.

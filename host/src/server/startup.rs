@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::background::{self, Background};
 use super::reload::{PluginDirSnapshot, Reloader};
 use crate::config::{Config, ConfigSource, ListenerConfig};
+use crate::decisions::{DecisionLog, log_dir};
 use crate::delivery::route::{LiveRoutes, RouteTable};
 use crate::filter::assemble::assemble;
 use crate::filter::live::LivePipeline;
@@ -100,6 +101,8 @@ impl Server {
         )?;
         let sender_auth =
             super::sender_auth::sender_auth_service(&config, assembled.services.resolver.as_ref())?;
+        let decisions = DecisionLog::open(&log_dir(&data_dir), &config.decisions, clock.clone())
+            .context("cannot open the decision log")?;
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),
@@ -121,6 +124,7 @@ impl Server {
             outcomes: Arc::new(tokio::sync::Semaphore::new(MAX_OUTCOMES)),
             verifier,
             sender_auth,
+            decisions,
         });
         let stores = (assembled.metrics, assembled.kv_database, routes);
         Self::listen(

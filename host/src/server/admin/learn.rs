@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::router::{Failure, Reply, json};
 use super::server::AdminContext;
+use crate::decisions::{LabelEvent, Truth};
 use crate::filter::pipeline::{Label, LearnOutcome, STATS_PREFIX};
 use crate::message::{MessageHandle, ParsedMessage};
 
@@ -74,7 +75,18 @@ pub(super) async fn learn(
             format!("no plugin named {} is loaded", plugin.unwrap_or("(any)")),
         ));
     }
+    let log = &context.decisions;
+    log.label(LabelEvent::learnt(&message, truth_of(lesson), log.now_ms()));
     Ok(json(StatusCode::OK, &Value::Array(results)))
+}
+
+/// What a lesson says the message is, for the decision log.
+pub(super) fn truth_of(lesson: Lesson) -> Option<Truth> {
+    match lesson {
+        Lesson::Learn(Label::Spam) => Some(Truth::Spam),
+        Lesson::Learn(Label::Ham) => Some(Truth::Ham),
+        Lesson::Forget => None,
+    }
 }
 
 /// `GET /learn/stats`: each plugin with learning counters, as

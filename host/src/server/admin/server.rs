@@ -34,6 +34,8 @@ pub(crate) struct AdminContext {
     pub(crate) address: std::net::SocketAddr,
     /// The token every request must carry (`[admin] token`, or the generated one).
     pub(crate) token: String,
+    /// The decision log, where lessons are recorded as the operator's labels.
+    pub(crate) decisions: crate::decisions::DecisionLog,
 }
 
 impl std::fmt::Debug for AdminContext {

@@ -235,9 +235,13 @@ impl Session {
         transaction: &[PluginResult],
     ) -> Result<Vec<PluginResult>, Reply> {
         let results = self.pipeline.run_stage(&mut self.ctx, &input).await;
-        let decision = self.decide(&self.results_with(transaction, &results));
+        let all_results = self.results_with(transaction, &results);
+        let decision = self.decide(&all_results);
         match refusal_before_data(&decision) {
-            Some(reply) => Err(reply),
+            Some(reply) => {
+                self.log_decision(input.stage(), &decision, &all_results, None, None);
+                Err(reply)
+            }
             None => Ok(results),
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use password_hash::rand_core::{OsRng, RngCore as _};
 
 use super::Session;
+use crate::config::Stage;
 use crate::filter::pipeline::StageInput;
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
@@ -68,9 +69,17 @@ impl Session {
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Data(message.clone()))
             .await;
-        let decision = self.decide(&self.results_with(&transaction.results, &results));
+        let all_results = self.results_with(&transaction.results, &results);
+        let decision = self.decide(&all_results);
         self.params.metrics.message(decision.action);
         let (reply, queue_id) = self.apply_decision(&decision, &message, transaction).await;
+        self.log_decision(
+            Stage::Data,
+            &decision,
+            &all_results,
+            Some(&message),
+            queue_id.as_ref().map(ToString::to_string),
+        );
         // The one line per message an operator greps for (the session's span adds the
         // session id and client IP).
         let symbols = if decision.report.iter().any(|l| l.contribution > 0.0) {

@@ -9,6 +9,7 @@ mod auth;
 mod budget;
 mod commands;
 mod data;
+mod decision_log;
 mod sender_auth;
 mod state;
 mod verify;
@@ -31,7 +32,7 @@ use super::proto::{
 };
 use super::relay::RelayPolicy;
 use super::reply::Reply;
-use crate::config::{BareLineEndingPolicy, ListenerKind, SmtpConfig};
+use crate::config::{BareLineEndingPolicy, ListenerKind, SmtpConfig, Stage};
 use crate::filter::pipeline::{Direction, StageInput};
 use crate::filter::{Action, Decision, Pipeline, PluginResult, SessionContext};
 use crate::queue::Queue;
@@ -74,6 +75,8 @@ pub struct SessionParams {
     /// SPF, DKIM, DMARC and ARC checks, the `Authentication-Results` field and DKIM
     /// signing of submitted mail.
     pub sender_auth: crate::sender_auth::SenderAuthService,
+    /// The decision log (`[decisions]`).
+    pub decisions: crate::decisions::DecisionLog,
 }
 
 /// What the conversation asks of the connection next.
@@ -324,6 +327,9 @@ impl Session {
                 .await
         };
         let decision = self.decide(&results);
+        if matches!(decision.action, Action::Reject | Action::Tempfail) {
+            self.log_decision(Stage::Connect, &decision, &results, None, None);
+        }
         self.session_results = results;
         self.session_annotations = self.ctx.annotations.len();
         match decision.action {
