@@ -29,6 +29,7 @@
 //! * `metrics`: the registry every subsystem counts in, and its Prometheus exposition.
 //! * `net`: clients counted per IPv4 address or IPv6 /64.
 //! * `time`: the one clock; `os`: private files, dropping root, telling systemd.
+//! * `tune`: symbol weights learnt from labelled decisions (`moat tune`).
 //! * `cli`: the `moat` commands (parsing and printing); `telemetry`: log setup.
 //!
 //! docs/ARCHITECTURE.md has the system picture.
@@ -54,6 +55,7 @@ pub mod smtp;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod tune;
 
 #[cfg(test)]
 mod layout_tests;

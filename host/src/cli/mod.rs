@@ -19,6 +19,7 @@ mod reload;
 mod replay;
 mod serve;
 mod target;
+mod tune;
 mod user;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +76,9 @@ pub enum Command {
     /// Look into the quarantine: list, show, release, delete.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCommand),
+    /// Learn symbol weights from labelled mail (the decision log, or a corpus) and write
+    /// them as a weights file.
+    Tune(tune::TuneArgs),
     /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
     Learn(learn::LearnArgs),
     /// DKIM signing keys for submitted mail.
@@ -125,6 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quarantine(command) => quarantine::run(command).await,
         Command::Reload(target) => reload::run(target).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Tune(args) => tune::run(args).await,
         Command::Learn(args) => learn::run(args).await,
         Command::Bench(command) => bench::run(command).await,
         Command::User(command) => user::run(command),
