@@ -4,7 +4,7 @@
 //! `moat replay --corpus`, `moat tune --corpus` and `moat bench quality` start here.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -18,7 +18,7 @@ use crate::decisions::{
 use crate::filter::Pipeline;
 use crate::filter::assemble::assemble_for_check;
 use crate::filter::pipeline::Direction;
-use crate::message::mailbox::messages_under;
+use crate::message::mailbox::{files_under, read_file};
 
 /// What running a corpus gave.
 pub(super) struct CorpusRun {
@@ -30,15 +30,19 @@ pub(super) struct CorpusRun {
     pub(super) elapsed: Duration,
 }
 
-/// Runs every message under `dir/spam` and `dir/ham` through `config`'s pipeline (its
-/// plugins' state read from its data dir, nothing written), printing progress on stderr
-/// when that is a terminal.
-pub(super) async fn run_corpus(config: &Config, dir: &Path) -> anyhow::Result<CorpusRun> {
-    let folders = [
-        (Truth::Spam, dir.join("spam")),
-        (Truth::Ham, dir.join("ham")),
-    ];
-    for (_, folder) in &folders {
+/// A message of a labelled corpus: its file and what it is.
+pub(super) struct Sample {
+    /// The file.
+    pub(super) path: PathBuf,
+    /// Spam or ham, by its folder.
+    pub(super) truth: Truth,
+}
+
+/// The message files under `dir/spam` and `dir/ham`, spam first, each in name order.
+pub(super) fn labelled_samples(dir: &Path) -> anyhow::Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    for (truth, name) in [(Truth::Spam, "spam"), (Truth::Ham, "ham")] {
+        let folder = dir.join(name);
         if !folder.is_dir() {
             bail!(
                 "{} is not a labelled corpus: it needs spam/ and ham/ folders ({} is missing)",
@@ -46,7 +50,17 @@ pub(super) async fn run_corpus(config: &Config, dir: &Path) -> anyhow::Result<Co
                 folder.display()
             );
         }
+        for path in files_under(std::slice::from_ref(&folder))? {
+            samples.push(Sample { path, truth });
+        }
     }
+    Ok(samples)
+}
+
+/// Runs every message under `dir/spam` and `dir/ham` through `config`'s pipeline (its
+/// plugins' state read from its data dir, nothing written).
+pub(super) async fn run_corpus(config: &Config, dir: &Path) -> anyhow::Result<CorpusRun> {
+    let samples = labelled_samples(dir)?;
     super::ensure_dir(&config.server.data_dir)?;
     let assembled = assemble_for_check(config, &config.server.data_dir)
         .await
@@ -60,43 +74,52 @@ pub(super) async fn run_corpus(config: &Config, dir: &Path) -> anyhow::Result<Co
         relays: &relays,
         verifier: verifier.as_deref(),
     };
+    Ok(check_samples(&env, &samples).await)
+}
+
+/// Runs `samples` through `env`'s pipeline, printing progress on stderr when that is a
+/// terminal.
+pub(super) async fn check_samples(env: &CheckEnv<'_>, samples: &[Sample]) -> CorpusRun {
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut run = CorpusRun {
-        decisions: Vec::new(),
+        decisions: Vec::with_capacity(samples.len()),
         unreadable: 0,
         elapsed: Duration::ZERO,
     };
     let overrides = EnvelopeOverrides::default();
-    for (truth, folder) in folders {
-        for found in messages_under(std::slice::from_ref(&folder))? {
-            let Ok(message) = found else {
+    for (n, sample) in samples.iter().enumerate() {
+        let messages = match read_file(&sample.path) {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::debug!(file = %sample.path.display(), %error, "not read");
                 run.unreadable += 1;
                 continue;
-            };
-            let n = run.decisions.len() + run.unreadable + 1;
-            match check_message(&env, &overrides, message.raw, n).await {
+            }
+        };
+        for message in messages {
+            match check_message(env, &overrides, message.raw, n + 1).await {
                 Ok(checked) => run.decisions.push(LoggedDecision {
-                    record: record_of(&checked, &assembled.pipeline),
-                    truth: Some(truth),
+                    record: record_of(&checked, env.pipeline),
+                    truth: Some(sample.truth),
                 }),
                 Err(error) => {
                     tracing::debug!(file = %message.origin, %error, "not checked");
                     run.unreadable += 1;
                 }
             }
-            if progress && n % 50 == 0 {
-                let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                eprint!("\r  {n} messages checked ({rate:.0}/s) ");
-                let _ = std::io::stderr().flush();
-            }
+        }
+        if progress && (n + 1) % 50 == 0 {
+            let rate = (n + 1) as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprint!("\r  {} of {} messages checked ({rate:.0}/s) ", n + 1, samples.len());
+            let _ = std::io::stderr().flush();
         }
     }
     if progress {
         eprint!("\r\x1b[K");
     }
     run.elapsed = started.elapsed();
-    Ok(run)
+    run
 }
 
 /// A checked message in the decision log's form.

@@ -256,45 +256,85 @@ async fn classify(
 /// Trains bogofilter (in a temporary word list) on the train split and classifies the test
 /// split with its default cut-offs.
 fn measure_bogofilter(args: &BayesArgs) -> anyhow::Result<Row> {
-    let scratch = tempfile::tempdir()?;
     let mut row = Row {
         engine: "bogofilter".into(),
         ..Row::default()
     };
+    let split = bogofilter_split(&args.train, &args.test)?;
+    row.train_time = split.train_time;
+    row.score_time = split.score_time;
+    row.train_messages = split.train_messages;
+    for (truth, class) in split.classes {
+        let truth = match truth {
+            crate::decisions::Truth::Spam => Label::Spam,
+            crate::decisions::Truth::Ham => Label::Ham,
+        };
+        let class = match class {
+            'S' => Class::Spam,
+            'H' => Class::Ham,
+            _ => Class::Unsure,
+        };
+        row.count(truth, class);
+    }
+    Ok(row)
+}
+
+/// What bogofilter did on a split.
+pub(super) struct BogofilterSplit {
+    /// Each test message's truth and bogofilter's class: `S`, `H` or `U`.
+    pub(super) classes: Vec<(crate::decisions::Truth, char)>,
+    /// Messages trained on.
+    pub(super) train_messages: usize,
+    /// Time training.
+    pub(super) train_time: Duration,
+    /// Time classifying.
+    pub(super) score_time: Duration,
+}
+
+/// Trains bogofilter (in a temporary word list) on `train` and classifies every message of
+/// `test`.
+pub(super) fn bogofilter_split(train: &Path, test: &Path) -> anyhow::Result<BogofilterSplit> {
+    use crate::decisions::Truth;
+    let scratch = tempfile::tempdir()?;
     let started = Instant::now();
+    let mut train_messages = 0;
     for (folder, flag) in [("spam", "-s"), ("ham", "-n")] {
-        let files = files_under(&[args.train.join(folder)])?;
-        row.train_messages += files.len();
+        let files = files_under(&[train.join(folder)])?;
+        train_messages += files.len();
         bogofilter(scratch.path(), &[flag, "-b"], &files)?;
     }
-    row.train_time = started.elapsed();
+    let train_time = started.elapsed();
     let started = Instant::now();
-    for (folder, truth) in [("spam", Label::Spam), ("ham", Label::Ham)] {
-        let files = files_under(&[args.test.join(folder)])?;
+    let mut classes = Vec::new();
+    for (folder, truth) in [("spam", Truth::Spam), ("ham", Truth::Ham)] {
+        let files = files_under(&[test.join(folder)])?;
         let output = bogofilter(scratch.path(), &["-t", "-v", "-b"], &files)?;
-        let mut classified = 0;
+        let before = classes.len();
         for line in output.lines() {
             // "PATH X SCORE", X one of S, H, U.
             let mut fields = line.rsplitn(3, ' ');
             let (_score, class) = (fields.next(), fields.next());
-            let class = match class {
-                Some("S") => Class::Spam,
-                Some("H") => Class::Ham,
-                Some("U") => Class::Unsure,
+            match class {
+                Some("S") => classes.push((truth, 'S')),
+                Some("H") => classes.push((truth, 'H')),
+                Some("U") => classes.push((truth, 'U')),
                 _ => bail!("unexpected bogofilter output: {line}"),
-            };
-            row.count(truth, class);
-            classified += 1;
+            }
         }
-        if classified != files.len() {
+        if classes.len() - before != files.len() {
             bail!(
-                "bogofilter classified {classified} of {} messages",
+                "bogofilter classified {} of {} messages",
+                classes.len() - before,
                 files.len()
             );
         }
     }
-    row.score_time = started.elapsed();
-    Ok(row)
+    Ok(BogofilterSplit {
+        classes,
+        train_messages,
+        train_time,
+        score_time: started.elapsed(),
+    })
 }
 
 /// Runs bogofilter on the word list in `dir` with `flags`, the file names on stdin.

@@ -6,9 +6,11 @@ mod floods;
 mod latency;
 mod ocr;
 mod pipeline;
+mod quality;
 mod queue;
 mod sender_auth;
 mod smtp;
+mod spamassassin;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,9 @@ pub enum BenchCommand {
     /// What checking a message's sender costs (SPF, DKIM, ARC, DMARC) against NSD on
     /// loopback: the first message cold, then every answer from the resolver's cache.
     SenderAuth(sender_auth::SenderAuthArgs),
+    /// Spam caught and ham flagged by the whole pipeline on a corpus split, with default
+    /// and with tuned weights, beside bogofilter and SpamAssassin on the same split.
+    Quality(quality::QualityArgs),
 }
 
 /// Runs the benchmark.
@@ -51,5 +56,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Queue(args) => queue::run(args).await,
         BenchCommand::Floods(args) => floods::run(args).await,
         BenchCommand::SenderAuth(args) => sender_auth::run(args).await,
+        BenchCommand::Quality(args) => quality::run(args).await,
     }
 }
