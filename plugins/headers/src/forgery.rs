@@ -91,10 +91,18 @@ pub(crate) fn date_after_received(facts: &Facts) -> Option<Finding> {
     })
 }
 
-/// RCVD_NUMERIC_HELO: a client greeted with a bare public IP address instead of a name
-/// (a literal in brackets is what RFC 5321 asks for and passes; private addresses are
-/// inside hops and webmail's HTTP hops name the web client).
+/// RCVD_NUMERIC_HELO: a client greeted with a bare public IP address instead of a name,
+/// the gateway's own client or one in the `Received` chain (a literal in brackets is
+/// what RFC 5321 asks for and passes; private addresses are inside hops, and webmail's
+/// HTTP hops name the web client).
 pub(crate) fn numeric_helo(facts: &Facts) -> Option<Finding> {
+    let client = facts.client_helo.as_deref().and_then(public_ipv4);
+    if let Some(helo) = client {
+        return Some(Finding::new(
+            RCVD_NUMERIC_HELO,
+            format!("the client said HELO {helo}"),
+        ));
+    }
     let (helo, client) = hops(facts).find_map(|hop| {
         // A webmail front end records its web client's address where the HELO name goes.
         let web = hop.with.is_some_and(|protocol| {
@@ -102,15 +110,21 @@ pub(crate) fn numeric_helo(facts: &Facts) -> Option<Finding> {
                 .get(..4)
                 .is_some_and(|p| p.eq_ignore_ascii_case("HTTP"))
         });
-        let helo: Ipv4Addr = hop.helo.filter(|_| !web)?.parse().ok()?;
-        let public = !(helo.is_private() || helo.is_loopback() || helo.is_link_local());
-        public.then_some((helo, hop.ip))
+        let helo = public_ipv4(hop.helo.filter(|_| !web)?)?;
+        Some((helo, hop.ip))
     })?;
     let client = client.map_or_else(String::new, |ip| format!(" from {ip}"));
     Some(Finding::new(
         RCVD_NUMERIC_HELO,
         format!("a relay's client said HELO {helo}{client}"),
     ))
+}
+
+/// `name` as a bare IPv4 address outside private, loopback and link-local ranges.
+fn public_ipv4(name: &str) -> Option<Ipv4Addr> {
+    let ip: Ipv4Addr = name.parse().ok()?;
+    let public = !(ip.is_private() || ip.is_loopback() || ip.is_link_local());
+    public.then_some(ip)
 }
 
 /// RCVD_DATE_REVERSED: a hop is dated more than [`REVERSED_TOLERANCE_MILLIS`] after the
@@ -255,6 +269,14 @@ mod tests {
             finding.detail,
             "a relay's client said HELO 198.51.100.7 from 198.51.100.7"
         );
+        let mut direct = clean();
+        direct.client_helo = Some("203.0.113.5".to_owned());
+        assert_eq!(
+            numeric_helo(&direct).unwrap().detail,
+            "the client said HELO 203.0.113.5"
+        );
+        direct.client_helo = Some("[203.0.113.5]".to_owned());
+        assert_eq!(numeric_helo(&direct), None);
         for fine in [
             "from [198.51.100.7] (dsl.example.net [198.51.100.7]) by mx.example.com",
             "from unknown (HELO 10.0.0.3) (198.51.100.7) by mx.example.com",

@@ -35,13 +35,14 @@ impl Plugin for Headers {
         PluginInfo::new("headers", env!("CARGO_PKG_VERSION"), [Stage::Data])
     }
 
-    fn on_data(_session: &Session, message: &Message) -> Verdict {
+    fn on_data(session: &Session, message: &Message) -> Verdict {
         let facts = Facts {
             headers: message.headers(),
             text_parts: message.text_parts(),
             html_parts: message.html_parts(),
             html_sources: message.html_sources(),
             urls: message.urls(),
+            client_helo: session.client.helo.clone(),
             transfer: (message.size() <= MAX_SCANNED_SIZE)
                 .then(|| mime::scan_transfer(&message.raw())),
             now_millis: clock::now_millis(),

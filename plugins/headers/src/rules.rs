@@ -37,6 +37,9 @@ pub(crate) struct Facts {
     pub(crate) html_sources: Vec<String>,
     /// The distinct `http(s)` URLs of the text and HTML parts.
     pub(crate) urls: Vec<String>,
+    /// The name the connected client gave in HELO/EHLO: the hop to the gateway, which
+    /// has no `Received` field the plugins see.
+    pub(crate) client_helo: Option<String>,
     /// What the scan of the raw MIME structure found, if the message was scanned.
     pub(crate) transfer: Option<TransferScan>,
     /// The gateway's clock, in milliseconds since the Unix epoch.
