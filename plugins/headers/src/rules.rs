@@ -5,11 +5,13 @@ use moat_sdk::Header;
 
 use crate::address::{addresses, domain, related_domains};
 use crate::date::parse_date_millis;
+use crate::mime::TransferScan;
 use crate::symbols::{
     DATE_IN_FUTURE, EMPTY_SUBJECT, FROM_REPLYTO_DIFFERENT_DOMAIN, GTUBE, HTML_ONLY, INVALID_DATE,
     MANY_RECIPIENTS_IN_TO, MISSING_DATE, MISSING_FROM, MISSING_MESSAGE_ID, MISSING_SUBJECT,
     MISSING_TO, MULTIPLE_FROM, SUBJECT_ALL_CAPS, TO_UNDISCLOSED,
 };
+use crate::{forgery, mime, msgid, urls};
 
 /// The GTUBE test string: a message containing it must be treated as spam.
 pub(crate) const GTUBE_STRING: &str =
@@ -31,13 +33,22 @@ pub(crate) struct Facts {
     pub(crate) text_parts: Vec<String>,
     /// The `text/html` parts, as text.
     pub(crate) html_parts: Vec<String>,
+    /// The `text/html` parts as HTML source, for their links and images.
+    pub(crate) html_sources: Vec<String>,
+    /// The distinct `http(s)` URLs of the text and HTML parts.
+    pub(crate) urls: Vec<String>,
+    /// The name the connected client gave in HELO/EHLO: the hop to the gateway, which
+    /// has no `Received` field the plugins see.
+    pub(crate) client_helo: Option<String>,
+    /// What the scan of the raw MIME structure found, if the message was scanned.
+    pub(crate) transfer: Option<TransferScan>,
     /// The gateway's clock, in milliseconds since the Unix epoch.
     pub(crate) now_millis: u64,
 }
 
 impl Facts {
     /// The values of every header named `name` (case-insensitive), in order.
-    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+    pub(crate) fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
         self.headers
             .iter()
             .filter(move |header| header.name.eq_ignore_ascii_case(name))
@@ -45,7 +56,7 @@ impl Facts {
     }
 
     /// The value of the first header named `name`.
-    fn first(&self, name: &'static str) -> Option<&str> {
+    pub(crate) fn first(&self, name: &'static str) -> Option<&str> {
         self.values(name).next()
     }
 }
@@ -60,7 +71,8 @@ pub(crate) struct Finding {
 }
 
 impl Finding {
-    fn new(symbol: &'static str, detail: impl Into<String>) -> Self {
+    /// A finding of `symbol`, explained by `detail`.
+    pub(crate) fn new(symbol: &'static str, detail: impl Into<String>) -> Self {
         Self {
             symbol,
             detail: detail.into(),
@@ -70,7 +82,7 @@ impl Finding {
 
 /// Runs every check.
 pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
-    let checks: [fn(&Facts) -> Option<Finding>; 8] = [
+    let checks: [fn(&Facts) -> Option<Finding>; 18] = [
         gtube,
         from_count,
         date,
@@ -79,6 +91,16 @@ pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
         reply_to_domain,
         html_only,
         to_recipients,
+        mime::base64_text,
+        mime::images_little_text,
+        urls::numeric_ip,
+        forgery::date_in_past,
+        forgery::date_after_received,
+        msgid::outlook_invalid,
+        msgid::forged_outlook,
+        forgery::numeric_helo,
+        forgery::date_reversed,
+        forgery::forged_freemail,
     ];
     checks.iter().filter_map(|check| check(facts)).collect()
 }
@@ -211,7 +233,7 @@ pub(crate) fn to_recipients(facts: &Facts) -> Option<Finding> {
 }
 
 /// `value` shortened for a report line: at most 80 characters.
-fn excerpt(value: &str) -> String {
+pub(crate) fn excerpt(value: &str) -> String {
     const MAX_CHARS: usize = 80;
     match value.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{:?}…", &value[..cut]),
@@ -220,14 +242,14 @@ fn excerpt(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// 2024-01-01T12:00:00Z
-    const NOW_MILLIS: u64 = 1_704_110_400_000;
+    pub(crate) const NOW_MILLIS: u64 = 1_704_110_400_000;
 
     /// A well-formed message: no check finds anything.
-    fn clean() -> Facts {
+    pub(crate) fn clean() -> Facts {
         Facts {
             headers: vec![
                 Header::new("From", "Alice <alice@example.org>"),
@@ -237,8 +259,8 @@ mod tests {
                 Header::new("Message-ID", "<1@example.org>"),
             ],
             text_parts: vec!["Shall we?".to_owned()],
-            html_parts: Vec::new(),
             now_millis: NOW_MILLIS,
+            ..Facts::default()
         }
     }
 

@@ -32,6 +32,27 @@ pub(crate) const TO_UNDISCLOSED: &str = "TO_UNDISCLOSED";
 /// Very many addresses in `To`.
 pub(crate) const MANY_RECIPIENTS_IN_TO: &str = "MANY_RECIPIENTS_IN_TO";
 
+/// ASCII text sent in base64.
+pub(crate) const MIME_BASE64_TEXT: &str = "MIME_BASE64_TEXT";
+/// HTML with images and little text.
+pub(crate) const HTML_IMAGES_LITTLE_TEXT: &str = "HTML_IMAGES_LITTLE_TEXT";
+/// A link to an IP address.
+pub(crate) const URL_NUMERIC_IP: &str = "URL_NUMERIC_IP";
+/// A `Date` well before the message was received.
+pub(crate) const DATE_IN_PAST: &str = "DATE_IN_PAST";
+/// A `Date` well after the message was received.
+pub(crate) const DATE_AFTER_RECEIVED: &str = "DATE_AFTER_RECEIVED";
+/// An Outlook-shaped `Message-ID` with an impossible timestamp.
+pub(crate) const MSGID_OUTLOOK_INVALID: &str = "MSGID_OUTLOOK_INVALID";
+/// `X-Mailer` claims Outlook, the `Message-ID` is not Outlook's.
+pub(crate) const FORGED_OUTLOOK_MSGID: &str = "FORGED_OUTLOOK_MSGID";
+/// A client greeted with a bare IP address.
+pub(crate) const RCVD_NUMERIC_HELO: &str = "RCVD_NUMERIC_HELO";
+/// The `Received` dates go backwards.
+pub(crate) const RCVD_DATE_REVERSED: &str = "RCVD_DATE_REVERSED";
+/// A free-mail `From` that never went through the provider's relays.
+pub(crate) const FORGED_FREEMAIL_RCVD: &str = "FORGED_FREEMAIL_RCVD";
+
 /// Every symbol with its default score (positive: spammy).
 pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (GTUBE, 100.0),
@@ -49,6 +70,16 @@ pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (MISSING_TO, 2.0),
     (TO_UNDISCLOSED, 2.0),
     (MANY_RECIPIENTS_IN_TO, 1.5),
+    (MIME_BASE64_TEXT, 1.5),
+    (HTML_IMAGES_LITTLE_TEXT, 1.5),
+    (URL_NUMERIC_IP, 2.0),
+    (DATE_IN_PAST, 2.0),
+    (DATE_AFTER_RECEIVED, 2.5),
+    (MSGID_OUTLOOK_INVALID, 3.0),
+    (FORGED_OUTLOOK_MSGID, 2.5),
+    (RCVD_NUMERIC_HELO, 1.5),
+    (RCVD_DATE_REVERSED, 1.5),
+    (FORGED_FREEMAIL_RCVD, 2.0),
 ];
 
 /// The symbols whose finding also demands that the message be rejected (honoured only
