@@ -8,6 +8,7 @@
 
 mod abuse;
 mod cli;
+mod decisions;
 mod delivery;
 mod delivery_mx;
 mod disk_full;

@@ -111,7 +111,11 @@ pub(super) async fn check_samples(env: &CheckEnv<'_>, samples: &[Sample]) -> Cor
         }
         if progress && (n + 1) % 50 == 0 {
             let rate = (n + 1) as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            eprint!("\r  {} of {} messages checked ({rate:.0}/s) ", n + 1, samples.len());
+            eprint!(
+                "\r  {} of {} messages checked ({rate:.0}/s) ",
+                n + 1,
+                samples.len()
+            );
             let _ = std::io::stderr().flush();
         }
     }

@@ -69,8 +69,9 @@ pub(super) async fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
             (labelled, format!("the decision log in {}", dir.display()))
         }
     };
-    let (fold, rest): (Vec<LoggedDecision>, Vec<LoggedDecision>) =
-        decisions.into_iter().partition(|d| held_out(d, args.holdout));
+    let (fold, rest): (Vec<LoggedDecision>, Vec<LoggedDecision>) = decisions
+        .into_iter()
+        .partition(|d| held_out(d, args.holdout));
     if rest.is_empty() {
         bail!(
             "no labelled messages in {source}: label decisions (moat learn, quarantine \
@@ -131,7 +132,12 @@ fn print_report(
     if before.spam + before.ham == 0 {
         say!("no message held out (--holdout 0): the weights are not measured");
     } else {
-        say!("held out ({}%): {} spam, {} ham", args.holdout, before.spam, before.ham);
+        say!(
+            "held out ({}%): {} spam, {} ham",
+            args.holdout,
+            before.spam,
+            before.ham
+        );
         say!("  {:<16} {:>20} {:>20}", "", "spam caught", "ham flagged");
         for (name, rates) in [("weights in force", before), ("learnt weights", after)] {
             say!(

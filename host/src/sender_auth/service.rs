@@ -17,6 +17,9 @@ pub struct SenderAuthService {
     pub authserv_id: Option<String>,
     /// The keys submitted mail is signed with.
     pub signing: DkimSigning,
+    /// `[relay] trusted_relays`: a message from one of them is judged by the first hop
+    /// outside them, by the sender checks and by the data-stage plugins alike.
+    pub relays: super::TrustedRelays,
 }
 
 /// Why sender authentication could not be set up.

@@ -22,7 +22,7 @@ pub fn sender_auth_service(
         (true, Some(resolver)) => Some(Arc::new(SenderVerifier::new(
             resolver.authenticator().clone(),
             hostname.clone(),
-            relays,
+            relays.clone(),
             settings.time_budget.0,
             settings.check_local,
         ))),
@@ -51,5 +51,6 @@ pub fn sender_auth_service(
             .then(|| settings.authserv_id(hostname).to_owned()),
         verifier,
         signing: DkimSigning::new(identities),
+        relays,
     })
 }

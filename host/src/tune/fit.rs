@@ -47,7 +47,11 @@ pub fn fit(set: &FeatureSet, options: FitOptions) -> Vec<f64> {
             let z = margin(set, i, w, options.tag);
             // log(1 + e^z) without overflow.
             let softplus = |z: f64| if z > 30.0 { z } else { z.exp().ln_1p() };
-            let l = if set.spam[i] { softplus(-z) } else { softplus(z) };
+            let l = if set.spam[i] {
+                softplus(-z)
+            } else {
+                softplus(z)
+            };
             sum += cost(set.spam[i]) * l;
         }
         let pull: f64 = w
@@ -193,9 +197,24 @@ mod tests {
         set.rows.push(vec![(0, 1.0), (1, 1.0)]);
         set.offsets.push(0.0);
         set.spam.push(false);
-        let cheap = fit(&set, FitOptions { ham_cost: 0.2, ..FitOptions::default() });
-        let dear = fit(&set, FitOptions { ham_cost: 50.0, ..FitOptions::default() });
-        assert!(cheap[0] + cheap[1] > dear[0] + dear[1], "{cheap:?} {dear:?}");
+        let cheap = fit(
+            &set,
+            FitOptions {
+                ham_cost: 0.2,
+                ..FitOptions::default()
+            },
+        );
+        let dear = fit(
+            &set,
+            FitOptions {
+                ham_cost: 50.0,
+                ..FitOptions::default()
+            },
+        );
+        assert!(
+            cheap[0] + cheap[1] > dear[0] + dear[1],
+            "{cheap:?} {dear:?}"
+        );
     }
 
     #[test]

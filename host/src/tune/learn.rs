@@ -51,7 +51,11 @@ pub fn learn_weights(config: &Config, decisions: &[LoggedDecision], options: Fit
             after,
         });
     }
-    moved.sort_by(|a, b| (b.after - b.before).abs().total_cmp(&(a.after - a.before).abs()));
+    moved.sort_by(|a, b| {
+        (b.after - b.before)
+            .abs()
+            .total_cmp(&(a.after - a.before).abs())
+    });
     let spam = set.spam.iter().filter(|s| **s).count();
     Learnt {
         weights,

@@ -87,9 +87,12 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
     let test = labelled_samples(&args.test)?;
     let mut rows = Vec::new();
     let started = Instant::now();
-    let test_decisions =
-        taught_and_checked(&base, &train.iter().collect::<Vec<_>>(), &test.iter().collect::<Vec<_>>())
-            .await?;
+    let test_decisions = taught_and_checked(
+        &base,
+        &train.iter().collect::<Vec<_>>(),
+        &test.iter().collect::<Vec<_>>(),
+    )
+    .await?;
     rows.push(Row {
         engine: "moat (default weights)".into(),
         rates: rates_as_decided(&test_decisions),
@@ -187,12 +190,18 @@ async fn taught_and_checked(
 }
 
 /// Decisions on every train message by plugins taught the other folds.
-async fn out_of_fold(base: &Config, train: &[Sample], folds: u8) -> anyhow::Result<Vec<LoggedDecision>> {
+async fn out_of_fold(
+    base: &Config,
+    train: &[Sample],
+    folds: u8,
+) -> anyhow::Result<Vec<LoggedDecision>> {
     let fold_of = |i: usize| i % usize::from(folds);
     let mut decisions = Vec::with_capacity(train.len());
     for fold in 0..usize::from(folds) {
-        let (held, taught): (Vec<(usize, &Sample)>, Vec<(usize, &Sample)>) =
-            train.iter().enumerate().partition(|(i, _)| fold_of(*i) == fold);
+        let (held, taught): (Vec<(usize, &Sample)>, Vec<(usize, &Sample)>) = train
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| fold_of(*i) == fold);
         let taught: Vec<&Sample> = taught.into_iter().map(|(_, s)| s).collect();
         let held: Vec<&Sample> = held.into_iter().map(|(_, s)| s).collect();
         decisions.extend(taught_and_checked(base, &taught, &held).await?);
@@ -215,7 +224,9 @@ async fn teach(pipeline: &crate::filter::Pipeline, samples: &[&Sample]) -> anyho
             let handle = MessageHandle::new(parsed);
             let mut i = 0;
             while i < learners.len() {
-                let report = pipeline.learn(learners[i], handle.clone(), label, false).await;
+                let report = pipeline
+                    .learn(learners[i], handle.clone(), label, false)
+                    .await;
                 if matches!(report.result, Ok(Ok(LearnOutcome::Unsupported))) {
                     learners.remove(i);
                     continue;
@@ -243,7 +254,11 @@ fn measure_bogofilter(args: &QualityArgs) -> anyhow::Result<Row> {
     let started = Instant::now();
     let mut rates = TruthRates::default();
     for (truth, class) in super::bayes::bogofilter_split(&args.train, &args.test)?.classes {
-        let action = if class == 'S' { Action::Tag } else { Action::Accept };
+        let action = if class == 'S' {
+            Action::Tag
+        } else {
+            Action::Accept
+        };
         rates.count(truth, action);
     }
     Ok(Row {
@@ -273,7 +288,13 @@ fn print_table(args: &QualityArgs, rows: &[Row], learnt: &Learnt) {
         args.folds,
         args.test.display()
     );
-    say!("{:<24} {:>20} {:>20} {:>10}", "engine", "spam caught", "ham flagged", "seconds");
+    say!(
+        "{:<24} {:>20} {:>20} {:>10}",
+        "engine",
+        "spam caught",
+        "ham flagged",
+        "seconds"
+    );
     for row in rows {
         say!(
             "{:<24} {:>20} {:>20} {:>10.1}",

@@ -5,6 +5,9 @@ pub(super) struct SpamAssassinRun {
     pub(super) train_time: std::time::Duration,
     pub(super) score_time: std::time::Duration,
 }
-pub(super) fn measure_spamassassin(_: &std::path::Path, _: &std::path::Path) -> anyhow::Result<SpamAssassinRun> {
+pub(super) fn measure_spamassassin(
+    _: &std::path::Path,
+    _: &std::path::Path,
+) -> anyhow::Result<SpamAssassinRun> {
     anyhow::bail!("not yet")
 }

@@ -239,7 +239,7 @@ impl Session {
         let decision = self.decide(&all_results);
         match refusal_before_data(&decision) {
             Some(reply) => {
-                self.log_decision(input.stage(), &decision, &all_results, None, None);
+                self.log_decision(None, input.stage(), &decision, &all_results, None, None);
                 Err(reply)
             }
             None => Ok(results),

@@ -7,11 +7,11 @@ use password_hash::rand_core::{OsRng, RngCore as _};
 
 use super::Session;
 use crate::config::Stage;
-use crate::filter::pipeline::StageInput;
+use crate::filter::pipeline::{ClientInfo, StageInput};
 use crate::filter::{Action, Decision};
 use crate::message::ParsedMessage;
 use crate::queue::{MessageBytes, NewMessage, QueueError, QueueId};
-use crate::sender_auth::authentication_results;
+use crate::sender_auth::{Path, authentication_results};
 use crate::smtp::budget::Reservation;
 use crate::smtp::header_fields::hop_count;
 use crate::smtp::headers::{
@@ -65,15 +65,22 @@ impl Session {
             .await;
         drop(as_sent);
         let message = Arc::new(message);
+        // Behind a trusted relay, the plugins judge the first hop outside it, as the
+        // sender checks do and `moat check` does; the relay stays the session's client.
+        let relay = self
+            .origin_behind_relay(&message)
+            .map(|origin| std::mem::replace(&mut self.ctx.client, origin));
         let results = self
             .pipeline
             .run_stage(&mut self.ctx, &StageInput::Data(message.clone()))
             .await;
+        let origin = relay.map(|relay| std::mem::replace(&mut self.ctx.client, relay));
         let all_results = self.results_with(&transaction.results, &results);
         let decision = self.decide(&all_results);
         self.params.metrics.message(decision.action);
         let (reply, queue_id) = self.apply_decision(&decision, &message, transaction).await;
         self.log_decision(
+            origin.as_ref(),
             Stage::Data,
             &decision,
             &all_results,
@@ -97,8 +104,29 @@ impl Session {
             reply = reply.code,
             "message"
         );
-        self.learn_outcome(decision, message, reservation);
+        self.learn_outcome(decision, message, reservation, origin);
         reply
+    }
+
+    /// The client a message from a trusted relay (`[relay] trusted_relays`) is judged
+    /// as: the first hop of its Received chain outside the relays; `None` when the
+    /// client is not a trusted relay or the chain names no such hop.
+    fn origin_behind_relay(&self, message: &ParsedMessage) -> Option<ClientInfo> {
+        let relays = &self.params.sender_auth.relays;
+        if !relays.trusts(self.ctx.client.ip) {
+            return None;
+        }
+        match relays.path(&message.received_hops()) {
+            Path::From(origin) => Some(ClientInfo {
+                ip: origin.ip,
+                port: 0,
+                reverse_dns: origin.reverse_dns,
+                helo: origin.helo,
+                tls: None,
+                authenticated_user: None,
+            }),
+            Path::Inside | Path::Unreadable => None,
+        }
     }
 
     /// The reply to the end of data, and the queue id when the message was stored.
@@ -223,7 +251,8 @@ impl Session {
         MessageBytes::joined(&out, message.raw())
     }
 
-    /// Runs the outcome stage in the background: learning must not delay the reply. At
+    /// Runs the outcome stage in the background (as `origin` when the message came
+    /// through a trusted relay): learning must not delay the reply. At
     /// most `outcomes` run at once: past that, this message teaches nothing (learning is
     /// best effort; a backlog of messages waiting to teach would hold their memory).
     fn learn_outcome(
@@ -231,13 +260,17 @@ impl Session {
         decision: Decision,
         message: Arc<ParsedMessage>,
         reservation: Option<Reservation>,
+        origin: Option<ClientInfo>,
     ) {
         let Ok(slot) = Arc::clone(&self.params.outcomes).try_acquire_owned() else {
             tracing::warn!("outcome stage skipped: too many running");
             return;
         };
         let pipeline = self.pipeline.clone();
-        let ctx = self.ctx.clone();
+        let mut ctx = self.ctx.clone();
+        if let Some(origin) = origin {
+            ctx.client = origin;
+        }
         tokio::spawn(async move {
             pipeline.run_outcome(&ctx, &decision, Some(&message)).await;
             drop((slot, reservation, message));

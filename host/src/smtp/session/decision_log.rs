@@ -4,14 +4,17 @@
 use super::Session;
 use crate::config::Stage;
 use crate::decisions::{DecisionRecord, LoggedClient, LoggedResult, MessageIdentity};
+use crate::filter::pipeline::ClientInfo;
 use crate::filter::{Decision, PluginResult};
 use crate::message::ParsedMessage;
 
 impl Session {
     /// Logs `decision`, taken at `stage` from `results`, on `message` (none before DATA),
-    /// stored under `queue_id` when it was.
+    /// stored under `queue_id` when it was; `judged` is the client the plugins judged
+    /// when it is not the session's (the origin behind a trusted relay).
     pub(super) fn log_decision(
         &self,
+        judged: Option<&ClientInfo>,
         stage: Stage,
         decision: &Decision,
         results: &[PluginResult],
@@ -23,7 +26,7 @@ impl Session {
             return;
         }
         let identity = message.map(MessageIdentity::of);
-        let client = &self.ctx.client;
+        let client = judged.unwrap_or(&self.ctx.client);
         log.record(DecisionRecord {
             time: self.params.clock.now_ms(),
             queue_id,

@@ -328,7 +328,7 @@ impl Session {
         };
         let decision = self.decide(&results);
         if matches!(decision.action, Action::Reject | Action::Tempfail) {
-            self.log_decision(Stage::Connect, &decision, &results, None, None);
+            self.log_decision(None, Stage::Connect, &decision, &results, None, None);
         }
         self.session_results = results;
         self.session_annotations = self.ctx.annotations.len();
