@@ -128,6 +128,7 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
             Engine::Bogofilter => measure_bogofilter(&args)?,
             Engine::Spamassassin => {
                 let run = super::spamassassin::measure_spamassassin(&args.train, &args.test)?;
+                anyhow::ensure!(run.failed == 0, "SpamAssassin could not score {} messages", run.failed);
                 Row {
                     engine: "spamassassin".into(),
                     rates: run.rates,
