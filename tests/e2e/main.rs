@@ -16,6 +16,7 @@ mod dnsbl;
 mod durability;
 mod floods;
 mod gateway;
+mod image_spam;
 mod learn;
 mod metrics;
 mod ocr;

@@ -23,7 +23,8 @@ const CAPABILITIES: &[(&str, &[Capability])] = &[
     ("dnsbl", &[Capability::Dns]),
     ("reputation", &[Capability::Kv]),
     ("ocr", &[Capability::Ocr]),
-    ("bayes", &[Capability::Kv]),
+    // ocr: `moat learn` reads the images of the messages it learns (no ocr-text then).
+    ("bayes", &[Capability::Kv, Capability::Ocr]),
 ];
 
 /// The order bundled plugins run in unless `[filter] order` says otherwise: cheap checks

@@ -20,6 +20,9 @@ pub struct Params {
     /// `Return-Path`, `Sender`, `Received` hosts), and chi-square combining takes every
     /// clue as independent evidence.
     pub max_family_clues: usize,
+    /// The image text (OCR tokens) is also classified on its own when it gives at least
+    /// this many tokens; 0 turns that off.
+    pub min_image_tokens: usize,
 }
 
 impl Default for Params {
@@ -31,6 +34,7 @@ impl Default for Params {
             max_clues: 300,
             min_count: 1,
             max_family_clues: 3,
+            min_image_tokens: 10,
         }
     }
 }

@@ -3,8 +3,9 @@
 use serde::Deserialize;
 
 use crate::classify::Params;
+use crate::images::Limits;
 use crate::model::Stats;
-use crate::tokens::Tokenizer;
+use crate::tokens::{OcrTokens, Tokenizer};
 
 /// The settings. Unknown keys make the whole table invalid (the plugin then logs an error
 /// and runs on the defaults); a known key with an unusable value is replaced by its default.
@@ -39,6 +40,23 @@ pub struct Config {
     pub max_tokens: usize,
     /// The sparse-bigram window (1: words only).
     pub osb_window: usize,
+    /// How image text (the `ocr-text` annotation) becomes features: `prefixed`, `plain`
+    /// or `both`.
+    pub ocr_tokens: OcrTokens,
+    /// The image text is also classified on its own (`BAYES_OCR_SPAM`, `BAYES_OCR_HAM`)
+    /// when it gives at least this many tokens; 0 turns that off.
+    pub ocr_min_tokens: usize,
+    /// The score of `BAYES_OCR_SPAM` at probability 1 (half of it at the spam cut-off).
+    pub ocr_spam_score: f64,
+    /// The score of `BAYES_OCR_HAM` at probability 0 (half of it at the ham cut-off);
+    /// negative.
+    pub ocr_ham_score: f64,
+    /// `moat learn` reads the message's images with the OCR engine (needs the `ocr`
+    /// capability), so that a model learns what image spam says.
+    pub learn_ocr: bool,
+    /// When learning, no image is sent to the OCR engine once this many milliseconds have
+    /// passed; keep it well below the plugin's `time_budget`.
+    pub learn_ocr_budget_ms: u64,
     /// Auto-learn at the outcome stage.
     pub autolearn: bool,
     /// Auto-learn spam when the other plugins' score is at least the reject threshold
@@ -72,6 +90,12 @@ impl Default for Config {
             max_family_clues: params.max_family_clues,
             max_tokens: tokenizer.max_tokens,
             osb_window: tokenizer.osb_window,
+            ocr_tokens: tokenizer.ocr_tokens,
+            ocr_min_tokens: params.min_image_tokens,
+            ocr_spam_score: 4.0,
+            ocr_ham_score: -2.0,
+            learn_ocr: true,
+            learn_ocr_budget_ms: Limits::default().budget_ms,
             autolearn: false,
             autolearn_spam_margin: 5.0,
             autolearn_ham_margin: 6.0,
@@ -91,6 +115,7 @@ impl Config {
             max_clues: self.max_clues,
             min_count: self.min_token_count,
             max_family_clues: self.max_family_clues,
+            min_image_tokens: self.ocr_min_tokens,
         }
     }
 
@@ -100,7 +125,17 @@ impl Config {
         Tokenizer {
             max_tokens: self.max_tokens,
             osb_window: self.osb_window,
+            ocr_tokens: self.ocr_tokens,
             ..Tokenizer::default()
+        }
+    }
+
+    /// The limits of reading images when learning.
+    #[must_use]
+    pub fn learn_ocr_limits(&self) -> Limits {
+        Limits {
+            budget_ms: self.learn_ocr_budget_ms,
+            ..Limits::default()
         }
     }
 
@@ -149,6 +184,20 @@ impl Config {
         check("spam_score", &mut self.spam_score, d.spam_score, v >= 0.0);
         let v = self.ham_score;
         check("ham_score", &mut self.ham_score, d.ham_score, v <= 0.0);
+        let v = self.ocr_spam_score;
+        check(
+            "ocr_spam_score",
+            &mut self.ocr_spam_score,
+            d.ocr_spam_score,
+            v >= 0.0,
+        );
+        let v = self.ocr_ham_score;
+        check(
+            "ocr_ham_score",
+            &mut self.ocr_ham_score,
+            d.ocr_ham_score,
+            v <= 0.0,
+        );
         let v = self.robinson_s;
         check("robinson_s", &mut self.robinson_s, d.robinson_s, v >= 0.0);
         let v = self.robinson_x;
@@ -200,6 +249,24 @@ mod tests {
         let config: Config = serde_json::from_str("{}").unwrap();
         assert_eq!(config, Config::default());
         assert_eq!(config.clone().validated(), (config, vec![]));
+    }
+
+    #[test]
+    fn image_settings_are_read_and_checked() {
+        let config: Config = serde_json::from_str(
+            r#"{"ocr_tokens": "prefixed", "learn_ocr": false, "learn_ocr_budget_ms": 9000,
+                "ocr_min_tokens": 0, "ocr_spam_score": -1, "ocr_ham_score": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(config.tokenizer().ocr_tokens, OcrTokens::Prefixed);
+        assert!(!config.learn_ocr);
+        assert_eq!(config.learn_ocr_limits().budget_ms, 9000);
+        assert_eq!(config.params().min_image_tokens, 0);
+        let (config, problems) = config.validated();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(config.ocr_spam_score, 4.0);
+        assert_eq!(config.ocr_ham_score, -2.0);
+        assert!(serde_json::from_str::<Config>(r#"{"ocr_tokens": "mixed"}"#).is_err());
     }
 
     #[test]

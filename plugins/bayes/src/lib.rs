@@ -6,6 +6,7 @@
 //!
 //! * [`tokens`]: the tokenizer over a plain [`Input`] (what the gateway's message gives).
 //! * [`html`]: the markup features of the HTML parts' source.
+//! * [`images`]: the text of a message's images when learning (no `ocr-text` then).
 //! * [`classify`]: Robinson's `f(w)`, the chi-square survival function, combining.
 //! * [`model`]: the kv layout, idempotent learning by message digest, classification.
 //! * [`config`]: the settings.
@@ -18,17 +19,18 @@
 pub mod classify;
 pub mod config;
 pub mod html;
+pub mod images;
 pub mod model;
 pub mod tokens;
 
 use moat_sdk::kv::{self, KvError};
 use moat_sdk::{
     Action, Decision, Label, LearnOutcome, Message, Plugin, PluginInfo, Session, Stage, Verdict,
-    log,
+    clock, log, ocr,
 };
 
 use crate::config::Config;
-use crate::model::{Classification, Kv, ModelError, Score, Stats, Teacher};
+use crate::model::{Classification, Clue, ImageScore, Kv, ModelError, Score, Stats, Teacher};
 pub use crate::tokens::Input;
 use crate::tokens::Source;
 
@@ -89,7 +91,10 @@ impl Plugin for Bayes {
 
     fn learn(message: &Message, label: Label, forget: bool) -> Result<LearnOutcome, String> {
         let config = load_config();
-        let input = gather(message, None);
+        let mut input = gather(message, None);
+        if config.learn_ocr {
+            input.ocr_text = image_text(message, &config);
+        }
         train(
             &mut Gateway,
             &config,
@@ -138,6 +143,48 @@ fn load_config() -> Config {
         log::error(&problem);
     }
     config
+}
+
+/// The text of the message's images, read with the OCR engine as the ocr plugin would
+/// (see [`images`]); `None` without images, text or the `ocr` capability.
+fn image_text(message: &Message, config: &Config) -> Option<String> {
+    let candidates: Vec<images::Candidate> = message
+        .attachments()
+        .into_iter()
+        .map(|a| images::Candidate {
+            index: a.index,
+            content_type: a.content_type,
+            name: a.name,
+            size: a.size,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    images::read(
+        &mut Images { message },
+        &candidates,
+        config.learn_ocr_limits(),
+    )
+}
+
+/// The gateway's attachments, OCR engine and clock.
+struct Images<'m> {
+    message: &'m Message,
+}
+
+impl images::ImageSource for Images<'_> {
+    fn attachment_bytes(&mut self, index: u32) -> Option<Vec<u8>> {
+        self.message.attachment_bytes(index)
+    }
+
+    fn recognize(&mut self, image: &[u8], media_type: &str) -> Result<String, ocr::OcrError> {
+        ocr::recognize(image, media_type)
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        clock::now_millis()
+    }
 }
 
 /// What the tokenizer reads, fetched from the gateway once per part.
@@ -230,32 +277,53 @@ fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> V
             untrained_detail(stats, config.minimum()),
         ),
         Ok(Classification::Scored(score)) => {
-            let p = score.probability;
-            let (name, points) = match Class::of(p, config) {
-                Class::Spam => {
-                    let span = 1.0 - config.spam_cutoff;
-                    let depth = if span > 0.0 {
-                        (p - config.spam_cutoff) / span
-                    } else {
-                        1.0
-                    };
-                    ("BAYES_SPAM", config.spam_score * (0.5 + 0.5 * depth))
-                }
-                Class::Ham => {
-                    let depth = if config.ham_cutoff > 0.0 {
-                        (config.ham_cutoff - p) / config.ham_cutoff
-                    } else {
-                        1.0
-                    };
-                    ("BAYES_HAM", config.ham_score * (0.5 + 0.5 * depth))
-                }
+            let (name, points) = match Class::of(score.probability, config) {
+                Class::Spam => (
+                    "BAYES_SPAM",
+                    points(config, score.probability, config.spam_score),
+                ),
+                Class::Ham => (
+                    "BAYES_HAM",
+                    points(config, score.probability, config.ham_score),
+                ),
                 Class::Unsure => ("BAYES_UNSURE", 0.0),
             };
-            // Round to hundredths, and never -0.
-            let points = (points * 100.0).round() / 100.0 + 0.0;
-            Verdict::new().symbol(name, points, detail(&score, config))
+            let verdict = Verdict::new().symbol(name, points, detail(&score, config));
+            match &score.image {
+                Some(image) => verdict_for_image(config, image, verdict),
+                None => verdict,
+            }
         }
     }
+}
+
+/// Adds `BAYES_OCR_SPAM`, `BAYES_OCR_HAM` or `BAYES_OCR_UNSURE` (0): what the image text
+/// alone is, by the same cut-offs.
+fn verdict_for_image(config: &Config, image: &ImageScore, verdict: Verdict) -> Verdict {
+    let p = image.probability;
+    let (name, points) = match Class::of(p, config) {
+        Class::Spam => ("BAYES_OCR_SPAM", points(config, p, config.ocr_spam_score)),
+        Class::Ham => ("BAYES_OCR_HAM", points(config, p, config.ocr_ham_score)),
+        Class::Unsure => ("BAYES_OCR_UNSURE", 0.0),
+    };
+    let mut text = format!("image text alone: probability {p:.4}; top:");
+    push_clues(&mut text, &image.clues);
+    verdict.symbol(name, points, text)
+}
+
+/// The points for probability `p` with `full` at the extreme: half of `full` at the
+/// cut-off, all of it at 0 (ham) or 1 (spam), rounded to hundredths.
+fn points(config: &Config, p: f64, full: f64) -> f64 {
+    let depth = match Class::of(p, config) {
+        Class::Spam if config.spam_cutoff < 1.0 => {
+            (p - config.spam_cutoff) / (1.0 - config.spam_cutoff)
+        }
+        Class::Ham if config.ham_cutoff > 0.0 => (config.ham_cutoff - p) / config.ham_cutoff,
+        Class::Unsure => return 0.0,
+        _ => 1.0,
+    };
+    // Round to hundredths, and never -0.
+    (full * (0.5 + 0.5 * depth) * 100.0).round() / 100.0 + 0.0
 }
 
 fn untrained_detail(stats: Stats, min: Stats) -> String {
@@ -284,8 +352,14 @@ fn detail(score: &Score, config: &Config) -> String {
         sources.join(", "),
         score.clues.len()
     );
+    push_clues(&mut text, &score.clues);
+    text
+}
+
+/// Appends up to 10 clues (`token f(w);`) to `text` within the 1 KiB detail limit.
+fn push_clues(text: &mut String, clues: &[Clue]) {
     const LIMIT: usize = moat_sdk::Symbol::MAX_DETAIL_LEN;
-    for clue in score.clues.iter().take(10) {
+    for clue in clues.iter().take(10) {
         let mut token: String = clue.text.chars().take(48).collect();
         token.retain(|c| !c.is_control());
         let item = format!(" {token} {:.3};", clue.probability);
@@ -297,7 +371,6 @@ fn detail(score: &Score, config: &Config) -> String {
     if text.ends_with(';') {
         text.pop();
     }
-    text
 }
 
 /// What auto-learning learns from a decision, never from this plugin's own vote: spam
@@ -327,7 +400,7 @@ mod tests {
     use moat_sdk::{ScoredSymbol, Symbol, Thresholds};
 
     use super::*;
-    use crate::model::{Clue, MemoryKv};
+    use crate::model::MemoryKv;
 
     fn config() -> Config {
         Config {
@@ -443,8 +516,74 @@ mod tests {
         input.ocr_text = Some("cheap pills".into());
         let verdict = verdict_for(&config, score(&mut kv, &config, &input));
         let s = symbol(&verdict);
-        assert!(s.detail.contains("ocr 3"), "{}", s.detail);
+        // `ocr:cheap`, `cheap`, their bigrams and `pills`, each as both.
+        assert!(s.detail.contains("ocr 6"), "{}", s.detail);
         assert!(s.detail.contains("ocr:cheap"), "{}", s.detail);
+    }
+
+    /// Ten spam whose pitch is in the image and ten ham about a cat; then a message
+    /// whose body is the ham's words and whose image is the spam's.
+    fn poisoned() -> (Config, MemoryKv, Input) {
+        let mut kv = MemoryKv::default();
+        let config = Config {
+            ocr_min_tokens: 5,
+            ..config()
+        };
+        let pitch = "cheap pills online today fast shipping";
+        for i in 0..10 {
+            let mut spam = mail("hello", &format!("see picture {i}"), i);
+            spam.ocr_text = Some(pitch.into());
+            train(
+                &mut kv,
+                &config,
+                &spam,
+                Label::Spam,
+                false,
+                Teacher::Operator,
+            )
+            .unwrap();
+            let ham = mail(
+                "hello",
+                &format!("a picture of the cat in the garden {i}"),
+                100 + i,
+            );
+            train(&mut kv, &config, &ham, Label::Ham, false, Teacher::Operator).unwrap();
+        }
+        let mut input = mail("hello", "the cat in the garden", 1000);
+        input.ocr_text = Some(pitch.into());
+        (config, kv, input)
+    }
+
+    #[test]
+    fn image_text_alone_is_classified_too() {
+        let (config, mut kv, input) = poisoned();
+        let verdict = verdict_for(&config, score(&mut kv, &config, &input));
+        let names: Vec<&str> = verdict.symbols.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{verdict:?}");
+        assert_eq!(names[1], "BAYES_OCR_SPAM", "{verdict:?}");
+        let image = &verdict.symbols[1];
+        assert!(image.score >= 2.0 && image.score <= 4.0, "{image:?}");
+        assert!(
+            image
+                .detail
+                .starts_with("image text alone: probability 1.0000; top:"),
+            "{}",
+            image.detail
+        );
+        assert!(image.detail.contains("ocr:cheap"), "{}", image.detail);
+
+        // Too few image tokens: no second symbol.
+        let (mut config, mut kv, input) = poisoned();
+        config.ocr_min_tokens = 100;
+        let verdict = verdict_for(&config, score(&mut kv, &config, &input));
+        assert_eq!(verdict.symbols.len(), 1, "{verdict:?}");
+
+        // Hammy image text: BAYES_OCR_HAM.
+        let (config, mut kv, mut input) = poisoned();
+        input.ocr_text = Some("a picture of the cat in the garden".into());
+        let verdict = verdict_for(&config, score(&mut kv, &config, &input));
+        assert_eq!(verdict.symbols[1].name, "BAYES_OCR_HAM", "{verdict:?}");
+        assert!(verdict.symbols[1].score < 0.0);
     }
 
     #[test]
@@ -458,6 +597,7 @@ mod tests {
             }],
             per_source: [1, 0, 0, 0, 0],
             stats: Stats { spam: 5, ham: 5 },
+            image: None,
         };
         let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
         let s = symbol(&verdict);
@@ -478,6 +618,7 @@ mod tests {
                 .collect(),
             per_source: [1, 2, 3, 4, 5],
             stats: Stats::default(),
+            image: None,
         };
         let verdict = verdict_for(&config, Ok(Classification::Scored(score)));
         let s = symbol(&verdict);

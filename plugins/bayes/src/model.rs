@@ -319,6 +319,18 @@ pub struct Score {
     pub per_source: [usize; 5],
     /// The training it was scored against.
     pub stats: Stats,
+    /// The image text classified on its own, when it has enough tokens.
+    pub image: Option<ImageScore>,
+}
+
+/// The image text (the OCR tokens) classified without the rest of the message, so that
+/// innocent words in the body cannot dilute what a picture says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageScore {
+    /// The combined spam probability of the image tokens.
+    pub probability: f64,
+    /// The image tokens that took part, most significant first.
+    pub clues: Vec<Clue>,
 }
 
 /// What the token table says about a message.
@@ -384,21 +396,47 @@ pub fn classify(
             spam, ham, stats.spam, stats.ham, params,
         ));
     }
-    let families: Vec<Option<&str>> = tokens.iter().map(Token::family).collect();
-    let clues = classify::select_clues(&probabilities, &families, params);
-    let chosen: Vec<f64> = clues.iter().map(|&i| probabilities[i]).collect();
+    let all: Vec<usize> = (0..tokens.len()).collect();
+    let (probability, clues) = combine(tokens, &probabilities, &all, params);
+    let image_tokens: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| tokens[i].source == Source::Ocr)
+        .collect();
+    let image = (params.min_image_tokens > 0 && image_tokens.len() >= params.min_image_tokens)
+        .then(|| {
+            let (probability, clues) = combine(tokens, &probabilities, &image_tokens, params);
+            ImageScore { probability, clues }
+        });
     Ok(Classification::Scored(Score {
-        probability: classify::combine(&chosen),
-        clues: clues
-            .iter()
-            .map(|&i| Clue {
-                text: tokens[i].text.clone(),
-                probability: probabilities[i],
-            })
-            .collect(),
+        probability,
+        clues,
         per_source,
         stats,
+        image,
     }))
+}
+
+/// The combined probability of the tokens at `indices` and their clues, most significant
+/// first.
+fn combine(
+    tokens: &[Token],
+    probabilities: &[f64],
+    indices: &[usize],
+    params: &Params,
+) -> (f64, Vec<Clue>) {
+    let chosen_probabilities: Vec<f64> = indices.iter().map(|&i| probabilities[i]).collect();
+    let families: Vec<Option<&str>> = indices.iter().map(|&i| tokens[i].family()).collect();
+    let clues = classify::select_clues(&chosen_probabilities, &families, params);
+    let chosen: Vec<f64> = clues.iter().map(|&i| chosen_probabilities[i]).collect();
+    let clues = clues
+        .iter()
+        .map(|&i| Clue {
+            text: tokens[indices[i]].text.clone(),
+            probability: chosen_probabilities[i],
+        })
+        .collect();
+    (classify::combine(&chosen), clues)
 }
 
 #[cfg(test)]

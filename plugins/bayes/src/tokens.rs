@@ -114,6 +114,34 @@ pub struct Tokenizer {
     pub osb_window: usize,
     /// At most this many body words are read per message (text, HTML and OCR together).
     pub max_words: usize,
+    /// How the words of image text (OCR) become features.
+    pub ocr_tokens: OcrTokens,
+}
+
+/// How the words of image text become features.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OcrTokens {
+    /// Only as `ocr:`-prefixed words and bigrams: image text is learnt apart from body
+    /// text, and what the body taught says nothing about it.
+    Prefixed,
+    /// As plain words and bigrams, the same features as body text: image text counts as
+    /// much as the same words in the body.
+    Plain,
+    /// Both: each image word gives its `ocr:` feature and its plain one.
+    #[default]
+    Both,
+}
+
+impl OcrTokens {
+    /// The prefixes an image word is written with.
+    fn prefixes(self) -> &'static [&'static str] {
+        match self {
+            Self::Prefixed => &["ocr:"],
+            Self::Plain => &[""],
+            Self::Both => &["ocr:", ""],
+        }
+    }
 }
 
 impl Default for Tokenizer {
@@ -122,6 +150,7 @@ impl Default for Tokenizer {
             max_tokens: 1000,
             osb_window: 2,
             max_words: 4000,
+            ocr_tokens: OcrTokens::default(),
         }
     }
 }
@@ -154,17 +183,18 @@ impl Tokenizer {
         let mut budget = self.max_words;
         if let Some(ocr) = &input.ocr_text {
             out.source = Source::Ocr;
-            self.words(ocr, "ocr:", &mut budget, &mut out);
+            self.words(ocr, self.ocr_tokens.prefixes(), &mut budget, &mut out);
         }
         out.source = Source::Body;
         for part in input.text_parts.iter().chain(&input.html_parts) {
-            self.words(part, "", &mut budget, &mut out);
+            self.words(part, &[""], &mut budget, &mut out);
         }
         out.tokens
     }
 
-    /// Body words (and their sparse bigrams) of `text`, each prefixed with `prefix`.
-    fn words(&self, text: &str, prefix: &str, budget: &mut usize, out: &mut Collector) {
+    /// Body words (and their sparse bigrams) of `text`, each written once with every
+    /// prefix of `prefixes`.
+    fn words(&self, text: &str, prefixes: &[&str], budget: &mut usize, out: &mut Collector) {
         let window = self.osb_window.clamp(1, DISTANCES.len() + 1);
         // The last `window - 1` pieces, oldest first; their buffers are reused.
         let mut recent: Vec<String> = Vec::with_capacity(window);
@@ -175,11 +205,13 @@ impl Tokenizer {
             }
             *budget -= 1;
             scratch.each_feature(word, |piece| {
-                for (distance, earlier) in recent.iter().rev().enumerate() {
-                    // `{prefix}{earlier} <{distance}> {piece}`, built only if new.
-                    out.push_parts(&[prefix, earlier, " <", DISTANCES[distance], "> ", piece]);
+                for prefix in prefixes {
+                    for (distance, earlier) in recent.iter().rev().enumerate() {
+                        // `{prefix}{earlier} <{distance}> {piece}`, built only if new.
+                        out.push_parts(&[prefix, earlier, " <", DISTANCES[distance], "> ", piece]);
+                    }
+                    out.push_parts(&[prefix, piece]);
                 }
-                out.push_parts(&[prefix, piece]);
                 if window > 1 {
                     let mut slot = if recent.len() == window - 1 {
                         recent.remove(0)
@@ -852,7 +884,7 @@ mod tests {
         let tokenizer = Tokenizer {
             max_tokens: 10,
             osb_window: 1,
-            max_words: 4000,
+            ..Tokenizer::default()
         };
         let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
         let input = Input {
@@ -976,18 +1008,63 @@ mod tests {
     }
 
     #[test]
-    fn ocr_text_becomes_prefixed_tokens() {
+    fn ocr_text_becomes_prefixed_and_plain_tokens() {
         let input = Input {
             ocr_text: Some("Cheap Pills".into()),
+            text_parts: vec!["pills today".into()],
             ..Input::default()
         };
-        let tokens = Tokenizer::default().tokenize(&input);
-        let ocr: Vec<&str> = tokens
-            .iter()
-            .filter(|t| t.source == Source::Ocr)
-            .map(|t| t.text.as_str())
-            .collect();
-        assert_eq!(ocr, ["ocr:cheap", "ocr:cheap <1> pills", "ocr:pills"]);
+        let ocr = |mode| {
+            let tokenizer = Tokenizer {
+                ocr_tokens: mode,
+                ..Tokenizer::default()
+            };
+            let tokens = tokenizer.tokenize(&input);
+            let ocr: Vec<String> = tokens
+                .iter()
+                .filter(|t| t.source == Source::Ocr)
+                .map(|t| t.text.clone())
+                .collect();
+            let body: Vec<String> = tokens
+                .iter()
+                .filter(|t| t.source == Source::Body && !t.text.starts_with("mime:"))
+                .map(|t| t.text.clone())
+                .collect();
+            (ocr, body)
+        };
+        assert_eq!(
+            ocr(OcrTokens::Prefixed),
+            (
+                vec![
+                    "ocr:cheap".into(),
+                    "ocr:cheap <1> pills".into(),
+                    "ocr:pills".into()
+                ],
+                vec!["pills".into(), "pills <1> today".into(), "today".into()]
+            )
+        );
+        // Plain image words are body words; a body word the image had already is not
+        // counted twice.
+        assert_eq!(
+            ocr(OcrTokens::Plain),
+            (
+                vec!["cheap".into(), "cheap <1> pills".into(), "pills".into()],
+                vec!["pills <1> today".into(), "today".into()]
+            )
+        );
+        assert_eq!(OcrTokens::default(), OcrTokens::Both);
+        let (both, _) = ocr(OcrTokens::Both);
+        assert_eq!(
+            both,
+            [
+                "ocr:cheap",
+                "cheap",
+                "ocr:cheap <1> pills",
+                "ocr:pills",
+                "cheap <1> pills",
+                "pills"
+            ]
+        );
     }
 
     #[test]

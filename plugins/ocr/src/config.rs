@@ -42,6 +42,15 @@ pub(crate) struct Config {
     pub(crate) image_only_min_image_words: u32,
     /// `OCR_IMAGE_ONLY` needs at most this many words in the body text.
     pub(crate) image_only_max_body_words: u32,
+    /// The score of `OCR_IMAGE_DOMINANT`.
+    pub(crate) dominant_score: f64,
+    /// `OCR_IMAGE_DOMINANT` needs at least this many words in the images' text.
+    pub(crate) dominant_min_image_words: u32,
+    /// `OCR_IMAGE_DOMINANT` needs at most this many words in the body text.
+    pub(crate) dominant_max_body_words: u32,
+    /// `OCR_IMAGE_DOMINANT` needs the images to hold at least this share (0 to 1) of the
+    /// message's words (images and body together).
+    pub(crate) dominant_min_share: f64,
     /// The score of `OCR_TEXT_MISMATCH`.
     pub(crate) mismatch_score: f64,
     /// `OCR_TEXT_MISMATCH` needs at least this many distinct content words in the images.
@@ -69,6 +78,10 @@ impl Default for Config {
             image_only_score: 2.0,
             image_only_min_image_words: 5,
             image_only_max_body_words: 15,
+            dominant_score: 1.5,
+            dominant_min_image_words: 12,
+            dominant_max_body_words: 80,
+            dominant_min_share: 0.5,
             mismatch_score: 1.5,
             mismatch_min_image_words: 12,
             mismatch_min_body_words: 12,
@@ -161,6 +174,11 @@ impl Config {
                 defaults.image_only_score,
             ),
             (
+                "dominant_score",
+                &mut self.dominant_score,
+                defaults.dominant_score,
+            ),
+            (
                 "mismatch_score",
                 &mut self.mismatch_score,
                 defaults.mismatch_score,
@@ -173,14 +191,20 @@ impl Config {
         }
     }
 
-    /// Replaces the thresholds of `OCR_IMAGE_ONLY` and `OCR_TEXT_MISMATCH` that cannot
-    /// work: a word minimum of zero, an overlap outside 0 to 1.
+    /// Replaces the thresholds of `OCR_IMAGE_ONLY`, `OCR_IMAGE_DOMINANT` and
+    /// `OCR_TEXT_MISMATCH` that cannot work: a word minimum of zero, a share outside 0
+    /// to 1.
     fn replace_unusable_thresholds(&mut self, defaults: &Self, problems: &mut Vec<String>) {
         for (name, value, default) in [
             (
                 "image_only_min_image_words",
                 &mut self.image_only_min_image_words,
                 defaults.image_only_min_image_words,
+            ),
+            (
+                "dominant_min_image_words",
+                &mut self.dominant_min_image_words,
+                defaults.dominant_min_image_words,
             ),
             (
                 "mismatch_min_image_words",
@@ -198,13 +222,22 @@ impl Config {
                 *value = default;
             }
         }
-        if !(0.0..=1.0).contains(&self.mismatch_max_overlap) {
-            problems.push(unusable(
+        for (name, value, default) in [
+            (
                 "mismatch_max_overlap",
-                self.mismatch_max_overlap.to_string(),
-                defaults.mismatch_max_overlap.to_string(),
-            ));
-            self.mismatch_max_overlap = defaults.mismatch_max_overlap;
+                &mut self.mismatch_max_overlap,
+                defaults.mismatch_max_overlap,
+            ),
+            (
+                "dominant_min_share",
+                &mut self.dominant_min_share,
+                defaults.dominant_min_share,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(value) {
+                problems.push(unusable(name, value.to_string(), default.to_string()));
+                *value = default;
+            }
         }
     }
 
@@ -305,6 +338,9 @@ mod tests {
             mismatch_min_image_words: 0,
             mismatch_min_body_words: 0,
             mismatch_max_overlap: 1.5,
+            dominant_score: -0.5,
+            dominant_min_image_words: 0,
+            dominant_min_share: -0.1,
             phrases: Some(vec!["ok".to_owned(), " !! ".to_owned()]),
             extra_phrases: vec![String::new()],
             ..Config::default()
@@ -318,7 +354,7 @@ mod tests {
                 ..Config::default()
             }
         );
-        assert_eq!(problems.len(), 13, "{problems:#?}");
+        assert_eq!(problems.len(), 16, "{problems:#?}");
         assert!(problems[0].starts_with("config key `max_images` = 0 is not usable"));
 
         let (config, problems) = Config {

@@ -21,6 +21,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub(crate) const SPAM_PHRASE: &str = "OCR_SPAM_PHRASE";
 /// Text in images, next to no text in the body.
 pub(crate) const IMAGE_ONLY: &str = "OCR_IMAGE_ONLY";
+/// Images holding most of the message's words, next to a short body.
+pub(crate) const IMAGE_DOMINANT: &str = "OCR_IMAGE_DOMINANT";
 /// Image text about something else than the body text.
 pub(crate) const TEXT_MISMATCH: &str = "OCR_TEXT_MISMATCH";
 
@@ -56,7 +58,14 @@ pub(crate) fn evaluate(
         text::truncate(&mut body, MAX_BODY_BYTES);
         let body_words = text::words(&body);
         verdict.extend(spam_phrases(&image_words, phrases, config));
-        verdict.extend(image_vs_body(&image_words.concat(), &body_words, config));
+        let all_image_words = image_words.concat();
+        match image_only(&all_image_words, &body_words, config) {
+            Some(only) => verdict.extend(Some(only)),
+            None => {
+                verdict.extend(image_dominant(&all_image_words, &body_words, config));
+                verdict.extend(mismatch(&all_image_words, &body_words, config));
+            }
+        }
         verdict = verdict.annotate(ANNOTATION, annotation(&texts));
     }
     verdict.extend(skip_symbols(reports));
@@ -86,24 +95,50 @@ fn spam_phrases(
     Some(Symbol::new(SPAM_PHRASE, score, bounded(found.join(", "))))
 }
 
-/// `OCR_IMAGE_ONLY` or, failing that, `OCR_TEXT_MISMATCH`.
-///
-/// Image-only: the images hold at least `image_only_min_image_words` words, and the
-/// body at most `image_only_max_body_words` and fewer than the images. Mismatch: the
-/// images hold at least `mismatch_min_image_words` distinct content words, the body at
-/// least `mismatch_min_body_words`, and at most `mismatch_max_overlap` of the images'
-/// content words occur in the body. Words and content words are those of
-/// [`text::count_words`] and [`text::vocabulary`].
-fn image_vs_body(image_words: &[String], body_words: &[String], config: &Config) -> Option<Symbol> {
+/// `OCR_IMAGE_ONLY`: the images hold at least `image_only_min_image_words` words, and
+/// the body at most `image_only_max_body_words` and fewer than the images. Words are
+/// those of [`text::count_words`].
+fn image_only(image_words: &[String], body_words: &[String], config: &Config) -> Option<Symbol> {
     let in_images = text::count_words(image_words);
     let in_body = text::count_words(body_words);
-    if in_images >= config.image_only_min_image_words as usize
+    (in_images >= config.image_only_min_image_words as usize
         && in_body <= config.image_only_max_body_words as usize
-        && in_body < in_images
-    {
-        let detail = format!("{in_images} words in images, {in_body} in the body");
-        return Some(Symbol::new(IMAGE_ONLY, config.image_only_score, detail));
-    }
+        && in_body < in_images)
+        .then(|| {
+            let detail = format!("{in_images} words in images, {in_body} in the body");
+            Symbol::new(IMAGE_ONLY, config.image_only_score, detail)
+        })
+}
+
+/// `OCR_IMAGE_DOMINANT` (checked when the message is not image-only): the images hold at
+/// least `dominant_min_image_words` words and `dominant_min_share` of all the message's
+/// words, and the body at most `dominant_max_body_words`. A few sentences of innocent
+/// text next to a picture that does the talking.
+fn image_dominant(
+    image_words: &[String],
+    body_words: &[String],
+    config: &Config,
+) -> Option<Symbol> {
+    let in_images = text::count_words(image_words);
+    let in_body = text::count_words(body_words);
+    let share = in_images as f64 / (in_images + in_body).max(1) as f64;
+    (in_images >= config.dominant_min_image_words as usize
+        && in_body <= config.dominant_max_body_words as usize
+        && share >= config.dominant_min_share)
+        .then(|| {
+            let detail = format!(
+                "{in_images} words in images, {in_body} in the body ({:.0}% in images)",
+                share * 100.0
+            );
+            Symbol::new(IMAGE_DOMINANT, config.dominant_score, detail)
+        })
+}
+
+/// `OCR_TEXT_MISMATCH` (checked when the message is not image-only): the images hold at
+/// least `mismatch_min_image_words` distinct content words, the body at least
+/// `mismatch_min_body_words`, and at most `mismatch_max_overlap` of the images' content
+/// words occur in the body. Content words are those of [`text::vocabulary`].
+fn mismatch(image_words: &[String], body_words: &[String], config: &Config) -> Option<Symbol> {
     let image_vocabulary = text::vocabulary(image_words);
     let body_vocabulary = text::vocabulary(body_words);
     if image_vocabulary.len() < config.mismatch_min_image_words as usize
@@ -273,6 +308,45 @@ mod tests {
         let body16 = "body ".repeat(16);
         assert!(symbol(&run(&read(&[&image]), &body15), IMAGE_ONLY).is_some());
         assert!(symbol(&run(&read(&[&image]), &body16), IMAGE_ONLY).is_none());
+    }
+
+    #[test]
+    fn image_dominant_boundaries() {
+        let image = "word ".repeat(30);
+        // 30 image words and 20 in the body: 60% in images, not image-only.
+        let verdict = run(&read(&[&image]), &"body ".repeat(20));
+        let found = symbol(&verdict, IMAGE_DOMINANT).unwrap();
+        assert_eq!(found.score, 1.5);
+        assert_eq!(
+            found.detail,
+            "30 words in images, 20 in the body (60% in images)"
+        );
+        assert!(symbol(&verdict, IMAGE_ONLY).is_none());
+        // Half the words is enough; fewer is not.
+        assert!(symbol(&run(&read(&[&image]), &"body ".repeat(30)), IMAGE_DOMINANT).is_some());
+        assert!(symbol(&run(&read(&[&image]), &"body ".repeat(31)), IMAGE_DOMINANT).is_none());
+        // At most 80 body words, at least 12 image words.
+        let big = "word ".repeat(200);
+        assert!(symbol(&run(&read(&[&big]), &"body ".repeat(80)), IMAGE_DOMINANT).is_some());
+        assert!(symbol(&run(&read(&[&big]), &"body ".repeat(81)), IMAGE_DOMINANT).is_none());
+        let twelve = "word ".repeat(12);
+        let eleven = "word ".repeat(11);
+        assert!(symbol(&run(&read(&[&twelve]), &"body ".repeat(12)), IMAGE_DOMINANT).is_some());
+        assert!(symbol(&run(&read(&[&eleven]), &"body ".repeat(11)), IMAGE_DOMINANT).is_none());
+        // An image-only message is not also image-dominant.
+        let verdict = run(&read(&[&image]), "a few words");
+        assert_eq!(names(&verdict), [IMAGE_ONLY]);
+    }
+
+    #[test]
+    fn a_poisoned_pitch_is_dominant_and_mismatched() {
+        let image = "Wallet Multiplier Program. Send a small deposit and receive five \
+                     times back instantly; our algorithm earns while you sleep, profits \
+                     paid automatically every single day to members";
+        let body = "The orchard smelled of apples and the dog slept under the oak \
+                    tree. Grandfather kept his tools in a wooden box.";
+        let verdict = run(&read(&[image]), body);
+        assert_eq!(names(&verdict), [IMAGE_DOMINANT, TEXT_MISMATCH]);
     }
 
     #[test]
