@@ -173,10 +173,7 @@ async fn teach(
     let started = Instant::now();
     let mut messages = 0;
     let now = crate::time::now_ms();
-    let truth = (!forget).then_some(match label {
-        Label::Spam => Truth::Spam,
-        Label::Ham => Truth::Ham,
-    });
+    let truth = (!forget).then_some(Truth::from(label));
     let mut labels = Vec::new();
     for found in messages_under(paths)? {
         let Some((origin, parsed)) = parse_found(found) else {

@@ -15,7 +15,7 @@ use super::ConfigArgs;
 use super::corpus::run_corpus;
 use crate::cli::output::say;
 use crate::config::{ConfigSource, HumanDuration};
-use crate::decisions::{ACTIONS, Comparison, ReplayWeights, TruthRates, log_dir, read_log};
+use crate::decisions::{ACTIONS, Comparison, ReplayWeights, TruthRates, log_dir, scan_log};
 
 /// `moat replay` arguments.
 #[derive(Debug, clap::Args)]
@@ -57,13 +57,8 @@ fn replay_log(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let (weights, errors) = ReplayWeights::from_config(&config);
     super::report_load_errors(&errors);
     let dir = log_dir(&config.server.data_dir);
-    let since = args
-        .since
-        .map(|age| crate::time::now_ms().saturating_sub(age.0.as_millis() as u64));
-    let reading = read_log(&dir, since)
-        .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
     let mut comparison = Comparison::default();
-    for logged in &reading.decisions {
+    let unreadable_lines = scan_log(&dir, since_ms(args.since), |logged| {
         let decision = weights.decide(&logged.record);
         comparison.add(
             &logged.record,
@@ -71,25 +66,26 @@ fn replay_log(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             decision.action,
             decision.score,
         );
-    }
+    })
+    .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
     let elapsed = started.elapsed();
     if args.json {
         let mut value = comparison_json(&comparison);
-        value["unreadable_lines"] = json!(reading.unreadable_lines);
+        value["unreadable_lines"] = json!(unreadable_lines);
         value["seconds"] = json!(elapsed.as_secs_f64());
         say!("{value}");
     } else {
         say!(
             "{} decisions{} from {}, re-weighed under {} in {:.2} s{}",
-            reading.decisions.len(),
+            comparison.messages,
             args.since
                 .map(|age| format!(" of the last {age}"))
                 .unwrap_or_default(),
             dir.display(),
             candidate_name(&args.config.source()),
             elapsed.as_secs_f64(),
-            if reading.unreadable_lines > 0 {
-                format!(" ({} unreadable lines skipped)", reading.unreadable_lines)
+            if unreadable_lines > 0 {
+                format!(" ({unreadable_lines} unreadable lines skipped)")
             } else {
                 String::new()
             }
@@ -234,9 +230,9 @@ fn print_comparison(comparison: &Comparison, show: usize, old_name: &str, truth_
                         }
                     ))
                     .unwrap_or_default(),
-                change.id,
-                change.mail_from,
-                change.subject.as_deref().unwrap_or("")
+                printable(&change.id),
+                printable(&change.mail_from),
+                printable(change.subject.as_deref().unwrap_or(""))
             );
         }
         if comparison.changed.len() > show {
@@ -279,6 +275,20 @@ fn print_rates(rows: &[(&str, &TruthRates)]) {
             ),
         );
     }
+}
+
+/// The cut-off `--since AGE` names, in ms since the epoch.
+pub(super) fn since_ms(since: Option<HumanDuration>) -> Option<u64> {
+    since.map(|age| {
+        crate::time::now_ms().saturating_sub(u64::try_from(age.0.as_millis()).unwrap_or(u64::MAX))
+    })
+}
+
+/// `text` with control characters (a sender's Subject may carry escapes) shown as `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// How long ago `time_ms` was, roughly: `12s ago`, `5m ago`, `3h ago`, `2d ago`.

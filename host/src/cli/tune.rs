@@ -13,7 +13,7 @@ use super::ConfigArgs;
 use super::corpus::run_corpus;
 use crate::cli::output::say;
 use crate::config::{Config, HumanDuration};
-use crate::decisions::{LoggedDecision, TruthRates, log_dir, read_log};
+use crate::decisions::{LoggedDecision, TruthRates, log_dir, scan_log};
 use crate::tune::{FitOptions, Learnt, held_out, learn_weights, rates_under};
 
 /// `moat tune` arguments.
@@ -48,6 +48,9 @@ pub struct TuneArgs {
 
 /// Runs the command.
 pub(super) async fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
+    if !(args.ham_cost.is_finite() && args.ham_cost > 0.0) {
+        bail!("--ham-cost must be a number above 0, not {}", args.ham_cost);
+    }
     let config = args.config.load()?;
     let (decisions, source) = match &args.corpus {
         Some(dir) => (
@@ -56,16 +59,13 @@ pub(super) async fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
         ),
         None => {
             let dir = log_dir(&config.server.data_dir);
-            let since = args
-                .since
-                .map(|age| crate::time::now_ms().saturating_sub(age.0.as_millis() as u64));
-            let reading = read_log(&dir, since)
-                .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
-            let labelled: Vec<LoggedDecision> = reading
-                .decisions
-                .into_iter()
-                .filter(|d| d.truth.is_some())
-                .collect();
+            let mut labelled: Vec<LoggedDecision> = Vec::new();
+            scan_log(&dir, super::replay::since_ms(args.since), |decision| {
+                if decision.truth.is_some() {
+                    labelled.push(decision);
+                }
+            })
+            .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
             (labelled, format!("the decision log in {}", dir.display()))
         }
     };

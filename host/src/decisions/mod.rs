@@ -29,14 +29,14 @@ mod writer;
 
 pub use compare::{ACTIONS, Change, Comparison};
 pub use identity::{MessageIdentity, body_digest};
-pub use reader::{LogReading, LoggedDecision, read_log};
+pub use reader::{LogReading, LoggedDecision, read_log, scan_log};
 pub use record::{
     DecisionRecord, Entry, LabelEvent, LabelSource, LoggedClient, LoggedOutcome, LoggedResult,
     Truth,
 };
 pub use replay::{ReplayWeights, TruthRates};
 pub use segments::append_now;
-pub use writer::DecisionLog;
+pub use writer::{DecisionLog, REFUSALS_PER_SECOND};
 
 /// The log's folder in a data dir.
 pub fn log_dir(data_dir: &std::path::Path) -> std::path::PathBuf {

@@ -41,11 +41,36 @@ impl LogReading {
 }
 
 /// Reads the log in `dir`: decisions taken at or after `since_ms` (all without it), with
-/// the labels given for them at any time.
+/// the labels given for them at any time, all in memory. [`scan_log`] streams instead.
 pub fn read_log(dir: &Path, since_ms: Option<u64>) -> io::Result<LogReading> {
+    let mut decisions = Vec::new();
+    let unreadable_lines = scan_log(dir, since_ms, |decision| decisions.push(decision))?;
+    Ok(LogReading {
+        decisions,
+        unreadable_lines,
+    })
+}
+
+/// Hands each decision taken at or after `since_ms`, with its truth, to `each`, oldest
+/// first, holding only the labels in memory; returns the lines that could not be read.
+pub fn scan_log(
+    dir: &Path,
+    since_ms: Option<u64>,
+    mut each: impl FnMut(LoggedDecision),
+) -> io::Result<usize> {
     let segments = list(dir)?;
-    let mut reading = LogReading::default();
-    let mut labels = Vec::new();
+    let mut labels = LabelIndex::default();
+    let mut unreadable = 0;
+    for segment in &segments {
+        for_each_line(&segment.path, |line| {
+            if line.starts_with(LABEL_PREFIX) {
+                match serde_json::from_slice::<Entry>(line) {
+                    Ok(Entry::Label(label)) => labels.add(label),
+                    _ => unreadable += 1,
+                }
+            }
+        })?;
+    }
     for (i, segment) in segments.iter().enumerate() {
         // A file whose successor began before `since` holds nothing newer than it.
         if let (Some(since), Some(next)) = (since_ms, segments.get(i + 1))
@@ -53,72 +78,87 @@ pub fn read_log(dir: &Path, since_ms: Option<u64>) -> io::Result<LogReading> {
         {
             continue;
         }
-        let file = match std::fs::File::open(&segment.path) {
-            Ok(file) => file,
-            // Pruned since it was listed.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(error),
-        };
-        for line in io::BufReader::new(file).split(b'\n') {
-            let line = line?;
-            if line.is_empty() {
-                continue;
+        for_each_line(&segment.path, |line| {
+            if line.starts_with(LABEL_PREFIX) {
+                return;
             }
-            match serde_json::from_slice::<Entry>(&line) {
+            match serde_json::from_slice::<Entry>(line) {
                 Ok(Entry::Decision(record)) => {
                     if since_ms.is_none_or(|since| record.time >= since) {
-                        reading.decisions.push(LoggedDecision {
-                            record,
-                            truth: None,
-                        });
+                        let truth = labels.truth_for(&record);
+                        each(LoggedDecision { record, truth });
                     }
                 }
-                Ok(Entry::Label(label)) => labels.push(label),
-                Err(_) => reading.unreadable_lines += 1,
+                _ => unreadable += 1,
             }
-        }
+        })?;
     }
-    apply_labels(&mut reading.decisions, &labels);
-    Ok(reading)
+    Ok(unreadable)
 }
 
-/// Gives each decision the truth of the last label naming its message (by queue id,
-/// else Message-ID, else body digest) given after it.
-fn apply_labels(decisions: &mut [LoggedDecision], labels: &[LabelEvent]) {
-    let mut by_queue_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut by_message_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut by_digest: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, decision) in decisions.iter().enumerate() {
-        let record = &decision.record;
-        if let Some(id) = &record.queue_id {
-            by_queue_id.entry(id).or_default().push(i);
-        }
-        if let Some(id) = &record.message_id {
-            by_message_id.entry(id).or_default().push(i);
-        }
-        if !record.digest.is_empty() {
-            by_digest.entry(&record.digest).or_default().push(i);
+/// How a label line begins (the tag is written first).
+const LABEL_PREFIX: &[u8] = b"{\"kind\":\"label\"";
+
+/// Calls `each` with every non-empty line of the file at `path`; a file pruned meanwhile
+/// has no lines.
+fn for_each_line(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<()> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    for line in io::BufReader::new(file).split(b'\n') {
+        let line = line?;
+        if !line.is_empty() {
+            each(&line);
         }
     }
-    let mut truths: Vec<(usize, Option<Truth>)> = Vec::new();
-    for label in labels {
-        let named = if let Some(id) = &label.queue_id {
-            by_queue_id.get(id.as_str())
-        } else if let Some(id) = &label.message_id {
-            by_message_id.get(id.as_str())
-        } else if let Some(digest) = &label.digest {
-            by_digest.get(digest.as_str())
-        } else {
-            None
-        };
-        for &i in named.into_iter().flatten() {
-            if decisions[i].record.time <= label.time {
-                truths.push((i, label.truth));
+    Ok(())
+}
+
+/// The labels by the three names a message goes by, each with its events in the order
+/// given: (time, truth).
+#[derive(Default)]
+struct LabelIndex {
+    by_queue_id: HashMap<String, Vec<(u64, Option<Truth>)>>,
+    by_message_id: HashMap<String, Vec<(u64, Option<Truth>)>>,
+    by_digest: HashMap<String, Vec<(u64, Option<Truth>)>>,
+}
+
+impl LabelIndex {
+    fn add(&mut self, label: LabelEvent) {
+        let event = (label.time, label.truth);
+        for (key, map) in [
+            (label.queue_id, &mut self.by_queue_id),
+            (label.message_id, &mut self.by_message_id),
+            (label.digest, &mut self.by_digest),
+        ] {
+            if let Some(key) = key {
+                map.entry(key).or_default().push(event);
             }
         }
     }
-    for (i, truth) in truths {
-        decisions[i].truth = truth;
+
+    /// The truth of the last label given after `record` under its queue id, else (none
+    /// there) its Message-ID, else its body digest.
+    fn truth_for(&self, record: &DecisionRecord) -> Option<Truth> {
+        let keys = [
+            (record.queue_id.as_deref(), &self.by_queue_id),
+            (record.message_id.as_deref(), &self.by_message_id),
+            (
+                (!record.digest.is_empty()).then_some(record.digest.as_str()),
+                &self.by_digest,
+            ),
+        ];
+        for (key, map) in keys {
+            let Some(events) = key.and_then(|k| map.get(k)) else {
+                continue;
+            };
+            if let Some((_, truth)) = events.iter().rev().find(|(time, _)| *time >= record.time) {
+                return *truth;
+            }
+        }
+        None
     }
 }
 
@@ -208,6 +248,22 @@ mod tests {
         );
         assert_eq!(reading.labelled(), (2, 1));
         assert_eq!(reading.unreadable_lines, 0);
+    }
+
+    #[test]
+    fn a_label_whose_message_id_was_never_logged_falls_back_to_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        // A copy whose Message-ID a later hop added: only the body names it.
+        write(
+            dir.path(),
+            &[
+                decision(10, None, None, "d5"),
+                label(20, Some(Truth::Spam), None, Some("added-later"), Some("d5")),
+            ],
+            10,
+        );
+        let reading = read_log(dir.path(), None).unwrap();
+        assert_eq!(reading.decisions[0].truth, Some(Truth::Spam));
     }
 
     #[test]

@@ -123,6 +123,15 @@ pub enum Truth {
     Ham,
 }
 
+impl From<crate::filter::pipeline::Label> for Truth {
+    fn from(label: crate::filter::pipeline::Label) -> Self {
+        match label {
+            crate::filter::pipeline::Label::Spam => Truth::Spam,
+            crate::filter::pipeline::Label::Ham => Truth::Ham,
+        }
+    }
+}
+
 /// Who said what a message was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::record::{DecisionRecord, LoggedOutcome, Truth};
-use crate::config::{Config, PluginSettings, Thresholds};
+use crate::config::{Config, OnError, PluginSettings, Thresholds};
 use crate::filter::combine::{PluginOutcome, PluginResult, PluginWeights, WeightTable, combine};
 use crate::filter::error::{LoadError, PluginError};
 use crate::filter::pipeline::Direction;
@@ -20,6 +20,8 @@ pub struct ReplayWeights {
     settings: BTreeMap<String, PluginSettings>,
     inbound: Thresholds,
     outbound: Thresholds,
+    /// `[filter] on_error`, for plugins whose settings name none.
+    on_error: OnError,
 }
 
 impl ReplayWeights {
@@ -32,6 +34,7 @@ impl ReplayWeights {
                 settings,
                 inbound: config.thresholds,
                 outbound: config.submission.thresholds,
+                on_error: config.filter.on_error,
             },
             errors,
         )
@@ -58,6 +61,14 @@ impl ReplayWeights {
             let Some(settings) = self.settings.get(&logged.plugin) else {
                 continue;
             };
+            // A stage the candidate does not call the plugin at gives nothing.
+            if settings
+                .stages
+                .as_ref()
+                .is_some_and(|stages| !stages.contains(&logged.stage))
+            {
+                continue;
+            }
             table.insert(
                 &logged.plugin,
                 PluginWeights {
@@ -88,11 +99,17 @@ impl ReplayWeights {
                     },
                     hard_action_allowed: settings.allow_hard_action.unwrap_or(false),
                 },
+                // The candidate's policy, as the loader would set it; a failure while the
+                // plugin was switched off keeps the policy it was under.
                 LoggedOutcome::Failed { error, on_error } => PluginOutcome::Failed {
+                    on_error: if error.starts_with("disabled") {
+                        *on_error
+                    } else {
+                        settings.on_error.unwrap_or(self.on_error)
+                    },
                     error: PluginError::Logged {
                         report: error.clone(),
                     },
-                    on_error: *on_error,
                 },
                 LoggedOutcome::Skipped { reason } => PluginOutcome::Skipped {
                     reason: reason.clone(),
@@ -159,7 +176,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{OnError, Stage};
+    use crate::config::Stage;
     use crate::decisions::record::{LoggedClient, LoggedResult};
 
     fn record(results: Vec<LoggedResult>) -> DecisionRecord {
@@ -255,7 +272,10 @@ mod tests {
                 on_error: OnError::Tempfail,
             },
         }]);
-        assert_eq!(weights("").decide(&failed).action, Action::Tempfail);
+        // The candidate's policy decides, not the one logged.
+        assert_eq!(weights("").decide(&failed).action, Action::Accept);
+        let tempfailing = weights("[plugin.bayes]\non_error = \"tempfail\"\n");
+        assert_eq!(tempfailing.decide(&failed).action, Action::Tempfail);
     }
 
     #[test]

@@ -43,10 +43,16 @@ pub(super) fn list(dir: &Path) -> io::Result<Vec<Segment>> {
         else {
             continue;
         };
+        let size = match entry.metadata() {
+            Ok(metadata) => metadata.len(),
+            // Pruned since the folder was read.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
         segments.push(Segment {
             start_ms,
             path: entry.path(),
-            size: entry.metadata()?.len(),
+            size,
         });
     }
     segments.sort_by_key(|s| s.start_ms);
@@ -140,7 +146,10 @@ impl Appender {
                 size: 0,
             },
         ));
-        prune(&self.dir, self.bounds, now_ms)?;
+        // The new file stands even when an old one cannot go: its lines are not lost.
+        if let Err(error) = prune(&self.dir, self.bounds, now_ms) {
+            tracing::warn!(%error, "cannot apply the decision log's bounds");
+        }
         Ok(())
     }
 

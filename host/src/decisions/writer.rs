@@ -1,6 +1,9 @@
 //! [`DecisionLog`]: the running server's handle on the log. Sessions hand it lines; a
 //! thread of its own appends them once a second. It never blocks a session: when the
-//! thread falls behind by [`CHANNEL_LINES`] lines, further lines are dropped and counted.
+//! thread falls behind by [`CHANNEL_LINES`] lines, further lines are dropped and counted,
+//! and refusals before DATA (which a stranger can cause at will) are logged at most
+//! [`REFUSALS_PER_SECOND`] a second, so a flood cannot push the labelled decisions out.
+//! Below the queue's free-space reserve nothing is written: mail comes first.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::record::{DecisionRecord, Entry, LabelEvent};
 use super::segments::{Appender, Bounds};
-use crate::config::DecisionsConfig;
+use crate::config::{DecisionsConfig, Stage};
 use crate::time::Clock;
 
 /// Lines waiting for the writer at most.
@@ -22,11 +25,8 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const BATCH_BYTES: usize = 256 << 10;
 /// How often the bounds are applied besides at each new file.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
-
-enum Command {
-    Line(Vec<u8>),
-    Flush(std::sync::mpsc::Sender<()>),
-}
+/// Refusals before DATA logged per second at most.
+pub const REFUSALS_PER_SECOND: u64 = 20;
 
 /// The decision log of a running server; cheap to clone. A disabled log takes every call
 /// and does nothing; a direct one (a command run while no server writes the log) appends
@@ -49,8 +49,13 @@ impl std::fmt::Debug for DecisionLog {
 }
 
 struct Inner {
-    sender: Mutex<Option<SyncSender<Command>>>,
+    /// Cloned for each line; taken (`None`) at close, which ends the writer.
+    sender: Mutex<Option<SyncSender<Vec<u8>>>>,
     dropped: AtomicU64,
+    clock: Clock,
+    /// The second (since the epoch) refusals are being counted in, and how many.
+    refusal_second: AtomicU64,
+    refusals: AtomicU64,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -69,8 +74,14 @@ impl DecisionLog {
         }
     }
 
-    /// Opens the log in `dir` with `config`'s bounds and starts its writer thread.
-    pub fn open(dir: &Path, config: &DecisionsConfig, clock: Clock) -> std::io::Result<Self> {
+    /// Opens the log in `dir` with `config`'s bounds and starts its writer thread, which
+    /// writes nothing while the disk has less than `min_free` bytes free.
+    pub fn open(
+        dir: &Path,
+        config: &DecisionsConfig,
+        clock: Clock,
+        min_free: u64,
+    ) -> std::io::Result<Self> {
         if !config.enabled {
             return Ok(Self::disabled());
         }
@@ -79,15 +90,27 @@ impl DecisionLog {
             max_size: config.max_size.0,
         };
         let appender = Appender::open(dir, bounds)?;
-        appender.prune(clock.now_ms())?;
+        if let Err(error) = appender.prune(clock.now_ms()) {
+            tracing::warn!(%error, "cannot apply the decision log's bounds");
+        }
         let (sender, receiver) = sync_channel(CHANNEL_LINES);
+        let writer = Writer {
+            appender,
+            dir: dir.to_owned(),
+            min_free,
+            clock: clock.clone(),
+            failing: false,
+        };
         let thread = std::thread::Builder::new()
             .name("moat-decisions".into())
-            .spawn(move || write_lines(appender, receiver, clock))?;
+            .spawn(move || writer.run(&receiver))?;
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 sender: Mutex::new(Some(sender)),
                 dropped: AtomicU64::new(0),
+                clock,
+                refusal_second: AtomicU64::new(0),
+                refusals: AtomicU64::new(0),
                 thread: Mutex::new(Some(thread)),
             })),
             direct: None,
@@ -99,11 +122,15 @@ impl DecisionLog {
         self.inner.is_some() || self.direct.is_some()
     }
 
-    /// Records a decision.
+    /// Records a decision; a refusal before DATA only within [`REFUSALS_PER_SECOND`].
     pub fn record(&self, record: DecisionRecord) {
-        if self.is_enabled() {
-            self.send(Entry::Decision(record).to_line());
+        if !self.is_enabled() {
+            return;
         }
+        if record.stage != Stage::Data && !self.refusal_allowed() {
+            return;
+        }
+        self.send(Entry::Decision(record).to_line());
     }
 
     /// Records what the operator said a message was.
@@ -115,17 +142,29 @@ impl DecisionLog {
 
     /// The time entries are stamped with.
     pub fn now_ms(&self) -> u64 {
-        match &self.direct {
-            Some((_, clock)) => clock.now_ms(),
-            None => crate::time::now_ms(),
+        match (&self.inner, &self.direct) {
+            (Some(inner), _) => inner.clock.now_ms(),
+            (None, Some((_, clock))) => clock.now_ms(),
+            (None, None) => crate::time::now_ms(),
         }
     }
 
-    /// Lines dropped because the writer was behind.
+    /// Lines dropped because the writer was behind (what `/metrics` reports).
     pub fn dropped(&self) -> u64 {
         self.inner
             .as_ref()
             .map_or(0, |inner| inner.dropped.load(Ordering::Relaxed))
+    }
+
+    fn refusal_allowed(&self) -> bool {
+        let Some(inner) = &self.inner else {
+            return true;
+        };
+        let second = inner.clock.now_ms() / 1000;
+        if inner.refusal_second.swap(second, Ordering::Relaxed) != second {
+            inner.refusals.store(0, Ordering::Relaxed);
+        }
+        inner.refusals.fetch_add(1, Ordering::Relaxed) < REFUSALS_PER_SECOND
     }
 
     fn send(&self, line: Vec<u8>) {
@@ -136,33 +175,19 @@ impl DecisionLog {
             return;
         }
         let Some(inner) = &self.inner else { return };
-        let sender = inner.sender.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(sender) = sender.as_ref() else {
-            return;
-        };
-        match sender.try_send(Command::Line(line)) {
-            Ok(()) => {}
+        let sender = inner
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(sender) = sender else { return };
+        match sender.try_send(line) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             Err(TrySendError::Full(_)) => {
                 if inner.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
                     tracing::warn!("decision log behind: decisions dropped from the log");
                 }
             }
-            Err(TrySendError::Disconnected(_)) => {}
-        }
-    }
-
-    /// Waits until every line sent so far is written (for `close`, and the tests).
-    pub fn flush(&self) {
-        let Some(inner) = &self.inner else { return };
-        let (ack, done) = std::sync::mpsc::channel();
-        let sent = {
-            let sender = inner.sender.lock().unwrap_or_else(|e| e.into_inner());
-            sender
-                .as_ref()
-                .is_some_and(|s| s.send(Command::Flush(ack)).is_ok())
-        };
-        if sent {
-            let _ = done.recv_timeout(Duration::from_secs(10));
         }
     }
 
@@ -173,69 +198,167 @@ impl DecisionLog {
             inner
                 .sender
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take(),
         );
-        if let Some(thread) = inner
+        let thread = inner
             .thread
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
     }
 }
 
-/// The writer thread: appends what arrives once a second (or at [`BATCH_BYTES`]), until
-/// every sender is gone.
-fn write_lines(mut appender: Appender, receiver: Receiver<Command>, clock: Clock) {
-    let mut pending = Vec::with_capacity(BATCH_BYTES);
-    let mut last_prune = Instant::now();
-    let mut failing = false;
-    let mut write = |pending: &mut Vec<u8>, appender: &mut Appender| {
-        match appender.append(pending, clock.now_ms()) {
-            Ok(()) if failing => {
-                failing = false;
+/// The writer thread's state.
+struct Writer {
+    appender: Appender,
+    dir: PathBuf,
+    min_free: u64,
+    clock: Clock,
+    /// Whether the last write failed (said once, until one succeeds again).
+    failing: bool,
+}
+
+impl Writer {
+    /// Appends what arrives once a second (or at [`BATCH_BYTES`]), until every sender is
+    /// gone.
+    fn run(mut self, receiver: &Receiver<Vec<u8>>) {
+        let mut pending = Vec::with_capacity(BATCH_BYTES);
+        let mut last_prune = Instant::now();
+        let mut deadline = Instant::now() + FLUSH_INTERVAL;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let disconnected = match receiver.recv_timeout(wait) {
+                Ok(line) => {
+                    pending.extend_from_slice(&line);
+                    false
+                }
+                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Disconnected) => true,
+            };
+            let due = Instant::now() >= deadline;
+            if due || disconnected || pending.len() >= BATCH_BYTES {
+                self.write(&mut pending);
+                deadline = Instant::now() + FLUSH_INTERVAL;
+            }
+            if disconnected {
+                return;
+            }
+            if due && last_prune.elapsed() >= PRUNE_INTERVAL {
+                last_prune = Instant::now();
+                if let Err(error) = self.appender.prune(self.clock.now_ms()) {
+                    tracing::warn!(%error, "cannot apply the decision log's bounds");
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, pending: &mut Vec<u8>) {
+        if pending.is_empty() {
+            return;
+        }
+        let result = match crate::os::disk::available_bytes(&self.dir) {
+            Ok(free) if free < self.min_free => Err(std::io::Error::other(format!(
+                "{free} bytes free, below the queue's reserve of {}",
+                self.min_free
+            ))),
+            _ => self.appender.append(pending, self.clock.now_ms()),
+        };
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
                 tracing::info!("decision log written again");
             }
             Ok(()) => {}
-            Err(error) if !failing => {
-                failing = true;
+            Err(error) if !self.failing => {
+                self.failing = true;
                 tracing::warn!(%error, "cannot write the decision log: decisions dropped");
             }
             Err(_) => {}
         }
         pending.clear();
-    };
-    let mut deadline = Instant::now() + FLUSH_INTERVAL;
-    loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(wait) {
-            Ok(Command::Line(line)) => {
-                pending.extend_from_slice(&line);
-                if pending.len() >= BATCH_BYTES {
-                    write(&mut pending, &mut appender);
-                }
-            }
-            Ok(Command::Flush(ack)) => {
-                write(&mut pending, &mut appender);
-                let _ = ack.send(());
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                write(&mut pending, &mut appender);
-                deadline = Instant::now() + FLUSH_INTERVAL;
-                if last_prune.elapsed() >= PRUNE_INTERVAL {
-                    last_prune = Instant::now();
-                    if let Err(error) = appender.prune(clock.now_ms()) {
-                        tracing::warn!(%error, "cannot apply the decision log's bounds");
-                    }
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                write(&mut pending, &mut appender);
-                return;
-            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decisions::reader::read_log;
+    use crate::decisions::record::LoggedClient;
+    use crate::filter::Action;
+    use crate::filter::pipeline::Direction;
+
+    fn record(stage: Stage, digest: &str) -> DecisionRecord {
+        DecisionRecord {
+            time: 1,
+            queue_id: None,
+            digest: digest.into(),
+            message_id: None,
+            subject: None,
+            direction: Direction::Inbound,
+            stage,
+            client: LoggedClient {
+                ip: "192.0.2.1".into(),
+                helo: None,
+                reverse_dns: None,
+                user: None,
+            },
+            mail_from: String::new(),
+            rcpt_to: Vec::new(),
+            action: Action::Reject,
+            score: 0.0,
+            results: Vec::new(),
         }
+    }
+
+    #[test]
+    fn close_writes_everything_sent_and_refusals_before_data_are_rate_limited() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(1_700_000_000_000);
+        let log =
+            DecisionLog::open(dir.path(), &DecisionsConfig::default(), clock.clone(), 0).unwrap();
+        for n in 0..50 {
+            log.record(record(Stage::Data, &format!("m{n}")));
+        }
+        // A flood of refusals at connect within one second: only the first few are kept.
+        for n in 0..100 {
+            log.record(record(Stage::Connect, &format!("c{n}")));
+        }
+        clock.advance(Duration::from_secs(1));
+        log.record(record(Stage::RcptTo, "next-second"));
+        log.close();
+        // Closed: later entries go nowhere.
+        log.record(record(Stage::Data, "late"));
+        let reading = read_log(dir.path(), None).unwrap();
+        let digests: Vec<&str> = reading
+            .decisions
+            .iter()
+            .map(|d| d.record.digest.as_str())
+            .collect();
+        assert_eq!(digests.iter().filter(|d| d.starts_with('m')).count(), 50);
+        assert_eq!(
+            digests.iter().filter(|d| d.starts_with('c')).count(),
+            REFUSALS_PER_SECOND as usize
+        );
+        assert!(digests.contains(&"next-second") && !digests.contains(&"late"));
+        assert_eq!(log.dropped(), 0);
+    }
+
+    #[test]
+    fn nothing_is_written_below_the_free_space_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = DecisionLog::open(
+            dir.path(),
+            &DecisionsConfig::default(),
+            Clock::system(),
+            u64::MAX,
+        )
+        .unwrap();
+        log.record(record(Stage::Data, "m"));
+        log.close();
+        assert!(read_log(dir.path(), None).unwrap().decisions.is_empty());
     }
 }

@@ -101,8 +101,7 @@ impl Server {
         )?;
         let sender_auth =
             super::sender_auth::sender_auth_service(&config, assembled.services.resolver.as_ref())?;
-        let decisions = DecisionLog::open(&log_dir(&data_dir), &config.decisions, clock.clone())
-            .context("cannot open the decision log")?;
+        let decisions = open_decision_log(&config, &data_dir, &clock, &assembled.metrics);
         let params = Arc::new(SessionParams {
             hostname: config.server.hostname.clone(),
             smtp: config.smtp.clone(),
@@ -205,6 +204,34 @@ impl Server {
         ready.push_str(&format!(" plugins={}", self.plugins.join(",")));
         ready
     }
+}
+
+/// The decision log, or none when it cannot be opened: it is advice for tuning, and
+/// mail must not wait for it.
+/// Its lines dropped are counted in `metrics`.
+fn open_decision_log(
+    config: &Config,
+    data_dir: &Path,
+    clock: &Clock,
+    metrics: &Registry,
+) -> DecisionLog {
+    let dir = log_dir(data_dir);
+    let min_free = config.queue.min_free.0;
+    let log = DecisionLog::open(&dir, &config.decisions, clock.clone(), min_free)
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, dir = %dir.display(), "cannot open the decision log: decisions are not logged");
+            DecisionLog::disabled()
+        });
+    let counted = log.clone();
+    metrics.collect(move |out| {
+        out.family(
+            "moat_decision_log_dropped_total",
+            "counter",
+            "Decisions not logged because the decision log's writer was behind.",
+        );
+        out.sample("moat_decision_log_dropped_total", &[], counted.dropped());
+    });
+    log
 }
 
 /// Outcome stages (learning) running in the background at most; past it a message

@@ -111,8 +111,14 @@ impl FeatureSet {
                     }
                 }
             }
+            // The fit reads every score against the inbound tag: a message decided with
+            // other thresholds (outbound) is shifted so its own tag lines up.
+            let own_tag = match record.direction {
+                crate::filter::pipeline::Direction::Inbound => config.thresholds.tag,
+                crate::filter::pipeline::Direction::Outbound => config.submission.thresholds.tag,
+            };
             set.rows.push(row);
-            set.offsets.push(offset);
+            set.offsets.push(offset + config.thresholds.tag - own_tag);
             set.spam.push(truth == Truth::Spam);
         }
         set

@@ -20,7 +20,7 @@ impl Default for FitOptions {
         Self {
             tag: 5.0,
             ham_cost: 5.0,
-            l2: 0.002,
+            l2: 0.0002,
         }
     }
 }

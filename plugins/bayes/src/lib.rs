@@ -286,7 +286,7 @@ fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> V
                     "BAYES_HAM",
                     points(config, score.probability, config.ham_score),
                 ),
-                Class::Unsure => ("BAYES_UNSURE", 0.0),
+                Class::Unsure => unsure_band(score.probability),
             };
             let verdict = Verdict::new().symbol(name, points, detail(&score, config));
             match &score.image {
@@ -295,6 +295,26 @@ fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> V
             }
         }
     }
+}
+
+/// The bands of the unsure range that lean to spam, as SpamAssassin's BAYES_50 …
+/// BAYES_95: (lowest probability, symbol, score), highest first. Below the lowest,
+/// `BAYES_UNSURE` with 0. Their scores are small on their own; they let `moat tune`
+/// weigh how much a leaning probability adds to other evidence.
+const UNSURE_BANDS: [(f64, &str, f64); 5] = [
+    (0.95, "BAYES_95", 3.0),
+    (0.90, "BAYES_90", 2.5),
+    (0.80, "BAYES_80", 2.0),
+    (0.60, "BAYES_60", 1.0),
+    (0.50, "BAYES_50", 0.5),
+];
+
+/// The symbol and score of an unsure probability `p`.
+fn unsure_band(p: f64) -> (&'static str, f64) {
+    UNSURE_BANDS
+        .iter()
+        .find(|(from, _, _)| p >= *from)
+        .map_or(("BAYES_UNSURE", 0.0), |(_, name, score)| (*name, *score))
 }
 
 /// Adds `BAYES_OCR_SPAM`, `BAYES_OCR_HAM` or `BAYES_OCR_UNSURE` (0): what the image text
@@ -590,7 +610,7 @@ mod tests {
     fn unsure_is_a_zero_symbol() {
         let config = config();
         let score = Score {
-            probability: 0.5,
+            probability: 0.45,
             clues: vec![Clue {
                 text: "x".into(),
                 probability: 0.7,
@@ -603,6 +623,19 @@ mod tests {
         let s = symbol(&verdict);
         assert_eq!((s.name.as_str(), s.score), ("BAYES_UNSURE", 0.0));
         assert!(s.detail.contains("unsure"), "{}", s.detail);
+    }
+
+    #[test]
+    fn an_unsure_probability_leaning_to_spam_gets_its_band() {
+        assert_eq!(unsure_band(0.4999), ("BAYES_UNSURE", 0.0));
+        assert_eq!(unsure_band(0.5), ("BAYES_50", 0.5));
+        assert_eq!(unsure_band(0.7), ("BAYES_60", 1.0));
+        assert_eq!(unsure_band(0.85), ("BAYES_80", 2.0));
+        assert_eq!(unsure_band(0.93), ("BAYES_90", 2.5));
+        assert_eq!(unsure_band(0.989), ("BAYES_95", 3.0));
+        for (_, name, _) in UNSURE_BANDS {
+            assert!(Symbol::is_valid_name(name));
+        }
     }
 
     #[test]

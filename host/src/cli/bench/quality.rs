@@ -52,6 +52,9 @@ pub struct QualityArgs {
     /// A false positive costs this many missed spam, for the tuned weights.
     #[arg(long, default_value_t = FitOptions::default().ham_cost, value_name = "N")]
     pub ham_cost: f64,
+    /// The pull of the tuned weights towards the weights in force.
+    #[arg(long, default_value_t = FitOptions::default().l2, value_name = "X")]
+    pub l2: f64,
     /// Also write the tuned weights to this file.
     #[arg(long, value_name = "FILE")]
     pub weights_out: Option<PathBuf>,
@@ -103,11 +106,15 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
     let options = FitOptions {
         tag: base.thresholds.tag,
         ham_cost: args.ham_cost,
-        ..FitOptions::default()
+        l2: args.l2,
     };
     let learnt = learn_weights(&base, &out_of_fold, options);
     let mut tuned = base.clone();
     tuned.learnt_weights = learnt.weights.clone();
+    let train_rates = (
+        rates_as_decided(&out_of_fold),
+        rates_under(&tuned, &out_of_fold),
+    );
     rows.push(Row {
         engine: "moat (tuned on train)".into(),
         rates: rates_under(&tuned, &test_decisions),
@@ -128,7 +135,11 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
             Engine::Bogofilter => measure_bogofilter(&args)?,
             Engine::Spamassassin => {
                 let run = super::spamassassin::measure_spamassassin(&args.train, &args.test)?;
-                anyhow::ensure!(run.failed == 0, "SpamAssassin could not score {} messages", run.failed);
+                anyhow::ensure!(
+                    run.failed == 0,
+                    "SpamAssassin could not score {} messages",
+                    run.failed
+                );
                 Row {
                     engine: "spamassassin".into(),
                     rates: run.rates,
@@ -142,7 +153,7 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
             say!("{}", row_json(row));
         }
     } else {
-        print_table(&args, &rows, &learnt);
+        print_table(&args, &rows, &learnt, train_rates);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -282,7 +293,12 @@ fn row_json(row: &Row) -> serde_json::Value {
     })
 }
 
-fn print_table(args: &QualityArgs, rows: &[Row], learnt: &Learnt) {
+fn print_table(
+    args: &QualityArgs,
+    rows: &[Row],
+    learnt: &Learnt,
+    (default, tuned): (TruthRates, TruthRates),
+) {
     say!(
         "train {} ({} folds for the tuned weights), test {}",
         args.train.display(),
@@ -315,6 +331,17 @@ fn print_table(args: &QualityArgs, rows: &[Row], learnt: &Learnt) {
             row.elapsed.as_secs_f64()
         );
     }
+    say!(
+        "on train, out of fold: default weights {}/{} caught, {}/{} flagged; tuned (fitted on these) {}/{} caught, {}/{} flagged",
+        default.spam_caught,
+        default.spam,
+        default.ham_flagged,
+        default.ham,
+        tuned.spam_caught,
+        tuned.spam,
+        tuned.ham_flagged,
+        tuned.ham
+    );
     say!("tuned weights that moved most:");
     for moved in learnt.moved.iter().take(10) {
         say!(

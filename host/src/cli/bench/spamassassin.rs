@@ -267,50 +267,87 @@ fn score(
     let mut stderrs = Vec::new();
     for (w, share) in shares.iter().enumerate() {
         let list = scratch.join(format!("worker-{w}.list"));
-        let mut names = String::new();
-        for &i in share {
-            let path = messages[i].0.to_str().filter(|p| !p.contains('\n'));
-            let path = path.with_context(|| {
-                format!(
-                    "{}: a file name SpamAssassin's worker cannot read",
-                    messages[i].0.display()
-                )
-            })?;
-            names.push_str(path);
-            names.push('\n');
-        }
-        std::fs::write(&list, names)?;
-        let child = Command::new("perl")
-            .env("HOME", env.home)
-            .arg("-e")
-            .arg(WORKER)
-            .arg("--")
-            .arg(env.rules)
-            .arg(env.prefs)
-            .arg(env.home)
-            .arg(&list)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| spawn_error(std::ffi::OsStr::new("perl"), error))?;
-        children.0.push(child);
-        let child = children.0.last_mut().expect("just pushed");
-        stderrs.push(drain(child.stderr.take()));
-        let stdout = child.stdout.take().context("the worker's stdout")?;
-        let sender = sender.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send((w, Some(line))).is_err() {
-                    return;
-                }
-            }
-            let _ = sender.send((w, None));
-        });
+        write_list(&list, share, messages)?;
+        stderrs.push(spawn_worker(env, &list, w, &mut children, sender.clone())?);
     }
     drop(sender);
+    let flagged = collect(&results, &shares, messages)?;
+    reap(&mut children, stderrs)?;
+    let scored = flagged.iter().filter(|f| f.is_some()).count();
+    if scored != messages.len() {
+        bail!(
+            "SpamAssassin scored {scored} of {} messages",
+            messages.len()
+        );
+    }
+    Ok(flagged)
+}
 
+/// Writes the file names of `share` (indexes into `messages`), one per line, to `list`.
+fn write_list(list: &Path, share: &[usize], messages: &[(PathBuf, Truth)]) -> anyhow::Result<()> {
+    let mut names = String::new();
+    for &i in share {
+        let path = messages[i].0.to_str().filter(|p| !p.contains('\n'));
+        let path = path.with_context(|| {
+            format!(
+                "{}: a file name SpamAssassin's worker cannot read",
+                messages[i].0.display()
+            )
+        })?;
+        names.push_str(path);
+        names.push('\n');
+    }
+    std::fs::write(list, names)?;
+    Ok(())
+}
+
+/// Starts worker `w` on the messages in `list` (into `children`); its result lines go to
+/// `sender` as `(w, Some(line))`, then `(w, None)`. Returns the reader of its stderr.
+fn spawn_worker(
+    env: &Env<'_>,
+    list: &Path,
+    w: usize,
+    children: &mut Children,
+    sender: mpsc::Sender<(usize, Option<String>)>,
+) -> anyhow::Result<std::thread::JoinHandle<String>> {
+    let child = Command::new("perl")
+        .env("HOME", env.home)
+        .arg("-e")
+        .arg(WORKER)
+        .arg("--")
+        .arg(env.rules)
+        .arg(env.prefs)
+        .arg(env.home)
+        .arg(list)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| spawn_error(std::ffi::OsStr::new("perl"), error))?;
+    children.0.push(child);
+    let child = children.0.last_mut().expect("just pushed");
+    let stderr = drain(child.stderr.take());
+    let stdout = child.stdout.take().context("the worker's stdout")?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send((w, Some(line))).is_err() {
+                return;
+            }
+        }
+        let _ = sender.send((w, None));
+    });
+    Ok(stderr)
+}
+
+/// Reads the workers' results until every worker is done; a worker silent for
+/// [`STALL_LIMIT`] stops the run.
+fn collect(
+    results: &mpsc::Receiver<(usize, Option<String>)>,
+    shares: &[Vec<usize>],
+    messages: &[(PathBuf, Truth)],
+) -> anyhow::Result<Vec<Option<bool>>> {
+    let workers = shares.len();
     let mut flagged: Vec<Option<bool>> = vec![None; messages.len()];
     let mut last_news = vec![Instant::now(); workers];
     let mut finished = vec![false; workers];
@@ -342,7 +379,15 @@ fn score(
             );
         }
     }
-    // Every stdout is closed: the workers are exiting.
+    Ok(flagged)
+}
+
+/// Waits for the workers (their stdout is closed: they are exiting); a failed one is an
+/// error with its stderr.
+fn reap(
+    children: &mut Children,
+    stderrs: Vec<std::thread::JoinHandle<String>>,
+) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for (child, stderr) in children.0.iter_mut().zip(stderrs) {
         let status = child.wait()?;
@@ -355,14 +400,7 @@ fn score(
     if let Some(failure) = failures.first() {
         bail!("a SpamAssassin worker failed ({INSTALL_HINT}): {failure}");
     }
-    let scored = flagged.iter().filter(|f| f.is_some()).count();
-    if scored != messages.len() {
-        bail!(
-            "SpamAssassin scored {scored} of {} messages",
-            messages.len()
-        );
-    }
-    Ok(flagged)
+    Ok(())
 }
 
 /// `INDEX Y|N SCORE` as the index and whether the message is spam.

@@ -83,8 +83,7 @@ pub(super) async fn learn(
 /// What a lesson says the message is, for the decision log.
 pub(super) fn truth_of(lesson: Lesson) -> Option<Truth> {
     match lesson {
-        Lesson::Learn(Label::Spam) => Some(Truth::Spam),
-        Lesson::Learn(Label::Ham) => Some(Truth::Ham),
+        Lesson::Learn(label) => Some(Truth::from(label)),
         Lesson::Forget => None,
     }
 }

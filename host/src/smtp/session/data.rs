@@ -110,10 +110,11 @@ impl Session {
 
     /// The client a message from a trusted relay (`[relay] trusted_relays`) is judged
     /// as: the first hop of its Received chain outside the relays; `None` when the
-    /// client is not a trusted relay or the chain names no such hop.
+    /// client is not a trusted relay, has logged in, or the chain names no such hop.
     fn origin_behind_relay(&self, message: &ParsedMessage) -> Option<ClientInfo> {
         let relays = &self.params.sender_auth.relays;
-        if !relays.trusts(self.ctx.client.ip) {
+        // A user who logged in is judged as who they are, wherever the relay got it.
+        if self.ctx.client.authenticated_user.is_some() || !relays.trusts(self.ctx.client.ip) {
             return None;
         }
         match relays.path(&message.received_hops()) {
