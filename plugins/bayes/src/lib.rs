@@ -299,14 +299,15 @@ fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> V
 
 /// The bands of the unsure range that lean to spam, as SpamAssassin's BAYES_50 …
 /// BAYES_95: (lowest probability, symbol, score), highest first. Below the lowest,
-/// `BAYES_UNSURE` with 0. Their scores are small on their own; they let `moat tune`
-/// weigh how much a leaning probability adds to other evidence.
+/// `BAYES_UNSURE` with 0. Their scores are small (at most 1 point: a mailbox of image
+/// mail leans bayes towards spam on ham too); they give `moat tune` a probability to
+/// weigh beside other evidence, and a learnt weight scales them.
 const UNSURE_BANDS: [(f64, &str, f64); 5] = [
-    (0.95, "BAYES_95", 3.0),
-    (0.90, "BAYES_90", 2.5),
-    (0.80, "BAYES_80", 2.0),
-    (0.60, "BAYES_60", 1.0),
-    (0.50, "BAYES_50", 0.5),
+    (0.95, "BAYES_95", 1.0),
+    (0.90, "BAYES_90", 0.75),
+    (0.80, "BAYES_80", 0.5),
+    (0.60, "BAYES_60", 0.25),
+    (0.50, "BAYES_50", 0.1),
 ];
 
 /// The symbol and score of an unsure probability `p`.
@@ -628,11 +629,11 @@ mod tests {
     #[test]
     fn an_unsure_probability_leaning_to_spam_gets_its_band() {
         assert_eq!(unsure_band(0.4999), ("BAYES_UNSURE", 0.0));
-        assert_eq!(unsure_band(0.5), ("BAYES_50", 0.5));
-        assert_eq!(unsure_band(0.7), ("BAYES_60", 1.0));
-        assert_eq!(unsure_band(0.85), ("BAYES_80", 2.0));
-        assert_eq!(unsure_band(0.93), ("BAYES_90", 2.5));
-        assert_eq!(unsure_band(0.989), ("BAYES_95", 3.0));
+        assert_eq!(unsure_band(0.5), ("BAYES_50", 0.1));
+        assert_eq!(unsure_band(0.7), ("BAYES_60", 0.25));
+        assert_eq!(unsure_band(0.85), ("BAYES_80", 0.5));
+        assert_eq!(unsure_band(0.93), ("BAYES_90", 0.75));
+        assert_eq!(unsure_band(0.989), ("BAYES_95", 1.0));
         for (_, name, _) in UNSURE_BANDS {
             assert!(Symbol::is_valid_name(name));
         }

@@ -8,6 +8,7 @@ mod ocr;
 mod pipeline;
 mod quality;
 mod queue;
+mod replay;
 mod sender_auth;
 mod smtp;
 mod spamassassin;
@@ -43,6 +44,8 @@ pub enum BenchCommand {
     /// Spam caught and ham flagged by the whole pipeline on a corpus split, with default
     /// and with tuned weights, beside bogofilter and SpamAssassin on the same split.
     Quality(quality::QualityArgs),
+    /// How long `moat replay` takes on a decision log of N synthetic decisions.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs the benchmark.
@@ -57,5 +60,6 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Floods(args) => floods::run(args).await,
         BenchCommand::SenderAuth(args) => sender_auth::run(args).await,
         BenchCommand::Quality(args) => quality::run(args).await,
+        BenchCommand::Replay(args) => replay::run(&args),
     }
 }
