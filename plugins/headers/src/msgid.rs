@@ -13,14 +13,14 @@ fn message_id(facts: &Facts) -> Option<&str> {
 }
 
 /// Whether `id` has the Outlook and Outlook Express shape `XXXXTTTTTTTT$XXXXXXXX$XXXXXXXX@…`
-/// (hex digits), and if so the `TTTTTTTT`: the high 32 bits of the Windows FILETIME of
-/// its creation.
+/// (hex digits; Outlook 2010 and later add a `$` before the `@`), and if so the
+/// `TTTTTTTT`: the high 32 bits of the Windows FILETIME of its creation.
 fn outlook_stamp(id: &str) -> Option<u32> {
     let bytes = id.as_bytes();
-    let shaped = bytes.len() > 31
+    let shaped = bytes.len() > 32
         && bytes[12] == b'$'
         && bytes[21] == b'$'
-        && bytes[30] == b'@'
+        && (bytes[30] == b'@' || (bytes[30] == b'$' && bytes[31] == b'@'))
         && [0..12, 13..21, 22..30]
             .into_iter()
             .all(|range| bytes[range].iter().all(u8::is_ascii_hexdigit));
@@ -111,6 +111,13 @@ mod tests {
     fn outlook_message_id_timestamps() {
         let genuine = with(&[("Message-ID", "<001001c249e6$863c4e00$13cca341@example.com>")]);
         assert_eq!(outlook_invalid(&genuine), None);
+        // Outlook 2010 and later: a `$` before the `@`.
+        let modern = with(&[
+            ("Message-ID", "<003301d5a0e8$3f6b7a60$be426f20$@example.com>"),
+            ("X-Mailer", "Microsoft Outlook 16.0"),
+        ]);
+        assert_eq!(outlook_invalid(&modern), None);
+        assert_eq!(forged_outlook(&modern), None);
         let random = with(&[("Message-ID", " <000c84d37aae$7338a0a4$3ab55ec5@bjjwxv> ")]);
         let finding = outlook_invalid(&random).unwrap();
         assert_eq!(finding.symbol, MSGID_OUTLOOK_INVALID);

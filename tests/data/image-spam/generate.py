@@ -529,13 +529,25 @@ def headers(rng, subject, serial, when):
         f"To: {rcpt}",
         f"Subject: {subject}",
         f"Date: {format_datetime(when)}",
-        f"Message-ID: <{rng.getrandbits(64):016x}.{serial}@{domain}>",
+        None,  # Message-ID, shaped by the mailer below
         "MIME-Version: 1.0",
     ]
+    bits = rng.getrandbits(64)
     mailer = rng.choice(MAILERS)
+    lines[lines.index(None)] = f"Message-ID: <{message_id(bits, serial, domain, mailer, when)}>"
     if mailer:
         lines.append(f"X-Mailer: {mailer}")
     return lines
+
+
+def message_id(bits, serial, domain, mailer, when):
+    """The Message-ID the mailer writes: Outlook's own shape for Outlook (its creation time
+    as a FILETIME, then `$@`), a generic one for the rest."""
+    if mailer and mailer.startswith("Microsoft Outlook"):
+        filetime = (int(when.timestamp()) + 11644473600) * 10_000_000
+        return (f"0000{filetime >> 32:08x}${filetime & 0xffffffff:08x}"
+                f"${bits & 0xffffffff:08x}$@{domain}")
+    return f"{bits:016x}.{serial}@{domain}"
 
 
 def message(rng, subject, body, image, serial, when):
