@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(outlook_invalid(&genuine), None);
         // Outlook 2010 and later: a `$` before the `@`.
         let modern = with(&[
-            ("Message-ID", "<003301d5a0e8$3f6b7a60$be426f20$@example.com>"),
+            (
+                "Message-ID",
+                "<003301d5a0e8$3f6b7a60$be426f20$@example.com>",
+            ),
             ("X-Mailer", "Microsoft Outlook 16.0"),
         ]);
         assert_eq!(outlook_invalid(&modern), None);

@@ -210,12 +210,18 @@ async fn out_of_fold(
     let fold_of = |i: usize| i % usize::from(folds);
     let mut decisions = Vec::with_capacity(train.len());
     for fold in 0..usize::from(folds) {
-        let (held, taught): (Vec<(usize, &Sample)>, Vec<(usize, &Sample)>) = train
+        let held: Vec<&Sample> = train
             .iter()
             .enumerate()
-            .partition(|(i, _)| fold_of(*i) == fold);
-        let taught: Vec<&Sample> = taught.into_iter().map(|(_, s)| s).collect();
-        let held: Vec<&Sample> = held.into_iter().map(|(_, s)| s).collect();
+            .filter(|(i, _)| fold_of(*i) == fold)
+            .map(|(_, s)| s)
+            .collect();
+        let taught: Vec<&Sample> = train
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| fold_of(*i) != fold)
+            .map(|(_, s)| s)
+            .collect();
         decisions.extend(taught_and_checked(base, &taught, &held).await?);
     }
     Ok(decisions)

@@ -37,11 +37,15 @@ pub(super) fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut lines = Vec::new();
     for n in 0..args.decisions {
         lines.extend(Entry::Decision(synthetic(n)).to_line());
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             lines.extend(
                 Entry::Label(LabelEvent {
                     time: 2_000_000_000_000,
-                    truth: Some(if n % 20 == 0 { Truth::Spam } else { Truth::Ham }),
+                    truth: Some(if n.is_multiple_of(20) {
+                        Truth::Spam
+                    } else {
+                        Truth::Ham
+                    }),
                     source: LabelSource::Learn,
                     queue_id: Some(format!("Q{n}")),
                     message_id: None,
@@ -62,7 +66,12 @@ pub(super) fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut comparison = Comparison::default();
     scan_log(&dir, None, |logged| {
         let decision = weights.decide(&logged.record);
-        comparison.add(&logged.record, logged.truth, decision.action, decision.score);
+        comparison.add(
+            &logged.record,
+            logged.truth,
+            decision.action,
+            decision.score,
+        );
     })?;
     let replayed = started.elapsed();
     if args.json {
@@ -106,20 +115,38 @@ fn synthetic(n: usize) -> DecisionRecord {
         2 => ("BAYES_90", 0.75),
         _ => ("BAYES_UNSURE", 0.0),
     };
-    let missing_date = if n % 7 == 0 { 1.0 } else { 0.0 };
+    let missing_date = if n.is_multiple_of(7) { 1.0 } else { 0.0 };
     let results = vec![
         answered("dnsbl", Stage::Connect, &[("DNSBL_CLEAN", 0.0)]),
-        answered("reputation", Stage::Connect, &[("REP_IP_NEW", 0.5), ("REP_NET_GOOD", -0.5)]),
-        answered("auth", Stage::Data, &[("SPF_PASS", -0.5), ("DKIM_VALID", -0.5), ("DMARC_PASS", -1.0)]),
+        answered(
+            "reputation",
+            Stage::Connect,
+            &[("REP_IP_NEW", 0.5), ("REP_NET_GOOD", -0.5)],
+        ),
+        answered(
+            "auth",
+            Stage::Data,
+            &[
+                ("SPF_PASS", -0.5),
+                ("DKIM_VALID", -0.5),
+                ("DMARC_PASS", -1.0),
+            ],
+        ),
         answered(
             "headers",
             Stage::Data,
-            &[("MISSING_DATE", missing_date), ("HTML_ONLY", 0.5), ("URL_NUMERIC_IP", 0.0)],
+            &[
+                ("MISSING_DATE", missing_date),
+                ("HTML_ONLY", 0.5),
+                ("URL_NUMERIC_IP", 0.0),
+            ],
         ),
         answered("bayes", Stage::Data, &[bayes]),
     ];
     let score = results.iter().fold(0.0, |sum, r| match &r.outcome {
-        LoggedOutcome::Answered { symbols, .. } => sum + symbols.iter().map(|(_, s)| s).sum::<f64>(),
+        LoggedOutcome::Answered { symbols, .. } => {
+            sum + symbols.iter().map(|(_, s)| s).sum::<f64>()
+        }
         _ => sum,
     });
     DecisionRecord {
@@ -138,7 +165,11 @@ fn synthetic(n: usize) -> DecisionRecord {
         },
         mail_from: format!("user{n}@sender.example"),
         rcpt_to: vec!["alice@example.test".into()],
-        action: if score >= 5.0 { Action::Tag } else { Action::Accept },
+        action: if score >= 5.0 {
+            Action::Tag
+        } else {
+            Action::Accept
+        },
         score,
         results,
     }
