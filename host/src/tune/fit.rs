@@ -228,6 +228,46 @@ mod tests {
     }
 
     #[test]
+    fn the_fit_reaches_the_minimum_of_the_loss() {
+        // At the fitted weights the gradient vanishes: every small step either way raises
+        // the loss (a check of the gradient and Hessian the Newton steps are made of).
+        let mut set = separable();
+        set.rows.push(vec![(0, 1.0), (1, 1.0)]);
+        set.offsets.push(0.5);
+        set.spam.push(false);
+        let options = FitOptions::default();
+        let w = fit(&set, options);
+        let at = |w: &[f64]| -> f64 {
+            let cost = |spam: bool| if spam { 1.0 } else { options.ham_cost };
+            let total: f64 = set.spam.iter().map(|s| cost(*s)).sum();
+            let mut sum = 0.0;
+            for i in 0..set.len() {
+                let p = sigmoid(margin(&set, i, w, options.tag));
+                let l = if set.spam[i] {
+                    -p.ln()
+                } else {
+                    -(1.0 - p).ln()
+                };
+                sum += cost(set.spam[i]) * l;
+            }
+            let pull: f64 = w
+                .iter()
+                .zip(&set.prior)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            sum / total + options.l2 / 2.0 * pull
+        };
+        let best = at(&w);
+        for j in 0..w.len() {
+            for step in [-1e-3, 1e-3] {
+                let mut moved = w.clone();
+                moved[j] += step;
+                assert!(at(&moved) >= best - 1e-12, "weight {j} {step:+}: {w:?}");
+            }
+        }
+    }
+
+    #[test]
     fn cholesky_solves_a_small_system() {
         let a = [4.0, 2.0, 2.0, 3.0];
         let x = solve(&a, &[2.0, 1.0], 2).unwrap();
