@@ -110,6 +110,24 @@ fn a_quarantined_message_is_listed_shown_released_and_delivered_or_deleted() {
         "released with its verdict: {delivered}"
     );
     quarantine(&gw, &["release", &held]).assert_failure();
+    // The release is the operator's word that the message was ham: the decision log
+    // (written within a second) now knows one ham, which the filters flagged.
+    let replayed = || -> Value {
+        let out = moat(
+            gw.dir.path(),
+            &["replay", "--config", "moat.toml", "--json"],
+        );
+        out.assert_success();
+        serde_json::from_str(out.stdout().trim()).unwrap()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || replayed()["old"]["ham"] == 1),
+        "{}",
+        replayed()
+    );
+    let report = replayed();
+    assert_eq!(report["old"]["ham_flagged"], 1, "{report}");
+    assert_eq!(report["messages"], 2, "{report}");
 
     quarantine(&gw, &["delete", &dropped]).assert_failure();
     assert_eq!(listed(&gw, &[]).len(), 1, "not deleted without --yes");
