@@ -119,30 +119,13 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Stage;
-    use crate::decisions::record::LoggedClient;
-    use crate::filter::pipeline::Direction;
 
     fn record(id: &str, action: Action, score: f64) -> DecisionRecord {
         DecisionRecord {
-            time: 1,
             queue_id: Some(id.into()),
-            digest: String::new(),
-            message_id: None,
-            subject: None,
-            direction: Direction::Inbound,
-            stage: Stage::Data,
-            client: LoggedClient {
-                ip: "192.0.2.1".into(),
-                helo: None,
-                reverse_dns: None,
-                user: None,
-            },
-            mail_from: String::new(),
-            rcpt_to: Vec::new(),
             action,
             score,
-            results: Vec::new(),
+            ..crate::decisions::testing::record()
         }
     }
 

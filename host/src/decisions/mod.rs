@@ -25,6 +25,8 @@ mod reader;
 mod record;
 mod replay;
 mod segments;
+#[cfg(test)]
+mod testing;
 mod writer;
 
 pub use compare::{ACTIONS, Change, Comparison};

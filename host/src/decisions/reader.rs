@@ -165,11 +165,8 @@ impl LabelIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Stage;
-    use crate::decisions::record::{LabelSource, LoggedClient};
+    use crate::decisions::record::LabelSource;
     use crate::decisions::segments::append_now;
-    use crate::filter::Action;
-    use crate::filter::pipeline::Direction;
 
     fn decision(
         time: u64,
@@ -182,20 +179,7 @@ mod tests {
             queue_id: queue_id.map(Into::into),
             digest: digest.into(),
             message_id: message_id.map(Into::into),
-            subject: None,
-            direction: Direction::Inbound,
-            stage: Stage::Data,
-            client: LoggedClient {
-                ip: "192.0.2.1".into(),
-                helo: None,
-                reverse_dns: None,
-                user: None,
-            },
-            mail_from: String::new(),
-            rcpt_to: Vec::new(),
-            action: Action::Accept,
-            score: 0.0,
-            results: Vec::new(),
+            ..crate::decisions::testing::record()
         })
     }
 

@@ -177,28 +177,12 @@ fn percent(part: usize, whole: usize) -> f64 {
 mod tests {
     use super::*;
     use crate::config::Stage;
-    use crate::decisions::record::{LoggedClient, LoggedResult};
+    use crate::decisions::record::LoggedResult;
 
     fn record(results: Vec<LoggedResult>) -> DecisionRecord {
         DecisionRecord {
-            time: 1,
-            queue_id: None,
-            digest: String::new(),
-            message_id: None,
-            subject: None,
-            direction: Direction::Inbound,
-            stage: Stage::Data,
-            client: LoggedClient {
-                ip: "192.0.2.1".into(),
-                helo: None,
-                reverse_dns: None,
-                user: None,
-            },
-            mail_from: String::new(),
-            rcpt_to: Vec::new(),
-            action: Action::Accept,
-            score: 0.0,
             results,
+            ..crate::decisions::testing::record()
         }
     }
 

@@ -287,30 +287,14 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::decisions::reader::read_log;
-    use crate::decisions::record::LoggedClient;
     use crate::filter::Action;
-    use crate::filter::pipeline::Direction;
 
     fn record(stage: Stage, digest: &str) -> DecisionRecord {
         DecisionRecord {
-            time: 1,
-            queue_id: None,
-            digest: digest.into(),
-            message_id: None,
-            subject: None,
-            direction: Direction::Inbound,
             stage,
-            client: LoggedClient {
-                ip: "192.0.2.1".into(),
-                helo: None,
-                reverse_dns: None,
-                user: None,
-            },
-            mail_from: String::new(),
-            rcpt_to: Vec::new(),
+            digest: digest.into(),
             action: Action::Reject,
-            score: 0.0,
-            results: Vec::new(),
+            ..crate::decisions::testing::record()
         }
     }
 
