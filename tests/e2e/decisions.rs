@@ -221,3 +221,103 @@ fn moat_check_decides_real_mail_as_the_live_gateway_behind_a_trusted_relay() {
     // The sample is decided both ways, or the comparison says little.
     assert!(actions.len() >= 2, "{actions:?}");
 }
+
+#[test]
+fn moat_tune_learns_weights_from_a_corpus_keeps_pins_and_replay_reads_them() {
+    let corpus = shared_dir().join("corpus/mail");
+    let dir = moat_test_support::scratch();
+    let dir = dir.path();
+    let cache = moat_test_support::workspace_root().join("target/e2e-plugin-cache");
+    std::fs::write(
+        dir.join("moat.toml"),
+        format!(
+            "[server]\ndata_dir = \"data\"\n[filter]\nbundled = [\"headers\", \"bayes\"]\ncache_dir = {:?}\n\
+[plugin.bayes.config]\nmin_spam = 40\nmin_ham = 40\n[sender_auth]\nverify = false\n\
+[plugin.headers.symbols]\nMISSING_DATE = 0.25\n",
+            cache.display().to_string()
+        ),
+    )
+    .unwrap();
+    // Bayes taught the first 60 of each class; the corpus tuned on is other mail.
+    let all_spam = first_files(&corpus.join("train/spam"), 160);
+    let all_ham = first_files(&corpus.join("train/ham"), 160);
+    for (label, files) in [("spam", &all_spam[..60]), ("ham", &all_ham[..60])] {
+        let mut args = vec!["learn", "--config", "moat.toml", label];
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        args.extend(names.iter().map(String::as_str));
+        moat(dir, &args).assert_success();
+    }
+    for (label, files) in [("spam", &all_spam[60..]), ("ham", &all_ham[60..])] {
+        let folder = dir.join("corpus").join(label);
+        std::fs::create_dir_all(&folder).unwrap();
+        for file in files {
+            std::fs::copy(file, folder.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+
+    let out = moat(
+        dir,
+        &[
+            "tune",
+            "--config",
+            "moat.toml",
+            "--corpus",
+            "corpus",
+            "--out",
+            "learnt.toml",
+            "--json",
+        ],
+    );
+    out.assert_success();
+    let report: Value = serde_json::from_str(out.stdout().trim()).unwrap();
+    let fitted = report["fitted_on"]["spam"].as_u64().unwrap()
+        + report["fitted_on"]["ham"].as_u64().unwrap();
+    let held = &report["held_out"]["before"];
+    let held_out = held["spam"].as_u64().unwrap() + held["ham"].as_u64().unwrap();
+    assert_eq!(fitted + held_out, 200, "{report}");
+    assert!(held_out > 0 && fitted > held_out, "{report}");
+    let moved = report["moved"].as_array().unwrap();
+    assert!(
+        moved.iter().any(|m| m["symbol"] == "BAYES_SPAM"),
+        "{report}"
+    );
+    assert!(
+        moved.iter().all(|m| m["symbol"] != "MISSING_DATE"),
+        "pinned: {report}"
+    );
+    let learnt = std::fs::read_to_string(dir.join("learnt.toml")).unwrap();
+    assert!(
+        learnt.starts_with("# Symbol weights learnt by `moat tune`")
+            && learnt.contains("[bayes]")
+            && learnt.contains("BAYES_SPAM = ")
+            && !learnt.contains("MISSING_DATE"),
+        "{learnt}"
+    );
+
+    // A candidate reading them: the configuration loads, replay runs it over the corpus.
+    let config = std::fs::read_to_string(dir.join("moat.toml")).unwrap();
+    std::fs::write(
+        dir.join("candidate.toml"),
+        config.replace("[filter]\n", "[filter]\nweights_file = \"learnt.toml\"\n"),
+    )
+    .unwrap();
+    moat(dir, &["config", "check", "candidate.toml"]).assert_success();
+    let out = moat(
+        dir,
+        &[
+            "replay",
+            "--config",
+            "candidate.toml",
+            "--corpus",
+            "corpus",
+            "--baseline",
+            "moat.toml",
+            "--json",
+        ],
+    );
+    out.assert_success();
+    let replayed: Value = serde_json::from_str(out.stdout().trim()).unwrap();
+    assert_eq!(replayed["messages"], 200, "{replayed}");
+    assert_eq!(replayed["new"]["spam"], 100, "{replayed}");
+    assert_eq!(replayed["old"]["ham"], 100, "{replayed}");
+}
