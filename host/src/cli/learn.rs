@@ -84,7 +84,7 @@ impl LearnArgs {
 
 /// A learning plugin's tally.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     done: usize,
     unchanged: usize,
     failed: usize,
@@ -222,7 +222,7 @@ fn parse_found(found: Result<StoredMessage, UnreadableFile>) -> Option<(String, 
 
 /// Teaches one message to each learner and counts the outcome in its tally; a plugin that
 /// answers that it does not learn leaves `learners`.
-async fn teach_one(
+pub(super) async fn teach_one(
     pipeline: &Pipeline,
     learners: &mut Vec<(&Arc<LoadedPlugin>, Tally)>,
     origin: &str,

@@ -15,7 +15,7 @@ use super::ConfigArgs;
 use super::corpus::run_corpus;
 use crate::cli::output::say;
 use crate::config::{ConfigSource, HumanDuration};
-use crate::decisions::{ACTIONS, Comparison, ReplayWeights, TruthRates, log_dir, scan_log};
+use crate::decisions::{ACTIONS, Comparison, ReplayWeights, TruthRates, log_dir, replay_log};
 
 /// `moat replay` arguments.
 #[derive(Debug, clap::Args)]
@@ -47,27 +47,18 @@ pub struct ReplayArgs {
 pub(super) async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     match &args.corpus {
         Some(_) => replay_corpus(&args).await,
-        None => replay_log(&args),
+        None => replay_from_log(&args),
     }
 }
 
-fn replay_log(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+fn replay_from_log(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let started = Instant::now();
     let (weights, errors) = ReplayWeights::from_config(&config);
     super::report_load_errors(&errors);
     let dir = log_dir(&config.server.data_dir);
-    let mut comparison = Comparison::default();
-    let unreadable_lines = scan_log(&dir, since_ms(args.since), |logged| {
-        let decision = weights.decide(&logged.record);
-        comparison.add(
-            &logged.record,
-            logged.truth,
-            decision.action,
-            decision.score,
-        );
-    })
-    .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
+    let (comparison, unreadable_lines) = replay_log(&dir, since_ms(args.since), &weights)
+        .with_context(|| format!("cannot read the decision log in {}", dir.display()))?;
     let elapsed = started.elapsed();
     if args.json {
         let mut value = comparison_json(&comparison);
@@ -299,5 +290,16 @@ fn age(time_ms: u64) -> String {
         60..3600 => format!("{}m ago", secs / 60),
         3600..86_400 => format!("{}h ago", secs / 3600),
         _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn a_senders_escapes_and_line_breaks_never_reach_the_terminal() {
+        assert_eq!(printable("Hi\u{1b}[2J\r\nthere\u{7}"), "Hi?[2J??there?");
+        assert_eq!(printable("Grüße"), "Grüße");
     }
 }

@@ -115,6 +115,20 @@ pub(super) async fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `most` symbols whose weights moved furthest, under `title`.
+pub(super) fn print_moved(title: &str, learnt: &Learnt, most: usize) {
+    say!("{title}:");
+    for moved in learnt.moved.iter().take(most) {
+        say!(
+            "  {:<10} {:<28} {:>8.3} -> {:>8.3}",
+            moved.plugin,
+            moved.symbol,
+            moved.before,
+            moved.after
+        );
+    }
+}
+
 fn print_report(
     args: &TuneArgs,
     config: &Config,
@@ -148,16 +162,7 @@ fn print_report(
             );
         }
     }
-    say!("weights that moved most:");
-    for moved in learnt.moved.iter().take(15) {
-        say!(
-            "  {:<10} {:<28} {:>8.3} -> {:>8.3}",
-            moved.plugin,
-            moved.symbol,
-            moved.before,
-            moved.after
-        );
-    }
+    print_moved("weights that moved most", learnt, 15);
     match &args.out {
         Some(out) => say!(
             "written to {}: set [filter] weights_file to it in a candidate configuration, \

@@ -60,6 +60,26 @@ pub struct Comparison {
     pub new_rates: TruthRates,
 }
 
+/// The log in `dir` (decisions since `since_ms`) re-weighed under `weights`, compared with
+/// what was logged; and the lines that could not be read. What `moat replay` prints.
+pub fn replay_log(
+    dir: &std::path::Path,
+    since_ms: Option<u64>,
+    weights: &super::ReplayWeights,
+) -> std::io::Result<(Comparison, usize)> {
+    let mut comparison = Comparison::default();
+    let unreadable = super::scan_log(dir, since_ms, |logged| {
+        let decision = weights.decide(&logged.record);
+        comparison.add(
+            &logged.record,
+            logged.truth,
+            decision.action,
+            decision.score,
+        );
+    })?;
+    Ok((comparison, unreadable))
+}
+
 impl Comparison {
     /// Adds one message: `record` (its old action and score) and what it is now.
     pub fn add(

@@ -29,7 +29,7 @@ mod segments;
 mod testing;
 mod writer;
 
-pub use compare::{ACTIONS, Change, Comparison};
+pub use compare::{ACTIONS, Change, Comparison, replay_log};
 pub use identity::{MessageIdentity, body_digest};
 pub use reader::{LogReading, LoggedDecision, read_log, scan_log};
 pub use record::{

@@ -186,26 +186,8 @@ pub(crate) fn forged_freemail(facts: &Facts) -> Option<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use moat_sdk::Header;
-
     use super::*;
-    use crate::rules::tests::clean;
-
-    /// `clean()` with these fields added.
-    fn with(fields: &[(&str, &str)]) -> Facts {
-        let mut facts = clean();
-        for (name, _) in fields {
-            facts
-                .headers
-                .retain(|header| !header.name.eq_ignore_ascii_case(name) || *name == "Received");
-        }
-        facts.headers.extend(
-            fields
-                .iter()
-                .map(|(name, value)| Header::new(*name, *value)),
-        );
-        facts
-    }
+    use crate::rules::tests::{clean, clean_with as with};
 
     const TOP: (&str, &str) = (
         "Received",

@@ -89,23 +89,8 @@ mod tests {
     use moat_sdk::Header;
 
     use super::*;
-    use crate::rules::tests::clean;
 
-    /// `clean()` with these fields replacing its own.
-    fn with(fields: &[(&str, &str)]) -> Facts {
-        let mut facts = clean();
-        for (name, _) in fields {
-            facts
-                .headers
-                .retain(|header| !header.name.eq_ignore_ascii_case(name));
-        }
-        facts.headers.extend(
-            fields
-                .iter()
-                .map(|(name, value)| Header::new(*name, *value)),
-        );
-        facts
-    }
+    use crate::rules::tests::{clean, clean_with as with};
 
     #[test]
     fn outlook_message_id_timestamps() {

@@ -264,6 +264,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// `clean()` with these fields replacing its own (a name given twice, such as
+    /// `Received`, gives two fields).
+    pub(crate) fn clean_with(fields: &[(&str, &str)]) -> Facts {
+        let mut facts = clean();
+        facts.headers.retain(|header| {
+            !fields
+                .iter()
+                .any(|(name, _)| header.name.eq_ignore_ascii_case(name))
+        });
+        facts.headers.extend(
+            fields
+                .iter()
+                .map(|(name, value)| Header::new(*name, *value)),
+        );
+        facts
+    }
+
     fn with_header(mut facts: Facts, name: &str, value: &str) -> Facts {
         facts.headers.push(Header::new(name, value));
         facts

@@ -24,12 +24,13 @@ use crate::cli::ConfigArgs;
 use crate::cli::check_client::relays_with_loopback;
 use crate::cli::check_run::CheckEnv;
 use crate::cli::corpus::{Sample, check_samples, labelled_samples};
+use crate::cli::learn::{Tally, teach_one};
 use crate::cli::output::say;
 use crate::config::Config;
 use crate::decisions::{LoggedDecision, Truth, TruthRates};
 use crate::filter::Action;
 use crate::filter::assemble::assemble;
-use crate::filter::pipeline::{Label, LearnOutcome};
+use crate::filter::pipeline::Label;
 use crate::message::mailbox::read_file;
 use crate::message::{MessageHandle, ParsedMessage};
 use crate::tune::{FitOptions, Learnt, learn_weights, rates_under};
@@ -229,7 +230,11 @@ async fn out_of_fold(
 
 /// Teaches every plugin that learns each sample.
 async fn teach(pipeline: &crate::filter::Pipeline, samples: &[&Sample]) -> anyhow::Result<()> {
-    let mut learners: Vec<_> = pipeline.plugins().iter().collect();
+    let mut learners: Vec<_> = pipeline
+        .plugins()
+        .iter()
+        .map(|p| (p, Tally::default()))
+        .collect();
     for sample in samples {
         let label = match sample.truth {
             Truth::Spam => Label::Spam,
@@ -240,17 +245,15 @@ async fn teach(pipeline: &crate::filter::Pipeline, samples: &[&Sample]) -> anyho
                 continue;
             };
             let handle = MessageHandle::new(parsed);
-            let mut i = 0;
-            while i < learners.len() {
-                let report = pipeline
-                    .learn(learners[i], handle.clone(), label, false)
-                    .await;
-                if matches!(report.result, Ok(Ok(LearnOutcome::Unsupported))) {
-                    learners.remove(i);
-                    continue;
-                }
-                i += 1;
-            }
+            teach_one(
+                pipeline,
+                &mut learners,
+                &message.origin,
+                &handle,
+                label,
+                false,
+            )
+            .await;
         }
     }
     Ok(())
@@ -348,14 +351,5 @@ fn print_table(
         tuned.ham_flagged,
         tuned.ham
     );
-    say!("tuned weights that moved most:");
-    for moved in learnt.moved.iter().take(10) {
-        say!(
-            "  {:<10} {:<28} {:>8.3} -> {:>8.3}",
-            moved.plugin,
-            moved.symbol,
-            moved.before,
-            moved.after
-        );
-    }
+    crate::cli::tune::print_moved("tuned weights that moved most", learnt, 10);
 }

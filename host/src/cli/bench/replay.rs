@@ -12,8 +12,8 @@ use serde_json::json;
 use crate::cli::output::say;
 use crate::config::{Config, Stage};
 use crate::decisions::{
-    Comparison, DecisionRecord, Entry, LabelEvent, LabelSource, LoggedClient, LoggedOutcome,
-    LoggedResult, ReplayWeights, Truth, append_now, scan_log,
+    DecisionRecord, Entry, LabelEvent, LabelSource, LoggedClient, LoggedOutcome, LoggedResult,
+    ReplayWeights, Truth, append_now, replay_log,
 };
 use crate::filter::Action;
 use crate::filter::pipeline::Direction;
@@ -63,16 +63,7 @@ pub(super) fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     )?;
     let started = Instant::now();
     let (weights, _) = ReplayWeights::from_config(&candidate);
-    let mut comparison = Comparison::default();
-    scan_log(&dir, None, |logged| {
-        let decision = weights.decide(&logged.record);
-        comparison.add(
-            &logged.record,
-            logged.truth,
-            decision.action,
-            decision.score,
-        );
-    })?;
+    let (comparison, _) = replay_log(&dir, None, &weights)?;
     let replayed = started.elapsed();
     if args.json {
         say!(
