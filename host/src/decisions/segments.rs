@@ -278,6 +278,17 @@ mod tests {
     }
 
     #[test]
+    fn the_log_is_private_to_moats_user() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("decisions");
+        append_now(&dir, b"x\n", 1).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&list(&dir).unwrap()[0].path), 0o600);
+    }
+
+    #[test]
     fn other_files_in_the_folder_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), "keep").unwrap();
