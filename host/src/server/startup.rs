@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -50,13 +50,15 @@ pub(super) struct Server {
 
 impl Server {
     /// Builds the server `source` configures and starts it: binds its listeners (as root,
-    /// when started so), gives up root for `[server] user`, then opens everything else.
+    /// when started so), gives up root for `[server] user`, opens everything else, and
+    /// only then listens. Until the plugins are loaded a client is refused (and tries the
+    /// next MX) instead of waiting for a greeting.
     pub(super) async fn start(source: ConfigSource, dev: bool) -> anyhow::Result<Self> {
         let config = source.load()?;
         if config.listener.is_empty() {
             anyhow::bail!("the configuration has no [[listener]]: nothing to serve");
         }
-        let sockets = bind_listeners(&config).await?;
+        let sockets = bind_listeners(&config)?;
         settle_in(&config)?;
         let data_dir = config.server.data_dir.clone();
         let dev_tls_dir = dev.then(|| data_dir.join("tls"));
@@ -135,7 +137,7 @@ impl Server {
     /// Serves the bound listeners, then starts the background tasks.
     async fn listen(
         config: Config,
-        sockets: Vec<(ListenerConfig, TcpListener)>,
+        sockets: Vec<(ListenerConfig, TcpSocket)>,
         (metrics, kv_database, routes): (Arc<Registry>, Database, Arc<LiveRoutes>),
         params: Arc<SessionParams>,
         reloader: Arc<Reloader>,
@@ -148,6 +150,9 @@ impl Server {
         let mut accept_loops = Vec::new();
         for (listener_config, socket) in sockets {
             let address = socket.local_addr()?;
+            let socket = socket
+                .listen(LISTEN_BACKLOG)
+                .with_context(|| format!("cannot listen on {address}"))?;
             listening.push((listener_config.name.clone(), address));
             accept_loops.push(tokio::spawn(listener::serve(
                 socket,
@@ -267,9 +272,13 @@ fn open_queue(config: &Config, database: &Database) -> anyhow::Result<Queue> {
     Ok(queue)
 }
 
+/// Connections the kernel completes before a session takes them (tokio's default).
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it),
-/// with the open-file limit raised and each listener's session cap kept below it.
-async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpListener)>> {
+/// with the open-file limit raised and each listener's session cap kept below it. The
+/// sockets are bound, not listening: [`Server::listen`] starts that once Moat is ready.
+fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpSocket)>> {
     let files = crate::os::limits::raise_open_files().unwrap_or(1024);
     let most = usize::try_from(files.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX);
     tracing::info!(open_files = files, "open-file limit");
@@ -285,16 +294,28 @@ async fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, 
             );
             listener.max_connections = most;
         }
-        let socket = TcpListener::bind(listener.address).await.with_context(|| {
+        let socket = bind(listener.address).with_context(|| {
             format!(
                 "cannot listen on {} (listener {})",
                 listener.address, listener.name
             )
         })?;
-        tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "listening");
+        tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "bound");
         sockets.push((listener, socket));
     }
     Ok(sockets)
+}
+
+/// A TCP socket bound to `address` (address reuse on, as a listener restarts onto
+/// connections in TIME_WAIT), not yet listening.
+fn bind(address: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    Ok(socket)
 }
 
 /// Makes the data dir (mode 0700), hands it to `[server] user` and becomes that user when
@@ -357,4 +378,22 @@ fn submission_service(
         "submission accounts"
     );
     Ok(Some(Arc::new(submission)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bound_listener_refuses_clients_until_it_listens() {
+        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = socket.local_addr().unwrap();
+        let refused = tokio::net::TcpStream::connect(address).await.unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+        let listener = socket.listen(LISTEN_BACKLOG).unwrap();
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        assert_eq!(client.unwrap().peer_addr().unwrap(), address);
+        accepted.unwrap();
+    }
 }
