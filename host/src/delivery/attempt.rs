@@ -76,7 +76,7 @@ struct Results {
 
 /// What [`Queue::modify`] gave back for an attempt's update: the changes applied and the
 /// DSNs queued, or `None` when the message had left the queue.
-type Recorded = Result<Option<(Applied, Vec<QueueId>)>, QueueError>;
+type Recorded = Result<Option<(Applied, Vec<QueueId>)>, Arc<QueueError>>;
 
 impl Attempts {
     /// Attempts at messages of `queue`, per `config`'s `[delivery]`, that leave
@@ -312,9 +312,8 @@ impl Attempt {
         let mut tries = 0_u32;
         loop {
             let error = match self.record(outcomes.clone()).await {
-                Ok(Ok(recorded)) => return self.recorded(recorded),
-                Ok(Err(error)) => error.to_string(),
-                Err(error) => format!("recording the outcome panicked: {error}"),
+                Ok(recorded) => return self.recorded(recorded),
+                Err(error) => error.to_string(),
             };
             if tries == 0 {
                 self.not_recorded(&outcomes, &error);
@@ -377,12 +376,9 @@ impl Attempt {
         }
     }
 
-    /// Applies `outcomes` to the queued envelope and settles it, in one durable update on
-    /// a blocking thread.
-    async fn record(
-        &self,
-        outcomes: Vec<(usize, Outcome)>,
-    ) -> Result<Recorded, tokio::task::JoinError> {
+    /// Applies `outcomes` to the queued envelope and settles it, in one durable update
+    /// shared with the other outcomes recorded at the same time.
+    async fn record(&self, outcomes: Vec<(usize, Outcome)>) -> Recorded {
         // The original's bytes for a bounce: read before the update (it may remove them).
         let needs_original = outcomes
             .iter()
@@ -392,11 +388,11 @@ impl Attempt {
         } else {
             None
         };
-        let id = self.id;
         let attempts = Arc::clone(&self.attempts);
-        tokio::task::spawn_blocking(move || {
-            let now = attempts.surroundings.clock.now_ms();
-            attempts.queue.modify(&id, |envelope| {
+        let now = attempts.surroundings.clock.now_ms();
+        self.attempts
+            .queue
+            .update(self.id, move |envelope| {
                 let applied = outcome::apply(
                     envelope,
                     &outcomes,
@@ -407,7 +403,6 @@ impl Attempt {
                 let settle = attempts.settle(envelope, &applied, original.as_deref(), now);
                 (settle, applied)
             })
-        })
-        .await
+            .await
     }
 }

@@ -46,7 +46,7 @@ use super::error::QueueError;
 use super::health::Health;
 use super::id::QueueId;
 use super::keys;
-use super::summary::Tally;
+use super::books::Books;
 use crate::store::Database;
 
 /// The most messages in one batch: bounds the work (and the wait) behind one fsync.
@@ -70,6 +70,11 @@ pub struct CommitStats {
     pub batches: u64,
     /// Messages committed in those batches.
     pub messages: u64,
+    /// Batches of changes to queued messages written through [`super::Queue::update`]
+    /// (delivery outcomes): one write, fsynced when a change decides something.
+    pub update_batches: u64,
+    /// Changes in those batches.
+    pub updates: u64,
 }
 
 /// One message to commit: what goes into the batch for it.
@@ -139,11 +144,11 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts the committer thread, writing into `keyspaces` of `db`.
-    /// Each committed envelope is added to `tally`; a failed batch is told to `health`.
+    /// Each committed envelope is added to `books`; a failed batch is told to `health`.
     pub(super) fn start(
         db: Database,
         keyspaces: Keyspaces,
-        tally: Arc<Tally>,
+        books: Arc<Books>,
         health: Arc<Health>,
     ) -> Result<Self, QueueError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
@@ -154,7 +159,7 @@ impl Committer {
             db,
             keyspaces,
             counters: Arc::clone(&counters),
-            tally,
+            books,
             health,
         };
         let thread = std::thread::Builder::new()
@@ -187,6 +192,7 @@ impl Committer {
         CommitStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             messages: self.counters.messages.load(Ordering::Relaxed),
+            ..CommitStats::default()
         }
     }
 }
@@ -213,7 +219,7 @@ struct Worker {
     db: Database,
     keyspaces: Keyspaces,
     counters: Arc<Counters>,
-    tally: Arc<Tally>,
+    books: Arc<Books>,
     health: Arc<Health>,
 }
 
@@ -283,7 +289,7 @@ impl Worker {
         match write.commit() {
             Ok(()) => {
                 for record in &queued {
-                    self.tally.changed(None, Some(record));
+                    self.books.changed(None, Some(record));
                 }
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters

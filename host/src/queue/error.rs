@@ -64,6 +64,12 @@ pub enum QueueError {
     /// The group committer has stopped (its thread panicked, or the queue is closing).
     #[error("the queue's commit thread has stopped")]
     CommitterStopped,
+    /// The change asked of a queued message panicked: nothing of it was written.
+    #[error("the change to queued message {queue_id} panicked; nothing of it was written")]
+    ChangePanicked {
+        /// The message.
+        queue_id: QueueId,
+    },
     /// A message with no recipient cannot be queued: it could never be delivered nor leave
     /// the queue.
     #[error("a message needs at least one recipient to be queued")]

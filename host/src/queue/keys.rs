@@ -4,9 +4,8 @@
 //! * `queue.messages` and `queue.envelopes`: the [`QueueId`]'s 16 bytes, so keys sort by
 //!   acceptance time.
 //! * `queue.due`: the next-attempt time in unix milliseconds as a big-endian `u64`, then the
-//!   id's 16 bytes (24 bytes in all). Big-endian makes byte order numeric order, so a range
-//!   scan from the first key yields the messages due soonest first, ties in acceptance
-//!   order, and stops at the first key that is not due yet.
+//!   id's 16 bytes (24 bytes in all). Big-endian makes byte order numeric order, so read from
+//!   the first key it yields the messages due soonest first, ties in acceptance order.
 //!
 //! Pure functions only; the keyspaces themselves are opened in the parent module.
 
@@ -30,12 +29,6 @@ pub(super) fn due_key(next_attempt_ms: u64, id: &QueueId) -> [u8; DUE_KEY_LEN] {
     key[..8].copy_from_slice(&next_attempt_ms.to_be_bytes());
     key[8..].copy_from_slice(id.as_bytes());
     key
-}
-
-/// The greatest due-index key possible at `now_ms`: every entry due at or before `now_ms`
-/// sorts at or below it, every later one above.
-pub(super) fn due_bound(now_ms: u64) -> [u8; DUE_KEY_LEN] {
-    due_key(now_ms, &QueueId::from_bytes([0xff; QueueId::LEN]))
 }
 
 /// The time and id of a due-index key, or `None` if `key` is not 24 bytes.
@@ -93,16 +86,6 @@ mod tests {
         let late_small_id = due_key(1_000, &QueueId::from_bytes([0; 16]));
         let early_big_id = due_key(999, &QueueId::from_bytes([0xff; 16]));
         assert!(early_big_id < late_small_id);
-    }
-
-    #[test]
-    fn the_bound_at_now_separates_due_from_not_yet_due() {
-        let now = 1_700_000_000_000;
-        for id in [id(0), id(255), QueueId::from_bytes([0xff; 16])] {
-            assert!(due_key(now - 1, &id) <= due_bound(now));
-            assert!(due_key(now, &id) <= due_bound(now));
-            assert!(due_key(now + 1, &id) > due_bound(now));
-        }
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! * `queue.envelopes`: id → [`QueuedEnvelope`] (JSON), sender, recipients with their
 //!   states, attempts, next attempt;
 //! * `queue.due`: big-endian next-attempt millis ++ id → nothing; a range scan from the
-//!   start yields what is due, soonest first ([`Queue::due`]);
+//!   start yields what is due, soonest first; read once at open into [`Queue::due`]'s
+//!   copy in memory (`schedule`), which every writer updates after its commit;
 //! * `queue.quarantine`: id → [`QuarantinedMessage`] (JSON) for messages held by the
 //!   filters' decision; they have no envelope or due entry until released.
 //!
@@ -25,21 +26,27 @@
 //! min_free`), `health` (whether the database still takes writes: fjall refuses every
 //! write after one failed, see [`Queue::failure`]), `update` ([`Queue::modify`]: an
 //! envelope read, changed and written back with its due entry, its removal and any
-//! bounces in ONE fsynced batch; the operator's hold, release, flush and delete), `summary` ([`QueueSummary`]), `metrics` (its gauges
-//! for `/metrics`). Delivery itself is in
+//! bounces in ONE fsynced batch; the operator's hold, release, flush and delete), `grouped`
+//! ([`Queue::update`]: the same for async callers, many changes sharing one batch —
+//! delivery outcomes), `summary` ([`QueueSummary`]), `schedule` (the due index in memory),
+//! `books` (the counts and the schedule, kept by every writer), `metrics` (its gauges for
+//! `/metrics`). Delivery itself is in
 //! `crate::delivery`. Whoever changes an envelope's `next_attempt_ms` or `held` does it
 //! through [`Queue::modify`], which moves the due entry in the same batch; a held message
 //! has no due entry. Delivery removes a message only once [`QueuedEnvelope::is_complete`].
 
+mod books;
 mod bytes;
 mod commit;
 mod error;
+mod grouped;
 mod health;
 mod id;
 mod keys;
 mod metrics;
 mod quarantine;
 mod record;
+mod schedule;
 mod select;
 pub mod space;
 mod summary;
@@ -106,10 +113,13 @@ struct Inner {
     /// Held while an envelope is read, changed and written back, so that delivery
     /// outcomes and operator commands on one message never overwrite each other.
     update_lock: std::sync::Mutex<()>,
+    /// Changes waiting to share a batch ([`Queue::update`]).
+    group: grouped::Group,
     /// Wakes the delivery scheduler: a message was queued or became due.
     work: tokio::sync::Notify,
-    /// The queue's counts, which every writer of an envelope updates after its commit.
-    tally: Arc<summary::Tally>,
+    /// The queue's counts and schedule, which every writer of an envelope updates after
+    /// its commit.
+    books: Arc<books::Books>,
     /// Counts operator flushes and releases, so delivery can forget what it learnt about
     /// unreachable destinations when an operator says "try now".
     flushes: std::sync::atomic::AtomicU64,
@@ -153,12 +163,15 @@ impl Queue {
             due: open(DUE, KeyspaceCreateOptions::default)?,
             quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
         };
-        let tally = Arc::new(summary::Tally::default());
+        let books = Arc::new(books::Books {
+            tally: summary::Tally::default(),
+            schedule: schedule::Schedule::load(&keyspaces.due)?,
+        });
         let health = Arc::new(Health::default());
         let committer = Committer::start(
             db.clone(),
             keyspaces.clone(),
-            Arc::clone(&tally),
+            Arc::clone(&books),
             Arc::clone(&health),
         )?;
         let queue = Self {
@@ -167,14 +180,15 @@ impl Queue {
                 committer,
                 db,
                 update_lock: std::sync::Mutex::new(()),
-                tally,
+                group: grouped::Group::default(),
+                books,
                 work: tokio::sync::Notify::new(),
                 flushes: std::sync::atomic::AtomicU64::new(0),
                 health,
                 space,
             }),
         };
-        queue.inner.tally.count_all(&queue)?;
+        queue.inner.books.tally.count_all(&queue)?;
         let summary = queue.summary();
         info!(
             messages = summary.messages,
@@ -275,27 +289,14 @@ impl Queue {
     }
 
     /// Up to `limit` messages whose next attempt is due at or before `now_ms` (unix
-    /// milliseconds), soonest first, ties oldest first. Reads only the due index, from its
-    /// start to the first entry not yet due.
+    /// milliseconds), soonest first, ties oldest first. Reads the due index's copy in
+    /// memory, from its start to the first entry not yet due.
     pub fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<QueueId>, QueueError> {
-        self.inner
-            .keyspaces
-            .due
-            .range(..=keys::due_bound(now_ms))
-            .take(limit)
-            .map(|guard| {
-                let key = guard.key().map_err(|source| QueueError::Read {
-                    keyspace: DUE,
-                    source,
-                })?;
-                keys::parse_due_key(&key)
-                    .map(|(_, id)| id)
-                    .ok_or(QueueError::CorruptKey {
-                        keyspace: DUE,
-                        len: key.len(),
-                    })
-            })
-            .collect()
+        Ok(self
+            .inner
+            .books
+            .schedule
+            .due(now_ms, &std::collections::HashSet::new(), limit))
     }
 
     /// Wakes whoever waits in [`Queue::work`] (the delivery scheduler): something was queued
@@ -341,26 +342,18 @@ impl Queue {
         &self,
         skip: &std::collections::HashSet<QueueId>,
     ) -> Result<Option<u64>, QueueError> {
-        for guard in self.inner.keyspaces.due.iter() {
-            let key = guard.key().map_err(|source| QueueError::Read {
-                keyspace: DUE,
-                source,
-            })?;
-            let (time, id) = keys::parse_due_key(&key).ok_or(QueueError::CorruptKey {
-                keyspace: DUE,
-                len: key.len(),
-            })?;
-            if !skip.contains(&id) {
-                return Ok(Some(time));
-            }
-        }
-        Ok(None)
+        Ok(self.inner.books.schedule.next(skip))
     }
 
     /// The group committer's counters: batches committed (= fsyncs) and the messages in
     /// them. `messages / batches` is how many sessions shared each fsync.
     pub fn stats(&self) -> CommitStats {
-        self.inner.committer.stats()
+        let (update_batches, updates) = self.inner.group.counts();
+        CommitStats {
+            update_batches,
+            updates,
+            ..self.inner.committer.stats()
+        }
     }
 
     /// The room on the queue's disk against `[queue] min_free`: SMTP asks it before a

@@ -105,7 +105,7 @@ impl Queue {
         batch.insert(&keyspaces.due, keys::due_key(now_ms, id), Vec::new());
         batch.remove(&keyspaces.quarantine, key);
         self.commit(batch)?;
-        self.inner.tally.changed(None, Some(&envelope));
+        self.inner.books.changed(None, Some(&envelope));
         self.wake();
         info!(queue_id = %id, "quarantined message released for delivery");
         Ok(Some(envelope))

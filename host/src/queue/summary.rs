@@ -129,7 +129,7 @@ impl Tally {
 impl Queue {
     /// Counts over every queued message. Cheap: the queue keeps them as it changes.
     pub fn summary(&self) -> QueueSummary {
-        self.inner.tally.summary()
+        self.inner.books.tally.summary()
     }
 
     /// The same counts, read from every envelope (to check the kept ones).

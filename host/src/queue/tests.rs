@@ -221,7 +221,7 @@ async fn due_lists_enqueued_messages_oldest_first_and_respects_now() {
 }
 
 #[tokio::test]
-async fn due_orders_by_next_attempt_time_not_by_id() {
+async fn due_orders_by_next_attempt_time_not_by_id_as_stored() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let queue = open(tmp.path());
     let (old, middle, young) = (
@@ -240,6 +240,9 @@ async fn due_orders_by_next_attempt_time_not_by_id() {
         due.insert(keys::due_key(at, id), Vec::new())
             .expect("insert due entry");
     }
+    // The schedule in memory is read from the keyspace when the queue opens.
+    drop(queue);
+    let queue = open(tmp.path());
     assert_eq!(queue.due(999, 10).expect("due"), Vec::new());
     assert_eq!(queue.due(1_000, 10).expect("due"), vec![young]);
     assert_eq!(queue.due(2_500, 10).expect("due"), vec![young, old, middle]);

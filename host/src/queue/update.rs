@@ -85,13 +85,13 @@ impl OperatorAction {
 }
 
 /// One message's change, worked out before anything is written.
-struct Plan {
+pub(super) struct Plan {
     id: QueueId,
     before: QueuedEnvelope,
     after: QueuedEnvelope,
     remove: bool,
     /// New messages (bounces) with their bytes.
-    bounces: Vec<(QueuedEnvelope, Vec<u8>)>,
+    pub(super) bounces: Vec<(QueuedEnvelope, Vec<u8>)>,
 }
 
 impl Plan {
@@ -243,7 +243,7 @@ impl Queue {
 
     /// Reads `id` and works out what `change` makes of it, writing nothing; `None` when
     /// no such message is queued.
-    fn plan<T>(
+    pub(super) fn plan<T>(
         &self,
         id: &QueueId,
         change: impl FnOnce(&mut QueuedEnvelope) -> (Settle, T),
@@ -272,7 +272,7 @@ impl Queue {
 
     /// Writes `plans` in one batch, fsynced when any of them decides something, then
     /// keeps the counts and wakes delivery. Call with the update lock held.
-    fn write(&self, plans: Vec<Plan>) -> Result<(), QueueError> {
+    pub(super) fn write(&self, plans: Vec<Plan>) -> Result<(), QueueError> {
         let plans: Vec<Plan> = plans.into_iter().filter(Plan::changes).collect();
         if plans.is_empty() {
             return Ok(());
@@ -314,11 +314,11 @@ impl Queue {
             wake |= !plan.bounces.is_empty() || new_due.is_some();
         }
         self.commit(batch)?;
-        let tally = &self.inner.tally;
+        let books = &self.inner.books;
         for plan in &plans {
-            tally.changed(Some(&plan.before), (!plan.remove).then_some(&plan.after));
+            books.changed(Some(&plan.before), (!plan.remove).then_some(&plan.after));
             for (bounce, _) in &plan.bounces {
-                tally.changed(None, Some(bounce));
+                books.changed(None, Some(bounce));
                 info!(queue_id = %bounce.id, about = %plan.id, "bounce queued");
             }
             if plan.remove {
@@ -339,9 +339,6 @@ impl Queue {
         skip: &HashSet<QueueId>,
         limit: usize,
     ) -> Result<Vec<QueueId>, QueueError> {
-        let mut due = self.due(now_ms, limit + skip.len())?;
-        due.retain(|id| !skip.contains(id));
-        due.truncate(limit);
-        Ok(due)
+        Ok(self.inner.books.schedule.due(now_ms, skip, limit))
     }
 }

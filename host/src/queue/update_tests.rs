@@ -266,3 +266,47 @@ async fn the_kept_counts_match_a_recount_after_every_kind_of_write() {
     check(&queue, "removed with a bounce");
     assert_eq!(queue.summary().null_sender, 1);
 }
+
+#[tokio::test]
+async fn the_schedule_in_memory_is_the_one_on_disk() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let scheduled = {
+        let queue = open(tmp.path());
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let id = queue
+                .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+                .await
+                .expect("enqueue");
+            ids.push(id);
+        }
+        let later = now_ms() + 60_000;
+        queue
+            .modify(&ids[0], |envelope| {
+                envelope.next_attempt_ms = later;
+                (Settle::default(), ())
+            })
+            .expect("defer")
+            .expect("queued");
+        queue
+            .apply(OperatorAction::Hold, &ids[1..2], now_ms())
+            .expect("hold");
+        queue
+            .modify(&ids[2], |_| {
+                (
+                    Settle {
+                        remove: true,
+                        ..Settle::default()
+                    },
+                    (),
+                )
+            })
+            .expect("remove")
+            .expect("queued");
+        let scheduled = queue.due(u64::MAX, 10).expect("due");
+        assert_eq!(scheduled, [ids[3], ids[0]], "soonest first, held and removed gone");
+        scheduled
+    };
+    let queue = open(tmp.path());
+    assert_eq!(queue.due(u64::MAX, 10).expect("due"), scheduled);
+}

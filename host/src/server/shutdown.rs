@@ -58,7 +58,8 @@ impl Server {
     }
 
     /// Stops accepting, waits for the sessions (up to [`SHUTDOWN_GRACE`]), stops the
-    /// background tasks and prints `moat stopped messages=N fsyncs=B`.
+    /// background tasks and prints `moat stopped messages=N fsyncs=B updates=U
+    /// update_batches=G`.
     async fn stop(self) {
         tracing::info!("shutting down");
         crate::os::systemd::notify("STOPPING=1");
@@ -80,11 +81,17 @@ impl Server {
         let decisions = self.params.decisions.clone();
         let _ = tokio::task::spawn_blocking(move || decisions.close()).await;
         let stats = self.params.queue.stats();
-        tracing::info!(messages = stats.messages, fsyncs = stats.batches, "stopped");
+        tracing::info!(
+            messages = stats.messages,
+            fsyncs = stats.batches,
+            updates = stats.updates,
+            update_batches = stats.update_batches,
+            "stopped"
+        );
         // A stable last line, as the ready line is first: benchmarks read the fsync count.
         announce(&format!(
-            "moat stopped messages={} fsyncs={}",
-            stats.messages, stats.batches
+            "moat stopped messages={} fsyncs={} updates={} update_batches={}",
+            stats.messages, stats.batches, stats.updates, stats.update_batches
         ));
     }
 }

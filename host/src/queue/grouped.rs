@@ -1,0 +1,248 @@
+//! [`Queue::update`]: [`Queue::modify`] for async callers whose changes may share one
+//! batch and one fsync — delivery outcomes, which arrive as fast as messages are accepted.
+//!
+//! No thread of its own: a change is put in the waiting list, and the caller that finds no
+//! writer at work becomes the writer, on a blocking thread, and writes every waiting change
+//! (at most [`MAX_GROUP`] per batch) until the list is empty. While it writes, the changes
+//! that arrive wait for the next batch, so under load one fsync carries many outcomes, and
+//! alone a change is written at once.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+use tracing::error;
+
+use super::update::Plan;
+use super::{Queue, QueueError, QueueId, QueuedEnvelope, Settle};
+
+/// The most changes written in one batch.
+const MAX_GROUP: usize = 256;
+
+/// What a grouped change answers: the ids it queued (bounces), or `None` when the message
+/// was not queued (then the change was not called); the error is the whole batch's.
+type Answer = Result<Option<Vec<QueueId>>, Arc<QueueError>>;
+
+/// A change waiting for its batch.
+struct Waiting {
+    id: QueueId,
+    change: Box<dyn FnOnce(&mut QueuedEnvelope) -> Settle + Send>,
+    done: oneshot::Sender<Answer>,
+}
+
+/// The changes waiting, and whether a writer is at work.
+#[derive(Default)]
+pub(super) struct Group {
+    state: Mutex<GroupState>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    waiting: Vec<Waiting>,
+    writing: bool,
+    /// Batches written so far, and the changes in them.
+    batches: u64,
+    changes: u64,
+}
+
+impl Group {
+    fn state(&self) -> std::sync::MutexGuard<'_, GroupState> {
+        // A list and a flag, each changed in one step.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Batches written so far, and the changes in them.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        let state = self.state();
+        (state.batches, state.changes)
+    }
+}
+
+impl Queue {
+    /// Reads the envelope of `id`, calls `change` on it, and writes what it asks, as
+    /// [`Queue::modify`] does, in a batch shared with other changes waiting at the same
+    /// time (one fsync for all). Returns `change`'s value and the new messages' ids, or
+    /// `None` when no message `id` is queued (then `change` is not called). Does not block
+    /// the caller's thread.
+    pub async fn update<T: Send + 'static>(
+        &self,
+        id: QueueId,
+        change: impl FnOnce(&mut QueuedEnvelope) -> (Settle, T) + Send + 'static,
+    ) -> Result<Option<(T, Vec<QueueId>)>, Arc<QueueError>> {
+        let (value_sender, mut value) = oneshot::channel();
+        let change = Box::new(move |envelope: &mut QueuedEnvelope| {
+            let (settle, result) = change(envelope);
+            // The receiver waits below; it is gone only if the caller was dropped.
+            let _ = value_sender.send(result);
+            settle
+        });
+        let (done, answer) = oneshot::channel();
+        let lead = {
+            let mut state = self.inner.group.state();
+            state.waiting.push(Waiting { id, change, done });
+            !std::mem::replace(&mut state.writing, true)
+        };
+        if lead {
+            let queue = self.clone();
+            tokio::task::spawn_blocking(move || queue.write_waiting());
+        }
+        let queued = answer
+            .await
+            .map_err(|_| Arc::new(QueueError::ChangePanicked { queue_id: id }))??;
+        Ok(queued.map(|queued| {
+            let result = value
+                .try_recv()
+                .expect("a change that was written gave its value");
+            (result, queued)
+        }))
+    }
+
+    /// Writes waiting changes, a batch at a time, until none is left.
+    fn write_waiting(&self) {
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut state = self.inner.group.state();
+                if state.waiting.is_empty() {
+                    state.writing = false;
+                    return;
+                }
+                let take = state.waiting.len().min(MAX_GROUP);
+                state.batches += 1;
+                state.changes += take as u64;
+                state.waiting.drain(..take).collect()
+            };
+            let written =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_group(batch)));
+            if written.is_err() {
+                // Its callers see their answer dropped and try again; later changes go on.
+                error!("a queue update batch panicked; its changes were not written");
+            }
+        }
+    }
+
+    /// Plans each change, writes the plans in one batch, and answers each.
+    fn write_group(&self, batch: Vec<Waiting>) {
+        let _guard = self.lock_updates();
+        let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
+        let mut answers = Vec::with_capacity(batch.len());
+        for Waiting { id, change, done } in batch {
+            let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.plan(&id, |envelope| (change(envelope), ()))
+            }))
+            .unwrap_or(Err(QueueError::ChangePanicked { queue_id: id }));
+            match planned {
+                Ok(Some((plan, ()))) => {
+                    let queued = plan.bounces.iter().map(|(record, _)| record.id).collect();
+                    plans.push(plan);
+                    answers.push((done, Some(queued)));
+                }
+                Ok(None) => answers.push((done, None)),
+                Err(error) => {
+                    // Only this change is lost; the others are written.
+                    let _ = done.send(Err(Arc::new(error)));
+                }
+            }
+        }
+        let written = self.write(plans).map_err(|error| {
+            error!(%error, changes = answers.len(), "queue update batch failed");
+            Arc::new(error)
+        });
+        for (done, queued) in answers {
+            // A caller that stopped waiting has nothing left to be told.
+            let _ = done.send(written.clone().map(|()| queued));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RecipientState;
+    use super::super::tests::{new_message, open};
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_that_wait_together_share_one_batch_and_each_is_answered() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let queue = open(tmp.path());
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            let id = queue
+                .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+                .await
+                .expect("enqueue");
+            ids.push(id);
+        }
+        // While the update lock is held, the first writer waits for it with what it took,
+        // and every later change waits for the next batch.
+        let guard = queue.lock_updates();
+        let mut tasks = Vec::new();
+        for (n, id) in ids.iter().copied().enumerate() {
+            let queue = queue.clone();
+            tasks.push(tokio::spawn(async move {
+                queue
+                    .update(id, move |envelope| {
+                        envelope.recipients[0].state = RecipientState::Delivered { at_ms: 1 };
+                        (
+                            Settle {
+                                remove: true,
+                                ..Settle::default()
+                            },
+                            n,
+                        )
+                    })
+                    .await
+            }));
+        }
+        let all_taken_or_waiting = || {
+            let state = queue.inner.group.state();
+            state.changes as usize + state.waiting.len() == ids.len()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !all_taken_or_waiting() {
+            assert!(std::time::Instant::now() < deadline, "changes never arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(guard);
+        for (n, task) in tasks.into_iter().enumerate() {
+            let (value, bounces) = task.await.expect("task").expect("written").expect("queued");
+            assert_eq!(value, n, "each caller gets its own change's value");
+            assert!(bounces.is_empty());
+        }
+        assert!(queue.is_empty().expect("empty"), "every change was written");
+        let stats = queue.stats();
+        assert_eq!(stats.updates, 50);
+        assert!(stats.update_batches <= 2, "{stats:?}");
+        // A message no longer queued: the change is not called.
+        let gone = queue
+            .update(ids[0], |_| -> (Settle, ()) { panic!("called on a removed message") })
+            .await
+            .expect("answered");
+        assert!(gone.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_change_that_panics_loses_only_itself() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let queue = open(tmp.path());
+        let id = queue
+            .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+            .await
+            .expect("enqueue");
+        let error = queue
+            .update(id, |_| -> (Settle, ()) { panic!("a bug in the change") })
+            .await
+            .expect_err("panicked");
+        assert!(
+            matches!(*error, QueueError::ChangePanicked { queue_id } if queue_id == id),
+            "{error}"
+        );
+        let held = queue
+            .update(id, |envelope| {
+                envelope.held = true;
+                (Settle::default(), ())
+            })
+            .await
+            .expect("written");
+        assert!(held.is_some());
+        assert!(queue.envelope(&id).expect("read").expect("queued").held);
+    }
+}
