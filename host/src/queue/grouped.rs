@@ -7,6 +7,7 @@
 //! that arrive wait for the next batch, so under load one fsync carries many outcomes, and
 //! alone a change is written at once.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
@@ -119,12 +120,16 @@ impl Queue {
         }
     }
 
-    /// Plans each change, writes the plans in one batch, and answers each.
+    /// Plans each change, writes the plans in one batch, and answers each. A second change
+    /// to a message already in the batch starts a new batch, so that it is planned on what
+    /// the first one wrote.
     fn write_group(&self, batch: Vec<Waiting>) {
         let _guard = self.lock_updates();
-        let mut plans: Vec<Plan> = Vec::with_capacity(batch.len());
-        let mut answers = Vec::with_capacity(batch.len());
+        let mut pending = Pending::default();
         for Waiting { id, change, done } in batch {
+            if pending.ids.contains(&id) {
+                self.write_pending(std::mem::take(&mut pending));
+            }
             let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.plan(&id, |envelope| (change(envelope), ()))
             }))
@@ -132,25 +137,40 @@ impl Queue {
             match planned {
                 Ok(Some((plan, ()))) => {
                     let queued = plan.bounces.iter().map(|(record, _)| record.id).collect();
-                    plans.push(plan);
-                    answers.push((done, Some(queued)));
+                    pending.ids.insert(id);
+                    pending.plans.push(plan);
+                    pending.answers.push((done, Some(queued)));
                 }
-                Ok(None) => answers.push((done, None)),
+                Ok(None) => pending.answers.push((done, None)),
                 Err(error) => {
                     // Only this change is lost; the others are written.
                     let _ = done.send(Err(Arc::new(error)));
                 }
             }
         }
-        let written = self.write(plans).map_err(|error| {
-            error!(%error, changes = answers.len(), "queue update batch failed");
+        self.write_pending(pending);
+    }
+
+    /// Writes `pending`'s plans in one batch and answers their callers. Call with the
+    /// update lock held.
+    fn write_pending(&self, pending: Pending) {
+        let written = self.write(pending.plans).map_err(|error| {
+            error!(%error, changes = pending.answers.len(), "queue update batch failed");
             Arc::new(error)
         });
-        for (done, queued) in answers {
+        for (done, queued) in pending.answers {
             // A caller that stopped waiting has nothing left to be told.
             let _ = done.send(written.clone().map(|()| queued));
         }
     }
+}
+
+/// A batch being planned: the plans, the messages they change, and who waits for them.
+#[derive(Default)]
+struct Pending {
+    plans: Vec<Plan>,
+    ids: HashSet<QueueId>,
+    answers: Vec<(oneshot::Sender<Answer>, Option<Vec<QueueId>>)>,
 }
 
 #[cfg(test)]
@@ -217,6 +237,45 @@ mod tests {
             .await
             .expect("answered");
         assert!(gone.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_changes_to_one_message_in_one_batch_both_count() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let queue = open(tmp.path());
+        let id = queue
+            .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+            .await
+            .expect("enqueue");
+        let guard = queue.lock_updates();
+        let tasks: Vec<_> = (0..3)
+            .map(|_| {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    queue
+                        .update(id, |envelope| {
+                            envelope.attempts += 1;
+                            (Settle::default(), ())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let state = queue.inner.group.state();
+            if state.changes as usize + state.waiting.len() == 3 {
+                break;
+            }
+            drop(state);
+            assert!(std::time::Instant::now() < deadline, "changes never arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(guard);
+        for task in tasks {
+            task.await.expect("task").expect("written").expect("queued");
+        }
+        assert_eq!(queue.envelope(&id).expect("read").expect("queued").attempts, 3);
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! `moat bench pipeline`: messages per second through a chain of plugins, each message in
-//! fresh sandboxes, on every core. Prints figures; judges nothing.
+//! `moat bench pipeline`: messages per second, and CPU time per message, through a chain
+//! of plugins on every core: N copies of the `headers` plugin at the data stage, or
+//! (`--bundled`) the bundled plugins at every stage a session runs. Prints figures; judges
+//! nothing.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -34,95 +36,183 @@ pub struct PipelineArgs {
     /// Messages in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Run the bundled plugins of the embedded default instead (as `moat serve --dev`
+    /// loads them), each message through every stage of a session of its own: connect,
+    /// HELO, MAIL, RCPT and data. Sender authentication is not run.
+    #[arg(long)]
+    pub bundled: bool,
+    /// With `--bundled`: where the plugins' DNS lookups go (a local resolver, such as the
+    /// side-by-side bench's). Without it, to a closed loopback port: every lookup is
+    /// refused at once, and no question leaves the machine.
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Option<std::net::SocketAddr>,
+    /// Measure this message instead of synthetic ones of `--sizes`.
+    #[arg(long, value_name = "FILE")]
+    pub message: Option<std::path::PathBuf>,
+}
+
+/// The chain under test: its pipeline, and what the header line says of it.
+struct Chain {
+    pipeline: Arc<crate::filter::Pipeline>,
+    described: String,
+    /// Calls per message, for the per-call figure.
+    stages: bool,
+    plugins: usize,
+    /// Kept until the end: the plugins' data dir.
+    _scratch: tempfile::TempDir,
 }
 
 /// Runs the benchmark.
 pub(super) async fn run(args: PipelineArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config::embedded_default()?;
-    config.filter.bundled = Some(Vec::new());
-    for i in 1..=args.plugins {
-        config.plugin.insert(
-            format!("headers-{i}"),
-            PluginSettings {
-                source: Some("bundled:headers".into()),
-                ..PluginSettings::default()
-            },
-        );
-    }
-    let scratch = tempfile::tempdir()?;
-    let assembled = assemble(&config, scratch.path())
-        .await
-        .context("cannot set up the pipeline")?;
-    if report_load_errors(&assembled.load_errors) {
+    let Some(chain) = chain(&args).await? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let pipeline = Arc::new(assembled.pipeline);
+    };
+    let chain = Arc::new(chain);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     say!(
-        "pipeline: {} plugins chained (bundled headers), fresh sandbox per plugin per message, {} in flight, {workers} worker threads",
-        args.plugins,
+        "pipeline: {}, fresh sandbox per plugin per call, {} in flight, {workers} worker threads",
+        chain.described,
         args.concurrency
     );
     say!(
-        "{:>8}  {:>10}  {:>12}  {:>10}  {:>10}  {:>14}",
+        "{:>8}  {:>10}  {:>12}  {:>10}  {:>10}  {:>14}  {:>12}",
         "size",
         "messages",
         "messages/s",
         "p50 µs",
         "p99 µs",
-        "µs/plugin call"
+        "µs/plugin call",
+        "CPU µs/msg"
     );
-    for size in &args.sizes {
-        let bytes = parse_size(size)?;
-        let message = Arc::new(synthetic_message(bytes));
+    for (label, raw) in messages(&args)? {
+        let message = Arc::new(raw);
+        let cpu_before = process_cpu();
         let result = measure(
-            &pipeline,
+            &chain,
             &message,
             args.concurrency,
             Duration::from_secs(args.seconds),
         )
         .await?;
-        let per_call = result.p50.as_secs_f64() * 1e6 / args.plugins.max(1) as f64;
+        let cpu = process_cpu().saturating_sub(cpu_before);
+        let per_call = result.p50.as_secs_f64() * 1e6 / chain.plugins.max(1) as f64;
         say!(
-            "{:>8}  {:>10}  {:>12.0}  {:>10.0}  {:>10.0}  {:>14.1}",
-            size,
+            "{:>8}  {:>10}  {:>12.0}  {:>10.0}  {:>10.0}  {:>14.1}  {:>12.0}",
+            label,
             result.messages,
             result.messages as f64 / result.elapsed.as_secs_f64(),
             result.p50.as_secs_f64() * 1e6,
             result.p99.as_secs_f64() * 1e6,
-            per_call
+            per_call,
+            cpu.as_secs_f64() * 1e6 / result.counted.max(1) as f64
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Builds the chain `args` asks for; `None` when a plugin did not load (said on stderr).
+async fn chain(args: &PipelineArgs) -> anyhow::Result<Option<Chain>> {
+    let mut config = Config::embedded_default()?;
+    let described = if args.bundled {
+        let dns = match args.dns {
+            Some(address) => address,
+            None => closed_loopback_port()?,
+        };
+        config.dns.nameservers = vec![dns];
+        format!("the bundled plugins at every stage (DNS to {dns})")
+    } else {
+        config.filter.bundled = Some(Vec::new());
+        for i in 1..=args.plugins {
+            config.plugin.insert(
+                format!("headers-{i}"),
+                PluginSettings {
+                    source: Some("bundled:headers".into()),
+                    ..PluginSettings::default()
+                },
+            );
+        }
+        format!("{} plugins chained (bundled headers)", args.plugins)
+    };
+    let scratch = tempfile::tempdir()?;
+    let assembled = assemble(&config, scratch.path())
+        .await
+        .context("cannot set up the pipeline")?;
+    if report_load_errors(&assembled.load_errors) {
+        return Ok(None);
+    }
+    let plugins = assembled.pipeline.plugins().len();
+    Ok(Some(Chain {
+        pipeline: Arc::new(assembled.pipeline),
+        described,
+        stages: args.bundled,
+        plugins,
+        _scratch: scratch,
+    }))
+}
+
+/// The messages to measure, each with its label: the `--message` file, or one synthetic
+/// message per `--sizes` entry.
+fn messages(args: &PipelineArgs) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    if let Some(path) = &args.message {
+        let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(vec![(format!("{}B", raw.len()), raw)]);
+    }
+    args.sizes
+        .iter()
+        .map(|size| Ok((size.clone(), synthetic_message(parse_size(size)?))))
+        .collect()
+}
+
+/// A loopback UDP port nothing listens on (bound, then let go): DNS questions sent there
+/// are refused at once.
+fn closed_loopback_port() -> anyhow::Result<std::net::SocketAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(socket.local_addr()?)
+}
+
+/// The CPU time this process has used so far, user and system.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 struct Measured {
     messages: usize,
+    /// Messages run in the measured window, warm-up included (the CPU time covers it).
+    counted: usize,
     elapsed: Duration,
     p50: Duration,
     p99: Duration,
 }
 
 async fn measure(
-    pipeline: &Arc<crate::filter::Pipeline>,
+    chain: &Arc<Chain>,
     raw: &Arc<Vec<u8>>,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<Measured> {
     // Warm-up: compile caches, pool slots, page faults.
-    for _ in 0..50 {
-        one_message(pipeline, raw).await?;
+    for _ in 0..WARM_UP {
+        one_message(chain, raw).await?;
     }
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
     for _ in 0..concurrency.max(1) {
-        let pipeline = pipeline.clone();
+        let chain = Arc::clone(chain);
         let raw = raw.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
-                latencies.push(one_message(&pipeline, &raw).await?);
+                latencies.push(one_message(&chain, &raw).await?);
                 // A real session awaits the network between messages; without this a task
                 // would run message after message and the others' latency would include
                 // its whole streak.
@@ -140,24 +230,43 @@ async fn measure(
     let at = |q: f64| super::latency::quantile(&latencies, q);
     Ok(Measured {
         messages: latencies.len(),
+        counted: latencies.len() + WARM_UP,
         elapsed,
         p50: at(0.5),
         p99: at(0.99),
     })
 }
 
-/// Parses the message and runs the data stage; fails if any plugin failed.
-async fn one_message(pipeline: &crate::filter::Pipeline, raw: &[u8]) -> anyhow::Result<Duration> {
+/// Messages run before measuring: compile caches, pool slots, page faults.
+const WARM_UP: usize = 50;
+
+/// Runs one message through the chain, as a session would; fails if any plugin failed.
+async fn one_message(chain: &Chain, raw: &[u8]) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let message = Arc::new(ParsedMessage::parse(raw.to_vec())?);
     let mut ctx =
         SessionContext::connected(Arc::from("bench"), (Ipv4Addr::new(192, 0, 2, 1), 25).into());
+    let recipient = "user@example.test".to_owned();
+    if chain.stages {
+        check(chain.pipeline.run_stage(&mut ctx, &StageInput::Connect).await)?;
+    }
     ctx.client.helo = Some("client.example".into());
+    if chain.stages {
+        check(chain.pipeline.run_stage(&mut ctx, &StageInput::Helo).await)?;
+    }
     ctx.mail_from = Some("sender@example.org".into());
-    ctx.rcpt_to = vec!["user@example.test".into()];
-    let results = pipeline
-        .run_stage(&mut ctx, &StageInput::Data(message))
-        .await;
+    if chain.stages {
+        check(chain.pipeline.run_stage(&mut ctx, &StageInput::MailFrom).await)?;
+        let rcpt = StageInput::RcptTo(recipient.clone());
+        check(chain.pipeline.run_stage(&mut ctx, &rcpt).await)?;
+    }
+    ctx.rcpt_to = vec![recipient];
+    let message = Arc::new(ParsedMessage::parse(raw.to_vec())?);
+    check(chain.pipeline.run_stage(&mut ctx, &StageInput::Data(message)).await)?;
+    Ok(started.elapsed())
+}
+
+/// Fails if a plugin failed: a benchmark of failures measures nothing.
+fn check(results: Vec<crate::filter::PluginResult>) -> anyhow::Result<()> {
     for result in &results {
         if let PluginOutcome::Failed { error, .. } = &result.outcome {
             anyhow::bail!(
@@ -166,7 +275,7 @@ async fn one_message(pipeline: &crate::filter::Pipeline, raw: &[u8]) -> anyhow::
             );
         }
     }
-    Ok(started.elapsed())
+    Ok(())
 }
 
 fn parse_size(text: &str) -> anyhow::Result<usize> {
