@@ -42,8 +42,9 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub bundled: bool,
     /// With `--bundled`: where the plugins' DNS lookups go (a local resolver, such as the
-    /// side-by-side bench's). Without it, to a closed loopback port: every lookup is
-    /// refused at once, and no question leaves the machine.
+    /// side-by-side bench's). Without it, to a responder on loopback inside the bench
+    /// that answers every question NXDOMAIN (listed nowhere): no question leaves the
+    /// machine.
     #[arg(long, value_name = "ADDR")]
     pub dns: Option<std::net::SocketAddr>,
     /// Measure this message instead of synthetic ones of `--sizes`.
@@ -116,7 +117,7 @@ async fn chain(args: &PipelineArgs) -> anyhow::Result<Option<Chain>> {
     let described = if args.bundled {
         let dns = match args.dns {
             Some(address) => address,
-            None => closed_loopback_port()?,
+            None => nxdomain_responder().await?,
         };
         config.dns.nameservers = vec![dns];
         format!("the bundled plugins at every stage (DNS to {dns})")
@@ -163,11 +164,48 @@ fn messages(args: &PipelineArgs) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         .collect()
 }
 
-/// A loopback UDP port nothing listens on (bound, then let go): DNS questions sent there
-/// are refused at once.
-fn closed_loopback_port() -> anyhow::Result<std::net::SocketAddr> {
-    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(socket.local_addr()?)
+/// Starts a DNS responder on a loopback UDP port that answers every question NXDOMAIN,
+/// and returns its address. It runs until the process ends.
+async fn nxdomain_responder() -> anyhow::Result<std::net::SocketAddr> {
+    let socket = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let address = socket.local_addr()?;
+    tokio::spawn(async move {
+        let mut buffer = [0_u8; 512];
+        while let Ok((len, from)) = socket.recv_from(&mut buffer).await {
+            if let Some(answer) = nxdomain(&buffer[..len]) {
+                let _ = socket.send_to(&answer, from).await;
+            }
+        }
+    });
+    Ok(address)
+}
+
+/// The NXDOMAIN answer to the DNS query `query` (its id, flags and question echoed), or
+/// `None` if it is not a query with one question.
+fn nxdomain(query: &[u8]) -> Option<Vec<u8>> {
+    let header = query.get(..12)?;
+    let is_query = header[2] & 0x80 == 0;
+    if !is_query || header[4..6] != [0, 1] {
+        return None;
+    }
+    // The question: labels up to the root, then type and class.
+    let mut at = 12;
+    loop {
+        let len = usize::from(*query.get(at)?);
+        at += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let question = query.get(12..at + 4)?;
+    let mut answer = Vec::with_capacity(12 + question.len());
+    answer.extend_from_slice(&header[..2]);
+    // QR, the opcode and RD as asked; RA; RCODE 3 (NXDOMAIN).
+    answer.push(0x80 | (header[2] & 0x79));
+    answer.push(0x80 | 3);
+    answer.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    answer.extend_from_slice(question);
+    Some(answer)
 }
 
 /// The CPU time this process has used so far, user and system.
@@ -314,4 +352,31 @@ Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <bench.1@example.org>\r\nMI
     }
     text.push_str("\r\n");
     text.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_responder_answers_a_query_nxdomain_with_its_id_and_question() {
+        // id 0x1234, RD; one question: 2.0.0.127.zen.example A IN.
+        let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["2", "0", "0", "127", "zen", "example"] {
+            query.push(label.len() as u8);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let answer = nxdomain(&query).expect("answered");
+        assert_eq!(answer[..2], [0x12, 0x34]);
+        assert_eq!(answer[2], 0x81, "a response, recursion desired as asked");
+        assert_eq!(answer[3] & 0x0f, 3, "NXDOMAIN");
+        assert_eq!(answer[4..12], [0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(answer[12..], query[12..]);
+        // A response, or a truncated question, gets no answer.
+        let mut response = query.clone();
+        response[2] |= 0x80;
+        assert!(nxdomain(&response).is_none());
+        assert!(nxdomain(&query[..20]).is_none());
+    }
 }
