@@ -2,9 +2,9 @@
 //! the schedule ([`Schedule`]) — which every writer of an envelope updates once its batch
 //! is committed.
 
+use super::QueuedEnvelope;
 use super::schedule::Schedule;
 use super::summary::Tally;
-use super::QueuedEnvelope;
 
 /// The counts and the schedule, changed together.
 #[derive(Debug)]

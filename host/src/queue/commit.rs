@@ -42,11 +42,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, debug_span, error, warn};
 
 use super::Keyspaces;
+use super::books::Books;
 use super::error::QueueError;
 use super::health::Health;
 use super::id::QueueId;
 use super::keys;
-use super::books::Books;
 use crate::store::Database;
 
 /// The most messages in one batch: bounds the work (and the wait) behind one fsync.

@@ -179,7 +179,27 @@ mod tests {
     use super::super::tests::{new_message, open};
     use super::*;
 
+    /// Waits (at most 10 s) until `n` changes were taken by a writer or wait for one.
+    async fn wait_until_taken_or_waiting(queue: &Queue, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let arrived = || {
+            let state = queue.inner.group.state();
+            state.changes as usize + state.waiting.len() == n
+        };
+        while !arrived() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "changes never arrived"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the update lock is held on purpose, so that the changes pile up"
+    )]
     async fn changes_that_wait_together_share_one_batch_and_each_is_answered() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let queue = open(tmp.path());
@@ -212,15 +232,7 @@ mod tests {
                     .await
             }));
         }
-        let all_taken_or_waiting = || {
-            let state = queue.inner.group.state();
-            state.changes as usize + state.waiting.len() == ids.len()
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !all_taken_or_waiting() {
-            assert!(std::time::Instant::now() < deadline, "changes never arrived");
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        wait_until_taken_or_waiting(&queue, ids.len()).await;
         drop(guard);
         for (n, task) in tasks.into_iter().enumerate() {
             let (value, bounces) = task.await.expect("task").expect("written").expect("queued");
@@ -233,13 +245,19 @@ mod tests {
         assert!(stats.update_batches <= 2, "{stats:?}");
         // A message no longer queued: the change is not called.
         let gone = queue
-            .update(ids[0], |_| -> (Settle, ()) { panic!("called on a removed message") })
+            .update(ids[0], |_| -> (Settle, ()) {
+                panic!("called on a removed message")
+            })
             .await
             .expect("answered");
         assert!(gone.is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the update lock is held on purpose, so that the changes pile up"
+    )]
     async fn two_changes_to_one_message_in_one_batch_both_count() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let queue = open(tmp.path());
@@ -261,21 +279,15 @@ mod tests {
                 })
             })
             .collect();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let state = queue.inner.group.state();
-            if state.changes as usize + state.waiting.len() == 3 {
-                break;
-            }
-            drop(state);
-            assert!(std::time::Instant::now() < deadline, "changes never arrived");
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        wait_until_taken_or_waiting(&queue, 3).await;
         drop(guard);
         for task in tasks {
             task.await.expect("task").expect("written").expect("queued");
         }
-        assert_eq!(queue.envelope(&id).expect("read").expect("queued").attempts, 3);
+        assert_eq!(
+            queue.envelope(&id).expect("read").expect("queued").attempts,
+            3
+        );
     }
 
     #[tokio::test]

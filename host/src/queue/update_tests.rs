@@ -304,7 +304,11 @@ async fn the_schedule_in_memory_is_the_one_on_disk() {
             .expect("remove")
             .expect("queued");
         let scheduled = queue.due(u64::MAX, 10).expect("due");
-        assert_eq!(scheduled, [ids[3], ids[0]], "soonest first, held and removed gone");
+        assert_eq!(
+            scheduled,
+            [ids[3], ids[0]],
+            "soonest first, held and removed gone"
+        );
         scheduled
     };
     let queue = open(tmp.path());

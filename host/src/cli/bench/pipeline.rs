@@ -284,22 +284,27 @@ async fn one_message(chain: &Chain, raw: &[u8]) -> anyhow::Result<Duration> {
     let mut ctx =
         SessionContext::connected(Arc::from("bench"), (Ipv4Addr::new(192, 0, 2, 1), 25).into());
     let recipient = "user@example.test".to_owned();
+    let pipeline = &chain.pipeline;
     if chain.stages {
-        check(chain.pipeline.run_stage(&mut ctx, &StageInput::Connect).await)?;
+        check(pipeline.run_stage(&mut ctx, &StageInput::Connect).await)?;
     }
     ctx.client.helo = Some("client.example".into());
     if chain.stages {
-        check(chain.pipeline.run_stage(&mut ctx, &StageInput::Helo).await)?;
+        check(pipeline.run_stage(&mut ctx, &StageInput::Helo).await)?;
     }
     ctx.mail_from = Some("sender@example.org".into());
     if chain.stages {
-        check(chain.pipeline.run_stage(&mut ctx, &StageInput::MailFrom).await)?;
+        check(pipeline.run_stage(&mut ctx, &StageInput::MailFrom).await)?;
         let rcpt = StageInput::RcptTo(recipient.clone());
-        check(chain.pipeline.run_stage(&mut ctx, &rcpt).await)?;
+        check(pipeline.run_stage(&mut ctx, &rcpt).await)?;
     }
     ctx.rcpt_to = vec![recipient];
     let message = Arc::new(ParsedMessage::parse(raw.to_vec())?);
-    check(chain.pipeline.run_stage(&mut ctx, &StageInput::Data(message)).await)?;
+    check(
+        pipeline
+            .run_stage(&mut ctx, &StageInput::Data(message))
+            .await,
+    )?;
     Ok(started.elapsed())
 }
 
