@@ -88,6 +88,16 @@ const DUE: &str = "queue.due";
 /// The keyspace of quarantine records.
 const QUARANTINE: &str = "queue.quarantine";
 
+/// The memtable of the keyspaces of small records (envelopes, the due index, quarantine
+/// records): each change rewrites a whole record, so a bulk operator pass over a long
+/// queue fills fjall's default 64 MiB with versions readers never see again.
+const SMALL_RECORDS_MEMTABLE: u64 = 8 << 20;
+
+/// The options of the keyspaces of small records.
+fn small_records() -> KeyspaceCreateOptions {
+    KeyspaceCreateOptions::default().max_memtable_size(SMALL_RECORDS_MEMTABLE)
+}
+
 /// The largest message the queue stores: fjall's limit for one value (4 GiB - 1).
 const MAX_MESSAGE_BYTES: u64 = u32::MAX as u64;
 
@@ -159,9 +169,9 @@ impl Queue {
                 KeyspaceCreateOptions::default()
                     .with_kv_separation(Some(KvSeparationOptions::default()))
             })?,
-            envelopes: open(ENVELOPES, KeyspaceCreateOptions::default)?,
-            due: open(DUE, KeyspaceCreateOptions::default)?,
-            quarantine: open(QUARANTINE, KeyspaceCreateOptions::default)?,
+            envelopes: open(ENVELOPES, small_records)?,
+            due: open(DUE, small_records)?,
+            quarantine: open(QUARANTINE, small_records)?,
         };
         let books = Arc::new(books::Books {
             tally: summary::Tally::default(),

@@ -2,7 +2,9 @@
 //! in a temporary directory with N messages (through the group committer, as SMTP does),
 //! then times reopening it (one read of every envelope, to count them), the counts behind
 //! `/metrics` and `moat queue stats` (kept by the writers), and the same counts read from
-//! every envelope, which is what a scrape cost before they were kept.
+//! every envelope, which is what a scrape cost before they were kept; then `--passes`
+//! operator passes (hold every message, release every message) with the process's
+//! resident memory after each, which must stay flat.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,7 +13,7 @@ use anyhow::Context as _;
 
 use super::latency::quantile;
 use crate::cli::output::say;
-use crate::queue::{NewMessage, Queue};
+use crate::queue::{NewMessage, OperatorAction, Queue};
 use crate::store::Database;
 
 /// `moat bench queue` arguments.
@@ -23,6 +25,9 @@ pub struct QueueArgs {
     /// Bytes per message.
     #[arg(long, default_value_t = 2048)]
     pub size: usize,
+    /// Hold-and-release passes over every queued message (0: none).
+    #[arg(long, default_value_t = 10)]
+    pub passes: usize,
 }
 
 /// Enqueues at once, so the committer groups them as it does concurrent sessions.
@@ -100,7 +105,61 @@ pub(super) async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
         "the same read from every envelope: median {:.3} s (3 reads, equal counts)",
         quantile(&recounts, 0.5).as_secs_f64()
     );
+    hold_and_release(&queue, args.passes).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `passes` times: holds every queued message, then releases every one (as `moat queue
+/// hold --all` and `release --all` do, a batch per 1,000), and prints the time and the
+/// resident memory after each pass, and the growth from pass 2 (warm) to the last.
+async fn hold_and_release(queue: &Queue, passes: usize) -> anyhow::Result<()> {
+    if passes == 0 {
+        return Ok(());
+    }
+    let ids = {
+        let queue = queue.clone();
+        tokio::task::spawn_blocking(move || queue.ids()).await??
+    };
+    let mut after_second = None;
+    let mut last = 0;
+    for pass in 1..=passes {
+        let started = Instant::now();
+        let queue = queue.clone();
+        let ids = ids.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = crate::time::now_ms();
+            queue.apply(OperatorAction::Hold, &ids, now)?;
+            queue.apply(OperatorAction::Release, &ids, now)
+        })
+        .await??;
+        last = resident_bytes()?;
+        if pass == 2 {
+            after_second = Some(last);
+        }
+        say!(
+            "hold and release pass {pass}: {:.1} s, resident {} MiB",
+            started.elapsed().as_secs_f64(),
+            last >> 20
+        );
+    }
+    if let Some(second) = after_second {
+        say!(
+            "resident memory after pass {passes} vs pass 2: {:+.1}%",
+            (last as f64 / second as f64 - 1.0) * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// This process's resident memory, in bytes.
+fn resident_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .context("no VmRSS in /proc/self/status")?;
+    Ok(kib * 1024)
 }
 
 async fn open(dir: &std::path::Path) -> anyhow::Result<Queue> {
