@@ -119,28 +119,19 @@ impl Attempts {
     )]
     pub(super) async fn start(self: &Arc<Self>, id: QueueId) -> Vec<(Destination, Job)> {
         let queue = self.queue.clone();
-        // The bytes are read with the envelope: one trip to a blocking thread, not two.
-        let read = tokio::task::spawn_blocking(move || {
-            let envelope = queue.envelope(&id)?;
-            let message = match &envelope {
-                Some(envelope) if !envelope.held => queue.message(&id)?,
-                _ => None,
-            };
-            Ok::<_, QueueError>(envelope.map(|envelope| (envelope, message)))
-        });
-        let (envelope, message) = match read.await {
-            Ok(Ok(Some((envelope, message)))) if !envelope.held => (envelope, message),
+        let envelope = match tokio::task::spawn_blocking(move || queue.envelope(&id)).await {
+            Ok(Ok(Some(envelope))) if !envelope.held => envelope,
             Ok(Ok(_)) => {
                 self.in_flight.release(&id);
                 return Vec::new();
             }
             Ok(Err(error)) => {
-                error!(queue_id = %id, %error, "cannot read the queued message");
+                error!(queue_id = %id, %error, "cannot read the envelope");
                 self.release_later(id);
                 return Vec::new();
             }
             Err(error) => {
-                error!(queue_id = %id, %error, "reading the queued message panicked");
+                error!(queue_id = %id, %error, "envelope read panicked");
                 self.release_later(id);
                 return Vec::new();
             }
@@ -158,7 +149,7 @@ impl Attempts {
         let attempt = Arc::new(Attempt {
             id,
             envelope,
-            message: OnceCell::new_with(Some(message.map(Arc::new))),
+            message: OnceCell::new(),
             results: Mutex::new(Results {
                 pending_jobs: by_destination.len(),
                 outcomes: Vec::new(),

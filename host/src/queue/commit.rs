@@ -71,9 +71,9 @@ pub struct CommitStats {
     /// Messages committed in those batches.
     pub messages: u64,
     /// Batches of changes to queued messages written through [`super::Queue::update`]
-    /// (delivery outcomes): one write, fsynced when a change decides something.
+    /// (delivery outcomes): one write each, fsynced when a change in it decides something.
     pub update_batches: u64,
-    /// Changes in those batches.
+    /// Changes in those batches (a change to a message no longer queued is not counted).
     pub updates: u64,
 }
 
@@ -286,11 +286,15 @@ impl Worker {
         }
 
         let started = Instant::now();
+        // Under the update lock, so that no change to these messages reaches the books
+        // before their arrival does.
+        let guard = self.books.lock();
         match write.commit() {
             Ok(()) => {
                 for record in &queued {
                     self.books.changed(None, Some(record));
                 }
+                drop(guard);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .messages

@@ -40,7 +40,10 @@ pub(super) struct Group {
 struct GroupState {
     waiting: Vec<Waiting>,
     writing: bool,
-    /// Batches written so far, and the changes in them.
+    /// Changes taken from the list by a writer so far.
+    taken: u64,
+    /// Batches written so far (each one write, fsynced when a change in it decides
+    /// something), and the changes in them.
     batches: u64,
     changes: u64,
 }
@@ -84,7 +87,11 @@ impl Queue {
         };
         if lead {
             let queue = self.clone();
-            tokio::task::spawn_blocking(move || queue.write_waiting());
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || queue.write_waiting())),
+                // Polled outside tokio: write here, blocking (a writer must always run).
+                Err(_) => queue.write_waiting(),
+            }
         }
         let queued = answer
             .await
@@ -107,8 +114,7 @@ impl Queue {
                     return;
                 }
                 let take = state.waiting.len().min(MAX_GROUP);
-                state.batches += 1;
-                state.changes += take as u64;
+                state.taken += take as u64;
                 state.waiting.drain(..take).collect()
             };
             let written =
@@ -154,6 +160,11 @@ impl Queue {
     /// Writes `pending`'s plans in one batch and answers their callers. Call with the
     /// update lock held.
     fn write_pending(&self, pending: Pending) {
+        if !pending.plans.is_empty() {
+            let mut state = self.inner.group.state();
+            state.batches += 1;
+            state.changes += pending.plans.len() as u64;
+        }
         let written = self.write(pending.plans).map_err(|error| {
             error!(%error, changes = pending.answers.len(), "queue update batch failed");
             Arc::new(error)
@@ -184,7 +195,7 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let arrived = || {
             let state = queue.inner.group.state();
-            state.changes as usize + state.waiting.len() == n
+            state.taken as usize + state.waiting.len() == n
         };
         while !arrived() {
             assert!(

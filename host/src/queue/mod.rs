@@ -120,9 +120,6 @@ struct Inner {
     committer: Committer,
     /// For the direct batches of `update` (delivery outcomes, operator commands).
     db: Database,
-    /// Held while an envelope is read, changed and written back, so that delivery
-    /// outcomes and operator commands on one message never overwrite each other.
-    update_lock: std::sync::Mutex<()>,
     /// Changes waiting to share a batch ([`Queue::update`]).
     group: grouped::Group,
     /// Wakes the delivery scheduler: a message was queued or became due.
@@ -174,6 +171,7 @@ impl Queue {
             quarantine: open(QUARANTINE, small_records)?,
         };
         let books = Arc::new(books::Books {
+            lock: std::sync::Mutex::new(()),
             tally: summary::Tally::default(),
             schedule: schedule::Schedule::load(&keyspaces.due)?,
         });
@@ -189,7 +187,6 @@ impl Queue {
                 keyspaces,
                 committer,
                 db,
-                update_lock: std::sync::Mutex::new(()),
                 group: grouped::Group::default(),
                 books,
                 work: tokio::sync::Notify::new(),
@@ -323,14 +320,10 @@ impl Queue {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Takes the update lock (see `Inner::update_lock`) for a read-change-write of
-    /// envelopes or quarantine records.
+    /// Takes the update lock (see `Books::lock`) for a read-change-write of envelopes or
+    /// quarantine records.
     fn lock_updates(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner
-            .update_lock
-            .lock()
-            // The lock guards no data of its own; a panic elsewhere leaves nothing broken.
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.books.lock()
     }
 
     /// Counts an operator's flush or release (see [`Queue::flushes`]).

@@ -23,7 +23,8 @@ pub(super) struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule the `queue.due` keyspace holds.
+    /// The schedule the `queue.due` keyspace holds (a key that is not a due key is logged
+    /// and skipped).
     pub(super) fn load(due: &Keyspace) -> Result<Self, QueueError> {
         let mut entries = BTreeSet::new();
         for guard in due.iter() {
@@ -31,11 +32,18 @@ impl Schedule {
                 keyspace: DUE,
                 source,
             })?;
-            let entry = keys::parse_due_key(&key).ok_or(QueueError::CorruptKey {
-                keyspace: DUE,
-                len: key.len(),
-            })?;
-            entries.insert(entry);
+            match keys::parse_due_key(&key) {
+                Some(entry) => {
+                    entries.insert(entry);
+                }
+                // Not a key Moat writes: the queue still opens (to be served and repaired),
+                // and the scheduler passes it over as it did reading the keyspace.
+                None => tracing::error!(
+                    keyspace = DUE,
+                    len = key.len(),
+                    "a key of the due index is not a due key; skipped"
+                ),
+            }
         }
         Ok(Self {
             entries: Mutex::new(entries),

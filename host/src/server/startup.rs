@@ -153,6 +153,7 @@ impl Server {
             let socket = socket
                 .listen(LISTEN_BACKLOG)
                 .with_context(|| format!("cannot listen on {address}"))?;
+            tracing::info!(listener = %listener_config.name, %address, "listening");
             listening.push((listener_config.name.clone(), address));
             accept_loops.push(tokio::spawn(listener::serve(
                 socket,
