@@ -241,7 +241,8 @@ async fn due_orders_by_next_attempt_time_not_by_id_as_stored() {
             .expect("insert due entry");
     }
     // A key that is not a due key is passed over, not a reason to refuse to open.
-    due.insert(b"stray", Vec::new()).expect("insert a stray key");
+    due.insert(b"stray", Vec::new())
+        .expect("insert a stray key");
     // The schedule in memory is read from the keyspace when the queue opens.
     drop(queue);
     let queue = open(tmp.path());
