@@ -2,10 +2,10 @@
 //! batch and one fsync — delivery outcomes, which arrive as fast as messages are accepted.
 //!
 //! No thread of its own: a change is put in the waiting list, and the caller that finds no
-//! writer at work becomes the writer, on a blocking thread, and writes every waiting change
-//! (at most [`MAX_GROUP`] per batch) until the list is empty. While it writes, the changes
-//! that arrive wait for the next batch, so under load one fsync carries many outcomes, and
-//! alone a change is written at once.
+//! writer at work becomes the writer, on a blocking thread: it takes the update lock, then
+//! writes every waiting change (at most [`MAX_GROUP`] per batch) until the list is empty.
+//! The changes that arrive while it waits for the lock or writes go in its next batch, so
+//! under load one fsync carries many outcomes, and alone a change is written at once.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,8 +40,6 @@ pub(super) struct Group {
 struct GroupState {
     waiting: Vec<Waiting>,
     writing: bool,
-    /// Changes taken from the list by a writer so far.
-    taken: u64,
     /// Batches written so far (each one write, fsynced when a change in it decides
     /// something), and the changes in them.
     batches: u64,
@@ -104,9 +102,10 @@ impl Queue {
         }))
     }
 
-    /// Writes waiting changes, a batch at a time, until none is left.
+    /// Writes waiting changes, a batch at a time under the update lock, until none is left.
     fn write_waiting(&self) {
         loop {
+            let _guard = self.lock_updates();
             let batch: Vec<Waiting> = {
                 let mut state = self.inner.group.state();
                 if state.waiting.is_empty() {
@@ -114,7 +113,6 @@ impl Queue {
                     return;
                 }
                 let take = state.waiting.len().min(MAX_GROUP);
-                state.taken += take as u64;
                 state.waiting.drain(..take).collect()
             };
             let written =
@@ -128,9 +126,8 @@ impl Queue {
 
     /// Plans each change, writes the plans in one batch, and answers each. A second change
     /// to a message already in the batch starts a new batch, so that it is planned on what
-    /// the first one wrote.
+    /// the first one wrote. Call with the update lock held.
     fn write_group(&self, batch: Vec<Waiting>) {
-        let _guard = self.lock_updates();
         let mut pending = Pending::default();
         for Waiting { id, change, done } in batch {
             if pending.ids.contains(&id) {
@@ -187,17 +184,13 @@ struct Pending {
 #[cfg(test)]
 mod tests {
     use super::super::RecipientState;
-    use super::super::tests::{new_message, open};
+    use super::super::tests::{open, queue_messages};
     use super::*;
 
-    /// Waits (at most 10 s) until `n` changes were taken by a writer or wait for one.
-    async fn wait_until_taken_or_waiting(queue: &Queue, n: usize) {
+    /// Waits (at most 10 s) until `n` changes wait for a writer.
+    async fn wait_until_waiting(queue: &Queue, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let arrived = || {
-            let state = queue.inner.group.state();
-            state.taken as usize + state.waiting.len() == n
-        };
-        while !arrived() {
+        while queue.inner.group.state().waiting.len() != n {
             assert!(
                 std::time::Instant::now() < deadline,
                 "changes never arrived"
@@ -214,16 +207,9 @@ mod tests {
     async fn changes_that_wait_together_share_one_batch_and_each_is_answered() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let queue = open(tmp.path());
-        let mut ids = Vec::new();
-        for _ in 0..50 {
-            let id = queue
-                .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
-                .await
-                .expect("enqueue");
-            ids.push(id);
-        }
-        // While the update lock is held, the first writer waits for it with what it took,
-        // and every later change waits for the next batch.
+        let ids = queue_messages(&queue, 50).await;
+        // While the update lock is held, the first writer waits for it, and every change
+        // waits in the list.
         let guard = queue.lock_updates();
         let mut tasks = Vec::new();
         for (n, id) in ids.iter().copied().enumerate() {
@@ -243,7 +229,7 @@ mod tests {
                     .await
             }));
         }
-        wait_until_taken_or_waiting(&queue, ids.len()).await;
+        wait_until_waiting(&queue, ids.len()).await;
         drop(guard);
         for (n, task) in tasks.into_iter().enumerate() {
             let (value, bounces) = task.await.expect("task").expect("written").expect("queued");
@@ -253,7 +239,7 @@ mod tests {
         assert!(queue.is_empty().expect("empty"), "every change was written");
         let stats = queue.stats();
         assert_eq!(stats.updates, 50);
-        assert!(stats.update_batches <= 2, "{stats:?}");
+        assert_eq!(stats.update_batches, 1, "{stats:?}");
         // A message no longer queued: the change is not called.
         let gone = queue
             .update(ids[0], |_| -> (Settle, ()) {
@@ -272,10 +258,7 @@ mod tests {
     async fn two_changes_to_one_message_in_one_batch_both_count() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let queue = open(tmp.path());
-        let id = queue
-            .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
-            .await
-            .expect("enqueue");
+        let id = queue_messages(&queue, 1).await[0];
         let guard = queue.lock_updates();
         let tasks: Vec<_> = (0..3)
             .map(|_| {
@@ -290,7 +273,7 @@ mod tests {
                 })
             })
             .collect();
-        wait_until_taken_or_waiting(&queue, 3).await;
+        wait_until_waiting(&queue, 3).await;
         drop(guard);
         for task in tasks {
             task.await.expect("task").expect("written").expect("queued");
@@ -305,10 +288,7 @@ mod tests {
     async fn a_change_that_panics_loses_only_itself() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let queue = open(tmp.path());
-        let id = queue
-            .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
-            .await
-            .expect("enqueue");
+        let id = queue_messages(&queue, 1).await[0];
         let error = queue
             .update(id, |_| -> (Settle, ()) { panic!("a bug in the change") })
             .await

@@ -26,6 +26,19 @@ pub(super) fn new_message(recipients: &[&str]) -> NewMessage {
     }
 }
 
+/// Queues `n` one-recipient messages and returns their ids, in order.
+pub(super) async fn queue_messages(queue: &Queue, n: usize) -> Vec<QueueId> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = queue
+            .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
+            .await
+            .expect("enqueue");
+        ids.push(id);
+    }
+    ids
+}
+
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::tests::{new_message, now_ms, open};
+use super::tests::{new_message, now_ms, open, queue_messages};
 use super::*;
 
 #[tokio::test]
@@ -272,14 +272,7 @@ async fn the_schedule_in_memory_is_the_one_on_disk() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let scheduled = {
         let queue = open(tmp.path());
-        let mut ids = Vec::new();
-        for _ in 0..4 {
-            let id = queue
-                .enqueue(new_message(&["a@example.org"]), b"m\r\n".to_vec())
-                .await
-                .expect("enqueue");
-            ids.push(id);
-        }
+        let ids = queue_messages(&queue, 4).await;
         let later = now_ms() + 60_000;
         queue
             .modify(&ids[0], |envelope| {
