@@ -246,28 +246,12 @@ enum Reply {
 /// The answer to `query` (same id and question, QR and RA set, RD echoed, any EDNS
 /// record dropped), or `None` if the query is malformed.
 fn reply(query: &[u8], kind: Reply) -> Option<Vec<u8>> {
-    let header = query.get(..12)?;
-    // The question: labels up to the root, then type and class.
-    let mut end = 12;
-    loop {
-        let len = usize::from(*query.get(end)?);
-        end += 1 + len;
-        if len == 0 {
-            break;
-        }
-    }
-    let question = query.get(12..end + 4)?;
     let (truncated, rcode, answers) = match kind {
         Reply::ServFail => (0, 2, 0),
         Reply::Truncated => (0x02, 0, 0),
         Reply::A(_) => (0, 0, 1),
     };
-    let mut reply = Vec::with_capacity(64);
-    reply.extend_from_slice(&header[..2]);
-    reply.push(0x80 | truncated | (header[2] & 0x01)); // QR, opcode QUERY, TC, RD
-    reply.push(0x80 | rcode); // RA, RCODE
-    reply.extend_from_slice(&[0, 1, 0, answers, 0, 0, 0, 0]);
-    reply.extend_from_slice(question);
+    let mut reply = super::handmade::answer_to(query, truncated, rcode, answers)?;
     if let Reply::A(ip) = kind {
         // The question's name by pointer, A, IN, TTL 60, 4 bytes of address.
         reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);

@@ -18,9 +18,11 @@
 //! * `name`: turning a question into the name asked (FQDN; reverse name for PTR).
 //! * `error`: [`LookupError`], [`DnsSetupError`], and how hickory's errors map to them.
 //! * `resolver`: [`Resolver`] itself.
+//! * `handmade`: DNS answers built byte by byte, for a bench and tests.
 
 mod cache;
 mod error;
+pub(crate) mod handmade;
 mod kind;
 mod name;
 mod resolver;

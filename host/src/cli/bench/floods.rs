@@ -113,15 +113,9 @@ max_connections_per_ip = 1000000\n[relay]\ndomains = [\"example.test\"]\n[filter
     /// The server's peak and current resident memory, in bytes.
     fn memory(&self) -> anyhow::Result<(u64, u64)> {
         let pid = self.child.id().context("the server exited")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let field = |name: &str| -> Option<u64> {
-            let line = status.lines().find(|l| l.starts_with(name))?;
-            Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-        };
-        Ok((
-            field("VmHWM:").context("no VmHWM")?,
-            field("VmRSS:").context("no VmRSS")?,
-        ))
+        let memory = super::memory::of(&pid.to_string())
+            .context("no VmHWM or VmRSS in the server's /proc status")?;
+        Ok((memory.peak, memory.resident))
     }
 }
 

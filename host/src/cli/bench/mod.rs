@@ -4,6 +4,7 @@ mod bayes;
 mod dnsbl;
 mod floods;
 mod latency;
+mod memory;
 mod ocr;
 mod pipeline;
 mod quality;
@@ -18,7 +19,8 @@ use std::process::ExitCode;
 /// `moat bench ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
-    /// Throughput of the data stage with N plugins chained, over messages of given sizes.
+    /// Throughput and CPU per message of the data stage with N plugins chained, over
+    /// messages of given sizes, or of the bundled plugins at every stage of a session.
     Pipeline(pipeline::PipelineArgs),
     /// The connect stage with the dnsbl plugin and three lists on a loopback rbldnsd,
     /// cold and warm cache.
@@ -32,8 +34,8 @@ pub enum BenchCommand {
     /// Accuracy and speed of the Bayesian plugin on a corpus split (spam caught, ham
     /// flagged, unsure; training and scoring messages/s), optionally beside bogofilter.
     Bayes(bayes::BayesArgs),
-    /// What the queue's length costs: filling it, reopening it, and the counts behind
-    /// `/metrics` and `moat queue stats`.
+    /// What the queue's length costs: filling it, reopening it, the counts behind
+    /// `/metrics` and `moat queue stats`, and resident memory over hold/release passes.
     Queue(queue::QueueArgs),
     /// What floods cost: a new client's wait behind thousands of idle connections, and
     /// the peak memory of many large messages at once against the memory budget.

@@ -180,32 +180,15 @@ async fn nxdomain_responder() -> anyhow::Result<std::net::SocketAddr> {
     Ok(address)
 }
 
-/// The NXDOMAIN answer to the DNS query `query` (its id, flags and question echoed), or
-/// `None` if it is not a query with one question.
+/// The NXDOMAIN answer to the DNS query `query` (its id and question echoed), or `None`
+/// if it is not a query with one question.
 fn nxdomain(query: &[u8]) -> Option<Vec<u8>> {
     let header = query.get(..12)?;
     let is_query = header[2] & 0x80 == 0;
     if !is_query || header[4..6] != [0, 1] {
         return None;
     }
-    // The question: labels up to the root, then type and class.
-    let mut at = 12;
-    loop {
-        let len = usize::from(*query.get(at)?);
-        at += 1 + len;
-        if len == 0 {
-            break;
-        }
-    }
-    let question = query.get(12..at + 4)?;
-    let mut answer = Vec::with_capacity(12 + question.len());
-    answer.extend_from_slice(&header[..2]);
-    // QR, the opcode and RD as asked; RA; RCODE 3 (NXDOMAIN).
-    answer.push(0x80 | (header[2] & 0x79));
-    answer.push(0x80 | 3);
-    answer.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    answer.extend_from_slice(question);
-    Some(answer)
+    crate::dns::handmade::answer_to(query, 0, 3, 0)
 }
 
 /// The CPU time this process has used so far, user and system.

@@ -133,7 +133,7 @@ async fn hold_and_release(queue: &Queue, passes: usize) -> anyhow::Result<()> {
         })
         .await??;
         let elapsed = started.elapsed().as_secs_f64();
-        let Some(resident) = resident_bytes() else {
+        let Some(resident) = super::memory::of("self").map(|memory| memory.resident) else {
             say!("hold and release pass {pass}: {elapsed:.1} s (resident memory: no /proc)");
             continue;
         };
@@ -153,19 +153,6 @@ async fn hold_and_release(queue: &Queue, passes: usize) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// This process's resident memory, in bytes (`None` without Linux's /proc).
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse::<u64>()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 async fn open(dir: &std::path::Path) -> anyhow::Result<Queue> {
