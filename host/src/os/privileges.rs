@@ -123,6 +123,21 @@ impl Account {
     }
 }
 
+/// Whether binding `port` needs privilege (`CAP_NET_BIND_SERVICE`): below the kernel's
+/// `net.ipv4.ip_unprivileged_port_start`, 1024 unless changed. Nobody else can bind such a
+/// port between Moat's bind and its listen, so only these are bound before Moat is ready.
+pub fn is_privileged_port(port: u16) -> bool {
+    port != 0 && port < unprivileged_port_start()
+}
+
+/// `net.ipv4.ip_unprivileged_port_start`, or 1024 where the kernel does not say.
+fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
 /// Whether the process runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid reads the process's credentials; it cannot fail.
@@ -200,5 +215,17 @@ mod tests {
             .expect_err("unknown")
             .to_string();
         assert!(message.starts_with("server.user:"), "{message}");
+    }
+
+    #[test]
+    fn only_ports_below_the_kernels_unprivileged_start_are_privileged() {
+        let start = unprivileged_port_start();
+        assert!(!is_privileged_port(0), "an ephemeral port is nobody's");
+        assert!(!is_privileged_port(u16::MAX));
+        if start > 25 {
+            assert!(is_privileged_port(25));
+            assert!(is_privileged_port(start - 1));
+        }
+        assert!(!is_privileged_port(start.max(1)));
     }
 }

@@ -49,10 +49,10 @@ pub(super) struct Server {
 }
 
 impl Server {
-    /// Builds the server `source` configures and starts it: binds its listeners (as root,
-    /// when started so), gives up root for `[server] user`, opens everything else, and
-    /// only then listens. Until the plugins are loaded a client is refused (and tries the
-    /// next MX) instead of waiting for a greeting.
+    /// Builds the server `source` configures and starts it: binds its privileged ports (as
+    /// root, when started so), gives up root for `[server] user`, opens everything else,
+    /// and only then listens (binding its other ports). Until the plugins are loaded a
+    /// client is refused (and tries the next MX) instead of waiting for a greeting.
     pub(super) async fn start(source: ConfigSource, dev: bool) -> anyhow::Result<Self> {
         let config = source.load()?;
         if config.listener.is_empty() {
@@ -137,7 +137,7 @@ impl Server {
     /// Serves the bound listeners, then starts the background tasks.
     async fn listen(
         config: Config,
-        sockets: Vec<(ListenerConfig, TcpSocket)>,
+        sockets: Vec<(ListenerConfig, PortClaim)>,
         (metrics, kv_database, routes): (Arc<Registry>, Database, Arc<LiveRoutes>),
         params: Arc<SessionParams>,
         reloader: Arc<Reloader>,
@@ -148,11 +148,9 @@ impl Server {
         let tracker = TaskTracker::new();
         let mut listening = Vec::new();
         let mut accept_loops = Vec::new();
-        for (listener_config, socket) in sockets {
+        for (listener_config, claim) in sockets {
+            let socket = claim.listen(&listener_config)?;
             let address = socket.local_addr()?;
-            let socket = socket
-                .listen(LISTEN_BACKLOG)
-                .with_context(|| format!("cannot listen on {address}"))?;
             tracing::info!(listener = %listener_config.name, %address, "listening");
             listening.push((listener_config.name.clone(), address));
             accept_loops.push(tokio::spawn(listener::serve(
@@ -276,10 +274,38 @@ fn open_queue(config: &Config, database: &Database) -> anyhow::Result<Queue> {
 /// Connections the kernel completes before a session takes them (tokio's default).
 const LISTEN_BACKLOG: u32 = 1024;
 
-/// Binds every `[[listener]]` (before root is given up: ports 25, 465 and 587 need it),
-/// with the open-file limit raised and each listener's session cap kept below it. The
-/// sockets are bound, not listening: [`Server::listen`] starts that once Moat is ready.
-fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpSocket)>> {
+/// A listener's port as start-up holds it before Moat is ready.
+enum PortClaim {
+    /// A privileged port, bound while Moat still may (as root), not yet listening: a
+    /// client is refused, and tries the next MX, until the plugins are loaded.
+    Bound(TcpSocket),
+    /// An unprivileged port, bound and listened on in one step once Moat is ready. Bound
+    /// early, any local user could bind it too (address reuse) and listen first.
+    Later(SocketAddr),
+}
+
+impl PortClaim {
+    /// Starts listening, binding first where that was left until now.
+    fn listen(self, listener: &ListenerConfig) -> anyhow::Result<tokio::net::TcpListener> {
+        let socket = match self {
+            Self::Bound(socket) => socket,
+            Self::Later(address) => bind(address).with_context(|| {
+                format!("cannot listen on {address} (listener {})", listener.name)
+            })?,
+        };
+        socket.listen(LISTEN_BACKLOG).with_context(|| {
+            format!(
+                "cannot listen on {} (listener {})",
+                listener.address, listener.name
+            )
+        })
+    }
+}
+
+/// Binds every `[[listener]]` on a privileged port (before root is given up: ports 25,
+/// 465 and 587 need it), with the open-file limit raised and each listener's session cap
+/// kept below it. Nothing listens yet: [`Server::listen`] starts that once Moat is ready.
+fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, PortClaim)>> {
     let files = crate::os::limits::raise_open_files().unwrap_or(1024);
     let most = usize::try_from(files.saturating_sub(RESERVED_FILES).max(16)).unwrap_or(usize::MAX);
     tracing::info!(open_files = files, "open-file limit");
@@ -295,6 +321,10 @@ fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpSoc
             );
             listener.max_connections = most;
         }
+        if !privileges::is_privileged_port(listener.address.port()) {
+            sockets.push((listener.clone(), PortClaim::Later(listener.address)));
+            continue;
+        }
         let socket = bind(listener.address).with_context(|| {
             format!(
                 "cannot listen on {} (listener {})",
@@ -302,7 +332,7 @@ fn bind_listeners(config: &Config) -> anyhow::Result<Vec<(ListenerConfig, TcpSoc
             )
         })?;
         tracing::info!(listener = %listener.name, address = %socket.local_addr()?, "bound");
-        sockets.push((listener, socket));
+        sockets.push((listener, PortClaim::Bound(socket)));
     }
     Ok(sockets)
 }
@@ -396,5 +426,28 @@ mod tests {
             tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
         assert_eq!(client.unwrap().peer_addr().unwrap(), address);
         accepted.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unprivileged_port_is_not_held_before_moat_listens() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = free.local_addr().unwrap();
+        drop(free);
+        let toml = format!("[[listener]]\nname = \"mx\"\naddress = \"{address}\"\nkind = \"mx\"\n");
+        let config = Config::parse(&toml, "test").unwrap();
+        let mut claims = bind_listeners(&config).unwrap();
+        let (listener, claim) = claims.pop().unwrap();
+        assert!(matches!(claim, PortClaim::Later(later) if later == address));
+        // Another local user's server takes the free port first: Moat says so when ready,
+        // rather than having told the world the port was its own.
+        let other = bind(address).unwrap().listen(LISTEN_BACKLOG).unwrap();
+        let error = format!("{:#}", claim.listen(&listener).unwrap_err());
+        assert!(
+            error.contains(&format!("cannot listen on {address} (listener mx)")),
+            "{error}"
+        );
+        drop(other);
+        let (_, claim) = bind_listeners(&config).unwrap().pop().unwrap();
+        claim.listen(&listener).expect("the port is free again");
     }
 }
