@@ -250,6 +250,15 @@ impl fmt::Debug for AuthConfig {
 }
 
 impl DeliveryConfig {
+    /// The most messages with a delivery attempt in progress at once: eight per
+    /// `max_connections` (at least 64), so each connection has the next messages ready.
+    /// A message leaves this set only once its outcome is on disk, so it is also the most
+    /// messages a crash can have delivered without recording it, which are delivered
+    /// again after the restart.
+    pub fn max_messages_in_flight(&self) -> usize {
+        self.max_connections.saturating_mul(8).max(64)
+    }
+
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut check = |ok: bool, key: String, reason: String| {

@@ -112,7 +112,7 @@ impl Scheduler {
             shutdown,
             tracker,
             clock,
-            max_in_flight: (delivery.max_connections * 8).max(64),
+            max_in_flight: delivery.max_messages_in_flight(),
         })
     }
 
