@@ -3,6 +3,7 @@
 mod bayes;
 mod dnsbl;
 mod floods;
+mod flush;
 mod latency;
 mod memory;
 mod ocr;
@@ -37,6 +38,9 @@ pub enum BenchCommand {
     /// What the queue's length costs: filling it, reopening it, the counts behind
     /// `/metrics` and `moat queue stats`, and resident memory over hold/release passes.
     Queue(queue::QueueArgs),
+    /// How fast a backlog drains: N messages deferred, then flushed to smtp-sink on
+    /// loopback through the real scheduler and SMTP client, timed until the queue is empty.
+    Flush(flush::FlushArgs),
     /// What floods cost: a new client's wait behind thousands of idle connections, and
     /// the peak memory of many large messages at once against the memory budget.
     Floods(floods::FloodsArgs),
@@ -60,6 +64,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Bayes(args) => bayes::run(args).await,
         BenchCommand::Queue(args) => queue::run(args).await,
         BenchCommand::Floods(args) => floods::run(args).await,
+        BenchCommand::Flush(args) => flush::run(args).await,
         BenchCommand::SenderAuth(args) => sender_auth::run(args).await,
         BenchCommand::Quality(args) => quality::run(args).await,
         BenchCommand::Replay(args) => replay::run(&args),

@@ -36,32 +36,10 @@ const IN_FLIGHT: usize = 256;
 /// Runs the benchmark.
 pub(super) async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let message = vec![b'x'; args.size];
-    let started = Instant::now();
-    {
+    let filled = {
         let queue = open(dir.path()).await?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for n in 0..args.messages {
-            if tasks.len() >= IN_FLIGHT
-                && let Some(done) = tasks.join_next().await
-            {
-                done??;
-            }
-            let queue = queue.clone();
-            let message = message.clone();
-            tasks.spawn(async move {
-                queue
-                    .enqueue(envelope(n), message)
-                    .await
-                    .map(|_| ())
-                    .context("enqueue")
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            done??;
-        }
-    }
-    let filled = started.elapsed();
+        fill(&queue, args.messages, args.size).await?
+    };
     say!(
         "queued {} messages of {} bytes in {:.1} s ({:.0} msg/s)",
         args.messages,
@@ -155,7 +133,39 @@ async fn hold_and_release(queue: &Queue, passes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open(dir: &std::path::Path) -> anyhow::Result<Queue> {
+/// Queues `messages` messages of `size` bytes, [`IN_FLIGHT`] at once; the time it took.
+pub(super) async fn fill(
+    queue: &Queue,
+    messages: usize,
+    size: usize,
+) -> anyhow::Result<std::time::Duration> {
+    let message = vec![b'x'; size];
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..messages {
+        if tasks.len() >= IN_FLIGHT
+            && let Some(done) = tasks.join_next().await
+        {
+            done??;
+        }
+        let queue = queue.clone();
+        let message = message.clone();
+        tasks.spawn(async move {
+            queue
+                .enqueue(envelope(n), message)
+                .await
+                .map(|_| ())
+                .context("enqueue")
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Opens the queue of a database in `dir`.
+pub(super) async fn open(dir: &std::path::Path) -> anyhow::Result<Queue> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         let db = Database::open(&dir).context("opening the database")?;
