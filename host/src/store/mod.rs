@@ -17,6 +17,8 @@
 //! * `error`: [`StoreError`], why the database could not be opened or used.
 //! * `kv`: the storage traits and [`KvError`].
 //! * `fjall_kv`: [`FjallKv`], the embedded backend.
+//! * `redis_kv`: [`RedisKv`], the shared backend on Redis or Valkey; `redis_scripts` its
+//!   atomic read-modify-writes, `redis_scan` its ordered scans.
 //! * `quota`: [`KvQuota`] and [`QuotaNamespace`].
 //! * `overlay`: [`OverlayKv`], live reads and throw-away writes (`moat check`).
 //! * `counters`: the in-memory table of a namespace's id counters.
@@ -28,10 +30,17 @@ mod fjall_kv;
 mod kv;
 mod overlay;
 mod quota;
+mod redis_kv;
+mod redis_scan;
+mod redis_scripts;
 mod value_cache;
 
 #[cfg(test)]
 mod fjall_kv_tests;
+#[cfg(test)]
+mod kv_contract_tests;
+#[cfg(test)]
+mod redis_kv_tests;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +52,7 @@ pub use fjall_kv::FjallKv;
 pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit};
 pub use overlay::OverlayKv;
 pub use quota::{KvQuota, QuotaNamespace};
+pub use redis_kv::{RedisKv, RedisSettings};
 
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).
 pub(crate) const MAX_KEYSPACE_NAME_BYTES: usize = 255;

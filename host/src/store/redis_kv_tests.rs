@@ -1,0 +1,230 @@
+//! [`RedisKv`] against a real `redis-server` (Debian's package) on a loopback port with
+//! its data in a temporary directory, started per test and killed when the test ends.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::kv_contract_tests::kv_contract_tests;
+use super::{KvBackend, KvError, KvNamespace, RedisKv, RedisSettings, ScanLimit};
+
+kv_contract_tests!();
+
+/// A redis-server of this test's own.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server (Debian package redis-server)");
+        let server = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not listen on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server
+    }
+
+    fn backend(&self, prefix: &str) -> RedisKv {
+        RedisKv::new(&RedisSettings {
+            url: format!("redis://127.0.0.1:{}/", self.port),
+            password: None,
+            prefix: prefix.to_owned(),
+            pool_size: 4,
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+        })
+        .expect("backend")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Fixture {
+    server: RedisServer,
+    backend: RedisKv,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let server = RedisServer::start();
+        let backend = server.backend("moat-test");
+        Self { server, backend }
+    }
+
+    fn namespace(&self, name: &str) -> Arc<dyn KvNamespace> {
+        self.backend.namespace(name).expect("open namespace")
+    }
+}
+
+fn value(ns: &dyn KvNamespace, key: &str) -> Option<Vec<u8>> {
+    ns.get(key).expect("get")
+}
+
+fn keys(entries: &[(String, Vec<u8>)]) -> Vec<&str> {
+    entries.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+fn keyed(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs.iter().map(|(k, d)| ((*k).to_owned(), *d)).collect()
+}
+
+#[test]
+fn id_counters_live_beside_string_keys_in_one_atomic_write() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("bayes");
+    ns.set("text", b"not a counter").expect("set");
+    assert!(matches!(
+        ns.counters_add(&[(7, 1)], &keyed(&[("text", 1)]), u64::MAX),
+        Err(KvError::NotACounter { len: 13, .. })
+    ));
+    assert_eq!(ns.counters_get(&[7]).expect("get"), [0]);
+    let change = ns
+        .counters_add(
+            &[(7, 2), (u64::MAX, -1), (7, 3)],
+            &keyed(&[("stats", 1)]),
+            u64::MAX,
+        )
+        .expect("add");
+    assert_eq!((change.added, change.removed), (3, 0));
+    assert_eq!(ns.counters_get(&[7, 8, u64::MAX]).expect("get"), [5, 0, -1]);
+    assert_eq!(ns.increment("stats", 0).ok(), Some(1));
+    assert_eq!(ns.len().ok(), Some(4), "text, stats and two counters");
+    assert_eq!(
+        keys(&ns.scan_prefix("", None, 100).expect("scan")),
+        ["stats", "text"]
+    );
+    let change = ns
+        .counters_add(&[(u64::MAX, 1)], &[], u64::MAX)
+        .expect("add");
+    assert_eq!((change.added, change.removed), (0, 1));
+    assert!(matches!(
+        ns.counters_add(&[(1, 1), (2, 1)], &keyed(&[("stats", 1)]), 1),
+        Err(KvError::QuotaExceeded {
+            actual: 2,
+            max: 1,
+            ..
+        })
+    ));
+    assert_eq!(ns.counters_get(&[1, 2]).expect("get"), [0, 0]);
+    assert_eq!(ns.increment("stats", 0).ok(), Some(1));
+}
+
+#[test]
+fn increment_many_is_all_or_nothing() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("p");
+    ns.set("bad", b"xyz").expect("set");
+    assert!(matches!(
+        ns.increment_many(&keyed(&[("a", 1), ("bad", 1)])),
+        Err(KvError::NotACounter { len: 3, .. })
+    ));
+    assert_eq!(value(&*ns, "a"), None, "the first key was not written");
+    assert_eq!(
+        ns.increment_many(&keyed(&[("a", 1), ("b", 5), ("a", 2)]))
+            .expect("increment"),
+        [1, 5, 3]
+    );
+}
+
+#[test]
+fn two_gateways_on_one_prefix_share_their_namespaces_and_other_prefixes_do_not() {
+    let fixture = Fixture::new();
+    let primary = fixture.namespace("reputation");
+    let backup = fixture
+        .server
+        .backend("moat-test")
+        .namespace("reputation")
+        .expect("namespace");
+    primary.increment("192.0.2.7", 3).expect("increment");
+    assert_eq!(backup.increment("192.0.2.7", 1).ok(), Some(4));
+    let other_site = fixture
+        .server
+        .backend("elsewhere")
+        .namespace("reputation")
+        .expect("namespace");
+    assert_eq!(other_site.get("192.0.2.7").expect("get"), None);
+    assert!(
+        fixture.backend.namespace("a{b}").is_err(),
+        "a brace would break the hash tag"
+    );
+}
+
+#[test]
+fn a_scan_pages_past_keys_deleted_meanwhile_and_across_round_trips() {
+    let fixture = Fixture::new();
+    let ns = fixture.namespace("tokens");
+    for n in 0..1200 {
+        ns.set(&format!("t:{n:05}"), b"v").expect("set");
+    }
+    ns.delete("t:00003").expect("delete");
+    let all = ns.scan("t:", None, ScanLimit::entries(2000)).expect("scan");
+    assert_eq!(all.len(), 1199);
+    assert_eq!(all[3].0, "t:00004");
+    let page = ns
+        .scan("t:", Some("t:01195"), ScanLimit::entries(10))
+        .expect("scan");
+    assert_eq!(keys(&page), ["t:01196", "t:01197", "t:01198", "t:01199"]);
+}
+
+#[test]
+fn calls_fail_within_their_timeout_while_redis_is_down_and_work_again_when_it_is_back() {
+    let mut fixture = Fixture::new();
+    let ns = fixture.namespace("reputation");
+    ns.set("k", b"v").expect("set");
+    let port = fixture.server.port;
+    let _ = fixture.server.child.kill();
+    let _ = fixture.server.child.wait();
+    let started = Instant::now();
+    assert!(matches!(ns.get("k"), Err(KvError::Storage { .. })));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a call to a dead Redis failed after {:?}",
+        started.elapsed()
+    );
+    // The same port, a fresh (empty) server: the backend reconnects by itself.
+    fixture.server.child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart redis-server");
+    let back = Instant::now();
+    while ns.set("k", b"again").is_err() {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "never reconnected"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(value(&*ns, "k").as_deref(), Some(&b"again"[..]));
+}
