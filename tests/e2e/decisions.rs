@@ -145,7 +145,7 @@ fn replay_lists_exactly_the_messages_a_changed_weight_moves_and_learn_labels_the
 }
 
 /// The first `n` files of a corpus folder, in name order.
-fn first_files(folder: &Path, n: usize) -> Vec<std::path::PathBuf> {
+pub(crate) fn first_files(folder: &Path, n: usize) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(folder)
         .unwrap()
         .map(|e| e.unwrap().path())

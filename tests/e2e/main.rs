@@ -32,6 +32,7 @@ mod reputation;
 mod sdk_example;
 mod sender_auth;
 mod service;
+mod shared_kv;
 mod smtp_basics;
 mod smtp_filters;
 mod smtp_policy;

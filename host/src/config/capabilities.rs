@@ -68,8 +68,8 @@ impl DnsConfig {
     }
 }
 
-/// `[kv]`: quotas of each plugin's key-value namespace.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+/// `[kv]`: where the plugins' key-value namespaces live, and the quotas of each.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KvConfig {
     /// `max_key_bytes = 256`: the longest key a plugin may use.
@@ -82,9 +82,47 @@ pub struct KvConfig {
     #[serde(default = "default_max_entries")]
     pub max_entries: u64,
     /// `cache_bytes = "64MiB"`: values of each namespace kept in memory for reads (a
-    /// Bayes token table read hundreds of keys per message); 0 turns the cache off.
+    /// Bayes token table read hundreds of keys per message); 0 turns the cache off. The
+    /// embedded backend only: a shared one caches nothing, so gateways never disagree.
     #[serde(default = "default_kv_cache_bytes")]
     pub cache_bytes: ByteSize,
+    /// `backend = "fjall"`: the embedded store under the data dir; `"redis"`: Redis or
+    /// Valkey at `url`, shared by every gateway of a site (primary and backup MX learn
+    /// together). Mail is queued locally either way.
+    #[serde(default)]
+    pub backend: KvBackendKind,
+    /// `url = "redis://127.0.0.1:6379/0"`: the Redis server (`backend = "redis"`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `password_file = "redis.password"`: a file whose first line is the Redis password,
+    /// so that it is not in the config file (relative to the config file).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// `prefix = "moat"`: the first part of every Redis key. Gateways that learn together
+    /// share one; another site on the same Redis takes another.
+    #[serde(default = "default_kv_prefix")]
+    pub prefix: String,
+    /// `pool_size = 16`: idle Redis connections kept for the next calls.
+    #[serde(default = "default_kv_pool_size")]
+    pub pool_size: usize,
+    /// `connect_timeout = "1s"`: time to open a connection to Redis.
+    #[serde(default = "default_kv_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// `command_timeout = "500ms"`: time to wait for one Redis reply. A plugin call waits
+    /// no longer than its own time budget in any case.
+    #[serde(default = "default_kv_command_timeout")]
+    pub command_timeout: HumanDuration,
+}
+
+/// Which store holds the plugins' kv namespaces.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KvBackendKind {
+    /// fjall, under the data dir (`data_dir/kv`).
+    #[default]
+    Fjall,
+    /// Redis or Valkey at `[kv] url`.
+    Redis,
 }
 
 impl Default for KvConfig {
@@ -94,10 +132,81 @@ impl Default for KvConfig {
             max_value_bytes: default_max_value_bytes(),
             max_entries: default_max_entries(),
             cache_bytes: default_kv_cache_bytes(),
+            backend: KvBackendKind::default(),
+            url: None,
+            password_file: None,
+            prefix: default_kv_prefix(),
+            pool_size: default_kv_pool_size(),
+            connect_timeout: default_kv_connect_timeout(),
+            command_timeout: default_kv_command_timeout(),
         }
     }
 }
 
+impl KvConfig {
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, reason: String| {
+            problems.push(Problem {
+                key: format!("kv.{key}"),
+                reason,
+            });
+        };
+        match (&self.backend, &self.url) {
+            (KvBackendKind::Redis, None) => {
+                problem("url", "backend = \"redis\" needs the server's url".into());
+            }
+            (KvBackendKind::Redis, Some(url)) if !url.starts_with("redis://") => problem(
+                "url",
+                format!(
+                    "{url:?} is not a redis:// url (rediss://, TLS to Redis, is not supported \
+                     yet: reach Redis over a private network or a local TLS tunnel)"
+                ),
+            ),
+            (KvBackendKind::Fjall, Some(_)) => {
+                problem("url", "is for backend = \"redis\"".into());
+            }
+            _ => {}
+        }
+        if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
+            problem("prefix", "must be a non-empty name without braces".into());
+        }
+        if self.pool_size == 0 {
+            problem("pool_size", "must be at least 1".into());
+        }
+        for (key, value) in [
+            ("connect_timeout", self.connect_timeout),
+            ("command_timeout", self.command_timeout),
+        ] {
+            if value.0.is_zero() {
+                problem(key, "must be more than 0s".into());
+            }
+        }
+        problems
+    }
+
+    /// The Redis password from `password_file`, if one is set.
+    pub fn redis_password(&self) -> Result<Option<String>, std::io::Error> {
+        let Some(file) = &self.password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(file)?;
+        Ok(Some(text.lines().next().unwrap_or_default().to_owned()))
+    }
+}
+
+fn default_kv_prefix() -> String {
+    "moat".into()
+}
+fn default_kv_pool_size() -> usize {
+    16
+}
+fn default_kv_connect_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
+}
+fn default_kv_command_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(500))
+}
 fn default_max_key_bytes() -> usize {
     256
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use admin::AdminConfig;
-pub use capabilities::{DnsConfig, KvConfig, OcrConfig, OcrEngineKind};
+pub use capabilities::{DnsConfig, KvBackendKind, KvConfig, OcrConfig, OcrEngineKind};
 pub use decisions::DecisionsConfig;
 pub use delivery::{AuthConfig, DeliveryConfig, MaxAge, RouteConfig, TlsPolicy, split_host_port};
 pub use error::{ConfigError, Problem};
@@ -252,6 +252,7 @@ impl Config {
         problems.extend(self.sender_auth.problems());
         problems.extend(self.dkim.problems());
         problems.extend(self.dns.problems());
+        problems.extend(self.kv.problems());
         problems.extend(self.delivery.problems());
         problems.extend(self.admin.iter().flat_map(AdminConfig::problems));
         problems.extend(self.ocr.problems());
@@ -298,6 +299,7 @@ impl Config {
             &mut self.tls.certificate,
             &mut self.tls.key,
             &mut self.submission.users_file,
+            &mut self.kv.password_file,
         ]
         .into_iter()
         .flatten()

@@ -11,10 +11,11 @@ use super::kv_workers::KvWorkers;
 use super::loader::{LoadContext, load_all};
 use super::metrics::PluginMetrics;
 use super::pipeline::Pipeline;
+use crate::config::KvBackendKind;
 use crate::config::{Config, MAX_PLUGIN_MEMORY};
 use crate::dns::{Resolver, ResolverSettings};
 use crate::metrics::Registry;
-use crate::store::{Database, FjallKv, KvBackend, KvQuota, OverlayKv};
+use crate::store::{Database, FjallKv, KvBackend, KvQuota, OverlayKv, RedisKv, RedisSettings};
 
 /// The plugins' kv database, under the data dir.
 pub const KV_DIR: &str = "kv";
@@ -39,9 +40,9 @@ pub struct Assembled {
     /// writes never wait behind the queue's fsyncs (fjall holds its journal's lock while
     /// it syncs); it is synced periodically and at shutdown ([`KV_SYNC_INTERVAL`]).
     pub kv_database: Database,
-    /// The kv backend the plugins' namespaces come from: a reload must use this one, so
-    /// that a namespace keeps one cache, one counter table and one write lock.
-    pub kv: Arc<FjallKv>,
+    /// The kv backend the plugins' namespaces come from (`[kv] backend`): a reload must use
+    /// this one, so that a namespace keeps one cache, one counter table and one write lock.
+    pub kv: Arc<dyn KvBackend>,
     /// The registry the plugins, the resolver and OCR count in; a server registers the
     /// rest of its metrics here too and serves it as `/metrics`.
     pub metrics: Arc<Registry>,
@@ -53,6 +54,9 @@ pub enum AssembleError {
     /// The wasmtime engine could not be built.
     #[error(transparent)]
     Engine(#[from] super::engine::EngineError),
+    /// The kv backend of `[kv]` could not be set up.
+    #[error("cannot set up the kv backend: {0}")]
+    Kv(String),
     /// The data directory's database could not be opened.
     #[error("cannot open the data directory {dir}: {reason}")]
     Database {
@@ -121,6 +125,51 @@ pub fn load_context<'a>(
     }
 }
 
+/// The kv backend `[kv]` names: the embedded one on `kv_database`, or Redis. A Redis that
+/// does not answer now is not an error: mail flows, and plugins get kv errors (and their
+/// `on_error`) until it answers.
+fn kv_backend(
+    config: &Config,
+    kv_database: &Database,
+) -> Result<Arc<dyn KvBackend>, AssembleError> {
+    let kv = &config.kv;
+    let Some(url) = kv
+        .url
+        .clone()
+        .filter(|_| kv.backend == KvBackendKind::Redis)
+    else {
+        return Ok(Arc::new(FjallKv::with_cache(
+            kv_database.clone(),
+            kv.cache_bytes.0,
+        )));
+    };
+    let password = kv.redis_password().map_err(|e| {
+        AssembleError::Kv(format!(
+            "cannot read kv.password_file {}: {e}",
+            kv.password_file
+                .as_deref()
+                .unwrap_or_else(|| Path::new(""))
+                .display()
+        ))
+    })?;
+    let redis = RedisKv::new(&RedisSettings {
+        url,
+        password,
+        prefix: kv.prefix.clone(),
+        pool_size: kv.pool_size,
+        connect_timeout: kv.connect_timeout.0,
+        command_timeout: kv.command_timeout.0,
+    })
+    .map_err(|e| AssembleError::Kv(e.to_string()))?;
+    match redis.ping() {
+        Ok(()) => tracing::info!(prefix = %kv.prefix, "kv backend: redis"),
+        Err(error) => {
+            tracing::warn!(%error, "kv backend: redis does not answer yet; plugins get kv errors until it does")
+        }
+    }
+    Ok(Arc::new(redis))
+}
+
 /// Opens the data dir and loads the plugin set of `config`.
 pub async fn assemble(config: &Config, data_dir: &Path) -> Result<Assembled, AssembleError> {
     assemble_with(config, data_dir, KvWrites::Kept).await
@@ -170,10 +219,7 @@ async fn assemble_with(
     })?;
     let metrics = Registry::new();
     let services = services(config, &metrics);
-    let kv = Arc::new(FjallKv::with_cache(
-        kv_database.clone(),
-        config.kv.cache_bytes.0,
-    ));
+    let kv = kv_backend(config, &kv_database)?;
     let overlay;
     let backend: &dyn KvBackend = match writes {
         KvWrites::Kept => &*kv,

@@ -27,7 +27,7 @@ use crate::filter::loader::load_all;
 use crate::filter::plugin::LoadedPlugin;
 use crate::os::systemd;
 use crate::smtp::tls::{CertificateReload, ServedCertificate};
-use crate::store::FjallKv;
+use crate::store::KvBackend;
 
 /// How often the plugin directory is looked at.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -91,7 +91,7 @@ pub struct Reloader {
     source: ConfigSource,
     engine: Arc<FilterEngine>,
     services: Services,
-    kv: Arc<FjallKv>,
+    kv: Arc<dyn KvBackend>,
     data_dir: PathBuf,
     live: Arc<LivePipeline>,
     /// The listeners' certificate, when they have TLS.
@@ -108,7 +108,7 @@ impl Reloader {
     /// certificate.
     pub fn new(
         source: ConfigSource,
-        (engine, services, kv): (Arc<FilterEngine>, Services, Arc<FjallKv>),
+        (engine, services, kv): (Arc<FilterEngine>, Services, Arc<dyn KvBackend>),
         data_dir: PathBuf,
         live: Arc<LivePipeline>,
         certificate: Option<Arc<ServedCertificate>>,
