@@ -401,15 +401,24 @@ fn plugin_host(
     })
 }
 
-/// Opens the kv namespace of plugin `name`, wrapped in the operator's quota.
+/// Opens the kv namespace of plugin `name`, wrapped in the operator's quota and counted in
+/// the kv metrics.
 fn open_namespace(ctx: &LoadContext<'_>, name: &str) -> Result<Arc<dyn KvNamespace>, LoadError> {
     let kv_error = |e: crate::store::KvError| LoadError::Kv {
         plugin: name.to_owned(),
         reason: e.to_string(),
     };
     let namespace = ctx.kv.namespace(name).map_err(kv_error)?;
-    let quota = QuotaNamespace::new(namespace, ctx.kv_quota).map_err(kv_error)?;
-    Ok(Arc::new(quota))
+    let quota = if ctx.kv.is_shared() {
+        QuotaNamespace::shared(namespace, ctx.kv_quota)
+    } else {
+        QuotaNamespace::new(namespace, ctx.kv_quota).map_err(kv_error)?
+    };
+    Ok(Arc::new(crate::filter::kv_metrics::Metered::new(
+        Arc::new(quota),
+        name,
+        ctx.services.metrics.kv_for_plugin(name),
+    )))
 }
 
 /// Compiles `bytes`, or loads the cached compilation.

@@ -23,6 +23,9 @@ pub struct PluginMetrics {
     failures: CounterFamily,
     seconds: HistogramFamily,
     breakers: Breakers,
+    kv_calls: CounterFamily,
+    kv_errors: CounterFamily,
+    kv_seconds: HistogramFamily,
 }
 
 impl PluginMetrics {
@@ -59,6 +62,21 @@ impl PluginMetrics {
                 "Wall-clock time of plugin calls, waiting for a pool slot included.",
                 "plugin",
             ),
+            kv_calls: registry.counter_family(
+                "moat_kv_calls_total",
+                "Calls of the plugin's kv namespace on the kv backend.",
+                "plugin",
+            ),
+            kv_errors: registry.counter_family(
+                "moat_kv_errors_total",
+                "kv calls the backend failed (down, slower than its timeout, broken).",
+                "plugin",
+            ),
+            kv_seconds: registry.histogram_family(
+                "moat_kv_call_seconds",
+                "Time of kv calls on the backend (Redis: the round trip).",
+                "plugin",
+            ),
         }
     }
 
@@ -82,6 +100,17 @@ impl PluginMetrics {
             calls: self.calls.get(name),
             failures: self.failures.get(name),
             seconds: self.seconds.get(name),
+        }
+    }
+}
+
+impl PluginMetrics {
+    /// The kv counters of the plugin named `name`.
+    pub fn kv_for_plugin(&self, name: &str) -> super::kv_metrics::KvCallStats {
+        super::kv_metrics::KvCallStats {
+            calls: self.kv_calls.get(name),
+            errors: self.kv_errors.get(name),
+            seconds: self.kv_seconds.get(name),
         }
     }
 }

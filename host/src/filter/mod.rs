@@ -20,6 +20,7 @@ pub mod capabilities;
 pub mod combine;
 pub mod engine;
 pub mod error;
+pub mod kv_metrics;
 pub mod kv_workers;
 pub mod live;
 pub mod loader;

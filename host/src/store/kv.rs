@@ -26,6 +26,12 @@ pub trait KvBackend: Send + Sync + 'static {
     /// Opens (creating if needed) the namespace of one plugin. No namespace sees another's
     /// keys. Opening the same name again gives a handle on the same namespace.
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError>;
+
+    /// Whether other gateways write the same namespaces (a shared backend): then nothing
+    /// about a namespace may be kept in this process, such as the count of its keys.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// One plugin's keys and values. Keys are ordered by their bytes; a missing key and a

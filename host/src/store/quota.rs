@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::kv::{EntryChange, KvError, KvNamespace, QuotaLimit, ScanLimit};
 
@@ -38,8 +39,10 @@ impl Default for KvQuota {
 /// wrapper is made, then kept in memory: adjusted when a write adds a key or a delete
 /// removes one. It is exact as long as this wrapper is the only writer, that is within one
 /// process, with one wrapper per namespace (keep it and share it; do not make a second).
-/// With a backend shared by several gateways each counts its own additions, so the limit
-/// is approximate there.
+/// A backend shared by several gateways ([`QuotaNamespace::shared`]) is written by the
+/// others too: there the count is read from the backend again when it is older than
+/// [`SHARED_COUNT_AGE`], so the limit holds for the whole cluster, give or take what the
+/// other gateways add within that time.
 ///
 /// Keys over the key-size limit can still be read and deleted (the quota may have been
 /// lowered since they were written).
@@ -50,7 +53,12 @@ pub struct QuotaNamespace {
     /// Held while a write checks whether its key exists and then writes, so the count
     /// follows the writes exactly.
     writes: Mutex<()>,
+    /// For a shared backend: when the count was last read from it (`None`: never).
+    counted_at: Option<Mutex<Option<Instant>>>,
 }
+
+/// How old the count of a shared namespace may be before a write reads it again.
+pub(super) const SHARED_COUNT_AGE: Duration = Duration::from_secs(1);
 
 impl QuotaNamespace {
     /// Holds `inner` to `quota`, counting its keys now (which may scan the namespace).
@@ -61,7 +69,33 @@ impl QuotaNamespace {
             quota,
             entries: AtomicU64::new(entries),
             writes: Mutex::new(()),
+            counted_at: None,
         })
+    }
+
+    /// Holds `inner`, a namespace other gateways write too, to `quota`. Nothing is read
+    /// now (the backend may not answer yet): the first write counts the keys.
+    pub fn shared(inner: Arc<dyn KvNamespace>, quota: KvQuota) -> Self {
+        Self {
+            inner,
+            quota,
+            entries: AtomicU64::new(0),
+            writes: Mutex::new(()),
+            counted_at: Some(Mutex::new(None)),
+        }
+    }
+
+    /// The count a write checks against: for a shared backend, read again from it when
+    /// older than [`SHARED_COUNT_AGE`].
+    fn counted(&self) -> Result<u64, KvError> {
+        if let Some(counted_at) = &self.counted_at {
+            let mut at = counted_at.lock().unwrap_or_else(PoisonError::into_inner);
+            if at.is_none_or(|at| at.elapsed() >= SHARED_COUNT_AGE) {
+                self.entries.store(self.inner.len()?, Ordering::Release);
+                *at = Some(Instant::now());
+            }
+        }
+        Ok(self.entries())
     }
 
     /// The number of keys as this wrapper counts them.
@@ -79,7 +113,7 @@ impl QuotaNamespace {
 
     /// Refuses adding a key when the namespace is full.
     fn check_room(&self) -> Result<(), KvError> {
-        let entries = self.entries();
+        let entries = self.counted()?;
         if entries >= self.quota.max_entries {
             return Err(KvError::QuotaExceeded {
                 limit: QuotaLimit::Entries,
@@ -196,7 +230,7 @@ impl KvNamespace for QuotaNamespace {
             }
         }
         let added = new_keys.len() as u64;
-        let entries = self.entries();
+        let entries = self.counted()?;
         if added > 0 && entries.saturating_add(added) > self.quota.max_entries {
             return Err(KvError::QuotaExceeded {
                 limit: QuotaLimit::Entries,
@@ -224,7 +258,7 @@ impl KvNamespace for QuotaNamespace {
         }
         self.check_value(COUNTER_BYTES)?;
         let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
-        let entries = self.entries();
+        let entries = self.counted()?;
         let ours = self.quota.max_entries.saturating_sub(entries);
         let change = self
             .inner
@@ -270,6 +304,9 @@ impl KvNamespace for QuotaNamespace {
     }
 
     fn len(&self) -> Result<u64, KvError> {
+        if self.counted_at.is_some() {
+            return self.inner.len();
+        }
         Ok(self.entries())
     }
 }
@@ -522,5 +559,27 @@ mod tests {
         let stored = ns.inner.len().expect("count stored keys");
         assert_eq!(ns.entries(), stored);
         assert_eq!(stored, 50);
+    }
+
+    #[test]
+    fn gateways_sharing_a_namespace_share_its_limit() {
+        let fixture = fixture();
+        let shared = || {
+            let inner = fixture.backend.namespace("plugin").expect("namespace");
+            QuotaNamespace::shared(inner, small_quota())
+        };
+        let (primary, backup) = (shared(), shared());
+        primary.set("a", b"1").expect("set");
+        primary.set("b", b"2").expect("set");
+        backup
+            .set("c", b"3")
+            .expect("the backup counts what the primary added");
+        assert_eq!(backup.len().ok(), Some(3));
+        std::thread::sleep(SHARED_COUNT_AGE);
+        let (limit, actual, max) = exceeded(primary.set("d", b"4"));
+        assert_eq!((limit, actual, max), (QuotaLimit::Entries, 4, 3));
+        primary
+            .set("a", b"replaced")
+            .expect("a replacement adds no key");
     }
 }

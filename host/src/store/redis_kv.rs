@@ -89,6 +89,10 @@ impl RedisKv {
 }
 
 impl KvBackend for RedisKv {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
         if name.is_empty() || name.contains(['{', '}']) {
             return Err(KvError::InvalidNamespace {

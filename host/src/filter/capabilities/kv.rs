@@ -35,7 +35,8 @@ fn map_error(plugin: &str, error: KvError) -> WitKvError {
         KvError::QuotaExceeded { .. } => WitKvError::QuotaExceeded,
         KvError::NotACounter { .. } => WitKvError::NotACounter,
         other => {
-            tracing::warn!(plugin, error = %other, "kv storage error");
+            // Logged, rate-limited, where it happened (`filter::kv_metrics`).
+            tracing::debug!(plugin, error = %other, "kv storage error");
             WitKvError::Storage
         }
     }
