@@ -151,7 +151,7 @@ fn kill_9_while_delivering_loses_nothing_and_duplicates_at_most_the_attempts_in_
 }
 
 /// `load_send.py` against `mx`: `sessions` sessions for at most `seconds`.
-fn start_load(mx: std::net::SocketAddr, sessions: u32, seconds: u64) -> Load {
+pub(crate) fn start_load(mx: std::net::SocketAddr, sessions: u32, seconds: u64) -> Load {
     let script = workspace_root().join("tests/e2e/clients/load_send.py");
     let mut child = Command::new("python3")
         .args([
@@ -177,7 +177,7 @@ fn start_load(mx: std::net::SocketAddr, sessions: u32, seconds: u64) -> Load {
 }
 
 /// A running `load_send.py` and the acknowledgements it prints.
-struct Load {
+pub(crate) struct Load {
     child: std::process::Child,
     lines: std::thread::JoinHandle<Vec<serde_json::Value>>,
 }
@@ -185,7 +185,7 @@ struct Load {
 impl Load {
     /// Waits for the load to end (its sessions stop at their first error) and returns
     /// every acknowledged message.
-    fn finish(mut self) -> Vec<serde_json::Value> {
+    pub(crate) fn finish(mut self) -> Vec<serde_json::Value> {
         assert!(self.child.wait().unwrap().success());
         self.lines.join().unwrap()
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use moat_test_support::{free_port, scratch, shared_dir, wait_until};
 
 use crate::decisions::first_files;
+use crate::durability::start_load;
 use crate::gateway::{Gateway, queued_id, step};
+use crate::metrics::get_metrics;
 use crate::moat;
 
 /// A redis-server of the test's own on a loopback port, its data in a temporary
@@ -22,6 +24,26 @@ impl RedisServer {
     fn start() -> Self {
         let dir = scratch();
         let port = free_port("127.0.0.1");
+        let child = Self::spawn(port, &dir);
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// Kills it, as a crash would; its data goes with it (it keeps none on disk).
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port.
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self._dir);
+    }
+
+    fn spawn(port: u16, dir: &tempfile::TempDir) -> Child {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--dir"])
@@ -36,18 +58,13 @@ impl RedisServer {
             }),
             "redis-server did not listen on port {port}"
         );
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
+        child
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -132,4 +149,98 @@ fn spam_learnt_through_one_gateway_is_scored_by_the_other() {
         .lines()
         .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["spam", "40"]);
     assert!(spam_learnt, "{}", stats.stdout());
+}
+
+/// Sends one message to `gw`; its DATA reply code.
+fn send_one(gw: &Gateway) -> u64 {
+    let steps = gw.smtplib(
+        "mx",
+        b"From: a@example.org\r\nTo: b@example.test\r\nSubject: during\r\n\r\nhello\r\n",
+        &["--from", "a@example.org", "--rcpt", "b@example.test"],
+    );
+    step(&steps, "data")["code"].as_u64().unwrap()
+}
+
+/// The sum of a counter family's samples in `gw`'s `/metrics`.
+fn metric_total(gw: &Gateway, name: &str) -> f64 {
+    get_metrics(gw, "")
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn with_redis_killed_mid_load_both_gateways_answer_lose_nothing_and_use_it_again() {
+    let mut redis = RedisServer::start();
+    let extra = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n\
+[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}/\"\nprefix = \"site\"\n\
+connect_timeout = \"200ms\"\ncommand_timeout = \"200ms\"\n\
+[sender_auth]\nverify = false\n",
+        redis.port
+    );
+    let mut gateways = [Gateway::start(&extra), Gateway::start(&extra)];
+    let loads: Vec<_> = gateways
+        .iter()
+        .map(|gw| start_load(gw.mx(), 8, 6))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    redis.kill();
+    for gw in &gateways {
+        assert_eq!(send_one(gw), 250, "a gateway answers while Redis is down");
+        assert!(
+            metric_total(gw, "moat_kv_errors_total") > 0.0,
+            "its plugins got kv errors"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    redis.restart();
+    let acknowledged: Vec<Vec<serde_json::Value>> = loads.into_iter().map(|l| l.finish()).collect();
+    for acks in &acknowledged {
+        assert!(
+            acks.len() >= 20,
+            "the load ran: {} acknowledged",
+            acks.len()
+        );
+    }
+
+    // Back: learning through one gateway reaches the other's plugins, no restart.
+    let spam = first_files(&shared_dir().join("corpus/mail/train/spam"), 1).remove(0);
+    let learnt = wait_until(Duration::from_secs(10), || {
+        moat(
+            gateways[0].dir.path(),
+            &[
+                "learn",
+                "--config",
+                "moat.toml",
+                "spam",
+                spam.to_str().unwrap(),
+            ],
+        )
+        .stdout()
+        .contains("bayes: 1 learnt")
+    });
+    assert!(learnt, "the plugins use Redis again once it is back");
+    let stats = moat(
+        gateways[1].dir.path(),
+        &["learn", "stats", "--config", "moat.toml"],
+    );
+    assert!(
+        stats
+            .stdout()
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["spam", "1"]),
+        "{}",
+        stats.stdout()
+    );
+
+    for (gw, acks) in gateways.iter_mut().zip(&acknowledged) {
+        gw.stop();
+        let queued: std::collections::HashSet<String> = gw.queue_ids().into_iter().collect();
+        for ack in acks {
+            let id = ack["id"].as_str().unwrap();
+            assert!(queued.contains(id), "{id} got a 250 but is not queued");
+        }
+    }
 }
