@@ -244,3 +244,93 @@ connect_timeout = \"200ms\"\ncommand_timeout = \"200ms\"\n\
         }
     }
 }
+
+/// smtp-source's 30 messages over 10 sessions from 127.0.0.1 to `gw`, in the background.
+fn smtp_source(gw: &Gateway) -> std::process::Child {
+    std::fs::write(gw.dir.path().join("m.txt"), "Subject: hi\n\nhello\n").unwrap();
+    Command::new(moat_test_support::sbin_program("smtp-source"))
+        .args([
+            "-s",
+            "10",
+            "-m",
+            "30",
+            "-f",
+            "a@example.org",
+            "-t",
+            "b@example.test",
+        ])
+        .args(["-F", "m.txt", &gw.mx().to_string()])
+        .current_dir(gw.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("smtp-source (Debian package postfix)")
+}
+
+/// 20 sessions at once from one client, half to each gateway: the reputation plugin's
+/// compare-and-swap updates of the client's connection window and history, made by two
+/// processes on one Redis, lose none, and what the traffic on both built shows in either.
+#[test]
+fn compare_and_swap_from_sessions_on_both_gateways_loses_no_update() {
+    let redis = RedisServer::start();
+    let extra = format!(
+        "[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}/\"\nprefix = \"site\"\n\
+[plugin.reputation]\ntime_budget = \"10s\"\n\
+[plugin.reputation.config]\nmax_connections_per_window = 60\nwindow_seconds = 3600\n\
+[sender_auth]\nverify = false\n",
+        redis.port
+    );
+    let mut gateways = [Gateway::start(&extra), Gateway::start(&extra)];
+    let mut senders: Vec<_> = gateways.iter().map(smtp_source).collect();
+    for sender in &mut senders {
+        assert!(sender.wait().unwrap().success());
+    }
+    // The outcome stage runs after each reply; let the last ones land.
+    std::thread::sleep(Duration::from_millis(500));
+    for gw in &mut gateways {
+        let log = gw.stop();
+        assert_eq!(gw.queue_ids().len(), 30);
+        let warnings: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("WARN") && line.contains("reputation"))
+            .collect();
+        assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+    // `moat check` on the second gateway's config reads the live state in Redis.
+    let backup = &gateways[1];
+    std::fs::write(
+        backup.dir.path().join("probe.eml"),
+        "Subject: probe\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let out = moat(
+        backup.dir.path(),
+        &[
+            "check",
+            "--json",
+            "--config",
+            "moat.toml",
+            "--ip",
+            "127.0.0.1",
+            "probe.eml",
+        ],
+    );
+    out.assert_success();
+    let symbols = out.json_lines()[0]["symbols"].as_array().unwrap().clone();
+    let detail = |name: &str| {
+        symbols
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["detail"].as_str())
+            .unwrap_or_else(|| panic!("{name} in {symbols:?}"))
+            .to_owned()
+    };
+    assert!(
+        detail("REPUTATION_CONN_BURST").starts_with("61 connections from 127.0.0.1"),
+        "{symbols:?}"
+    );
+    assert!(
+        detail("REPUTATION_IP").starts_with("127.0.0.1: 60 msgs"),
+        "{symbols:?}"
+    );
+}
