@@ -19,6 +19,8 @@
 //! * `fjall_kv`: [`FjallKv`], the embedded backend.
 //! * `redis_kv`: [`RedisKv`], the shared backend on Redis or Valkey; `redis_scripts` its
 //!   atomic read-modify-writes, `redis_scan` its ordered scans.
+//! * `redis_quarantine`: [`RedisQuarantine`], every gateway's quarantine seen and released
+//!   from any gateway of a site.
 //! * `quota`: [`KvQuota`] and [`QuotaNamespace`].
 //! * `overlay`: [`OverlayKv`], live reads and throw-away writes (`moat check`).
 //! * `counters`: the in-memory table of a namespace's id counters.
@@ -31,6 +33,7 @@ mod kv;
 mod overlay;
 mod quota;
 mod redis_kv;
+mod redis_quarantine;
 mod redis_scan;
 mod redis_scripts;
 mod value_cache;
@@ -53,6 +56,7 @@ pub use kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit
 pub use overlay::OverlayKv;
 pub use quota::{KvQuota, QuotaNamespace};
 pub use redis_kv::{RedisKv, RedisSettings};
+pub use redis_quarantine::RedisQuarantine;
 
 /// The longest keyspace name fjall accepts, in bytes (names must not be empty either).
 pub(crate) const MAX_KEYSPACE_NAME_BYTES: usize = 255;

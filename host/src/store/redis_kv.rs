@@ -53,6 +53,23 @@ pub struct RedisKv {
 impl RedisKv {
     /// A backend for `settings`. It does not connect yet: the first call does.
     pub fn new(settings: &RedisSettings) -> Result<Self, KvError> {
+        Ok(Self {
+            pool: Arc::new(Pool::new(settings)?),
+            prefix: settings.prefix.clone(),
+        })
+    }
+
+    /// Asks Redis for a PONG: whether it answers now.
+    pub fn ping(&self) -> Result<(), KvError> {
+        self.pool
+            .with(|c| redis::cmd("PING").query::<String>(c).map(drop))
+            .map_err(|e| storage("", "ping", e))
+    }
+}
+
+impl Pool {
+    /// The connections of `settings`; none is opened yet.
+    pub(super) fn new(settings: &RedisSettings) -> Result<Self, KvError> {
         let storage = |source: redis::RedisError| KvError::Storage {
             namespace: String::new(),
             operation: "configure",
@@ -69,22 +86,12 @@ impl RedisKv {
         };
         let client = redis::Client::open(info).map_err(storage)?;
         Ok(Self {
-            pool: Arc::new(Pool {
-                client,
-                idle: Mutex::new(Vec::new()),
-                max_idle: settings.pool_size.max(1),
-                connect_timeout: settings.connect_timeout,
-                command_timeout: settings.command_timeout,
-            }),
-            prefix: settings.prefix.clone(),
+            client,
+            idle: Mutex::new(Vec::new()),
+            max_idle: settings.pool_size.max(1),
+            connect_timeout: settings.connect_timeout,
+            command_timeout: settings.command_timeout,
         })
-    }
-
-    /// Asks Redis for a PONG: whether it answers now.
-    pub fn ping(&self) -> Result<(), KvError> {
-        self.pool
-            .with(|c| redis::cmd("PING").query::<String>(c).map(drop))
-            .map_err(|e| storage("", "ping", e))
     }
 }
 
@@ -112,7 +119,7 @@ impl KvBackend for RedisKv {
 }
 
 /// Connections to Redis: taken for one call, given back unless it failed.
-struct Pool {
+pub(super) struct Pool {
     client: redis::Client,
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
@@ -122,7 +129,10 @@ struct Pool {
 
 impl Pool {
     /// Runs `call` on an idle connection, or a new one.
-    fn with<T>(&self, call: impl FnOnce(&mut Connection) -> RedisResult<T>) -> RedisResult<T> {
+    pub(super) fn with<T>(
+        &self,
+        call: impl FnOnce(&mut Connection) -> RedisResult<T>,
+    ) -> RedisResult<T> {
         let idle = self
             .idle
             .lock()
@@ -171,7 +181,11 @@ struct RedisNamespace {
 }
 
 /// The error of a failed Redis call in `namespace`.
-fn storage(namespace: &str, operation: &'static str, source: redis::RedisError) -> KvError {
+pub(super) fn storage(
+    namespace: &str,
+    operation: &'static str,
+    source: redis::RedisError,
+) -> KvError {
     KvError::Storage {
         namespace: namespace.to_owned(),
         operation,

@@ -1,0 +1,232 @@
+//! [`RedisQuarantine`]: every gateway's quarantine seen from any gateway of a site, on the
+//! Redis of the shared kv backend.
+//!
+//! A quarantined message stays in its gateway's own queue, fsynced before its 250, as
+//! always; each gateway also publishes it here (the record as JSON and the message bytes),
+//! so `moat quarantine list` on any gateway shows every gateway's, and any gateway can
+//! release it (the message is queued, and delivered, by the releasing gateway). A
+//! release or deletion leaves a tombstone (`gone`), from which the gateway that holds the
+//! message learns to drop its own copy. Published entries and tombstones expire after
+//! `[quarantine] max_age`. If Redis loses its data, the gateways publish their quarantine
+//! again; nothing is lost but the view.
+//!
+//! Keys, under the cluster prefix `P` and one hash tag (one Redis Cluster slot):
+//! `P:{quarantine}:rec:ID`, `…:msg:ID`, `…:gone:ID`, `…:claim:ID` (a release in progress,
+//! so that two gateways do not release one message twice), and the sorted set `…:ids`
+//! (score: when quarantined).
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use super::kv::KvError;
+use super::redis_kv::{Pool, RedisSettings, storage};
+
+/// How long a gateway may take to queue a message it claimed for release.
+const CLAIM_SECONDS: u64 = 60;
+
+/// Writes a published entry unless the message is already gone. `KEYS`: rec, msg, ids,
+/// gone; `ARGV`: id, record, message, received time (ms), ttl seconds (0: none).
+static PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local ttl = tonumber(ARGV[5])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+",
+    )
+});
+
+/// Removes a published entry and leaves its tombstone. `KEYS`: rec, msg, ids, gone,
+/// claim; `ARGV`: id, ttl seconds (0: a day).
+static REMOVE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local ttl = tonumber(ARGV[2])
+if ttl == 0 then ttl = 86400 end
+redis.call('SET', KEYS[4], '1', 'EX', ttl)
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+",
+    )
+});
+
+/// The site's shared view of the quarantine.
+#[derive(Clone)]
+pub struct RedisQuarantine {
+    pool: Arc<Pool>,
+    tag: String,
+    ttl: u64,
+}
+
+/// The keys of one quarantined message.
+struct Keys {
+    rec: String,
+    msg: String,
+    ids: String,
+    gone: String,
+    claim: String,
+}
+
+impl RedisQuarantine {
+    /// The shared quarantine on the Redis of `settings`, its entries kept `max_age` (none:
+    /// until released or deleted). It does not connect yet.
+    pub fn new(settings: &RedisSettings, max_age: Option<Duration>) -> Result<Self, KvError> {
+        Ok(Self {
+            pool: Arc::new(Pool::new(settings)?),
+            tag: format!("{}:{{quarantine}}", settings.prefix),
+            ttl: max_age.map_or(0, |age| age.as_secs().max(1)),
+        })
+    }
+
+    fn keys(&self, id: &str) -> Keys {
+        let key = |kind: &str| format!("{}:{kind}:{id}", self.tag);
+        Keys {
+            rec: key("rec"),
+            msg: key("msg"),
+            ids: format!("{}:ids", self.tag),
+            gone: key("gone"),
+            claim: key("claim"),
+        }
+    }
+
+    fn run<T>(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, KvError> {
+        self.pool
+            .with(call)
+            .map_err(|e| storage("quarantine", operation, e))
+    }
+
+    /// Publishes a quarantined message (`record`: its JSON), unless it is gone (released
+    /// or deleted elsewhere); whether it was written.
+    pub fn publish(
+        &self,
+        id: &str,
+        record: &str,
+        message: &[u8],
+        received_at_ms: u64,
+    ) -> Result<bool, KvError> {
+        let keys = self.keys(id);
+        let wrote: i64 = self.run("publish", |c| {
+            PUBLISH
+                .key(&keys.rec)
+                .key(&keys.msg)
+                .key(&keys.ids)
+                .key(&keys.gone)
+                .arg(id)
+                .arg(record)
+                .arg(message)
+                .arg(received_at_ms)
+                .arg(self.ttl)
+                .invoke(c)
+        })?;
+        Ok(wrote == 1)
+    }
+
+    /// For each of `ids`: (published, gone).
+    pub fn states(&self, ids: &[String]) -> Result<Vec<(bool, bool)>, KvError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = format!("{}:ids", self.tag);
+        let gone: Vec<String> = ids.iter().map(|id| self.keys(id).gone).collect();
+        self.run("read", |c| {
+            let (scores, tombstones): (Vec<Option<f64>>, Vec<Option<String>>) = redis::pipe()
+                .cmd("ZMSCORE")
+                .arg(&index)
+                .arg(ids)
+                .cmd("MGET")
+                .arg(&gone)
+                .query(c)?;
+            Ok(scores
+                .iter()
+                .zip(&tombstones)
+                .map(|(score, tomb)| (score.is_some(), tomb.is_some()))
+                .collect())
+        })
+    }
+
+    /// Every published record (JSON), oldest first; entries that expired meanwhile are
+    /// dropped from the index.
+    pub fn records(&self) -> Result<Vec<(String, String)>, KvError> {
+        let index = format!("{}:ids", self.tag);
+        let ids: Vec<String> = self.run("list", |c| {
+            redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).query(c)
+        })?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let recs: Vec<String> = ids.iter().map(|id| self.keys(id).rec).collect();
+        let values: Vec<Option<String>> =
+            self.run("list", |c| redis::cmd("MGET").arg(&recs).query(c))?;
+        let mut found = Vec::new();
+        for (id, value) in ids.into_iter().zip(values) {
+            match value {
+                Some(record) => found.push((id, record)),
+                None => self.run("list", |c| {
+                    redis::cmd("ZREM").arg(&index).arg(&id).query::<()>(c)
+                })?,
+            }
+        }
+        Ok(found)
+    }
+
+    /// The record (JSON) and bytes of `id`, if published.
+    pub fn entry(&self, id: &str) -> Result<Option<(String, Vec<u8>)>, KvError> {
+        let keys = self.keys(id);
+        let (record, message): (Option<String>, Option<Vec<u8>>) = self.run("read", |c| {
+            redis::pipe().get(&keys.rec).get(&keys.msg).query(c)
+        })?;
+        Ok(record.zip(message))
+    }
+
+    /// Claims `id` for release by this gateway: false if another is releasing it.
+    pub fn claim(&self, id: &str) -> Result<bool, KvError> {
+        let claim = self.keys(id).claim;
+        let set: Option<String> = self.run("claim", |c| {
+            redis::cmd("SET")
+                .arg(&claim)
+                .arg("1")
+                .arg("NX")
+                .arg("EX")
+                .arg(CLAIM_SECONDS)
+                .query(c)
+        })?;
+        Ok(set.is_some())
+    }
+
+    /// Gives up a claim (the release failed).
+    pub fn unclaim(&self, id: &str) -> Result<(), KvError> {
+        let claim = self.keys(id).claim;
+        self.run("claim", |c| redis::cmd("DEL").arg(&claim).query(c))
+    }
+
+    /// Removes `id` (released or deleted) and leaves its tombstone, so that the gateway
+    /// holding it drops its copy.
+    pub fn remove(&self, id: &str) -> Result<(), KvError> {
+        let keys = self.keys(id);
+        self.run("remove", |c| {
+            REMOVE
+                .key(&keys.rec)
+                .key(&keys.msg)
+                .key(&keys.ids)
+                .key(&keys.gone)
+                .key(&keys.claim)
+                .arg(id)
+                .arg(self.ttl)
+                .invoke::<i64>(c)
+                .map(drop)
+        })
+    }
+}
