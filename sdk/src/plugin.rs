@@ -128,8 +128,10 @@ impl Stage {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PluginInfo {
-    /// Plugin name: lower-case letters, digits and `-`, e.g. `"dnsbl"`. Unique per
-    /// gateway; the operator's configuration refers to the plugin by it.
+    /// Plugin name: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, e.g. `"dnsbl"`
+    /// ([`PluginInfo::is_valid_name`]); the host refuses to load a plugin with any other.
+    /// Unique per gateway; the operator's configuration refers to the plugin by it, and in
+    /// a plugin directory its file must be `NAME.wasm` (its settings `NAME.toml`).
     pub name: String,
     /// The plugin's own version, e.g. `"1.2.0"`; `env!("CARGO_PKG_VERSION")` is typical.
     pub version: String,
@@ -152,6 +154,23 @@ impl PluginInfo {
             stages: stages.into_iter().collect(),
             default_weight: 1.0,
         }
+    }
+
+    /// Whether `name` is a plugin name the host accepts: 1 to 64 characters from `a-z`,
+    /// `0-9`, `-` and `_`. Use it in unit tests to catch a bad name before the host does.
+    ///
+    /// ```
+    /// use moat_sdk::PluginInfo;
+    ///
+    /// assert!(PluginInfo::is_valid_name("link-count"));
+    /// assert!(!PluginInfo::is_valid_name("Link Count"));
+    /// ```
+    #[must_use]
+    pub fn is_valid_name(name: &str) -> bool {
+        (1..=64).contains(&name.len())
+            && name.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_'
+            })
     }
 
     /// Sets the weight of the plugin's symbols when the operator configures none.

@@ -22,6 +22,7 @@ mod metrics;
 mod ocr;
 mod ocr_bombs;
 mod open_relay;
+mod plugin_authors;
 mod plugin_bounds;
 mod plugin_faults;
 mod quarantine;

@@ -3,11 +3,11 @@
 //! each decision with its report. Checking teaches nothing: the outcome stage is not run,
 //! and the plugins' kv writes (reputation windows, say) go to a throw-away overlay of the
 //! live state (`store::OverlayKv`). The client is the one the message's Received chain
-//! names (`check_client.rs`), and sender authentication runs as in a session
+//! names (`check_client.rs`), the envelope is its Return-Path and To and Cc
+//! (`check_envelope.rs`), and sender authentication runs as in a session
 //! (`filter::sender_context`, shared with the sessions). One message's run is
 //! `check_run.rs`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,7 +15,8 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::check_client::relays_with_loopback;
-use super::check_run::{CheckEnv, Checked, EnvelopeOverrides, check_message};
+use super::check_envelope::EnvelopeOverrides;
+use super::check_run::{CheckEnv, Checked, check_message};
 use super::{ConfigArgs, ensure_dir, report_load_errors};
 use crate::cli::output::{say, say_part};
 use crate::filter::assemble::assemble_for_check;
@@ -27,19 +28,9 @@ pub struct CheckArgs {
     /// Config and data dir (kv state such as Bayes tokens is read from the data dir).
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// The client IP the message is taken to come from (default: the first hop of its
-    /// Received chain outside loopback and `[relay] trusted_relays`, else 127.0.0.1).
-    #[arg(long)]
-    pub ip: Option<IpAddr>,
-    /// The EHLO name the client is taken to give (default: that hop's, else localhost).
-    #[arg(long)]
-    pub helo: Option<String>,
-    /// The envelope sender (default: the message's Return-Path, else its From address).
-    #[arg(long, value_name = "ADDRESS")]
-    pub from: Option<String>,
-    /// An envelope recipient; repeat for several (default: the message's To addresses).
-    #[arg(long, value_name = "ADDRESS")]
-    pub rcpt: Vec<String>,
+    /// The client and envelope (default: what the message says).
+    #[command(flatten)]
+    pub envelope: EnvelopeOverrides,
     /// One JSON object per message per line instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -65,12 +56,6 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         relays: &relays,
         verifier: verifier.as_deref(),
     };
-    let overrides = EnvelopeOverrides {
-        ip: args.ip,
-        helo: args.helo.clone(),
-        from: args.from.clone(),
-        rcpt: args.rcpt.clone(),
-    };
     let mut failures = 0;
     // An mbox file holds several messages, each checked as `FILE#N`.
     for (n, found) in crate::message::mailbox::messages_under(&args.paths)?.enumerate() {
@@ -83,7 +68,7 @@ pub(super) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        match check_message(&env, &overrides, message.raw, n + 1).await {
+        match check_message(&env, &args.envelope, message.raw, n + 1).await {
             Ok(checked) => print_checked(
                 &args,
                 &message.origin,

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use super::check_client::relays_with_loopback;
-use super::check_run::{CheckEnv, Checked, EnvelopeOverrides, check_message};
+use super::check_envelope::EnvelopeOverrides;
+use super::check_run::{CheckEnv, Checked, check_message};
 use crate::config::Config;
 use crate::decisions::{
     DecisionRecord, LoggedClient, LoggedDecision, LoggedResult, MessageIdentity, Truth,

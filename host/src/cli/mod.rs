@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod check_client;
+mod check_envelope;
 mod check_run;
 mod config;
 mod corpus;
@@ -12,6 +13,8 @@ mod learn;
 mod learn_remote;
 pub mod output;
 mod plugin;
+mod plugin_test;
+mod plugin_test_print;
 mod quarantine;
 mod queue;
 mod queue_select;

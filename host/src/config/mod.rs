@@ -39,7 +39,8 @@ pub use headers::{HeadersConfig, VerdictField};
 pub use learnt_weights::LearntWeights;
 pub use pem::trusted_certificates;
 pub use plugin_terms::{
-    BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
+    BUNDLED_PREFIX, Capability, OnError, Stage, UnknownCapability, is_valid_plugin_name,
+    is_valid_symbol_name,
 };
 pub use quarantine::QuarantineConfig;
 pub use queue::QueueConfig;

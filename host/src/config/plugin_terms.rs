@@ -63,6 +63,43 @@ pub enum Capability {
     Ocr,
 }
 
+impl Capability {
+    /// Every capability an operator can grant.
+    pub const ALL: [Capability; 3] = [Capability::Dns, Capability::Kv, Capability::Ocr];
+
+    /// The name used in config files, on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Dns => "dns",
+            Capability::Kv => "kv",
+            Capability::Ocr => "ocr",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A capability name that is none of [`Capability::ALL`] (`moat plugin test --grant`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability `{0}` (capabilities: dns, kv, ocr)")]
+pub struct UnknownCapability(pub String);
+
+impl std::str::FromStr for Capability {
+    type Err = UnknownCapability;
+
+    /// Parses a capability by its name, as written in config files.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name.trim())
+            .ok_or_else(|| UnknownCapability(name.to_owned()))
+    }
+}
+
 /// What a plugin failure does to the message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,4 +125,40 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_parse_by_the_names_config_files_use() {
+        for capability in Capability::ALL {
+            let written = toml::Value::try_from(capability).unwrap();
+            assert_eq!(written.as_str(), Some(capability.as_str()));
+            assert_eq!(capability.as_str().parse::<Capability>(), Ok(capability));
+        }
+        let unknown = "network".parse::<Capability>().unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown capability `network` (capabilities: dns, kv, ocr)"
+        );
+    }
+
+    #[test]
+    fn plugin_names_are_lower_case_letters_digits_dashes_and_underscores() {
+        for good in ["dnsbl", "link-count", "link_count", "a", "x9"] {
+            assert!(is_valid_plugin_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Link Count",
+            "LinkCount",
+            "link.count",
+            "ünï",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_valid_plugin_name(bad), "{bad}");
+        }
+    }
 }

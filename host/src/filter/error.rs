@@ -140,6 +140,32 @@ pub enum LoadError {
         /// Why.
         reason: String,
     },
+    /// A `NAME.toml` in the plugin directory has no `NAME.wasm` beside it: settings for a
+    /// plugin that is not there (or is under another name).
+    #[error(
+        "{settings} has no plugin beside it: {wasm} does not exist (name the settings after \
+         the plugin's .wasm file, or remove them)"
+    )]
+    SettingsWithoutPlugin {
+        /// The settings file.
+        settings: PathBuf,
+        /// The plugin file it would belong to.
+        wasm: PathBuf,
+    },
+    /// A plugin in the plugin directory gives itself another name than its file's: its
+    /// `[plugin.NAME]` section, `NAME.toml` and kv namespace would not meet.
+    #[error(
+        "{path}: the plugin calls itself `{described}`, so its file must be {expected} (and \
+         its settings file {described}.toml)"
+    )]
+    NameMismatch {
+        /// The plugin file.
+        path: PathBuf,
+        /// The name from its `describe()`.
+        described: String,
+        /// The file it should be.
+        expected: PathBuf,
+    },
     /// The compiled-plugin cache could not be written.
     #[error("cannot write the compiled-plugin cache {path}: {source}")]
     Cache {
@@ -155,14 +181,17 @@ impl LoadError {
     /// files): a reload keeps that plugin's previous version live.
     pub fn plugin(&self) -> Option<&str> {
         match self {
-            Self::Read { path, .. } | Self::Settings { path, .. } => {
-                path.file_stem().and_then(|stem| stem.to_str())
-            }
+            Self::Read { path, .. }
+            | Self::Settings { path, .. }
+            | Self::NameMismatch { path, .. } => path.file_stem().and_then(|stem| stem.to_str()),
             Self::Compile { plugin, .. }
             | Self::Link { plugin, .. }
             | Self::Describe { plugin, .. }
             | Self::Kv { plugin, .. } => Some(plugin),
-            Self::UnknownBundled { .. } | Self::Cache { .. } => None,
+            // Settings without their plugin: the plugin is gone, not failing.
+            Self::UnknownBundled { .. }
+            | Self::Cache { .. }
+            | Self::SettingsWithoutPlugin { .. } => None,
         }
     }
 }

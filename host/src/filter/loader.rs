@@ -59,6 +59,9 @@ struct Candidate {
     code: Code,
     /// Settings from the file beside the plugin, or the bundled defaults.
     base: PluginSettings,
+    /// Named after its file in the plugin directory, whose name must then be the one the
+    /// plugin gives itself.
+    named_by_file: bool,
 }
 
 /// Loads every plugin the config asks for.
@@ -71,13 +74,34 @@ pub async fn load_all(ctx: &LoadContext<'_>, config: &Config) -> LoadOutcome {
         if settings.enabled == Some(false) {
             continue;
         }
-        match load_one(ctx, config, &candidate.name, &candidate.code, settings).await {
+        let loaded = load_one(ctx, config, &candidate.name, &candidate.code, settings).await;
+        match loaded.and_then(|plugin| named_as_described(&candidate, plugin)) {
             Ok(plugin) => plugins.push(Arc::new(plugin)),
             Err(error) => errors.push(error),
         }
     }
     order(&mut plugins, &config.filter.order);
     LoadOutcome { plugins, errors }
+}
+
+/// `plugin`, if the candidate it was loaded from is not named after a file or its file
+/// has the name the plugin gives itself; else the error naming the file it should be. (A
+/// `counter` plugin in `link-count.wasm` would load as `link-count`, and its
+/// `[plugin.counter]` section and `counter.toml` would be ignored.)
+fn named_as_described(
+    candidate: &Candidate,
+    plugin: LoadedPlugin,
+) -> Result<LoadedPlugin, LoadError> {
+    match &candidate.code {
+        Code::File(path) if candidate.named_by_file && plugin.info.name != candidate.name => {
+            Err(LoadError::NameMismatch {
+                path: path.clone(),
+                expected: path.with_file_name(format!("{}.wasm", plugin.info.name)),
+                described: plugin.info.name,
+            })
+        }
+        _ => Ok(plugin),
+    }
 }
 
 /// The settings of every plugin the config would load, by name, without loading any
@@ -142,6 +166,7 @@ fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
                         name,
                         code: Code::Bundled(plugin),
                         base: bundled_defaults(plugin),
+                        named_by_file: false,
                     },
                 );
             }
@@ -193,39 +218,73 @@ fn candidates(config: &Config, errors: &mut Vec<LoadError>) -> Vec<Candidate> {
                 name: name.clone(),
                 code,
                 base,
+                named_by_file: false,
             },
         );
     }
     found.into_values().collect()
 }
 
+/// The plugins of the plugin directory: each `NAME.wasm` (with `NAME.toml` beside it as
+/// its settings), and an error for each `NAME.toml` without its `NAME.wasm` (settings
+/// that would otherwise be dropped without a word).
 fn plugin_dir_candidates(dir: &Path) -> Result<Vec<Result<Candidate, LoadError>>, LoadError> {
     let read_error = |source| LoadError::Read {
         path: dir.to_owned(),
         source,
     };
-    let mut wasm_files: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_error)?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
         .collect();
-    wasm_files.sort();
-    Ok(wasm_files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            if !super::is_valid_plugin_name(&name) {
-                return Err(LoadError::Settings {
-                    path: path.clone(),
-                    reason: "plugin file names must be 1-64 characters of a-z, 0-9, '-' and '_' before .wasm".into(),
-                });
+    files.sort();
+    let has_extension =
+        |path: &Path, extension: &str| path.extension().is_some_and(|e| e == extension);
+    Ok(files
+        .iter()
+        .filter_map(|path| {
+            if has_extension(path, "wasm") {
+                Some(plugin_dir_candidate(path))
+            } else if has_extension(path, "toml") && !path.with_extension("wasm").exists() {
+                Some(Err(LoadError::SettingsWithoutPlugin {
+                    settings: path.clone(),
+                    wasm: path.with_extension("wasm"),
+                }))
+            } else {
+                None
             }
-            let side = path.with_extension("toml");
-            let base = if side.exists() { read_side_settings(&side)? } else { PluginSettings::default() };
-            Ok(Candidate { name, code: Code::File(path), base })
         })
         .collect())
+}
+
+/// The plugin in the plugin directory's file `path` (`NAME.wasm`), named after its file,
+/// with the settings of `NAME.toml` beside it, if there is one.
+fn plugin_dir_candidate(path: &Path) -> Result<Candidate, LoadError> {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !super::is_valid_plugin_name(&name) {
+        return Err(LoadError::Settings {
+            path: path.to_owned(),
+            reason:
+                "plugin file names must be 1-64 characters of a-z, 0-9, '-' and '_' before .wasm"
+                    .into(),
+        });
+    }
+    let side = path.with_extension("toml");
+    let base = if side.exists() {
+        read_side_settings(&side)?
+    } else {
+        PluginSettings::default()
+    };
+    Ok(Candidate {
+        name,
+        code: Code::File(path.to_owned()),
+        base,
+        named_by_file: true,
+    })
 }
 
 /// Reads the settings file beside a plugin.
@@ -398,6 +457,7 @@ fn plugin_host(
         kv,
         ocr_granted: capabilities.contains(&Capability::Ocr),
         config: plugin_config,
+        denied: Default::default(),
     })
 }
 
@@ -489,4 +549,43 @@ fn order(plugins: &mut [Arc<LoadedPlugin>], order: &[String]) {
             p.name.clone(),
         )
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_without_its_wasm_and_a_bad_file_name_are_errors_naming_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["a.wasm", "a.toml", "b.toml", "notes.txt", "Bad.wasm"] {
+            std::fs::write(dir.path().join(file), "").unwrap();
+        }
+        let found: Vec<String> = plugin_dir_candidates(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|candidate| match candidate {
+                Ok(c) => format!("plugin {} named by file: {}", c.name, c.named_by_file),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        let at = |file: &str| dir.path().join(file).display().to_string();
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "{}: plugin file names must be 1-64 characters of a-z, 0-9, '-' and '_' \
+                     before .wasm",
+                    at("Bad.wasm")
+                ),
+                "plugin a named by file: true".to_owned(),
+                format!(
+                    "{} has no plugin beside it: {} does not exist (name the settings after \
+                     the plugin's .wasm file, or remove them)",
+                    at("b.toml"),
+                    at("b.wasm")
+                ),
+            ]
+        );
+    }
 }

@@ -40,5 +40,6 @@ pub use verdict::{Action, Annotation, Symbol, Verdict};
 // The words a plugin's settings are written in belong to the configuration, the layer
 // below; they are the filter's vocabulary too.
 pub use crate::config::{
-    BUNDLED_PREFIX, Capability, OnError, Stage, is_valid_plugin_name, is_valid_symbol_name,
+    BUNDLED_PREFIX, Capability, OnError, Stage, UnknownCapability, is_valid_plugin_name,
+    is_valid_symbol_name,
 };

@@ -643,7 +643,9 @@ pub fn classify(error: &wasmtime::Error, limits: CallLimits, stderr: &str) -> Pl
     }
 }
 
-/// Calls `describe()` on a fresh instance of `pre`, within `limits`.
+/// Calls `describe()` on a fresh instance of `pre`, within `limits`, and checks what it
+/// says: a valid plugin name (it is the plugin's file name and config section) and a
+/// finite default weight.
 pub async fn describe(
     engine: &FilterEngine,
     pre: &PluginPre<StoreState>,
@@ -672,6 +674,13 @@ pub async fn describe(
             wit::Stage::Outcome => Stage::Outcome,
         })
         .collect();
+    if !super::is_valid_plugin_name(&info.name) {
+        return Err(format!(
+            "it calls itself {:?}, which is not a plugin name (1 to 64 characters of a-z, 0-9, \
+             '-' and '_', as the plugin's file name)",
+            info.name
+        ));
+    }
     if !info.default_weight.is_finite() {
         return Err(format!(
             "default weight {} is not a finite number",

@@ -102,13 +102,16 @@ pub struct CallLimits {
 }
 
 impl LoadedPlugin {
-    /// What `moat plugin list` shows of the plugin (and `GET /plugins` answers).
+    /// What `moat plugin list` shows of the plugin (and `GET /plugins` answers): who it
+    /// is, where its code came from (`bundled:NAME` or the file), what it was granted, when
+    /// it runs, its weight and its limits.
     pub fn summary(&self) -> serde_json::Value {
         let stages: Vec<&str> = self.stages.iter().map(|s| s.as_str()).collect();
+        let capabilities: Vec<&str> = self.host.granted().iter().map(|c| c.as_str()).collect();
         serde_json::json!({
             "name": self.name, "plugin": self.info.name, "version": self.info.version,
             "sdk_version": self.info.sdk_version, "source": self.source.to_string(),
-            "stages": stages, "weight": self.weights.weight,
+            "capabilities": capabilities, "stages": stages, "weight": self.weights.weight,
             "time_budget_ms": self.time_budget.as_millis() as u64,
             "memory_limit": self.memory_limit, "on_error": self.on_error,
             "on_disabled": self.on_disabled, "max_message_size": self.max_message_size,

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::config::Capability;
 use crate::dns::{LookupError, RecordKind};
 use crate::filter::bindings::moat::filter::dns::{DnsError, Host, Question, RecordKind as WitKind};
 use crate::filter::store::StoreState;
@@ -135,6 +136,7 @@ impl StoreState {
 impl Host for StoreState {
     async fn lookup(&mut self, q: Question) -> wasmtime::Result<Result<Vec<String>, DnsError>> {
         if !self.host.dns_granted {
+            self.host.deny(Capability::Dns);
             return Ok(Err(DnsError::Denied));
         }
         let mut answers = self.ask(vec![(q.name, kind(q.kind))]).await;
@@ -146,6 +148,7 @@ impl Host for StoreState {
         qs: Vec<Question>,
     ) -> wasmtime::Result<Vec<Result<Vec<String>, DnsError>>> {
         if !self.host.dns_granted {
+            self.host.deny(Capability::Dns);
             return Ok(qs.iter().map(|_| Err(DnsError::Denied)).collect());
         }
         if qs.len() > MAX_QUESTIONS {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use wasmtime::Trap;
 
+use crate::config::Capability;
 use crate::filter::bindings::moat::filter::kv::{Host, KvError as WitKvError};
 use crate::filter::capabilities::PluginHost;
 use crate::filter::kv_workers::KvWorkError;
@@ -68,6 +69,7 @@ impl StoreState {
         let deadline = self.deadline;
         async move {
             let Some(namespace) = host.kv.clone() else {
+                host.deny(Capability::Kv);
                 return Ok(Err(WitKvError::Denied));
             };
             let workers = host.services.kv_workers.clone();

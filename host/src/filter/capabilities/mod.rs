@@ -5,7 +5,8 @@
 //! ([`Services`]). Each function returns
 //! `wasmtime::Result<Result<T, WitError>>`: the outer error traps the plugin (a host bug it
 //! must not survive), the inner one is the WIT error the plugin handles — including
-//! `denied` when the operator did not grant the capability.
+//! `denied` when the operator did not grant the capability, which the operator hears of
+//! once per plugin and capability ([`DeniedCalls`]).
 //!
 //! Host calls that wait are bounded per plugin call: kv calls run on the kv threads
 //! ([`KvWorkers`]) and are given up at the call's deadline (the call then fails with
@@ -14,6 +15,7 @@
 
 mod clock;
 mod config;
+mod denied;
 mod dns;
 mod kv;
 mod log;
@@ -23,10 +25,12 @@ mod sender_auth;
 
 use std::sync::Arc;
 
+pub use denied::DeniedCalls;
 pub use dns::DnsBudget;
 pub use kv::{MAX_SCAN_BYTES, MAX_SCAN_ENTRIES};
 
 use super::kv_workers::KvWorkers;
+use crate::config::Capability;
 use crate::dns::Resolver;
 use crate::ocr::OcrEngine;
 use crate::store::KvNamespace;
@@ -65,6 +69,28 @@ pub struct PluginHost {
     pub ocr_granted: bool,
     /// The plugin's config table.
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// The capabilities it called without the grant, each warned about once.
+    pub denied: DeniedCalls,
+}
+
+impl PluginHost {
+    /// The capabilities granted, in [`Capability::ALL`] order (`moat plugin list`).
+    pub fn granted(&self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|capability| match capability {
+                Capability::Dns => self.dns_granted,
+                Capability::Kv => self.kv.is_some(),
+                Capability::Ocr => self.ocr_granted,
+            })
+            .collect()
+    }
+
+    /// Records a call to `capability`, which was not granted: the caller answers the
+    /// plugin `denied`; the operator is warned the first time.
+    pub fn deny(&self, capability: Capability) {
+        self.denied.record(&self.name, capability);
+    }
 }
 
 impl super::bindings::moat::filter::types::Host for super::store::StoreState {}

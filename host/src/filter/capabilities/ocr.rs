@@ -1,5 +1,6 @@
 //! `ocr`: text from images through the configured engine.
 
+use crate::config::Capability;
 use crate::filter::bindings::moat::filter::ocr::{Host, OcrError as WitOcrError};
 use crate::filter::store::StoreState;
 use crate::ocr::OcrError;
@@ -11,6 +12,7 @@ impl Host for StoreState {
         content_type: String,
     ) -> wasmtime::Result<Result<String, WitOcrError>> {
         if !self.host.ocr_granted {
+            self.host.deny(Capability::Ocr);
             return Ok(Err(WitOcrError::Denied));
         }
         let engine = self.host.services.ocr.clone();
