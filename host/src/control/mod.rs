@@ -18,6 +18,7 @@ mod action;
 pub mod client;
 mod local;
 mod remote;
+pub mod shared;
 
 use std::future::Future;
 

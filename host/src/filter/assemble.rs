@@ -132,16 +132,31 @@ fn kv_backend(
     config: &Config,
     kv_database: &Database,
 ) -> Result<Arc<dyn KvBackend>, AssembleError> {
+    let Some(settings) = redis_settings(config)? else {
+        return Ok(Arc::new(FjallKv::with_cache(
+            kv_database.clone(),
+            config.kv.cache_bytes.0,
+        )));
+    };
+    let redis = RedisKv::new(&settings).map_err(|e| AssembleError::Kv(e.to_string()))?;
+    match redis.ping() {
+        Ok(()) => tracing::info!(prefix = %settings.prefix, "kv backend: redis"),
+        Err(error) => {
+            tracing::warn!(%error, "kv backend: redis does not answer yet; plugins get kv errors until it does")
+        }
+    }
+    Ok(Arc::new(redis))
+}
+
+/// How to reach the Redis of `[kv]`, when `backend = "redis"`.
+pub fn redis_settings(config: &Config) -> Result<Option<RedisSettings>, AssembleError> {
     let kv = &config.kv;
     let Some(url) = kv
         .url
         .clone()
         .filter(|_| kv.backend == KvBackendKind::Redis)
     else {
-        return Ok(Arc::new(FjallKv::with_cache(
-            kv_database.clone(),
-            kv.cache_bytes.0,
-        )));
+        return Ok(None);
     };
     let password = kv.redis_password().map_err(|e| {
         AssembleError::Kv(format!(
@@ -152,22 +167,14 @@ fn kv_backend(
                 .display()
         ))
     })?;
-    let redis = RedisKv::new(&RedisSettings {
+    Ok(Some(RedisSettings {
         url,
         password,
         prefix: kv.prefix.clone(),
         pool_size: kv.pool_size,
         connect_timeout: kv.connect_timeout.0,
         command_timeout: kv.command_timeout.0,
-    })
-    .map_err(|e| AssembleError::Kv(e.to_string()))?;
-    match redis.ping() {
-        Ok(()) => tracing::info!(prefix = %kv.prefix, "kv backend: redis"),
-        Err(error) => {
-            tracing::warn!(%error, "kv backend: redis does not answer yet; plugins get kv errors until it does")
-        }
-    }
-    Ok(Arc::new(redis))
+    }))
 }
 
 /// Opens the data dir and loads the plugin set of `config`.

@@ -102,11 +102,22 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
             shutdown.clone(),
         ));
     }
+    let shared_quarantine = shared_quarantine(config)?;
+    if let Some(shared) = &shared_quarantine {
+        tracker.spawn(crate::control::shared::sync_shared_quarantine(
+            queue.clone(),
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    }
     let kv_database = kv_database.clone();
     let kv_sync = tokio::spawn(sync_kv(kv_database.clone(), shutdown.clone()));
     let (admin, address_file) = match &config.admin {
         Some(admin_config) => {
-            let context = admin_context(config, params, reloader, metrics);
+            let mut context = admin_context(config, params, reloader, metrics);
+            if let Some(shared) = shared_quarantine {
+                context.control = context.control.with_shared_quarantine(shared);
+            }
             let (address, file) = start_admin(admin_config, context, config, shutdown).await?;
             (Some(address), Some(file))
         }
@@ -118,6 +129,17 @@ pub(super) async fn start(parts: Parts<'_>) -> anyhow::Result<Background> {
         kv_sync,
         kv_database,
     })
+}
+
+/// The site's shared quarantine, when the plugins' kv is on Redis (`[kv] backend`).
+fn shared_quarantine(config: &Config) -> anyhow::Result<Option<crate::store::RedisQuarantine>> {
+    let Some(settings) = crate::filter::assemble::redis_settings(config)? else {
+        return Ok(None);
+    };
+    let max_age = config.quarantine.max_age.limit();
+    Ok(Some(crate::store::RedisQuarantine::new(
+        &settings, max_age,
+    )?))
 }
 
 /// What the admin endpoint acts on (its address and token are set once it listens).

@@ -76,6 +76,15 @@ struct Keys {
     claim: String,
 }
 
+impl std::fmt::Debug for RedisQuarantine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQuarantine")
+            .field("tag", &self.tag)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RedisQuarantine {
     /// The shared quarantine on the Redis of `settings`, its entries kept `max_age` (none:
     /// until released or deleted). It does not connect yet.
