@@ -247,7 +247,7 @@ connect_timeout = \"200ms\"\ncommand_timeout = \"200ms\"\n\
 }
 
 /// smtp-source's 30 messages over 10 sessions from 127.0.0.1 to `gw`, in the background.
-fn smtp_source(gw: &Gateway) -> std::process::Child {
+fn smtp_source(gw: &Gateway) -> Child {
     std::fs::write(gw.dir.path().join("m.txt"), "Subject: hi\n\nhello\n").unwrap();
     Command::new(moat_test_support::sbin_program("smtp-source"))
         .args([
@@ -372,7 +372,7 @@ fn a_message_quarantined_on_one_gateway_is_released_from_the_other() {
         &["b@example.test"],
         "From: a@example.org\r\nTo: b@example.test\r\nSubject: held\r\n\r\nbody of held\r\n",
     );
-    assert_eq!(quarantined_ids(&primary), [held.clone()]);
+    assert_eq!(quarantined_ids(&primary), std::slice::from_ref(&held));
     assert!(
         wait_until(Duration::from_secs(10), || quarantined_ids(&backup)
             == [held.clone()]),
