@@ -423,3 +423,72 @@ fn a_message_quarantined_on_one_gateway_is_released_from_the_other() {
         "delivered once, by the backup only"
     );
 }
+
+/// A node's learnt state moved from its embedded store into Redis with `moat kv export |
+/// moat kv import`: the same training, and importing twice changes nothing.
+#[test]
+fn kv_export_then_import_moves_a_nodes_state_into_redis() {
+    let redis = RedisServer::start();
+    let dir = scratch();
+    let fjall = crate::offline_config(dir.path());
+    let text = std::fs::read_to_string(dir.path().join(fjall)).unwrap();
+    std::fs::write(
+        dir.path().join("redis.toml"),
+        format!(
+            "{text}[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}/\"\nprefix = \"site\"\n",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let corpus = shared_dir().join("corpus/mail/train");
+    for (label, folder) in [("spam", "spam"), ("ham", "ham")] {
+        let files: Vec<String> = first_files(&corpus.join(folder), 15)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut args = vec!["learn", "--config", fjall, label];
+        args.extend(files.iter().map(String::as_str));
+        moat(dir.path(), &args).assert_success();
+    }
+    let stats = |config: &str| {
+        let out = moat(dir.path(), &["learn", "stats", "--config", config]);
+        out.assert_success();
+        out.stdout()
+    };
+    let before = stats(fjall);
+    assert!(before.contains("spam") && before.contains("15"), "{before}");
+
+    let exported = moat(dir.path(), &["kv", "export", "--config", fjall]);
+    exported.assert_success();
+    let lines = exported.stdout();
+    assert!(
+        lines.lines().count() > 100,
+        "token counters and totals: {lines:.300}"
+    );
+    for _ in 0..2 {
+        let imported = moat_test_support::run_with_input(
+            crate::MOAT,
+            dir.path(),
+            &["kv", "import", "--config", "redis.toml"],
+            lines.as_bytes(),
+            crate::COMMAND_LIMIT,
+        );
+        imported.assert_success();
+        assert_eq!(
+            stats("redis.toml"),
+            before,
+            "the same training, however often imported"
+        );
+    }
+    let again = moat(dir.path(), &["kv", "export", "--config", "redis.toml"]);
+    let sorted = |text: String| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        sorted(again.stdout()),
+        sorted(lines),
+        "Redis holds exactly what was exported"
+    );
+}

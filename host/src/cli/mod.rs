@@ -9,6 +9,7 @@ mod check_run;
 mod config;
 mod corpus;
 mod dkim;
+mod kv;
 mod learn;
 mod learn_remote;
 pub mod output;
@@ -84,6 +85,10 @@ pub enum Command {
     Tune(tune::TuneArgs),
     /// Teach the learning plugins (bayes) spam and ham, unlearn messages, show the training.
     Learn(learn::LearnArgs),
+    /// The plugins' kv namespaces as JSON lines: export from one backend, import into
+    /// another (`moat kv export | moat kv import --config redis.toml`).
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
     /// DKIM signing keys for submitted mail.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
@@ -134,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args).await,
         Command::Tune(args) => tune::run(args).await,
         Command::Learn(args) => learn::run(args).await,
+        Command::Kv(command) => kv::run(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::User(command) => user::run(command),
         Command::Dkim(command) => dkim::run(command),

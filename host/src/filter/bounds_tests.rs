@@ -36,6 +36,10 @@ struct SlowNamespace {
 }
 
 impl KvBackend for SlowKv {
+    fn namespaces(&self) -> Result<Vec<String>, KvError> {
+        self.inner.namespaces()
+    }
+
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
         Ok(Arc::new(SlowNamespace {
             inner: self.inner.namespace(name)?,

@@ -88,6 +88,14 @@ impl CounterTable {
     pub(super) fn len(&self) -> usize {
         self.values.len()
     }
+
+    /// Every counter, in no particular order.
+    pub(super) fn all(&self) -> Vec<(u64, i64)> {
+        self.values
+            .iter()
+            .map(|(&id, &value)| (id, value))
+            .collect()
+    }
 }
 
 #[cfg(test)]

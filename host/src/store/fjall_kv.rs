@@ -85,6 +85,15 @@ impl std::fmt::Debug for FjallKv {
 }
 
 impl KvBackend for FjallKv {
+    fn namespaces(&self) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .db
+            .keyspace_names()
+            .into_iter()
+            .filter_map(|name| name.strip_prefix(KEYSPACE_PREFIX).map(str::to_owned))
+            .collect())
+    }
+
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(namespace) = open.get(name) {
@@ -415,6 +424,14 @@ impl KvNamespace for FjallNamespace {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get_many(ids))
+    }
+
+    fn counters_all(&self) -> Result<Vec<(u64, i64)>, KvError> {
+        Ok(self
+            .counters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .all())
     }
 
     fn counters_add(

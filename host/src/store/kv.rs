@@ -32,6 +32,9 @@ pub trait KvBackend: Send + Sync + 'static {
     fn is_shared(&self) -> bool {
         false
     }
+
+    /// The names of the namespaces that hold anything, for `moat kv export`.
+    fn namespaces(&self) -> Result<Vec<String>, KvError>;
 }
 
 /// One plugin's keys and values. Keys are ordered by their bytes; a missing key and a
@@ -105,6 +108,16 @@ pub trait KvNamespace: Send + Sync {
     /// key names one; [`Self::scan_prefix`] does not list them) and count towards
     /// [`Self::len`]; a counter back at 0 is removed.
     fn counters_get(&self, ids: &[u64]) -> Result<Vec<i64>, KvError>;
+
+    /// Every id counter that is not 0, in no particular order (`moat kv export`). The
+    /// wrappers over a backend's namespace (quota, metrics, overlay) do not list them.
+    fn counters_all(&self) -> Result<Vec<(u64, i64)>, KvError> {
+        Err(KvError::Storage {
+            namespace: String::new(),
+            operation: "list counters",
+            source: "this namespace does not list its id counters".into(),
+        })
+    }
 
     /// Adds `deltas` to id counters and `keyed` to counters under string keys (as
     /// [`Self::increment_many`]), all in one atomic write: every counter changes or, on an

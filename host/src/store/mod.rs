@@ -105,6 +105,15 @@ impl Database {
 
     /// Opens the keyspace `name` (1 to 255 bytes, any characters), creating it with
     /// default options if it does not exist yet.
+    /// The names of its keyspaces.
+    pub(crate) fn keyspace_names(&self) -> Vec<String> {
+        self.db
+            .list_keyspace_names()
+            .iter()
+            .map(|name| name.to_string())
+            .collect()
+    }
+
     pub(crate) fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
         self.keyspace_with(name, KeyspaceCreateOptions::default)
     }

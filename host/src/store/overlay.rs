@@ -20,6 +20,10 @@ impl OverlayKv {
 }
 
 impl KvBackend for OverlayKv {
+    fn namespaces(&self) -> Result<Vec<String>, KvError> {
+        self.live.namespaces()
+    }
+
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
         Ok(Arc::new(OverlayNamespace {
             live: self.live.namespace(name)?,

@@ -100,6 +100,41 @@ impl KvBackend for RedisKv {
         true
     }
 
+    fn namespaces(&self) -> Result<Vec<String>, KvError> {
+        let start = format!("{}:{{", self.prefix);
+        let mut names = Vec::new();
+        for index in ["keys", "ids"] {
+            let pattern = format!("{start}*}}:{index}");
+            let mut cursor = 0u64;
+            loop {
+                let (next, keys): (u64, Vec<String>) = self
+                    .pool
+                    .with(|c| {
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query(c)
+                    })
+                    .map_err(|e| storage("", "list namespaces", e))?;
+                names.extend(
+                    keys.iter()
+                        .filter_map(|key| key.strip_prefix(&start)?.split_once('}'))
+                        .map(|(name, _)| name.to_owned()),
+                );
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     fn namespace(&self, name: &str) -> Result<Arc<dyn KvNamespace>, KvError> {
         if name.is_empty() || name.contains(['{', '}']) {
             return Err(KvError::InvalidNamespace {
@@ -345,6 +380,16 @@ impl KvNamespace for RedisNamespace {
         Ok(counts
             .into_iter()
             .map(|count| count.and_then(|c| c.parse().ok()).unwrap_or(0))
+            .collect())
+    }
+
+    fn counters_all(&self) -> Result<Vec<(u64, i64)>, KvError> {
+        let all: Vec<(u64, String)> = self.run("list counters", |c| {
+            redis::cmd("HGETALL").arg(&self.ids).query(c)
+        })?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(id, count)| Some((id, count.parse().ok()?)))
             .collect())
     }
 
