@@ -98,6 +98,11 @@ pub struct KvConfig {
     /// so that it is not in the config file (relative to the config file).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// `tls_ca_file = "redis-ca.pem"`: with a `rediss://` url, the CA that signed the
+    /// Redis server's certificate (PEM, relative to the config file); without it, the
+    /// system's CA store.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
     /// `prefix = "moat"`: the first part of every Redis key. Gateways that learn together
     /// share one; another site on the same Redis takes another.
     #[serde(default = "default_kv_prefix")]
@@ -135,6 +140,7 @@ impl Default for KvConfig {
             backend: KvBackendKind::default(),
             url: None,
             password_file: None,
+            tls_ca_file: None,
             prefix: default_kv_prefix(),
             pool_size: default_kv_pool_size(),
             connect_timeout: default_kv_connect_timeout(),
@@ -156,17 +162,26 @@ impl KvConfig {
             (KvBackendKind::Redis, None) => {
                 problem("url", "backend = \"redis\" needs the server's url".into());
             }
-            (KvBackendKind::Redis, Some(url)) if !url.starts_with("redis://") => problem(
-                "url",
-                format!(
-                    "{url:?} is not a redis:// url (rediss://, TLS to Redis, is not supported \
-                     yet: reach Redis over a private network or a local TLS tunnel)"
-                ),
-            ),
+            (KvBackendKind::Redis, Some(url))
+                if !url.starts_with("redis://") && !url.starts_with("rediss://") =>
+            {
+                problem(
+                    "url",
+                    format!("{url:?} is not a redis:// or rediss:// (TLS) url"),
+                );
+            }
             (KvBackendKind::Fjall, Some(_)) => {
                 problem("url", "is for backend = \"redis\"".into());
             }
             _ => {}
+        }
+        if self.tls_ca_file.is_some()
+            && !self
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("rediss://"))
+        {
+            problem("tls_ca_file", "is for a rediss:// (TLS) url".into());
         }
         if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
             problem("prefix", "must be a non-empty name without braces".into());

@@ -301,6 +301,7 @@ impl Config {
             &mut self.tls.key,
             &mut self.submission.users_file,
             &mut self.kv.password_file,
+            &mut self.kv.tls_ca_file,
         ]
         .into_iter()
         .flatten()

@@ -167,9 +167,19 @@ pub fn redis_settings(config: &Config) -> Result<Option<RedisSettings>, Assemble
                 .display()
         ))
     })?;
+    let tls_ca = match &kv.tls_ca_file {
+        Some(file) => Some(std::fs::read(file).map_err(|e| {
+            AssembleError::Kv(format!(
+                "cannot read kv.tls_ca_file {}: {e}",
+                file.display()
+            ))
+        })?),
+        None => None,
+    };
     Ok(Some(RedisSettings {
         url,
         password,
+        tls_ca,
         prefix: kv.prefix.clone(),
         pool_size: kv.pool_size,
         connect_timeout: kv.connect_timeout.0,

@@ -34,6 +34,9 @@ pub struct RedisSettings {
     pub url: String,
     /// The password (read from `[kv] password_file`), if any.
     pub password: Option<String>,
+    /// With a `rediss://` url: the CA certificates (PEM) the server's certificate must
+    /// chain to; `None`: the system's CA store.
+    pub tls_ca: Option<Vec<u8>>,
     /// The first part of every key: one per cluster of gateways sharing what they learn.
     pub prefix: String,
     /// Idle connections kept for the next calls.
@@ -84,7 +87,17 @@ impl Pool {
             }
             None => info,
         };
-        let client = redis::Client::open(info).map_err(storage)?;
+        let client = if settings.url.starts_with("rediss://") {
+            // redis builds its rustls config on the process's provider: Moat's is ring.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: settings.tls_ca.clone(),
+            };
+            redis::Client::build_with_tls(info, certificates).map_err(storage)?
+        } else {
+            redis::Client::open(info).map_err(storage)?
+        };
         Ok(Self {
             client,
             idle: Mutex::new(Vec::new()),

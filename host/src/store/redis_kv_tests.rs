@@ -52,6 +52,7 @@ impl RedisServer {
         RedisKv::new(&RedisSettings {
             url: format!("redis://127.0.0.1:{}/", self.port),
             password: None,
+            tls_ca: None,
             prefix: prefix.to_owned(),
             pool_size: 4,
             connect_timeout: Duration::from_secs(1),
@@ -227,4 +228,86 @@ fn calls_fail_within_their_timeout_while_redis_is_down_and_work_again_when_it_is
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(value(&*ns, "k").as_deref(), Some(&b"again"[..]));
+}
+
+/// A redis-server serving TLS only, with a certificate for 127.0.0.1 of its own CA.
+fn tls_server(temp: tempfile::TempDir) -> (RedisServer, Vec<u8>) {
+    let dir = temp.path();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
+    let cert = certified.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+        ])
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--tls-cert-file")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.join("key.pem"))
+        .arg("--tls-ca-cert-file")
+        .arg(dir.join("cert.pem"))
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no TLS listener"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let server = RedisServer {
+        child,
+        port,
+        _dir: temp,
+    };
+    (server, cert.into_bytes())
+}
+
+#[test]
+fn rediss_urls_speak_tls_and_verify_the_servers_certificate() {
+    let (server, ca) = tls_server(tempfile::tempdir().unwrap());
+    let port = server.port;
+    let settings = |tls_ca: Option<Vec<u8>>| RedisSettings {
+        url: format!("rediss://127.0.0.1:{port}/"),
+        password: None,
+        tls_ca,
+        prefix: "tls".into(),
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(2),
+    };
+    let trusted = RedisKv::new(&settings(Some(ca))).unwrap();
+    let ns = trusted.namespace("p").unwrap();
+    ns.set("k", b"over tls").expect("set over TLS");
+    assert_eq!(value(&*ns, "k").as_deref(), Some(&b"over tls"[..]));
+    // The system's CA store does not know this server's CA: refused.
+    let unknown = RedisKv::new(&settings(None)).unwrap();
+    assert!(matches!(
+        unknown.namespace("p").unwrap().get("k"),
+        Err(KvError::Storage { .. })
+    ));
 }
