@@ -135,6 +135,11 @@ impl Gateway {
         self.server = Some(server);
     }
 
+    /// The running gateway's `moat ready …` line.
+    pub(crate) fn ready_line(&self) -> String {
+        self.server.as_ref().expect("running").ready_line.clone()
+    }
+
     /// The process id of the running gateway.
     pub(crate) fn pid(&self) -> u32 {
         self.server.as_ref().expect("running").id()

@@ -25,6 +25,7 @@ mod open_relay;
 mod plugin_authors;
 mod plugin_bounds;
 mod plugin_faults;
+mod python_plugin;
 mod quarantine;
 mod recipient_verification;
 mod recipients;

@@ -58,8 +58,9 @@ impl FilterEngine {
         let slots = settings.max_concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
-            // A Rust wasip2 component instantiates a handful of core modules.
-            .total_core_instances(slots.saturating_mul(8))
+            // A Rust wasip2 component instantiates 3 core modules, a componentize-py one
+            // 14: room for every slot to run a Python plugin.
+            .total_core_instances(slots.saturating_mul(16))
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(4))
             .total_stacks(slots)
