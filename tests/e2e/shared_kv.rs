@@ -395,6 +395,13 @@ fn a_message_quarantined_on_one_gateway_is_released_from_the_other() {
         "{}",
         shown.stdout()
     );
+    // The published quarantine is no plugin namespace: exporting the kv still works.
+    let exported = moat(
+        backup.dir.path(),
+        &["kv", "export", "--config", "moat.toml"],
+    );
+    exported.assert_success();
+    assert!(!exported.stdout().contains("\"namespace\":\"quarantine\""));
 
     let released = moat(
         backup.dir.path(),

@@ -207,11 +207,19 @@ impl Operations for LocalControl {
             .blocking(move |queue| queue.delete_quarantined(&id))
             .await?;
         if let Some(shared) = &self.shared {
-            let published = shared::entry(shared, id).await?.is_some();
-            if deleted || published {
-                shared::blocking(shared, move |s| s.remove(&id.to_string())).await?;
+            // A failure here leaves the entry to this gateway's sync, which removes what it
+            // published and no longer holds.
+            match shared::blocking(shared, move |s| s.exists(&id.to_string())).await {
+                Ok(published) if deleted || published => {
+                    shared::blocking(shared, move |s| s.remove(&id.to_string())).await?;
+                    deleted |= published;
+                }
+                Ok(_) => {}
+                Err(error) if deleted => {
+                    tracing::warn!(%error, queue_id = %id, "deleted here; the shared entry goes at the next sync");
+                }
+                Err(error) => return Err(error),
             }
-            deleted |= published;
         }
         Ok(deleted)
     }

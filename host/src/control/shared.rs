@@ -90,12 +90,36 @@ pub(super) async fn release_elsewhere(
     match queue.enqueue(message, bytes).await {
         Ok(queued) => {
             tracing::info!(quarantine_id = %id, queue_id = %queued, "released from another gateway's quarantine");
-            blocking(shared, move |s| s.remove(&id.to_string())).await?;
+            // Queued: from here on the release stands. Nobody may release it again before
+            // its shared entry is gone, and the removal is retried until it is.
+            let done = blocking(shared, move |s| {
+                s.hold_claim(&id.to_string())?;
+                s.remove(&id.to_string())
+            })
+            .await;
+            if let Err(error) = done {
+                tracing::warn!(%error, quarantine_id = %id, "the shared entry of a released message stays until it can be removed; retrying");
+                tokio::spawn(remove_until_done(shared.clone(), id));
+            }
             Ok(Some(queued))
         }
         Err(error) => {
             blocking(shared, move |s| s.unclaim(&id.to_string())).await?;
             Err(error.into())
+        }
+    }
+}
+
+/// Removes the shared entry of `id` (released here), trying again every
+/// [`SYNC_INTERVAL`] until it is done.
+async fn remove_until_done(shared: RedisQuarantine, id: QueueId) {
+    loop {
+        tokio::time::sleep(SYNC_INTERVAL).await;
+        if blocking(&shared, move |s| s.remove(&id.to_string()))
+            .await
+            .is_ok()
+        {
+            return;
         }
     }
 }
@@ -140,21 +164,59 @@ enum SyncError {
     Shared(#[from] KvError),
 }
 
+/// One pass: drops the local copies released or deleted elsewhere, removes (with a
+/// tombstone) what this gateway published and no longer holds (released or deleted here
+/// while Redis did not answer, or by `moat quarantine` while the server was stopped, or
+/// expired), and publishes what is not published yet. A failure on one message is
+/// logged and the pass goes on; the pass fails only when it cannot read at all.
 fn sync_once(queue: &Queue, shared: &RedisQuarantine) -> Result<(), SyncError> {
     let ids = queue.quarantined_ids()?;
     let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let states = shared.states(&names)?;
-    for ((id, name), (published, gone)) in ids.iter().zip(&names).zip(states) {
-        if gone {
-            if queue.delete_quarantined(id)? {
-                tracing::info!(queue_id = %id, "quarantined message released or deleted on another gateway: dropped here");
+    let held: std::collections::HashSet<&String> = names.iter().collect();
+    for stale in shared.published_here()? {
+        if !held.contains(&stale) {
+            let removed = shared
+                .remove(&stale)
+                .and_then(|()| shared.forget_published(&stale));
+            if let Err(error) = removed {
+                tracing::warn!(%error, queue_id = %stale, "cannot remove a shared quarantine entry this gateway no longer holds");
             }
-        } else if !published
-            && let (Some(record), Some(bytes)) = (queue.quarantined(id)?, queue.message(id)?)
-        {
-            let json = serde_json::to_string(&record).unwrap_or_default();
-            shared.publish(name, &json, &bytes, record.envelope.received_at_ms)?;
         }
+    }
+    for ((id, name), (published, gone)) in ids.iter().zip(&names).zip(states) {
+        let result = if gone {
+            drop_released(queue, id).map_err(SyncError::from)
+        } else if published {
+            Ok(())
+        } else {
+            publish(queue, shared, id, name)
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, queue_id = %id, "cannot sync this quarantined message");
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the local copy of a message released or deleted on another gateway.
+fn drop_released(queue: &Queue, id: &QueueId) -> Result<(), QueueError> {
+    if queue.delete_quarantined(id)? {
+        tracing::info!(queue_id = %id, "quarantined message released or deleted on another gateway: dropped here");
+    }
+    Ok(())
+}
+
+/// Publishes one local quarantined message.
+fn publish(
+    queue: &Queue,
+    shared: &RedisQuarantine,
+    id: &QueueId,
+    name: &str,
+) -> Result<(), SyncError> {
+    if let (Some(record), Some(bytes)) = (queue.quarantined(id)?, queue.message(id)?) {
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        shared.publish(name, &json, &bytes, record.envelope.received_at_ms)?;
     }
     Ok(())
 }

@@ -137,9 +137,25 @@ fn shared_quarantine(config: &Config) -> anyhow::Result<Option<crate::store::Red
         return Ok(None);
     };
     let max_age = config.quarantine.max_age.limit();
+    let node = node_id(&config.server.data_dir)?;
     Ok(Some(crate::store::RedisQuarantine::new(
-        &settings, max_age,
+        &settings, max_age, &node,
     )?))
+}
+
+/// This gateway's name in its site (`data_dir/node-id`, made once: 16 random bytes in
+/// hex), which its published quarantine is filed under.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let file = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&file) {
+        return Ok(id.trim().to_owned());
+    }
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("no randomness for the node id"))?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&file, &id).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(id)
 }
 
 /// What the admin endpoint acts on (its address and token are set once it listens).

@@ -103,8 +103,6 @@ impl Database {
         &self.dir
     }
 
-    /// Opens the keyspace `name` (1 to 255 bytes, any characters), creating it with
-    /// default options if it does not exist yet.
     /// The names of its keyspaces.
     pub(crate) fn keyspace_names(&self) -> Vec<String> {
         self.db
@@ -114,6 +112,8 @@ impl Database {
             .collect()
     }
 
+    /// Opens the keyspace `name` (1 to 255 bytes, any characters), creating it with
+    /// default options if it does not exist yet.
     pub(crate) fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
         self.keyspace_with(name, KeyspaceCreateOptions::default)
     }

@@ -191,11 +191,15 @@ impl Pool {
             None => self.connect()?,
         };
         let result = call(&mut connection);
+        // A server that became a replica or is loading answers errors on a connection
+        // that is fine otherwise: behind a moved address, a new connection reaches the
+        // new primary.
         let broken = result.as_ref().is_err_and(|e| {
             e.is_io_error()
                 || e.is_timeout()
                 || e.is_connection_dropped()
                 || e.is_unrecoverable_error()
+                || matches!(e.code(), Some("READONLY" | "LOADING" | "MASTERDOWN"))
         });
         if !broken {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

@@ -10,10 +10,12 @@
 //! `[quarantine] max_age`. If Redis loses its data, the gateways publish their quarantine
 //! again; nothing is lost but the view.
 //!
-//! Keys, under the cluster prefix `P` and one hash tag (one Redis Cluster slot):
-//! `P:{quarantine}:rec:ID`, `…:msg:ID`, `…:gone:ID`, `…:claim:ID` (a release in progress,
-//! so that two gateways do not release one message twice), and the sorted set `…:ids`
-//! (score: when quarantined).
+//! Keys, under the cluster prefix `P` and one hash tag (one Redis Cluster slot), outside
+//! the pattern of the plugins' namespaces (`P:{NS}:…`), so no plugin name can clash:
+//! `P:q:{quarantine}:rec:ID`, `…:msg:ID`, `…:gone:ID`, `…:claim:ID` (a release in
+//! progress, so that two gateways do not release one message twice), the sorted set
+//! `…:ids` (score: when quarantined), and per gateway the set `…:from:NODE` of the ids it
+//! published, from which it removes (with a tombstone) those it no longer holds.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -24,8 +26,17 @@ use super::redis_kv::{Pool, RedisSettings, storage};
 /// How long a gateway may take to queue a message it claimed for release.
 const CLAIM_SECONDS: u64 = 60;
 
+/// How long a tombstone outlives the quarantine's max_age (or, without one, lasts): a
+/// gateway offline for less still learns that its copy was released elsewhere.
+const TOMBSTONE_SECONDS: u64 = 30 * 86_400;
+
+/// How long a claim is kept once the message is queued by its releaser: until the shared
+/// entry is removed, nobody else may release it.
+const RELEASED_CLAIM_SECONDS: u64 = 7 * 86_400;
+
 /// Writes a published entry unless the message is already gone. `KEYS`: rec, msg, ids,
-/// gone; `ARGV`: id, record, message, received time (ms), ttl seconds (0: none).
+/// gone, the publishing gateway's set; `ARGV`: id, record, message, received time (ms),
+/// ttl seconds (0: none).
 static PUBLISH: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -39,19 +50,18 @@ else
   redis.call('SET', KEYS[2], ARGV[3])
 end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
 return 1
 ",
     )
 });
 
 /// Removes a published entry and leaves its tombstone. `KEYS`: rec, msg, ids, gone,
-/// claim; `ARGV`: id, ttl seconds (0: a day).
+/// claim; `ARGV`: id, tombstone ttl seconds.
 static REMOVE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local ttl = tonumber(ARGV[2])
-if ttl == 0 then ttl = 86400 end
-redis.call('SET', KEYS[4], '1', 'EX', ttl)
+redis.call('SET', KEYS[4], '1', 'EX', tonumber(ARGV[2]))
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
@@ -65,6 +75,8 @@ pub struct RedisQuarantine {
     pool: Arc<Pool>,
     tag: String,
     ttl: u64,
+    /// This gateway's set of published ids.
+    mine: String,
 }
 
 /// The keys of one quarantined message.
@@ -87,13 +99,24 @@ impl std::fmt::Debug for RedisQuarantine {
 
 impl RedisQuarantine {
     /// The shared quarantine on the Redis of `settings`, its entries kept `max_age` (none:
-    /// until released or deleted). It does not connect yet.
-    pub fn new(settings: &RedisSettings, max_age: Option<Duration>) -> Result<Self, KvError> {
+    /// until released or deleted), published by the gateway `node` (a name of its own in
+    /// the site). It does not connect yet.
+    pub fn new(
+        settings: &RedisSettings,
+        max_age: Option<Duration>,
+        node: &str,
+    ) -> Result<Self, KvError> {
+        let tag = format!("{}:q:{{quarantine}}", settings.prefix);
         Ok(Self {
             pool: Arc::new(Pool::new(settings)?),
-            tag: format!("{}:{{quarantine}}", settings.prefix),
+            mine: format!("{tag}:from:{node}"),
+            tag,
             ttl: max_age.map_or(0, |age| age.as_secs().max(1)),
         })
+    }
+
+    fn tombstone_ttl(&self) -> u64 {
+        self.ttl.saturating_add(TOMBSTONE_SECONDS)
     }
 
     fn keys(&self, id: &str) -> Keys {
@@ -133,6 +156,7 @@ impl RedisQuarantine {
                 .key(&keys.msg)
                 .key(&keys.ids)
                 .key(&keys.gone)
+                .key(&self.mine)
                 .arg(id)
                 .arg(record)
                 .arg(message)
@@ -215,6 +239,38 @@ impl RedisQuarantine {
         Ok(set.is_some())
     }
 
+    /// Keeps the claim on `id` once this gateway queued it, so that nobody releases it
+    /// again before its shared entry is removed.
+    pub fn hold_claim(&self, id: &str) -> Result<(), KvError> {
+        let claim = self.keys(id).claim;
+        self.run("claim", |c| {
+            redis::cmd("SET")
+                .arg(&claim)
+                .arg("1")
+                .arg("EX")
+                .arg(RELEASED_CLAIM_SECONDS)
+                .query::<()>(c)
+        })
+    }
+
+    /// The ids this gateway published.
+    pub fn published_here(&self) -> Result<Vec<String>, KvError> {
+        self.run("list", |c| redis::cmd("SMEMBERS").arg(&self.mine).query(c))
+    }
+
+    /// Forgets that this gateway published `id` (it no longer holds it).
+    pub fn forget_published(&self, id: &str) -> Result<(), KvError> {
+        self.run("list", |c| {
+            redis::cmd("SREM").arg(&self.mine).arg(id).query(c)
+        })
+    }
+
+    /// Whether `id` is published.
+    pub fn exists(&self, id: &str) -> Result<bool, KvError> {
+        let rec = self.keys(id).rec;
+        self.run("read", |c| redis::cmd("EXISTS").arg(&rec).query(c))
+    }
+
     /// Gives up a claim (the release failed).
     pub fn unclaim(&self, id: &str) -> Result<(), KvError> {
         let claim = self.keys(id).claim;
@@ -233,7 +289,7 @@ impl RedisQuarantine {
                 .key(&keys.gone)
                 .key(&keys.claim)
                 .arg(id)
-                .arg(self.ttl)
+                .arg(self.tombstone_ttl())
                 .invoke::<i64>(c)
                 .map(drop)
         })
