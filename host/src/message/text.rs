@@ -64,7 +64,8 @@ pub(super) fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String>
             let len = text[pos..]
                 .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
                 .unwrap_or(text.len() - pos);
-            let url = text[pos..pos + len].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+            let url = without_entities(&text[pos..pos + len]);
+            let url = url.trim_end_matches(['.', ',', ';', ':', '!', '?']);
             from = pos + len;
             if url.len() > "https://".len() && !urls.iter().any(|u| u == url) {
                 urls.push(url.to_owned());
@@ -77,9 +78,37 @@ pub(super) fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String>
     urls
 }
 
+/// `url` as a browser reads it from HTML source: an entity for a space (`&nbsp;`,
+/// `&#160;`, `&#32;`) ends it, and `&amp;` is `&`.
+fn without_entities(url: &str) -> String {
+    let lower = url.to_ascii_lowercase();
+    let end = ["&nbsp;", "&#160;", "&#xa0;", "&#32;", "&#x20;"]
+        .iter()
+        .filter_map(|entity| lower.find(entity))
+        .min()
+        .unwrap_or(url.len());
+    url[..end].replace("&amp;", "&").replace("&AMP;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entities_in_html_hrefs_are_read_as_a_browser_reads_them() {
+        let urls = find_urls(
+            ["<a href=\"http://host.example/?a=1&amp;b=2\">x</a> http://host.example&nbsp;Search http://c.example/p&#160;q"]
+                .into_iter(),
+        );
+        assert_eq!(
+            urls,
+            vec![
+                "http://host.example/?a=1&b=2",
+                "http://host.example",
+                "http://c.example/p"
+            ]
+        );
+    }
 
     #[test]
     fn urls_stop_at_delimiters_and_trailing_punctuation() {
