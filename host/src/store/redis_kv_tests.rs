@@ -99,47 +99,6 @@ fn keyed(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
 }
 
 #[test]
-fn id_counters_live_beside_string_keys_in_one_atomic_write() {
-    let fixture = Fixture::new();
-    let ns = fixture.namespace("bayes");
-    ns.set("text", b"not a counter").expect("set");
-    assert!(matches!(
-        ns.counters_add(&[(7, 1)], &keyed(&[("text", 1)]), u64::MAX),
-        Err(KvError::NotACounter { len: 13, .. })
-    ));
-    assert_eq!(ns.counters_get(&[7]).expect("get"), [0]);
-    let change = ns
-        .counters_add(
-            &[(7, 2), (u64::MAX, -1), (7, 3)],
-            &keyed(&[("stats", 1)]),
-            u64::MAX,
-        )
-        .expect("add");
-    assert_eq!((change.added, change.removed), (3, 0));
-    assert_eq!(ns.counters_get(&[7, 8, u64::MAX]).expect("get"), [5, 0, -1]);
-    assert_eq!(ns.increment("stats", 0).ok(), Some(1));
-    assert_eq!(ns.len().ok(), Some(4), "text, stats and two counters");
-    assert_eq!(
-        keys(&ns.scan_prefix("", None, 100).expect("scan")),
-        ["stats", "text"]
-    );
-    let change = ns
-        .counters_add(&[(u64::MAX, 1)], &[], u64::MAX)
-        .expect("add");
-    assert_eq!((change.added, change.removed), (0, 1));
-    assert!(matches!(
-        ns.counters_add(&[(1, 1), (2, 1)], &keyed(&[("stats", 1)]), 1),
-        Err(KvError::QuotaExceeded {
-            actual: 2,
-            max: 1,
-            ..
-        })
-    ));
-    assert_eq!(ns.counters_get(&[1, 2]).expect("get"), [0, 0]);
-    assert_eq!(ns.increment("stats", 0).ok(), Some(1));
-}
-
-#[test]
 fn increment_many_is_all_or_nothing() {
     let fixture = Fixture::new();
     let ns = fixture.namespace("p");
