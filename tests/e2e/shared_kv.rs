@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use moat_test_support::{SmtpSink, free_port, scratch, shared_dir, wait_until};
+use moat_test_support::{RedisServer, SmtpSink, scratch, shared_dir, wait_until};
 
 use crate::decisions::first_files;
 use crate::delivery::{delivery_config, send};
@@ -12,62 +12,6 @@ use crate::durability::start_load;
 use crate::gateway::{Gateway, queued_id, step};
 use crate::metrics::get_metrics;
 use crate::moat;
-
-/// A redis-server of the test's own on a loopback port, its data in a temporary
-/// directory; killed when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let dir = scratch();
-        let port = free_port("127.0.0.1");
-        let child = Self::spawn(port, &dir);
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// Kills it, as a crash would; its data goes with it (it keeps none on disk).
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again on the same port.
-    fn restart(&mut self) {
-        self.child = Self::spawn(self.port, &self._dir);
-    }
-
-    fn spawn(port: u16, dir: &tempfile::TempDir) -> Child {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server (Debian package redis-server)");
-        assert!(
-            wait_until(Duration::from_secs(10), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            }),
-            "redis-server did not listen on port {port}"
-        );
-        child
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Sends `file` to `gw` and returns the `X-Moat-Report` it was queued with.
 fn report(gw: &mut Gateway, file: &std::path::Path) -> String {

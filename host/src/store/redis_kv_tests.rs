@@ -1,72 +1,28 @@
-//! [`RedisKv`] against a real `redis-server` (Debian's package) on a loopback port with
-//! its data in a temporary directory, started per test and killed when the test ends.
+//! [`RedisKv`] against a real `redis-server` (Debian's package) on a loopback port, one
+//! per test ([`RedisServer`], killed when the test ends).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use moat_test_support::RedisServer;
 
 use super::kv_contract_tests::kv_contract_tests;
 use super::{KvBackend, KvError, KvNamespace, RedisKv, RedisSettings, ScanLimit};
 
 kv_contract_tests!();
 
-/// A redis-server of this test's own.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server (Debian package redis-server)");
-        let server = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        server
-    }
-
-    fn backend(&self, prefix: &str) -> RedisKv {
-        RedisKv::new(&RedisSettings {
-            url: format!("redis://127.0.0.1:{}/", self.port),
-            password: None,
-            tls_ca: None,
-            prefix: prefix.to_owned(),
-            pool_size: 4,
-            connect_timeout: Duration::from_secs(1),
-            command_timeout: Duration::from_secs(1),
-        })
-        .expect("backend")
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// How a test reaches `server` under the key prefix `prefix`.
+fn backend(server: &RedisServer, prefix: &str) -> RedisKv {
+    RedisKv::new(&RedisSettings {
+        url: format!("redis://127.0.0.1:{}/", server.port),
+        password: None,
+        tls_ca: None,
+        prefix: prefix.to_owned(),
+        pool_size: 4,
+        connect_timeout: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(1),
+    })
+    .expect("backend")
 }
 
 struct Fixture {
@@ -77,7 +33,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let server = RedisServer::start();
-        let backend = server.backend("moat-test");
+        let backend = backend(&server, "moat-test");
         Self { server, backend }
     }
 
@@ -119,16 +75,12 @@ fn increment_many_is_all_or_nothing() {
 fn two_gateways_on_one_prefix_share_their_namespaces_and_other_prefixes_do_not() {
     let fixture = Fixture::new();
     let primary = fixture.namespace("reputation");
-    let backup = fixture
-        .server
-        .backend("moat-test")
+    let backup = backend(&fixture.server, "moat-test")
         .namespace("reputation")
         .expect("namespace");
     primary.increment("192.0.2.7", 3).expect("increment");
     assert_eq!(backup.increment("192.0.2.7", 1).ok(), Some(4));
-    let other_site = fixture
-        .server
-        .backend("elsewhere")
+    let other_site = backend(&fixture.server, "elsewhere")
         .namespace("reputation")
         .expect("namespace");
     assert_eq!(other_site.get("192.0.2.7").expect("get"), None);
@@ -160,9 +112,7 @@ fn calls_fail_within_their_timeout_while_redis_is_down_and_work_again_when_it_is
     let mut fixture = Fixture::new();
     let ns = fixture.namespace("reputation");
     ns.set("k", b"v").expect("set");
-    let port = fixture.server.port;
-    let _ = fixture.server.child.kill();
-    let _ = fixture.server.child.wait();
+    fixture.server.kill();
     let started = Instant::now();
     assert!(matches!(ns.get("k"), Err(KvError::Storage { .. })));
     assert!(
@@ -171,13 +121,7 @@ fn calls_fail_within_their_timeout_while_redis_is_down_and_work_again_when_it_is
         started.elapsed()
     );
     // The same port, a fresh (empty) server: the backend reconnects by itself.
-    fixture.server.child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("restart redis-server");
+    fixture.server.restart();
     let back = Instant::now();
     while ns.set("k", b"again").is_err() {
         assert!(
@@ -189,66 +133,19 @@ fn calls_fail_within_their_timeout_while_redis_is_down_and_work_again_when_it_is
     assert_eq!(value(&*ns, "k").as_deref(), Some(&b"again"[..]));
 }
 
-/// A redis-server serving TLS only, with a certificate for 127.0.0.1 of its own CA.
-fn tls_server(temp: tempfile::TempDir) -> (RedisServer, Vec<u8>) {
-    let dir = temp.path();
+/// A redis-server serving TLS only, with a certificate for 127.0.0.1 of its own CA;
+/// and that CA.
+fn tls_server() -> (RedisServer, Vec<u8>) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a certificate");
     let cert = certified.cert.pem();
-    std::fs::write(dir.join("cert.pem"), &cert).unwrap();
-    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-        ])
-        .args([
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--tls-cert-file")
-        .arg(dir.join("cert.pem"))
-        .arg("--tls-key-file")
-        .arg(dir.join("key.pem"))
-        .arg("--tls-ca-cert-file")
-        .arg(dir.join("cert.pem"))
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no TLS listener"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let server = RedisServer {
-        child,
-        port,
-        _dir: temp,
-    };
+    let server = RedisServer::start_tls(&cert, &certified.signing_key.serialize_pem());
     (server, cert.into_bytes())
 }
 
 #[test]
 fn rediss_urls_speak_tls_and_verify_the_servers_certificate() {
-    let (server, ca) = tls_server(tempfile::tempdir().unwrap());
+    let (server, ca) = tls_server();
     let port = server.port;
     let settings = |tls_ca: Option<Vec<u8>>| RedisSettings {
         url: format!("rediss://127.0.0.1:{port}/"),

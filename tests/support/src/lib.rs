@@ -3,8 +3,10 @@
 //! and fail with the child's output when something goes wrong. Every wait has a deadline.
 
 mod peers;
+mod redis;
 
 pub use peers::{Downstream, Nsd, SmtpSink, free_port, message_bytes, sbin_program, wait_until};
+pub use redis::RedisServer;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
