@@ -9,10 +9,13 @@
 //! the README lists the symbols and their defaults.
 
 mod address;
+mod bulk;
 mod date;
+mod encoding;
 mod forgery;
 mod mime;
 mod msgid;
+mod raw;
 mod received;
 mod rules;
 mod symbols;
@@ -36,6 +39,7 @@ impl Plugin for Headers {
     }
 
     fn on_data(session: &Session, message: &Message) -> Verdict {
+        let raw = (message.size() <= MAX_SCANNED_SIZE).then(|| message.raw());
         let facts = Facts {
             headers: message.headers(),
             text_parts: message.text_parts(),
@@ -43,8 +47,9 @@ impl Plugin for Headers {
             html_sources: message.html_sources(),
             urls: message.urls(),
             client_helo: session.client.helo.clone(),
-            transfer: (message.size() <= MAX_SCANNED_SIZE)
-                .then(|| mime::scan_transfer(&message.raw())),
+            transfer: raw.as_deref().map(mime::scan_transfer),
+            raw,
+            ok_locales: ok_locales(),
             now_millis: clock::now_millis(),
         };
         let scores = configured_scores();
@@ -58,6 +63,29 @@ impl Plugin for Headers {
         }
         verdict
     }
+}
+
+/// The config's `ok_locales`: none unless the operator lists some. A mistyped value is
+/// logged and counts as none; an unknown locale is logged.
+fn ok_locales() -> Vec<String> {
+    let locales = match moat_sdk::config::get::<Vec<String>>("ok_locales") {
+        Ok(locales) => locales.unwrap_or_default(),
+        Err(error) => {
+            moat_sdk::log::warn(&format!("ignoring ok_locales: {error}"));
+            Vec::new()
+        }
+    };
+    for locale in &locales {
+        let known = encoding::LOCALE_CHARSETS
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(locale));
+        if !known {
+            moat_sdk::log::warn(&format!(
+                "ok_locales names an unknown locale {locale:?} (known: zh, ja, ko, ru, th)"
+            ));
+        }
+    }
+    locales
 }
 
 moat_sdk::export_plugin!(Headers);

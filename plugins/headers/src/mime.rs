@@ -4,7 +4,7 @@
 //! HTML one was measured and not kept; the README says why.)
 
 use crate::rules::{Facts, Finding};
-use crate::symbols::{HTML_IMAGES_LITTLE_TEXT, MIME_BASE64_TEXT};
+use crate::symbols::{HTML_IMAGES_LITTLE_TEXT, MIME_BASE64_TEXT, MIME_QP_LONG_LINE};
 
 /// With fewer words than this (of three letters or more), HTML with images has little
 /// text.
@@ -16,7 +16,12 @@ pub(crate) const LITTLE_TEXT_WORDS: usize = 40;
 pub(crate) struct TransferScan {
     /// Parts of type `text/*` (or without a type, so `text/plain`) sent in base64.
     pub(crate) base64_text_parts: usize,
+    /// Lines of quoted-printable bodies longer than [`QP_MAX_LINE`].
+    pub(crate) qp_long_lines: usize,
 }
+
+/// RFC 2045 §6.7: encoded lines of quoted-printable text are at most 76 characters.
+pub(crate) const QP_MAX_LINE: usize = 76;
 
 /// One header block being read: what its `Content-Type` and
 /// `Content-Transfer-Encoding` say.
@@ -25,6 +30,7 @@ struct Block {
     text_or_untyped: bool,
     typed: bool,
     base64: bool,
+    quoted_printable: bool,
     /// The last field was `Content-Type` with its value on the next line.
     type_pending: bool,
 }
@@ -48,9 +54,13 @@ impl Block {
         if name.eq_ignore_ascii_case(b"content-type") {
             self.content_type(value);
         } else if name.eq_ignore_ascii_case(b"content-transfer-encoding") {
-            self.base64 = trim(value)
-                .get(..6)
-                .is_some_and(|word| word.eq_ignore_ascii_case(b"base64"));
+            let starts = |word: &[u8]| {
+                trim(value)
+                    .get(..word.len())
+                    .is_some_and(|start| start.eq_ignore_ascii_case(word))
+            };
+            self.base64 = starts(b"base64");
+            self.quoted_printable = starts(b"quoted-printable");
         }
     }
 
@@ -90,6 +100,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 pub(crate) fn scan_transfer(raw: &[u8]) -> TransferScan {
     let mut scan = TransferScan::default();
     let mut block = Some(Block::default());
+    let mut in_quoted_printable = false;
     for line in raw.split(|&byte| byte == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match &mut block {
@@ -97,14 +108,28 @@ pub(crate) fn scan_transfer(raw: &[u8]) -> TransferScan {
                 if current.is_base64_text() {
                     scan.base64_text_parts += 1;
                 }
+                in_quoted_printable = current.quoted_printable;
                 block = None;
             }
             Some(current) => current.field(line),
             None if line.len() > 2 && line.starts_with(b"--") => block = Some(Block::default()),
+            None if in_quoted_printable && line.len() > QP_MAX_LINE => scan.qp_long_lines += 1,
             None => {}
         }
     }
     scan
+}
+
+/// MIME_QP_LONG_LINE: a quoted-printable body has lines longer than MIME allows, which
+/// an encoder never writes: the text was pasted into the part by hand or by a template.
+pub(crate) fn qp_long_line(facts: &Facts) -> Option<Finding> {
+    let lines = facts.transfer?.qp_long_lines;
+    (lines > 0).then(|| {
+        Finding::new(
+            MIME_QP_LONG_LINE,
+            format!("{lines} quoted-printable line(s) over {QP_MAX_LINE} characters"),
+        )
+    })
 }
 
 /// MIME_BASE64_TEXT: a text part sent in base64 although all the text is ASCII, which
@@ -166,6 +191,31 @@ mod tests {
     use super::*;
     use crate::rules::tests::clean;
 
+    #[test]
+    fn long_lines_count_in_quoted_printable_bodies_only() {
+        let long = "x".repeat(QP_MAX_LINE + 1);
+        let fits = "y".repeat(QP_MAX_LINE);
+        let message = format!(
+            "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
+             Content-Transfer-Encoding: quoted-printable\r\n\r\n{long}\r\n{fits}\r\n{long}\r\n\
+             --b\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{long}\r\n--b--\r\n"
+        );
+        let scan = scan_transfer(message.as_bytes());
+        assert_eq!(scan.qp_long_lines, 2);
+        let facts = Facts {
+            transfer: Some(scan),
+            ..clean()
+        };
+        assert_eq!(
+            qp_long_line(&facts).unwrap().detail,
+            "2 quoted-printable line(s) over 76 characters"
+        );
+        let single = format!("Content-Transfer-Encoding: Quoted-Printable\n\n{long}\n");
+        assert_eq!(scan_transfer(single.as_bytes()).qp_long_lines, 1);
+        let plain = format!("Subject: x\n\n{long}\n");
+        assert_eq!(scan_transfer(plain.as_bytes()).qp_long_lines, 0);
+    }
+
     const MULTIPART: &str = "From: a@example.org\r\n\
         Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
         \r\n\
@@ -218,6 +268,7 @@ mod tests {
         assert_eq!(base64_text(&facts), None, "not scanned");
         facts.transfer = Some(TransferScan {
             base64_text_parts: 1,
+            ..TransferScan::default()
         });
         let finding = base64_text(&facts).unwrap();
         assert_eq!(finding.symbol, MIME_BASE64_TEXT);

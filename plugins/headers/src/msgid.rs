@@ -2,14 +2,50 @@
 //! Outlook's IDs carry a timestamp, and an `X-Mailer` claiming Outlook with an ID that
 //! Outlook never writes was pasted on by spamware.
 
+use crate::raw::raw_value;
+use crate::rules::excerpt;
 use crate::rules::{Facts, Finding};
-use crate::symbols::{FORGED_OUTLOOK_MSGID, MSGID_OUTLOOK_INVALID};
+use crate::symbols::{FORGED_OUTLOOK_MSGID, INVALID_MSGID, MSGID_OUTLOOK_INVALID};
 
 /// The `<…>` inside of a `Message-ID` value.
 fn message_id(facts: &Facts) -> Option<&str> {
     let value = facts.first("Message-ID")?.trim();
     let inner = value.strip_prefix('<').unwrap_or(value);
     Some(inner.split('>').next().unwrap_or(inner))
+}
+
+/// INVALID_MSGID: the `Message-ID` is not one `<left@right>` without blanks inside, the
+/// shape RFC 5322 gives it and every mail program writes. (A missing or empty one is
+/// `MISSING_MESSAGE_ID`.)
+pub(crate) fn invalid(facts: &Facts) -> Option<Finding> {
+    let raw = raw_value(facts.raw.as_deref()?, "Message-ID")?;
+    let value = String::from_utf8_lossy(raw);
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let inner = value
+        .strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix('>'));
+    let valid = inner.is_some_and(|inner| {
+        let mut halves = inner.split('@');
+        let (left, right) = (halves.next(), halves.next());
+        halves.next().is_none()
+            && [left, right].into_iter().all(|half| {
+                half.is_some_and(|half| {
+                    !half.is_empty()
+                        && !half
+                            .chars()
+                            .any(|ch| ch.is_whitespace() || ch == '<' || ch == '>')
+                })
+            })
+    });
+    (!valid).then(|| {
+        Finding::new(
+            INVALID_MSGID,
+            format!("Message-ID is not <left@right>: {}", excerpt(value)),
+        )
+    })
 }
 
 /// Whether `id` has the Outlook and Outlook Express shape `XXXXTTTTTTTT$XXXXXXXX$XXXXXXXX@…`
@@ -89,8 +125,34 @@ mod tests {
     use moat_sdk::Header;
 
     use super::*;
-
     use crate::rules::tests::{clean, clean_with as with};
+
+    #[test]
+    fn a_message_id_must_be_one_left_at_right() {
+        let with_id = |id: &str| Facts {
+            raw: Some(format!("From: a@b\r\nMessage-ID:{id}\r\n\r\nbody").into_bytes()),
+            ..clean()
+        };
+        for good in [
+            "<1@example.org>",
+            " <a.b$c@[192.0.2.1]> ",
+            "<x@localhost>",
+            "",
+        ] {
+            assert_eq!(invalid(&with_id(good)), None, "{good}");
+        }
+        for bad in [
+            "1@example.org",
+            "<no-at-sign>",
+            "<a@b@c>",
+            "<a b@c>",
+            "<@c>",
+            "<a@>",
+        ] {
+            assert!(invalid(&with_id(bad)).is_some(), "{bad}");
+        }
+        assert_eq!(invalid(&clean()), None, "not scanned");
+    }
 
     #[test]
     fn outlook_message_id_timestamps() {

@@ -11,7 +11,7 @@ use crate::symbols::{
     MANY_RECIPIENTS_IN_TO, MISSING_DATE, MISSING_FROM, MISSING_MESSAGE_ID, MISSING_SUBJECT,
     MISSING_TO, MULTIPLE_FROM, SUBJECT_ALL_CAPS, TO_UNDISCLOSED,
 };
-use crate::{forgery, mime, msgid, urls};
+use crate::{bulk, encoding, forgery, mime, msgid, urls};
 
 /// The GTUBE test string: a message containing it must be treated as spam.
 pub(crate) const GTUBE_STRING: &str =
@@ -42,6 +42,10 @@ pub(crate) struct Facts {
     pub(crate) client_helo: Option<String>,
     /// What the scan of the raw MIME structure found, if the message was scanned.
     pub(crate) transfer: Option<TransferScan>,
+    /// The raw message, if it is small enough to be scanned.
+    pub(crate) raw: Option<Vec<u8>>,
+    /// The locales whose charsets are expected here (config `ok_locales`).
+    pub(crate) ok_locales: Vec<String>,
     /// The gateway's clock, in milliseconds since the Unix epoch.
     pub(crate) now_millis: u64,
 }
@@ -82,7 +86,7 @@ impl Finding {
 
 /// Runs every check.
 pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
-    let checks: [fn(&Facts) -> Option<Finding>; 18] = [
+    let checks: [fn(&Facts) -> Option<Finding>; 22] = [
         gtube,
         from_count,
         date,
@@ -101,8 +105,17 @@ pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
         forgery::numeric_helo,
         forgery::date_reversed,
         forgery::forged_freemail,
+        bulk::priority_high,
+        bulk::subject_adv,
+        msgid::invalid,
+        mime::qp_long_line,
     ];
-    checks.iter().filter_map(|check| check(facts)).collect()
+    let mut findings: Vec<Finding> = checks.iter().filter_map(|check| check(facts)).collect();
+    if let Some(raw) = &facts.raw {
+        findings.extend(encoding::charset_faraway(raw, &facts.ok_locales));
+        findings.extend(encoding::header_8bit_not_utf8(raw));
+    }
+    findings
 }
 
 /// GTUBE: the body contains the GTUBE test string.

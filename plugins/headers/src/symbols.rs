@@ -53,6 +53,20 @@ pub(crate) const RCVD_DATE_REVERSED: &str = "RCVD_DATE_REVERSED";
 /// A free-mail `From` that never went through the provider's relays.
 pub(crate) const FORGED_FREEMAIL_RCVD: &str = "FORGED_FREEMAIL_RCVD";
 
+/// Text in a charset of a locale the site does not expect (`ok_locales`).
+pub(crate) const CHARSET_FARAWAY: &str = "CHARSET_FARAWAY";
+/// A header field with raw bytes that are not UTF-8.
+pub(crate) const HEADER_8BIT_NOT_UTF8: &str = "HEADER_8BIT_NOT_UTF8";
+/// An urgent `X-Priority`.
+pub(crate) const X_PRIORITY_HIGH: &str = "X_PRIORITY_HIGH";
+/// A `Subject` labelled `ADV:`.
+pub(crate) const SUBJECT_ADV: &str = "SUBJECT_ADV";
+
+/// A `Message-ID` that is not `<left@right>`.
+pub(crate) const INVALID_MSGID: &str = "INVALID_MSGID";
+/// A quoted-printable line longer than MIME allows.
+pub(crate) const MIME_QP_LONG_LINE: &str = "MIME_QP_LONG_LINE";
+
 /// Every symbol with its default score (positive: spammy).
 pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (GTUBE, 100.0),
@@ -80,6 +94,12 @@ pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (RCVD_NUMERIC_HELO, 1.5),
     (RCVD_DATE_REVERSED, 1.5),
     (FORGED_FREEMAIL_RCVD, 2.0),
+    (CHARSET_FARAWAY, 1.5),
+    (HEADER_8BIT_NOT_UTF8, 1.5),
+    (X_PRIORITY_HIGH, 2.0),
+    (SUBJECT_ADV, 2.0),
+    (INVALID_MSGID, 2.0),
+    (MIME_QP_LONG_LINE, 1.0),
 ];
 
 /// The symbols whose finding also demands that the message be rejected (honoured only

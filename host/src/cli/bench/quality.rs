@@ -59,6 +59,11 @@ pub struct QualityArgs {
     /// Also write the tuned weights to this file.
     #[arg(long, value_name = "FILE")]
     pub weights_out: Option<PathBuf>,
+    /// Also write the out-of-fold train decisions the weights were fitted on to this file,
+    /// one JSON object per line with its truth: what a new rule would be measured against
+    /// (never the test split's, which is not for tuning).
+    #[arg(long, value_name = "FILE")]
+    pub train_decisions_out: Option<PathBuf>,
     /// One JSON object per row instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -109,6 +114,9 @@ pub(super) async fn run(args: QualityArgs) -> anyhow::Result<ExitCode> {
         ham_cost: args.ham_cost,
         l2: args.l2,
     };
+    if let Some(out) = &args.train_decisions_out {
+        write_decisions(out, &out_of_fold)?;
+    }
     let learnt = learn_weights(&base, &out_of_fold, options);
     let mut tuned = base.clone();
     tuned.learnt_weights = learnt.weights.clone();
@@ -257,6 +265,18 @@ async fn teach(pipeline: &crate::filter::Pipeline, samples: &[&Sample]) -> anyho
         }
     }
     Ok(())
+}
+
+/// Writes `decisions` as JSON lines, each record with its `truth`.
+fn write_decisions(out: &std::path::Path, decisions: &[LoggedDecision]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for decision in decisions {
+        let mut line = serde_json::to_value(&decision.record)?;
+        line["truth"] = serde_json::to_value(decision.truth)?;
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
 }
 
 fn rates_as_decided(decisions: &[LoggedDecision]) -> TruthRates {

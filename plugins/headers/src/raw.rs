@@ -1,0 +1,60 @@
+//! The message as it is on the wire, for the checks that must see what the sender wrote
+//! rather than what a parser made of it (raw bytes that are not UTF-8, a `Message-ID`
+//! without its angle brackets).
+
+/// The offsets just after each case-insensitive occurrence of `needle` in `haystack`.
+pub(crate) fn find_all<'a>(
+    haystack: &'a [u8],
+    needle: &'a [u8],
+) -> impl Iterator<Item = usize> + 'a {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(move |(_, window)| window.eq_ignore_ascii_case(needle))
+        .map(move |(start, _)| start + needle.len())
+}
+
+/// The fields of `raw`'s header section as they are on the wire, each with its folded
+/// continuation lines (and their line ends) included.
+pub(crate) fn raw_fields(raw: &[u8]) -> Vec<&[u8]> {
+    let mut fields: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut start = 0;
+    for line in raw.split(|&byte| byte == b'\n') {
+        let end = start + line.len();
+        match (line.first(), fields.last_mut()) {
+            (None | Some(b'\r'), _) if line.len() <= 1 => break,
+            (Some(b' ' | b'\t'), Some(field)) => field.end = end,
+            _ => fields.push(start..end),
+        }
+        start = end + 1;
+    }
+    fields.into_iter().map(|range| &raw[range]).collect()
+}
+
+/// The raw value of the first field of `raw`'s header section named `name`.
+pub(crate) fn raw_value<'a>(raw: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    raw_fields(raw).into_iter().find_map(|field| {
+        let colon = field.iter().position(|&byte| byte == b':')?;
+        let found = field[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes());
+        found.then(|| &field[colon + 1..])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_unfolded_and_end_at_the_blank_line() {
+        let raw = b"Subject: a\r\n b\r\nMessage-Id: <1@x>\r\n\r\nBody: no\r\n";
+        let fields = raw_fields(raw);
+        assert_eq!(
+            fields,
+            [&b"Subject: a\r\n b\r"[..], &b"Message-Id: <1@x>\r"[..]]
+        );
+        assert_eq!(raw_value(raw, "message-id"), Some(&b" <1@x>\r"[..]));
+        assert_eq!(raw_value(raw, "Body"), None);
+    }
+}
