@@ -106,6 +106,32 @@ pub fn compare_and_swap(
     wit::compare_and_swap(key, expected, value).map_err(KvError::from_wit)
 }
 
+/// Removes `key` once `seconds` have passed, unless `expire` is called for it again (`0`
+/// cancels the expiry). Writes keep a key's expiry; [`delete`] ends it. Returns whether
+/// the key exists (a missing key gets no expiry).
+///
+/// Call it after each write of state that only matters for a while (a client's rate
+/// window, a sender's history), so the keys of subjects never seen again go away instead
+/// of filling the namespace's key quota. The key goes at its deadline or within about a
+/// minute after it: keep the window's own times in the value when the exact end matters.
+///
+/// ```no_run
+/// use moat_sdk::kv;
+///
+/// /// Counts a client's connections in the current hour; the count goes with the hour.
+/// fn count_connection(ip: &str, hour: u64) -> Result<i64, kv::KvError> {
+///     let key = format!("conn:{ip}:{hour}");
+///     let count = kv::increment(&key, 1)?;
+///     if count == 1 {
+///         kv::expire(&key, 2 * 3600)?;
+///     }
+///     Ok(count)
+/// }
+/// ```
+pub fn expire(key: &str, seconds: u32) -> Result<bool, KvError> {
+    wit::expire(key, seconds).map_err(KvError::from_wit)
+}
+
 /// Adds `delta` (which may be negative) to the counter under `key` atomically and returns
 /// the new value. A missing key counts as 0. Counters are stored as 8-byte little-endian
 /// signed integers, so [`get_i64`] reads them back.

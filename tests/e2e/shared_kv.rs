@@ -278,6 +278,21 @@ fn compare_and_swap_from_sessions_on_both_gateways_loses_no_update() {
         detail("REPUTATION_IP").starts_with("127.0.0.1: 60 msgs"),
         "{symbols:?}"
     );
+    // The window and the history carry expiries, in Redis's own TTL and in the index the
+    // sweep reads: a client never seen again leaves nothing behind.
+    let expiring = redis.cli(&["ZRANGE", "site:{reputation}:exp", "0", "-1"]);
+    for key in ["conn:127.0.0.1", "ip:127.0.0.1"] {
+        assert!(
+            expiring.lines().any(|line| line == key),
+            "{key} in {expiring}"
+        );
+        let ttl: i64 = redis
+            .cli(&["TTL", &format!("site:{{reputation}}:v:{key}")])
+            .trim()
+            .parse()
+            .expect("a TTL");
+        assert!(ttl > 0, "{key}: TTL {ttl}");
+    }
 }
 
 /// `moat quarantine list --json` through `gw`'s admin endpoint: the quarantined ids.

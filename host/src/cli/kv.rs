@@ -8,7 +8,9 @@
 //! One line per string key (`{"namespace", "key", "value"}`, the value in base64) and
 //! per id counter (`{"namespace", "id", "count"}`). Import sets keys and brings each id
 //! counter to the exported count, so importing twice changes nothing. The embedded store
-//! is read from the data dir, so the gateway using it must be stopped.
+//! is read from the data dir, so the gateway using it must be stopped. Expiry deadlines
+//! are not carried: an imported key keeps until its plugin writes it again and gives it
+//! a new one (reputation does within a day of its next update).
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;

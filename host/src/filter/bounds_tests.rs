@@ -76,6 +76,9 @@ impl KvNamespace for SlowNamespace {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.wait().increment(key, delta)
     }
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        self.wait().expire(key, seconds)
+    }
     fn increment_many(&self, deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
         self.wait().increment_many(deltas)
     }

@@ -107,6 +107,12 @@ impl KvNamespace for Metered {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.timed(|kv| kv.increment(key, delta))
     }
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        self.timed(|kv| kv.expire(key, seconds))
+    }
+    fn remove_expired(&self, now_ms: u64, limit: usize) -> Result<u64, KvError> {
+        self.inner.remove_expired(now_ms, limit)
+    }
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
         self.timed(|kv| kv.get_many(keys))
     }
@@ -170,6 +176,9 @@ mod tests {
         }
         fn increment(&self, _: &str, _: i64) -> Result<i64, KvError> {
             Ok(0)
+        }
+        fn expire(&self, _: &str, _: u32) -> Result<bool, KvError> {
+            Ok(false)
         }
         fn increment_many(&self, _: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
             Ok(Vec::new())

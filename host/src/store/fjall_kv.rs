@@ -5,7 +5,10 @@
 //! make two names collide). Every string key is stored behind one tag byte, `k`: lsm-tree
 //! keys may not be empty, plugin keys may; the tag keeps the order of keys. Id counters
 //! are stored as the tag `c` and the id's 8 big-endian bytes; they are read into a
-//! [`CounterTable`] when the namespace opens and served from it. An id counter entry that
+//! [`CounterTable`] when the namespace opens and served from it. A key with an expiry has
+//! two more entries: `x` and the key, holding its deadline, and `e`, the deadline and the
+//! key, an index in deadline order that [`KvNamespace::remove_expired`] reads; writes do
+//! not touch them, so a key keeps its expiry until it expires, is deleted or gets another. An id counter entry that
 //! is not 8 bytes is reported and left out (it reads 0; the next write replaces it).
 //!
 //! Durability: writes are not synced to disk one by one. kv holds learnt state (token
@@ -43,6 +46,14 @@ const KEY_TAG: u8 = b'k';
 
 /// The byte before every stored id counter's id.
 const COUNTER_TAG: u8 = b'c';
+
+/// The byte before a key that has an expiry; the value is its deadline (milliseconds
+/// since the Unix epoch, 8 bytes big-endian).
+const EXPIRY_TAG: u8 = b'x';
+
+/// The byte before each entry of the expiry index: the deadline (8 bytes big-endian),
+/// then the key; no value. In deadline order, so a sweep reads only what is due.
+const DEADLINE_TAG: u8 = b'e';
 
 /// The longest key lsm-tree stores, in bytes, less the tag.
 const MAX_KEY_BYTES: usize = u16::MAX as usize - 1;
@@ -277,6 +288,32 @@ impl FjallNamespace {
         }
     }
 
+    /// The deadline of `key`'s expiry, if it has one. Call with the write lock held.
+    fn deadline(&self, key: &str) -> Result<Option<u64>, KvError> {
+        let stored = self
+            .keyspace
+            .get(expiry_key(key))
+            .map_err(|e| self.storage("expire", e))?;
+        Ok(stored.and_then(|value| Some(u64::from_be_bytes(<[u8; 8]>::try_from(&*value).ok()?))))
+    }
+
+    /// Removes the stored `key` with its expiry, in one batch. Call with the write lock
+    /// held.
+    fn remove_locked(
+        &self,
+        key: &str,
+        stored: Vec<u8>,
+        operation: &'static str,
+    ) -> Result<(), KvError> {
+        let mut batch = self.db.batch();
+        batch.remove(&self.keyspace, stored);
+        if let Some(deadline) = self.deadline(key)? {
+            batch.remove(&self.keyspace, expiry_key(key));
+            batch.remove(&self.keyspace, deadline_key(deadline, key.as_bytes()));
+        }
+        batch.commit().map_err(|e| self.storage(operation, e))
+    }
+
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
         // The lock guards no data, so a panic while holding it left nothing half-done.
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
@@ -337,9 +374,7 @@ impl KvNamespace for FjallNamespace {
             return Ok(()); // too long to have been stored
         };
         let _writing = self.lock_writes();
-        self.keyspace
-            .remove(stored)
-            .map_err(|e| self.storage("delete", e))?;
+        self.remove_locked(key, stored, "delete")?;
         self.remember(key, None);
         Ok(())
     }
@@ -364,10 +399,7 @@ impl KvNamespace for FjallNamespace {
                 .keyspace
                 .insert(stored, value)
                 .map_err(|e| self.storage("compare-and-swap", e))?,
-            None => self
-                .keyspace
-                .remove(stored)
-                .map_err(|e| self.storage("compare-and-swap", e))?,
+            None => self.remove_locked(key, stored, "compare-and-swap")?,
         }
         self.remember(key, value.map(Arc::from));
         Ok(true)
@@ -383,6 +415,68 @@ impl KvNamespace for FjallNamespace {
             .map_err(|e| self.storage("increment", e))?;
         self.remember(key, Some(Arc::from(value.to_le_bytes().as_slice())));
         Ok(value)
+    }
+
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        let Ok(stored) = self.stored_key(key) else {
+            return Ok(false); // too long to have been stored
+        };
+        let _writing = self.lock_writes();
+        if self.read_locked(key, &stored)?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = self.db.batch();
+        if let Some(old) = self.deadline(key)? {
+            batch.remove(&self.keyspace, deadline_key(old, key.as_bytes()));
+        }
+        if seconds == 0 {
+            batch.remove(&self.keyspace, expiry_key(key));
+        } else {
+            let deadline = now_millis().saturating_add(u64::from(seconds) * 1000);
+            batch.insert(&self.keyspace, expiry_key(key), deadline.to_be_bytes());
+            batch.insert(&self.keyspace, deadline_key(deadline, key.as_bytes()), b"");
+        }
+        batch.commit().map_err(|e| self.storage("expire", e))?;
+        Ok(true)
+    }
+
+    fn remove_expired(&self, now_ms: u64, limit: usize) -> Result<u64, KvError> {
+        let _writing = self.lock_writes();
+        let due_end = deadline_key(now_ms.saturating_add(1), b"");
+        let mut due = Vec::new();
+        for guard in self
+            .keyspace
+            .range::<Vec<u8>, _>(vec![DEADLINE_TAG]..due_end)
+            .take(limit)
+        {
+            let (entry, _) = guard.into_inner().map_err(|e| self.storage("expire", e))?;
+            let deadline = entry
+                .get(1..9)
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                .map(u64::from_be_bytes);
+            due.push((entry.to_vec(), deadline));
+        }
+        let mut batch = self.db.batch();
+        let mut removed = Vec::new();
+        for (entry, deadline) in due {
+            batch.remove(&self.keyspace, entry.clone());
+            let key = entry.get(9..).and_then(|key| std::str::from_utf8(key).ok());
+            let (Some(key), Some(deadline)) = (key, deadline) else {
+                continue; // not an index entry this code wrote: dropped
+            };
+            // Only the key's current deadline removes it (`expire` replaces both entries
+            // in one batch, so this is a guard, not a race).
+            if self.deadline(key)? == Some(deadline) {
+                batch.remove(&self.keyspace, tagged(key));
+                batch.remove(&self.keyspace, expiry_key(key));
+                removed.push(key.to_owned());
+            }
+        }
+        batch.commit().map_err(|e| self.storage("expire", e))?;
+        for key in &removed {
+            self.remember(key, None);
+        }
+        Ok(removed.len() as u64)
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
@@ -517,13 +611,9 @@ impl KvNamespace for FjallNamespace {
 
     fn len(&self) -> Result<u64, KvError> {
         let count = self.keyspace.len().map_err(|e| self.storage("count", e))?;
-        Ok(count as u64)
-    }
-
-    fn is_empty(&self) -> Result<bool, KvError> {
-        self.keyspace
-            .is_empty()
-            .map_err(|e| self.storage("count", e))
+        // Each expiring key has two bookkeeping entries beside it, not counted as keys.
+        let expiring = self.keyspace.prefix([EXPIRY_TAG]).count();
+        Ok(count.saturating_sub(2 * expiring) as u64)
     }
 }
 
@@ -581,6 +671,32 @@ fn load_counters(name: &str, keyspace: &Keyspace) -> Result<CounterTable, KvErro
         );
     }
     Ok(table)
+}
+
+/// The entry holding `key`'s deadline.
+fn expiry_key(key: &str) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(1 + key.len());
+    stored.push(EXPIRY_TAG);
+    stored.extend_from_slice(key.as_bytes());
+    stored
+}
+
+/// The expiry index entry of `key` at `deadline`.
+fn deadline_key(deadline: u64, key: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(9 + key.len());
+    stored.push(DEADLINE_TAG);
+    stored.extend_from_slice(&deadline.to_be_bytes());
+    stored.extend_from_slice(key);
+    stored
+}
+
+/// The wall clock, in milliseconds since the Unix epoch.
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// `key` behind the tag byte.

@@ -85,6 +85,20 @@ pub trait KvNamespace: Send + Sync {
         value: Option<&[u8]>,
     ) -> Result<bool, KvError>;
 
+    /// Removes `key` `seconds` from now (`0`: cancels its expiry), unless called again for
+    /// it; writes keep the deadline and deleting the key ends it. Returns whether the key
+    /// exists (a missing key gets no expiry). The key goes at the deadline or when
+    /// [`KvNamespace::remove_expired`] next runs after it.
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError>;
+
+    /// Removes up to `limit` keys whose deadline is at or before `now_ms` (milliseconds
+    /// since the Unix epoch), with their expiry bookkeeping, and returns how many keys
+    /// [`KvNamespace::len`] no longer counts. A backend whose store expires keys itself
+    /// (Redis) only tidies its key index here.
+    fn remove_expired(&self, _now_ms: u64, _limit: usize) -> Result<u64, KvError> {
+        Ok(0)
+    }
+
     /// Adds `delta` to the counter under `key` (a missing key counts as 0) and returns the
     /// new value, atomically with respect to every other write to the namespace. Counters
     /// are stored as 8-byte little-endian signed integers and saturate at `i64::MIN` and

@@ -172,6 +172,51 @@ macro_rules! kv_contract_tests {
         }
 
         #[test]
+        fn an_expired_key_goes_and_writes_keep_the_expiry() {
+            let fixture = Fixture::new();
+            let ns = fixture.namespace("reputation");
+            for key in ["window", "kept", "recreated", "counter"] {
+                ns.set(key, b"0").expect("set");
+            }
+            ns.set("counter", &1i64.to_le_bytes()).expect("set");
+            assert!(!ns.expire("missing", 1).expect("expire"), "a missing key");
+            assert!(!ns.contains("missing").expect("contains"));
+            for key in ["window", "kept", "recreated", "counter"] {
+                assert!(ns.expire(key, 1).expect("expire"), "{key}");
+            }
+            // Writes keep the deadline; cancelling or deleting ends it.
+            ns.set("window", b"1").expect("set");
+            assert!(
+                ns.compare_and_swap("window", Some(b"1"), Some(b"2"))
+                    .expect("swap")
+            );
+            assert_eq!(ns.increment("counter", 1).ok(), Some(2));
+            assert!(ns.expire("kept", 0).expect("cancel"));
+            ns.delete("recreated").expect("delete");
+            ns.set("recreated", b"new").expect("set");
+            assert_eq!(ns.len().ok(), Some(4));
+
+            std::thread::sleep(std::time::Duration::from_millis(1_300));
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis() as u64;
+            assert_eq!(ns.remove_expired(now_ms, 100).ok(), Some(2));
+            assert_eq!(ns.remove_expired(now_ms, 100).ok(), Some(0), "once");
+            assert_eq!(value(&*ns, "window"), None);
+            assert_eq!(value(&*ns, "counter"), None);
+            assert_eq!(value(&*ns, "kept").as_deref(), Some(&b"0"[..]));
+            assert_eq!(value(&*ns, "recreated").as_deref(), Some(&b"new"[..]));
+            assert_eq!(ns.len().ok(), Some(2));
+            let all = ns.scan_prefix("", None, 10).expect("scan");
+            assert_eq!(keys(&all), ["kept", "recreated"]);
+            // A key that expired and is written again lives on, without an expiry.
+            ns.set("window", b"again").expect("set");
+            assert_eq!(ns.remove_expired(u64::MAX, 100).ok(), Some(0));
+            assert_eq!(value(&*ns, "window").as_deref(), Some(&b"again"[..]));
+        }
+
+        #[test]
         fn namespaces_are_isolated() {
             let fixture = Fixture::new();
             let a = fixture.namespace("plugin-a");

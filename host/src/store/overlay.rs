@@ -135,6 +135,12 @@ impl KvNamespace for OverlayNamespace {
         Ok(true)
     }
 
+    /// Writes vanish here, so an expiry changes nothing: whether the key exists.
+    fn expire(&self, key: &str, _seconds: u32) -> Result<bool, KvError> {
+        let changes = self.changes();
+        Ok(self.value(&changes, key)?.is_some())
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let mut changes = self.changes();
         self.add_keyed(&mut changes, key, delta)

@@ -55,7 +55,16 @@ pub struct QuotaNamespace {
     writes: Mutex<()>,
     /// For a shared backend: when the count was last read from it (`None`: never).
     counted_at: Option<Mutex<Option<Instant>>>,
+    /// When expired keys were last removed (`None`: never).
+    swept_at: Mutex<Option<Instant>>,
 }
+
+/// How often a namespace's writes remove the keys whose expiry passed (and always first
+/// when the namespace is full).
+pub(super) const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The most expired keys one sweep removes, bounding how long it holds the write lock.
+pub(super) const SWEEP_BATCH: usize = 5_000;
 
 /// How old the count of a shared namespace may be before a write reads it again.
 pub(super) const SHARED_COUNT_AGE: Duration = Duration::from_secs(1);
@@ -70,6 +79,7 @@ impl QuotaNamespace {
             entries: AtomicU64::new(entries),
             writes: Mutex::new(()),
             counted_at: None,
+            swept_at: Mutex::new(None),
         })
     }
 
@@ -82,12 +92,44 @@ impl QuotaNamespace {
             entries: AtomicU64::new(0),
             writes: Mutex::new(()),
             counted_at: Some(Mutex::new(None)),
+            swept_at: Mutex::new(None),
+        }
+    }
+
+    /// Removes the keys whose expiry passed, when the last sweep is older than
+    /// [`SWEEP_INTERVAL`] or `now` is asked for, and counts them out. Call with `writes`
+    /// held. A failure is logged: the write that triggered it goes on.
+    fn sweep(&self, now: bool) {
+        {
+            let mut at = self.swept_at.lock().unwrap_or_else(PoisonError::into_inner);
+            if !now && at.is_some_and(|at| at.elapsed() < SWEEP_INTERVAL) {
+                return;
+            }
+            *at = Some(Instant::now());
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        match self.inner.remove_expired(now_ms, SWEEP_BATCH) {
+            Ok(0) => {}
+            Ok(removed) => {
+                let _ = self
+                    .entries
+                    .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        Some(n.saturating_sub(removed))
+                    });
+                tracing::debug!(removed, "expired kv keys removed");
+            }
+            Err(error) => tracing::warn!(%error, "cannot remove expired kv keys"),
         }
     }
 
     /// The count a write checks against: for a shared backend, read again from it when
-    /// older than [`SHARED_COUNT_AGE`].
+    /// older than [`SHARED_COUNT_AGE`]. Expired keys are swept first when due.
     fn counted(&self) -> Result<u64, KvError> {
+        self.sweep(false);
         if let Some(counted_at) = &self.counted_at {
             let mut at = counted_at.lock().unwrap_or_else(PoisonError::into_inner);
             if at.is_none_or(|at| at.elapsed() >= SHARED_COUNT_AGE) {
@@ -111,9 +153,13 @@ impl QuotaNamespace {
         check(QuotaLimit::ValueBytes, len, self.quota.max_value_bytes)
     }
 
-    /// Refuses adding a key when the namespace is full.
+    /// Refuses adding a key when the namespace is full (of keys that have not expired).
     fn check_room(&self) -> Result<(), KvError> {
-        let entries = self.counted()?;
+        let mut entries = self.counted()?;
+        if entries >= self.quota.max_entries {
+            self.sweep(true);
+            entries = self.entries();
+        }
         if entries >= self.quota.max_entries {
             return Err(KvError::QuotaExceeded {
                 limit: QuotaLimit::Entries,
@@ -211,6 +257,23 @@ impl KvNamespace for QuotaNamespace {
         self.check_key(key)?;
         self.check_value(COUNTER_BYTES)?;
         self.write_counted(key, |inner| inner.increment(key, delta))
+    }
+
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        self.sweep(false);
+        self.inner.expire(key, seconds)
+    }
+
+    fn remove_expired(&self, now_ms: u64, limit: usize) -> Result<u64, KvError> {
+        let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let removed = self.inner.remove_expired(now_ms, limit)?;
+        let _ = self
+            .entries
+            .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(removed))
+            });
+        Ok(removed)
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
@@ -357,6 +420,24 @@ mod tests {
             max_value_bytes: 16,
             max_entries: 3,
         }
+    }
+
+    #[test]
+    fn expired_keys_make_room_in_a_full_namespace() {
+        let fixture = fixture();
+        let inner = fixture.backend.namespace("p").expect("namespace");
+        let ns = QuotaNamespace::new(inner, small_quota()).expect("quota wrapper");
+        for key in ["a", "b", "c"] {
+            ns.set(key, b"v").expect("set");
+        }
+        assert!(ns.set("d", b"v").is_err(), "full");
+        assert!(ns.expire("a", 1).expect("expire"));
+        assert!(ns.expire("b", 1).expect("expire"));
+        std::thread::sleep(Duration::from_millis(1_300));
+        ns.set("d", b"v").expect("room made by the expired keys");
+        assert_eq!(ns.entries(), 2);
+        assert_eq!(ns.len().ok(), Some(2));
+        assert_eq!(ns.get("a").ok(), Some(None));
     }
 
     fn limited(fixture: &Fixture, quota: KvQuota) -> QuotaNamespace {

@@ -5,8 +5,10 @@
 //! Layout, for the cluster prefix `P` (`[kv] prefix`) and the namespace `NS`:
 //! `P:{NS}:v:KEY` holds the value of `KEY` (counters as 8-byte little-endian integers, as
 //! in every backend), the sorted set `P:{NS}:keys` lists the keys (all at score 0, so in
-//! byte order: scans page through it), and the hash `P:{NS}:ids` holds the id counters
-//! (decimal). The braces are Redis Cluster's hash tag: a namespace's keys share a slot,
+//! byte order: scans page through it), the hash `P:{NS}:ids` holds the id counters
+//! (decimal), and the sorted set `P:{NS}:exp` scores each key with an expiry by its
+//! deadline. Redis expires the values itself (`PEXPIREAT`; writes use `KEEPTTL`, so they
+//! keep it); [`KvNamespace::remove_expired`] then takes the expired keys out of the index. The braces are Redis Cluster's hash tag: a namespace's keys share a slot,
 //! so a script may touch all of them. A namespace name may not contain a brace.
 //!
 //! Atomicity: `set` and `delete` are MULTI/EXEC transactions (value and index together);
@@ -25,7 +27,7 @@ use std::time::Duration;
 use redis::{Connection, RedisResult};
 
 use super::kv::{EntryChange, KvBackend, KvError, KvNamespace, QuotaLimit, ScanLimit};
-use super::redis_scripts::{COMPARE_AND_SWAP, COUNTERS_ADD, INCREMENT_MANY};
+use super::redis_scripts::{COMPARE_AND_SWAP, COUNTERS_ADD, EXPIRE, INCREMENT_MANY, SWEEP};
 
 /// How to reach Redis and name the keys: `[kv]`'s redis settings, resolved.
 #[derive(Debug, Clone)]
@@ -162,6 +164,7 @@ impl KvBackend for RedisKv {
             value_prefix: format!("{tag}:v:"),
             index: format!("{tag}:keys"),
             ids: format!("{tag}:ids"),
+            expiring: format!("{tag}:exp"),
         }))
     }
 }
@@ -230,6 +233,8 @@ struct RedisNamespace {
     index: String,
     /// `P:{NS}:ids`, the hash of id counters.
     ids: String,
+    /// `P:{NS}:exp`, the keys with an expiry, scored by their deadline.
+    expiring: String,
 }
 
 /// The error of a failed Redis call in `namespace`.
@@ -323,7 +328,10 @@ impl KvNamespace for RedisNamespace {
         self.run("set", |c| {
             redis::pipe()
                 .atomic()
-                .set(&stored, value)
+                .cmd("SET")
+                .arg(&stored)
+                .arg(value)
+                .arg("KEEPTTL")
                 .ignore()
                 .zadd(&self.index, key, 0)
                 .ignore()
@@ -340,6 +348,8 @@ impl KvNamespace for RedisNamespace {
                 .ignore()
                 .zrem(&self.index, key)
                 .ignore()
+                .zrem(&self.expiring, key)
+                .ignore()
                 .query(c)
         })
     }
@@ -353,6 +363,7 @@ impl KvNamespace for RedisNamespace {
         let wrote: i64 = self.run("compare-and-swap", |c| {
             COMPARE_AND_SWAP
                 .key(&self.index)
+                .key(&self.expiring)
                 .arg(&self.value_prefix)
                 .arg(key)
                 .arg(if expected.is_some() { "1" } else { "0" })
@@ -362,6 +373,38 @@ impl KvNamespace for RedisNamespace {
                 .invoke(c)
         })?;
         Ok(wrote == 1)
+    }
+
+    fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            })
+            .saturating_add(u64::from(seconds) * 1000);
+        let exists: i64 = self.run("expire", |c| {
+            EXPIRE
+                .key(&self.expiring)
+                .arg(self.value_key(key))
+                .arg(key)
+                .arg(seconds)
+                .arg(deadline)
+                .invoke(c)
+        })?;
+        Ok(exists == 1)
+    }
+
+    fn remove_expired(&self, now_ms: u64, limit: usize) -> Result<u64, KvError> {
+        let removed: u64 = self.run("expire", |c| {
+            SWEEP
+                .key(&self.expiring)
+                .key(&self.index)
+                .arg(&self.value_prefix)
+                .arg(now_ms)
+                .arg(limit)
+                .invoke(c)
+        })?;
+        Ok(removed)
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {

@@ -32,9 +32,10 @@ end
 local ZERO = '\0\0\0\0\0\0\0\0'
 ";
 
-/// Stores (`ARGV[4] == '1'`: `ARGV[5]`) or removes the value under `ARGV[2]` if it is
-/// `ARGV[3]` == '1' and equal to `ARGV[6]`, or `ARGV[3]` == '0' and absent. `KEYS[1]`:
-/// the namespace's key index. Returns 1 if it wrote.
+/// Stores (`ARGV[4] == '1'`: `ARGV[5]`, keeping the key's expiry) or removes the value
+/// under `ARGV[2]` if it is `ARGV[3]` == '1' and equal to `ARGV[6]`, or `ARGV[3]` == '0'
+/// and absent. `KEYS[1]`: the namespace's key index, `KEYS[2]` its expiry index. Returns
+/// 1 if it wrote.
 pub(super) static COMPARE_AND_SWAP: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -46,11 +47,12 @@ elseif (not current) or current ~= ARGV[6] then
   return 0
 end
 if ARGV[4] == '1' then
-  redis.call('SET', key, ARGV[5])
+  redis.call('SET', key, ARGV[5], 'KEEPTTL')
   redis.call('ZADD', KEYS[1], 0, ARGV[2])
 else
   redis.call('DEL', key)
   redis.call('ZREM', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
 end
 return 1
 ",
@@ -81,7 +83,7 @@ for i = 2, #ARGV, 2 do
   results[#results + 1] = values[key]
 end
 for _, key in ipairs(order) do
-  redis.call('SET', ARGV[1] .. key, values[key])
+  redis.call('SET', ARGV[1] .. key, values[key], 'KEEPTTL')
   redis.call('ZADD', KEYS[1], 0, key)
 end
 return results
@@ -145,10 +147,53 @@ for _, id in ipairs(id_order) do
   end
 end
 for _, key in ipairs(key_order) do
-  redis.call('SET', ARGV[1] .. key, values[key])
+  redis.call('SET', ARGV[1] .. key, values[key], 'KEEPTTL')
   redis.call('ZADD', KEYS[1], 0, key)
 end
 return {1, added, removed}
 "
     ))
+});
+
+/// Gives the value under `ARGV[1]` (the key `ARGV[2]` of the namespace) the deadline
+/// `ARGV[4]` (milliseconds since the Unix epoch), or with `ARGV[3] == '0'` none, if it
+/// exists; the expiry index `KEYS[1]` scores each expiring key by its deadline. Returns 1
+/// if the key exists.
+pub(super) static EXPIRE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('EXISTS', ARGV[1]) == 0 then return 0 end
+if ARGV[3] == '0' then
+  redis.call('PERSIST', ARGV[1])
+  redis.call('ZREM', KEYS[1], ARGV[2])
+else
+  redis.call('PEXPIREAT', ARGV[1], ARGV[4])
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+end
+return 1
+",
+    )
+});
+
+/// Tidies after Redis expired keys itself: of the first `ARGV[3]` keys in the expiry
+/// index `KEYS[1]` whose deadline is at or before `ARGV[2]`, those gone (value prefix
+/// `ARGV[1]`) leave the key index `KEYS[2]` too, and those written again since they
+/// expired leave the expiry index only. Returns how many left the key index.
+pub(super) static SWEEP: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
+local removed = 0
+for _, key in ipairs(due) do
+  local ttl = redis.call('PTTL', ARGV[1] .. key)
+  if ttl == -2 then
+    removed = removed + redis.call('ZREM', KEYS[2], key)
+    redis.call('ZREM', KEYS[1], key)
+  elseif ttl == -1 then
+    redis.call('ZREM', KEYS[1], key)
+  end
+end
+return removed
+",
+    )
 });

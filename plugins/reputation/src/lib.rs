@@ -93,6 +93,8 @@ trait Host {
         expected: Option<&[u8]>,
         value: &[u8],
     ) -> Result<bool, KvError>;
+    /// `kv::expire`.
+    fn expire(&mut self, key: &str, seconds: u32) -> Result<bool, KvError>;
     /// `log::warn`.
     fn warn(&mut self, message: &str);
 }
@@ -112,6 +114,10 @@ impl Host for Gateway {
         value: &[u8],
     ) -> Result<bool, KvError> {
         kv::compare_and_swap(key, expected, Some(value))
+    }
+
+    fn expire(&mut self, key: &str, seconds: u32) -> Result<bool, KvError> {
+        kv::expire(key, seconds)
     }
 
     fn warn(&mut self, message: &str) {
@@ -251,6 +257,10 @@ fn count_burst(
     if let Some(problem) = problem {
         host.warn(&problem);
     }
+    if window.count == 1 {
+        // A new window: the key lives two windows from now, so an idle client's goes.
+        keep_for(host, &key, config.window_seconds.saturating_mul(2))?;
+    }
     Ok(if window.is_over(max) {
         let detail = window.detail(counter, ip, window_ms, max);
         Verdict::new().symbol(counter.symbol(), BURST_SCORE, detail)
@@ -344,16 +354,41 @@ fn learn(
         let key = subject.key();
         let updated = read_modify_write(host, &key, |stored| {
             let (history, problem) = decode_history(&key, stored);
+            let previous_ms = stored.is_some().then_some(history.updated_ms);
             let history =
                 history
                     .decayed(now_ms, half_life_ms)
                     .record(outcome, now_ms, half_life_ms);
-            (history.encode().to_vec(), problem)
+            (history.encode().to_vec(), (problem, previous_ms))
         })?;
-        if let Some(Some(problem)) = updated {
+        let Some((problem, previous_ms)) = updated else {
+            continue;
+        };
+        if let Some(problem) = problem {
             host.warn(&problem);
         }
+        // Refreshed at most daily: a subject unheard of for `HISTORY_HALF_LIVES` half-lives
+        // has a history of nothing, and its key goes.
+        if previous_ms.is_none_or(|previous| now_ms.saturating_sub(previous) >= DAY_MS) {
+            let seconds = (half_life_ms / 1000.0 * HISTORY_HALF_LIVES).min(f64::from(u32::MAX));
+            keep_for(host, &key, seconds as u64)?;
+        }
     }
+    Ok(())
+}
+
+/// How many half-lives a history is kept after its last update: by then 1/1024 of it
+/// is left.
+const HISTORY_HALF_LIVES: f64 = 10.0;
+
+/// A day, in milliseconds.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Gives `key` an expiry `seconds` from now (at most `u32::MAX`); a failure is logged.
+fn keep_for(host: &mut impl Host, key: &str, seconds: u64) -> Result<(), Denied> {
+    let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
+    let result = host.expire(key, seconds);
+    tolerate(host, result, &format!("setting the expiry of {key}"))?;
     Ok(())
 }
 
@@ -435,6 +470,8 @@ mod tests {
         broken_key: Option<String>,
         warnings: Vec<String>,
         calls: usize,
+        /// The last expiry given to each key, in seconds.
+        expiries: BTreeMap<String, u32>,
         /// A concurrent writer: how many more swaps it wins, and what it writes (given
         /// how many it has left).
         racer: Option<(usize, Racer)>,
@@ -475,6 +512,15 @@ mod tests {
             }
             self.store.insert(key.to_owned(), value.to_vec());
             Ok(true)
+        }
+
+        fn expire(&mut self, key: &str, seconds: u32) -> Result<bool, KvError> {
+            self.calls += 1;
+            if self.denied {
+                return Err(KvError::Denied);
+            }
+            self.expiries.insert(key.to_owned(), seconds);
+            Ok(self.store.contains_key(key))
         }
 
         fn warn(&mut self, message: &str) {
@@ -809,6 +855,37 @@ mod tests {
         assert_eq!(host.warnings.len(), 1);
         let net = History::decode(&host.store["net:192.0.2.0/24"]).unwrap();
         assert!(net.accepted > 10.0);
+    }
+
+    #[test]
+    fn keys_get_an_expiry_when_made_and_then_at_most_daily_or_per_window() {
+        let mut host = Memory::default();
+        let session = full_session();
+        let config = Config::default();
+        learn_n(&mut host, &session, &scored(0.0, 0.0), 1, T0);
+        let history_seconds = (14 * 86_400 * 10) as u32;
+        assert_eq!(host.expiries.len(), 4, "{:?}", host.expiries);
+        assert!(host.expiries.values().all(|&s| s == history_seconds));
+        // Within the day: no refresh; a day on: each key is refreshed.
+        host.expiries.clear();
+        learn_n(&mut host, &session, &scored(0.0, 0.0), 5, T0 + 60_000);
+        assert!(host.expiries.is_empty(), "{:?}", host.expiries);
+        learn_n(&mut host, &session, &scored(0.0, 0.0), 1, T0 + 2 * DAY);
+        assert_eq!(host.expiries.len(), 4, "{:?}", host.expiries);
+
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        host.expiries.clear();
+        let _ = connect(&mut host, &config, ip, T0).unwrap();
+        let window_seconds = (2 * config.window_seconds) as u32;
+        assert_eq!(
+            host.expiries.values().copied().collect::<Vec<_>>(),
+            [window_seconds]
+        );
+        host.expiries.clear();
+        let _ = connect(&mut host, &config, ip, T0 + 1_000).unwrap();
+        assert!(host.expiries.is_empty(), "same window: {:?}", host.expiries);
+        let _ = connect(&mut host, &config, ip, T0 + config.window_ms() + 1).unwrap();
+        assert_eq!(host.expiries.len(), 1, "a new window: {:?}", host.expiries);
     }
 
     #[test]

@@ -60,6 +60,13 @@ def compare_and_swap(key: str, expected: Optional[bytes], value: Optional[bytes]
     return _call("compare_and_swap", key, expected, value)
 
 
+def expire(key: str, seconds: int) -> bool:
+    """Removes `key` once `seconds` have passed, unless called again for it (0 cancels the
+    expiry). Writes keep the expiry; `delete` ends it. Whether the key exists. The key
+    goes at its deadline or within about a minute after it."""
+    return _call("expire", key, seconds)
+
+
 def increment(key: str, delta: int) -> int:
     """Adds `delta` to the counter under `key` (missing counts as 0); the new value."""
     return _call("increment", key, delta)

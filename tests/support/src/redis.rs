@@ -49,6 +49,19 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
+    /// What `redis-cli` prints for one command (`args`), for a test to look inside; plain
+    /// RESP servers only.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli (Debian package redis-tools)");
+        assert!(output.status.success(), "redis-cli {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.child = spawn(self.port, &self.dir, self.tls);

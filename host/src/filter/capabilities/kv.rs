@@ -114,6 +114,10 @@ impl Host for StoreState {
             .await
     }
 
+    async fn expire(&mut self, key: String, seconds: u32) -> KvAnswer<bool> {
+        self.with_kv(move |kv| kv.expire(&key, seconds)).await
+    }
+
     async fn increment(&mut self, key: String, delta: i64) -> KvAnswer<i64> {
         self.with_kv(move |kv| kv.increment(&key, delta)).await
     }
