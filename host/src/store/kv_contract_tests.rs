@@ -288,6 +288,25 @@ macro_rules! kv_contract_tests {
         }
 
         #[test]
+        fn id_counters_are_exact_and_saturate_over_the_whole_i64_range() {
+            let fixture = Fixture::new();
+            let ns = fixture.namespace("bayes");
+            let big = (1i64 << 53) + 1; // not a double
+            ns.counters_add(&[(7, big), (8, i64::MAX - 1)], &[], u64::MAX)
+                .expect("add");
+            assert_eq!(ns.counters_get(&[7, 8]).ok(), Some(vec![big, i64::MAX - 1]));
+            ns.counters_add(&[(7, 1), (8, 10), (9, i64::MIN), (9, -1)], &[], u64::MAX)
+                .expect("add");
+            assert_eq!(
+                ns.counters_get(&[7, 8, 9]).ok(),
+                Some(vec![big + 1, i64::MAX, i64::MIN])
+            );
+            let mut all = ns.counters_all().expect("all");
+            all.sort_unstable();
+            assert_eq!(all, [(7, big + 1), (8, i64::MAX), (9, i64::MIN)]);
+        }
+
+        #[test]
         fn id_counters_live_beside_string_keys_in_one_atomic_write() {
             let fixture = Fixture::new();
             let ns = fixture.namespace("bayes");

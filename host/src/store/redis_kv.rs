@@ -6,7 +6,7 @@
 //! `P:{NS}:v:KEY` holds the value of `KEY` (counters as 8-byte little-endian integers, as
 //! in every backend), the sorted set `P:{NS}:keys` lists the keys (all at score 0, so in
 //! byte order: scans page through it), the hash `P:{NS}:ids` holds the id counters
-//! (decimal), and the sorted set `P:{NS}:exp` scores each key with an expiry by its
+//! (8-byte little-endian too), and the sorted set `P:{NS}:exp` scores each key with an expiry by its
 //! deadline. Redis expires the values itself (`PEXPIREAT`; writes use `KEEPTTL`, so they
 //! keep it); [`KvNamespace::remove_expired`] then takes the expired keys out of the index. The braces are Redis Cluster's hash tag: a namespace's keys share a slot,
 //! so a script may touch all of them. A namespace name may not contain a brace.
@@ -434,22 +434,23 @@ impl KvNamespace for RedisNamespace {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let counts: Vec<Option<String>> = self.run("get", |c| {
+        let counts: Vec<Option<Vec<u8>>> = self.run("get", |c| {
             redis::cmd("HMGET").arg(&self.ids).arg(ids).query(c)
         })?;
         Ok(counts
-            .into_iter()
-            .map(|count| count.and_then(|c| c.parse().ok()).unwrap_or(0))
+            .iter()
+            .map(|count| id_count(count.as_deref()))
             .collect())
     }
 
     fn counters_all(&self) -> Result<Vec<(u64, i64)>, KvError> {
-        let all: Vec<(u64, String)> = self.run("list counters", |c| {
+        let all: Vec<(u64, Vec<u8>)> = self.run("list counters", |c| {
             redis::cmd("HGETALL").arg(&self.ids).query(c)
         })?;
         Ok(all
             .into_iter()
-            .filter_map(|(id, count)| Some((id, count.parse().ok()?)))
+            .map(|(id, count)| (id, id_count(Some(&count))))
+            .filter(|&(_, count)| count != 0)
             .collect())
     }
 
@@ -467,7 +468,7 @@ impl KvNamespace for RedisNamespace {
                 .arg(room)
                 .arg(deltas.len());
             for (id, delta) in deltas {
-                invocation.arg(id).arg(delta);
+                invocation.arg(id).arg(&delta.to_le_bytes()[..]);
             }
             for (key, delta) in keyed {
                 invocation.arg(key).arg(&delta.to_le_bytes()[..]);
@@ -509,6 +510,14 @@ impl KvNamespace for RedisNamespace {
             Ok(keys + ids)
         })
     }
+}
+
+/// An id counter as stored: 8 bytes little-endian; anything else (or nothing) reads 0, as
+/// a corrupt entry does in fjall.
+fn id_count(stored: Option<&[u8]>) -> i64 {
+    stored
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+        .map_or(0, i64::from_le_bytes)
 }
 
 impl super::redis_scan::Pages for RedisNamespace {

@@ -93,10 +93,11 @@ return results
 
 /// Adds deltas to id counters (`KEYS[2]`, a hash of decimal counts) and to counters under
 /// string keys, all or none, and removes id counters back at 0. `ARGV[2]`: the room (net
-/// entries it may add), `ARGV[3]`: how many id deltas follow as (id, decimal delta) pairs;
+/// entries it may add), `ARGV[3]`: how many id deltas follow as (id, 8-byte delta) pairs;
 /// then (key, 8-byte delta) pairs. Returns `{1, added, removed}`, `{0, net}` when over the
-/// room, or `{2, key, length}` for a string key that holds no counter. Id counts are Lua
-/// numbers: exact below 2^53.
+/// room, or `{2, key, length}` for a string key that holds no counter. Id counters are
+/// stored in the hash as 8-byte little-endian integers too, added by `add64`: exact and
+/// saturating over the whole i64 range, as in fjall (an entry that is not 8 bytes reads 0).
 pub(super) static COUNTERS_ADD: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         "{ADD64}{}",
@@ -108,10 +109,11 @@ for i = 4, 3 + 2 * n, 2 do
   if ids[id] == nil then
     local current = redis.call('HGET', KEYS[2], id)
     existed[id] = current ~= false
-    ids[id] = tonumber(current or '0') or 0
+    if (not current) or #current ~= 8 then current = ZERO end
+    ids[id] = current
     id_order[#id_order + 1] = id
   end
-  ids[id] = ids[id] + tonumber(ARGV[i + 1])
+  ids[id] = add64(ids[id], ARGV[i + 1])
 end
 local values, key_order, key_existed = {}, {}, {}
 for i = 4 + 2 * n, #ARGV, 2 do
@@ -131,7 +133,7 @@ for i = 4 + 2 * n, #ARGV, 2 do
 end
 local added, removed = 0, 0
 for _, id in ipairs(id_order) do
-  local now = ids[id] ~= 0
+  local now = ids[id] ~= ZERO
   if now and not existed[id] then added = added + 1 end
   if existed[id] and not now then removed = removed + 1 end
 end
@@ -140,10 +142,10 @@ for _, key in ipairs(key_order) do
 end
 if added - removed > tonumber(ARGV[2]) then return {0, added - removed} end
 for _, id in ipairs(id_order) do
-  if ids[id] == 0 then
+  if ids[id] == ZERO then
     redis.call('HDEL', KEYS[2], id)
   else
-    redis.call('HSET', KEYS[2], id, string.format('%.0f', ids[id]))
+    redis.call('HSET', KEYS[2], id, ids[id])
   end
 end
 for _, key in ipairs(key_order) do
