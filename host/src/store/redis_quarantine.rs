@@ -141,7 +141,9 @@ impl RedisQuarantine {
     }
 
     /// Publishes a quarantined message (`record`: its JSON), unless it is gone (released
-    /// or deleted elsewhere); whether it was written.
+    /// or deleted elsewhere) or older than `max_age`; whether it was written. It expires
+    /// `max_age` after it was received, as the local copy does, however late it is
+    /// published.
     pub fn publish(
         &self,
         id: &str,
@@ -149,6 +151,9 @@ impl RedisQuarantine {
         message: &[u8],
         received_at_ms: u64,
     ) -> Result<bool, KvError> {
+        let Some(ttl) = remaining_ttl(self.ttl, received_at_ms, now_millis()) else {
+            return Ok(false);
+        };
         let keys = self.keys(id);
         let wrote: i64 = self.run("publish", |c| {
             PUBLISH
@@ -161,7 +166,7 @@ impl RedisQuarantine {
                 .arg(record)
                 .arg(message)
                 .arg(received_at_ms)
-                .arg(self.ttl)
+                .arg(ttl)
                 .invoke(c)
         })?;
         Ok(wrote == 1)
@@ -293,5 +298,49 @@ impl RedisQuarantine {
                 .invoke::<i64>(c)
                 .map(drop)
         })
+    }
+}
+
+/// What is left of `ttl` seconds (0: forever) counted from `received_at_ms`, at
+/// `now_ms`: `None` once it has run out; at least a second otherwise.
+fn remaining_ttl(ttl: u64, received_at_ms: u64, now_ms: u64) -> Option<u64> {
+    if ttl == 0 {
+        return Some(0);
+    }
+    let age = now_ms.saturating_sub(received_at_ms) / 1000;
+    (age < ttl).then(|| (ttl - age).max(1))
+}
+
+/// The wall clock, in milliseconds since the Unix epoch.
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_entry_expires_max_age_after_it_was_received() {
+        assert_eq!(remaining_ttl(0, 5_000, 900_000), Some(0), "forever");
+        assert_eq!(remaining_ttl(3_600, 1_000_000, 1_000_000), Some(3_600));
+        assert_eq!(
+            remaining_ttl(3_600, 1_000_000, 1_000_000 + 600_000),
+            Some(3_000)
+        );
+        assert_eq!(
+            remaining_ttl(3_600, 1_000_000, 1_000_000 + 3_599_500),
+            Some(1)
+        );
+        assert_eq!(remaining_ttl(3_600, 1_000_000, 1_000_000 + 3_600_000), None);
+        assert_eq!(
+            remaining_ttl(3_600, 2_000_000, 1_000_000),
+            Some(3_600),
+            "clock skew"
+        );
     }
 }
