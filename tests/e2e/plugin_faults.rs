@@ -339,6 +339,13 @@ fn a_message_over_max_message_size_skips_the_plugin_with_a_symbol() {
         "{large:?}"
     );
     assert_eq!(failed_kind(&lines[1]).as_deref(), Some("panic"));
+    let small = misbehave(&lines[1]);
+    assert!(
+        small
+            .iter()
+            .any(|(_, detail)| detail.contains("misbehave plugin panicked on purpose")),
+        "the report has the panic's message, not only its location: {small:?}"
+    );
 }
 
 #[test]

@@ -615,6 +615,25 @@ pub fn new_store(
     store
 }
 
+/// The panic a plugin wrote on stderr: the `panicked at FILE:LINE:COL:` line and the
+/// message Rust prints on the lines after it (up to the `note:` about backtraces),
+/// joined into one line.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|line| !line.contains("panicked"));
+    let location = lines.next()?.trim_end();
+    let message: Vec<&str> = lines
+        .take_while(|line| !line.starts_with("note:"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(5)
+        .collect();
+    Some(if message.is_empty() {
+        location.to_owned()
+    } else {
+        format!("{location} {}", message.join(" "))
+    })
+}
+
 /// Turns what a failed call returned into the failure kind an operator reads.
 pub fn classify(error: &wasmtime::Error, limits: CallLimits, stderr: &str) -> PluginError {
     if let Some(exceeded) = error.downcast_ref::<MemoryLimitExceeded>() {
@@ -629,10 +648,9 @@ pub fn classify(error: &wasmtime::Error, limits: CallLimits, stderr: &str) -> Pl
         },
         Some(Trap::StackOverflow) => PluginError::StackOverflow,
         Some(Trap::UnreachableCodeReached) => PluginError::Panic {
-            message: stderr.lines().find(|l| l.contains("panicked")).map_or_else(
-                || "unreachable code reached (no panic message on stderr)".to_owned(),
-                str::to_owned,
-            ),
+            message: panic_message(stderr).unwrap_or_else(|| {
+                "unreachable code reached (no panic message on stderr)".to_owned()
+            }),
         },
         Some(trap) => PluginError::Trap {
             trap: trap.to_string(),
