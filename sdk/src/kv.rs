@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+#[cfg(target_arch = "wasm32")]
 use crate::bindings::moat::filter::kv as wit;
 
 /// Why a kv call failed.
@@ -38,6 +39,7 @@ pub enum KvError {
 }
 
 impl KvError {
+    #[cfg(target_arch = "wasm32")]
     fn from_wit(error: wit::KvError) -> Self {
         match error {
             wit::KvError::QuotaExceeded => Self::QuotaExceeded,
@@ -63,17 +65,17 @@ impl std::error::Error for KvError {}
 
 /// The value stored under `key`, or `None`.
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, KvError> {
-    wit::get(key).map_err(KvError::from_wit)
+    backend::get(key)
 }
 
 /// Stores `value` under `key`, replacing any previous value.
 pub fn set(key: &str, value: &[u8]) -> Result<(), KvError> {
-    wit::set(key, value).map_err(KvError::from_wit)
+    backend::set(key, value)
 }
 
 /// Removes `key`; removing a missing key is not an error.
 pub fn delete(key: &str) -> Result<(), KvError> {
-    wit::delete(key).map_err(KvError::from_wit)
+    backend::delete(key)
 }
 
 /// Stores `value` under `key` (`None`: removes it), but only if the key's value is
@@ -103,7 +105,7 @@ pub fn compare_and_swap(
     expected: Option<&[u8]>,
     value: Option<&[u8]>,
 ) -> Result<bool, KvError> {
-    wit::compare_and_swap(key, expected, value).map_err(KvError::from_wit)
+    backend::compare_and_swap(key, expected, value)
 }
 
 /// Removes `key` once `seconds` have passed, unless `expire` is called for it again (`0`
@@ -129,14 +131,14 @@ pub fn compare_and_swap(
 /// }
 /// ```
 pub fn expire(key: &str, seconds: u32) -> Result<bool, KvError> {
-    wit::expire(key, seconds).map_err(KvError::from_wit)
+    backend::expire(key, seconds)
 }
 
 /// Adds `delta` (which may be negative) to the counter under `key` atomically and returns
 /// the new value. A missing key counts as 0. Counters are stored as 8-byte little-endian
 /// signed integers, so [`get_i64`] reads them back.
 pub fn increment(key: &str, delta: i64) -> Result<i64, KvError> {
-    wit::increment(key, delta).map_err(KvError::from_wit)
+    backend::increment(key, delta)
 }
 
 /// The counter under `key` (as written by [`increment`]), or `None` if the key is not set.
@@ -148,14 +150,14 @@ pub fn get_i64(key: &str) -> Result<Option<i64>, KvError> {
 /// to the gateway instead of one per key: use it when a message needs many keys (a token
 /// table, a history per address).
 pub fn get_many(keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
-    wit::get_many(keys).map_err(KvError::from_wit)
+    backend::get_many(keys)
 }
 
 /// Adds each delta to its counter, as [`increment`] does, in one atomic write: on an error
 /// no counter has changed. Returns the new values in order; a key given twice gets both
 /// deltas.
 pub fn increment_many(deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
-    wit::increment_many(deltas).map_err(KvError::from_wit)
+    backend::increment_many(deltas)
 }
 
 /// Reads each value of [`get_many`] as a counter (`None` for a missing key).
@@ -190,7 +192,7 @@ pub fn get_many_i64(keys: &[String]) -> Result<Vec<Option<i64>>, KvError> {
 /// # }
 /// ```
 pub fn counters_get(ids: &[u64]) -> Result<Vec<i64>, KvError> {
-    wit::counters_get(ids).map_err(KvError::from_wit)
+    backend::counters_get(ids)
 }
 
 /// Adds each of `deltas` to its id counter (see [`counters_get`]) and each of `keyed` to
@@ -199,7 +201,7 @@ pub fn counters_get(ids: &[u64]) -> Result<Vec<i64>, KvError> {
 /// (how many messages were learnt) under string keys this way, consistent with the id
 /// counters.
 pub fn counters_add(deltas: &[(u64, i64)], keyed: &[(String, i64)]) -> Result<(), KvError> {
-    wit::counters_add(deltas, keyed).map_err(KvError::from_wit)
+    backend::counters_add(deltas, keyed)
 }
 
 /// Up to `limit` entries whose keys start with `prefix`, in key order. To page through
@@ -224,7 +226,110 @@ pub fn scan_prefix(
     start_after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
-    wit::scan_prefix(prefix, start_after, limit).map_err(KvError::from_wit)
+    backend::scan_prefix(prefix, start_after, limit)
+}
+
+/// The gateway's kv, in a plugin built for WebAssembly.
+#[cfg(target_arch = "wasm32")]
+mod backend {
+    use super::{KvError, wit};
+
+    pub(super) fn get(key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        wit::get(key).map_err(KvError::from_wit)
+    }
+    pub(super) fn set(key: &str, value: &[u8]) -> Result<(), KvError> {
+        wit::set(key, value).map_err(KvError::from_wit)
+    }
+    pub(super) fn delete(key: &str) -> Result<(), KvError> {
+        wit::delete(key).map_err(KvError::from_wit)
+    }
+    pub(super) fn compare_and_swap(
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        wit::compare_and_swap(key, expected, value).map_err(KvError::from_wit)
+    }
+    pub(super) fn expire(key: &str, seconds: u32) -> Result<bool, KvError> {
+        wit::expire(key, seconds).map_err(KvError::from_wit)
+    }
+    pub(super) fn increment(key: &str, delta: i64) -> Result<i64, KvError> {
+        wit::increment(key, delta).map_err(KvError::from_wit)
+    }
+    pub(super) fn get_many(keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        wit::get_many(keys).map_err(KvError::from_wit)
+    }
+    pub(super) fn increment_many(deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        wit::increment_many(deltas).map_err(KvError::from_wit)
+    }
+    pub(super) fn counters_get(ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        wit::counters_get(ids).map_err(KvError::from_wit)
+    }
+    pub(super) fn counters_add(
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+    ) -> Result<(), KvError> {
+        wit::counters_add(deltas, keyed).map_err(KvError::from_wit)
+    }
+    pub(super) fn scan_prefix(
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        wit::scan_prefix(prefix, start_after, limit).map_err(KvError::from_wit)
+    }
+}
+
+/// In a native build (unit tests): this thread's [`crate::testing::MemoryKv`].
+#[cfg(not(target_arch = "wasm32"))]
+mod backend {
+    use super::KvError;
+    use crate::testing::with_kv;
+
+    pub(super) fn get(key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        with_kv(|kv| kv.get(key))
+    }
+    pub(super) fn set(key: &str, value: &[u8]) -> Result<(), KvError> {
+        with_kv(|kv| kv.set(key, value))
+    }
+    pub(super) fn delete(key: &str) -> Result<(), KvError> {
+        with_kv(|kv| kv.delete(key))
+    }
+    pub(super) fn compare_and_swap(
+        key: &str,
+        expected: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<bool, KvError> {
+        with_kv(|kv| kv.compare_and_swap(key, expected, value))
+    }
+    pub(super) fn expire(key: &str, seconds: u32) -> Result<bool, KvError> {
+        with_kv(|kv| kv.expire(key, seconds))
+    }
+    pub(super) fn increment(key: &str, delta: i64) -> Result<i64, KvError> {
+        with_kv(|kv| kv.increment(key, delta))
+    }
+    pub(super) fn get_many(keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        with_kv(|kv| kv.get_many(keys))
+    }
+    pub(super) fn increment_many(deltas: &[(String, i64)]) -> Result<Vec<i64>, KvError> {
+        with_kv(|kv| kv.increment_many(deltas))
+    }
+    pub(super) fn counters_get(ids: &[u64]) -> Result<Vec<i64>, KvError> {
+        with_kv(|kv| kv.counters_get(ids))
+    }
+    pub(super) fn counters_add(
+        deltas: &[(u64, i64)],
+        keyed: &[(String, i64)],
+    ) -> Result<(), KvError> {
+        with_kv(|kv| kv.counters_add(deltas, keyed))
+    }
+    pub(super) fn scan_prefix(
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        with_kv(|kv| kv.scan_prefix(prefix, start_after, limit))
+    }
 }
 
 fn decode_counter(bytes: &[u8]) -> Result<i64, KvError> {

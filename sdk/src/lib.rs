@@ -68,6 +68,7 @@ mod plugin;
 pub mod scores;
 pub mod sender_auth;
 mod session;
+pub mod testing;
 mod verdict;
 
 #[doc(hidden)]
@@ -104,8 +105,9 @@ pub use verdict::{Action, Symbol, Verdict};
 /// The exports exist only when building for WebAssembly. A native build (`cargo test`,
 /// `cargo clippy`) just checks that the type implements [`Plugin`]: the export names are
 /// not valid native symbol names, and the host functions behind the [`Message`] methods
-/// and the capability modules exist only in the gateway (natively they panic). Unit-test
-/// a plugin's logic as plain functions instead.
+/// and the capability modules exist only in the gateway (natively they panic), except
+/// [`kv`], which natively works on an in-memory store ([`testing`]). Unit-test a plugin's
+/// logic as plain functions, with its kv calls as they are.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {

@@ -165,7 +165,7 @@ fn run(config: &Config, train_set: &[&Mail], test: &[&Mail], explain: &[String])
     }
     tally.train_time = start.elapsed();
     tally.trained = train_set.len();
-    tally.keys = kv.entries.len() + kv.counters.len();
+    tally.keys = kv.entries().len() + kv.counters().len();
     let start = Instant::now();
     for mail in test {
         let probability = match score(&mut kv, config, &mail.input) {

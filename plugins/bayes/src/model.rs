@@ -16,7 +16,6 @@
 //! A message is learnt in one atomic write of its token counters, the totals and its
 //! `learnt:` entry.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use moat_sdk::kv::KvError;
@@ -50,26 +49,17 @@ pub trait Kv {
     ) -> Result<(), KvError>;
 }
 
-/// An in-memory kv namespace with the gateway's semantics: for tests and the accuracy
-/// harness.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryKv {
-    /// The entries under string keys.
-    pub entries: HashMap<String, Vec<u8>>,
-    /// The id counters (none at 0).
-    pub counters: HashMap<u64, i64>,
-}
+/// An in-memory kv namespace with the gateway's semantics (the SDK's test store): for
+/// tests and the accuracy harness.
+pub use moat_sdk::testing::MemoryKv;
 
 impl Kv for MemoryKv {
     fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
-        Ok(keys.iter().map(|k| self.entries.get(k).cloned()).collect())
+        MemoryKv::get_many(self, keys)
     }
 
     fn counters_get(&mut self, ids: &[u64]) -> Result<Vec<i64>, KvError> {
-        Ok(ids
-            .iter()
-            .map(|id| self.counters.get(id).copied().unwrap_or(0))
-            .collect())
+        MemoryKv::counters_get(self, ids)
     }
 
     fn counters_add(
@@ -77,30 +67,7 @@ impl Kv for MemoryKv {
         deltas: &[(u64, i64)],
         keyed: &[(String, i64)],
     ) -> Result<(), KvError> {
-        // Check everything first: the write is atomic.
-        for (key, _) in keyed {
-            if let Some(value) = self.entries.get(key)
-                && value.len() != 8
-            {
-                return Err(KvError::NotACounter);
-            }
-        }
-        for (key, delta) in keyed {
-            let value = self
-                .entries
-                .entry(key.clone())
-                .or_insert_with(|| vec![0; 8]);
-            let current = decode_counter(value).unwrap_or(0);
-            *value = current.saturating_add(*delta).to_le_bytes().to_vec();
-        }
-        for &(id, delta) in deltas {
-            let value = self.counters.entry(id).or_insert(0);
-            *value = value.saturating_add(delta);
-            if *value == 0 {
-                self.counters.remove(&id);
-            }
-        }
-        Ok(())
+        MemoryKv::counters_add(self, deltas, keyed)
     }
 }
 
@@ -451,20 +418,24 @@ mod tests {
     }
 
     fn counter(kv: &MemoryKv, key: &str) -> Option<i64> {
-        kv.entries.get(key).and_then(|v| decode_counter(v))
+        kv.entries().get(key).and_then(|v| decode_counter(v))
     }
 
     fn token_counts(kv: &MemoryKv, text: &str) -> (i64, i64) {
-        unpack(kv.counters.get(&token_id(text)).copied().unwrap_or(0))
+        unpack(kv.counters().get(&token_id(text)).copied().unwrap_or(0))
     }
 
     /// Non-zero entries: what a forget must restore.
     fn snapshot(kv: &MemoryKv) -> Vec<(String, i64)> {
         let mut entries: Vec<(String, i64)> = kv
-            .entries
+            .entries()
             .iter()
             .map(|(k, v)| (k.clone(), decode_counter(v).unwrap_or(i64::MIN)))
-            .chain(kv.counters.iter().map(|(id, v)| (format!("{id:016x}"), *v)))
+            .chain(
+                kv.counters()
+                    .iter()
+                    .map(|(id, v)| (format!("{id:016x}"), *v)),
+            )
             .filter(|(_, v)| *v != 0)
             .collect();
         entries.sort();
@@ -619,7 +590,7 @@ mod tests {
     #[test]
     fn corrupt_entries_are_errors_not_panics() {
         let mut kv = MemoryKv::default();
-        kv.entries.insert("learnt:a".into(), b"xyz".to_vec());
+        kv.set("learnt:a", b"xyz").unwrap();
         let a = tokens(&["cheap"]);
         let error = learn(
             &mut kv,
@@ -633,7 +604,7 @@ mod tests {
         assert!(error.to_string().contains("learnt:a is corrupt"), "{error}");
 
         let mut kv = MemoryKv::default();
-        kv.entries.insert(STATS_SPAM.into(), b"xyz".to_vec());
+        kv.set(STATS_SPAM, b"xyz").unwrap();
         let error = learn(
             &mut kv,
             &a,
@@ -645,11 +616,11 @@ mod tests {
         .unwrap_err();
         assert!(matches!(error, ModelError::Corrupt { .. }));
         // The failed write changed nothing.
-        assert!(kv.counters.is_empty());
+        assert!(kv.counters().is_empty());
         assert_eq!(counter(&kv, "learnt:b"), None);
 
         let mut kv = MemoryKv::default();
-        kv.entries.insert(STATS_HAM.into(), vec![1, 2]);
+        kv.set(STATS_HAM, &[1, 2]).unwrap();
         let error = classify(&mut kv, &a, &Params::default(), Stats::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
