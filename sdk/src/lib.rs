@@ -73,7 +73,7 @@ mod verdict;
 
 #[doc(hidden)]
 pub use export::PluginExport;
-pub use message::{Attachment, Header, Message};
+pub use message::{Address, Attachment, Header, Message};
 pub use outcome::{Decision, Label, LearnOutcome, ScoredSymbol, Thresholds};
 pub use plugin::{Plugin, PluginInfo, SDK_VERSION, Stage};
 pub use session::{Annotation, ClientInfo, Envelope, Session, TlsInfo};

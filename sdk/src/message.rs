@@ -53,6 +53,34 @@ impl Message {
         self.0.header_all(name)
     }
 
+    /// The addresses of every field named `name` (case-insensitive): `From`, `To`, `Cc`,
+    /// `Reply-To`, `Sender`, the `Resent-` fields. The gateway parsed them (quoted and
+    /// encoded display names, comments, groups, obsolete forms), so no plugin needs an
+    /// address parser. Entries without an address (an empty group such as
+    /// `undisclosed-recipients:;`) are left out; a field that is not an address field
+    /// gives none.
+    ///
+    /// ```no_run
+    /// # fn f(message: &moat_sdk::Message) {
+    /// let sender_domains: Vec<String> =
+    ///     message.addresses("From").into_iter().map(|a| a.domain).collect();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn addresses(&self, name: &str) -> Vec<Address> {
+        self.0
+            .addresses(name)
+            .into_iter()
+            .map(|a| Address {
+                name: a.name,
+                address: a.address,
+                local_part: a.local_part,
+                domain: a.domain,
+                group: a.group,
+            })
+            .collect()
+    }
+
     /// The decoded `Subject`, if the message has one. Shorthand for `header("Subject")`.
     #[must_use]
     pub fn subject(&self) -> Option<String> {
@@ -149,6 +177,41 @@ impl Header {
     }
 }
 
+/// One address of an address field, as the gateway parsed it ([`Message::addresses`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Address {
+    /// The decoded display name (`Alice Example`), if any; for a bare address the comment
+    /// after it (`bob@example.org (Bob)`).
+    pub name: Option<String>,
+    /// The address as written (`alice@Example.org`).
+    pub address: String,
+    /// What comes before its last `@` (all of it if it has none).
+    pub local_part: String,
+    /// What comes after its last `@`, lower-cased; empty if it has none.
+    pub domain: String,
+    /// The group it is listed in (`Team: a@x, b@y;`), if any.
+    pub group: Option<String>,
+}
+
+impl Address {
+    /// An address as the gateway would give it for `address` (split at its last `@`, the
+    /// domain lower-cased), with no name or group: handy in tests.
+    pub fn new(address: impl Into<String>) -> Self {
+        let address = address.into();
+        let (local_part, domain) = match address.rsplit_once('@') {
+            Some((local, domain)) => (local.to_owned(), domain.to_ascii_lowercase()),
+            None => (address.clone(), String::new()),
+        };
+        Self {
+            name: None,
+            address,
+            local_part,
+            domain,
+            group: None,
+        }
+    }
+}
+
 /// A MIME part that is not body text: an attachment or an inline image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
@@ -162,4 +225,22 @@ pub struct Attachment {
     pub size: u64,
     /// The Content-ID without angle brackets, for parts referenced from HTML (`cid:`).
     pub content_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_splits_at_its_last_at_sign() {
+        let address = Address::new("\"a@b\"@Example.ORG");
+        assert_eq!(address.local_part, "\"a@b\"");
+        assert_eq!(address.domain, "example.org");
+        assert_eq!(address.address, "\"a@b\"@Example.ORG");
+        let local = Address::new("postmaster");
+        assert_eq!(
+            (local.local_part.as_str(), local.domain.as_str()),
+            ("postmaster", "")
+        );
+    }
 }

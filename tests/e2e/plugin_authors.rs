@@ -179,6 +179,31 @@ fn grant_kv_with_a_data_dir_keeps_the_count_across_runs() {
     assert_eq!(seen(&plugin_test(dir.path(), &kept)), counted(3.0));
 }
 
+/// The counter plugin reads the From address through `message.addresses`, which the
+/// gateway parsed: a quoted display name with a comma and a domain in capitals come out
+/// as the name and the lower-cased domain.
+#[test]
+fn a_plugin_reads_the_addresses_the_gateway_parsed() {
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("m.eml"),
+        "From: \"Example, Alice\" <Alice@Example.ORG>\r\nTo: bob@example.test\r\n\
+         Subject: hi\r\nMessage-ID: <a1@example.org>\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let out = plugin_test(dir.path(), &["--grant", "kv"]);
+    out.assert_success();
+    let lines = out.json_lines();
+    let data = lines.iter().find(|l| l["stage"] == "data").unwrap();
+    let detail = data["verdict"]["symbols"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        detail, "message 1 from example.org (Example, Alice)",
+        "{data}"
+    );
+}
+
 #[test]
 fn an_unknown_capability_is_a_command_line_error() {
     let dir = scratch();

@@ -5,6 +5,7 @@
 //! From addresses are read from the parsed message at each call. `header_section` reads
 //! the raw header section as byte ranges, without parsing.
 
+mod addresses;
 pub mod header_section;
 pub mod mailbox;
 mod text;
@@ -12,6 +13,8 @@ mod text;
 use std::sync::{Arc, OnceLock};
 
 use mail_parser::{MessageParser, MimeHeaders};
+
+pub use addresses::MailAddress;
 
 /// A header field with its value decoded to text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +144,17 @@ impl ParsedMessage {
     /// The first value of the header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.header_all(name).next()
+    }
+
+    /// The addresses of every field named `name` (case-insensitive) that mail-parser
+    /// parsed as an address field, in order, group members included.
+    pub fn addresses(&self, name: &str) -> Vec<MailAddress> {
+        self.parsed()
+            .headers()
+            .iter()
+            .filter(|header| header.name().eq_ignore_ascii_case(name))
+            .flat_map(|header| addresses::of_value(&header.value))
+            .collect()
     }
 
     /// The addresses in every From header field (group members included), as written.

@@ -16,6 +16,22 @@ class Header:
 
 
 @dataclass
+class Address:
+    """One address of an address field, as the gateway parsed it."""
+
+    name: Optional[str]
+    """The decoded display name, if any (for a bare address, the comment after it)."""
+    address: str
+    """The address as written."""
+    local_part: str
+    """What comes before its last `@`."""
+    domain: str
+    """What comes after its last `@`, lower-cased; empty if it has none."""
+    group: Optional[str]
+    """The group it is listed in, if any."""
+
+
+@dataclass
 class Attachment:
     """A MIME part that is not body text: an attachment or an inline image."""
 
@@ -48,6 +64,14 @@ class Message:
     def header_all(self, name: str) -> List[str]:
         """Every header field with this name (case-insensitive), in order."""
         return list(self._handle.header_all(name))
+
+    def addresses(self, name: str) -> List[Address]:
+        """The addresses of every field with this name (From, To, Cc, Reply-To, ...), as the
+        gateway parsed them; entries without an address are left out."""
+        return [
+            Address(a.name, a.address, a.local_part, a.domain, a.group)
+            for a in self._handle.addresses(name)
+        ]
 
     def subject(self) -> Optional[str]:
         """The Subject header, decoded; None if absent."""

@@ -2,7 +2,9 @@
 
 use wasmtime::component::Resource;
 
-use crate::filter::bindings::moat::filter::message::{AttachmentInfo, Header, Host, HostMessage};
+use crate::filter::bindings::moat::filter::message::{
+    Address, AttachmentInfo, Header, Host, HostMessage,
+};
 use crate::filter::store::StoreState;
 use crate::message::MessageHandle;
 
@@ -43,6 +45,25 @@ impl HostMessage for StoreState {
             .message(&this)?
             .header_all(&name)
             .map(str::to_owned)
+            .collect())
+    }
+
+    fn addresses(
+        &mut self,
+        this: Resource<MessageHandle>,
+        name: String,
+    ) -> wasmtime::Result<Vec<Address>> {
+        Ok(self
+            .message(&this)?
+            .addresses(&name)
+            .into_iter()
+            .map(|a| Address {
+                name: a.name,
+                address: a.address,
+                local_part: a.local_part,
+                domain: a.domain,
+                group: a.group,
+            })
             .collect())
     }
 

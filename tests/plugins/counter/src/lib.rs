@@ -4,13 +4,14 @@
 //! - At MAIL FROM it answers `COUNTER_SENDER` (score 1, the sender as detail) unless the
 //!   sender is the null sender, which it skips as plugins that ignore bounces do.
 //! - At DATA it counts the messages it has seen in kv (`increment("messages")`) and
-//!   answers `COUNTER_SEEN` with the count as score; without the `kv` grant it answers
-//!   `COUNTER_KV_DENIED` (score 0).
+//!   answers `COUNTER_SEEN` with the count as score and the first From address the
+//!   gateway parsed (its domain and display name) in the detail; without the `kv` grant
+//!   it answers `COUNTER_KV_DENIED` (score 0).
 //! - Its name is `counter`, unless config `name` says otherwise (to test how the host
 //!   treats names it must refuse, such as `"Link Count"`).
 
 use moat_sdk::kv::KvError;
-use moat_sdk::{Message, Plugin, PluginInfo, Session, Stage, Verdict, config, kv};
+use moat_sdk::{Address, Message, Plugin, PluginInfo, Session, Stage, Verdict, config, kv};
 
 /// The name the plugin gives itself unless configured otherwise.
 pub const NAME: &str = "counter";
@@ -35,8 +36,9 @@ impl Plugin for Counter {
         sender_verdict(session.envelope.mail_from.as_deref())
     }
 
-    fn on_data(_session: &Session, _message: &Message) -> Verdict {
-        count_verdict(kv::increment("messages", 1))
+    fn on_data(_session: &Session, message: &Message) -> Verdict {
+        let from = message.addresses("From").into_iter().next();
+        count_verdict(kv::increment("messages", 1), from.as_ref())
     }
 }
 
@@ -48,12 +50,23 @@ pub fn sender_verdict(mail_from: Option<&str>) -> Verdict {
     }
 }
 
-/// `COUNTER_SEEN` with the count, `COUNTER_KV_DENIED` without the grant, else
-/// `COUNTER_KV_FAILED`.
-pub fn count_verdict(counted: Result<i64, KvError>) -> Verdict {
+/// `COUNTER_SEEN` with the count (and who the message is from), `COUNTER_KV_DENIED`
+/// without the grant, else `COUNTER_KV_FAILED`.
+pub fn count_verdict(counted: Result<i64, KvError>, from: Option<&Address>) -> Verdict {
     match counted {
         Ok(count) => {
-            Verdict::new().symbol("COUNTER_SEEN", count as f64, format!("message {count}"))
+            let from = from.map_or_else(String::new, |from| {
+                format!(
+                    " from {} ({})",
+                    from.domain,
+                    from.name.as_deref().unwrap_or("-")
+                )
+            });
+            Verdict::new().symbol(
+                "COUNTER_SEEN",
+                count as f64,
+                format!("message {count}{from}"),
+            )
         }
         Err(KvError::Denied) => Verdict::new().symbol("COUNTER_KV_DENIED", 0.0, "kv not granted"),
         Err(error) => Verdict::new().symbol("COUNTER_KV_FAILED", 0.0, format!("{error:?}")),
@@ -82,15 +95,21 @@ mod tests {
 
     #[test]
     fn the_count_is_the_score() {
-        let seen = count_verdict(Ok(3));
+        // Natively, kv is the SDK's in-memory store.
+        moat_sdk::testing::reset_kv();
+        kv::increment("messages", 2).unwrap();
+        let from = Address::new("alice@Example.ORG");
+        let seen = count_verdict(kv::increment("messages", 1), Some(&from));
         assert_eq!(names(&seen), ["COUNTER_SEEN"]);
         assert_eq!(seen.symbols[0].score, 3.0);
+        assert_eq!(seen.symbols[0].detail, "message 3 from example.org (-)");
+        moat_sdk::testing::with_kv(|store| store.set_fault(Some(KvError::Denied)));
         assert_eq!(
-            names(&count_verdict(Err(KvError::Denied))),
+            names(&count_verdict(kv::increment("messages", 1), None)),
             ["COUNTER_KV_DENIED"]
         );
         assert_eq!(
-            names(&count_verdict(Err(KvError::Storage))),
+            names(&count_verdict(Err(KvError::Storage), None)),
             ["COUNTER_KV_FAILED"]
         );
     }
