@@ -86,7 +86,9 @@ impl Message {
         self.0.body_text()
     }
 
-    /// The distinct `http(s)` URLs found in the text and HTML parts, in order of appearance.
+    /// The distinct `http(s)` URLs found in the text and HTML parts, in order of appearance,
+    /// as written. A link written without a scheme (`www.example.com/offer`) comes as
+    /// `http://www.example.com/offer`.
     #[must_use]
     pub fn urls(&self) -> Vec<String> {
         self.0.urls()
