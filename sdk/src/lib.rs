@@ -58,6 +58,7 @@ pub mod bindings;
 pub mod clock;
 pub mod config;
 pub mod dns;
+pub mod domain;
 mod export;
 pub mod kv;
 pub mod log;
@@ -69,6 +70,7 @@ pub mod scores;
 pub mod sender_auth;
 mod session;
 pub mod testing;
+pub mod url;
 mod verdict;
 
 #[doc(hidden)]

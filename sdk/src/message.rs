@@ -2,6 +2,7 @@
 //! plugin pulls only the parts it needs.
 
 use crate::bindings::moat::filter::message as wit;
+use crate::url::Url;
 
 /// The received message, passed to [`Plugin::on_data`](crate::Plugin::on_data),
 /// [`Plugin::on_outcome`](crate::Plugin::on_outcome) and [`Plugin::learn`](crate::Plugin::learn).
@@ -114,10 +115,20 @@ impl Message {
         self.0.body_text()
     }
 
-    /// The distinct `http(s)` URLs found in the text and HTML parts, in order of appearance.
+    /// The distinct `http(s)` URLs found in the text and HTML parts, in order of appearance,
+    /// as written. A link written without a scheme (`www.example.com/offer`) comes as
+    /// `http://www.example.com/offer`.
     #[must_use]
     pub fn urls(&self) -> Vec<String> {
         self.0.urls()
+    }
+
+    /// The [`urls`](Self::urls) parsed and normalised ([`Url::parse`]): each link once,
+    /// however it was spelled, in order of first appearance. URLs that do not parse are
+    /// left out. Compare and count links with these rather than with the strings.
+    #[must_use]
+    pub fn links(&self) -> Vec<Url> {
+        crate::url::distinct(self.urls().iter().map(String::as_str))
     }
 
     /// The parts that are not body text: attachments and inline images. Their contents

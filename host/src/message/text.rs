@@ -49,33 +49,109 @@ fn unfold(value: &str) -> String {
         .join(" ")
 }
 
-/// The distinct http(s) URLs in `texts`, in order of first appearance.
+/// The distinct http(s) URLs in `texts`, in order of first appearance, as written. A link
+/// written without a scheme (`www.example.com/offer`) is taken as `http://` + the link.
 pub(super) fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     for text in texts {
-        let lower = text.to_ascii_lowercase();
-        let mut from = 0;
-        while let Some(pos) = lower[from..].find("http").map(|p| p + from) {
-            from = pos + 4;
-            let rest = &lower[pos..];
-            if !(rest.starts_with("http://") || rest.starts_with("https://")) {
-                continue;
-            }
-            let len = text[pos..]
-                .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
-                .unwrap_or(text.len() - pos);
-            let url = without_entities(&text[pos..pos + len]);
-            let url = url.trim_end_matches(['.', ',', ';', ':', '!', '?']);
-            from = pos + len;
-            if url.len() > "https://".len() && !urls.iter().any(|u| u == url) {
-                urls.push(url.to_owned());
-                if urls.len() == MAX_URLS {
-                    return urls;
-                }
-            }
+        if !add_urls_in(text, &mut urls) {
+            break;
         }
     }
     urls
+}
+
+/// Adds the URLs of one text not yet in `urls`, in order; `false` once `urls` holds
+/// [`MAX_URLS`].
+fn add_urls_in(text: &str, urls: &mut Vec<String>) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let mut next_http = find_from(&lower, "http", 0);
+    let mut next_www = find_from(&lower, "www.", 0);
+    let mut from = 0;
+    loop {
+        // A marker's next occurrence is searched again only once the scan has passed it,
+        // so a text full of near-misses costs one pass per marker, not one per miss.
+        if next_http.is_some_and(|p| p < from) {
+            next_http = find_from(&lower, "http", from);
+        }
+        if next_www.is_some_and(|p| p < from) {
+            next_www = find_from(&lower, "www.", from);
+        }
+        let (pos, url) = match (next_http, next_www) {
+            (None, None) => return true,
+            (Some(http), Some(www)) if www < http => (www, www_url(text, www)),
+            (Some(http), _) => (http, http_url(text, http)),
+            (None, Some(www)) => (www, www_url(text, www)),
+        };
+        match url {
+            Some((url, end)) => {
+                from = end;
+                if !urls.contains(&url) {
+                    urls.push(url);
+                    if urls.len() == MAX_URLS {
+                        return false;
+                    }
+                }
+            }
+            None => from = pos + 4,
+        }
+    }
+}
+
+/// The first occurrence of `marker` in `lower` at or after `from`.
+fn find_from(lower: &str, marker: &str, from: usize) -> Option<usize> {
+    lower.get(from..)?.find(marker).map(|p| p + from)
+}
+
+/// The `http://` or `https://` URL starting at `pos`, and where its text ends; `None` if
+/// there is none there.
+fn http_url(text: &str, pos: usize) -> Option<(String, usize)> {
+    let rest = &text.as_bytes()[pos..];
+    let starts = |scheme: &[u8]| {
+        rest.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    };
+    if !(starts(b"http://") || starts(b"https://")) {
+        return None;
+    }
+    let (url, end) = link_text(text, pos);
+    (url.len() > "https://".len()).then_some((url, end))
+}
+
+/// The scheme-less link starting with `www.` at `pos`, as `http://` + the link, and where
+/// its text ends. `None` unless `www.` starts a word (not `wwwhat`, `joe@www.…`,
+/// `mail.www.…` or the `//www.` of a URL) and is followed by a host name with a dot
+/// (`www.example.com`, not `www.example`) that is not the domain of an e-mail address
+/// (`www.example.com@example.org`).
+fn www_url(text: &str, pos: usize) -> Option<(String, usize)> {
+    let before = text[..pos].chars().next_back();
+    if before.is_some_and(|c| c.is_alphanumeric() || "._-@/\\%".contains(c)) {
+        return None;
+    }
+    let (link, end) = link_text(text, pos);
+    let authority = link.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.split(':').next().unwrap_or_default();
+    let name = host.get("www.".len()..).unwrap_or_default();
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    });
+    (labels_ok && name.contains('.') && !authority.contains('@'))
+        .then(|| (format!("http://{link}"), end))
+}
+
+/// The link text starting at `pos`: up to white space or a character that delimits links
+/// in text and markup, read as a browser reads HTML source ([`without_entities`]), without
+/// trailing punctuation (`see https://example.org.`); and the end of the text it came from.
+fn link_text(text: &str, pos: usize) -> (String, usize) {
+    let len = text[pos..]
+        .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
+        .unwrap_or(text.len() - pos);
+    let url = without_entities(&text[pos..pos + len]);
+    let url = url.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+    (url.to_owned(), pos + len)
 }
 
 /// `url` as a browser reads it from HTML source: an entity for a space (`&nbsp;`,
@@ -122,6 +198,52 @@ mod tests {
                 "http://b.example/",
                 "HTTPS://C.example"
             ]
+        );
+    }
+
+    #[test]
+    fn links_without_a_scheme_are_found_as_http() {
+        let urls = find_urls(
+            ["visit www.Example.com/x. Or <a href=\"WWW.shop.example.co.uk?a=1&amp;b\">www.b.example</a>; (www.c.example:8080)"]
+                .into_iter(),
+        );
+        assert_eq!(
+            urls,
+            vec![
+                "http://www.Example.com/x",
+                "http://WWW.shop.example.co.uk?a=1&b",
+                "http://www.b.example",
+                "http://www.c.example:8080"
+            ]
+        );
+    }
+
+    #[test]
+    fn links_keep_their_order_of_appearance_across_kinds() {
+        let urls =
+            find_urls(["www.a.example then https://b.example then www.c.example/"].into_iter());
+        assert_eq!(
+            urls,
+            vec![
+                "http://www.a.example",
+                "https://b.example",
+                "http://www.c.example/"
+            ]
+        );
+    }
+
+    #[test]
+    fn www_that_is_not_a_link_is_skipped() {
+        let urls = find_urls(
+            ["wwwhat www. www.example www..example.com wwww.example.com \
+                 joe@www.example.com www.example.com@example.org mail.www.example.com \
+                 x-www.example.com www.exa|mple.com http://www.example.org/ \
+                 //www.example.net/ www.example.com."]
+            .into_iter(),
+        );
+        assert_eq!(
+            urls,
+            vec!["http://www.example.org/", "http://www.example.com"]
         );
     }
 

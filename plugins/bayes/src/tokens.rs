@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use moat_sdk::domain::registrable;
+
 use crate::html;
 
 /// The parts of a message the tokenizer reads: what the gateway's `Message` and `Session`
@@ -493,7 +495,7 @@ fn addresses(field: &str, value: &str, out: &mut Collector) {
         if let Some((local, domain)) = address.rsplit_once('@') {
             out.push(format!("{field}:addr:{address}"));
             out.push(format!("{field}:dom:{domain}"));
-            if let Some(base) = base_domain(domain) {
+            if let Some(base) = registrable(domain) {
                 out.push(format!("{field}:base:{base}"));
             }
             out.push(format!("{field}:local:{}", shape(local)));
@@ -550,22 +552,6 @@ fn split_address(item: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// The last two labels of a domain name (three when the second-last is short, as in
-/// `example.co.uk`); `None` for an IP literal or a single label.
-fn base_domain(domain: &str) -> Option<String> {
-    let domain = domain.trim_end_matches('.');
-    let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
-    if labels.len() < 2 || labels.iter().all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
-        return None;
-    }
-    let take = if labels.len() >= 3 && labels[labels.len() - 2].len() <= 3 {
-        3
-    } else {
-        2
-    };
-    Some(labels[labels.len().saturating_sub(take)..].join("."))
-}
-
 /// The shape of an identifier: runs of digits become `9`, of letters `a`, other
 /// characters stay, and runs are collapsed; at most 12 characters.
 fn shape(s: &str) -> String {
@@ -615,7 +601,7 @@ fn received_hosts(value: &str, out: &mut Collector) {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
         {
             out.push(format!("rcvd:host:{word}"));
-            if let Some(base) = base_domain(word) {
+            if let Some(base) = registrable(word) {
                 out.push(format!("rcvd:dom:{base}"));
             }
         }
@@ -643,7 +629,7 @@ fn message_id(value: &str, out: &mut Collector) {
     match id.rsplit_once('@') {
         Some((local, domain)) => {
             out.push(format!("mid:dom:{domain}"));
-            if let Some(base) = base_domain(domain) {
+            if let Some(base) = registrable(domain) {
                 out.push(format!("mid:base:{base}"));
             }
             out.push(format!("mid:shape:{}", shape(local)));
@@ -736,7 +722,7 @@ fn urls(urls: &[String], out: &mut Collector) {
             out.push("url:ip".to_owned());
         } else {
             out.push(format!("url:host:{host}"));
-            if let Some(base) = base_domain(host) {
+            if let Some(base) = registrable(host) {
                 out.push(format!("url:dom:{base}"));
             }
         }
@@ -1088,12 +1074,37 @@ mod tests {
     fn shapes() {
         assert_eq!(shape("9a63c01c249e0$e5a9d610"), "9a9a9a9a9$a9");
         assert_eq!(boundary_shape("----=_NextPart_000_0012_01C2"), "-=_x_x_x_x");
-        assert_eq!(base_domain("mx3.premio.com").as_deref(), Some("premio.com"));
-        assert_eq!(
-            base_domain("a.example.co.uk").as_deref(),
-            Some("example.co.uk")
-        );
-        assert_eq!(base_domain("192.0.2.1"), None);
-        assert_eq!(base_domain("localhost"), None);
+    }
+
+    #[test]
+    fn domain_features_name_the_registrable_domain() {
+        let mut input = input_with_headers(&[
+            ("From", "<news@mail.example.co.uk>"),
+            ("Reply-To", "root@localhost"),
+            (
+                "Received",
+                "from mx.b.example.com.au (mx.b.example.com.au [192.0.2.1])",
+            ),
+            ("Message-ID", "<1@a.b.com>"),
+        ]);
+        input.urls = vec!["http://a.b.com/".into(), "http://192.0.2.7/".into()];
+        let tokens = Tokenizer::default().tokenize(&input);
+        let all = texts(&tokens);
+        for expected in [
+            "from:base:example.co.uk",
+            "rcvd:dom:example.com.au",
+            // A short second-level label is not a public suffix: `b.com`, not `a.b.com`.
+            "mid:base:b.com",
+            "url:dom:b.com",
+            "url:ip",
+        ] {
+            assert!(all.contains(&expected), "{expected} missing from {all:?}");
+        }
+        for prefix in ["reply-to:base:", "url:dom:192", "url:dom:0"] {
+            assert!(
+                !all.iter().any(|t| t.starts_with(prefix)),
+                "{prefix} in {all:?}"
+            );
+        }
     }
 }

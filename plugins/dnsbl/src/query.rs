@@ -1,9 +1,12 @@
 //! The names a block list is asked about (RFC 5782): reversed client IPs for IP lists,
-//! domain names for RHSBL and URIBL lists, and the "registrable-ish" domain of a host.
-//! Pure string work, no host calls.
+//! domain names for RHSBL and URIBL lists, and the names to ask about for a host (its
+//! registrable domain, from the SDK's Public Suffix List, and itself). Pure string work,
+//! no host calls.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use moat_sdk::domain::registrable;
 
 /// The longest domain name DNS can carry, in text form without the trailing dot.
 pub(crate) const MAX_NAME_LEN: usize = 253;
@@ -135,44 +138,17 @@ pub(crate) fn looks_like_ip(name: &str) -> bool {
     hex || (!last.is_empty() && last.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// Second-level labels under which country-code TLDs register names (`example.co.uk`).
-const CCTLD_SECOND_LEVELS: &[&str] = &[
-    "ac", "co", "com", "edu", "gob", "gov", "gv", "govt", "go", "ltd", "me", "mil", "ne", "net",
-    "nic", "nom", "or", "org", "plc", "sch",
-];
-
-/// The "registrable-ish" domain of a normalized name, without the Public Suffix List: the
-/// last two labels, or the last three when the name ends in a country-code TLD under one
-/// of the usual second-level labels (`co.uk`, `com.au`, `or.jp`, …). A name with fewer
-/// labels than that is its own registrable domain.
-pub(crate) fn registrable_domain(name: &str) -> &str {
-    let labels: Vec<&str> = name.split('.').collect();
-    let n = labels.len();
-    let keep = if n >= 3
-        && labels[n - 1].len() == 2
-        && labels[n - 1].chars().all(|c| c.is_ascii_alphabetic())
-        && CCTLD_SECOND_LEVELS.contains(&labels[n - 2])
-    {
-        3
-    } else {
-        2
-    };
-    if n <= keep {
-        return name;
-    }
-    let skip: usize = labels[..n - keep].iter().map(|label| label.len() + 1).sum();
-    &name[skip..]
-}
-
-/// The names to ask a domain list about for one host: its registrable-ish domain, then the
-/// host itself if it differs. Domain lists such as Spamhaus DBL list registrable domains
-/// and do not wildcard, so the shorter name is the one that usually hits.
+/// The names to ask a domain list about for one normalized host: its registrable domain
+/// by the Public Suffix List ([`registrable`]), then the host itself if it differs. Domain
+/// lists such as Spamhaus DBL list registrable domains and do not wildcard, so the shorter
+/// name is the one that usually hits. A host with no registrable domain (a public suffix
+/// such as `co.uk`) is asked about as it is.
 pub(crate) fn domain_candidates(name: &str) -> Vec<String> {
-    let registrable = registrable_domain(name);
-    let mut names = vec![registrable.to_owned()];
-    if registrable != name {
-        names.push(name.to_owned());
+    let mut names = Vec::with_capacity(2);
+    if let Some(registrable) = registrable(name).filter(|registrable| registrable != name) {
+        names.push(registrable);
     }
+    names.push(name.to_owned());
     names
 }
 
@@ -332,29 +308,40 @@ mod tests {
     }
 
     #[test]
-    fn registrable_domains() {
-        assert_eq!(
-            registrable_domain("mail.spammer.example"),
-            "spammer.example"
-        );
-        assert_eq!(registrable_domain("spammer.example"), "spammer.example");
-        assert_eq!(registrable_domain("test"), "test");
-        assert_eq!(registrable_domain("a.b.c.example.org"), "example.org");
-        assert_eq!(registrable_domain("www.shop.co.uk"), "shop.co.uk");
-        assert_eq!(registrable_domain("shop.co.uk"), "shop.co.uk");
-        assert_eq!(registrable_domain("co.uk"), "co.uk");
-        assert_eq!(registrable_domain("x.example.com.au"), "example.com.au");
-        // Not a two-letter ccTLD: plain two labels.
-        assert_eq!(registrable_domain("a.co.example"), "co.example");
-    }
-
-    #[test]
     fn candidates_put_the_registrable_domain_first() {
         assert_eq!(
             domain_candidates("www.spammer.example"),
             ["spammer.example", "www.spammer.example"]
         );
         assert_eq!(domain_candidates("spammer.example"), ["spammer.example"]);
+        assert_eq!(
+            domain_candidates("a.b.c.example.org"),
+            ["example.org", "a.b.c.example.org"]
+        );
+        // Suffixes of more than one label, from the Public Suffix List.
+        assert_eq!(
+            domain_candidates("www.shop.co.uk"),
+            ["shop.co.uk", "www.shop.co.uk"]
+        );
+        assert_eq!(
+            domain_candidates("x.example.com.au"),
+            ["example.com.au", "x.example.com.au"]
+        );
+        assert_eq!(
+            domain_candidates("mail.example.gov.br"),
+            ["example.gov.br", "mail.example.gov.br"]
+        );
+        // Three labels under a TLD, but `co.example` is not a suffix there.
+        assert_eq!(
+            domain_candidates("a.co.example"),
+            ["co.example", "a.co.example"]
+        );
+    }
+
+    #[test]
+    fn names_without_a_registrable_domain_are_asked_as_they_are() {
+        assert_eq!(domain_candidates("co.uk"), ["co.uk"]);
+        assert_eq!(domain_candidates("test"), ["test"]);
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// The domain names to ask URI lists about for these URLs, in order of first appearance:
-/// for each host, its registrable-ish domain and then the host itself (see
+/// for each host, its registrable domain and then the host itself (see
 /// [`domain_candidates`]); duplicates removed; at most `cap` names. Hosts that are IP
 /// addresses are skipped: URI domain lists do not list addresses, and the client IP is
 /// what IP lists are for.
