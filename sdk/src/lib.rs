@@ -43,8 +43,11 @@
 //!   [`Message`] at the data stage.
 //! - Host capabilities, each granted or denied per plugin by the operator: [`dns`],
 //!   [`kv`] (persistent storage) and [`ocr`]. Denied calls fail with a `Denied` error.
-//! - Always: [`log`], [`config`] (the plugin's own settings), [`clock`], and
-//!   [`sender_auth`] (the gateway's SPF, DKIM, DMARC and ARC results for the message).
+//! - Always: [`log`], [`config`] (the plugin's own settings), [`clock`], [`domain`] (the
+//!   registrable domain, from the gateway's Public Suffix List), and [`sender_auth`] (the
+//!   gateway's SPF, DKIM, DMARC and ARC results for the message).
+//! - Helpers: [`url::Url`] (a link parsed and normalised; [`Message::links`]) and, for
+//!   native unit tests, [`testing`] (the in-memory store `kv` uses there).
 //!
 //! Plugins get no filesystem, network, environment variables or real clock. Every call
 //! runs in a fresh sandbox with a time and memory budget; a plugin keeps nothing between

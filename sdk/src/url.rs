@@ -99,7 +99,6 @@ impl Url {
 
     /// The registrable domain of the host ([`domain::registrable`]):
     /// `http://www.shop.example.co.uk/` → `example.co.uk`; `None` for an IP address.
-    /// Calling it compiles the Public Suffix List into the plugin (about 1 MB of `.wasm`).
     ///
     /// [`domain::registrable`]: crate::domain::registrable
     #[must_use]

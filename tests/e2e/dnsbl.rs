@@ -146,6 +146,19 @@ fn block_list_answers_map_to_the_configured_symbols() {
         "see http://www.bad-urls.example/offer now",
     );
     assert!(has(&uribl, "TEST_URIBL", 4.0), "URIBL: {uribl:?}");
+    // spammer.example is listed without subdomains: only the link's registrable domain,
+    // which the plugin asks the gateway for (the `domain` import), is found.
+    let by_registrable = check(
+        &config,
+        "127.0.0.1",
+        "client.example",
+        "a@example.org",
+        "see http://mail.deep.spammer.example/offer now",
+    );
+    assert!(
+        has(&by_registrable, "TEST_URIBL", 4.0),
+        "URIBL by registrable domain: {by_registrable:?}"
+    );
     let unlisted = check(
         &config,
         "127.0.0.1",

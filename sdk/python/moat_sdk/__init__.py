@@ -14,11 +14,11 @@ componentize-py.
 
     Filter = export_plugin(Money)
 
-Capabilities live in submodules: `moat_sdk.config`, `log`, `clock`, `kv`, `dns`, `ocr`,
+Capabilities live in submodules: `moat_sdk.config`, `log`, `clock`, `domain`, `kv`, `dns`, `ocr`,
 `sender_auth` and `scores`. See sdk/python/README.md.
 """
 
-from . import clock, config, dns, kv, log, ocr, scores, sender_auth
+from . import clock, config, dns, domain, kv, log, ocr, scores, sender_auth
 from .export import export_plugin
 from .message import Attachment, Header, Message
 from .outcome import Decision, Label, LearnOutcome, ScoredSymbol, Thresholds
@@ -52,6 +52,7 @@ __all__ = [
     "TlsInfo",
     "Verdict",
     "clock",
+    "domain",
     "config",
     "dns",
     "export_plugin",

@@ -17,6 +17,7 @@ mod clock;
 mod config;
 mod denied;
 mod dns;
+mod domain;
 mod kv;
 mod log;
 mod message;
