@@ -11,8 +11,11 @@
 use std::sync::LazyLock;
 
 /// `add64(a, b)`: the saturating sum of two 8-byte little-endian integers, as 8 bytes.
+/// Values below 2^52 either way (every realistic count) are added as Lua numbers through
+/// Redis's `struct` library, exactly (the sum stays below 2^53); the byte-wise carry runs
+/// only for the others.
 const ADD64: &str = r"
-local function add64(a, b)
+local function add64_bytes(a, b)
   local out = {}
   local carry = 0
   for i = 1, 8 do
@@ -28,6 +31,15 @@ local function add64(a, b)
     return '\255\255\255\255\255\255\255\127'
   end
   return string.char(unpack(out))
+end
+local SMALL = 4503599627370496
+local function add64(a, b)
+  local x = struct.unpack('<i8', a)
+  local y = struct.unpack('<i8', b)
+  if x > -SMALL and x < SMALL and y > -SMALL and y < SMALL then
+    return struct.pack('<i8', x + y)
+  end
+  return add64_bytes(a, b)
 end
 local ZERO = '\0\0\0\0\0\0\0\0'
 ";
