@@ -180,8 +180,10 @@ fn normalise_host(host: &str) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes, as browsers do in a host; `None` if the result is not UTF-8. A
-/// `%` not followed by two hex digits stays (and then fails the host's character check).
-fn percent_decode(text: &str) -> Option<String> {
+/// `%` not followed by two hex digits stays as it is (in a host it then fails
+/// [`Url::parse`]'s character check).
+#[must_use]
+pub fn percent_decode(text: &str) -> Option<String> {
     if !text.contains('%') {
         return Some(text.to_owned());
     }

@@ -1,6 +1,8 @@
 //! The host part of the URLs in a message, and the domains a URI block list is asked
 //! about. Pure string work, no host calls.
 
+use moat_sdk::url::percent_decode;
+
 use crate::query::{domain_candidates, looks_like_ip, normalize_domain};
 
 /// At most this many domain names are looked up per URI list and message.
@@ -36,35 +38,6 @@ pub(crate) fn url_host(url: &str) -> Option<String> {
     let host = percent_decode(host)?;
     let host = host.trim_end_matches('.').to_lowercase();
     (!host.is_empty()).then_some(host)
-}
-
-/// Decodes `%XX` escapes; `None` if the result is not UTF-8. A `%` not followed by two hex
-/// digits is kept as it is.
-fn percent_decode(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return Some(text.to_owned());
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The domain names to ask URI lists about for these URLs, in order of first appearance:
