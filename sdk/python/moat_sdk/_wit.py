@@ -13,6 +13,7 @@ try:
     from wit_world.imports import clock as _clock
     from wit_world.imports import config as _config
     from wit_world.imports import dns as _dns
+    from wit_world.imports import domain as _domain
     from wit_world.imports import kv as _kv
     from wit_world.imports import log as _log
     from wit_world.imports import message as _message
@@ -24,6 +25,7 @@ try:
         "clock": _clock,
         "config": _config,
         "dns": _dns,
+        "domain": _domain,
         "kv": _kv,
         "log": _log,
         "message": _message,
