@@ -432,7 +432,7 @@ impl KvNamespace for FjallNamespace {
         if seconds == 0 {
             batch.remove(&self.keyspace, expiry_key(key));
         } else {
-            let deadline = now_millis().saturating_add(u64::from(seconds) * 1000);
+            let deadline = crate::time::now_ms().saturating_add(u64::from(seconds) * 1000);
             batch.insert(&self.keyspace, expiry_key(key), deadline.to_be_bytes());
             batch.insert(&self.keyspace, deadline_key(deadline, key.as_bytes()), b"");
         }
@@ -688,15 +688,6 @@ fn deadline_key(deadline: u64, key: &[u8]) -> Vec<u8> {
     stored.extend_from_slice(&deadline.to_be_bytes());
     stored.extend_from_slice(key);
     stored
-}
-
-/// The wall clock, in milliseconds since the Unix epoch.
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// `key` behind the tag byte.

@@ -107,19 +107,13 @@ impl QuotaNamespace {
             }
             *at = Some(Instant::now());
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
-        match self.inner.remove_expired(now_ms, SWEEP_BATCH) {
+        match self
+            .inner
+            .remove_expired(crate::time::now_ms(), SWEEP_BATCH)
+        {
             Ok(0) => {}
             Ok(removed) => {
-                let _ = self
-                    .entries
-                    .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                        Some(n.saturating_sub(removed))
-                    });
+                self.count_removed(removed);
                 tracing::debug!(removed, "expired kv keys removed");
             }
             Err(error) => tracing::warn!(%error, "cannot remove expired kv keys"),
@@ -170,13 +164,13 @@ impl QuotaNamespace {
         Ok(())
     }
 
-    /// Counts one key fewer: never below zero, even if the backend changed behind our
-    /// back.
-    fn count_removed(&self) {
+    /// Counts `removed` keys fewer: never below zero, even if the backend changed behind
+    /// our back.
+    fn count_removed(&self, removed: u64) {
         let _ = self
             .entries
             .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(1))
+                Some(n.saturating_sub(removed))
             });
     }
 
@@ -220,7 +214,7 @@ impl KvNamespace for QuotaNamespace {
         let existed = self.inner.contains(key)?;
         self.inner.delete(key)?;
         if existed {
-            self.count_removed();
+            self.count_removed(1);
         }
         Ok(())
     }
@@ -246,7 +240,7 @@ impl KvNamespace for QuotaNamespace {
                 (false, true) => {
                     self.entries.fetch_add(1, Ordering::AcqRel);
                 }
-                (true, false) => self.count_removed(),
+                (true, false) => self.count_removed(1),
                 _ => {}
             }
         }
@@ -268,11 +262,7 @@ impl KvNamespace for QuotaNamespace {
     fn remove_expired(&self, now_ms: u64, limit: usize) -> Result<u64, KvError> {
         let _writing = self.writes.lock().unwrap_or_else(PoisonError::into_inner);
         let removed = self.inner.remove_expired(now_ms, limit)?;
-        let _ = self
-            .entries
-            .try_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(removed))
-            });
+        self.count_removed(removed);
         Ok(removed)
     }
 

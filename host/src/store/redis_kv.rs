@@ -376,12 +376,7 @@ impl KvNamespace for RedisNamespace {
     }
 
     fn expire(&self, key: &str, seconds: u32) -> Result<bool, KvError> {
-        let deadline = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            })
-            .saturating_add(u64::from(seconds) * 1000);
+        let deadline = crate::time::now_ms().saturating_add(u64::from(seconds) * 1000);
         let exists: i64 = self.run("expire", |c| {
             EXPIRE
                 .key(&self.expiring)

@@ -151,7 +151,7 @@ impl RedisQuarantine {
         message: &[u8],
         received_at_ms: u64,
     ) -> Result<bool, KvError> {
-        let Some(ttl) = remaining_ttl(self.ttl, received_at_ms, now_millis()) else {
+        let Some(ttl) = remaining_ttl(self.ttl, received_at_ms, crate::time::now_ms()) else {
             return Ok(false);
         };
         let keys = self.keys(id);
@@ -309,15 +309,6 @@ fn remaining_ttl(ttl: u64, received_at_ms: u64, now_ms: u64) -> Option<u64> {
     }
     let age = now_ms.saturating_sub(received_at_ms) / 1000;
     (age < ttl).then(|| (ttl - age).max(1))
-}
-
-/// The wall clock, in milliseconds since the Unix epoch.
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 #[cfg(test)]
