@@ -9,7 +9,6 @@
 //! No IDNA mapping: a host is looked up as written (lower-cased), and the list knows both
 //! the Unicode and the `xn--` spelling of its suffixes.
 
-#[cfg(not(target_arch = "wasm32"))]
 #[path = "domain_rules.rs"]
 mod domain_rules;
 
@@ -41,4 +40,20 @@ pub fn registrable(host: &str) -> Option<String> {
     {
         domain_rules::registrable(host)
     }
+}
+
+/// Whether `name` is an IP address or address literal rather than a domain name: it parses
+/// as an IP (bracketed or not, a trailing dot ignored: `192.0.2.1`, `[IPv6:2001:db8::1]`),
+/// or its last label is a number, decimal or `0x` hex, which browsers read as IPv4
+/// (`3221225985`, `0xc0.0.2.1`). The same test [`registrable`] applies.
+///
+/// ```
+/// use moat_sdk::domain::looks_like_ip;
+///
+/// assert!(looks_like_ip("[192.0.2.1]"));
+/// assert!(!looks_like_ip("1.example.org"));
+/// ```
+#[must_use]
+pub fn looks_like_ip(name: &str) -> bool {
+    domain_rules::looks_like_ip(name)
 }

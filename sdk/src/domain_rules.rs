@@ -1,32 +1,36 @@
 //! The registrable-domain rule, in one file both sides compile: the gateway's `domain`
-//! import (`host/src/filter/capabilities/domain.rs` includes it) and the SDK's native
-//! build, where `moat_sdk::domain::registrable` must answer as the gateway does for a
-//! plugin's unit tests. Built for WebAssembly, the SDK asks the gateway instead.
+//! import (`host/src/filter/capabilities/domain.rs` includes it) and the SDK, whose native
+//! build answers `moat_sdk::domain::registrable` as the gateway does for a plugin's unit
+//! tests (built for WebAssembly it asks the gateway instead) and which gives plugins
+//! [`looks_like_ip`] on every target.
 
 /// The registrable domain of `host` (the public suffix and one label more), lower-cased
 /// and without a trailing dot; `None` for an empty name or label, a public suffix itself
 /// and IP addresses (see `wit/domain.wit`).
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn registrable(host: &str) -> Option<String> {
     let host = host.strip_suffix('.').unwrap_or(host).to_lowercase();
-    if host.is_empty() || host.split('.').any(str::is_empty) || is_ip_literal(&host) {
+    if host.is_empty() || host.split('.').any(str::is_empty) || looks_like_ip(&host) {
         return None;
     }
     psl::domain_str(&host).map(str::to_owned)
 }
 
-/// Whether `host` (lower-cased, no trailing dot) is an IP address rather than a name: a
-/// bracketed literal, or a name whose last label is a number, decimal or `0x` hex, which
-/// browsers read as IPv4 (the WHATWG URL standard's "ends in a number"). No top-level
-/// domain is numeric.
-fn is_ip_literal(host: &str) -> bool {
-    if host.starts_with('[') {
+/// Whether `name` is an IP address or address literal rather than a domain name: it
+/// parses as an IP (with or without brackets, a trailing dot ignored), or its last label
+/// is a number, decimal or `0x` hex, which browsers read as IPv4 (the WHATWG URL
+/// standard's "ends in a number"). No top-level domain is numeric.
+pub(crate) fn looks_like_ip(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if name.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok() {
         return true;
     }
-    let last = host.rsplit('.').next().unwrap_or_default();
-    match last.strip_prefix("0x") {
-        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        None => last.bytes().all(|b| b.is_ascii_digit()),
-    }
+    let last = name.rsplit('.').next().unwrap_or_default();
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|digits| digits.chars().all(|c| c.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -124,6 +128,25 @@ mod tests {
         }
         assert_eq!(reg("1.example.org").as_deref(), Some("example.org"));
         assert_eq!(reg("host.0xfeed.com").as_deref(), Some("0xfeed.com"));
+    }
+
+    #[test]
+    fn ip_literals_are_not_names() {
+        for ip in [
+            "192.0.2.1",
+            "[192.0.2.1]",
+            "[IPv6:2001:db8::1]",
+            "2001:db8::1",
+            "3221225985",
+            "0xc0.0x00.0x02.0x01",
+            "0XC0000201",
+            "192.0.2.1.",
+        ] {
+            assert!(looks_like_ip(ip), "{ip}");
+        }
+        assert!(!looks_like_ip("example.org"));
+        assert!(!looks_like_ip("1.example.org"));
+        assert!(!looks_like_ip("test"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use moat_sdk::domain::registrable;
+use moat_sdk::domain::{looks_like_ip, registrable};
 
 /// The longest domain name DNS can carry, in text form without the trailing dot.
 pub(crate) const MAX_NAME_LEN: usize = 253;
@@ -120,22 +120,6 @@ pub(crate) fn normalize_domain(name: &str) -> Option<String> {
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
     });
     labels_ok.then_some(name)
-}
-
-/// Whether `name` is an IP address or address literal rather than a domain name: it
-/// parses as an IP (with or without brackets), or its last label is a number (decimal or
-/// `0x` hex) — no top-level domain is numeric, and browsers read such hosts as IPv4.
-pub(crate) fn looks_like_ip(name: &str) -> bool {
-    let name = name.trim_end_matches('.');
-    if name.starts_with('[') || name.parse::<IpAddr>().is_ok() {
-        return true;
-    }
-    let last = name.rsplit('.').next().unwrap_or_default();
-    let hex = last
-        .strip_prefix("0x")
-        .or_else(|| last.strip_prefix("0X"))
-        .is_some_and(|digits| digits.chars().all(|c| c.is_ascii_hexdigit()));
-    hex || (!last.is_empty() && last.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The names to ask a domain list about for one normalized host: its registrable domain
@@ -299,12 +283,12 @@ mod tests {
             "0xc0.0x00.0x02.0x01",
             "192.0.2.1.",
         ] {
-            assert!(looks_like_ip(ip), "{ip}");
             assert_eq!(normalize_domain(ip), None, "{ip}");
         }
-        assert!(!looks_like_ip("example.org"));
-        assert!(!looks_like_ip("1.example.org"));
-        assert!(!looks_like_ip("test"));
+        assert_eq!(
+            normalize_domain("1.example.org").as_deref(),
+            Some("1.example.org")
+        );
     }
 
     #[test]

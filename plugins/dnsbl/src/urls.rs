@@ -1,9 +1,10 @@
 //! The host part of the URLs in a message, and the domains a URI block list is asked
 //! about. Pure string work, no host calls.
 
+use moat_sdk::domain::looks_like_ip;
 use moat_sdk::url::percent_decode;
 
-use crate::query::{domain_candidates, looks_like_ip, normalize_domain};
+use crate::query::{domain_candidates, normalize_domain};
 
 /// At most this many domain names are looked up per URI list and message.
 pub(crate) const MAX_URI_DOMAINS: usize = 20;
