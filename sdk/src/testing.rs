@@ -274,18 +274,16 @@ impl MemoryKv {
         if self.len() + added + new_keys.len() > self.quota.max_entries + removed {
             return Err(KvError::QuotaExceeded);
         }
-        let mut batch = self.clone();
-        batch.fault = None;
-        batch.increment_many(keyed)?;
+        // All or nothing: `increment_many` writes nothing when it fails, and the id
+        // counters cannot fail once the quota is checked.
+        self.increment_many(keyed)?;
         for (id, total) in ids {
             if total == 0 {
-                batch.counters.remove(&id);
+                self.counters.remove(&id);
             } else {
-                batch.counters.insert(id, total);
+                self.counters.insert(id, total);
             }
         }
-        batch.fault = self.fault;
-        *self = batch;
         Ok(())
     }
 
