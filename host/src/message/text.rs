@@ -52,18 +52,26 @@ fn unfold(value: &str) -> String {
 /// The distinct http(s) URLs in `texts`, in order of first appearance, as written. A link
 /// written without a scheme (`www.example.com/offer`) is taken as `http://` + the link.
 pub(super) fn find_urls<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut urls: Vec<String> = Vec::new();
+    let mut found = Found::default();
     for text in texts {
-        if !add_urls_in(text, &mut urls) {
+        if !add_urls_in(text, &mut found) {
             break;
         }
     }
-    urls
+    found.urls
 }
 
-/// Adds the URLs of one text not yet in `urls`, in order; `false` once `urls` holds
+/// The URLs found so far, in order, and the same as a set: a message repeating links
+/// costs a hash lookup per link, not a walk through every URL found before it.
+#[derive(Default)]
+struct Found {
+    urls: Vec<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+/// Adds the URLs of one text not yet `found`, in order; `false` once there are
 /// [`MAX_URLS`].
-fn add_urls_in(text: &str, urls: &mut Vec<String>) -> bool {
+fn add_urls_in(text: &str, found: &mut Found) -> bool {
     let lower = text.to_ascii_lowercase();
     let mut next_http = find_from(&lower, "http", 0);
     let mut next_www = find_from(&lower, "www.", 0);
@@ -86,9 +94,9 @@ fn add_urls_in(text: &str, urls: &mut Vec<String>) -> bool {
         match url {
             Some((url, end)) => {
                 from = end;
-                if !urls.contains(&url) {
-                    urls.push(url);
-                    if urls.len() == MAX_URLS {
+                if found.seen.insert(url.clone()) {
+                    found.urls.push(url);
+                    if found.urls.len() == MAX_URLS {
                         return false;
                     }
                 }
@@ -244,6 +252,22 @@ mod tests {
         assert_eq!(
             urls,
             vec!["http://www.example.org/", "http://www.example.com"]
+        );
+    }
+
+    #[test]
+    fn at_most_max_urls_distinct_links_are_kept_in_order() {
+        let distinct: Vec<String> = (0..MAX_URLS + 500)
+            .map(|i| format!("www.site{i}.example"))
+            .collect();
+        let repeated = format!("{} ", distinct[..10].join(" ")).repeat(100);
+        let text = format!("{repeated} {}", distinct.join(" "));
+        let urls = find_urls([text.as_str()].into_iter());
+        assert_eq!(urls.len(), MAX_URLS);
+        assert_eq!(urls[0], "http://www.site0.example");
+        assert_eq!(
+            urls[MAX_URLS - 1],
+            format!("http://www.site{}.example", MAX_URLS - 1)
         );
     }
 
