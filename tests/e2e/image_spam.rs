@@ -3,8 +3,7 @@
 //! `moat learn` (which now reads the images with real tesseract), then a sample of the
 //! generated test set (`tests/data/image-spam`: other phrasing, fonts, sizes, colours and
 //! JPEG noise than the training set) goes through `moat check`: no ham may be flagged,
-//! and at least a fifth of the spam must not be accepted (the issue asks for 90%; see
-//! the assertion).
+//! and at least 90% of the spam must not be accepted.
 
 use std::path::{Path, PathBuf};
 
@@ -91,14 +90,13 @@ fn image_spam_is_caught_and_image_ham_is_not_flagged() {
         .iter()
         .filter(|d| d["action"] != "accept")
         .collect();
-    // The issue's target is 90% of spam not accepted; measured on the whole test split
-    // today: 22 of 44 (plugins/bayes/README.md, "Image spam"); this test's training (a
-    // quarter of the mail corpus) and sample gave 6 of 22 before the header signals. This
-    // floor keeps what is reached from going back; raise it as the image-text cut-off is
-    // tuned.
+    // The issue's target: at least 90% of spam not accepted, no ham flagged. Measured
+    // with this test's training (a quarter of the mail corpus) and sample: 20 of 22;
+    // on the whole test split with all of mail/train learnt: 40 of 44
+    // (plugins/bayes/README.md, "Image spam").
     let not_accepted = spam.len() - accepted.len();
     assert!(
-        not_accepted * 5 >= spam.len(),
+        not_accepted * 10 >= spam.len() * 9,
         "only {not_accepted} of {} image spam not accepted: {accepted:#?}",
         spam.len()
     );

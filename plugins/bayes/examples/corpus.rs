@@ -190,7 +190,7 @@ fn run(config: &Config, train_set: &[&Mail], test: &[&Mail], explain: &[String])
         tally
             .probabilities
             .push((mail.label, probability, name.into_owned()));
-        let class = Class::of(probability, config);
+        let class = Class::of(probability, config.cutoffs());
         let index = match class {
             Class::Spam => 0,
             Class::Ham => 1,

@@ -46,9 +46,15 @@ pub struct Config {
     /// The image text is also classified on its own (`BAYES_OCR_SPAM`, `BAYES_OCR_HAM`)
     /// when it gives at least this many tokens; 0 turns that off.
     pub ocr_min_tokens: usize,
-    /// The score of `BAYES_OCR_SPAM` at probability 1 (half of it at the spam cut-off).
+    /// The image text alone is spam (`BAYES_OCR_SPAM`) from this probability on. Lower
+    /// than `spam_cutoff`: tens of words give a less extreme probability than a whole
+    /// message's hundreds of tokens.
+    pub ocr_spam_cutoff: f64,
+    /// The image text alone is ham (`BAYES_OCR_HAM`) up to this probability.
+    pub ocr_ham_cutoff: f64,
+    /// The score of `BAYES_OCR_SPAM` at probability 1 (half of it at `ocr_spam_cutoff`).
     pub ocr_spam_score: f64,
-    /// The score of `BAYES_OCR_HAM` at probability 0 (half of it at the ham cut-off);
+    /// The score of `BAYES_OCR_HAM` at probability 0 (half of it at `ocr_ham_cutoff`);
     /// negative.
     pub ocr_ham_score: f64,
     /// `moat learn` reads the message's images with the OCR engine (needs the `ocr`
@@ -92,7 +98,9 @@ impl Default for Config {
             osb_window: tokenizer.osb_window,
             ocr_tokens: tokenizer.ocr_tokens,
             ocr_min_tokens: params.min_image_tokens,
-            ocr_spam_score: 4.0,
+            ocr_spam_cutoff: 0.9,
+            ocr_ham_cutoff: 0.2,
+            ocr_spam_score: 6.0,
             ocr_ham_score: -2.0,
             learn_ocr: true,
             learn_ocr_budget_ms: Limits::default().budget_ms,
@@ -104,7 +112,34 @@ impl Default for Config {
     }
 }
 
+/// Where a spam probability stops being unsure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cutoffs {
+    /// Spam from this probability on.
+    pub spam: f64,
+    /// Ham up to this probability.
+    pub ham: f64,
+}
+
 impl Config {
+    /// The cut-offs for the whole message.
+    #[must_use]
+    pub fn cutoffs(&self) -> Cutoffs {
+        Cutoffs {
+            spam: self.spam_cutoff,
+            ham: self.ham_cutoff,
+        }
+    }
+
+    /// The cut-offs for the image text classified alone.
+    #[must_use]
+    pub fn ocr_cutoffs(&self) -> Cutoffs {
+        Cutoffs {
+            spam: self.ocr_spam_cutoff,
+            ham: self.ocr_ham_cutoff,
+        }
+    }
+
     /// The classifier parameters.
     #[must_use]
     pub fn params(&self) -> Params {
@@ -150,7 +185,7 @@ impl Config {
 
     /// The config with every unusable value replaced by its default, and what was
     /// replaced. Unusable: probabilities outside `[0, 1]` (cut-offs need
-    /// `ham_cutoff < spam_cutoff`), a negative or non-finite `robinson_s`, margin or
+    /// `ham_cutoff < spam_cutoff`, `ocr_ham_cutoff < ocr_spam_cutoff`), a negative or non-finite `robinson_s`, margin or
     /// `min_deviation`, a negative `spam_score` or positive `ham_score`, a zero
     /// `max_clues`, `max_tokens` or `osb_window`, an `osb_window` above 5.
     #[must_use]
@@ -166,20 +201,23 @@ impl Config {
             }
         };
         let unit = |v: f64| (0.0..=1.0).contains(&v);
-        let cutoffs_ok = self.ham_cutoff < self.spam_cutoff;
-        let (spam, ham) = (self.spam_cutoff, self.ham_cutoff);
-        check(
-            "spam_cutoff",
-            &mut self.spam_cutoff,
-            d.spam_cutoff,
-            unit(spam) && cutoffs_ok,
-        );
-        check(
-            "ham_cutoff",
-            &mut self.ham_cutoff,
-            d.ham_cutoff,
-            unit(ham) && cutoffs_ok,
-        );
+        for (names, (spam, ham), defaults) in [
+            (
+                ["spam_cutoff", "ham_cutoff"],
+                (&mut self.spam_cutoff, &mut self.ham_cutoff),
+                d.cutoffs(),
+            ),
+            (
+                ["ocr_spam_cutoff", "ocr_ham_cutoff"],
+                (&mut self.ocr_spam_cutoff, &mut self.ocr_ham_cutoff),
+                d.ocr_cutoffs(),
+            ),
+        ] {
+            let ordered = *ham < *spam;
+            let (spam_ok, ham_ok) = (unit(*spam) && ordered, unit(*ham) && ordered);
+            check(names[0], spam, defaults.spam, spam_ok);
+            check(names[1], ham, defaults.ham, ham_ok);
+        }
         let v = self.spam_score;
         check("spam_score", &mut self.spam_score, d.spam_score, v >= 0.0);
         let v = self.ham_score;
@@ -255,7 +293,8 @@ mod tests {
     fn image_settings_are_read_and_checked() {
         let config: Config = serde_json::from_str(
             r#"{"ocr_tokens": "prefixed", "learn_ocr": false, "learn_ocr_budget_ms": 9000,
-                "ocr_min_tokens": 0, "ocr_spam_score": -1, "ocr_ham_score": 1}"#,
+                "ocr_min_tokens": 0, "ocr_spam_score": -1, "ocr_ham_score": 1,
+                "ocr_spam_cutoff": 0.3, "ocr_ham_cutoff": 0.4}"#,
         )
         .unwrap();
         assert_eq!(config.tokenizer().ocr_tokens, OcrTokens::Prefixed);
@@ -263,9 +302,13 @@ mod tests {
         assert_eq!(config.learn_ocr_limits().budget_ms, 9000);
         assert_eq!(config.params().min_image_tokens, 0);
         let (config, problems) = config.validated();
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(config.ocr_spam_score, 4.0);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(config.ocr_spam_score, 6.0);
         assert_eq!(config.ocr_ham_score, -2.0);
+        // Crossed cut-offs: both fall back, each named.
+        assert_eq!(config.ocr_cutoffs(), Config::default().ocr_cutoffs());
+        assert!(problems[0].starts_with("config key `ocr_spam_cutoff` = 0.3"));
+        assert!(problems[1].starts_with("config key `ocr_ham_cutoff` = 0.4"));
         assert!(serde_json::from_str::<Config>(r#"{"ocr_tokens": "mixed"}"#).is_err());
     }
 

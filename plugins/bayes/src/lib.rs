@@ -29,7 +29,7 @@ use moat_sdk::{
     clock, log, ocr,
 };
 
-use crate::config::Config;
+use crate::config::{Config, Cutoffs};
 use crate::model::{Classification, Clue, ImageScore, Kv, ModelError, Score, Stats, Teacher};
 pub use crate::tokens::Input;
 use crate::tokens::Source;
@@ -246,12 +246,12 @@ pub enum Class {
 }
 
 impl Class {
-    /// The class of `probability` under `config`'s cut-offs.
+    /// The class of `probability` under `cutoffs`.
     #[must_use]
-    pub fn of(probability: f64, config: &Config) -> Self {
-        if probability >= config.spam_cutoff {
+    pub fn of(probability: f64, cutoffs: Cutoffs) -> Self {
+        if probability >= cutoffs.spam {
             Self::Spam
-        } else if probability <= config.ham_cutoff {
+        } else if probability <= cutoffs.ham {
             Self::Ham
         } else {
             Self::Unsure
@@ -277,14 +277,15 @@ fn verdict_for(config: &Config, result: Result<Classification, ModelError>) -> V
             untrained_detail(stats, config.minimum()),
         ),
         Ok(Classification::Scored(score)) => {
-            let (name, points) = match Class::of(score.probability, config) {
+            let cutoffs = config.cutoffs();
+            let (name, points) = match Class::of(score.probability, cutoffs) {
                 Class::Spam => (
                     "BAYES_SPAM",
-                    points(config, score.probability, config.spam_score),
+                    points(cutoffs, score.probability, config.spam_score),
                 ),
                 Class::Ham => (
                     "BAYES_HAM",
-                    points(config, score.probability, config.ham_score),
+                    points(cutoffs, score.probability, config.ham_score),
                 ),
                 Class::Unsure => unsure_band(score.probability),
             };
@@ -319,12 +320,13 @@ fn unsure_band(p: f64) -> (&'static str, f64) {
 }
 
 /// Adds `BAYES_OCR_SPAM`, `BAYES_OCR_HAM` or `BAYES_OCR_UNSURE` (0): what the image text
-/// alone is, by the same cut-offs.
+/// alone is, by its own cut-offs.
 fn verdict_for_image(config: &Config, image: &ImageScore, verdict: Verdict) -> Verdict {
     let p = image.probability;
-    let (name, points) = match Class::of(p, config) {
-        Class::Spam => ("BAYES_OCR_SPAM", points(config, p, config.ocr_spam_score)),
-        Class::Ham => ("BAYES_OCR_HAM", points(config, p, config.ocr_ham_score)),
+    let cutoffs = config.ocr_cutoffs();
+    let (name, points) = match Class::of(p, cutoffs) {
+        Class::Spam => ("BAYES_OCR_SPAM", points(cutoffs, p, config.ocr_spam_score)),
+        Class::Ham => ("BAYES_OCR_HAM", points(cutoffs, p, config.ocr_ham_score)),
         Class::Unsure => ("BAYES_OCR_UNSURE", 0.0),
     };
     let mut text = format!("image text alone: probability {p:.4}; top:");
@@ -334,12 +336,10 @@ fn verdict_for_image(config: &Config, image: &ImageScore, verdict: Verdict) -> V
 
 /// The points for probability `p` with `full` at the extreme: half of `full` at the
 /// cut-off, all of it at 0 (ham) or 1 (spam), rounded to hundredths.
-fn points(config: &Config, p: f64, full: f64) -> f64 {
-    let depth = match Class::of(p, config) {
-        Class::Spam if config.spam_cutoff < 1.0 => {
-            (p - config.spam_cutoff) / (1.0 - config.spam_cutoff)
-        }
-        Class::Ham if config.ham_cutoff > 0.0 => (config.ham_cutoff - p) / config.ham_cutoff,
+fn points(cutoffs: Cutoffs, p: f64, full: f64) -> f64 {
+    let depth = match Class::of(p, cutoffs) {
+        Class::Spam if cutoffs.spam < 1.0 => (p - cutoffs.spam) / (1.0 - cutoffs.spam),
+        Class::Ham if cutoffs.ham > 0.0 => (cutoffs.ham - p) / cutoffs.ham,
         Class::Unsure => return 0.0,
         _ => 1.0,
     };
@@ -357,7 +357,7 @@ fn untrained_detail(stats: Stats, min: Stats) -> String {
 /// Probability, cut-offs, tokens per source and the most significant tokens, in at most
 /// 1 KiB.
 fn detail(score: &Score, config: &Config) -> String {
-    let class = match Class::of(score.probability, config) {
+    let class = match Class::of(score.probability, config.cutoffs()) {
         Class::Spam => format!("spam, >= {}", config.spam_cutoff),
         Class::Ham => format!("ham, <= {}", config.ham_cutoff),
         Class::Unsure => format!("unsure, {}..{}", config.ham_cutoff, config.spam_cutoff),
@@ -576,6 +576,28 @@ mod tests {
     }
 
     #[test]
+    fn image_text_has_its_own_cut_offs() {
+        let config = Config::default();
+        // Unsure for a whole message, spam for the few words of an image.
+        assert_eq!(Class::of(0.95, config.cutoffs()), Class::Unsure);
+        let image = ImageScore {
+            probability: 0.95,
+            clues: Vec::new(),
+        };
+        let verdict = verdict_for_image(&config, &image, Verdict::new());
+        assert_eq!(verdict.symbols[0].name, "BAYES_OCR_SPAM");
+        // Half of the full score at the cut-off (0.9), all of it at 1: 3 + 1.5.
+        assert_eq!(verdict.symbols[0].score, 4.5);
+        let image = ImageScore {
+            probability: 0.85,
+            clues: Vec::new(),
+        };
+        let verdict = verdict_for_image(&config, &image, Verdict::new());
+        assert_eq!(verdict.symbols[0].name, "BAYES_OCR_UNSURE");
+        assert_eq!(verdict.symbols[0].score, 0.0);
+    }
+
+    #[test]
     fn image_text_alone_is_classified_too() {
         let (config, mut kv, input) = poisoned();
         let verdict = verdict_for(&config, score(&mut kv, &config, &input));
@@ -583,7 +605,11 @@ mod tests {
         assert_eq!(names.len(), 2, "{verdict:?}");
         assert_eq!(names[1], "BAYES_OCR_SPAM", "{verdict:?}");
         let image = &verdict.symbols[1];
-        assert!(image.score >= 2.0 && image.score <= 4.0, "{image:?}");
+        let full = config.ocr_spam_score;
+        assert!(
+            image.score >= full / 2.0 && image.score <= full,
+            "{image:?}"
+        );
         assert!(
             image
                 .detail

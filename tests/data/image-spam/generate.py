@@ -332,6 +332,250 @@ HAM_TEST = [
                "Please call Jo if you see her"]),
 ]
 
+# A second, larger training pool (written after the first two sets, so their bytes do not
+# change): more topics and more ways of saying each pitch, as an operator's Bayes sees
+# after some months of image spam. `check_disjoint` keeps every line of it free of any
+# three-word run of a test line.
+
+SPAM_TRAIN_MORE = {
+    "pharmacy": (
+        ["Online Pharmacy Specials", "Cheap Prescription Drugs", "Rx Savings Club"],
+        [
+            "Buy your medications online and save big",
+            "Painkillers, sleeping pills and antibiotics available",
+            "Order without a prescription today",
+            "Lowest prices on brand and generic drugs",
+            "Shipped in a plain envelope, no questions asked",
+            "Express delivery worldwide, satisfaction guaranteed",
+            "Refill your pills at half the pharmacy price",
+            "Men's health products at wholesale cost",
+            "Secure checkout, we accept all major cards",
+            "Our licensed pharmacists ship within a day",
+        ],
+    ),
+    "crypto": (
+        ["Double Your Bitcoin", "Crypto Millionaire Secret", "Token Presale Now Live"],
+        [
+            "Invest in the next coin before it takes off",
+            "Our bot trades for you around the clock",
+            "Members earn thousands of dollars every week",
+            "Risk free profits from the crypto market",
+            "Transfer your coins and we double them",
+            "Early investors made a fortune, you are next",
+            "Presale price ends this Friday",
+            "Make money online with digital currency",
+            "Guaranteed daily payouts to your wallet",
+            "Join now and claim your bonus tokens",
+        ],
+    ),
+    "loan": (
+        ["Loan Approved", "Need Cash Fast?", "Lower Your Payments"],
+        [
+            "Approval guaranteed whatever your credit score",
+            "Borrow money today and repay over five years",
+            "Refinance your mortgage at the lowest rate",
+            "Money wired to your bank account the same day",
+            "No credit check and no collateral",
+            "Clear your debt with one easy loan",
+            "Your application has been pre-approved",
+            "Quick cash for any purpose",
+            "Rates as low as 2.9% for a limited time",
+            "Fill in the short form to get your money",
+        ],
+    ),
+    "prize": (
+        ["You Are A Winner", "Claim Your Reward", "Winning Notification"],
+        [
+            "You have won a cash prize of $1,000,000",
+            "Your ticket number won the international lottery",
+            "Collect your free gift card now",
+            "A free laptop is reserved for you",
+            "Contact our claims agent to receive your winnings",
+            "Provide your bank account for the transfer",
+            "Only a processing fee stands between you and your prize",
+            "Winners must respond before the deadline",
+            "Selected customers receive an exclusive reward",
+            "Confirm your details to get your prize",
+        ],
+    ),
+    "goods": (
+        ["Replica Watches Sale", "Brand Name Fashion Deals", "Factory Direct Prices"],
+        [
+            "Replica watches that look like the real thing",
+            "Famous brands at wholesale prices",
+            "Rolex, Cartier and Omega from $99",
+            "Top quality copies, nobody can tell",
+            "Sunglasses, shoes and bags at huge discounts",
+            "Clearance sale, everything must go",
+            "Order two and get the third one free",
+            "Free shipping on orders over $150",
+            "Best prices on luxury items guaranteed",
+            "Shop now before stock runs out",
+        ],
+    ),
+    "phishing": (
+        ["Account Suspended", "Verify Your Account", "Urgent Account Notice"],
+        [
+            "We detected suspicious activity on your bank account",
+            "Your account has been temporarily suspended",
+            "Verify your account information to avoid closure",
+            "Update your billing details immediately",
+            "Click the link and enter your password",
+            "Your mailbox has exceeded its storage limit",
+            "Confirm your login to keep receiving messages",
+            "Your payment could not be completed",
+            "Security team, online banking services",
+            "Your card will be blocked unless you act",
+        ],
+    ),
+    "dating": (
+        ["Hot Singles Near You", "Meet Women Tonight", "Someone Likes You"],
+        [
+            "Thousands of single women are waiting to meet you",
+            "Chat with sexy girls in your town",
+            "Adult dating for grown ups, completely discreet",
+            "Find a date tonight, join for free",
+            "Horny housewives want to meet you",
+            "See her private profile and photos",
+            "Real women, real encounters, no commitment",
+            "Your match sent you a message",
+            "Sign up in one minute and start flirting",
+            "Lonely ladies are online right now",
+        ],
+    ),
+    "jobs": (
+        ["Work From Home", "Make Money Online", "Be Your Own Boss"],
+        [
+            "Make $5,000 a month working from home",
+            "Earn extra income in your spare time",
+            "No skills needed, we train you",
+            "Get paid to fill in online surveys",
+            "Financial freedom starts today",
+            "Part time work with full time pay",
+            "Mystery shoppers needed in your area",
+            "Stop working for someone else",
+            "Earn money with just your computer",
+            "Get paid every week, guaranteed",
+        ],
+    ),
+    "stock": (
+        ["Hot Stock Alert", "Penny Stock Breakout", "Investor Alert"],
+        [
+            "This stock is about to go through the roof",
+            "Huge gains expected for shareholders",
+            "Buy before the big announcement",
+            "The share price could triple by next week",
+            "Strong buy rating, massive upside",
+            "Watch this symbol on Monday morning",
+            "Investors are rushing to buy this company",
+            "Get in now at a low price",
+            "Stock price about to rise after the merger",
+            "Our newsletter picks make investors rich",
+        ],
+    ),
+    "software": (
+        ["Software Clearance", "Download Software Cheap", "Genuine Software Deals"],
+        [
+            "All popular software at rock bottom prices",
+            "Windows and Office at unbeatable prices",
+            "Download now and save up to 90%",
+            "Adobe programs for only $29",
+            "Lifetime license, instant activation",
+            "Every title heavily discounted",
+            "Buy software online and download today",
+            "Licensed copies, full versions",
+        ],
+    ),
+    "slimming": (
+        ["Lose Weight Fast", "Weight Loss Breakthrough", "Diet Pills That Work"],
+        [
+            "Lose 20 pounds in 30 days",
+            "Burn calories without dieting or exercise",
+            "The pill that melts away your fat",
+            "Get a flat stomach in two weeks",
+            "Clinically proven weight loss formula",
+            "Reduce your appetite and lose weight",
+            "Slim down fast with our natural herbal formula",
+            "Thousands have lost weight with our product",
+            "Order your free trial bottle now",
+        ],
+    ),
+}
+
+HAM_TRAIN_MORE = [
+    ("invoice", ["INVOICE 0412", "Consulting services, March   $1,200.00",
+                 "Travel expenses   $143.20", "Total   $1,343.20",
+                 "Payment terms: 14 days"]),
+    ("invoice", ["Invoice 77-301", "Boiler service and parts   165.00",
+                 "Call-out charge   45.00", "Total due   210.00",
+                 "Sort code and account number below"]),
+    ("invoice", ["Rechnung / Invoice 2291", "Translation, 3,400 words   EUR 340.00",
+                 "Proofreading   EUR 60.00", "Total   EUR 400.00"]),
+    ("flyer", ["Summer Fete", "Saturday 6 July, 12 till 5", "Tombola, cake stall and dog show",
+               "Village green, free entry"]),
+    ("flyer", ["Film Night", "Friday 8pm in the parish hall", "Popcorn and drinks on sale",
+               "Tickets 5 pounds, children free"]),
+    ("flyer", ["Charity Fun Run", "5 km around the lake", "Sunday 10am, registration from 9",
+               "Raising money for the hospice"]),
+    ("flyer", ["Jumble Sale", "Toys, clothes, books and bric-a-brac",
+               "Scout hut, Saturday morning", "Donations welcome on Friday evening"]),
+    ("notes", ["Agenda for Thursday", "1. Welcome and apologies", "2. Minutes of last meeting",
+               "3. Budget for next year", "4. Any other business"]),
+    ("notes", ["Packing list for camping", "tent, sleeping bags, torch",
+               "stove and gas", "first aid kit", "rain jackets"]),
+    ("notes", ["Lecture notes week 5", "Photosynthesis takes place in chloroplasts",
+               "Light reactions and the Calvin cycle", "Read chapter 8 before Monday"]),
+    ("notes", ["Wifi details for guests", "Network: GardenFlat", "Password on the fridge",
+               "Router is in the hall cupboard"]),
+    ("receipt", ["PETROL STATION", "Unleaded 42.3 litres   61.40", "Car wash   8.00",
+                 "Total   69.40", "Paid by debit card"]),
+    ("receipt", ["BOOKSHOP", "Paperback novel   8.99", "Road atlas   12.50",
+                 "Total   21.49", "Thanks for shopping locally"]),
+    ("receipt", ["CAFE ROMA", "2 x cappuccino   6.40", "Toasted sandwich   5.90",
+                 "Total   12.30", "Service not included"]),
+    ("schedule", ["Football training", "Under 10s: Tuesday 6pm", "Under 12s: Thursday 6pm",
+                  "Matches on Saturday mornings", "Shin pads are required"]),
+    ("schedule", ["Office cover rota", "Monday: Priya", "Tuesday: Tom", "Wednesday: Alex",
+                  "Thursday and Friday: Joan"]),
+    ("schedule", ["Conference programme", "09:30 Registration and coffee",
+                  "10:00 Opening keynote", "12:30 Lunch", "14:00 Workshops"]),
+    ("recipe", ["Pancakes", "100 g plain flour, 2 eggs", "300 ml milk, pinch of salt",
+                "Rest the batter for half an hour"]),
+    ("recipe", ["Tomato sauce", "2 tins of tomatoes, 3 cloves of garlic",
+                "Olive oil and fresh basil", "Cook gently for 40 minutes"]),
+    ("ticket", ["Concert ticket", "Royal Albert Hall", "Stalls, row K, seat 17",
+                "Doors open 7pm"]),
+    ("ticket", ["Ferry booking", "Portsmouth to Caen", "Vehicle: car, 2 adults",
+                "Check in 60 minutes before departure"]),
+    ("screenshot", ["Messages", "Dad: are we still on for Sunday lunch?",
+                    "Me: yes, 1pm at ours", "Dad: great, I'll bring dessert"]),
+    ("screenshot", ["Order status", "Your parcel is out for delivery",
+                    "Expected between 10:00 and 14:00", "Tracking number on the app"]),
+    ("screenshot", ["Weather forecast", "Saturday: sunny intervals, 19 C",
+                    "Sunday: light rain, 15 C", "Wind from the south west"]),
+    ("invoice", ["Quote for decorating", "Living room, two coats   380.00",
+                 "Hallway and landing   290.00", "Materials included", "Valid for 30 days"]),
+    ("invoice", ["Membership renewal", "Tennis club, family membership   210.00",
+                 "Court booking credit   25.00", "Please pay before 1 April"]),
+    ("flyer", ["Allotment Society AGM", "Wednesday 7:30pm, community centre",
+               "Election of officers", "Seed potatoes on sale"]),
+    ("flyer", ["Babysitting", "Reliable student, first aid trained",
+               "Evenings and weekends", "References available"]),
+    ("notes", ["Dentist instructions", "No hot drinks for two hours",
+               "Rinse with salt water tomorrow", "Call if the pain gets worse"]),
+    ("notes", ["Car service checklist", "oil and filter changed", "brake pads at 40%",
+               "tyres fine", "next service in 12 months"]),
+    ("receipt", ["GARDEN CENTRE", "Compost 3 bags   15.00", "Lavender plants x4   12.00",
+                 "Total   27.00", "Returns within 28 days with receipt"]),
+    ("schedule", ["Holiday club timetable", "Monday: arts and crafts",
+                  "Tuesday: swimming trip", "Wednesday: nature walk", "Thursday: baking"]),
+    ("recipe", ["Flapjacks", "250 g oats, 125 g butter", "125 g brown sugar, 3 tbsp syrup",
+                "Bake 20 minutes, cut while warm"]),
+    ("screenshot", ["Bank app - recent", "Council tax   -112.00", "Salary   +2,140.00",
+                    "Supermarket   -64.35", "Balance   1,873.12"]),
+]
+
+
 # ---------------------------------------------------------------------------------------
 # Bodies. Spam's text part is innocent on purpose: it is there to poison Bayes.
 
@@ -394,6 +638,9 @@ HAM_BODIES_TEST = {
                    "Sent from my phone, screenshot below."],
 }
 
+HAM_BODIES_TRAIN_MORE = dict(HAM_BODIES_TRAIN, screenshot=[
+    "Screenshot attached, see what you think.", "Took a screenshot of this for you."])
+
 SPAM_SUBJECTS = ["hello", "Re: our talk", "for you", "photo", "update", "quick note",
                  "Re: Re: question", "see this", "hi there", "information"]
 HAM_SUBJECT = {
@@ -424,6 +671,14 @@ TRAIN_STYLE = dict(
     palettes=[((0, 0, 0), (255, 255, 255)), ((20, 20, 120), (250, 250, 235)),
               ((120, 0, 0), (255, 255, 210))],
     jpeg=(85, 95), noise=(0, 0), jpeg_share=0.3, tilt=0.0,
+)
+# The second training pool: the training faces plus an italic one, some grey noise and
+# more JPEG, so that Bayes also learns the words as OCR misreads them.
+TRAIN_MORE_STYLE = dict(
+    fonts=TRAIN_FONTS + ["DejaVuSerif-Italic.ttf"], size=(18, 26), width=(440, 640),
+    palettes=[((0, 0, 0), (255, 255, 255)), ((20, 20, 120), (250, 250, 235)),
+              ((120, 0, 0), (255, 255, 210)), ((255, 255, 255), (40, 40, 40))],
+    jpeg=(60, 90), noise=(0, 10), jpeg_share=0.5, tilt=0.0,
 )
 TEST_STYLE = dict(
     fonts=TEST_FONTS, size=(17, 30), width=(440, 720),
@@ -599,7 +854,9 @@ def spam_body(rng, pool):
 
 
 def write_set(root, name, rng, spam_count, ham_count, spam_topics, spam_bodies, hams,
-              ham_bodies, style, start):
+              ham_bodies, style, start, first=0):
+    """Writes `spam_count` spam and `ham_count` ham into `root/name`, numbered from
+    `first`."""
     when = start
     for kind, count in (("spam", spam_count), ("ham", ham_count)):
         folder = root / name / kind
@@ -617,17 +874,49 @@ def write_set(root, name, rng, spam_count, ham_count, spam_topics, spam_bodies, 
                 body = rng.choice(ham_bodies[topic])
             image = render(lines, style, rng)
             text = message(rng, subject, body, image, serial, when)
-            (folder / f"{n:03}.eml").write_text(text, encoding="ascii", newline="\n")
+            (folder / f"{first + n:03}.eml").write_text(text, encoding="ascii", newline="\n")
+
+
+def words(line):
+    return [w for w in "".join(c if c.isalnum() else " " for c in line.lower()).split()]
+
+
+def runs(line, n=3):
+    w = words(line)
+    return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+
+
+def spam_text(pool):
+    return [line for heads, lines in pool.values() for line in heads + lines]
+
+
+def ham_text(pool):
+    return [line for _, lines in pool for line in lines]
+
+
+def check_disjoint(train, test):
+    """Fails if a training line shares a run of three words with a test line: the test
+    phrasing must be new to Bayes, only its vocabulary may be known."""
+    test_runs = set().union(*(runs(line) for line in test))
+    for line in train:
+        shared = runs(line) & test_runs
+        if shared:
+            sys.exit(f"training line {line!r} shares {sorted(shared)} with the test set")
 
 
 def main():
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    check_disjoint(spam_text(SPAM_TRAIN) + spam_text(SPAM_TRAIN_MORE), spam_text(SPAM_TEST))
+    check_disjoint(ham_text(HAM_TRAIN) + ham_text(HAM_TRAIN_MORE), ham_text(HAM_TEST))
     rng = random.Random(SEED)
     start = datetime(2025, 3, 3, 8, 0, tzinfo=timezone.utc)
     write_set(root, "train", rng, 32, 44, SPAM_TRAIN, SPAM_BODIES_TRAIN, HAM_TRAIN,
               HAM_BODIES_TRAIN, TRAIN_STYLE, start)
     write_set(root, "test", rng, 44, 22, SPAM_TEST, SPAM_BODIES_TEST, HAM_TEST,
               HAM_BODIES_TEST, TEST_STYLE, start + timedelta(days=30))
+    write_set(root, "train", rng, 44, 120, SPAM_TRAIN_MORE, SPAM_BODIES_TRAIN,
+              HAM_TRAIN_MORE, HAM_BODIES_TRAIN_MORE, TRAIN_MORE_STYLE,
+              start - timedelta(days=60), first=100)
 
 
 if __name__ == "__main__":
