@@ -29,6 +29,15 @@ pub(crate) fn parse_date_millis(value: &str) -> Option<i64> {
     Some(seconds * 1000)
 }
 
+/// Whether a `Date` value ends at its time of day, with no zone after it (comments
+/// aside).
+pub(crate) fn lacks_zone(value: &str) -> bool {
+    strip_comments(value)
+        .split_whitespace()
+        .next_back()
+        .is_some_and(|last| time(last).is_some())
+}
+
 fn strip_comments(value: &str) -> String {
     let mut depth = 0_u32;
     value
@@ -147,6 +156,15 @@ mod tests {
     use super::*;
 
     const SECOND: i64 = 1000;
+
+    #[test]
+    fn a_zone_after_the_time() {
+        assert!(lacks_zone("Mon, 1 Jan 2024 12:30:00"));
+        assert!(lacks_zone("1 Jan 2024 12:30 (no zone)"));
+        assert!(!lacks_zone("Mon, 1 Jan 2024 12:30:00 +0100"));
+        assert!(!lacks_zone("Mon, 1 Jan 2024 12:30:00 GMT"));
+        assert!(!lacks_zone(""));
+    }
 
     #[test]
     fn parses_the_common_form() {

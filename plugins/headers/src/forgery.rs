@@ -1,7 +1,7 @@
 //! Checks for forged headers against the `Received` chain: a `Date` long before or after
 //! the relays saw the message, a chain whose times go backwards, a client that greeted
-//! with a bare IP address, and free mail that never went through its provider. (The
-//! `Message-ID` checks are in `msgid.rs`.)
+//! with a bare IP address or had no reverse name, and free mail that never went through
+//! its provider. (The `Message-ID` checks are in `msgid.rs`.)
 
 use std::net::Ipv4Addr;
 
@@ -11,6 +11,7 @@ use crate::received::{self, Hop};
 use crate::rules::{Facts, Finding};
 use crate::symbols::{
     DATE_AFTER_RECEIVED, DATE_IN_PAST, FORGED_FREEMAIL_RCVD, RCVD_DATE_REVERSED, RCVD_NUMERIC_HELO,
+    RDNS_NONE,
 };
 
 const HOUR_MILLIS: i64 = 60 * 60 * 1000;
@@ -117,6 +118,21 @@ pub(crate) fn numeric_helo(facts: &Facts) -> Option<Finding> {
     Some(Finding::new(
         RCVD_NUMERIC_HELO,
         format!("a relay's client said HELO {helo}{client}"),
+    ))
+}
+
+/// RDNS_NONE: a relay recorded a public client address without a reverse name:
+/// sendmail's `from helo ([192.0.2.1])`, Postfix's `from helo (unknown [192.0.2.1])`.
+pub(crate) fn rdns_none(facts: &Facts) -> Option<Finding> {
+    let hop = hops(facts).find(|hop| {
+        hop.ip
+            .is_some_and(|ip| public_ipv4(&ip.to_string()).is_some())
+            && received::unnamed_client(hop.from)
+    })?;
+    let ip = hop.ip.map_or_else(String::new, |ip| ip.to_string());
+    Some(Finding::new(
+        RDNS_NONE,
+        format!("a relay's client {ip} had no reverse name"),
     ))
 }
 
@@ -236,6 +252,27 @@ mod tests {
             ("Received", "from x by y; never"),
         ]);
         assert_eq!(date_after_received(&unparsable_relay), None);
+    }
+
+    #[test]
+    fn clients_without_a_reverse_name() {
+        for from in [
+            "from bot ([198.51.100.7]) by mx.example.com",
+            "from bot (unknown [198.51.100.7]) by mx.example.com",
+        ] {
+            let found = rdns_none(&with(&[("Received", from)])).unwrap();
+            assert_eq!(
+                found.detail,
+                "a relay's client 198.51.100.7 had no reverse name"
+            );
+        }
+        for from in [
+            "from mail.example.org (mail.example.org [198.51.100.7]) by mx.example.com",
+            "from inside (unknown [10.0.0.5]) by mx.example.com",
+            "from unknown (HELO bot) (198.51.100.7) by mx.example.com",
+        ] {
+            assert_eq!(rdns_none(&with(&[("Received", from)])), None, "{from}");
+        }
     }
 
     #[test]

@@ -2,17 +2,21 @@
 //! and SpamAssassin's header and MIME rules: missing or duplicated essential fields,
 //! suspicious subjects and dates, HTML-only bodies, undisclosed or mass recipients, the
 //! GTUBE test string, MIME structure (`mime`), links (`urls`), a Message-ID the claimed
-//! mailer would not write (`msgid`), and headers forged against the `Received` chain
-//! (`forgery`).
+//! mailer would not write (`msgid`) and fields it always writes (`mailer`), headers
+//! forged against the `Received` chain (`forgery`), bulk-mail marks (`bulk`), the body's
+//! words (`body`) and its HTML (`html`).
 //!
 //! Each symbol's score can be changed with the config table `scores` (SYMBOL = score);
 //! the README lists the symbols and their defaults.
 
 mod address;
+mod body;
 mod bulk;
 mod date;
 mod encoding;
 mod forgery;
+mod html;
+mod mailer;
 mod mime;
 mod msgid;
 mod raw;

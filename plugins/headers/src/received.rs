@@ -74,6 +74,19 @@ fn helo(from: &str) -> Option<&str> {
     from.split_whitespace().next()
 }
 
+/// Whether the `from` clause's comment records the client without a reverse name:
+/// `([192.0.2.1])` or `(unknown [192.0.2.1])`.
+pub(crate) fn unnamed_client(from: &str) -> bool {
+    from.split('(').skip(1).any(|comment| {
+        let comment = comment.trim_start();
+        comment.starts_with('[')
+            || comment
+                .get(..8)
+                .is_some_and(|word| word.eq_ignore_ascii_case("unknown "))
+                && comment[8..].trim_start().starts_with('[')
+    })
+}
+
 fn ip(from: &str) -> Option<Ipv4Addr> {
     for (open, close) in [('[', ']'), ('(', ')')] {
         let found = from.split(open).skip(1).find_map(|piece| {

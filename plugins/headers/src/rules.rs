@@ -11,7 +11,7 @@ use crate::symbols::{
     MANY_RECIPIENTS_IN_TO, MISSING_DATE, MISSING_FROM, MISSING_MESSAGE_ID, MISSING_SUBJECT,
     MISSING_TO, MULTIPLE_FROM, SUBJECT_ALL_CAPS, TO_UNDISCLOSED,
 };
-use crate::{bulk, encoding, forgery, mime, msgid, urls};
+use crate::{body, bulk, encoding, forgery, html, mailer, mime, msgid, urls};
 
 /// The GTUBE test string: a message containing it must be treated as spam.
 pub(crate) const GTUBE_STRING: &str =
@@ -86,7 +86,7 @@ impl Finding {
 
 /// Runs every check.
 pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
-    let checks: [fn(&Facts) -> Option<Finding>; 22] = [
+    let checks: [fn(&Facts) -> Option<Finding>; 30] = [
         gtube,
         from_count,
         date,
@@ -109,6 +109,14 @@ pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
         bulk::subject_adv,
         msgid::invalid,
         mime::qp_long_line,
+        body::money_millions,
+        body::advance_fee,
+        body::dear_something,
+        html::font_red,
+        bulk::subject_sales_pitch,
+        mailer::missing_mimeole,
+        mailer::date_no_zone,
+        forgery::rdns_none,
     ];
     let mut findings: Vec<Finding> = checks.iter().filter_map(|check| check(facts)).collect();
     if let Some(raw) = &facts.raw {
@@ -382,7 +390,7 @@ pub(crate) mod tests {
         );
         assert_eq!(symbols(&replaced(clean(), "Subject", " ")), [EMPTY_SUBJECT]);
         assert_eq!(
-            symbols(&replaced(clean(), "Subject", "FREE MONEY FOR YOU!!!")),
+            symbols(&replaced(clean(), "Subject", "CHEAP MONEY FOR YOU!")),
             [SUBJECT_ALL_CAPS]
         );
         assert!(symbols(&replaced(clean(), "Subject", "RE: FYI")).is_empty());

@@ -67,6 +67,23 @@ pub(crate) const INVALID_MSGID: &str = "INVALID_MSGID";
 /// A quoted-printable line longer than MIME allows.
 pub(crate) const MIME_QP_LONG_LINE: &str = "MIME_QP_LONG_LINE";
 
+/// The body names sums in millions of dollars (pounds, euros).
+pub(crate) const MONEY_MILLIONS: &str = "MONEY_MILLIONS";
+/// The body tells the advance-fee fraud story.
+pub(crate) const ADVANCE_FEE: &str = "ADVANCE_FEE";
+/// The body greets a stranger (`Dear Friend`).
+pub(crate) const DEAR_SOMETHING: &str = "DEAR_SOMETHING";
+/// Red lettering in HTML.
+pub(crate) const HTML_FONT_RED: &str = "HTML_FONT_RED";
+/// A dollar amount, `!!` or `FREE` in the `Subject`.
+pub(crate) const SUBJECT_SALES_PITCH: &str = "SUBJECT_SALES_PITCH";
+/// Outlook Express claimed, its `X-MimeOLE` field missing.
+pub(crate) const MISSING_MIMEOLE: &str = "MISSING_MIMEOLE";
+/// A relay's client had no reverse name.
+pub(crate) const RDNS_NONE: &str = "RDNS_NONE";
+/// A `Date` without a zone.
+pub(crate) const DATE_NO_ZONE: &str = "DATE_NO_ZONE";
+
 /// Every symbol with its default score (positive: spammy).
 pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (GTUBE, 100.0),
@@ -100,6 +117,14 @@ pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (SUBJECT_ADV, 2.0),
     (INVALID_MSGID, 2.0),
     (MIME_QP_LONG_LINE, 1.0),
+    (MONEY_MILLIONS, 1.0),
+    (ADVANCE_FEE, 2.0),
+    (DEAR_SOMETHING, 2.0),
+    (HTML_FONT_RED, 1.5),
+    (SUBJECT_SALES_PITCH, 1.5),
+    (MISSING_MIMEOLE, 2.5),
+    (DATE_NO_ZONE, 1.5),
+    (RDNS_NONE, 1.0),
 ];
 
 /// The symbols whose finding also demands that the message be rejected (honoured only
