@@ -55,6 +55,7 @@ impl Plugin for Headers {
             raw,
             ok_locales: ok_locales(),
             now_millis: clock::now_millis(),
+            body_words: std::cell::OnceCell::new(),
         };
         let scores = configured_scores();
         let mut verdict = Verdict::new();

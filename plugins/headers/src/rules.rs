@@ -48,9 +48,18 @@ pub(crate) struct Facts {
     pub(crate) ok_locales: Vec<String>,
     /// The gateway's clock, in milliseconds since the Unix epoch.
     pub(crate) now_millis: u64,
+    /// [`Facts::body_words`], made on first use.
+    pub(crate) body_words: std::cell::OnceCell<String>,
 }
 
 impl Facts {
+    /// The words of the text parts and the HTML parts as text, ASCII lower-cased,
+    /// hyphens read as blanks, one space between: made once for every check on words.
+    pub(crate) fn body_words(&self) -> &str {
+        self.body_words
+            .get_or_init(|| body::words(self.text_parts.iter().chain(&self.html_parts)))
+    }
+
     /// The values of every header named `name` (case-insensitive), in order.
     pub(crate) fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
         self.headers
