@@ -7,10 +7,14 @@ pub(crate) fn find_all<'a>(
     haystack: &'a [u8],
     needle: &'a [u8],
 ) -> impl Iterator<Item = usize> + 'a {
+    let first = needle.first().map(u8::to_ascii_lowercase);
     haystack
         .windows(needle.len())
         .enumerate()
-        .filter(move |(_, window)| window.eq_ignore_ascii_case(needle))
+        .filter(move |(_, window)| {
+            // The first byte alone rules out almost every position, cheaply.
+            Some(window[0].to_ascii_lowercase()) == first && window.eq_ignore_ascii_case(needle)
+        })
         .map(move |(start, _)| start + needle.len())
 }
 
