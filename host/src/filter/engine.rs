@@ -9,10 +9,17 @@
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 use super::bindings::Plugin;
 use super::store::StoreState;
+
+/// Set (to anything) in the environment, the engine writes `/tmp/perf-PID.map` naming
+/// the plugins' compiled functions, so `perf report` shows where plugin time goes.
+/// For profiling only: the map grows with every module loaded.
+const PERFMAP_VARIABLE: &str = "MOAT_WASM_PERFMAP";
 
 /// How often the epoch advances; a plugin call yields to tokio once per tick and its
 /// budget is checked at each tick.
@@ -75,6 +82,9 @@ impl FilterEngine {
             .epoch_interruption(true)
             .max_wasm_stack(MAX_WASM_STACK)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os(PERFMAP_VARIABLE).is_some() {
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(error)?;
 
         let mut linker = Linker::new(&engine);

@@ -80,14 +80,23 @@ const ADVANCE_FEE_MIN: usize = 10;
 pub(crate) fn words<'a>(parts: impl Iterator<Item = &'a String>) -> String {
     let mut words = String::new();
     for part in parts {
-        for word in part.split(|c: char| c.is_whitespace() || c == '-') {
-            if !word.is_empty() {
-                words.push_str(word);
-                words.push(' ');
+        words.reserve(part.len() + 1);
+        let mut in_word = false;
+        for c in part.chars() {
+            if c == '-' || c.is_whitespace() {
+                if in_word {
+                    words.push(' ');
+                    in_word = false;
+                }
+            } else {
+                words.push(c.to_ascii_lowercase());
+                in_word = true;
             }
         }
+        if in_word {
+            words.push(' ');
+        }
     }
-    words.make_ascii_lowercase();
     words
 }
 
@@ -149,16 +158,17 @@ pub(crate) fn advance_fee(facts: &Facts) -> Option<Finding> {
         by_letter[usize::from(stem.as_bytes()[0] - b'a')].push(index);
     }
     let mut seen = [false; ADVANCE_FEE_STEMS.len()];
-    let body = facts.body_words();
-    let mut at = 0;
-    for word in body.split(' ') {
-        let from_here = &body[at..];
-        at += word.len() + 1;
-        let Some(letter) = word.bytes().next().filter(u8::is_ascii_lowercase) else {
+    let body = facts.body_words().as_bytes();
+    for (at, &letter) in body.iter().enumerate() {
+        let word_start = at == 0 || body[at - 1] == b' ';
+        if !word_start || !letter.is_ascii_lowercase() {
             continue;
-        };
+        }
+        let second = body.get(at + 1).copied();
         for &index in &by_letter[usize::from(letter - b'a')] {
-            if !seen[index] && from_here.starts_with(ADVANCE_FEE_STEMS[index]) {
+            let stem = ADVANCE_FEE_STEMS[index].as_bytes();
+            // The second letter first: comparing slices is a call to memcmp.
+            if !seen[index] && stem.get(1).copied() == second && body[at..].starts_with(stem) {
                 seen[index] = true;
             }
         }
@@ -205,6 +215,16 @@ mod tests {
         let mut facts = clean();
         facts.text_parts = vec![text.to_owned()];
         facts
+    }
+
+    #[test]
+    fn body_words_are_lower_case_and_single_spaced() {
+        let parts = [
+            "  Next-of-Kin\u{a0}FUND\r\n".to_owned(),
+            "Über\tALLES".to_owned(),
+        ];
+        assert_eq!(words(parts.iter()), "next of kin fund Über alles ");
+        assert_eq!(words([String::new()].iter()), "");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! ASCII, RFC 6532 allows UTF-8, and anything else was written by software that ignores
 //! both, mostly bulk mailers.
 
-use crate::raw::{find_all, raw_fields};
+use crate::raw::raw_fields;
 use crate::rules::{Finding, excerpt};
 use crate::symbols::{CHARSET_FARAWAY, HEADER_8BIT_NOT_UTF8};
 
@@ -70,6 +70,7 @@ pub(crate) fn charset_faraway(raw: &[u8], ok_locales: &[String]) -> Option<Findi
         return None;
     }
     declared_charsets(raw)
+        .into_iter()
         .find(|declared| {
             far.iter()
                 .any(|charset| declared.eq_ignore_ascii_case(charset.as_bytes()))
@@ -86,21 +87,38 @@ pub(crate) fn charset_faraway(raw: &[u8], ok_locales: &[String]) -> Option<Findi
 }
 
 /// Every charset name declared in `raw`: `charset=NAME` (MIME parameters and HTML
-/// `meta`, quoted or not) and `=?NAME?` (RFC 2047 encoded words).
-fn declared_charsets(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let parameters = find_all(raw, b"charset=").map(|end| {
-        let rest = &raw[end..];
-        let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
-        token(rest)
-    });
-    let encoded_words = find_all(raw, b"=?").map(|end| {
-        let name = token(&raw[end..]);
-        let terminated = raw.get(end + name.len()) == Some(&b'?');
-        if terminated { name } else { &[][..] }
-    });
-    parameters
-        .chain(encoded_words)
-        .filter(|name| !name.is_empty())
+/// `meta`, quoted or not) and `=?NAME?` (RFC 2047 encoded words), in order. One pass
+/// over the bytes: a search per pattern was a sixth of the plugin's time.
+fn declared_charsets(raw: &[u8]) -> Vec<&[u8]> {
+    const PARAMETER: &[u8] = b"charset=";
+    let mut names = Vec::new();
+    let mut at = 0;
+    while at < raw.len() {
+        let rest = &raw[at..];
+        // Byte comparisons first: a slice comparison per byte is a call to memcmp.
+        if rest[0] == b'=' && rest.get(1) == Some(&b'?') {
+            let name = token(&rest[2..]);
+            if rest.get(2 + name.len()) == Some(&b'?') && !name.is_empty() {
+                names.push(name);
+            }
+            at += 2;
+        } else if rest[0] | 0x20 == b'c'
+            && rest.get(1).is_some_and(|b| b | 0x20 == b'h')
+            && rest
+                .get(..PARAMETER.len())
+                .is_some_and(|word| word.eq_ignore_ascii_case(PARAMETER))
+        {
+            let value = &rest[PARAMETER.len()..];
+            let name = token(value.strip_prefix(b"\"").unwrap_or(value));
+            if !name.is_empty() {
+                names.push(name);
+            }
+            at += PARAMETER.len();
+        } else {
+            at += 1;
+        }
+    }
+    names
 }
 
 /// The charset name at the start of `bytes`.

@@ -2,22 +2,6 @@
 //! rather than what a parser made of it (raw bytes that are not UTF-8, a `Message-ID`
 //! without its angle brackets).
 
-/// The offsets just after each case-insensitive occurrence of `needle` in `haystack`.
-pub(crate) fn find_all<'a>(
-    haystack: &'a [u8],
-    needle: &'a [u8],
-) -> impl Iterator<Item = usize> + 'a {
-    let first = needle.first().map(u8::to_ascii_lowercase);
-    haystack
-        .windows(needle.len())
-        .enumerate()
-        .filter(move |(_, window)| {
-            // The first byte alone rules out almost every position, cheaply.
-            Some(window[0].to_ascii_lowercase()) == first && window.eq_ignore_ascii_case(needle)
-        })
-        .map(move |(start, _)| start + needle.len())
-}
-
 /// The fields of `raw`'s header section as they are on the wire, each with its folded
 /// continuation lines (and their line ends) included.
 pub(crate) fn raw_fields(raw: &[u8]) -> Vec<&[u8]> {
