@@ -69,9 +69,11 @@ pub(crate) fn find(raw: &[u8], max_uris: usize, max_encoded: usize) -> Vec<DataU
 
 /// Where `data:image/` starts, in any case.
 fn find_prefix(bytes: &[u8]) -> Option<usize> {
+    // The first byte alone rules out almost every position; comparing the whole window
+    // at each is a call to a slice comparison per byte.
     bytes
         .windows(PREFIX.len())
-        .position(|window| window.eq_ignore_ascii_case(PREFIX))
+        .position(|window| window[0] | 0x20 == b'd' && window.eq_ignore_ascii_case(PREFIX))
 }
 
 /// Reads what follows `data:image/`: subtype, parameters ending in `;base64`, a comma,
