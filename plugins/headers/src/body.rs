@@ -21,8 +21,8 @@ const STRANGER_GREETINGS: &[&str] = &[
     "internet user",
     "business owner",
 ];
-/// The vocabulary of advance-fee ("419") fraud: word stems, matched anywhere (`fund`
-/// also finds `funds`), hyphens read as blanks. Each is common alone; together they tell
+/// The vocabulary of advance-fee ("419") fraud: word stems, matched at the start of a
+/// word (`fund` also finds `funds`), hyphens read as blanks. Each is common alone; together they tell
 /// the story of a fortune to move abroad for a share.
 const ADVANCE_FEE_STEMS: &[&str] = &[
     "next of kin",
@@ -103,10 +103,17 @@ pub(crate) fn words<'a>(parts: impl Iterator<Item = &'a String>) -> String {
 /// Whether `text` contains `phrase` with no letter or digit right before or after it.
 pub(crate) fn contains_phrase(text: &str, phrase: &str) -> bool {
     text.match_indices(phrase).any(|(start, _)| {
-        let before = text[..start].chars().next_back();
-        let after = text[start + phrase.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        word_starts_at(text, start)
+            && !text[start + phrase.len()..].starts_with(char::is_alphanumeric)
     })
+}
+
+/// Whether no letter or digit comes right before byte `start` of `text`.
+fn word_starts_at(text: &str, start: usize) -> bool {
+    !text[..start]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
 }
 
 /// MONEY_MILLIONS: `million dollars` (or billion; dollars, USD, pounds, euros, with an
@@ -115,11 +122,7 @@ pub(crate) fn money_millions(facts: &Facts) -> Option<Finding> {
     let body = facts.body_words();
     for amount in MILLIONS {
         for (start, _) in body.match_indices(amount) {
-            if body[..start]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric)
-            {
+            if !word_starts_at(body, start) {
                 continue;
             }
             let Some(rest) = body[start + amount.len()..].strip_prefix(' ') else {
@@ -142,8 +145,7 @@ pub(crate) fn money_millions(facts: &Facts) -> Option<Finding> {
     }
     let us_dollars = body.match_indices("us$").any(|(start, _)| {
         let rest = body[start + 3..].trim_start_matches(' ');
-        let before = body[..start].chars().next_back();
-        !before.is_some_and(char::is_alphanumeric) && rest.starts_with(|c: char| c.is_ascii_digit())
+        word_starts_at(body, start) && rest.starts_with(|c: char| c.is_ascii_digit())
     });
     us_dollars.then(|| Finding::new(MONEY_MILLIONS, "an amount in US$"))
 }

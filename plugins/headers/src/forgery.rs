@@ -124,11 +124,8 @@ pub(crate) fn numeric_helo(facts: &Facts) -> Option<Finding> {
 /// RDNS_NONE: a relay recorded a public client address without a reverse name:
 /// sendmail's `from helo ([192.0.2.1])`, Postfix's `from helo (unknown [192.0.2.1])`.
 pub(crate) fn rdns_none(facts: &Facts) -> Option<Finding> {
-    let hop = hops(facts).find(|hop| {
-        hop.ip
-            .is_some_and(|ip| public_ipv4(&ip.to_string()).is_some())
-            && received::unnamed_client(hop.from)
-    })?;
+    let hop = hops(facts)
+        .find(|hop| hop.ip.as_ref().is_some_and(is_public) && received::unnamed_client(hop.from))?;
     let ip = hop.ip.map_or_else(String::new, |ip| ip.to_string());
     Some(Finding::new(
         RDNS_NONE,
@@ -138,9 +135,12 @@ pub(crate) fn rdns_none(facts: &Facts) -> Option<Finding> {
 
 /// `name` as a bare IPv4 address outside private, loopback and link-local ranges.
 fn public_ipv4(name: &str) -> Option<Ipv4Addr> {
-    let ip: Ipv4Addr = name.parse().ok()?;
-    let public = !(ip.is_private() || ip.is_loopback() || ip.is_link_local());
-    public.then_some(ip)
+    name.parse().ok().filter(is_public)
+}
+
+/// Whether `ip` is outside private, loopback and link-local ranges.
+fn is_public(ip: &Ipv4Addr) -> bool {
+    !(ip.is_private() || ip.is_loopback() || ip.is_link_local())
 }
 
 /// RCVD_DATE_REVERSED: a hop is dated more than [`REVERSED_TOLERANCE_MILLIS`] after the
