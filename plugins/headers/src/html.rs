@@ -4,14 +4,11 @@
 use crate::rules::{Facts, Finding};
 use crate::symbols::HTML_FONT_RED;
 
-/// The attributes of every `<font …>` tag of `html`, lower-cased.
-fn font_tags(html: &str) -> impl Iterator<Item = String> + '_ {
-    let lower = html.to_ascii_lowercase();
-    let starts: Vec<usize> = lower.match_indices("<font").map(|(at, _)| at).collect();
-    starts.into_iter().filter_map(move |at| {
-        let tag = &html[at + 5..];
-        let end = tag.find('>')?;
-        Some(tag[..end].to_ascii_lowercase())
+/// The attributes of every `<font …>` tag of `lower`, an HTML source lower-cased.
+fn font_tags(lower: &str) -> impl Iterator<Item = &str> {
+    lower.match_indices("<font").filter_map(|(at, _)| {
+        let tag = &lower[at + 5..];
+        tag.find('>').map(|end| &tag[..end])
     })
 }
 
@@ -33,7 +30,7 @@ pub(crate) fn font_red(facts: &Facts) -> Option<Finding> {
     facts
         .html_sources
         .iter()
-        .any(|html| font_tags(html).any(|tag| is_red(&tag)))
+        .any(|html| font_tags(&html.to_ascii_lowercase()).any(is_red))
         .then(|| Finding::new(HTML_FONT_RED, "<font color=red>"))
 }
 
