@@ -185,9 +185,10 @@ impl Config {
 
     /// The config with every unusable value replaced by its default, and what was
     /// replaced. Unusable: probabilities outside `[0, 1]` (cut-offs need
-    /// `ham_cutoff < spam_cutoff`, `ocr_ham_cutoff < ocr_spam_cutoff`), a negative or non-finite `robinson_s`, margin or
-    /// `min_deviation`, a negative `spam_score` or positive `ham_score`, a zero
-    /// `max_clues`, `max_tokens` or `osb_window`, an `osb_window` above 5.
+    /// `ham_cutoff < spam_cutoff`, `ocr_ham_cutoff < ocr_spam_cutoff`), a negative or
+    /// non-finite `robinson_s`, margin or `min_deviation`, a negative `spam_score` or
+    /// positive `ham_score`, a zero `max_clues`, `max_tokens` or `osb_window`, an
+    /// `osb_window` above 5.
     #[must_use]
     pub fn validated(mut self) -> (Self, Vec<String>) {
         let d = Self::default();
