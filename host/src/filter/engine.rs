@@ -18,7 +18,9 @@ use super::store::StoreState;
 
 /// Set (to anything) in the environment, the engine writes `/tmp/perf-PID.map` naming
 /// the plugins' compiled functions, so `perf report` shows where plugin time goes.
-/// For profiling only: the map grows with every module loaded.
+/// For profiling on a machine of one's own only: the map grows with every module
+/// loaded, and its name in `/tmp` is predictable, so another local user could have put a
+/// link there first. Unset (the default), nothing is written.
 const PERFMAP_VARIABLE: &str = "MOAT_WASM_PERFMAP";
 
 /// How often the epoch advances; a plugin call yields to tokio once per tick and its
