@@ -185,6 +185,27 @@ mod tests {
     }
 
     #[test]
+    fn declared_charsets_stop_cleanly_at_the_end_of_the_message() {
+        // What a stranger can end a message with: each pattern cut short.
+        for raw in [
+            "=",
+            "=?",
+            "=?big5",
+            "c",
+            "ch",
+            "charset",
+            "charset=",
+            "charset=\"",
+        ] {
+            assert!(declared_charsets(raw.as_bytes()).is_empty(), "{raw:?}");
+        }
+        assert_eq!(
+            declared_charsets(b"=?=?big5?x CHARSET=\"koi8-r"),
+            [&b"big5"[..], &b"koi8-r"[..]]
+        );
+    }
+
+    #[test]
     fn ok_locales_and_latin_charsets_do_not_count() {
         let part = "Content-Type: text/plain; charset=iso-2022-jp\n\nhello";
         assert_eq!(faraway(part, &["ja"]), None);
