@@ -51,6 +51,31 @@ pub struct ReceivedHop {
     pub reverse_dns: Option<String>,
 }
 
+/// The reverse name a `Received` field records for its client. Postfix and sendmail
+/// write `from HELO (NAME [ip])`; qmail (`from NAME (HELO helo) (ip)`) and Exim (`from
+/// NAME ([ip] helo=helo)`) put the name first and the greeting in the comment, so a
+/// field that names the greeting there has the reverse name in front. `unknown` is none.
+fn reverse_name(received: &mail_parser::Received<'_>) -> Option<String> {
+    let name_in_front = match (&received.helo, &received.from) {
+        (Some(_), Some(mail_parser::Host::Name(name))) => Some(name.as_ref()),
+        _ => None,
+    };
+    received
+        .from_iprev
+        .as_deref()
+        .or(name_in_front)
+        .filter(|name| !name.eq_ignore_ascii_case("unknown"))
+        .map(str::to_owned)
+}
+
+impl ReceivedHop {
+    /// Whether the field names neither a sending host nor an address: a step inside one
+    /// host (qmail's `(qmail 15060 invoked by uid 82)`), not a hop between two.
+    pub fn names_no_host(&self) -> bool {
+        self.ip.is_none() && self.helo.is_none() && self.reverse_dns.is_none()
+    }
+}
+
 /// mail-parser's view of a message, borrowing the bytes it was parsed from.
 type Parsed<'a> = mail_parser::Message<'a>;
 
@@ -178,18 +203,18 @@ impl ParsedMessage {
                     // The address the receiving host saw (`[192.0.2.1]`), never the name
                     // the sender greeted with, which it chooses.
                     ip: received.from_ip,
-                    reverse_dns: received
-                        .from_iprev
-                        .as_deref()
-                        .filter(|name| !name.eq_ignore_ascii_case("unknown"))
-                        .map(str::to_owned),
+                    reverse_dns: reverse_name(received),
                     helo: received
                         .helo
                         .as_ref()
                         .or(received.from.as_ref())
                         .and_then(|host| match host {
-                            mail_parser::Host::Name(name) => Some(name.to_string()),
-                            mail_parser::Host::IpAddr(_) => None,
+                            // A scanner's `from sender@example.org by …` names a sender,
+                            // not a host.
+                            mail_parser::Host::Name(name) if !name.contains('@') => {
+                                Some(name.to_string())
+                            }
+                            _ => None,
                         }),
                 },
                 None => ReceivedHop::default(),
@@ -322,6 +347,34 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b1--\r\n";
         assert_eq!(m.header("FROM"), Some("Alice <alice@example.org>"));
         assert_eq!(m.header("X-Missing"), None);
         assert_eq!(m.headers().len(), 5);
+    }
+
+    #[test]
+    fn received_hops_find_the_reverse_name_each_mta_writes() {
+        let raw = "Received: from helo.example (mx.example.org [192.0.2.1]) by a.test; \
+Mon, 2 Dec 2002 18:34:36 -0600\r\n\
+Received: from edc18.example.com (HELO mbox.example.com) (192.0.2.2) by b.test with SMTP\r\n\
+Received: from mail.example.net ([192.0.2.3] helo=smtp.example.net) by c.test\r\n\
+Received: from unknown (HELO dsl.example) (192.0.2.4) by d.test with SMTP\r\n\
+Received: from helo.example ([192.0.2.5]) by e.test\r\n\
+Received: from bounce@example.com by scanner with qmail-scanner-1.00\r\n\r\nbody\r\n";
+        let hops = ParsedMessage::parse(raw.as_bytes().to_vec())
+            .unwrap()
+            .received_hops();
+        let names: Vec<_> = hops.iter().map(|hop| hop.reverse_dns.as_deref()).collect();
+        assert_eq!(
+            names,
+            [
+                Some("mx.example.org"),
+                Some("edc18.example.com"),
+                Some("mail.example.net"),
+                None,
+                None,
+                None
+            ]
+        );
+        assert_eq!(hops[1].helo.as_deref(), Some("mbox.example.com"));
+        assert!(hops[5].names_no_host(), "{:?}", hops[5]);
     }
 
     #[test]

@@ -109,10 +109,16 @@ impl TrustedRelays {
     }
 
     /// Where a message a trusted relay handed in came from, reading its `Received`
-    /// fields from the newest (the one that relay added) down.
+    /// fields from the newest (the one that relay added) down. A field that names no
+    /// host and no address (qmail's `invoked by uid 82`, a scanner's hand-off) records a
+    /// step inside a relay, not a hop, and is passed over, as SpamAssassin does; a field
+    /// that names a host but no address leaves the origin unknown.
     pub fn path(&self, hops: &[ReceivedHop]) -> Path {
         for hop in hops {
             let Some(ip) = hop.ip else {
+                if hop.names_no_host() {
+                    continue;
+                }
                 return Path::Unreadable;
             };
             if !self.trusts(ip) {
@@ -200,10 +206,29 @@ mod tests {
     fn an_all_trusted_path_began_inside_and_a_field_without_an_address_is_unreadable() {
         let r = relays(&["10.0.0.0/8"]);
         assert_eq!(r.path(&[hop("10.0.0.2", "a")]), Path::Inside);
+        let named_without_address = ReceivedHop {
+            helo: Some("mail.sender.example".into()),
+            ..ReceivedHop::default()
+        };
         assert_eq!(
-            r.path(&[ReceivedHop::default(), hop("198.51.100.9", "x")]),
+            r.path(&[named_without_address, hop("198.51.100.9", "x")]),
             Path::Unreadable
         );
         assert_eq!(r.path(&[]), Path::Unreadable);
+    }
+
+    #[test]
+    fn a_local_step_that_names_no_host_is_passed_over() {
+        // qmail's `(qmail 15060 invoked by uid 82)`: a hand-off inside the relay.
+        let r = relays(&["10.0.0.0/8"]);
+        let origin = r.path(&[
+            hop("10.0.0.2", "inner.relay"),
+            ReceivedHop::default(),
+            hop("198.51.100.9", "mail.sender.example"),
+        ]);
+        assert!(
+            matches!(&origin, Path::From(o) if o.ip.to_string() == "198.51.100.9"),
+            "{origin:?}"
+        );
     }
 }

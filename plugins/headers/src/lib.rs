@@ -4,7 +4,8 @@
 //! GTUBE test string, MIME structure (`mime`), links (`urls`), a Message-ID the claimed
 //! mailer would not write (`msgid`) and fields it always writes (`mailer`), headers
 //! forged against the `Received` chain (`forgery`), bulk-mail marks (`bulk`), the body's
-//! words (`body`) and its HTML (`html`).
+//! words (`body`) and its HTML (`html`); and one sign for the message, a client in the
+//! sender's own domain (`origin`).
 //!
 //! Each symbol's score can be changed with the config table `scores` (SYMBOL = score);
 //! the README lists the symbols and their defaults.
@@ -19,6 +20,7 @@ mod html;
 mod mailer;
 mod mime;
 mod msgid;
+mod origin;
 mod raw;
 mod received;
 mod rules;
@@ -51,6 +53,8 @@ impl Plugin for Headers {
             html_sources: message.html_sources(),
             urls: message.urls(),
             client_helo: session.client.helo.clone(),
+            client_reverse_dns: session.client.reverse_dns.clone(),
+            mail_from: session.envelope.mail_from.clone(),
             transfer: raw.as_deref().map(mime::scan_transfer),
             raw,
             ok_locales: ok_locales(),

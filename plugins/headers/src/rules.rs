@@ -11,7 +11,7 @@ use crate::symbols::{
     MANY_RECIPIENTS_IN_TO, MISSING_DATE, MISSING_FROM, MISSING_MESSAGE_ID, MISSING_SUBJECT,
     MISSING_TO, MULTIPLE_FROM, SUBJECT_ALL_CAPS, TO_UNDISCLOSED,
 };
-use crate::{body, bulk, encoding, forgery, html, mailer, mime, msgid, urls};
+use crate::{body, bulk, encoding, forgery, html, mailer, mime, msgid, origin, urls};
 
 /// The GTUBE test string: a message containing it must be treated as spam.
 pub(crate) const GTUBE_STRING: &str =
@@ -40,6 +40,10 @@ pub(crate) struct Facts {
     /// The name the connected client gave in HELO/EHLO: the hop to the gateway, which
     /// has no `Received` field the plugins see.
     pub(crate) client_helo: Option<String>,
+    /// The connected client's verified reverse DNS name, if it has one.
+    pub(crate) client_reverse_dns: Option<String>,
+    /// The envelope sender (MAIL FROM), `Some("")` for the null sender.
+    pub(crate) mail_from: Option<String>,
     /// What the scan of the raw MIME structure found, if the message was scanned.
     pub(crate) transfer: Option<TransferScan>,
     /// The raw message, if it is small enough to be scanned.
@@ -74,7 +78,8 @@ impl Facts {
     }
 }
 
-/// One thing found wrong with the message.
+/// One thing found about the message: mostly wrong with it, sometimes (a negative
+/// score) for it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Finding {
     /// The symbol to report.
@@ -95,7 +100,7 @@ impl Finding {
 
 /// Runs every check.
 pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
-    let checks: [fn(&Facts) -> Option<Finding>; 30] = [
+    let checks: [fn(&Facts) -> Option<Finding>; 31] = [
         gtube,
         from_count,
         date,
@@ -126,6 +131,7 @@ pub(crate) fn check_all(facts: &Facts) -> Vec<Finding> {
         mailer::missing_mimeole,
         mailer::date_no_zone,
         forgery::rdns_none,
+        origin::client_in_sender_domain,
     ];
     let mut findings: Vec<Finding> = checks.iter().filter_map(|check| check(facts)).collect();
     if let Some(raw) = &facts.raw {

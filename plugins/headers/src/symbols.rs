@@ -83,8 +83,10 @@ pub(crate) const MISSING_MIMEOLE: &str = "MISSING_MIMEOLE";
 pub(crate) const RDNS_NONE: &str = "RDNS_NONE";
 /// A `Date` without a zone.
 pub(crate) const DATE_NO_ZONE: &str = "DATE_NO_ZONE";
+/// The client's reverse name is in the sender's domain (evidence for the message).
+pub(crate) const CLIENT_IN_SENDER_DOMAIN: &str = "CLIENT_IN_SENDER_DOMAIN";
 
-/// Every symbol with its default score (positive: spammy).
+/// Every symbol with its default score (positive: spammy, negative: hammy).
 pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (GTUBE, 100.0),
     (MISSING_FROM, 2.0),
@@ -125,6 +127,7 @@ pub(crate) const DEFAULT_SCORES: &[(&str, f64)] = &[
     (MISSING_MIMEOLE, 2.5),
     (DATE_NO_ZONE, 1.5),
     (RDNS_NONE, 1.0),
+    (CLIENT_IN_SENDER_DOMAIN, -0.5),
 ];
 
 /// The symbols whose finding also demands that the message be rejected (honoured only
