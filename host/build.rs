@@ -11,6 +11,9 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "guest";
+/// The guests' code generation flags. Build a guest by hand with the same
+/// (`CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS=-Ctarget-feature=+simd128`) to measure it.
+const GUEST_RUSTFLAGS: &str = "-Ctarget-feature=+simd128";
 
 struct Guest {
     package: String,
@@ -169,7 +172,10 @@ fn build(root: &Path, out_dir: &Path, guests: &[Guest]) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_BUILD_TARGET");
+        .env_remove("CARGO_BUILD_TARGET")
+        // Wasm SIMD (which wasmtime runs natively) for memchr's searches and the
+        // compiler's loops: the headers plugin's cost per message fell by a quarter.
+        .env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", GUEST_RUSTFLAGS);
     for guest in guests {
         cmd.args(["-p", &guest.package]);
     }

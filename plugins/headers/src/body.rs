@@ -102,7 +102,7 @@ pub(crate) fn words<'a>(parts: impl Iterator<Item = &'a String>) -> String {
 
 /// Whether `text` contains `phrase` with no letter or digit right before or after it.
 pub(crate) fn contains_phrase(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(start, _)| {
+    memchr::memmem::find_iter(text.as_bytes(), phrase).any(|start| {
         word_starts_at(text, start)
             && !text[start + phrase.len()..].starts_with(char::is_alphanumeric)
     })
@@ -121,7 +121,7 @@ fn word_starts_at(text: &str, start: usize) -> bool {
 pub(crate) fn money_millions(facts: &Facts) -> Option<Finding> {
     let body = facts.body_words();
     for amount in MILLIONS {
-        for (start, _) in body.match_indices(amount) {
+        for start in memchr::memmem::find_iter(body.as_bytes(), amount) {
             if !word_starts_at(body, start) {
                 continue;
             }
@@ -143,7 +143,7 @@ pub(crate) fn money_millions(facts: &Facts) -> Option<Finding> {
             }
         }
     }
-    let us_dollars = body.match_indices("us$").any(|(start, _)| {
+    let us_dollars = memchr::memmem::find_iter(body.as_bytes(), "us$").any(|start| {
         let rest = body[start + 3..].trim_start_matches(' ');
         word_starts_at(body, start) && rest.starts_with(|c: char| c.is_ascii_digit())
     });
@@ -183,6 +183,9 @@ pub(crate) fn advance_fee(facts: &Facts) -> Option<Finding> {
 /// DEAR_SOMETHING: a line starts `Dear Friend`, `Dear Sir`, `Dear Valued Customer` …:
 /// the greeting of mail to someone whose name the sender does not know.
 pub(crate) fn dear_something(facts: &Facts) -> Option<Finding> {
+    // The body's words (made once for every word check) tell cheaply whether any line
+    // can start so.
+    memchr::memmem::find(facts.body_words().as_bytes(), b"dear ")?;
     let line = facts
         .text_parts
         .iter()

@@ -87,35 +87,26 @@ pub(crate) fn charset_faraway(raw: &[u8], ok_locales: &[String]) -> Option<Findi
 }
 
 /// Every charset name declared in `raw`: `charset=NAME` (MIME parameters and HTML
-/// `meta`, quoted or not) and `=?NAME?` (RFC 2047 encoded words), in order. One pass
-/// over the bytes: a search per pattern was a sixth of the plugin's time.
+/// `meta`, quoted or not) and `=?NAME?` (RFC 2047 encoded words), in order. Both forms
+/// hold a `=`, so one pass visits only the `=` signs: a search per pattern was a sixth of
+/// the plugin's time, a look at every byte a sixth again.
 fn declared_charsets(raw: &[u8]) -> Vec<&[u8]> {
-    const PARAMETER: &[u8] = b"charset=";
+    const PARAMETER: &[u8] = b"charset";
     let mut names = Vec::new();
-    let mut at = 0;
-    while at < raw.len() {
-        let rest = &raw[at..];
-        // Byte comparisons first: a slice comparison per byte is a call to memcmp.
-        if rest[0] == b'=' && rest.get(1) == Some(&b'?') {
-            let name = token(&rest[2..]);
-            if rest.get(2 + name.len()) == Some(&b'?') && !name.is_empty() {
+    for at in memchr::memchr_iter(b'=', raw) {
+        let after = &raw[at + 1..];
+        if let Some(word) = after.strip_prefix(b"?") {
+            let name = token(word);
+            if word.get(name.len()) == Some(&b'?') && !name.is_empty() {
                 names.push(name);
             }
-            at += 2;
-        } else if rest[0] | 0x20 == b'c'
-            && rest.get(1).is_some_and(|b| b | 0x20 == b'h')
-            && rest
-                .get(..PARAMETER.len())
-                .is_some_and(|word| word.eq_ignore_ascii_case(PARAMETER))
+        } else if at >= PARAMETER.len()
+            && raw[at - PARAMETER.len()..at].eq_ignore_ascii_case(PARAMETER)
         {
-            let value = &rest[PARAMETER.len()..];
-            let name = token(value.strip_prefix(b"\"").unwrap_or(value));
+            let name = token(after.strip_prefix(b"\"").unwrap_or(after));
             if !name.is_empty() {
                 names.push(name);
             }
-            at += PARAMETER.len();
-        } else {
-            at += 1;
         }
     }
     names

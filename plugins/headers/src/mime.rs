@@ -101,7 +101,7 @@ pub(crate) fn scan_transfer(raw: &[u8]) -> TransferScan {
     let mut scan = TransferScan::default();
     let mut block = Some(Block::default());
     let mut in_quoted_printable = false;
-    for line in raw.split(|&byte| byte == b'\n') {
+    for line in crate::raw::lines(raw) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match &mut block {
             Some(current) if line.is_empty() => {
@@ -161,9 +161,12 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 
 /// How many `<img` tags `html` has (ASCII case-insensitive).
 fn img_tags(html: &str) -> usize {
-    html.as_bytes()
-        .windows(4)
-        .filter(|window| window.eq_ignore_ascii_case(b"<img"))
+    let html = html.as_bytes();
+    memchr::memchr_iter(b'<', html)
+        .filter(|&at| {
+            html.get(at + 1..at + 4)
+                .is_some_and(|name| name.eq_ignore_ascii_case(b"img"))
+        })
         .count()
 }
 
@@ -175,7 +178,14 @@ pub(crate) fn images_little_text(facts: &Facts) -> Option<Finding> {
     if images == 0 {
         return None;
     }
-    let count = |parts: &[String]| -> usize { parts.iter().map(|part| words(part).count()).sum() };
+    // Counting stops at the threshold: only fewer words matter.
+    let count = |parts: &[String]| -> usize {
+        parts
+            .iter()
+            .flat_map(|part| words(part))
+            .take(LITTLE_TEXT_WORDS)
+            .count()
+    };
     // Alternatives say the same thing twice: the longer one is the message's text.
     let text_words = count(&facts.text_parts).max(count(&facts.html_parts));
     (text_words < LITTLE_TEXT_WORDS).then(|| {

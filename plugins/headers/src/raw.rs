@@ -2,12 +2,24 @@
 //! rather than what a parser made of it (raw bytes that are not UTF-8, a `Message-ID`
 //! without its angle brackets).
 
+/// The lines of `raw` without their `\n`, as `raw.split(|&b| b == b'\n')` gives them,
+/// found with `memchr` (a look at every byte was most of a scan's time).
+pub(crate) fn lines(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', raw).chain(std::iter::once(raw.len()));
+    ends.map(move |end| {
+        let line = &raw[start..end];
+        start = end + 1;
+        line
+    })
+}
+
 /// The fields of `raw`'s header section as they are on the wire, each with its folded
 /// continuation lines (and their line ends) included.
 pub(crate) fn raw_fields(raw: &[u8]) -> Vec<&[u8]> {
     let mut fields: Vec<std::ops::Range<usize>> = Vec::new();
     let mut start = 0;
-    for line in raw.split(|&byte| byte == b'\n') {
+    for line in lines(raw) {
         let end = start + line.len();
         match (line.first(), fields.last_mut()) {
             (None | Some(b'\r'), _) if line.len() <= 1 => break,
@@ -33,6 +45,14 @@ pub(crate) fn raw_value<'a>(raw: &'a [u8], name: &str) -> Option<&'a [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_split_as_the_slice_method_does() {
+        for raw in [&b""[..], b"\n", b"a", b"a\n", b"a\r\nb\n\nc", b"\n\nx\n"] {
+            let expected: Vec<&[u8]> = raw.split(|&byte| byte == b'\n').collect();
+            assert_eq!(lines(raw).collect::<Vec<_>>(), expected, "{raw:?}");
+        }
+    }
 
     #[test]
     fn fields_are_unfolded_and_end_at_the_blank_line() {
