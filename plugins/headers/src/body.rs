@@ -216,6 +216,28 @@ mod tests {
     use super::*;
     use crate::rules::tests::clean;
 
+    #[test]
+    fn words_split_at_blanks_of_any_script_and_hyphens() {
+        let by_split = |text: &str| -> String {
+            let mut words = String::new();
+            for word in text.split(|c: char| c == '-' || c.is_whitespace()) {
+                if !word.is_empty() {
+                    words.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+                    words.push(' ');
+                }
+            }
+            words
+        };
+        for text in [
+            "Dear\u{a0}Friend,\tTHE\x0bSum\x0cof\r\nUS$ 25-Million",
+            "Ünïcödé\u{2028}line\u{3000}ideographic 日本語-テキスト ",
+            "",
+            " - ",
+        ] {
+            assert_eq!(words([text.to_owned()].iter()), by_split(text), "{text:?}");
+        }
+    }
+
     fn with_text(text: &str) -> Facts {
         let mut facts = clean();
         facts.text_parts = vec![text.to_owned()];
