@@ -47,7 +47,8 @@ pub struct ReceivedHop {
     pub ip: Option<std::net::IpAddr>,
     /// The name it greeted with (or the name the field gives it).
     pub helo: Option<String>,
-    /// The reverse name the receiving host found for the address, if the field says.
+    /// The reverse name the receiving host found for the address, if the field says and
+    /// does not note it as unverified (sendmail's `may be forged`).
     pub reverse_dns: Option<String>,
 }
 
@@ -194,16 +195,28 @@ impl ParsedMessage {
     }
 
     /// Where each `Received` field says the message came from, newest (topmost) first:
-    /// the sending host's address and the name it greeted with, where the field says.
+    /// the sending host's address, the name it greeted with and its verified reverse name,
+    /// where the field says.
     pub fn received_hops(&self) -> Vec<ReceivedHop> {
+        let raw = self.raw();
         self.parsed()
-            .header_values(mail_parser::HeaderName::Received)
-            .map(|value| match value.as_received() {
+            .headers()
+            .iter()
+            .filter(|header| header.name == mail_parser::HeaderName::Received)
+            .map(|header| match header.value.as_received() {
                 Some(received) => ReceivedHop {
                     // The address the receiving host saw (`[192.0.2.1]`), never the name
                     // the sender greeted with, which it chooses.
                     ip: received.from_ip,
-                    reverse_dns: reverse_name(received),
+                    // Sendmail notes a reverse name whose address does not map back: it
+                    // is the address owner's claim, not a verified name.
+                    reverse_dns: reverse_name(received).filter(|_| {
+                        let field =
+                            raw.get(header.offset_start as usize..header.offset_end as usize);
+                        !field.is_some_and(|field| {
+                            memchr::memmem::find(field, b"may be forged").is_some()
+                        })
+                    }),
                     helo: received
                         .helo
                         .as_ref()
@@ -357,7 +370,8 @@ Received: from edc18.example.com (HELO mbox.example.com) (192.0.2.2) by b.test w
 Received: from mail.example.net ([192.0.2.3] helo=smtp.example.net) by c.test\r\n\
 Received: from unknown (HELO dsl.example) (192.0.2.4) by d.test with SMTP\r\n\
 Received: from helo.example ([192.0.2.5]) by e.test\r\n\
-Received: from bounce@example.com by scanner with qmail-scanner-1.00\r\n\r\nbody\r\n";
+Received: from bounce@example.com by scanner with qmail-scanner-1.00\r\n\
+Received: from helo.example (forged.example.org [192.0.2.6] (may be forged))\r\n\tby f.test\r\n\r\nbody\r\n";
         let hops = ParsedMessage::parse(raw.as_bytes().to_vec())
             .unwrap()
             .received_hops();
@@ -370,9 +384,11 @@ Received: from bounce@example.com by scanner with qmail-scanner-1.00\r\n\r\nbody
                 Some("mail.example.net"),
                 None,
                 None,
+                None,
                 None
             ]
         );
+        assert_eq!(hops[6].ip, Some("192.0.2.6".parse().unwrap()));
         assert_eq!(hops[1].helo.as_deref(), Some("mbox.example.com"));
         assert!(hops[5].names_no_host(), "{:?}", hops[5]);
     }
