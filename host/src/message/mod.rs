@@ -50,31 +50,30 @@ pub struct ReceivedHop {
     /// The reverse name the receiving host found for the address, if the field says and
     /// does not note it as unverified (sendmail's `may be forged`).
     pub reverse_dns: Option<String>,
+    /// The field has no `from` clause at all (qmail's `(qmail 15060 invoked by uid 82)`,
+    /// sendmail's `(from user@localhost)`): a step inside one host, not a hop between
+    /// two. Read from the field's text, never from a failed parse: a field a relay wrote
+    /// for a client that greeted with junk still starts with `from`.
+    pub local_step: bool,
 }
 
-/// The reverse name a `Received` field records for its client. Postfix and sendmail
-/// write `from HELO (NAME [ip])`; qmail (`from NAME (HELO helo) (ip)`) and Exim (`from
-/// NAME ([ip] helo=helo)`) put the name first and the greeting in the comment, so a
-/// field that names the greeting there has the reverse name in front. `unknown` is none.
+/// Whether a raw `Received` field's value starts with a `from` clause.
+fn starts_with_from(field: &[u8]) -> bool {
+    field.trim_ascii_start().get(..5).is_some_and(|word| {
+        word[..4].eq_ignore_ascii_case(b"from") && word[4].is_ascii_whitespace()
+    })
+}
+
+/// The reverse name a `Received` field records for its client, in the comment after the
+/// greeting (`from HELO (NAME [ip])`, as Postfix and sendmail write it); `unknown` is
+/// none. qmail and Exim write the name in front instead, but a client can make its
+/// greeting look like that form, so the name in front is never read as verified.
 fn reverse_name(received: &mail_parser::Received<'_>) -> Option<String> {
-    let name_in_front = match (&received.helo, &received.from) {
-        (Some(_), Some(mail_parser::Host::Name(name))) => Some(name.as_ref()),
-        _ => None,
-    };
     received
         .from_iprev
         .as_deref()
-        .or(name_in_front)
         .filter(|name| !name.eq_ignore_ascii_case("unknown"))
         .map(str::to_owned)
-}
-
-impl ReceivedHop {
-    /// Whether the field names neither a sending host nor an address: a step inside one
-    /// host (qmail's `(qmail 15060 invoked by uid 82)`), not a hop between two.
-    pub fn names_no_host(&self) -> bool {
-        self.ip.is_none() && self.helo.is_none() && self.reverse_dns.is_none()
-    }
 }
 
 /// mail-parser's view of a message, borrowing the bytes it was parsed from.
@@ -203,20 +202,22 @@ impl ParsedMessage {
             .headers()
             .iter()
             .filter(|header| header.name == mail_parser::HeaderName::Received)
-            .map(|header| match header.value.as_received() {
+            .map(|header| {
+                let field = raw
+                    .get(header.offset_start as usize..header.offset_end as usize)
+                    .unwrap_or_default();
+                (header, field)
+            })
+            .map(|(header, field)| match header.value.as_received() {
                 Some(received) => ReceivedHop {
                     // The address the receiving host saw (`[192.0.2.1]`), never the name
                     // the sender greeted with, which it chooses.
                     ip: received.from_ip,
                     // Sendmail notes a reverse name whose address does not map back: it
                     // is the address owner's claim, not a verified name.
-                    reverse_dns: reverse_name(received).filter(|_| {
-                        let field =
-                            raw.get(header.offset_start as usize..header.offset_end as usize);
-                        !field.is_some_and(|field| {
-                            memchr::memmem::find(field, b"may be forged").is_some()
-                        })
-                    }),
+                    reverse_dns: reverse_name(received)
+                        .filter(|_| memchr::memmem::find(field, b"may be forged").is_none()),
+                    local_step: !starts_with_from(field),
                     helo: received
                         .helo
                         .as_ref()
@@ -230,7 +231,10 @@ impl ParsedMessage {
                             _ => None,
                         }),
                 },
-                None => ReceivedHop::default(),
+                None => ReceivedHop {
+                    local_step: !starts_with_from(field),
+                    ..ReceivedHop::default()
+                },
             })
             .collect()
     }
@@ -376,21 +380,30 @@ Received: from helo.example (forged.example.org [192.0.2.6] (may be forged))\r\n
             .unwrap()
             .received_hops();
         let names: Vec<_> = hops.iter().map(|hop| hop.reverse_dns.as_deref()).collect();
+        // qmail's and Exim's name in front is not read: a greeting can imitate that form.
         assert_eq!(
             names,
-            [
-                Some("mx.example.org"),
-                Some("edc18.example.com"),
-                Some("mail.example.net"),
-                None,
-                None,
-                None,
-                None
-            ]
+            [Some("mx.example.org"), None, None, None, None, None, None]
         );
         assert_eq!(hops[6].ip, Some("192.0.2.6".parse().unwrap()));
         assert_eq!(hops[1].helo.as_deref(), Some("mbox.example.com"));
-        assert!(hops[5].names_no_host(), "{:?}", hops[5]);
+        assert!(hops.iter().all(|hop| !hop.local_step), "{hops:?}");
+    }
+
+    #[test]
+    fn only_a_field_without_a_from_clause_is_a_local_step() {
+        // A relay's field for a client that greeted with `;`: mail-parser reads nothing
+        // from it, but it is a hop, not a local step.
+        let raw = "Received: (qmail 15060 invoked by uid 82); 25 Jul 2002 19:39:07 -0000\r\n\
+Received: (from user@localhost) by host.test (8.12/Submit) id g1; Mon, 2 Dec 2002 10:00:00 +0000\r\n\
+Received: from ; (unknown [203.0.113.5]) by relay.test (Postfix) with ESMTP id A; \
+Mon, 2 Dec 2002 10:00:00 +0000\r\n\
+Received: from mail.example.com (mail.example.com [64.4.250.1]) by x\r\n\r\nbody\r\n";
+        let hops = ParsedMessage::parse(raw.as_bytes().to_vec())
+            .unwrap()
+            .received_hops();
+        let local: Vec<bool> = hops.iter().map(|hop| hop.local_step).collect();
+        assert_eq!(local, [true, true, false, false], "{hops:?}");
     }
 
     #[test]

@@ -109,14 +109,15 @@ impl TrustedRelays {
     }
 
     /// Where a message a trusted relay handed in came from, reading its `Received`
-    /// fields from the newest (the one that relay added) down. A field that names no
-    /// host and no address (qmail's `invoked by uid 82`, a scanner's hand-off) records a
-    /// step inside a relay, not a hop, and is passed over, as SpamAssassin does; a field
-    /// that names a host but no address leaves the origin unknown.
+    /// fields from the newest (the one that relay added) down. A field without a `from`
+    /// clause (qmail's `invoked by uid 82`) records a step inside a relay, not a hop, and
+    /// is passed over, as SpamAssassin does; any other field without an address leaves
+    /// the origin unknown, so a client cannot hide the relay's record of it behind a
+    /// greeting the parser cannot read.
     pub fn path(&self, hops: &[ReceivedHop]) -> Path {
         for hop in hops {
             let Some(ip) = hop.ip else {
-                if hop.names_no_host() {
+                if hop.local_step {
                     continue;
                 }
                 return Path::Unreadable;
@@ -161,7 +162,7 @@ mod tests {
         ReceivedHop {
             ip: Some(ip.parse().unwrap()),
             helo: Some(helo.to_owned()),
-            reverse_dns: None,
+            ..ReceivedHop::default()
         }
     }
 
@@ -218,17 +219,29 @@ mod tests {
     }
 
     #[test]
-    fn a_local_step_that_names_no_host_is_passed_over() {
+    fn a_local_step_is_passed_over_and_an_unread_hop_is_not() {
         // qmail's `(qmail 15060 invoked by uid 82)`: a hand-off inside the relay.
         let r = relays(&["10.0.0.0/8"]);
+        let local = ReceivedHop {
+            local_step: true,
+            ..ReceivedHop::default()
+        };
         let origin = r.path(&[
             hop("10.0.0.2", "inner.relay"),
-            ReceivedHop::default(),
+            local,
             hop("198.51.100.9", "mail.sender.example"),
         ]);
         assert!(
             matches!(&origin, Path::From(o) if o.ip.to_string() == "198.51.100.9"),
             "{origin:?}"
         );
+        // A `from` field the parser could not read (a client greeting with `;`) hides
+        // what the relay recorded: the forged field below it must not become the origin.
+        let unread = r.path(&[
+            hop("10.0.0.2", "inner.relay"),
+            ReceivedHop::default(),
+            hop("64.4.250.1", "mail.paypal.example"),
+        ]);
+        assert_eq!(unread, Path::Unreadable);
     }
 }

@@ -53,6 +53,7 @@ impl Plugin for Headers {
             html_sources: message.html_sources(),
             urls: message.urls(),
             client_helo: session.client.helo.clone(),
+            client_ip: Some(session.client.ip),
             client_reverse_dns: session.client.reverse_dns.clone(),
             mail_from: session.envelope.mail_from.clone(),
             transfer: raw.as_deref().map(mime::scan_transfer),

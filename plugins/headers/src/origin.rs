@@ -10,10 +10,18 @@ use crate::symbols::CLIENT_IN_SENDER_DOMAIN;
 /// CLIENT_IN_SENDER_DOMAIN: the client's verified reverse name has the registrable domain
 /// of the envelope sender or of the `From` address. Newsletters and mailing lists send
 /// from their own named servers; spam mostly comes from hosts unrelated to the domain it
-/// claims. A spammer who owns both a domain and the reverse names of its servers gets
-/// this too, so it is a small weight for `moat tune` to balance, not an allow-list.
+/// claims. Neither address is authenticated, so any client with a reverse name can claim
+/// its domain: a name made from the client's address (`c-73-1-2-3.hsd1.isp.example`, a
+/// home connection of a provider whose domain anyone can put in From) does not count,
+/// and the score is a small weight for `moat tune` to balance, never an allow-list.
 pub(crate) fn client_in_sender_domain(facts: &Facts) -> Option<Finding> {
     let client = facts.client_reverse_dns.as_deref()?;
+    if facts
+        .client_ip
+        .is_some_and(|ip| names_the_address(client, ip))
+    {
+        return None;
+    }
     let client_domain = registrable(client)?;
     let envelope = facts.mail_from.as_deref().and_then(domain);
     let from = facts
@@ -30,6 +38,28 @@ pub(crate) fn client_in_sender_domain(facts: &Facts) -> Option<Finding> {
         CLIENT_IN_SENDER_DOMAIN,
         format!("the client {client} is in the {which}'s domain {sender}"),
     ))
+}
+
+/// Whether `name` spells out `ip`: two or more of an IPv4 address's numbers as numbers
+/// of the name (`c-73-1-2-3`, `dsl-203-0-113-5`, `host5.113.0.203.in-addr`), the mark
+/// of names a provider generates for its customers' connections.
+fn names_the_address(name: &str, ip: std::net::IpAddr) -> bool {
+    let std::net::IpAddr::V4(ip) = ip else {
+        return false;
+    };
+    let numbers: Vec<&str> = name
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .collect();
+    let mut octets: Vec<String> = ip.octets().iter().map(u8::to_string).collect();
+    let mut found = 0;
+    for number in numbers {
+        if let Some(at) = octets.iter().position(|octet| octet == number) {
+            octets.swap_remove(at);
+            found += 1;
+        }
+    }
+    found >= 2
 }
 
 #[cfg(test)]
@@ -71,6 +101,32 @@ mod tests {
         ))
         .expect("aligned with the envelope");
         assert!(found.detail.contains("envelope"), "{}", found.detail);
+    }
+
+    #[test]
+    fn a_name_made_from_the_clients_address_does_not() {
+        let mut home = facts(
+            Some("c-73-1-2-3.hsd1.ca.isp.example"),
+            Some("anyone@isp.example"),
+            "anyone@isp.example",
+        );
+        home.client_ip = Some("73.1.2.3".parse().unwrap());
+        assert_eq!(client_in_sender_domain(&home), None);
+        let mut server = facts(
+            Some("smtp1.isp.example"),
+            Some("anyone@isp.example"),
+            "anyone@isp.example",
+        );
+        server.client_ip = Some("73.1.2.3".parse().unwrap());
+        assert!(client_in_sender_domain(&server).is_some());
+        assert!(names_the_address(
+            "host5.113.0.203.in-addr.example",
+            "203.0.113.5".parse().unwrap()
+        ));
+        assert!(!names_the_address(
+            "mx2.example.org",
+            "192.0.2.2".parse().unwrap()
+        ));
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub(crate) struct Facts {
     /// The name the connected client gave in HELO/EHLO: the hop to the gateway, which
     /// has no `Received` field the plugins see.
     pub(crate) client_helo: Option<String>,
+    /// The connected client's address.
+    pub(crate) client_ip: Option<std::net::IpAddr>,
     /// The connected client's verified reverse DNS name, if it has one.
     pub(crate) client_reverse_dns: Option<String>,
     /// The envelope sender (MAIL FROM), `Some("")` for the null sender.
