@@ -206,10 +206,14 @@ impl ParsedMessage {
                 let field = raw
                     .get(header.offset_start as usize..header.offset_end as usize)
                     .unwrap_or_default();
-                (header, field)
-            })
-            .map(|(header, field)| match header.value.as_received() {
-                Some(received) => ReceivedHop {
+                let local_step = !starts_with_from(field);
+                let Some(received) = header.value.as_received() else {
+                    return ReceivedHop {
+                        local_step,
+                        ..ReceivedHop::default()
+                    };
+                };
+                ReceivedHop {
                     // The address the receiving host saw (`[192.0.2.1]`), never the name
                     // the sender greeted with, which it chooses.
                     ip: received.from_ip,
@@ -217,7 +221,7 @@ impl ParsedMessage {
                     // is the address owner's claim, not a verified name.
                     reverse_dns: reverse_name(received)
                         .filter(|_| memchr::memmem::find(field, b"may be forged").is_none()),
-                    local_step: !starts_with_from(field),
+                    local_step,
                     helo: received
                         .helo
                         .as_ref()
@@ -230,11 +234,7 @@ impl ParsedMessage {
                             }
                             _ => None,
                         }),
-                },
-                None => ReceivedHop {
-                    local_step: !starts_with_from(field),
-                    ..ReceivedHop::default()
-                },
+                }
             })
             .collect()
     }

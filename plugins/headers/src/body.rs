@@ -22,8 +22,8 @@ const STRANGER_GREETINGS: &[&str] = &[
     "business owner",
 ];
 /// The vocabulary of advance-fee ("419") fraud: word stems, matched at the start of a
-/// word (`fund` also finds `funds`), hyphens read as blanks. Each is common alone; together they tell
-/// the story of a fortune to move abroad for a share.
+/// word (`fund` also finds `funds`), hyphens read as blanks. Each is common alone;
+/// together they tell the story of a fortune to move abroad for a share.
 const ADVANCE_FEE_STEMS: &[&str] = &[
     "next of kin",
     "beneficiary",

@@ -3,8 +3,8 @@
 
 use moat_sdk::domain::registrable;
 
-use crate::address::{addresses, domain};
-use crate::rules::{Facts, Finding};
+use crate::address::domain;
+use crate::rules::{Facts, Finding, first_address_domain};
 use crate::symbols::CLIENT_IN_SENDER_DOMAIN;
 
 /// CLIENT_IN_SENDER_DOMAIN: the client's verified reverse name has the registrable domain
@@ -24,9 +24,7 @@ pub(crate) fn client_in_sender_domain(facts: &Facts) -> Option<Finding> {
     }
     let client_domain = registrable(client)?;
     let envelope = facts.mail_from.as_deref().and_then(domain);
-    let from = facts
-        .first("From")
-        .and_then(|value| addresses(value).first().and_then(|address| domain(address)));
+    let from = facts.first("From").and_then(first_address_domain);
     let (which, sender) = [("envelope sender", envelope), ("From", from)]
         .into_iter()
         .find_map(|(which, sender)| {
@@ -47,10 +45,9 @@ fn names_the_address(name: &str, ip: std::net::IpAddr) -> bool {
     let std::net::IpAddr::V4(ip) = ip else {
         return false;
     };
-    let numbers: Vec<&str> = name
+    let numbers = name
         .split(|c: char| !c.is_ascii_digit())
-        .filter(|run| !run.is_empty())
-        .collect();
+        .filter(|run| !run.is_empty());
     let mut octets: Vec<String> = ip.octets().iter().map(u8::to_string).collect();
     let mut found = 0;
     for number in numbers {

@@ -243,7 +243,8 @@ pub(crate) fn reply_to_domain(facts: &Facts) -> Option<Finding> {
     })
 }
 
-fn first_address_domain(value: &str) -> Option<String> {
+/// The domain of the first address in an address-list header value.
+pub(crate) fn first_address_domain(value: &str) -> Option<String> {
     addresses(value).first().and_then(|address| domain(address))
 }
 
