@@ -376,3 +376,25 @@ fn a_switched_off_plugin_shows_in_metrics_and_tempfails_with_on_disabled() {
     // While it is off, on_disabled = "tempfail" defers mail instead of skipping it.
     assert_eq!(send(3), 451);
 }
+
+/// The map of compiled plugin functions for `perf` (`MOAT_WASM_PERFMAP`) has a predictable
+/// name in `/tmp`, which another local user could have linked elsewhere first: unset, as
+/// by default, the gateway writes none while it loads and runs its plugins.
+#[test]
+fn no_perf_map_is_written_in_tmp_unless_asked_for() {
+    let mut gw = Gateway::start("");
+    let steps = gw.smtplib(
+        "mx",
+        message("perf map", "", "body").as_bytes(),
+        &["--from", "alice@example.org", "--rcpt", "bob@example.test"],
+    );
+    assert_eq!(step(&steps, "data")["code"], 250, "{steps:?}");
+    let map = Path::new("/tmp").join(format!("perf-{}.map", gw.pid()));
+    let asked = std::env::var_os("MOAT_WASM_PERFMAP").is_some();
+    let written = map.exists();
+    gw.stop();
+    if written {
+        let _ = std::fs::remove_file(&map);
+    }
+    assert_eq!(written, asked, "{map:?}");
+}
