@@ -33,7 +33,7 @@ pub(crate) fn classify(list: &List, answer: &str) -> Meaning {
         return Meaning::Refused;
     }
     let (symbol, score) = match list.codes.get(&ip) {
-        Some(code) => (code.symbol.clone(), code.score),
+        Some(code) => (code.symbol.to_string(), code.score),
         None => (list.name.clone(), list.score),
     };
     Meaning::Listed {
@@ -60,14 +60,14 @@ mod tests {
                 (
                     Ipv4Addr::new(127, 0, 0, 2),
                     Code {
-                        symbol: "TEST_BL_SPAM".to_owned(),
+                        symbol: "TEST_BL_SPAM".into(),
                         score: 5.0,
                     },
                 ),
                 (
                     Ipv4Addr::new(127, 0, 0, 10),
                     Code {
-                        symbol: "TEST_BL_POLICY".to_owned(),
+                        symbol: "TEST_BL_POLICY".into(),
                         score: 2.0,
                     },
                 ),

@@ -195,7 +195,7 @@ mod tests {
             codes: BTreeMap::from([(
                 Ipv4Addr::new(127, 0, 0, 2),
                 Code {
-                    symbol: format!("{name}_SPAM"),
+                    symbol: format!("{name}_SPAM").into(),
                     score: 5.0,
                 },
             )]),

@@ -6,7 +6,6 @@
 use std::net::Ipv4Addr;
 
 use crate::address::{addresses, domain};
-use crate::date::parse_date_millis;
 use crate::received::{self, Hop};
 use crate::rules::{Facts, Finding};
 use crate::symbols::{
@@ -49,17 +48,15 @@ fn hops(facts: &Facts) -> impl Iterator<Item = Hop<'_>> {
 /// The time the first relay (the bottom `Received` field with a date) and the last one
 /// (the topmost with a date) recorded.
 fn received_span(facts: &Facts) -> Option<(i64, i64)> {
-    let mut dates = hops(facts).filter_map(|hop| hop.date_millis);
-    let last = dates.next()?;
-    let first = dates.last().unwrap_or(last);
-    Some((first, last))
+    let dates = facts.received_dates();
+    Some((*dates.last()?, *dates.first()?))
 }
 
 /// DATE_IN_PAST: the `Date` is more than [`PAST_DATE_TOLERANCE_MILLIS`] before the first
 /// relay received the message. Spam is often sent with a stale date. The first relay is
 /// the reference, not the last: mail fetched or re-delivered late is still ham.
 pub(crate) fn date_in_past(facts: &Facts) -> Option<Finding> {
-    let date = parse_date_millis(facts.first("Date")?)?;
+    let date = facts.date_millis()?;
     let (first, _) = received_span(facts)?;
     let behind = first.saturating_sub(date);
     (behind > PAST_DATE_TOLERANCE_MILLIS).then(|| {
@@ -78,7 +75,7 @@ pub(crate) fn date_in_past(facts: &Facts) -> Option<Finding> {
 /// DATE_IN_FUTURE it needs no clock of the gateway's, so it also holds for mail checked
 /// later.
 pub(crate) fn date_after_received(facts: &Facts) -> Option<Finding> {
-    let date = parse_date_millis(facts.first("Date")?)?;
+    let date = facts.date_millis()?;
     let (_, last) = received_span(facts)?;
     let ahead = date.saturating_sub(last);
     (ahead > AFTER_RECEIVED_TOLERANCE_MILLIS).then(|| {
@@ -147,10 +144,7 @@ fn is_public(ip: &Ipv4Addr) -> bool {
 /// hop that received the message from it, so one of the two was written by hand.
 pub(crate) fn date_reversed(facts: &Facts) -> Option<Finding> {
     let mut later: Option<i64> = None;
-    for hop in hops(facts) {
-        let Some(date) = hop.date_millis else {
-            continue;
-        };
+    for &date in facts.received_dates() {
         if let Some(later) = later {
             let ahead = date.saturating_sub(later);
             if ahead > REVERSED_TOLERANCE_MILLIS {

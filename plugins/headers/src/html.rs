@@ -4,15 +4,21 @@
 use crate::rules::{Facts, Finding};
 use crate::symbols::HTML_FONT_RED;
 
-/// The attributes of every `<font …>` tag of `lower`, an HTML source lower-cased.
-fn font_tags(lower: &str) -> impl Iterator<Item = &str> {
-    lower.match_indices("<font").filter_map(|(at, _)| {
-        let tag = &lower[at + 5..];
+/// The attributes of every `<font …>` tag of `html`, in any case.
+fn font_tags(html: &str) -> impl Iterator<Item = &str> {
+    memchr::memchr_iter(b'<', html.as_bytes()).filter_map(|at| {
+        let name = html.as_bytes().get(at + 1..at + 5)?;
+        if !name.eq_ignore_ascii_case(b"font") {
+            return None;
+        }
+        // `<font` is ASCII, so `at + 5` is a character boundary.
+        let tag = &html[at + 5..];
         tag.find('>').map(|end| &tag[..end])
     })
 }
 
-/// Whether a `<font>` tag's attributes set the colour red (`red`, `#ff0000`).
+/// Whether a `<font>` tag's attributes, lower-cased, set the colour red (`red`,
+/// `#ff0000`).
 fn is_red(attributes: &str) -> bool {
     attributes.match_indices("color").any(|(at, _)| {
         let value = attributes[at + 5..].trim_start();
@@ -30,7 +36,8 @@ pub(crate) fn font_red(facts: &Facts) -> Option<Finding> {
     facts
         .html_sources
         .iter()
-        .any(|html| font_tags(&html.to_ascii_lowercase()).any(is_red))
+        .flat_map(|html| font_tags(html))
+        .any(|attributes| is_red(&attributes.to_ascii_lowercase()))
         .then(|| Finding::new(HTML_FONT_RED, "<font color=red>"))
 }
 
@@ -59,6 +66,8 @@ mod tests {
             "<font color=\"#000000\">red</font>",
             "<span style=\"color: red\">x</span>",
             "<font color=red",
+            "<fo",
+            "x <",
         ] {
             assert_eq!(font_red(&with_html(html)), None, "{html}");
         }

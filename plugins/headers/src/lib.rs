@@ -61,6 +61,8 @@ impl Plugin for Headers {
             ok_locales: ok_locales(),
             now_millis: clock::now_millis(),
             body_words: std::cell::OnceCell::new(),
+            date_millis: std::cell::OnceCell::new(),
+            received_dates: std::cell::OnceCell::new(),
         };
         let scores = configured_scores();
         let mut verdict = Verdict::new();

@@ -1,7 +1,7 @@
 //! What a real mail program always writes, missing from a message that claims to come
 //! from one: Outlook Express's `X-MimeOLE` line, a zone in the `Date`.
 
-use crate::date::{lacks_zone, parse_date_millis};
+use crate::date::lacks_zone;
 use crate::rules::{Facts, Finding, excerpt};
 use crate::symbols::{DATE_NO_ZONE, MISSING_MIMEOLE};
 
@@ -23,7 +23,7 @@ pub(crate) fn missing_mimeole(facts: &Facts) -> Option<Finding> {
 /// every mail program writes.
 pub(crate) fn date_no_zone(facts: &Facts) -> Option<Finding> {
     let value = facts.first("Date")?;
-    (parse_date_millis(value).is_some() && lacks_zone(value)).then(|| {
+    (facts.date_millis().is_some() && lacks_zone(value)).then(|| {
         Finding::new(
             DATE_NO_ZONE,
             format!("Date without a zone: {}", excerpt(value.trim())),

@@ -20,15 +20,22 @@ pub(crate) struct Hop<'a> {
     pub(crate) ip: Option<Ipv4Addr>,
     /// The protocol of the `with` clause (`SMTP`, `ESMTPS`, `HTTP`, …).
     pub(crate) with: Option<&'a str>,
-    /// When the hop was recorded (the date after the last `;`), in milliseconds since the
-    /// Unix epoch.
-    pub(crate) date_millis: Option<i64>,
+    /// The date after the last `;`: when the hop was recorded.
+    pub(crate) date: Option<&'a str>,
+}
+
+impl Hop<'_> {
+    /// When the hop was recorded, in milliseconds since the Unix epoch (parsed on asking:
+    /// most checks never look at it).
+    pub(crate) fn date_millis(&self) -> Option<i64> {
+        parse_date_millis(self.date?)
+    }
 }
 
 /// Reads one `Received` value.
 pub(crate) fn parse(value: &str) -> Hop<'_> {
     let (clauses, date) = match value.rsplit_once(';') {
-        Some((clauses, date)) => (clauses, parse_date_millis(date.trim())),
+        Some((clauses, date)) => (clauses, Some(date.trim())),
         None => (value, None),
     };
     let clauses = clauses.trim_start();
@@ -48,7 +55,7 @@ pub(crate) fn parse(value: &str) -> Hop<'_> {
         helo: helo(from),
         ip: ip(from),
         with,
-        date_millis: date,
+        date,
     }
 }
 
@@ -114,7 +121,7 @@ mod tests {
         assert_eq!(hop.helo, Some("mail.example.org"));
         assert_eq!(hop.ip, Some(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!(hop.with, Some("ESMTP"));
-        assert_eq!(hop.date_millis, Some(1_030_016_789_000));
+        assert_eq!(hop.date_millis(), Some(1_030_016_789_000));
     }
 
     #[test]
@@ -122,7 +129,7 @@ mod tests {
         let exim = parse("from [192.0.2.7] (helo=1Yop2245k) by mx.example.net with smtp");
         assert_eq!(exim.helo, Some("1Yop2245k"));
         assert_eq!(exim.ip, Some(Ipv4Addr::new(192, 0, 2, 7)));
-        assert_eq!(exim.date_millis, None);
+        assert_eq!(exim.date_millis(), None);
         let qmail = parse("from unknown (HELO 10.0.0.1) (192.0.2.9) by mx.example.net");
         assert_eq!(qmail.helo, Some("10.0.0.1"));
         assert_eq!(qmail.ip, Some(Ipv4Addr::new(192, 0, 2, 9)));
@@ -136,7 +143,7 @@ mod tests {
         assert_eq!(hop.from, "");
         assert_eq!(hop.helo, None);
         assert_eq!(hop.ip, None);
-        assert!(hop.date_millis.is_some());
+        assert!(hop.date_millis().is_some());
         assert_eq!(parse(""), Hop::default());
         assert_eq!(parse("from ünïcode by x").helo, Some("ünïcode"));
     }

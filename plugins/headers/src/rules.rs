@@ -11,7 +11,7 @@ use crate::symbols::{
     MANY_RECIPIENTS_IN_TO, MISSING_DATE, MISSING_FROM, MISSING_MESSAGE_ID, MISSING_SUBJECT,
     MISSING_TO, MULTIPLE_FROM, SUBJECT_ALL_CAPS, TO_UNDISCLOSED,
 };
-use crate::{body, bulk, encoding, forgery, html, mailer, mime, msgid, origin, urls};
+use crate::{body, bulk, encoding, forgery, html, mailer, mime, msgid, origin, received, urls};
 
 /// The GTUBE test string: a message containing it must be treated as spam.
 pub(crate) const GTUBE_STRING: &str =
@@ -56,6 +56,10 @@ pub(crate) struct Facts {
     pub(crate) now_millis: u64,
     /// [`Facts::body_words`], made on first use.
     pub(crate) body_words: std::cell::OnceCell<String>,
+    /// [`Facts::date_millis`], parsed on first use.
+    pub(crate) date_millis: std::cell::OnceCell<Option<i64>>,
+    /// [`Facts::received_dates`], parsed on first use.
+    pub(crate) received_dates: std::cell::OnceCell<Vec<i64>>,
 }
 
 impl Facts {
@@ -64,6 +68,24 @@ impl Facts {
     pub(crate) fn body_words(&self) -> &str {
         self.body_words
             .get_or_init(|| body::words(self.text_parts.iter().chain(&self.html_parts)))
+    }
+
+    /// The instant the first `Date` field names, if it is a date: parsed once for the
+    /// several checks on it.
+    pub(crate) fn date_millis(&self) -> Option<i64> {
+        *self
+            .date_millis
+            .get_or_init(|| parse_date_millis(self.first("Date")?))
+    }
+
+    /// The dates of the `Received` fields that have one, newest (topmost) first: parsed
+    /// once for the checks that compare them.
+    pub(crate) fn received_dates(&self) -> &[i64] {
+        self.received_dates.get_or_init(|| {
+            self.values("Received")
+                .filter_map(|value| received::parse(value).date_millis())
+                .collect()
+        })
     }
 
     /// The values of every header named `name` (case-insensitive), in order.
@@ -167,7 +189,7 @@ pub(crate) fn date(facts: &Facts) -> Option<Finding> {
     let Some(value) = facts.first("Date") else {
         return Some(Finding::new(MISSING_DATE, "no Date header"));
     };
-    let Some(date_millis) = parse_date_millis(value) else {
+    let Some(date_millis) = facts.date_millis() else {
         return Some(Finding::new(
             INVALID_DATE,
             format!("Date is not an RFC 5322 date: {}", excerpt(value)),
