@@ -12,8 +12,14 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "guest";
 /// The guests' code generation flags. Build a guest by hand with the same
-/// (`CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS=-Ctarget-feature=+simd128`) to measure it.
-const GUEST_RUSTFLAGS: &str = "-Ctarget-feature=+simd128";
+/// (`CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS`) to measure it.
+///
+/// `--initial-memory`: 30 pages (1,920 KiB), under the smallest memory cap an operator may
+/// set (2 MiB), instead of the linker's 17. A guest that grows its memory past its
+/// initial size makes the next instance in the same pool slot shrink it back, an
+/// `mprotect` whose TLB shootdown interrupts every core: the headers plugin grew by one
+/// page on a 21.5 KB message, which cost more CPU than the growth saved.
+const GUEST_RUSTFLAGS: &str = "-Ctarget-feature=+simd128 -Clink-arg=--initial-memory=1966080";
 
 struct Guest {
     package: String,
