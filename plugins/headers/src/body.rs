@@ -81,22 +81,15 @@ pub(crate) fn words<'a>(parts: impl Iterator<Item = &'a String>) -> String {
     let mut words = String::new();
     for part in parts {
         words.reserve(part.len() + 1);
-        let mut in_word = false;
-        for c in part.chars() {
-            if c == '-' || c.is_whitespace() {
-                if in_word {
-                    words.push(' ');
-                    in_word = false;
-                }
-            } else {
-                words.push(c.to_ascii_lowercase());
-                in_word = true;
+        // Whole words copied and lower-cased at the end, not a character at a time.
+        for word in part.split(|c: char| c == '-' || c.is_whitespace()) {
+            if !word.is_empty() {
+                words.push_str(word);
+                words.push(' ');
             }
         }
-        if in_word {
-            words.push(' ');
-        }
     }
+    words.make_ascii_lowercase();
     words
 }
 
