@@ -24,11 +24,18 @@ pub struct DeliveryConfig {
     /// `max_connections = 50`: outgoing SMTP connections open at once, in all.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// `max_connections_per_destination = 5`: outgoing connections to one destination (a
-    /// route, or the MX hosts of one domain) at once. Messages waiting for the same
-    /// destination reuse an open connection.
+    /// `max_connections_per_destination = 20`: outgoing connections to one destination (a
+    /// route, or the MX hosts of one domain) at once, at most. Messages waiting for the
+    /// same destination reuse an open connection.
     #[serde(default = "default_max_per_destination")]
     pub max_connections_per_destination: usize,
+    /// `initial_connections_per_destination = 5`: the connections a destination starts
+    /// with while mail waits for it. Each message it answers adds 1/N of a connection (N
+    /// the current count), up to `max_connections_per_destination`; each connection that
+    /// fails or breaks takes 1/N away, down to one: Postfix's destination concurrency
+    /// feedback (`initial_destination_concurrency`, `default_destination_concurrency_limit`).
+    #[serde(default = "default_initial_per_destination")]
+    pub initial_connections_per_destination: usize,
     /// `max_messages_per_connection = 100`: messages sent over one connection before it is
     /// closed and a fresh one opened.
     #[serde(default = "default_max_messages_per_connection")]
@@ -75,6 +82,7 @@ impl Default for DeliveryConfig {
             enabled: default_enabled(),
             max_connections: default_max_connections(),
             max_connections_per_destination: default_max_per_destination(),
+            initial_connections_per_destination: default_initial_per_destination(),
             max_messages_per_connection: default_max_messages_per_connection(),
             connect_timeout: default_connect_timeout(),
             command_timeout: default_command_timeout(),
@@ -96,6 +104,9 @@ fn default_max_connections() -> usize {
     50
 }
 fn default_max_per_destination() -> usize {
+    20
+}
+fn default_initial_per_destination() -> usize {
     5
 }
 fn default_max_messages_per_connection() -> usize {
@@ -289,6 +300,11 @@ impl DeliveryConfig {
         check(
             self.max_connections_per_destination >= 1,
             "max_connections_per_destination".into(),
+            "must be at least 1".into(),
+        );
+        check(
+            self.initial_connections_per_destination >= 1,
+            "initial_connections_per_destination".into(),
             "must be at least 1".into(),
         );
         check(

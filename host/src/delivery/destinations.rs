@@ -1,5 +1,13 @@
 //! [`Destinations`]: what delivery keeps about each destination while it runs: the jobs
-//! waiting for it and how many workers serve it, and whether it could be reached lately.
+//! waiting for it, how many workers serve it and how many may, and whether it could be
+//! reached lately.
+//!
+//! How many may: Postfix's destination concurrency feedback. A destination starts with
+//! the initial count while mail waits for it; each job its server answered adds 1/N (N the
+//! window now), up to the maximum, so the window grows by about one connection per N
+//! messages while the server keeps up; each connection that could not be opened or broke
+//! takes 1/N away, down to one. The window is forgotten with the queue when the last worker
+//! leaves, so a destination with nothing waiting starts over.
 //!
 //! One lock covers both, held only for a few map operations (never across an await). A job
 //! is added under it, and a worker that finds its queue empty leaves under it, so a job is
@@ -35,11 +43,32 @@ struct State {
     unreachable: HashMap<Destination, Unreachable>,
 }
 
-/// Jobs waiting for a destination, and how many workers serve it.
-#[derive(Default)]
-struct JobQueue {
-    jobs: VecDeque<Job>,
+/// Jobs waiting for a destination, how many workers serve it, and how many may.
+struct JobQueue<J = Job> {
+    jobs: VecDeque<J>,
     workers: usize,
+    /// The concurrency window: workers may number its whole part.
+    window: f64,
+}
+
+/// A destination's connection limits: where its window starts and how far it grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Concurrency {
+    /// Workers a destination starts with (at most `max`).
+    pub(super) initial: usize,
+    /// Workers a destination may grow to.
+    pub(super) max: usize,
+}
+
+/// What a job told of its destination's server, for the concurrency window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Feedback {
+    /// The server answered the transaction (whatever it said of each recipient).
+    Answered,
+    /// No connection could be opened, or it broke: the server (or the path) is struggling.
+    Failed,
+    /// Nothing was tried (the queue cannot record outcomes, the message is gone).
+    Nothing,
 }
 
 /// What was learnt when no host of a destination could be reached.
@@ -50,6 +79,68 @@ struct Unreachable {
     error: String,
     /// [`crate::queue::Queue::flushes`] when it was learnt.
     flushes: u64,
+}
+
+impl<J> JobQueue<J> {
+    /// An empty queue whose window starts at `limits.initial` (at most `limits.max`).
+    fn new(limits: Concurrency) -> Self {
+        Self {
+            jobs: VecDeque::new(),
+            workers: 0,
+            window: limits.initial.clamp(1, limits.max.max(1)) as f64,
+        }
+    }
+
+    /// The workers the window allows: its whole part (4.9 allows four).
+    fn allowed(&self) -> usize {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "the window is between 1 and the maximum count, a usize"
+        )]
+        let allowed = self.window as usize;
+        allowed
+    }
+
+    /// Queues `job`; `true` when a worker is to start for it (counted from now).
+    fn push(&mut self, job: J) -> bool {
+        self.jobs.push_back(job);
+        self.start_worker_if_allowed()
+    }
+
+    /// Moves the window by `feedback`; `true` when another worker is to start.
+    fn feedback(&mut self, feedback: Feedback, limits: Concurrency) -> bool {
+        let step = 1.0 / self.window;
+        match feedback {
+            Feedback::Answered => self.window = (self.window + step).min(limits.max.max(1) as f64),
+            Feedback::Failed => self.window = (self.window - step).max(1.0),
+            Feedback::Nothing => return false,
+        }
+        self.start_worker_if_allowed()
+    }
+
+    /// The next job for a worker, or `None` after counting it out: when no job waits, or
+    /// when more workers serve than the window allows (the others go on).
+    fn next(&mut self) -> Option<J> {
+        if self.workers > self.allowed().max(1) {
+            self.workers -= 1;
+            return None;
+        }
+        let job = self.jobs.pop_front();
+        if job.is_none() {
+            self.workers = self.workers.saturating_sub(1);
+        }
+        job
+    }
+
+    /// Counts in a new worker if jobs wait and the window has room for one.
+    fn start_worker_if_allowed(&mut self) -> bool {
+        let start = !self.jobs.is_empty() && self.workers < self.allowed();
+        if start {
+            self.workers += 1;
+        }
+        start
+    }
 }
 
 impl Destinations {
@@ -64,31 +155,46 @@ impl Destinations {
     }
 
     /// Adds `job` to `destination`'s queue. `true` when the caller is to start a worker for
-    /// it (fewer than `max_workers` serve it); that worker is counted from now.
-    pub(super) fn push_job(&self, destination: &Destination, job: Job, max_workers: usize) -> bool {
-        let mut state = self.state();
-        let queue = state.queues.entry(destination.clone()).or_default();
-        queue.jobs.push_back(job);
-        let start = queue.workers < max_workers;
-        if start {
-            queue.workers += 1;
-        }
-        start
+    /// it (fewer workers serve it than its window allows); that worker is counted from now.
+    pub(super) fn push_job(
+        &self,
+        destination: &Destination,
+        job: Job,
+        limits: Concurrency,
+    ) -> bool {
+        self.state()
+            .queues
+            .entry(destination.clone())
+            .or_insert_with(|| JobQueue::new(limits))
+            .push(job)
+    }
+
+    /// Moves `destination`'s window by what a worker's job told of its server. `true` when
+    /// the caller is to start another worker: the window grew past the workers and jobs are
+    /// waiting; that worker is counted from now.
+    pub(super) fn feedback(
+        &self,
+        destination: &Destination,
+        feedback: Feedback,
+        limits: Concurrency,
+    ) -> bool {
+        self.state()
+            .queues
+            .get_mut(destination)
+            .is_some_and(|queue| queue.feedback(feedback, limits))
     }
 
     /// The next job for a worker of `destination`, or `None` after counting the worker out
-    /// (the last one out forgets the queue).
+    /// (the last one out forgets the queue). A worker is also counted out, leaving the jobs
+    /// to the others, when more serve the destination than its window allows.
     pub(super) fn next_job(&self, destination: &Destination) -> Option<Job> {
         let mut state = self.state();
         let queue = state.queues.get_mut(destination)?;
-        if let Some(job) = queue.jobs.pop_front() {
-            return Some(job);
-        }
-        queue.workers = queue.workers.saturating_sub(1);
+        let job = queue.next();
         if queue.workers == 0 {
             state.queues.remove(destination);
         }
-        None
+        job
     }
 
     /// Remembers that no host of `destination` could be reached, with `error`, when the
@@ -131,5 +237,101 @@ impl Destinations {
     /// The state, locked.
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Concurrency = Concurrency {
+        initial: 5,
+        max: 20,
+    };
+
+    /// Pushes `jobs` jobs; how many workers were started for them.
+    fn push(queue: &mut JobQueue<u32>, jobs: u32) -> usize {
+        (0..jobs).filter(|&job| queue.push(job)).count()
+    }
+
+    #[test]
+    fn a_destination_starts_with_the_initial_workers() {
+        let mut queue = JobQueue::new(LIMITS);
+        assert_eq!(push(&mut queue, 100), 5);
+        assert_eq!(queue.workers, 5);
+        // An operator's maximum below the initial count wins.
+        let mut small = JobQueue::new(Concurrency { initial: 5, max: 2 });
+        assert_eq!(push(&mut small, 100), 2);
+    }
+
+    #[test]
+    fn answers_grow_the_window_to_the_maximum_and_start_workers_while_jobs_wait() {
+        let mut queue = JobQueue::new(LIMITS);
+        push(&mut queue, 1_000);
+        let mut started = 0;
+        let mut answered = 0;
+        while queue.workers < 20 {
+            assert!(queue.next().is_some());
+            answered += 1;
+            started += usize::from(queue.feedback(Feedback::Answered, LIMITS));
+            assert!(answered < 1_000, "the window never reached the maximum");
+        }
+        assert_eq!(started, 15);
+        // About one more worker per N answers: 5 + 6 + ... + 19 answers.
+        assert!(
+            (150..=200).contains(&answered),
+            "{answered} answers to grow"
+        );
+        for _ in 0..100 {
+            assert!(!queue.feedback(Feedback::Answered, LIMITS));
+        }
+        assert!(queue.window <= 20.0);
+    }
+
+    #[test]
+    fn no_worker_starts_for_an_empty_queue_however_well_it_answers() {
+        let mut queue = JobQueue::new(LIMITS);
+        assert_eq!(push(&mut queue, 1), 1);
+        assert_eq!(queue.next(), Some(0));
+        for _ in 0..100 {
+            assert!(!queue.feedback(Feedback::Answered, LIMITS));
+        }
+    }
+
+    #[test]
+    fn failures_shrink_the_window_to_one_and_workers_leave_down_to_it() {
+        let mut queue = JobQueue::new(LIMITS);
+        push(&mut queue, 100);
+        assert_eq!(queue.workers, 5);
+        for _ in 0..50 {
+            assert!(!queue.feedback(Feedback::Failed, LIMITS));
+        }
+        assert!((queue.window - 1.0).abs() < f64::EPSILON);
+        // Four workers are counted out as they ask for work; the last one stays.
+        let left = (0..5).filter(|_| queue.next().is_none()).count();
+        assert_eq!(left, 4);
+        assert_eq!(queue.workers, 1);
+        assert!(
+            queue.next().is_some(),
+            "the last worker goes on with the jobs"
+        );
+        // Nothing tried moves nothing.
+        let window = queue.window;
+        assert!(!queue.feedback(Feedback::Nothing, LIMITS));
+        assert!((queue.window - window).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn the_last_worker_out_leaves_no_job_behind() {
+        let mut queue = JobQueue::new(LIMITS);
+        push(&mut queue, 3);
+        let mut taken = 0;
+        for _ in 0..10 {
+            if queue.next().is_some() {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 3);
+        assert_eq!(queue.workers, 0);
     }
 }

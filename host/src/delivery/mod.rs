@@ -7,7 +7,8 @@
 //!     ▲                                                              │ split recipients by destination
 //!     │ wake: enqueue, flush, release, an attempt done               ▼
 //!     │                                          destination queue (route N, or mx:domain)
-//!     │                                               │ ≤ max_connections_per_destination workers,
+//!     │                                               │ a window of workers (initial → max per
+//!     │                                               │ destination, moved by the server's answers),
 //!     │                                               │ ≤ max_connections in all; one connection
 //!     │                                               ▼ carries many messages
 //!     └──── Queue::modify (one fsync: states, due entry, bounce, removal) ◀── per-recipient outcomes
@@ -17,7 +18,8 @@
 //!   else survives a restart, and nothing else needs to); `in_flight`: the messages it
 //!   passes over, their attempt in progress.
 //! * `worker`: the destinations' queues and their connection workers; `destinations`: those
-//!   queues, and the destinations that could not be reached lately.
+//!   queues with their concurrency windows, and the destinations that could not be reached
+//!   lately.
 //! * `attempt`: one attempt at one message, split into jobs by destination and finished
 //!   once every destination answered.
 //! * `route` and `mx`: where a recipient's mail goes; `host`: the hosts they find.

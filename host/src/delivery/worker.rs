@@ -8,8 +8,11 @@
 //! per queued message. An operator's flush or release ends that at once, as Postfix's
 //! `postqueue -f` flushes its dead-destination cache.
 //!
-//! Limits: at most `max_connections_per_destination` workers per destination, each holding
-//! one of the `max_connections` permits while it works. The queues and the unreachable
+//! Limits: per destination, a window of workers that starts at
+//! `initial_connections_per_destination` and moves with what its server does (see
+//! [`Destinations`]: answers grow it up to `max_connections_per_destination`, failed or
+//! broken connections shrink it), each worker holding one of the `max_connections` permits
+//! while it works. The queues and the unreachable
 //! destinations are kept in [`Destinations`]; a worker reports each job's outcomes to its
 //! attempt and knows nothing of the scheduler.
 
@@ -23,7 +26,7 @@ use tracing::{Instrument as _, debug, info_span};
 use super::attempt::Job;
 use super::client::{ClientParams, Connection, Envelope};
 use super::connect;
-use super::destinations::Destinations;
+use super::destinations::{Concurrency, Destinations, Feedback};
 use super::host::RouteError;
 use super::outcome::Outcome;
 use super::route::{Destination, LiveRoutes};
@@ -42,7 +45,7 @@ pub(super) struct Workers {
     client: ClientParams,
     /// Outgoing connections in all.
     connections: Arc<Semaphore>,
-    per_destination: usize,
+    per_destination: Concurrency,
     messages_per_connection: usize,
     destinations: Destinations,
     shutdown: CancellationToken,
@@ -68,7 +71,10 @@ impl Workers {
             routes,
             client,
             connections: Arc::new(Semaphore::new(delivery.max_connections)),
-            per_destination: delivery.max_connections_per_destination,
+            per_destination: Concurrency {
+                initial: delivery.initial_connections_per_destination,
+                max: delivery.max_connections_per_destination,
+            },
             messages_per_connection: delivery.max_messages_per_connection,
             destinations: Destinations::new(delivery.retry_intervals.first().map(|first| first.0)),
             shutdown,
@@ -82,10 +88,15 @@ impl Workers {
             .destinations
             .push_job(&destination, job, self.per_destination)
         {
-            let span = info_span!("delivery.worker", destination = %destination);
-            self.tracker
-                .spawn(Arc::clone(self).run(destination).instrument(span));
+            self.spawn_worker(destination);
         }
+    }
+
+    /// Starts a worker for `destination` (already counted in by [`Destinations`]).
+    fn spawn_worker(self: &Arc<Self>, destination: Destination) {
+        let span = info_span!("delivery.worker", destination = %destination);
+        self.tracker
+            .spawn(Arc::clone(self).run(destination).instrument(span));
     }
 
     /// One worker: takes a connection permit, then jobs until there are none.
@@ -102,8 +113,14 @@ impl Workers {
             let Some(job) = self.destinations.next_job(&destination) else {
                 break;
             };
-            let outcomes = self.deliver(&destination, &mut connection, &job).await;
+            let (outcomes, feedback) = self.deliver(&destination, &mut connection, &job).await;
             job.attempt.report(outcomes);
+            if self
+                .destinations
+                .feedback(&destination, feedback, self.per_destination)
+            {
+                self.spawn_worker(destination.clone());
+            }
         }
         if let Some(connection) = connection {
             connection.quit().await;
@@ -111,18 +128,19 @@ impl Workers {
     }
 
     /// Sends one job, in transactions of at most [`MAX_RECIPIENTS_PER_TRANSACTION`]
-    /// recipients: its outcome for each recipient.
+    /// recipients: its outcome for each recipient, and what it told of the server (failed
+    /// if any transaction found no connection or broke one).
     async fn deliver(
         &self,
         destination: &Destination,
         connection: &mut Option<Connection>,
         job: &Job,
-    ) -> Vec<(usize, Outcome)> {
+    ) -> (Vec<(usize, Outcome)>, Feedback) {
         if self.queue.failure().is_some() {
             // Its outcome could not be recorded: sending it now would only make it be sent
             // again after the restart.
             let error = "not sent: the queue cannot record outcomes until moat restarts";
-            return job
+            let outcomes = job
                 .recipients
                 .iter()
                 .map(|&index| {
@@ -134,23 +152,29 @@ impl Workers {
                     )
                 })
                 .collect();
+            return (outcomes, Feedback::Nothing);
         }
         let Some(message) = job.attempt.message().await else {
-            return Vec::new();
+            return (Vec::new(), Feedback::Nothing);
         };
         let mut outcomes = Vec::with_capacity(job.recipients.len());
+        let mut feedback = Feedback::Nothing;
         for recipients in job.recipients.chunks(MAX_RECIPIENTS_PER_TRANSACTION) {
-            outcomes.extend(
-                self.transaction(destination, connection, job, recipients, &message)
-                    .await,
-            );
+            let (sent, told) = self
+                .transaction(destination, connection, job, recipients, &message)
+                .await;
+            outcomes.extend(sent);
+            if feedback != Feedback::Failed {
+                feedback = told;
+            }
         }
-        outcomes
+        (outcomes, feedback)
     }
 
     /// Sends the message of `job` to its `recipients` (indexes into the envelope) in one
     /// transaction: over the open connection if there is one (a fresh one if it broke or
-    /// has carried its share), else over a new one.
+    /// has carried its share), else over a new one. With the outcomes, whether the server
+    /// answered or no connection could be had or kept.
     async fn transaction(
         &self,
         destination: &Destination,
@@ -158,12 +182,13 @@ impl Workers {
         job: &Job,
         recipients: &[usize],
         message: &[u8],
-    ) -> Vec<(usize, Outcome)> {
-        let every = |outcome: Outcome| -> Vec<(usize, Outcome)> {
-            recipients
+    ) -> (Vec<(usize, Outcome)>, Feedback) {
+        let every = |outcome: Outcome| -> (Vec<(usize, Outcome)>, Feedback) {
+            let outcomes = recipients
                 .iter()
                 .map(|&index| (index, outcome.clone()))
-                .collect()
+                .collect();
+            (outcomes, Feedback::Failed)
         };
         let smtp_envelope = smtp_envelope(&job.attempt.envelope, recipients);
         if connection
@@ -187,7 +212,8 @@ impl Workers {
             };
             match open.send(&smtp_envelope, message).await {
                 Ok(outcomes) => {
-                    return recipients.iter().copied().zip(outcomes).collect();
+                    let outcomes = recipients.iter().copied().zip(outcomes).collect();
+                    return (outcomes, Feedback::Answered);
                 }
                 Err(error) => {
                     let peer = open.peer().to_owned();
