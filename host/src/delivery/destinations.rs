@@ -26,6 +26,10 @@ use super::route::Destination;
 /// not wait out a connect timeout each, short enough that new mail finds it back soon.
 const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
 
+/// How recent an answer keeps a failed connection from marking its destination
+/// unreachable.
+const ANSWERED_LATELY: Duration = Duration::from_secs(10);
+
 /// Each destination's job queue and workers, and the destinations none of whose hosts
 /// could be reached lately.
 pub(super) struct Destinations {
@@ -49,6 +53,8 @@ struct JobQueue<J = Job> {
     workers: usize,
     /// The concurrency window: workers may number its whole part.
     window: f64,
+    /// When the server last answered a job.
+    last_answer: Option<Instant>,
 }
 
 /// A destination's connection limits: where its window starts and how far it grows.
@@ -88,6 +94,7 @@ impl<J> JobQueue<J> {
             jobs: VecDeque::new(),
             workers: 0,
             window: limits.initial.clamp(1, limits.max.max(1)) as f64,
+            last_answer: None,
         }
     }
 
@@ -112,7 +119,14 @@ impl<J> JobQueue<J> {
     fn feedback(&mut self, feedback: Feedback, limits: Concurrency) -> bool {
         let step = 1.0 / self.window;
         match feedback {
-            Feedback::Answered => self.window = (self.window + step).min(limits.max.max(1) as f64),
+            Feedback::Answered => {
+                self.last_answer = Some(Instant::now());
+                // Only while the window is in use (as Postfix's qmgr): answers over a few
+                // connections with an empty queue must not open many at the next burst.
+                if self.window < (self.workers + limits.initial) as f64 {
+                    self.window = (self.window + step).min(limits.max.max(1) as f64);
+                }
+            }
             Feedback::Failed => self.window = (self.window - step).max(1.0),
             Feedback::Nothing => return false,
         }
@@ -195,6 +209,17 @@ impl Destinations {
             state.queues.remove(destination);
         }
         job
+    }
+
+    /// Whether `destination`'s server answered one of its workers within
+    /// [`ANSWERED_LATELY`]: a connection that fails then says the server turned one more
+    /// away (too many connections), not that it cannot be reached.
+    pub(super) fn answered_lately(&self, destination: &Destination) -> bool {
+        self.state()
+            .queues
+            .get(destination)
+            .and_then(|queue| queue.last_answer)
+            .is_some_and(|at| at.elapsed() < ANSWERED_LATELY)
     }
 
     /// Remembers that no host of `destination` could be reached, with `error`, when the
@@ -296,6 +321,22 @@ mod tests {
         for _ in 0..100 {
             assert!(!queue.feedback(Feedback::Answered, LIMITS));
         }
+        assert!(queue.last_answer.is_some());
+    }
+
+    #[test]
+    fn answers_over_few_connections_do_not_grow_the_window_for_the_next_burst() {
+        let mut queue = JobQueue::new(LIMITS);
+        // One busy worker, its server answering, nothing waiting.
+        assert_eq!(push(&mut queue, 1), 1);
+        assert!(queue.next().is_some());
+        for _ in 0..1_000 {
+            assert!(!queue.feedback(Feedback::Answered, LIMITS));
+        }
+        // The window stops at the busy worker plus the initial count (Postfix's guard).
+        assert!(queue.window < 6.5, "window {}", queue.window);
+        // The next burst opens five more, not nineteen.
+        assert_eq!(push(&mut queue, 100), 5);
     }
 
     #[test]

@@ -183,12 +183,12 @@ impl Workers {
         recipients: &[usize],
         message: &[u8],
     ) -> (Vec<(usize, Outcome)>, Feedback) {
-        let every = |outcome: Outcome| -> (Vec<(usize, Outcome)>, Feedback) {
+        let every = |outcome: Outcome, feedback: Feedback| -> (Vec<(usize, Outcome)>, Feedback) {
             let outcomes = recipients
                 .iter()
                 .map(|&index| (index, outcome.clone()))
                 .collect();
-            (outcomes, Feedback::Failed)
+            (outcomes, feedback)
         };
         let smtp_envelope = smtp_envelope(&job.attempt.envelope, recipients);
         if connection
@@ -204,7 +204,7 @@ impl Workers {
             if !reused {
                 match self.connect(destination).await {
                     Ok(opened) => *connection = Some(opened),
-                    Err(outcome) => return every(outcome),
+                    Err((outcome, feedback)) => return every(outcome, feedback),
                 }
             }
             let Some(open) = connection.as_mut() else {
@@ -222,43 +222,47 @@ impl Workers {
                         debug!(peer, %error, "reused connection failed; opening a fresh one");
                         continue;
                     }
-                    return every(Outcome::Deferred {
-                        error: format!("{peer}: {error}"),
-                    });
+                    let error = format!("{peer}: {error}");
+                    return every(Outcome::Deferred { error }, Feedback::Failed);
                 }
             }
         }
-        every(Outcome::Deferred {
-            error: "no connection".into(),
-        })
+        let error = "no connection".into();
+        every(Outcome::Deferred { error }, Feedback::Failed)
     }
 
     /// A new connection to `destination`, or the outcome of every recipient when none can
-    /// be had. A destination known to be unreachable is not tried; one that cannot be
-    /// reached now is remembered as such, and one reached is forgotten.
-    async fn connect(&self, destination: &Destination) -> Result<Connection, Outcome> {
+    /// be had, with what that tells of the server for its concurrency window. A
+    /// destination known to be unreachable is not tried; one that cannot be reached now is
+    /// remembered as such, unless its server answered another worker lately (it turned
+    /// one more connection away); one reached is forgotten.
+    async fn connect(&self, destination: &Destination) -> Result<Connection, (Outcome, Feedback)> {
         let known = self
             .destinations
             .known_unreachable(destination, self.queue.flushes());
         if let Some(error) = known {
-            return Err(Outcome::Deferred { error });
+            // No server was asked: the window stays.
+            return Err((Outcome::Deferred { error }, Feedback::Nothing));
         }
         match self.open(destination).await {
             Ok(opened) => {
                 self.destinations.mark_reachable(destination);
                 Ok(opened)
             }
+            // The domain's DNS said no (no such domain, null MX): no server to judge.
             Err(OpenError::Route(RouteError::Permanent { reply })) => {
-                Err(Outcome::Failed { reply })
+                Err((Outcome::Failed { reply }, Feedback::Nothing))
             }
             Err(other) => {
                 let error = other.to_string();
-                self.destinations.mark_unreachable(
-                    destination,
-                    error.clone(),
-                    self.queue.flushes(),
-                );
-                Err(Outcome::Deferred { error })
+                if !self.destinations.answered_lately(destination) {
+                    self.destinations.mark_unreachable(
+                        destination,
+                        error.clone(),
+                        self.queue.flushes(),
+                    );
+                }
+                Err((Outcome::Deferred { error }, Feedback::Failed))
             }
         }
     }

@@ -30,9 +30,10 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Wasm stack limit per call; deeper recursion is a `stack-overflow` failure.
 const MAX_WASM_STACK: usize = 512 << 10;
 
-/// The bundled guests start with 1,920 KiB of linear memory (`host/build.rs`), other Rust
-/// guests with about 1.1 MiB; keeping 2 MiB resident per slot covers either, so recycling
-/// a slot does not `madvise` the pages a new instance touches.
+/// The guests this project builds (bundled, example and test plugins) start with 1,920 KiB
+/// of linear memory (`host/build.rs`), other Rust guests with about 1.1 MiB; keeping 2 MiB
+/// resident per slot covers either, so recycling a slot does not `madvise` the pages a new
+/// instance touches.
 const KEEP_RESIDENT: usize = 2 << 20;
 
 /// How the sandbox pool is sized.
