@@ -30,10 +30,11 @@ pub struct DeliveryConfig {
     #[serde(default = "default_max_per_destination")]
     pub max_connections_per_destination: usize,
     /// `initial_connections_per_destination = 5`: the connections a destination starts
-    /// with while mail waits for it (never more than the maximum). Each message it answers adds 1/N of a connection (N
-    /// the current count), up to `max_connections_per_destination`; each connection that
-    /// fails or breaks takes 1/N away, down to one: Postfix's destination concurrency
-    /// feedback (`initial_destination_concurrency`, `default_destination_concurrency_limit`).
+    /// with while mail waits for it (never more than the maximum). Each message it
+    /// answers adds 1/N of a connection (N the current count), up to
+    /// `max_connections_per_destination`; each connection that fails or breaks takes 1/N
+    /// away, down to one: Postfix's destination concurrency feedback
+    /// (`initial_destination_concurrency`, `default_destination_concurrency_limit`).
     #[serde(default = "default_initial_per_destination")]
     pub initial_connections_per_destination: usize,
     /// `max_messages_per_connection = 100`: messages sent over one connection before it is

@@ -211,23 +211,23 @@ impl Destinations {
         job
     }
 
-    /// Whether `destination`'s server answered one of its workers within
-    /// [`ANSWERED_LATELY`]: a connection that fails then says the server turned one more
+    /// Remembers that no host of `destination` could be reached, with `error`, when the
+    /// queue's operator flush count was `flushes`: its jobs are deferred without connecting
+    /// for a while. Not when its server answered one of its workers within
+    /// [`ANSWERED_LATELY`]: the failed connection then says the server turned one more
     /// away (too many connections), not that it cannot be reached.
-    pub(super) fn answered_lately(&self, destination: &Destination) -> bool {
-        self.state()
+    pub(super) fn mark_unreachable(&self, destination: &Destination, error: String, flushes: u64) {
+        let mut state = self.state();
+        let answered_lately = state
             .queues
             .get(destination)
             .and_then(|queue| queue.last_answer)
-            .is_some_and(|at| at.elapsed() < ANSWERED_LATELY)
-    }
-
-    /// Remembers that no host of `destination` could be reached, with `error`, when the
-    /// queue's operator flush count was `flushes`: its jobs are deferred without connecting
-    /// for a while.
-    pub(super) fn mark_unreachable(&self, destination: &Destination, error: String, flushes: u64) {
+            .is_some_and(|at| at.elapsed() < ANSWERED_LATELY);
+        if answered_lately {
+            return;
+        }
         let until = Instant::now() + self.unreachable_for;
-        self.state().unreachable.insert(
+        state.unreachable.insert(
             destination.clone(),
             Unreachable {
                 until,
@@ -360,6 +360,25 @@ mod tests {
         let window = queue.window;
         assert!(!queue.feedback(Feedback::Nothing, LIMITS));
         assert!((queue.window - window).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn a_refused_connection_marks_no_destination_unreachable_while_its_server_answers() {
+        let destinations = Destinations::new(None);
+        let busy = Destination::Domain("busy.example".into());
+        let mut queue: JobQueue = JobQueue::new(LIMITS);
+        queue.workers = 1;
+        assert!(!queue.feedback(Feedback::Answered, LIMITS));
+        destinations.state().queues.insert(busy.clone(), queue);
+        destinations.mark_unreachable(&busy, "421 too many connections".into(), 0);
+        assert_eq!(destinations.known_unreachable(&busy, 0), None);
+        // A destination that has not answered is marked.
+        let silent = Destination::Domain("silent.example".into());
+        destinations.mark_unreachable(&silent, "connection refused".into(), 0);
+        assert_eq!(
+            destinations.known_unreachable(&silent, 0).as_deref(),
+            Some("connection refused")
+        );
     }
 
     #[test]

@@ -12,9 +12,9 @@
 //! `initial_connections_per_destination` and moves with what its server does (see
 //! [`Destinations`]: answers grow it up to `max_connections_per_destination`, failed or
 //! broken connections shrink it), each worker holding one of the `max_connections` permits
-//! while it works. The queues and the unreachable
-//! destinations are kept in [`Destinations`]; a worker reports each job's outcomes to its
-//! attempt and knows nothing of the scheduler.
+//! while it works. The queues and the unreachable destinations are kept in
+//! [`Destinations`]; a worker reports each job's outcomes to its attempt and knows nothing
+//! of the scheduler.
 
 use std::sync::Arc;
 
@@ -234,8 +234,8 @@ impl Workers {
     /// A new connection to `destination`, or the outcome of every recipient when none can
     /// be had, with what that tells of the server for its concurrency window. A
     /// destination known to be unreachable is not tried; one that cannot be reached now is
-    /// remembered as such, unless its server answered another worker lately (it turned
-    /// one more connection away); one reached is forgotten.
+    /// remembered as such (unless its server answered another worker lately, see
+    /// [`Destinations::mark_unreachable`]); one reached is forgotten.
     async fn connect(&self, destination: &Destination) -> Result<Connection, (Outcome, Feedback)> {
         let known = self
             .destinations
@@ -255,13 +255,11 @@ impl Workers {
             }
             Err(other) => {
                 let error = other.to_string();
-                if !self.destinations.answered_lately(destination) {
-                    self.destinations.mark_unreachable(
-                        destination,
-                        error.clone(),
-                        self.queue.flushes(),
-                    );
-                }
+                self.destinations.mark_unreachable(
+                    destination,
+                    error.clone(),
+                    self.queue.flushes(),
+                );
                 Err((Outcome::Deferred { error }, Feedback::Failed))
             }
         }

@@ -4,16 +4,24 @@
 use crate::rules::{Facts, Finding};
 use crate::symbols::HTML_FONT_RED;
 
+/// Where each `<NAME` of `html` ends (the start of its attributes), the name in any
+/// case: `<` found with memchr, the name compared after it. Also what `<img` tags are
+/// counted with (`mime::images_little_text`).
+pub(crate) fn tag_ends<'a>(html: &'a str, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let bytes = html.as_bytes();
+    memchr::memchr_iter(b'<', bytes).filter_map(move |at| {
+        let end = at + 1 + name.len();
+        let found = bytes.get(at + 1..end)?;
+        found.eq_ignore_ascii_case(name.as_bytes()).then_some(end)
+    })
+}
+
 /// The attributes of every `<font …>` tag of `html`, in any case.
 fn font_tags(html: &str) -> impl Iterator<Item = &str> {
-    memchr::memchr_iter(b'<', html.as_bytes()).filter_map(|at| {
-        let name = html.as_bytes().get(at + 1..at + 5)?;
-        if !name.eq_ignore_ascii_case(b"font") {
-            return None;
-        }
-        // `<font` is ASCII, so `at + 5` is a character boundary.
-        let tag = &html[at + 5..];
-        tag.find('>').map(|end| &tag[..end])
+    tag_ends(html, "font").filter_map(|end| {
+        // `<font` is ASCII, so `end` is a character boundary.
+        let tag = &html[end..];
+        tag.find('>').map(|close| &tag[..close])
     })
 }
 

@@ -161,13 +161,7 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 
 /// How many `<img` tags `html` has (ASCII case-insensitive).
 fn img_tags(html: &str) -> usize {
-    let html = html.as_bytes();
-    memchr::memchr_iter(b'<', html)
-        .filter(|&at| {
-            html.get(at + 1..at + 4)
-                .is_some_and(|name| name.eq_ignore_ascii_case(b"img"))
-        })
-        .count()
+    crate::html::tag_ends(html, "img").count()
 }
 
 /// HTML_IMAGES_LITTLE_TEXT: HTML that is mostly pictures (`<img>` tags) with few words,
