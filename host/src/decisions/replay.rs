@@ -154,6 +154,14 @@ impl TruthRates {
         }
     }
 
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Self) {
+        self.spam += other.spam;
+        self.spam_caught += other.spam_caught;
+        self.ham += other.ham;
+        self.ham_flagged += other.ham_flagged;
+    }
+
     /// The share of spam caught, in percent (0 without spam).
     pub fn caught_percent(&self) -> f64 {
         percent(self.spam_caught, self.spam)

@@ -16,4 +16,4 @@ mod learn;
 
 pub use features::{FeatureSet, SymbolKey};
 pub use fit::{FitOptions, fit};
-pub use learn::{Learnt, Moved, held_out, learn_weights, rates_under};
+pub use learn::{Learnt, Moved, cross_validated, held_out, learn_weights, rates_under};
