@@ -54,6 +54,20 @@ enum State {
     Cr,
 }
 
+/// Where the ordinary content from `start` (inside a line) ends: at the first CR or LF
+/// that is not part of a CRLF followed by a byte other than `.`, CR or LF, or at the end
+/// of `bytes`. Such content is kept as it is, so it is copied in one go.
+fn ordinary_run_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    loop {
+        end += memchr::memchr2(b'\r', b'\n', &bytes[end..]).unwrap_or(bytes.len() - end);
+        match bytes.get(end..end + 3) {
+            Some([b'\r', b'\n', next]) if !matches!(next, b'.' | b'\r' | b'\n') => end += 3,
+            _ => return end,
+        }
+    }
+}
+
 /// Receives one DATA message at a time from arbitrary chunks of input.
 #[derive(Debug, Clone)]
 pub struct DataReceiver {
@@ -105,11 +119,11 @@ impl DataReceiver {
         let mut at = 0;
         while at < bytes.len() {
             if self.state == State::InLine {
-                // Fast path: copy the run of ordinary bytes in one go.
-                let run = &bytes[at..];
-                let len = memchr::memchr2(b'\r', b'\n', run).unwrap_or(run.len());
-                self.emit(&run[..len]);
-                at += len;
+                // Fast path: copy ordinary lines in one go, up to the first CR or LF that
+                // is not a CRLF followed by a byte that starts an ordinary line.
+                let end = ordinary_run_end(bytes, at);
+                self.emit(&bytes[at..end]);
+                at = end;
                 if at == bytes.len() {
                     break;
                 }
