@@ -15,13 +15,21 @@
 //! while it works. The queues and the unreachable destinations are kept in
 //! [`Destinations`]; a worker reports each job's outcomes to its attempt and knows nothing
 //! of the scheduler.
+//!
+//! A bug that panics while a job is sent costs that job one try, not the worker: the job
+//! is reported deferred (so the message is retried on its schedule instead of staying in
+//! flight until a restart) and the worker, still counted in its destination's window,
+//! goes on with a fresh connection.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument as _, debug, info_span};
+use tracing::{Instrument as _, debug, error, info_span};
 
 use super::attempt::Job;
 use super::client::{ClientParams, Connection, Envelope};
@@ -113,7 +121,17 @@ impl Workers {
             let Some(job) = self.destinations.next_job(&destination) else {
                 break;
             };
-            let (outcomes, feedback) = self.deliver(&destination, &mut connection, &job).await;
+            let delivered =
+                unless_it_panics(self.deliver(&destination, &mut connection, &job)).await;
+            let (outcomes, feedback) = delivered.unwrap_or_else(|| {
+                // The panic hook has logged where; the connection is in an unknown state.
+                connection = None;
+                error!(
+                    queue_id = %job.attempt.id,
+                    "internal error while sending; the message stays queued for its next try"
+                );
+                (deferred_every(&job, PANICKED), Feedback::Nothing)
+            });
             job.attempt.report(outcomes);
             if self
                 .destinations
@@ -140,19 +158,7 @@ impl Workers {
             // Its outcome could not be recorded: sending it now would only make it be sent
             // again after the restart.
             let error = "not sent: the queue cannot record outcomes until moat restarts";
-            let outcomes = job
-                .recipients
-                .iter()
-                .map(|&index| {
-                    (
-                        index,
-                        Outcome::Deferred {
-                            error: error.into(),
-                        },
-                    )
-                })
-                .collect();
-            return (outcomes, Feedback::Nothing);
+            return (deferred_every(job, error), Feedback::Nothing);
         }
         let Some(message) = job.attempt.message().await else {
             return (Vec::new(), Feedback::Nothing);
@@ -284,6 +290,29 @@ impl Workers {
 /// transactions on the same connection, as Postfix's `smtp_destination_recipient_limit`.
 const MAX_RECIPIENTS_PER_TRANSACTION: usize = 100;
 
+/// The deferral reason of a job whose sending panicked.
+const PANICKED: &str = "not sent: internal error in moat (see its log); retried later";
+
+/// `sending`'s result, or `None` if it panicked.
+async fn unless_it_panics<T>(sending: impl Future<Output = T>) -> Option<T> {
+    AssertUnwindSafe(sending).catch_unwind().await.ok()
+}
+
+/// Every recipient of `job` deferred with `error`.
+fn deferred_every(job: &Job, error: &str) -> Vec<(usize, Outcome)> {
+    job.recipients
+        .iter()
+        .map(|&index| {
+            (
+                index,
+                Outcome::Deferred {
+                    error: error.into(),
+                },
+            )
+        })
+        .collect()
+}
+
 /// What the client sends of `envelope` for its `recipients` (indexes) in one transaction.
 fn smtp_envelope<'a>(envelope: &'a QueuedEnvelope, recipients: &[usize]) -> Envelope<'a> {
     let addresses: Vec<&str> = recipients
@@ -308,4 +337,19 @@ enum OpenError {
     /// Every host failed, or there was no address to try: what went wrong with each.
     #[error("{0}")]
     Hosts(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_sending_is_caught_and_a_result_passes() {
+        assert_eq!(unless_it_panics(async { 7 }).await, Some(7));
+        let panicking = async {
+            tokio::task::yield_now().await;
+            panic!("a bug while sending");
+        };
+        assert_eq!(unless_it_panics(panicking).await, None::<()>);
+    }
 }
