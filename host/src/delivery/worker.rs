@@ -16,11 +16,12 @@
 //! [`Destinations`]; a worker reports each job's outcomes to its attempt and knows nothing
 //! of the scheduler.
 //!
-//! A bug that panics while a job is sent costs that job one try, not the worker: the job
-//! is reported deferred (so the message is retried on its schedule instead of staying in
-//! flight until a restart) and the worker, still counted in its destination's window,
-//! goes on with a fresh connection.
+//! A bug that panics while a job is sent costs that job one try, not the worker: its
+//! recipients without an outcome yet are reported deferred (so the message is retried on
+//! its schedule instead of staying in flight until a restart) and the worker, still
+//! counted in its destination's window, goes on with a fresh connection.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -121,16 +122,20 @@ impl Workers {
             let Some(job) = self.destinations.next_job(&destination) else {
                 break;
             };
+            let mut outcomes = Vec::with_capacity(job.recipients.len());
             let delivered =
-                unless_it_panics(self.deliver(&destination, &mut connection, &job)).await;
-            let (outcomes, feedback) = delivered.unwrap_or_else(|| {
+                unless_it_panics(self.deliver(&destination, &mut connection, &job, &mut outcomes))
+                    .await;
+            let feedback = delivered.unwrap_or_else(|| {
                 // The panic hook has logged where; the connection is in an unknown state.
                 connection = None;
                 error!(
                     queue_id = %job.attempt.id,
                     "internal error while sending; the message stays queued for its next try"
                 );
-                (deferred_every(&job, PANICKED), Feedback::Nothing)
+                // Transactions that finished keep their outcomes: those recipients have it.
+                defer_unsettled(&job.recipients, &mut outcomes, PANICKED);
+                Feedback::Nothing
             });
             job.attempt.report(outcomes);
             if self
@@ -146,24 +151,26 @@ impl Workers {
     }
 
     /// Sends one job, in transactions of at most [`MAX_RECIPIENTS_PER_TRANSACTION`]
-    /// recipients: its outcome for each recipient, and what it told of the server (failed
-    /// if any transaction found no connection or broke one).
+    /// recipients, adding each transaction's outcomes to `outcomes` as it ends; returns
+    /// what the job told of the server (failed if any transaction found no connection or
+    /// broke one).
     async fn deliver(
         &self,
         destination: &Destination,
         connection: &mut Option<Connection>,
         job: &Job,
-    ) -> (Vec<(usize, Outcome)>, Feedback) {
+        outcomes: &mut Vec<(usize, Outcome)>,
+    ) -> Feedback {
         if self.queue.failure().is_some() {
             // Its outcome could not be recorded: sending it now would only make it be sent
             // again after the restart.
             let error = "not sent: the queue cannot record outcomes until moat restarts";
-            return (deferred_every(job, error), Feedback::Nothing);
+            defer_unsettled(&job.recipients, outcomes, error);
+            return Feedback::Nothing;
         }
         let Some(message) = job.attempt.message().await else {
-            return (Vec::new(), Feedback::Nothing);
+            return Feedback::Nothing;
         };
-        let mut outcomes = Vec::with_capacity(job.recipients.len());
         let mut feedback = Feedback::Nothing;
         for recipients in job.recipients.chunks(MAX_RECIPIENTS_PER_TRANSACTION) {
             let (sent, told) = self
@@ -174,7 +181,7 @@ impl Workers {
                 feedback = told;
             }
         }
-        (outcomes, feedback)
+        feedback
     }
 
     /// Sends the message of `job` to its `recipients` (indexes into the envelope) in one
@@ -298,19 +305,18 @@ async fn unless_it_panics<T>(sending: impl Future<Output = T>) -> Option<T> {
     AssertUnwindSafe(sending).catch_unwind().await.ok()
 }
 
-/// Every recipient of `job` deferred with `error`.
-fn deferred_every(job: &Job, error: &str) -> Vec<(usize, Outcome)> {
-    job.recipients
-        .iter()
-        .map(|&index| {
-            (
-                index,
-                Outcome::Deferred {
-                    error: error.into(),
-                },
-            )
-        })
-        .collect()
+/// Adds to `outcomes` each of `recipients` (indexes) it has none for, deferred with
+/// `error`.
+fn defer_unsettled(recipients: &[usize], outcomes: &mut Vec<(usize, Outcome)>, error: &str) {
+    let settled: HashSet<usize> = outcomes.iter().map(|(index, _)| *index).collect();
+    for &index in recipients.iter().filter(|i| !settled.contains(i)) {
+        outcomes.push((
+            index,
+            Outcome::Deferred {
+                error: error.into(),
+            },
+        ));
+    }
 }
 
 /// What the client sends of `envelope` for its `recipients` (indexes) in one transaction.
@@ -351,5 +357,26 @@ mod tests {
             panic!("a bug while sending");
         };
         assert_eq!(unless_it_panics(panicking).await, None::<()>);
+    }
+
+    #[test]
+    fn recipients_a_finished_transaction_settled_keep_their_outcome() {
+        let delivered = Outcome::Delivered {
+            reply: "250 ok".into(),
+        };
+        let mut outcomes = vec![(0, delivered.clone()), (2, delivered.clone())];
+        defer_unsettled(&[0, 1, 2, 3], &mut outcomes, PANICKED);
+        let deferred = Outcome::Deferred {
+            error: PANICKED.into(),
+        };
+        assert_eq!(
+            outcomes,
+            [
+                (0, delivered.clone()),
+                (2, delivered),
+                (1, deferred.clone()),
+                (3, deferred)
+            ]
+        );
     }
 }
