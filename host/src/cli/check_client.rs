@@ -93,6 +93,22 @@ From: a@sender.example\r\nSubject: s\r\n\r\nbody\r\n";
     }
 
     #[test]
+    fn a_qmail_scanner_step_is_passed_over() {
+        // A newsletter as a qmail host with qmail-scanner delivered it (training ham).
+        let raw = b"Received: (qmail 5969 invoked by uid 82); 25 Jun 2002 11:39:03 -0000\r\n\
+Received: from enews-owner@tribute.example by newmail\r\n\
+\t by uid 1005 with qmail-scanner-1.10 (avp. Clear:0. Processed in 0.32 secs); \
+23 Aug 2002 07:25:40 -0000\r\n\
+Received: from mail.axess.example (216.162.64.150)\r\n\
+  by newmail.axess.example with SMTP; 23 Aug 2002 07:25:39 -0000\r\n\
+From: a@tribute.example\r\nSubject: s\r\n\r\nbody\r\n";
+        let relays = relays_with_loopback(&[]).unwrap();
+        let client = client_of(&message(raw), &relays, None, None);
+        assert_eq!(client.ip, "216.162.64.150".parse::<IpAddr>().unwrap());
+        assert_eq!(client.helo, "mail.axess.example");
+    }
+
+    #[test]
     fn overrides_win_and_a_message_without_a_chain_comes_from_localhost() {
         let relays = relays_with_loopback(&[]).unwrap();
         let client = client_of(

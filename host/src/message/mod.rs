@@ -50,10 +50,11 @@ pub struct ReceivedHop {
     /// The reverse name the receiving host found for the address, if the field says and
     /// does not note it as unverified (sendmail's `may be forged`).
     pub reverse_dns: Option<String>,
-    /// The field has no `from` clause at all (qmail's `(qmail 15060 invoked by uid 82)`,
-    /// sendmail's `(from user@localhost)`): a step inside one host, not a hop between
-    /// two. Read from the field's text, never from a failed parse: a field a relay wrote
-    /// for a client that greeted with junk still starts with `from`.
+    /// The field records a step inside one host, not a hop between two: it has no `from`
+    /// clause at all (qmail's `(qmail 15060 invoked by uid 82)`, sendmail's `(from
+    /// user@localhost)`), or it is a content scanner's hand-back in qmail-scanner's exact
+    /// shape ([`is_scanner_step`]). Read from the field's text, never from a failed parse:
+    /// a field a relay wrote for a client that greeted with junk still starts with `from`.
     pub local_step: bool,
 }
 
@@ -62,6 +63,67 @@ fn starts_with_from(field: &[u8]) -> bool {
     field.trim_ascii_start().get(..5).is_some_and(|word| {
         word[..4].eq_ignore_ascii_case(b"from") && word[4].is_ascii_whitespace()
     })
+}
+
+/// Whether a raw `Received` field is qmail-scanner's record of scanning the message on
+/// the relay itself: `from SENDER by HOST [by uid N] with qmail-scanner-VERSION
+/// [(COMMENT)]; DATE`, where SENDER is the envelope sender (it has an `@`), not a host.
+/// It names no client address, and SpamAssassin passes over it as we do. The shape is
+/// matched whole: a relay's field for a client always holds the client's address, in
+/// `[…]` or `(…)` before the relay's own `by`, or after a comment, which this refuses, so
+/// no greeting or reverse name a client chooses can make the relay's record of it look
+/// like a scanner's step.
+fn is_scanner_step(field: &[u8]) -> bool {
+    let clauses = field
+        .iter()
+        .rposition(|&b| b == b';')
+        .map_or(field, |end| &field[..end]);
+    let Some(with) = memchr::memmem::find(clauses, b" with ").map(|at| at + 1) else {
+        return false;
+    };
+    let (head, tail) = clauses.split_at(with);
+    let words: Vec<&[u8]> = head
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let plain = |word: &[u8]| !word.iter().any(|b| b"()[]@;".contains(b));
+    let named = match words.as_slice() {
+        [from, sender, by, host] | [from, sender, by, host, _, _, _] => {
+            from.eq_ignore_ascii_case(b"from")
+                && sender.contains(&b'@')
+                && !sender.iter().any(|b| b"()[];".contains(b))
+                && by.eq_ignore_ascii_case(b"by")
+                && plain(host)
+        }
+        _ => false,
+    };
+    let uid_ok = match words.as_slice() {
+        [_, _, _, _, by, uid, n] => {
+            by.eq_ignore_ascii_case(b"by")
+                && uid.eq_ignore_ascii_case(b"uid")
+                && n.iter().all(u8::is_ascii_digit)
+        }
+        _ => true,
+    };
+    // `with qmail-scanner-1.00 (uvscan: … Processed in 0.4 secs)`: the name, then at
+    // most one comment without nested parentheses or brackets.
+    let tail = tail[4..].trim_ascii();
+    let (product, rest) = tail
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .map_or((tail, &b""[..]), |end| {
+            (&tail[..end], tail[end..].trim_ascii())
+        });
+    let comment_ok = rest.is_empty()
+        || (rest.len() >= 2
+            && rest[0] == b'('
+            && rest[rest.len() - 1] == b')'
+            && !rest[1..rest.len() - 1].iter().any(|b| b"()[]".contains(b)));
+    named
+        && uid_ok
+        && product.len() > 13
+        && product[..13].eq_ignore_ascii_case(b"qmail-scanner")
+        && comment_ok
 }
 
 /// The reverse name a `Received` field records for its client, in the comment after the
@@ -206,7 +268,7 @@ impl ParsedMessage {
                 let field = raw
                     .get(header.offset_start as usize..header.offset_end as usize)
                     .unwrap_or_default();
-                let local_step = !starts_with_from(field);
+                let local_step = !starts_with_from(field) || is_scanner_step(field);
                 let Some(received) = header.value.as_received() else {
                     return ReceivedHop {
                         local_step,
@@ -387,7 +449,43 @@ Received: from helo.example (forged.example.org [192.0.2.6] (may be forged))\r\n
         );
         assert_eq!(hops[6].ip, Some("192.0.2.6".parse().unwrap()));
         assert_eq!(hops[1].helo.as_deref(), Some("mbox.example.com"));
-        assert!(hops.iter().all(|hop| !hop.local_step), "{hops:?}");
+        let local: Vec<bool> = hops.iter().map(|hop| hop.local_step).collect();
+        assert_eq!(local, [false, false, false, false, false, true, false]);
+    }
+
+    #[test]
+    fn a_scanner_step_is_qmail_scanners_shape_matched_whole() {
+        for field in [
+            "from bounce@example.com by scanner with qmail-scanner-1.00",
+            "from D-8-27-DE1-08ADF4DD@xmr3.example by mailhost with qmail-scanner-1.00 \
+(uvscan: v4.1.40/v4208. . Clean. Processed in 6.249967 secs); 25 Jun 2002 11:39:03 -0000",
+            "from enews-owner@tribute.example by newmail\r\n\t by uid 1005 with \
+qmail-scanner-1.10 (avp. Clear:0. Processed in 0.323878 secs); 23 Aug 2002 07:25:40 -0000",
+        ] {
+            assert!(is_scanner_step(field.as_bytes()), "{field}");
+        }
+        // What a relay writes for a client whose greeting or reverse name imitates the
+        // shape: the client's address always follows, so the field is a hop.
+        for field in [
+            // sendmail, HELO `a@b by c with qmail-scanner-1.0`
+            "from a@b by c with qmail-scanner-1.0 (rdns.example [192.0.2.9]) by relay.test \
+(8.12.5) with ESMTP id g1; Mon, 2 Dec 2002 10:00:00 +0000",
+            // the same HELO ending in a comment of its own
+            "from a@b by c with qmail-scanner-1 (x) (unknown [192.0.2.9]) by relay.test \
+(Postfix); Mon, 2 Dec 2002 10:00:00 +0000",
+            // qmail, a reverse name `a@b`
+            "from a@b (HELO c) (192.0.2.9) by relay.test with SMTP; 25 Jun 2002 11:38:53 -0000",
+            // qmail, the address in front
+            "from a@b by c with qmail-scanner-1.0 (192.0.2.9) (x)",
+            // Exim
+            "from a@b ([192.0.2.9] helo=c) by relay.test with esmtp (Exim 4.50) id 1A",
+            "from host.example by c with qmail-scanner-1.0",
+            "from a@b by c by uid x with qmail-scanner-1.0",
+            "from a@b by c with qmail-scanner",
+            "from a@b by c with ESMTP",
+        ] {
+            assert!(!is_scanner_step(field.as_bytes()), "{field}");
+        }
     }
 
     #[test]
