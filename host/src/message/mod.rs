@@ -142,18 +142,23 @@ fn reverse_name(received: &mail_parser::Received<'_>) -> Option<String> {
 type Parsed<'a> = mail_parser::Message<'a>;
 
 self_cell::self_cell!(
-    /// The received bytes and the parse that borrows them: one copy of the message, not
-    /// the two mail-parser's `into_owned` would make.
+    /// The received bytes and a parse that borrows them: the bytes are shared by the
+    /// header parse and the full one, never copied (mail-parser's `into_owned` would).
     struct Parse {
-        owner: Vec<u8>,
+        owner: Arc<Vec<u8>>,
         #[covariant]
         dependent: Parsed,
     }
 );
 
 /// A message parsed once; cheap to share through [`MessageHandle`].
+///
+/// The header section is parsed at once (the session reads From, the `Received` chain
+/// and the sender checks from it); the body (MIME parts, transfer and charset decoding)
+/// on first use, so a gateway whose plugins never read the body never decodes it.
 pub struct ParsedMessage {
-    parse: Parse,
+    header_parse: Parse,
+    full_parse: OnceLock<Parse>,
     headers: OnceLock<Vec<HeaderField>>,
     body_text: OnceLock<String>,
     text_parts: OnceLock<Vec<String>>,
@@ -175,16 +180,18 @@ pub enum MessageError {
 }
 
 impl ParsedMessage {
-    /// Parses `raw` (the message as received, CRLF or LF line ends).
+    /// Parses `raw` (the message as received, CRLF or LF line ends): its header section
+    /// now, its body when something asks for it.
     pub fn parse(raw: Vec<u8>) -> Result<Self, MessageError> {
-        let parse = Parse::try_new(raw, |raw| {
+        let header_parse = Parse::try_new(Arc::new(raw), |raw| {
             MessageParser::default()
-                .parse(raw.as_slice())
+                .parse_headers(raw.as_slice())
                 .filter(|parsed| !parsed.headers().is_empty())
                 .ok_or(MessageError::NoHeaders)
         })?;
         Ok(Self {
-            parse,
+            header_parse,
+            full_parse: OnceLock::new(),
             headers: OnceLock::new(),
             body_text: OnceLock::new(),
             text_parts: OnceLock::new(),
@@ -197,20 +204,33 @@ impl ParsedMessage {
 
     /// The message as received.
     pub fn raw(&self) -> &[u8] {
-        self.parse.borrow_owner()
+        self.header_parse.borrow_owner()
     }
 
-    /// mail-parser's view of the message.
+    /// mail-parser's view of the header section.
+    fn parsed_headers(&self) -> &[mail_parser::Header<'_>] {
+        self.header_parse.borrow_dependent().headers()
+    }
+
+    /// mail-parser's view of the whole message, parsed on first use.
     fn parsed(&self) -> &Parsed<'_> {
-        self.parse.borrow_dependent()
+        self.full_parse
+            .get_or_init(|| {
+                let raw = Arc::clone(self.header_parse.borrow_owner());
+                Parse::new(raw, |raw| {
+                    MessageParser::default()
+                        .parse(raw.as_slice())
+                        .unwrap_or_default()
+                })
+            })
+            .borrow_dependent()
     }
 
     /// Every header field, decoded, in message order.
     pub fn headers(&self) -> &[HeaderField] {
         self.headers.get_or_init(|| {
             let raw = self.raw();
-            self.parsed()
-                .headers()
+            self.parsed_headers()
                 .iter()
                 .map(|h| HeaderField {
                     name: h.name().to_owned(),
@@ -236,8 +256,7 @@ impl ParsedMessage {
     /// The addresses of every field named `name` (case-insensitive) that mail-parser
     /// parsed as an address field, in order, group members included.
     pub fn addresses(&self, name: &str) -> Vec<MailAddress> {
-        self.parsed()
-            .headers()
+        self.parsed_headers()
             .iter()
             .filter(|header| header.name().eq_ignore_ascii_case(name))
             .flat_map(|header| addresses::of_value(&header.value))
@@ -246,9 +265,10 @@ impl ParsedMessage {
 
     /// The addresses in every From header field (group members included), as written.
     pub fn from_addresses(&self) -> Vec<String> {
-        self.parsed()
-            .header_values(mail_parser::HeaderName::From)
-            .filter_map(mail_parser::HeaderValue::as_address)
+        self.parsed_headers()
+            .iter()
+            .filter(|header| header.name == mail_parser::HeaderName::From)
+            .filter_map(|header| header.value.as_address())
             .flat_map(mail_parser::Address::iter)
             .filter_map(|addr| addr.address())
             .map(str::to_owned)
@@ -260,8 +280,7 @@ impl ParsedMessage {
     /// where the field says.
     pub fn received_hops(&self) -> Vec<ReceivedHop> {
         let raw = self.raw();
-        self.parsed()
-            .headers()
+        self.parsed_headers()
             .iter()
             .filter(|header| header.name == mail_parser::HeaderName::Received)
             .map(|header| {
@@ -502,6 +521,44 @@ Received: from mail.example.com (mail.example.com [64.4.250.1]) by x\r\n\r\nbody
             .received_hops();
         let local: Vec<bool> = hops.iter().map(|hop| hop.local_step).collect();
         assert_eq!(local, [true, true, false, false], "{hops:?}");
+    }
+
+    #[test]
+    fn the_body_is_parsed_only_when_asked_for_and_the_header_views_agree() {
+        for raw in [
+            MULTIPART.as_bytes(),
+            b"From: a@example.org\r\nSubject: no body\r\n",
+            b"Received: from x (y [192.0.2.1])\r\n\tby z; Mon, 2 Dec 2002 10:00:00 +0000\r\n\
+From: =?iso-8859-1?q?Ren=E9?= <r@example.org>,\r\n b@example.org\r\nTo: c@example.test\r\n\
+Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\
+\r\nCaf=E9 =\r\nau lait\r\n",
+        ] {
+            let m = ParsedMessage::parse(raw.to_vec()).unwrap();
+            let (headers, from, hops) =
+                (m.headers().to_vec(), m.from_addresses(), m.received_hops());
+            let to = m.addresses("To");
+            assert!(
+                m.full_parse.get().is_none(),
+                "headers alone parsed the body"
+            );
+            let full = m.parsed();
+            assert_eq!(m.parsed_headers(), full.headers());
+            assert!(!headers.is_empty() && !from.is_empty());
+            assert_eq!(
+                (hops.len(), to.len()),
+                (
+                    usize::from(raw.starts_with(b"Received")),
+                    usize::from(raw.windows(3).any(|w| w == b"To:"))
+                )
+            );
+        }
+        let latin = ParsedMessage::parse(
+            b"From: a@example.org\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 =\r\nau lait\r\n"
+                .to_vec(),
+        )
+        .unwrap();
+        assert_eq!(latin.body_text(), "Café au lait\r\n");
     }
 
     #[test]
