@@ -106,6 +106,15 @@ From: a@tribute.example\r\nSubject: s\r\n\r\nbody\r\n";
         let client = client_of(&message(raw), &relays, None, None);
         assert_eq!(client.ip, "216.162.64.150".parse::<IpAddr>().unwrap());
         assert_eq!(client.helo, "mail.axess.example");
+        // The scanner copies the envelope sender; an address literal there is the
+        // client's choice and never becomes the origin.
+        let literal = b"Received: from x@[192.0.2.66] by newmail by uid 1005 with \
+qmail-scanner-1.10 (avp. Clear:0.); 23 Aug 2002 07:25:40 -0000\r\n\
+Received: from mail.axess.example (216.162.64.150)\r\n\
+  by newmail.axess.example with SMTP; 23 Aug 2002 07:25:39 -0000\r\n\
+From: a@tribute.example\r\nSubject: s\r\n\r\nbody\r\n";
+        let client = client_of(&message(literal), &relays, None, None);
+        assert_eq!(client.ip, "216.162.64.150".parse::<IpAddr>().unwrap());
     }
 
     #[test]

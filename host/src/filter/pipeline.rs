@@ -255,6 +255,9 @@ impl Pipeline {
                 });
                 continue;
             }
+            if let StageInput::Data(message) = input {
+                message.parse_body();
+            }
             let report = self.call_stage(plugin, ctx, input).await;
             let outcome = match report.result {
                 Ok(verdict) => {
@@ -333,6 +336,9 @@ impl Pipeline {
             let message = message
                 .filter(|m| !plugin.skips_message_of(m.raw().len() as u64))
                 .cloned();
+            if let Some(message) = &message {
+                message.parse_body();
+            }
             let sender_auth = ctx.sender_auth.clone();
             let _ = self
                 .call(plugin, &ctx.id, move |guest, store| {
@@ -372,6 +378,7 @@ impl Pipeline {
     ) -> CallReport<Result<LearnOutcome, String>> {
         let id: Arc<str> = Arc::from("learn");
         let size = message.raw().len() as u64;
+        message.parse_body();
         let wit_label = match label {
             Label::Spam => wit::Label::Spam,
             Label::Ham => wit::Label::Ham,

@@ -52,8 +52,8 @@ pub struct ReceivedHop {
     pub reverse_dns: Option<String>,
     /// The field records a step inside one host, not a hop between two: it has no `from`
     /// clause at all (qmail's `(qmail 15060 invoked by uid 82)`, sendmail's `(from
-    /// user@localhost)`), or it is a content scanner's hand-back in qmail-scanner's exact
-    /// shape ([`is_scanner_step`]). Read from the field's text, never from a failed parse:
+    /// user@localhost)`), or it is a content scanner's record in qmail-scanner's exact
+    /// shape ([`scanner_step`]). Read from the field's text, never from a failed parse:
     /// a field a relay wrote for a client that greeted with junk still starts with `from`.
     pub local_step: bool,
 }
@@ -65,65 +65,84 @@ fn starts_with_from(field: &[u8]) -> bool {
     })
 }
 
-/// Whether a raw `Received` field is qmail-scanner's record of scanning the message on
-/// the relay itself: `from SENDER by HOST [by uid N] with qmail-scanner-VERSION
-/// [(COMMENT)]; DATE`, where SENDER is the envelope sender (it has an `@`), not a host.
-/// It names no client address, and SpamAssassin passes over it as we do. The shape is
-/// matched whole: a relay's field for a client always holds the client's address, in
-/// `[…]` or `(…)` before the relay's own `by`, or after a comment, which this refuses, so
-/// no greeting or reverse name a client chooses can make the relay's record of it look
-/// like a scanner's step.
-fn is_scanner_step(field: &[u8]) -> bool {
+/// What a raw `Received` field is, if qmail-scanner wrote it: its record of scanning the
+/// message on the relay itself (`from SENDER by HOST [by uid N] with qmail-scanner-V
+/// (COMMENT); DATE`, or 2.x's `from IP by HOST (envelope-from <…>, uid N) with
+/// qmail-scanner-V (COMMENT); DATE`). `None`: not qmail-scanner's. `Some(true)`: a step
+/// inside the relay, passed over as SpamAssassin does. `Some(false)`: its shape, but with
+/// more than the scanner writes after its name, so nothing in it is trusted.
+///
+/// Recognised by the end, which the relay writes: after the last ` with ` comes the
+/// scanner's name, then nothing but comments without brackets. Where an MTA's record of a
+/// client ends in text the client chose, it is a recipient address, which ends in a
+/// domain (or `>`, `"`, `]`), never in `)`. The sender in front is the envelope sender as
+/// the client gave it (`x@[192.0.2.66]` is one), so no address is read from the field.
+fn scanner_step(field: &[u8]) -> Option<bool> {
+    if !starts_with_from(field) {
+        return None;
+    }
     let clauses = field
         .iter()
         .rposition(|&b| b == b';')
         .map_or(field, |end| &field[..end]);
-    let Some(with) = memchr::memmem::find(clauses, b" with ").map(|at| at + 1) else {
-        return false;
-    };
-    let (head, tail) = clauses.split_at(with);
-    let words: Vec<&[u8]> = head
-        .split(u8::is_ascii_whitespace)
-        .filter(|w| !w.is_empty())
-        .collect();
-    let plain = |word: &[u8]| !word.iter().any(|b| b"()[]@;".contains(b));
-    let named = match words.as_slice() {
-        [from, sender, by, host] | [from, sender, by, host, _, _, _] => {
-            from.eq_ignore_ascii_case(b"from")
-                && sender.contains(&b'@')
-                && !sender.iter().any(|b| b"()[];".contains(b))
-                && by.eq_ignore_ascii_case(b"by")
-                && plain(host)
-        }
-        _ => false,
-    };
-    let uid_ok = match words.as_slice() {
-        [_, _, _, _, by, uid, n] => {
-            by.eq_ignore_ascii_case(b"by")
-                && uid.eq_ignore_ascii_case(b"uid")
-                && n.iter().all(u8::is_ascii_digit)
-        }
-        _ => true,
-    };
-    // `with qmail-scanner-1.00 (uvscan: … Processed in 0.4 secs)`: the name, then at
-    // most one comment without nested parentheses or brackets.
-    let tail = tail[4..].trim_ascii();
-    let (product, rest) = tail
+    let with = clauses
+        .windows(6)
+        .rposition(|w| w.eq_ignore_ascii_case(b" with "))?;
+    let tail = clauses[with + 6..].trim_ascii();
+    let product_end = tail
         .iter()
         .position(u8::is_ascii_whitespace)
-        .map_or((tail, &b""[..]), |end| {
-            (&tail[..end], tail[end..].trim_ascii())
-        });
-    let comment_ok = rest.is_empty()
-        || (rest.len() >= 2
-            && rest[0] == b'('
-            && rest[rest.len() - 1] == b')'
-            && !rest[1..rest.len() - 1].iter().any(|b| b"()[]".contains(b)));
-    named
-        && uid_ok
-        && product.len() > 13
-        && product[..13].eq_ignore_ascii_case(b"qmail-scanner")
-        && comment_ok
+        .unwrap_or(tail.len());
+    let product = &tail[..product_end];
+    if product.len() <= 13 || !product[..13].eq_ignore_ascii_case(b"qmail-scanner") {
+        return None;
+    }
+    scanner_head(&clauses[..with]).then(|| only_comments(&tail[product_end..]))
+}
+
+/// Whether `head` (a field's text before its `with` clause) is qmail-scanner's: `from
+/// SENDER by HOST`, then nothing, `by uid N`, or comments.
+fn scanner_head(head: &[u8]) -> bool {
+    let mut words = head
+        .split(u8::is_ascii_whitespace)
+        .filter(|word| !word.is_empty());
+    let (Some(from), Some(_sender), Some(by), Some(host)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let starts = from.eq_ignore_ascii_case(b"from")
+        && by.eq_ignore_ascii_case(b"by")
+        && !host.iter().any(|b| b"()[];".contains(b));
+    // Where the host ends in `head`, to read what follows it.
+    let host_end = host.as_ptr() as usize - head.as_ptr() as usize + host.len();
+    let rest = head[host_end..].trim_ascii();
+    let rest_words: Vec<&[u8]> = rest
+        .split(u8::is_ascii_whitespace)
+        .filter(|word| !word.is_empty())
+        .collect();
+    let uid = matches!(rest_words.as_slice(), [by, uid, n]
+        if by.eq_ignore_ascii_case(b"by")
+            && uid.eq_ignore_ascii_case(b"uid")
+            && n.iter().all(u8::is_ascii_digit));
+    starts && (rest.is_empty() || uid || only_comments(rest))
+}
+
+/// Whether `text` is nothing but parenthesised comments (nested ones too) and blanks,
+/// with no brackets anywhere.
+fn only_comments(text: &[u8]) -> bool {
+    let mut depth = 0usize;
+    for &byte in text {
+        match byte {
+            b'(' => depth += 1,
+            b')' if depth == 0 => return false,
+            b')' => depth -= 1,
+            b'[' | b']' => return false,
+            _ if depth == 0 && !byte.is_ascii_whitespace() => return false,
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// The reverse name a `Received` field records for its client, in the comment after the
@@ -218,12 +237,24 @@ impl ParsedMessage {
             .get_or_init(|| {
                 let raw = Arc::clone(self.header_parse.borrow_owner());
                 Parse::new(raw, |raw| {
-                    MessageParser::default()
+                    let parser = MessageParser::default();
+                    // The header section parsed, so the whole does too (mail-parser runs
+                    // the same header parse first); the header parse is the fallback.
+                    parser
                         .parse(raw.as_slice())
+                        .or_else(|| parser.parse_headers(raw.as_slice()))
                         .unwrap_or_default()
                 })
             })
             .borrow_dependent()
+    }
+
+    /// Parses the body now, if nothing has yet. The pipeline calls it before a plugin
+    /// that is handed the message starts, so that the parse of a sender's MIME structure
+    /// (which a stranger can make costly) is never charged to a plugin's time budget,
+    /// where timeouts would trip the plugin's circuit breaker.
+    pub fn parse_body(&self) {
+        self.parsed();
     }
 
     /// Every header field, decoded, in message order.
@@ -287,8 +318,12 @@ impl ParsedMessage {
                 let field = raw
                     .get(header.offset_start as usize..header.offset_end as usize)
                     .unwrap_or_default();
-                let local_step = !starts_with_from(field) || is_scanner_step(field);
-                let Some(received) = header.value.as_received() else {
+                // qmail-scanner's sender is the envelope sender, not a client: no
+                // address is read from its field, whether or not it is a clean step.
+                let scanner = scanner_step(field);
+                let local_step = !starts_with_from(field) || scanner == Some(true);
+                let received = header.value.as_received().filter(|_| scanner.is_none());
+                let Some(received) = received else {
                     return ReceivedHop {
                         local_step,
                         ..ReceivedHop::default()
@@ -473,38 +508,81 @@ Received: from helo.example (forged.example.org [192.0.2.6] (may be forged))\r\n
     }
 
     #[test]
-    fn a_scanner_step_is_qmail_scanners_shape_matched_whole() {
+    fn a_scanner_step_is_known_by_the_end_the_relay_writes() {
+        let step = |field: &str| scanner_step(field.as_bytes());
         for field in [
             "from bounce@example.com by scanner with qmail-scanner-1.00",
             "from D-8-27-DE1-08ADF4DD@xmr3.example by mailhost with qmail-scanner-1.00 \
 (uvscan: v4.1.40/v4208. . Clean. Processed in 6.249967 secs); 25 Jun 2002 11:39:03 -0000",
             "from enews-owner@tribute.example by newmail\r\n\t by uid 1005 with \
 qmail-scanner-1.10 (avp. Clear:0. Processed in 0.323878 secs); 23 Aug 2002 07:25:40 -0000",
+            // 2.x, nested comments
+            "from 192.0.2.1 by mx.example (envelope-from <a@example.org>, uid 201) with \
+qmail-scanner-2.01 (clamdscan: 0.88. Clear:RC:0(192.0.2.1):SA:0(-4.9/5.0):. \
+Processed in 0.2 secs); 25 Jun 2006 11:39:03 -0000",
+            // The sender is the envelope sender as the client gave it, an address
+            // literal too: it is never read as the client's address.
+            "from x@[192.0.2.66] by mailhost by uid 82 with qmail-scanner-1.10 \
+(avp. Clear:0. Processed in 0.3 secs); 23 Aug 2002 07:25:40 -0000",
         ] {
-            assert!(is_scanner_step(field.as_bytes()), "{field}");
+            assert_eq!(step(field), Some(true), "{field}");
         }
-        // What a relay writes for a client whose greeting or reverse name imitates the
-        // shape: the client's address always follows, so the field is a hop.
+        // The scanner's shape with more after its name than it writes: nothing in it is
+        // trusted, neither as a step nor for an address.
+        for field in [
+            "from x@[192.0.2.66] by mailhost with qmail-scanner-1.10 (found [x])",
+            "from a@b by c with qmail-scanner-1.0 (x) by relay.test",
+            "from a@b by c with qmail-scanner-1.0 (x",
+        ] {
+            assert_eq!(step(field), Some(false), "{field}");
+        }
+        // What MTAs write for a client whose greeting, reverse name or recipient
+        // imitates the scanner: the relay's own text or the recipient's domain ends the
+        // field, so it is a hop, read as usual.
         for field in [
             // sendmail, HELO `a@b by c with qmail-scanner-1.0`
             "from a@b by c with qmail-scanner-1.0 (rdns.example [192.0.2.9]) by relay.test \
 (8.12.5) with ESMTP id g1; Mon, 2 Dec 2002 10:00:00 +0000",
-            // the same HELO ending in a comment of its own
-            "from a@b by c with qmail-scanner-1 (x) (unknown [192.0.2.9]) by relay.test \
-(Postfix); Mon, 2 Dec 2002 10:00:00 +0000",
-            // qmail, a reverse name `a@b`
+            // Postfix, a quoted recipient
+            "from mx.example (mx.example [192.0.2.9]) by relay.test (Postfix) with ESMTP id A \
+for <\"a with qmail-scanner-1 (b)\"@example.org>; Mon, 2 Dec 2002 10:00:00 +0000",
+            // Exim writes the recipient without brackets
+            "from mx.example ([192.0.2.9] helo=c) by relay.test with esmtp (Exim 4.50) id 1A \
+for \"x with qmail-scanner-1 (y)\"@example.org; Mon, 2 Dec 2002 10:00:00 +0000",
+            // qmail
             "from a@b (HELO c) (192.0.2.9) by relay.test with SMTP; 25 Jun 2002 11:38:53 -0000",
-            // qmail, the address in front
-            "from a@b by c with qmail-scanner-1.0 (192.0.2.9) (x)",
-            // Exim
-            "from a@b ([192.0.2.9] helo=c) by relay.test with esmtp (Exim 4.50) id 1A",
-            "from host.example by c with qmail-scanner-1.0",
-            "from a@b by c by uid x with qmail-scanner-1.0",
             "from a@b by c with qmail-scanner",
             "from a@b by c with ESMTP",
+            // more than a scanner writes before its name
+            "from a@b by c d with qmail-scanner-1.0",
+            "from a@b (rdns [192.0.2.9]) by c with qmail-scanner-1.0",
+            "from a@b by c (x [y]) with qmail-scanner-1.0",
+            "(qmail 5969 invoked by uid 82) with qmail-scanner-1.0",
         ] {
-            assert!(!is_scanner_step(field.as_bytes()), "{field}");
+            assert_eq!(step(field), None, "{field}");
         }
+    }
+
+    #[test]
+    fn no_address_is_read_from_a_scanner_field() {
+        let raw = "Received: from x@[192.0.2.66] by mailhost by uid 82 with \
+qmail-scanner-1.10 (avp. Clear:0.); 23 Aug 2002 07:25:40 -0000\r\n\
+Received: from x@[192.0.2.67] by mailhost with qmail-scanner-1.10 (a [b]); \
+23 Aug 2002 07:25:40 -0000\r\n\
+Received: from mail.example.net (198.51.100.7) by mailhost with SMTP; \
+23 Aug 2002 07:25:39 -0000\r\n\r\nbody\r\n";
+        let hops = ParsedMessage::parse(raw.as_bytes().to_vec())
+            .unwrap()
+            .received_hops();
+        let seen: Vec<_> = hops.iter().map(|hop| (hop.ip, hop.local_step)).collect();
+        assert_eq!(
+            seen,
+            [
+                (None, true),
+                (None, false),
+                (Some("198.51.100.7".parse().unwrap()), false)
+            ]
+        );
     }
 
     #[test]
@@ -541,6 +619,8 @@ Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quote
                 m.full_parse.get().is_none(),
                 "headers alone parsed the body"
             );
+            m.parse_body();
+            assert!(m.full_parse.get().is_some());
             let full = m.parsed();
             assert_eq!(m.parsed_headers(), full.headers());
             assert!(!headers.is_empty() && !from.is_empty());
