@@ -157,19 +157,23 @@ mod tests {
         }
     }
 
+    /// One spam with SPAMMY, which marks spam but scores too little to tag until weighted
+    /// up, and NOISE; one ham with NOISE alone.
+    fn push_spammy_and_noisy(config: &Config, decisions: &mut Vec<LoggedDecision>) {
+        decisions.push(decided(
+            config,
+            Truth::Spam,
+            &[("SPAMMY", 3.0), ("NOISE", 1.0)],
+        ));
+        decisions.push(decided(config, Truth::Ham, &[("NOISE", 1.0)]));
+    }
+
     #[test]
     fn cross_validation_judges_every_message_once_under_weights_fitted_without_it() {
         let config = Config::default();
         let mut decisions = Vec::new();
         for i in 0..40 {
-            // SPAMMY marks spam but scores too little to tag until weighted up; NOISE
-            // fires on both.
-            decisions.push(decided(
-                &config,
-                Truth::Spam,
-                &[("SPAMMY", 3.0), ("NOISE", 1.0)],
-            ));
-            decisions.push(decided(&config, Truth::Ham, &[("NOISE", 1.0)]));
+            push_spammy_and_noisy(&config, &mut decisions);
             if i % 4 == 0 {
                 decisions.push(decided(&config, Truth::Ham, &[]));
             }
@@ -187,12 +191,7 @@ mod tests {
         let config = Config::default();
         let mut decisions = Vec::new();
         for i in 0..40 {
-            decisions.push(decided(
-                &config,
-                Truth::Spam,
-                &[("SPAMMY", 3.0), ("NOISE", 1.0)],
-            ));
-            decisions.push(decided(&config, Truth::Ham, &[("NOISE", 1.0)]));
+            push_spammy_and_noisy(&config, &mut decisions);
             // Ten spam sent twice each, with a symbol no other message has: a fit that
             // saw one copy would learn it and catch the other.
             if i < 10 {
