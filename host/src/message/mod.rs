@@ -88,44 +88,47 @@ fn scanner_step(field: &[u8]) -> Option<bool> {
     let with = clauses
         .windows(6)
         .rposition(|w| w.eq_ignore_ascii_case(b" with "))?;
-    let tail = clauses[with + 6..].trim_ascii();
-    let product_end = tail
-        .iter()
-        .position(u8::is_ascii_whitespace)
-        .unwrap_or(tail.len());
-    let product = &tail[..product_end];
+    let (product, comments) = first_word(&clauses[with + 6..]);
     if product.len() <= 13 || !product[..13].eq_ignore_ascii_case(b"qmail-scanner") {
         return None;
     }
-    scanner_head(&clauses[..with]).then(|| only_comments(&tail[product_end..]))
+    scanner_head(&clauses[..with]).then(|| only_comments(comments))
 }
 
 /// Whether `head` (a field's text before its `with` clause) is qmail-scanner's: `from
 /// SENDER by HOST`, then nothing, `by uid N`, or comments.
 fn scanner_head(head: &[u8]) -> bool {
-    let mut words = head
-        .split(u8::is_ascii_whitespace)
-        .filter(|word| !word.is_empty());
-    let (Some(from), Some(_sender), Some(by), Some(host)) =
-        (words.next(), words.next(), words.next(), words.next())
-    else {
-        return false;
-    };
+    let (from, rest) = first_word(head);
+    let (sender, rest) = first_word(rest);
+    let (by, rest) = first_word(rest);
+    let (host, rest) = first_word(rest);
     let starts = from.eq_ignore_ascii_case(b"from")
+        && !sender.is_empty()
         && by.eq_ignore_ascii_case(b"by")
+        && !host.is_empty()
         && !host.iter().any(|b| b"()[];".contains(b));
-    // Where the host ends in `head`, to read what follows it.
-    let host_end = host.as_ptr() as usize - head.as_ptr() as usize + host.len();
-    let rest = head[host_end..].trim_ascii();
-    let rest_words: Vec<&[u8]> = rest
-        .split(u8::is_ascii_whitespace)
-        .filter(|word| !word.is_empty())
-        .collect();
-    let uid = matches!(rest_words.as_slice(), [by, uid, n]
-        if by.eq_ignore_ascii_case(b"by")
+    let rest = rest.trim_ascii();
+    let uid = {
+        let (by, after) = first_word(rest);
+        let (uid, after) = first_word(after);
+        let (n, after) = first_word(after);
+        by.eq_ignore_ascii_case(b"by")
             && uid.eq_ignore_ascii_case(b"uid")
-            && n.iter().all(u8::is_ascii_digit));
+            && !n.is_empty()
+            && n.iter().all(u8::is_ascii_digit)
+            && after.trim_ascii().is_empty()
+    };
     starts && (rest.is_empty() || uid || only_comments(rest))
+}
+
+/// The first blank-separated word of `text` (empty if none) and what follows it.
+fn first_word(text: &[u8]) -> (&[u8], &[u8]) {
+    let text = text.trim_ascii_start();
+    let end = text
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(text.len());
+    text.split_at(end)
 }
 
 /// Whether `text` is nothing but parenthesised comments (nested ones too) and blanks,
