@@ -1117,3 +1117,79 @@ fn more_than_100_recipients_go_in_transactions_of_at_most_100() {
         queue(&gw)
     );
 }
+
+/// Sends a message to `rcpt` and waits until `downstream` has received `count` messages.
+fn send_until_received(gw: &Gateway, downstream: &Downstream, rcpt: &str, count: usize) {
+    let body = message(&format!("message {count} to {rcpt}"), "", "body\r\n");
+    send(gw, "alice@example.org", &[rcpt], &body);
+    assert!(
+        wait_until(Duration::from_secs(20), || downstream.messages().len()
+            == count),
+        "{:?}",
+        downstream.events()
+    );
+}
+
+#[test]
+fn a_trickle_of_mail_reuses_one_connection_unless_connection_cache_time_is_0s() {
+    for (cache_time, connections) in [("30s", 1), ("0s", 4)] {
+        let dir = scratch();
+        let downstream = Downstream::start("127.0.0.1", 0, &dir.path().join("log"), &[]);
+        let gw = Gateway::start(&delivery_config(
+            &format!("connection_cache_time = \"{cache_time}\""),
+            &[(&["example.test"], downstream.addr)],
+        ));
+        for n in 1..=4 {
+            send_until_received(&gw, &downstream, "bob@example.test", n);
+            // The queue is empty between messages: only a cached connection carries the next.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert_eq!(
+            downstream.connections(),
+            connections,
+            "connection_cache_time = {cache_time}: {:?}",
+            downstream.events()
+        );
+    }
+}
+
+#[test]
+fn an_idle_cached_connection_gives_its_permit_up_to_a_worker_that_needs_one() {
+    let dir = scratch();
+    let first = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.path().join("first"),
+        &["--log-commands"],
+    );
+    // Answers each message's final dot only after 15 s: its worker holds a permit that long.
+    let slow = Downstream::start(
+        "127.0.0.1",
+        0,
+        &dir.path().join("slow"),
+        &["--data-delay", "15"],
+    );
+    // Two connections in all, an idle one cached for far longer than the test waits.
+    let gw = Gateway::start(&delivery_config(
+        "max_connections = 2\nconnection_cache_time = \"60s\"",
+        &[(&["example.test"], first.addr), (&["localhost"], slow.addr)],
+    ));
+    send_until_received(&gw, &first, "bob@example.test", 1);
+    // The first destination's worker now idles with one permit; the slow destination's
+    // first message takes the other.
+    send_until_received(&gw, &slow, "carol@localhost", 1);
+    // A second worker for it finds no permit free: the idle connection gives its up, so
+    // this message does not wait 15 s for the first one's reply.
+    let started = std::time::Instant::now();
+    send_until_received(&gw, &slow, "dave@localhost", 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the second message waited {:?} for a permit an idle connection kept",
+        started.elapsed()
+    );
+    assert!(
+        first.events().iter().any(|e| e["event"] == "quit"),
+        "the idle connection was not closed: {:?}",
+        first.events()
+    );
+}

@@ -41,6 +41,13 @@ pub struct DeliveryConfig {
     /// closed and a fresh one opened.
     #[serde(default = "default_max_messages_per_connection")]
     pub max_messages_per_connection: usize,
+    /// `connection_cache_time = "2s"`: how long a connection whose destination has no
+    /// more mail waiting stays open for the next message to it, instead of a connection
+    /// per message under a steady trickle (Postfix's `smtp_connection_cache_time_limit`).
+    /// The idle connection keeps its `max_connections` permit, and gives it up at once
+    /// when another destination needs one. `"0s"`: close when the queue is empty.
+    #[serde(default = "default_connection_cache_time")]
+    pub connection_cache_time: HumanDuration,
     /// `connect_timeout = "30s"`: time to open a TCP connection to one address.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
@@ -85,6 +92,7 @@ impl Default for DeliveryConfig {
             max_connections_per_destination: default_max_per_destination(),
             initial_connections_per_destination: default_initial_per_destination(),
             max_messages_per_connection: default_max_messages_per_connection(),
+            connection_cache_time: default_connection_cache_time(),
             connect_timeout: default_connect_timeout(),
             command_timeout: default_command_timeout(),
             data_timeout: default_data_timeout(),
@@ -97,6 +105,10 @@ impl Default for DeliveryConfig {
         }
     }
 }
+
+/// The longest `connection_cache_time`: RFC 5321 §4.5.3.2.7 lets a server drop a client
+/// idle for 5 minutes, and an idle connection holds one of `max_connections`.
+const MAX_CONNECTION_CACHE_TIME: Duration = Duration::from_secs(60);
 
 fn default_enabled() -> bool {
     true
@@ -112,6 +124,9 @@ fn default_initial_per_destination() -> usize {
 }
 fn default_max_messages_per_connection() -> usize {
     100
+}
+fn default_connection_cache_time() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2))
 }
 fn default_connect_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
@@ -312,6 +327,14 @@ impl DeliveryConfig {
             self.max_messages_per_connection >= 1,
             "max_messages_per_connection".into(),
             "must be at least 1".into(),
+        );
+        check(
+            self.connection_cache_time.0 <= MAX_CONNECTION_CACHE_TIME,
+            "connection_cache_time".into(),
+            format!(
+                "must be at most {}: servers close idle connections after a few minutes",
+                HumanDuration(MAX_CONNECTION_CACHE_TIME)
+            ),
         );
         for (key, timeout) in [
             ("connect_timeout", self.connect_timeout),
@@ -545,5 +568,20 @@ mod tests {
         );
         assert_eq!(config.max_age.limit(), Some(Duration::from_secs(172_800)));
         assert!(config.problems().is_empty());
+    }
+
+    #[test]
+    fn connections_are_cached_two_seconds_and_at_most_a_minute() {
+        let mut config = DeliveryConfig::default();
+        assert_eq!(config.connection_cache_time.0, Duration::from_secs(2));
+        config.connection_cache_time = HumanDuration(Duration::ZERO);
+        assert!(config.problems().is_empty(), "0s closes at once");
+        config.connection_cache_time = HumanDuration(Duration::from_secs(61));
+        let problems = config.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            format!("{problems:?}").contains("connection_cache_time"),
+            "{problems:?}"
+        );
     }
 }

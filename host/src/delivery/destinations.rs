@@ -15,8 +15,10 @@
 //! schedule, and an unreachable destination is simply tried again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::attempt::Job;
 use super::route::Destination;
@@ -55,6 +57,21 @@ struct JobQueue<J = Job> {
     window: f64,
     /// When the server last answered a job.
     last_answer: Option<Instant>,
+    /// Of `workers`, those waiting with their connection open for a job to be queued.
+    idle: usize,
+    /// Wakes an idle worker when a job is queued for it.
+    arrived: Arc<Notify>,
+}
+
+/// What a worker is to do next.
+#[derive(Debug)]
+pub(super) enum Next<J = Job> {
+    /// Send this job.
+    Job(J),
+    /// Wait for a job with the connection open (counted idle until [`Destinations::stop_idling`]).
+    Idle,
+    /// Close the connection and end; the worker has been counted out.
+    Leave,
 }
 
 /// A destination's connection limits: where its window starts and how far it grows.
@@ -95,6 +112,8 @@ impl<J> JobQueue<J> {
             workers: 0,
             window: limits.initial.clamp(1, limits.max.max(1)) as f64,
             last_answer: None,
+            idle: 0,
+            arrived: Arc::new(Notify::new()),
         }
     }
 
@@ -109,9 +128,14 @@ impl<J> JobQueue<J> {
         allowed
     }
 
-    /// Queues `job`; `true` when a worker is to start for it (counted from now).
+    /// Queues `job`; `true` when a worker is to start for it (counted from now). An idle
+    /// worker is woken for it instead when one waits that no earlier job has claimed.
     fn push(&mut self, job: J) -> bool {
         self.jobs.push_back(job);
+        if self.jobs.len() <= self.idle {
+            self.arrived.notify_one();
+            return false;
+        }
         self.start_worker_if_allowed()
     }
 
@@ -133,18 +157,25 @@ impl<J> JobQueue<J> {
         self.start_worker_if_allowed()
     }
 
-    /// The next job for a worker, or `None` after counting it out: when no job waits, or
-    /// when more workers serve than the window allows (the others go on).
-    fn next(&mut self) -> Option<J> {
+    /// The next job for a worker. When more workers serve than the window allows, the
+    /// worker is counted out (the others go on); when no job waits, it is counted idle if
+    /// it `may_idle`, else out.
+    fn next(&mut self, may_idle: bool) -> Next<J> {
         if self.workers > self.allowed().max(1) {
             self.workers -= 1;
-            return None;
+            return Next::Leave;
         }
-        let job = self.jobs.pop_front();
-        if job.is_none() {
-            self.workers = self.workers.saturating_sub(1);
+        match self.jobs.pop_front() {
+            Some(job) => Next::Job(job),
+            None if may_idle => {
+                self.idle += 1;
+                Next::Idle
+            }
+            None => {
+                self.workers = self.workers.saturating_sub(1);
+                Next::Leave
+            }
         }
-        job
     }
 
     /// Counts in a new worker if jobs wait and the window has room for one.
@@ -198,17 +229,39 @@ impl Destinations {
             .is_some_and(|queue| queue.feedback(feedback, limits))
     }
 
-    /// The next job for a worker of `destination`, or `None` after counting the worker out
-    /// (the last one out forgets the queue). A worker is also counted out, leaving the jobs
-    /// to the others, when more serve the destination than its window allows.
-    pub(super) fn next_job(&self, destination: &Destination) -> Option<Job> {
+    /// The next job for a worker of `destination`: a job, or (when none waits and the
+    /// worker `may_idle`, its connection open) waiting for one, or leaving after being
+    /// counted out (the last one out forgets the queue). A worker is also counted out,
+    /// leaving the jobs to the others, when more serve the destination than its window
+    /// allows.
+    pub(super) fn next_job(&self, destination: &Destination, may_idle: bool) -> Next {
         let mut state = self.state();
-        let queue = state.queues.get_mut(destination)?;
-        let job = queue.next();
+        let Some(queue) = state.queues.get_mut(destination) else {
+            return Next::Leave;
+        };
+        let next = queue.next(may_idle);
         if queue.workers == 0 {
             state.queues.remove(destination);
         }
-        job
+        next
+    }
+
+    /// What an idle worker of `destination` awaits: a job queued for it. Taken before the
+    /// worker asks [`Self::next_job`] whether to idle, so no wake-up falls between.
+    pub(super) fn arrivals(&self, destination: &Destination) -> Option<Arc<Notify>> {
+        let state = self.state();
+        state
+            .queues
+            .get(destination)
+            .map(|queue| Arc::clone(&queue.arrived))
+    }
+
+    /// A worker of `destination` that was idle woke (for a job, at its time limit, or to
+    /// give its connection permit up): it no longer counts as idle.
+    pub(super) fn stop_idling(&self, destination: &Destination) {
+        if let Some(queue) = self.state().queues.get_mut(destination) {
+            queue.idle = queue.idle.saturating_sub(1);
+        }
     }
 
     /// Remembers that no host of `destination` could be reached, with `error`, when the
@@ -274,6 +327,21 @@ mod tests {
         max: 20,
     };
 
+    /// A worker's next job, never idling: `None` when it was counted out.
+    fn take(queue: &mut JobQueue<u32>) -> Option<u32> {
+        match queue.next(false) {
+            Next::Job(job) => Some(job),
+            Next::Leave => None,
+            Next::Idle => panic!("a worker that may not idle was counted idle"),
+        }
+    }
+
+    /// Whether an idle worker waiting now would be woken at once.
+    fn wakes_an_idle_worker(queue: &JobQueue<u32>) -> bool {
+        use futures_util::FutureExt as _;
+        queue.arrived.notified().now_or_never().is_some()
+    }
+
     /// Pushes `jobs` jobs; how many workers were started for them.
     fn push(queue: &mut JobQueue<u32>, jobs: u32) -> usize {
         (0..jobs).filter(|&job| queue.push(job)).count()
@@ -296,7 +364,7 @@ mod tests {
         let mut started = 0;
         let mut answered = 0;
         while queue.workers < 20 {
-            assert!(queue.next().is_some());
+            assert!(take(&mut queue).is_some());
             answered += 1;
             started += usize::from(queue.feedback(Feedback::Answered, LIMITS));
             assert!(answered < 1_000, "the window never reached the maximum");
@@ -317,7 +385,7 @@ mod tests {
     fn no_worker_starts_for_an_empty_queue_however_well_it_answers() {
         let mut queue = JobQueue::new(LIMITS);
         assert_eq!(push(&mut queue, 1), 1);
-        assert_eq!(queue.next(), Some(0));
+        assert_eq!(take(&mut queue), Some(0));
         for _ in 0..100 {
             assert!(!queue.feedback(Feedback::Answered, LIMITS));
         }
@@ -329,7 +397,7 @@ mod tests {
         let mut queue = JobQueue::new(LIMITS);
         // One busy worker, its server answering, nothing waiting.
         assert_eq!(push(&mut queue, 1), 1);
-        assert!(queue.next().is_some());
+        assert!(take(&mut queue).is_some());
         for _ in 0..1_000 {
             assert!(!queue.feedback(Feedback::Answered, LIMITS));
         }
@@ -349,11 +417,11 @@ mod tests {
         }
         assert!((queue.window - 1.0).abs() < f64::EPSILON);
         // Four workers are counted out as they ask for work; the last one stays.
-        let left = (0..5).filter(|_| queue.next().is_none()).count();
+        let left = (0..5).filter(|_| take(&mut queue).is_none()).count();
         assert_eq!(left, 4);
         assert_eq!(queue.workers, 1);
         assert!(
-            queue.next().is_some(),
+            take(&mut queue).is_some(),
             "the last worker goes on with the jobs"
         );
         // Nothing tried moves nothing.
@@ -387,11 +455,52 @@ mod tests {
         push(&mut queue, 3);
         let mut taken = 0;
         for _ in 0..10 {
-            if queue.next().is_some() {
+            if take(&mut queue).is_some() {
                 taken += 1;
             }
         }
         assert_eq!(taken, 3);
         assert_eq!(queue.workers, 0);
+    }
+
+    #[test]
+    fn a_job_wakes_an_idle_worker_instead_of_starting_a_new_one() {
+        let mut queue = JobQueue::new(LIMITS);
+        assert_eq!(push(&mut queue, 1), 1);
+        assert!(matches!(queue.next(true), Next::Job(0)));
+        // The queue is empty: the worker keeps its connection and waits.
+        assert!(matches!(queue.next(true), Next::Idle));
+        assert_eq!((queue.workers, queue.idle), (1, 1));
+        assert!(!wakes_an_idle_worker(&queue));
+        // The next job goes to it: no new connection.
+        assert_eq!(push(&mut queue, 1), 0);
+        assert!(wakes_an_idle_worker(&queue));
+        queue.idle -= 1; // it woke
+        assert!(matches!(queue.next(true), Next::Job(0)));
+        // Jobs beyond the idle workers start new ones, as the window allows.
+        assert!(matches!(queue.next(true), Next::Idle));
+        assert_eq!(push(&mut queue, 3), 2);
+        assert_eq!(queue.workers, 3);
+    }
+
+    #[test]
+    fn an_idle_worker_at_its_time_limit_is_counted_out_unless_a_job_came() {
+        let mut queue = JobQueue::new(LIMITS);
+        push(&mut queue, 1);
+        assert!(matches!(queue.next(true), Next::Job(0)));
+        assert!(matches!(queue.next(true), Next::Idle));
+        // Its time is up with nothing queued: it leaves, and the queue can be forgotten.
+        queue.idle -= 1;
+        assert!(matches!(queue.next(false), Next::Leave));
+        assert_eq!((queue.workers, queue.idle), (0, 0));
+        // A job queued as its time ran out is still its own to send.
+        let mut raced = JobQueue::new(LIMITS);
+        push(&mut raced, 1);
+        assert!(matches!(raced.next(true), Next::Job(0)));
+        assert!(matches!(raced.next(true), Next::Idle));
+        assert_eq!(push(&mut raced, 1), 0);
+        raced.idle -= 1;
+        assert!(matches!(raced.next(false), Next::Job(0)));
+        assert_eq!(raced.workers, 1);
     }
 }

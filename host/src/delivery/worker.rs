@@ -1,6 +1,8 @@
 //! A destination's queue of jobs and the workers that drain it, each over one connection
 //! that carries job after job (connection reuse) until the queue is empty, the
-//! per-connection message limit is reached, or the connection breaks.
+//! per-connection message limit is reached, or the connection breaks. A worker whose queue
+//! ran empty keeps its connection `connection_cache_time` for the next job (Postfix's
+//! connection cache), unless another worker needs its connection permit.
 //!
 //! A destination none of whose hosts could be reached is remembered for a while (the first
 //! retry interval, at most a minute): its jobs are deferred meanwhile with the same error,
@@ -25,9 +27,10 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, error, info_span};
@@ -35,7 +38,7 @@ use tracing::{Instrument as _, debug, error, info_span};
 use super::attempt::Job;
 use super::client::{ClientParams, Connection, Envelope};
 use super::connect;
-use super::destinations::{Concurrency, Destinations, Feedback};
+use super::destinations::{Concurrency, Destinations, Feedback, Next};
 use super::host::RouteError;
 use super::outcome::Outcome;
 use super::route::{Destination, LiveRoutes};
@@ -56,6 +59,11 @@ pub(super) struct Workers {
     connections: Arc<Semaphore>,
     per_destination: Concurrency,
     messages_per_connection: usize,
+    /// How long a worker whose destination has nothing waiting keeps its connection open
+    /// for the next job (`connection_cache_time`).
+    connection_cache_time: Duration,
+    /// Told when a worker finds no connection permit free: idle workers then give theirs up.
+    permit_wanted: Notify,
     destinations: Destinations,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -85,6 +93,8 @@ impl Workers {
                 max: delivery.max_connections_per_destination,
             },
             messages_per_connection: delivery.max_messages_per_connection,
+            connection_cache_time: delivery.connection_cache_time.0,
+            permit_wanted: Notify::new(),
             destinations: Destinations::new(delivery.retry_intervals.first().map(|first| first.0)),
             shutdown,
             tracker,
@@ -108,18 +118,26 @@ impl Workers {
             .spawn(Arc::clone(self).run(destination).instrument(span));
     }
 
-    /// One worker: takes a connection permit, then jobs until there are none.
+    /// One worker: takes a connection permit, then jobs until there are none (and none
+    /// came within `connection_cache_time` of the last).
     async fn run(self: Arc<Self>, destination: Destination) {
-        let permit = tokio::select! {
-            permit = Arc::clone(&self.connections).acquire_owned() => permit.ok(),
-            () = self.shutdown.cancelled() => None,
+        let permit = match Arc::clone(&self.connections).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::Closed) => None,
+            Err(TryAcquireError::NoPermits) => {
+                self.permit_wanted.notify_waiters();
+                tokio::select! {
+                    permit = Arc::clone(&self.connections).acquire_owned() => permit.ok(),
+                    () = self.shutdown.cancelled() => None,
+                }
+            }
         };
         if permit.is_none() {
             return;
         }
         let mut connection: Option<Connection> = None;
         while !self.shutdown.is_cancelled() {
-            let Some(job) = self.destinations.next_job(&destination) else {
+            let Some(job) = self.next_job(&destination, connection.is_some()).await else {
                 break;
             };
             let mut outcomes = Vec::with_capacity(job.recipients.len());
@@ -147,6 +165,55 @@ impl Workers {
         }
         if let Some(connection) = connection {
             connection.quit().await;
+        }
+    }
+
+    /// The worker's next job, or `None` when it is to close its connection and end
+    /// (counted out of its destination). With its `connection_open`, it waits up to
+    /// `connection_cache_time` for a job to be queued, as Postfix's connection cache
+    /// does, so a steady trickle of mail reuses one connection instead of opening one per
+    /// message; it gives up at once when another worker waits for a connection permit or
+    /// none is free, and at shutdown.
+    async fn next_job(&self, destination: &Destination, connection_open: bool) -> Option<Job> {
+        let mut may_idle = connection_open
+            && !self.connection_cache_time.is_zero()
+            && self.connections.available_permits() > 0;
+        let until = tokio::time::Instant::now() + self.connection_cache_time;
+        loop {
+            let arrivals = if may_idle {
+                self.destinations.arrivals(destination)
+            } else {
+                None
+            };
+            // Both registered before the worker is counted idle, so no wake-up is missed.
+            let arrived = arrivals.as_deref().map(Notify::notified);
+            let permit_wanted = self.permit_wanted.notified();
+            tokio::pin!(arrived, permit_wanted);
+            if let Some(arrived) = arrived.as_mut().as_pin_mut() {
+                arrived.enable();
+            }
+            permit_wanted.as_mut().enable();
+            match self
+                .destinations
+                .next_job(destination, may_idle && arrivals.is_some())
+            {
+                Next::Job(job) => return Some(job),
+                Next::Leave => return None,
+                Next::Idle => {}
+            }
+            // Counted idle only when it may idle, so it has something to await.
+            let arrived = arrived.as_pin_mut()?;
+            let woken_for_a_job = tokio::select! {
+                () = arrived => true,
+                () = permit_wanted => false,
+                () = tokio::time::sleep_until(until) => false,
+                () = self.shutdown.cancelled() => {
+                    self.destinations.stop_idling(destination);
+                    return None;
+                }
+            };
+            self.destinations.stop_idling(destination);
+            may_idle = woken_for_a_job && tokio::time::Instant::now() < until;
         }
     }
 
