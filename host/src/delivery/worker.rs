@@ -62,7 +62,7 @@ pub(super) struct Workers {
     /// How long a worker whose destination has nothing waiting keeps its connection open
     /// for the next job (`connection_cache_time`).
     connection_cache_time: Duration,
-    /// Told when a worker finds no connection permit free: idle workers then give theirs up.
+    /// Told when a worker finds no connection permit free: an idle worker then gives its up.
     permit_wanted: Notify,
     destinations: Destinations,
     shutdown: CancellationToken,
@@ -125,7 +125,8 @@ impl Workers {
             Ok(permit) => Some(permit),
             Err(TryAcquireError::Closed) => None,
             Err(TryAcquireError::NoPermits) => {
-                self.permit_wanted.notify_waiters();
+                // One idle worker gives its permit up (or the next to go idle does).
+                self.permit_wanted.notify_one();
                 tokio::select! {
                     permit = Arc::clone(&self.connections).acquire_owned() => permit.ok(),
                     () = self.shutdown.cancelled() => None,
@@ -137,7 +138,10 @@ impl Workers {
         }
         let mut connection: Option<Connection> = None;
         while !self.shutdown.is_cancelled() {
-            let Some(job) = self.next_job(&destination, connection.is_some()).await else {
+            let reusable = connection
+                .as_ref()
+                .is_some_and(|open| open.sent() < self.messages_per_connection);
+            let Some(job) = self.next_job(&destination, reusable).await else {
                 break;
             };
             let mut outcomes = Vec::with_capacity(job.recipients.len());
@@ -169,48 +173,59 @@ impl Workers {
     }
 
     /// The worker's next job, or `None` when it is to close its connection and end
-    /// (counted out of its destination). With its `connection_open`, it waits up to
-    /// `connection_cache_time` for a job to be queued, as Postfix's connection cache
-    /// does, so a steady trickle of mail reuses one connection instead of opening one per
-    /// message; it gives up at once when another worker waits for a connection permit or
-    /// none is free, and at shutdown.
+    /// (counted out of its destination). With its `connection_open` and room for more
+    /// messages on it, it waits up to `connection_cache_time` for a job to be queued, as
+    /// Postfix's connection cache does, so a steady trickle of mail reuses one connection
+    /// instead of opening one per message. It does not wait while no connection permit is
+    /// free, gives its permit up when another worker asks for one, and ends at shutdown.
     async fn next_job(&self, destination: &Destination, connection_open: bool) -> Option<Job> {
-        let mut may_idle = connection_open
-            && !self.connection_cache_time.is_zero()
-            && self.connections.available_permits() > 0;
+        // Registered before the permits are counted, so no request for one is missed.
+        let permit_wanted = self.permit_wanted.notified();
+        tokio::pin!(permit_wanted);
+        permit_wanted.as_mut().enable();
         let until = tokio::time::Instant::now() + self.connection_cache_time;
+        let mut may_idle = connection_open && !self.connection_cache_time.is_zero();
         loop {
+            if self.shutdown.is_cancelled() {
+                return None;
+            }
+            may_idle &= self.connections.available_permits() > 0;
             let arrivals = if may_idle {
                 self.destinations.arrivals(destination)
             } else {
                 None
             };
-            // Both registered before the worker is counted idle, so no wake-up is missed.
+            // Registered before the worker is counted idle, so no job's wake-up is missed.
             let arrived = arrivals.as_deref().map(Notify::notified);
-            let permit_wanted = self.permit_wanted.notified();
-            tokio::pin!(arrived, permit_wanted);
+            tokio::pin!(arrived);
             if let Some(arrived) = arrived.as_mut().as_pin_mut() {
                 arrived.enable();
             }
-            permit_wanted.as_mut().enable();
             match self
                 .destinations
                 .next_job(destination, may_idle && arrivals.is_some())
             {
-                Next::Job(job) => return Some(job),
+                Next::Job(job) => {
+                    // A request for a permit this busy worker took is passed on.
+                    if permit_wanted.as_mut().now_or_never().is_some() {
+                        self.permit_wanted.notify_one();
+                    }
+                    return Some(job);
+                }
                 Next::Leave => return None,
                 Next::Idle => {}
             }
             // Counted idle only when it may idle, so it has something to await.
             let arrived = arrived.as_pin_mut()?;
             let woken_for_a_job = tokio::select! {
-                () = arrived => true,
-                () = permit_wanted => false,
-                () = tokio::time::sleep_until(until) => false,
+                biased;
                 () = self.shutdown.cancelled() => {
                     self.destinations.stop_idling(destination);
                     return None;
                 }
+                () = permit_wanted.as_mut() => false,
+                () = arrived => true,
+                () = tokio::time::sleep_until(until) => false,
             };
             self.destinations.stop_idling(destination);
             may_idle = woken_for_a_job && tokio::time::Instant::now() < until;
