@@ -44,8 +44,8 @@ pub struct DeliveryConfig {
     /// `connection_cache_time = "2s"`: how long a connection whose destination has no
     /// more mail waiting stays open for the next message to it, instead of a connection
     /// per message under a steady trickle (Postfix's `smtp_connection_cache_time_limit`).
-    /// The idle connection keeps its `max_connections` permit, and gives it up at once
-    /// when another destination needs one. `"0s"`: close when the queue is empty.
+    /// The idle connection keeps its `max_connections` permit, and gives it up when
+    /// another worker finds none free. `"0s"`: close when the queue is empty.
     #[serde(default = "default_connection_cache_time")]
     pub connection_cache_time: HumanDuration,
     /// `connect_timeout = "30s"`: time to open a TCP connection to one address.
